@@ -1,0 +1,1 @@
+"""Active learning: checkpoints, predictions, query strategies, scoring and the task queue."""

@@ -1,0 +1,1 @@
+"""Projects, media, tasks and versioned annotations; the labeling pages and the admin."""

@@ -1,0 +1,540 @@
+"""Projects, their label schema and members; media assets and frames; annotation tasks;
+versioned annotations with their shapes; budgets.
+
+Models hold fields, constraints and one-row helpers; the rules live in services and selectors.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import F, Q
+
+from .schema import skeleton_errors
+
+
+def _generated_name(folder: str, filename: str) -> str:
+    """Stored names are generated; the user's file name never reaches the file system."""
+    suffix = PurePosixPath(filename).suffix.lower()
+    if not suffix[1:].isalnum() or len(suffix) > 6:
+        suffix = ""
+    return f"{folder}/{uuid.uuid4().hex}{suffix}"
+
+
+def asset_upload_to(instance: Asset, filename: str) -> str:
+    return _generated_name(f"projects/{instance.project_id}/assets", filename)
+
+
+def thumbnail_upload_to(instance: Asset, filename: str) -> str:
+    return _generated_name(f"projects/{instance.project_id}/thumbs", filename)
+
+
+def frame_upload_to(instance: Frame, filename: str) -> str:
+    return _generated_name(f"projects/{instance.asset.project_id}/frames/{instance.asset_id}", filename)
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    skeleton = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='{"keypoints": [names in order], "edges": [[name, name], ...]}',
+    )
+    box_enabled = models.BooleanField("boxes", default=True)
+    keypoints_enabled = models.BooleanField("keypoints", default=False)
+    tracks_enabled = models.BooleanField("video tracks", default=False)
+    frame_stride = models.PositiveIntegerField(
+        default=5,
+        validators=[MinValueValidator(1)],
+        help_text="Extract every n-th frame of a video.",
+    )
+    segment_length = models.PositiveIntegerField(
+        default=50,
+        validators=[MinValueValidator(1)],
+        help_text="Extracted frames per video task; a segment keeps tracks continuous.",
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(frame_stride__gte=1), name="project_stride_positive"),
+            models.CheckConstraint(
+                condition=Q(segment_length__gte=1), name="project_segment_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors = skeleton_errors(self.skeleton)
+        if errors:
+            raise ValidationError({"skeleton": errors})
+        if self.keypoints_enabled and not (self.skeleton or {}).get("keypoints"):
+            raise ValidationError({"skeleton": "Keypoints are on: choose or define a skeleton."})
+
+    @property
+    def keypoint_names(self) -> list[str]:
+        return list((self.skeleton or {}).get("keypoints", []))
+
+
+class LabelClass(models.Model):
+    """An object class of a project's schema. Removing a class deactivates it, so that
+    earlier annotation versions that used it stay readable."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="label_classes")
+    name = models.CharField(max_length=100)
+    color = models.CharField(
+        max_length=7,
+        default="#e6194b",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1f77b4.")],
+    )
+    hotkey = models.CharField(
+        max_length=1,
+        blank=True,
+        validators=[RegexValidator(r"^[0-9a-z]$", "One lower-case letter or digit.")],
+    )
+    order = models.PositiveIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["project", "order", "id"]
+        verbose_name_plural = "label classes"
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="labelclass_unique_name"),
+            models.UniqueConstraint(
+                fields=["project", "hotkey"],
+                condition=~Q(hotkey=""),
+                name="labelclass_unique_hotkey",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        ANNOTATOR = "annotator", "Annotator"
+        REVIEWER = "reviewer", "Reviewer"
+        MANAGER = "manager", "Project manager"
+        ML_ENGINEER = "ml_engineer", "ML engineer"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.ANNOTATOR)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project} as {self.get_role_display()}"
+
+
+class Asset(models.Model):
+    class Kind(models.TextChoices):
+        IMAGE = "image", "Image"
+        VIDEO = "video", "Video"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSING = "processing", "Processing"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assets")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    file = models.FileField(upload_to=asset_upload_to, max_length=255)
+    original_name = models.CharField(
+        max_length=255, blank=True, help_text="As uploaded; shown escaped, never used as a path."
+    )
+    external_key = models.CharField(max_length=255, blank=True, db_index=True)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField(default=0)
+    content_type = models.CharField(max_length=100)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    fps = models.FloatField(null=True, blank=True)
+    frame_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Frames counted by decoding, not the container's claim."
+    )
+    duration = models.FloatField(null=True, blank=True, help_text="Seconds.")
+    thumbnail = models.FileField(upload_to=thumbnail_upload_to, max_length=255, blank=True)
+    features = models.JSONField(
+        null=True, blank=True, help_text="Cheap features made at ingest (colour histogram)."
+    )
+    state = models.CharField(
+        max_length=12, choices=State.choices, default=State.PENDING, db_index=True
+    )
+    failure_reason = models.TextField(blank=True)
+    progress = models.FloatField(default=0.0, help_text="Processing progress, 0 to 1.")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "sha256"], name="asset_unique_sha256"),
+            models.CheckConstraint(
+                condition=Q(progress__gte=0) & Q(progress__lte=1), name="asset_progress_range"
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="failed") | ~Q(failure_reason=""),
+                name="asset_failure_has_reason",
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "state"])]
+
+    def __str__(self) -> str:
+        return self.original_name or f"asset {self.pk}"
+
+
+class Frame(models.Model):
+    """One extracted video frame. `index` is the frame number in the source video."""
+
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="frames")
+    index = models.PositiveIntegerField()
+    timestamp = models.FloatField(help_text="Seconds from the start of the video.")
+    image = models.FileField(upload_to=frame_upload_to, max_length=255)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["asset", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["asset", "index"], name="frame_unique_index"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.asset} #{self.index}"
+
+
+class AnnotationTask(models.Model):
+    """The unit an annotator labels: one image, or a segment of consecutive extracted frames
+    of one video so that tracks stay continuous. Named so it never blurs with a Celery task."""
+
+    class Kind(models.TextChoices):
+        IMAGE = "image", "Image"
+        VIDEO = "video", "Video segment"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        IN_PROGRESS = "in_progress", "In progress"
+        SUBMITTED = "submitted", "Submitted"
+        IN_REVIEW = "in_review", "In review"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        SKIPPED = "skipped", "Skipped"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="tasks")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    frame_start = models.PositiveIntegerField(
+        null=True, blank=True, help_text="First source frame index of the segment."
+    )
+    frame_end = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Last source frame index of the segment (inclusive)."
+    )
+    frame_count = models.PositiveIntegerField(
+        default=1, help_text="Frames to label in this task (1 for an image)."
+    )
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
+    priority = models.FloatField(default=0.0, db_index=True)
+    lease_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="leased_tasks",
+    )
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="annotated_tasks",
+        help_text="Who labeled it; a rejected task returns to this person.",
+    )
+    skip_reason = models.TextField(blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["project", "-priority", "id"]
+        verbose_name = "annotation task"
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind="image") & Q(frame_start__isnull=True))
+                | (
+                    Q(kind="video")
+                    & Q(frame_start__isnull=False)
+                    & Q(frame_end__gte=F("frame_start"))
+                ),
+                name="task_segment_shape",
+            ),
+            models.CheckConstraint(
+                condition=Q(lease_user__isnull=True) | Q(lease_expires_at__isnull=False),
+                name="task_lease_has_expiry",
+            ),
+            models.UniqueConstraint(
+                fields=["asset", "frame_start"], name="task_unique_segment"
+            ),
+        ]
+        indexes = [
+            # The queue: highest priority pending task of a project.
+            models.Index(
+                F("project"), F("state"), F("priority").desc(), F("id"), name="task_queue_idx"
+            ),
+            models.Index(fields=["lease_user", "state"], name="task_lease_idx"),
+        ]
+
+    def __str__(self) -> str:
+        if self.kind == self.Kind.VIDEO:
+            return f"{self.asset} frames {self.frame_start}-{self.frame_end}"
+        return str(self.asset)
+
+
+class Track(models.Model):
+    """One object followed across the frames of one video."""
+
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="tracks")
+    number = models.PositiveIntegerField()
+    label_class = models.ForeignKey(LabelClass, on_delete=models.PROTECT, related_name="tracks")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["asset", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["asset", "number"], name="track_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"track {self.number} of {self.asset}"
+
+
+class Annotation(models.Model):
+    """One saved version of a task's labels by one user. Never updated: a save is a new row,
+    carrying the version it started from, so a stale save can be told apart (409)."""
+
+    class Kind(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SUBMISSION = "submission", "Submission"
+        IMPORT = "import", "Import"
+
+    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="annotations")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="annotations"
+    )
+    version = models.PositiveIntegerField()
+    base_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The version this save started from."
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.DRAFT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["task", "-version"]
+        get_latest_by = "version"
+        constraints = [
+            models.UniqueConstraint(fields=["task", "version"], name="annotation_unique_version"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="annotation_version_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task} v{self.version}"
+
+
+class ShapeSource(models.TextChoices):
+    HUMAN = "human", "Human"
+    MODEL = "model", "Model"
+
+
+class Box(models.Model):
+    """An axis-aligned box in image pixels (x, y: top-left corner)."""
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="boxes")
+    frame = models.ForeignKey(
+        Frame, null=True, blank=True, on_delete=models.CASCADE, related_name="boxes"
+    )
+    label_class = models.ForeignKey(LabelClass, on_delete=models.PROTECT, related_name="boxes")
+    track = models.ForeignKey(
+        Track, null=True, blank=True, on_delete=models.PROTECT, related_name="boxes"
+    )
+    x = models.FloatField()
+    y = models.FloatField()
+    w = models.FloatField()
+    h = models.FloatField()
+    keyframe = models.BooleanField(default=True)
+    source = models.CharField(max_length=5, choices=ShapeSource.choices, default=ShapeSource.HUMAN)
+    confidence = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+    )
+
+    class Meta:
+        verbose_name_plural = "boxes"
+        constraints = [
+            models.CheckConstraint(condition=Q(w__gt=0) & Q(h__gt=0), name="box_positive_size"),
+            models.CheckConstraint(
+                condition=Q(confidence__isnull=True)
+                | (Q(confidence__gte=0) & Q(confidence__lte=1)),
+                name="box_confidence_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(source="human") | Q(confidence__isnull=False),
+                name="box_model_has_confidence",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label_class} box ({self.x:.0f}, {self.y:.0f}, {self.w:.0f}x{self.h:.0f})"
+
+
+class KeypointInstance(models.Model):
+    """One skeleton: points = {name: [x, y, visibility]} with COCO visibility
+    0 = not labeled, 1 = labeled but occluded, 2 = labeled and visible."""
+
+    annotation = models.ForeignKey(
+        Annotation, on_delete=models.CASCADE, related_name="keypoint_instances"
+    )
+    frame = models.ForeignKey(
+        Frame, null=True, blank=True, on_delete=models.CASCADE, related_name="keypoint_instances"
+    )
+    label_class = models.ForeignKey(
+        LabelClass, on_delete=models.PROTECT, related_name="keypoint_instances"
+    )
+    track = models.ForeignKey(
+        Track, null=True, blank=True, on_delete=models.PROTECT, related_name="keypoint_instances"
+    )
+    points = models.JSONField(default=dict)
+    keyframe = models.BooleanField(default=True)
+    source = models.CharField(max_length=5, choices=ShapeSource.choices, default=ShapeSource.HUMAN)
+    confidence = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(confidence__isnull=True)
+                | (Q(confidence__gte=0) & Q(confidence__lte=1)),
+                name="kpi_confidence_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label_class} keypoints"
+
+
+class Review(models.Model):
+    class Decision(models.TextChoices):
+        ACCEPT = "accept", "Accept"
+        REJECT = "reject", "Reject"
+
+    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="reviews")
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="reviews"
+    )
+    decision = models.CharField(max_length=6, choices=Decision.choices)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["task", "-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(decision="accept") | ~Q(comment=""),
+                name="review_reject_has_comment",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_decision_display()} {self.task}"
+
+
+class Budget(models.Model):
+    """What a project may spend. Spent is derived from submitted and reviewed work
+    (annotate.selectors.budget_spent), never typed in."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="budget")
+    currency = models.CharField(max_length=3, default="USD")
+    money_limit = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, help_text="Empty: no money cap."
+    )
+    task_limit = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: no cap.")
+    cost_per_image = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("0.05"))
+    cost_per_video_frame = models.DecimalField(
+        max_digits=10, decimal_places=4, default=Decimal("0.02")
+    )
+    label_share = models.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0.8"),
+        help_text="Share of the money budget for the label phase (0 to 1).",
+    )
+    review_share = models.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0.2"),
+        help_text="Share of the money budget for the review phase (0 to 1).",
+    )
+    review_cost_factor = models.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0.25"),
+        help_text="Cost of reviewing a task as a fraction of the cost of labeling it.",
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(money_limit__isnull=True) | Q(money_limit__gte=0),
+                name="budget_money_nonnegative",
+            ),
+            models.CheckConstraint(
+                condition=Q(cost_per_image__gte=0) & Q(cost_per_video_frame__gte=0),
+                name="budget_costs_nonnegative",
+            ),
+            models.CheckConstraint(
+                condition=Q(label_share__gte=0)
+                & Q(review_share__gte=0)
+                & Q(review_cost_factor__gte=0),
+                name="budget_shares_nonnegative",
+            ),
+            models.CheckConstraint(
+                condition=Q(label_share__lte=Decimal("1") - F("review_share")),
+                name="budget_shares_at_most_one",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"budget of {self.project}"
+
+    def task_cost(self, task: AnnotationTask) -> Decimal:
+        if task.kind == AnnotationTask.Kind.VIDEO:
+            return self.cost_per_video_frame * task.frame_count
+        return self.cost_per_image

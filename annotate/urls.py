@@ -1,0 +1,3 @@
+"""Pages of the annotate app."""
+
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""Pages of the annotate app, one module per area."""

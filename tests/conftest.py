@@ -1,0 +1,185 @@
+"""Shared fixtures: named users and projects, a media folder, a real Celery worker.
+
+alice and bob annotate `project`; carol annotates `other_project`; rita reviews `project`;
+pat manages `project` (staff, Project manager group); eve is the ML engineer of `project`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from annotate.models import Budget, LabelClass, Membership, Project
+from annotate.roles import GROUP_ANNOTATOR, GROUP_ML_ENGINEER, GROUP_PROJECT_MANAGER
+from annotate.schema import skeleton_preset
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct-horse-battery-staple"
+
+
+def make_project(name: str, *, keypoints: bool = True, tracks: bool = True) -> Project:
+    project = Project.objects.create(
+        name=name,
+        description=f"{name} for tests",
+        skeleton=skeleton_preset("upper_body"),
+        keypoints_enabled=keypoints,
+        tracks_enabled=tracks,
+        frame_stride=1,
+        segment_length=10,
+    )
+    LabelClass.objects.create(project=project, name="person", color="#e6194b", hotkey="1")
+    LabelClass.objects.create(project=project, name="bicycle", color="#3cb44b", hotkey="2", order=1)
+    Budget.objects.create(project=project)
+    return project
+
+
+def make_user(username: str, *, group: str | None = None, staff: bool = False) -> User:
+    user = User.objects.create_user(username, f"{username}@example.com", PASSWORD)
+    if staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+@pytest.fixture
+def project(db) -> Project:
+    return make_project("Pedestrians")
+
+
+@pytest.fixture
+def other_project(db) -> Project:
+    return make_project("Warehouse")
+
+
+@pytest.fixture
+def alice(project) -> User:
+    user = make_user("alice", group=GROUP_ANNOTATOR)
+    Membership.objects.create(project=project, user=user, role=Membership.Role.ANNOTATOR)
+    return user
+
+
+@pytest.fixture
+def bob(project) -> User:
+    user = make_user("bob", group=GROUP_ANNOTATOR)
+    Membership.objects.create(project=project, user=user, role=Membership.Role.ANNOTATOR)
+    return user
+
+
+@pytest.fixture
+def carol(other_project) -> User:
+    user = make_user("carol", group=GROUP_ANNOTATOR)
+    Membership.objects.create(project=other_project, user=user, role=Membership.Role.ANNOTATOR)
+    return user
+
+
+@pytest.fixture
+def rita(project) -> User:
+    user = make_user("rita", group=GROUP_ANNOTATOR)
+    Membership.objects.create(project=project, user=user, role=Membership.Role.REVIEWER)
+    return user
+
+
+@pytest.fixture
+def pat(project) -> User:
+    user = make_user("pat", group=GROUP_PROJECT_MANAGER, staff=True)
+    Membership.objects.create(project=project, user=user, role=Membership.Role.MANAGER)
+    return user
+
+
+@pytest.fixture
+def eve(project) -> User:
+    user = make_user("eve", group=GROUP_ML_ENGINEER)
+    Membership.objects.create(project=project, user=user, role=Membership.Role.ML_ENGINEER)
+    return user
+
+
+def _database_url(settings_dict: dict) -> str:
+    user = settings_dict.get("USER") or ""
+    password = settings_dict.get("PASSWORD") or ""
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{auth}{host}:{port}/{settings_dict['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """A real Celery worker process on its own queue, against the test database and Redis.
+
+    Tests that use it must use `transactional_db` so the worker sees committed rows.
+    Yields a handle with .queue, .process and .restart().
+    """
+    from django.db import connection
+
+    from config.celery import app
+
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    app.conf.task_default_queue = queue
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(connection.settings_dict),
+        "CELERY_QUEUE": queue,
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("TEST_DB_NAME", None)
+    log_path = Path(os.environ.get("MEDIA_ROOT", "/tmp")) / f"{queue}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+
+    class Worker:
+        def __init__(self) -> None:
+            self.queue = queue
+            self.log_path = log_path
+            self.process: subprocess.Popen | None = None
+
+        def start(self) -> None:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable, "-m", "celery", "-A", "config", "worker",
+                    "-Q", queue, "-n", f"{queue}@%h", "--concurrency", "2",
+                    "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log_path.open("ab"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"worker exited early:\n{log_path.read_text()[-3000:]}")
+                if app.control.ping(destination=[f"{queue}@{os.uname().nodename}"], timeout=0.5):
+                    return
+            raise RuntimeError(f"worker did not answer:\n{log_path.read_text()[-3000:]}")
+
+        def stop(self) -> None:
+            if self.process and self.process.poll() is None:
+                os.killpg(self.process.pid, 15)
+                try:
+                    self.process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.process.pid, 9)
+                    self.process.wait()
+
+        def restart(self) -> None:
+            self.stop()
+            self.start()
+
+    worker = Worker()
+    with django_db_blocker.unblock():
+        worker.start()
+    yield worker
+    worker.stop()
+    # Close our connections so the test database can be dropped.
+    from django.db import connections
+
+    connections.close_all()
