@@ -36,7 +36,9 @@ def thumbnail_upload_to(instance: Asset, filename: str) -> str:
 
 
 def frame_upload_to(instance: Frame, filename: str) -> str:
-    return _generated_name(f"projects/{instance.asset.project_id}/frames/{instance.asset_id}", filename)
+    return _generated_name(
+        f"projects/{instance.asset.project_id}/frames/{instance.asset_id}", filename
+    )
 
 
 class Project(models.Model):
@@ -71,7 +73,9 @@ class Project(models.Model):
     class Meta:
         ordering = ["name", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(frame_stride__gte=1), name="project_stride_positive"),
+            models.CheckConstraint(
+                condition=Q(frame_stride__gte=1), name="project_stride_positive"
+            ),
             models.CheckConstraint(
                 condition=Q(segment_length__gte=1), name="project_segment_positive"
             ),
@@ -300,9 +304,7 @@ class AnnotationTask(models.Model):
                 condition=Q(lease_user__isnull=True) | Q(lease_expires_at__isnull=False),
                 name="task_lease_has_expiry",
             ),
-            models.UniqueConstraint(
-                fields=["asset", "frame_start"], name="task_unique_segment"
-            ),
+            models.UniqueConstraint(fields=["asset", "frame_start"], name="task_unique_segment"),
         ]
         indexes = [
             # The queue: highest priority pending task of a project.

@@ -8,8 +8,14 @@ from annotate.models import Annotation, AnnotationTask, Asset, Box, Budget
 
 def make_image(project, sha="a" * 64):
     return Asset.objects.create(
-        project=project, kind="image", file="x.jpg", sha256=sha, content_type="image/jpeg",
-        width=100, height=80, state="ready",
+        project=project,
+        kind="image",
+        file="x.jpg",
+        sha256=sha,
+        content_type="image/jpeg",
+        width=100,
+        height=80,
+        state="ready",
     )
 
 

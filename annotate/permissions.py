@@ -1,0 +1,164 @@
+"""Object-level access: one table of role x action x ownership, and the helpers that apply it.
+
+Every page and endpoint asks here. A user sees a project's objects only through a membership
+of that project; objects of other projects do not exist for them (404, for every method).
+Within a project, the table says which role may do what, on any object or only on their own.
+
+    can(user, "task.label", task)                  -> bool
+    visible(user, "task.view", AnnotationTask.objects.all())  -> queryset the user may act on
+    get_object_for(user, "task.label", AnnotationTask.objects, pk=5)
+        -> the task; Http404 when the user cannot even view it; PermissionDenied (403)
+           when they can view it but not do the action.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, Q, QuerySet
+from django.http import Http404
+
+from .models import (
+    Annotation,
+    AnnotationTask,
+    Asset,
+    Box,
+    Budget,
+    Frame,
+    KeypointInstance,
+    LabelClass,
+    Membership,
+    Project,
+    Review,
+    Track,
+)
+
+ANY = "any"  # every object of the user's project
+OWN = "own"  # only objects the user holds or made (see OWNERS)
+NO = "-"
+
+ROLES = (
+    Membership.Role.ANNOTATOR,
+    Membership.Role.REVIEWER,
+    Membership.Role.MANAGER,
+    Membership.Role.ML_ENGINEER,
+)
+
+# fmt: off
+# action                     annotator  reviewer  manager  ml_engineer
+RULES: dict[str, tuple[str, str, str, str]] = {
+    "project.view":           (ANY,      ANY,      ANY,     ANY),
+    "project.change":         (NO,       NO,       ANY,     NO),
+    "schema.change":          (NO,       NO,       ANY,     NO),
+    "member.manage":          (NO,       NO,       ANY,     NO),
+    "budget.view":            (NO,       NO,       ANY,     ANY),
+    "budget.change":          (NO,       NO,       ANY,     NO),
+    "asset.view":             (ANY,      ANY,      ANY,     ANY),
+    "asset.upload":           (NO,       NO,       ANY,     ANY),
+    "asset.delete":           (NO,       NO,       ANY,     NO),
+    "task.view":              (OWN,      ANY,      ANY,     ANY),
+    "task.claim":             (ANY,      NO,       ANY,     NO),
+    "task.label":             (OWN,      NO,       OWN,     NO),
+    "task.review":            (NO,       ANY,      ANY,     NO),
+    "task.change":            (NO,       NO,       ANY,     NO),
+    "annotation.view":        (OWN,      ANY,      ANY,     ANY),
+    "export.run":             (NO,       NO,       ANY,     ANY),
+    "model.manage":           (NO,       NO,       ANY,     ANY),
+    "queue.view":             (NO,       NO,       ANY,     ANY),
+}
+# fmt: on
+
+# model -> (path to the project id, paths to the users who "own" an object)
+SCOPES: dict[type[Model], tuple[str, tuple[str, ...]]] = {
+    Project: ("id", ()),
+    LabelClass: ("project_id", ()),
+    Membership: ("project_id", ("user",)),
+    Budget: ("project_id", ()),
+    Asset: ("project_id", ()),
+    Frame: ("asset__project_id", ()),
+    Track: ("asset__project_id", ()),
+    AnnotationTask: ("project_id", ("lease_user", "annotator")),
+    Annotation: ("task__project_id", ("author", "task__lease_user", "task__annotator")),
+    Box: ("annotation__task__project_id", ("annotation__author", "annotation__task__annotator")),
+    KeypointInstance: (
+        "annotation__task__project_id",
+        ("annotation__author", "annotation__task__annotator"),
+    ),
+    Review: ("task__project_id", ("task__annotator", "reviewer")),
+}
+
+
+def rule(action: str, role: str) -> str:
+    try:
+        row = RULES[action]
+    except KeyError:
+        raise ValueError(f"unknown action {action!r}") from None
+    return row[ROLES.index(role)]
+
+
+def view_action(action: str) -> str:
+    """The action that decides whether an object exists for the user at all."""
+    candidate = f"{action.split('.')[0]}.view"
+    return candidate if candidate in RULES else "project.view"
+
+
+def _scope(model: type[Model]) -> tuple[str, tuple[str, ...]]:
+    for cls in model.__mro__:
+        if cls in SCOPES:
+            return SCOPES[cls]
+    raise ValueError(f"no access scope for {model.__name__}")
+
+
+def roles_by_project(user) -> dict[int, str]:
+    """{project id: role} for the user's memberships (cached on the user object)."""
+    if not getattr(user, "is_authenticated", False):
+        return {}
+    cached = getattr(user, "_roles_by_project", None)
+    if cached is None:
+        cached = dict(Membership.objects.filter(user=user).values_list("project_id", "role"))
+        user._roles_by_project = cached
+    return cached
+
+
+def role_in(user, project_id: int) -> str | None:
+    return roles_by_project(user).get(project_id)
+
+
+def visible(user, action: str, queryset: QuerySet) -> QuerySet:
+    """The objects of `queryset` on which `user` may do `action`."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return queryset.none()
+    if user.is_superuser:
+        return queryset
+    project_path, owner_paths = _scope(queryset.model)
+    any_projects, own_projects = [], []
+    for project_id, role in roles_by_project(user).items():
+        level = rule(action, role)
+        if level == ANY:
+            any_projects.append(project_id)
+        elif level == OWN:
+            own_projects.append(project_id)
+    condition = Q(**{f"{project_path}__in": any_projects})
+    if own_projects and owner_paths:
+        mine = Q()
+        for path in owner_paths:
+            mine |= Q(**{path: user})
+        condition |= Q(**{f"{project_path}__in": own_projects}) & mine
+    # Owner paths are forward foreign keys: OR-ing them never duplicates rows.
+    return queryset.filter(condition)
+
+
+def can(user, action: str, obj: Model) -> bool:
+    return visible(user, action, type(obj)._default_manager.filter(pk=obj.pk)).exists()
+
+
+def get_object_for(user, action: str, queryset, **lookup) -> Model:
+    """Fetch an object for an action: 404 if the user may not see it, 403 if they may see it
+    but not do the action."""
+    if not isinstance(queryset, QuerySet):
+        queryset = queryset.all()
+    obj = visible(user, view_action(action), queryset).filter(**lookup).first()
+    if obj is None:
+        raise Http404("Not found.")
+    if action != view_action(action) and not can(user, action, obj):
+        raise PermissionDenied(f"You may not do {action} here.")
+    return obj
