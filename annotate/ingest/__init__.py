@@ -1,0 +1,1 @@
+"""Media ingestion: uploads, the import command and video frame extraction."""

@@ -1,0 +1,3 @@
+"""Pages of this area; the annotate URL map includes it."""
+
+urlpatterns: list = []
