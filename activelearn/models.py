@@ -1,0 +1,199 @@
+"""Per-project learning settings, model versions, stored predictions, informativeness scores
+and scoring runs."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from annotate.models import AnnotationTask, Project
+
+
+def checkpoint_upload_to(instance: ModelVersion, filename: str) -> str:
+    import uuid
+
+    return f"projects/{instance.project_id}/checkpoints/{uuid.uuid4().hex}.onnx"
+
+
+class LearningSettings(models.Model):
+    """How a project's queue is ordered and shared. Set by project managers in the admin."""
+
+    class Aggregate(models.TextChoices):
+        MAX = "max", "Max"
+        MEAN = "mean", "Mean"
+        SUM = "sum", "Sum"
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="learning")
+    strategy = models.CharField(
+        max_length=50,
+        default="default",
+        help_text="A strategy name from the registry, or 'blend' to use the weights below.",
+    )
+    blend = models.JSONField(
+        default=dict, blank=True, help_text='{"strategy name": weight, ...} for a blend.'
+    )
+    detection_aggregate = models.CharField(
+        max_length=4, choices=Aggregate.choices, default=Aggregate.MAX
+    )
+    keypoint_weights = models.JSONField(
+        default=dict, blank=True, help_text='{"left_shoulder": 2.0, ...}; missing names weigh 1.'
+    )
+    annotators_per_task = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1)]
+    )
+    lease_minutes = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1)])
+    rescore_every_labels = models.PositiveIntegerField(
+        default=50, help_text="Rescore after this many new labels; 0 turns it off."
+    )
+    scoring_chunk_size = models.PositiveIntegerField(default=256, validators=[MinValueValidator(1)])
+
+    class Meta:
+        verbose_name_plural = "learning settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(annotators_per_task__gte=1), name="learning_k_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(lease_minutes__gte=1), name="learning_lease_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"learning settings of {self.project}"
+
+
+class ModelVersion(models.Model):
+    """A model of a project: an uploaded ONNX checkpoint, the built-in baseline, or a name
+    under which an outside model pushes predictions. One version per project is active."""
+
+    class Kind(models.TextChoices):
+        ONNX = "onnx", "ONNX checkpoint"
+        BASELINE = "baseline", "Built-in baseline"
+        PUSHED = "pushed", "Pushed predictions"
+
+    class TaskType(models.TextChoices):
+        CLASSIFICATION = "classification", "Classification"
+        DETECTION = "detection", "Detection"
+        KEYPOINTS = "keypoints", "Keypoints"
+        EMBEDDING = "embedding", "Embedding"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_versions")
+    name = models.CharField(max_length=100, help_text="Version string, unique in the project.")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    task_type = models.CharField(max_length=16, choices=TaskType.choices)
+    file = models.FileField(upload_to=checkpoint_upload_to, max_length=255, blank=True)
+    spec = models.JSONField(default=dict, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    notes = models.TextField(blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    labels_at_training = models.PositiveIntegerField(null=True, blank=True)
+    is_active = models.BooleanField(default=False)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="modelversion_unique_name"),
+            models.UniqueConstraint(
+                fields=["project"], condition=Q(is_active=True), name="modelversion_one_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} {self.name}"
+
+
+class Prediction(models.Model):
+    """What one model version predicted for one task (pre-annotation and scoring input).
+    data: {"probs": [...]} | {"boxes": [...]} | {"keypoints": [...]} | {"embedding": [...]}
+    | {"score": x}, per frame for video tasks."""
+
+    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="predictions")
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="predictions"
+    )
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task", "model_version"], name="prediction_unique_task_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"prediction for task {self.task_id} by version {self.model_version_id}"
+
+
+class TaskScore(models.Model):
+    """Informativeness of a task under one model version (none: the cold-start ordering),
+    with each strategy's part, so a manager can see why a task sits where it does."""
+
+    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="scores")
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.CASCADE, related_name="scores"
+    )
+    score = models.FloatField()
+    breakdown = models.JSONField(default=dict, blank=True)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task", "model_version"],
+                nulls_distinct=False,
+                name="taskscore_unique_task_version",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"score {self.score:.4f} of task {self.task_id}"
+
+
+class ScoringRun(models.Model):
+    """One rescoring of a project: split into chunks, each a Celery task."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    class Reason(models.TextChoices):
+        COLD_START = "cold_start", "Cold start"
+        ACTIVATION = "activation", "Model version activated"
+        PUSH = "push", "Predictions pushed"
+        LABELS = "labels", "New labels"
+        MANUAL = "manual", "Manual"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="scoring_runs")
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    reason = models.CharField(max_length=12, choices=Reason.choices, default=Reason.MANUAL)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    tasks_scored = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(chunks_done__lte=models.F("chunks_total")),
+                name="scoringrun_done_within_total",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"scoring of {self.project} ({self.chunks_done}/{self.chunks_total})"
