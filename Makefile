@@ -33,7 +33,8 @@ services:
 	bin/ensure-test-services
 
 test: $(STAMP) services lint
-	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings
+	DEBUG=1 DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} \
+		$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 clean:
