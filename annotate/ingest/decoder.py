@@ -1,0 +1,127 @@
+"""The video decoder that runs in a CHILD process (see annotate.ingest.video), so a crashing
+or runaway decoder fails one asset and never the worker. Pure OpenCV, no Django.
+
+    python decoder.py probe PATH
+    python decoder.py extract PATH OUTDIR STRIDE QUALITY
+
+It writes one JSON object per line to stdout: for `probe` a single {"ok": ...} line; for
+`extract` {"meta": ...}, then {"frame": index, "file": name, ...} per written frame,
+{"progress": fraction} now and then, and finally {"done": ...} or {"error": message}.
+Frames are counted by reading them; the container's frame count is only a progress hint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+
+
+def _emit(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def _fps(capture) -> float | None:
+    import cv2
+
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    if not fps or math.isnan(fps) or fps <= 0 or fps > 1000:
+        return None
+    return float(fps)
+
+
+def _open(path: str):
+    import cv2
+
+    capture = cv2.VideoCapture(path)
+    if not capture.isOpened():
+        return None
+    return capture
+
+
+def probe(path: str) -> int:
+    """Open the video and decode its first frame: enough to refuse what cannot be read."""
+    import cv2
+
+    capture = _open(path)
+    if capture is None:
+        _emit({"ok": False, "error": "OpenCV cannot open this video (unknown or damaged format)."})
+        return 0
+    ok, frame = capture.read()
+    if not ok or frame is None:
+        _emit({"ok": False, "error": "The video contains no frames that can be decoded."})
+        return 0
+    claimed = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+    _emit(
+        {
+            "ok": True,
+            "width": int(frame.shape[1]),
+            "height": int(frame.shape[0]),
+            "fps": _fps(capture),
+            "claimed_frames": int(claimed) if claimed and claimed > 0 else None,
+        }
+    )
+    return 0
+
+
+def extract(path: str, outdir: str, stride: int, quality: int) -> int:
+    """Decode every frame; write every `stride`-th one as a JPEG file into `outdir`."""
+    import cv2
+
+    capture = _open(path)
+    if capture is None:
+        _emit({"error": "OpenCV cannot open this video (unknown or damaged format)."})
+        return 2
+    fps = _fps(capture)
+    claimed = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+    claimed = int(claimed) if claimed and claimed > 0 else None
+    _emit({"meta": {"fps": fps, "claimed_frames": claimed}})
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality]
+    index = 0
+    written = 0
+    width = height = None
+    last_report = time.monotonic()
+    while True:
+        if index % stride == 0:
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                break
+            height, width = frame.shape[:2]
+            ok, encoded = cv2.imencode(".jpg", frame, params)
+            if not ok:
+                _emit({"error": f"Frame {index} could not be encoded as JPEG."})
+                return 2
+            name = f"{index:08d}.jpg"
+            with open(os.path.join(outdir, name), "wb") as handle:
+                handle.write(encoded.data)
+            written += 1
+            timestamp = index / fps if fps else capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            _emit({"frame": index, "file": name, "t": timestamp, "w": width, "h": height})
+        elif not capture.grab():
+            break
+        index += 1
+        now = time.monotonic()
+        if claimed and now - last_report > 0.5:
+            last_report = now
+            _emit({"progress": min(index / claimed, 0.99)})
+    if index == 0:
+        _emit({"error": "The video contains no frames that can be decoded."})
+        return 2
+    _emit({"done": True, "frames": index, "written": written, "fps": fps, "w": width, "h": height})
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) >= 2 and argv[0] == "probe":
+        return probe(argv[1])
+    if len(argv) >= 5 and argv[0] == "extract":
+        return extract(argv[1], argv[2], int(argv[3]), int(argv[4]))
+    sys.stderr.write(__doc__ or "")
+    return 64
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

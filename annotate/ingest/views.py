@@ -1,0 +1,164 @@
+"""Upload page, upload API and media serving. Thin: check access, call the service, shape
+the answer. Media is served with its stored content type, never sniffed by the browser."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotate.models import Asset, Frame, Project
+from annotate.permissions import get_object_for
+
+from .services import ingest_files
+from .sniff import ACCEPTED
+
+FIELD = "files"
+NO_FILES = "Choose at least one file to upload (form field 'files')."
+
+
+def _suffix(content_type: str) -> str:
+    media_type = ACCEPTED.get(content_type)
+    return media_type.suffix if media_type else ".bin"
+
+
+def _answer_status(report) -> int:
+    if report.created_ids:
+        return 201
+    if report.errors:
+        return 400
+    return 200  # only duplicates: nothing new, nothing wrong
+
+
+def _uploads(request) -> list[tuple[str, object]]:
+    return [(f.name, f) for f in request.FILES.getlist(FIELD)]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def upload_page(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Drag-and-drop upload for project managers; the script posts here with XHR."""
+    project = get_object_for(request.user, "asset.upload", Project.objects, pk=project_id)
+    wants_json = request.headers.get("x-requested-with") == "XMLHttpRequest"
+    if request.method == "POST":
+        files = _uploads(request)
+        if not files:
+            if wants_json:
+                return JsonResponse({FIELD: [NO_FILES]}, status=400)
+            return render(
+                request, "annotate/upload.html", _context(project, error=NO_FILES), status=400
+            )
+        report = ingest_files(project=project, files=files, user=request.user)
+        if wants_json:
+            return JsonResponse(report.as_dict(), status=_answer_status(report))
+        return render(
+            request,
+            "annotate/upload.html",
+            _context(project, report=report.as_dict()),
+            status=_answer_status(report),
+        )
+    return render(request, "annotate/upload.html", _context(project))
+
+
+def _context(project: Project, *, report: dict | None = None, error: str = "") -> dict:
+    return {
+        "project": project,
+        "report": report,
+        "error": error,
+        "upload_config": {
+            "url": reverse("asset-upload", args=[project.pk]),
+            "field": FIELD,
+            "accept": sorted(ACCEPTED) + ["application/zip"],
+        },
+        "accept": ",".join(sorted(ACCEPTED)) + ",.zip,application/zip",
+    }
+
+
+def _serve(field_file, *, content_type: str, filename: str) -> FileResponse:
+    if not field_file or not field_file.name:
+        raise Http404("No such file.")
+    try:
+        handle = field_file.open("rb")
+    except FileNotFoundError:
+        raise Http404("No such file.") from None
+    response = FileResponse(handle, content_type=content_type, filename=filename)
+    response["X-Content-Type-Options"] = "nosniff"
+    # Inline, but never a document that can run script in our origin.
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def _viewable_asset(request: HttpRequest, asset_id: int) -> Asset:
+    try:
+        return get_object_for(request.user, "asset.view", Asset.objects, pk=asset_id)
+    except PermissionDenied:
+        raise Http404("Not found.") from None
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def asset_original(request: HttpRequest, asset_id: int) -> FileResponse:
+    asset = _viewable_asset(request, asset_id)
+    filename = f"asset-{asset.pk}{_suffix(asset.content_type)}"
+    return _serve(asset.file, content_type=asset.content_type, filename=filename)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def asset_thumbnail(request: HttpRequest, asset_id: int) -> FileResponse:
+    asset = _viewable_asset(request, asset_id)
+    return _serve(asset.thumbnail, content_type="image/jpeg", filename=f"thumb-{asset.pk}.jpg")
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def frame_image(request: HttpRequest, frame_id: int) -> FileResponse:
+    try:
+        frame = get_object_for(
+            request.user, "asset.view", Frame.objects.select_related("asset"), pk=frame_id
+        )
+    except PermissionDenied:
+        raise Http404("Not found.") from None
+    return _serve(frame.image, content_type="image/jpeg", filename=f"frame-{frame.pk}.jpg")
+
+
+class AssetUploadView(APIView):
+    """POST multipart with one or more `files`: per-file results.
+
+    201 when something was stored, 400 with per-file messages when nothing was stored
+    because of errors, 200 when every file was a duplicate.
+    """
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {
+                    FIELD: {"type": "array", "items": {"type": "string", "format": "binary"}}
+                },
+                "required": [FIELD],
+            }
+        },
+        responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+        summary="Upload images, videos or zips to a project",
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        project = get_object_for(request.user, "asset.upload", Project.objects, pk=project_id)
+        files = _uploads(request)
+        if not files:
+            return Response({FIELD: [NO_FILES]}, status=status.HTTP_400_BAD_REQUEST)
+        report = ingest_files(project=project, files=files, user=request.user)
+        return Response(report.as_dict(), status=_answer_status(report))

@@ -1,0 +1,17 @@
+"""Celery tasks of the annotate app. Each takes ids, loads rows and calls a service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from annotate.ingest.video import video_process
+
+
+@shared_task(name="annotate.process_video", acks_late=True, reject_on_worker_lost=True)
+def process_video(asset_id: int) -> str:
+    """Extract a pending video's frames and make its segment tasks.
+
+    Idempotent (a compare-and-set claim; everything written in one transaction at the end),
+    so a redelivery after a lost worker just runs it again.
+    """
+    return video_process(asset_id=asset_id)
