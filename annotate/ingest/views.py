@@ -3,12 +3,20 @@ the answer. Media is served with its stored content type, never sniffed by the b
 
 from __future__ import annotations
 
+from functools import wraps
+
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    JsonResponse,
+)
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -45,10 +53,12 @@ def _uploads(request) -> list[tuple[str, object]]:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
 def upload_page(request: HttpRequest, project_id: int) -> HttpResponse:
     """Drag-and-drop upload for project managers; the script posts here with XHR."""
+    # Access first, method second: another project's page is 404 for every method.
     project = get_object_for(request.user, "asset.upload", Project.objects, pk=project_id)
+    if request.method not in ("GET", "HEAD", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
     wants_json = request.headers.get("x-requested-with") == "XMLHttpRequest"
     if request.method == "POST":
         files = _uploads(request)
@@ -99,37 +109,51 @@ def _serve(field_file, *, content_type: str, filename: str) -> FileResponse:
     return response
 
 
-def _viewable_asset(request: HttpRequest, asset_id: int) -> Asset:
+def _viewable(request: HttpRequest, queryset, pk: int):
+    """The object if the user may view it, else 404; then only GET and HEAD are allowed."""
     try:
-        return get_object_for(request.user, "asset.view", Asset.objects, pk=asset_id)
+        obj = get_object_for(request.user, "asset.view", queryset, pk=pk)
     except PermissionDenied:
         raise Http404("Not found.") from None
+    if request.method not in ("GET", "HEAD"):
+        raise _MethodNotAllowed()
+    return obj
+
+
+class _MethodNotAllowed(Exception):
+    pass
+
+
+def _read_only(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except _MethodNotAllowed:
+            return HttpResponseNotAllowed(["GET", "HEAD"])
+
+    return wrapper
 
 
 @login_required
-@require_http_methods(["GET", "HEAD"])
+@_read_only
 def asset_original(request: HttpRequest, asset_id: int) -> FileResponse:
-    asset = _viewable_asset(request, asset_id)
+    asset = _viewable(request, Asset.objects, asset_id)
     filename = f"asset-{asset.pk}{_suffix(asset.content_type)}"
     return _serve(asset.file, content_type=asset.content_type, filename=filename)
 
 
 @login_required
-@require_http_methods(["GET", "HEAD"])
+@_read_only
 def asset_thumbnail(request: HttpRequest, asset_id: int) -> FileResponse:
-    asset = _viewable_asset(request, asset_id)
+    asset = _viewable(request, Asset.objects, asset_id)
     return _serve(asset.thumbnail, content_type="image/jpeg", filename=f"thumb-{asset.pk}.jpg")
 
 
 @login_required
-@require_http_methods(["GET", "HEAD"])
+@_read_only
 def frame_image(request: HttpRequest, frame_id: int) -> FileResponse:
-    try:
-        frame = get_object_for(
-            request.user, "asset.view", Frame.objects.select_related("asset"), pk=frame_id
-        )
-    except PermissionDenied:
-        raise Http404("Not found.") from None
+    frame = _viewable(request, Frame.objects, frame_id)
     return _serve(frame.image, content_type="image/jpeg", filename=f"frame-{frame.pk}.jpg")
 
 
