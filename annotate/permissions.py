@@ -48,6 +48,7 @@ ROLES = (
 RULES: dict[str, tuple[str, str, str, str]] = {
     "project.view":           (ANY,      ANY,      ANY,     ANY),
     "project.change":         (NO,       NO,       ANY,     NO),
+    "project.admin":          (NO,       NO,       ANY,     NO),  # its rows show in the admin
     "schema.change":          (NO,       NO,       ANY,     NO),
     "member.manage":          (NO,       NO,       ANY,     NO),
     "budget.view":            (NO,       NO,       ANY,     ANY),
@@ -117,6 +118,11 @@ def roles_by_project(user) -> dict[int, str]:
         cached = dict(Membership.objects.filter(user=user).values_list("project_id", "role"))
         user._roles_by_project = cached
     return cached
+
+
+def forget_roles(user) -> None:
+    """Drop the cached roles after the user's memberships changed within a request."""
+    user.__dict__.pop("_roles_by_project", None)
 
 
 def role_in(user, project_id: int) -> str | None:

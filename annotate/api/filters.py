@@ -1,0 +1,35 @@
+"""Query-string filters of the list endpoints (django-filter).
+
+Ids are plain numbers, not choices validated against every row: a choice filter would answer
+400 for a missing id and 200 for another project's, telling an outsider which ids exist.
+"""
+
+from __future__ import annotations
+
+import django_filters
+
+from ..models import AnnotationTask, Asset
+
+
+class AssetFilter(django_filters.FilterSet):
+    project = django_filters.NumberFilter(field_name="project_id")
+    kind = django_filters.ChoiceFilter(choices=Asset.Kind.choices)
+    state = django_filters.MultipleChoiceFilter(choices=Asset.State.choices)
+
+    class Meta:
+        model = Asset
+        fields = ["project", "kind", "state"]
+
+
+class TaskFilter(django_filters.FilterSet):
+    project = django_filters.NumberFilter(field_name="project_id")
+    asset = django_filters.NumberFilter(field_name="asset_id")
+    kind = django_filters.ChoiceFilter(choices=AnnotationTask.Kind.choices)
+    state = django_filters.MultipleChoiceFilter(choices=AnnotationTask.State.choices)
+    priority_min = django_filters.NumberFilter(field_name="priority", lookup_expr="gte")
+    priority_max = django_filters.NumberFilter(field_name="priority", lookup_expr="lte")
+    annotator = django_filters.NumberFilter(field_name="annotator_id")
+
+    class Meta:
+        model = AnnotationTask
+        fields = ["project", "asset", "kind", "state", "priority_min", "priority_max", "annotator"]
