@@ -1,1 +1,13 @@
-urlpatterns: list = []
+"""REST API of the active-learning app: the task queue."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("projects/<int:pk>/tasks/next/", views.NextTask.as_view(), name="api-task-next"),
+    path("projects/<int:pk>/queue/", views.RankedQueue.as_view(), name="api-queue"),
+    path("tasks/<int:pk>/heartbeat/", views.Heartbeat.as_view(), name="api-task-heartbeat"),
+    path("tasks/<int:pk>/skip/", views.Skip.as_view(), name="api-task-skip"),
+    path("tasks/<int:pk>/submit/", views.Submit.as_view(), name="api-task-submit"),
+]

@@ -1,0 +1,79 @@
+"""Input and output shapes of the queue's endpoints."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+MAX_EXCLUDE = 20
+
+
+class NextTaskInput(serializers.Serializer):
+    exclude = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        default=list,
+        max_length=MAX_EXCLUDE,
+        help_text="Task ids not to return (the page's current task, when prefetching).",
+    )
+
+
+class SkipInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, help_text="Why the task cannot be labeled.")
+
+
+class SubmitInput(serializers.Serializer):
+    base_version = serializers.IntegerField(min_value=1, allow_null=True)
+    payload = serializers.DictField()
+    force = serializers.BooleanField(required=False, default=False)
+
+
+def leased_task_data(lease) -> dict:
+    """The task of a lease as the labeling page needs it (no query: lease.task is loaded)."""
+    task = lease.task
+    return {
+        "id": task.pk,
+        "kind": task.kind,
+        "asset": task.asset_id,
+        "frame_start": task.frame_start,
+        "frame_end": task.frame_end,
+        "frame_count": task.frame_count,
+        "state": task.state,
+        "lease_expires_at": serializers.DateTimeField().to_representation(lease.expires_at),
+        "priority": task.priority,
+    }
+
+
+class QueueTaskSerializer(serializers.Serializer):
+    """One row of the ranked queue: where a task sits and why."""
+
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    asset = serializers.IntegerField(source="asset_id")
+    frame_start = serializers.IntegerField(allow_null=True)
+    frame_end = serializers.IntegerField(allow_null=True)
+    state = serializers.CharField()
+    priority = serializers.FloatField()
+    rank = serializers.IntegerField()
+    score = serializers.SerializerMethodField()
+    breakdown = serializers.SerializerMethodField()
+    scored_at = serializers.SerializerMethodField()
+
+    def _score(self, task):
+        scores = getattr(task, "ranking_scores", [])
+        return scores[0] if scores else None
+
+    def get_score(self, task) -> float | None:
+        score = self._score(task)
+        return None if score is None else score.score
+
+    def get_breakdown(self, task) -> dict:
+        score = self._score(task)
+        return {} if score is None else score.breakdown
+
+    def get_scored_at(self, task) -> str | None:
+        score = self._score(task)
+        return (
+            None
+            if score is None
+            else serializers.DateTimeField().to_representation(score.computed_at)
+        )

@@ -1,0 +1,125 @@
+"""The queue's endpoints: next task, heartbeat, skip, submit, and the ranked queue view.
+
+Projects are fetched through annotate.permissions: a project (or a task of a project) the
+user is not in is 404; a role that may not take tasks is 403. Whether the user holds the
+task (what "task.label" on an own task means) is the service's question, read from the
+lease rows so that it also holds for the k annotators of one task; losing it is 409
+lease_lost, so the page can tell it apart from a task that never was theirs.
+"""
+
+from __future__ import annotations
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotate.models import AnnotationTask, Project
+from annotate.permissions import get_object_for
+from annotate.services.errors import ServiceError
+
+from .. import queue, selectors
+from .serializers import (
+    NextTaskInput,
+    QueueTaskSerializer,
+    SkipInput,
+    SubmitInput,
+    leased_task_data,
+)
+
+
+def _error(err: ServiceError) -> Response:
+    return Response(err.as_response_data(), status=err.status)
+
+
+def _task_for_holder(user, pk: int) -> AnnotationTask:
+    """The task, if it lies in a project where the user may take tasks."""
+    task = AnnotationTask.objects.filter(pk=pk).first()
+    if task is None:
+        raise Http404("Not found.")
+    get_object_for(user, "task.claim", Project.objects, pk=task.project_id)
+    return task
+
+
+class NextTask(APIView):
+    @extend_schema(request=NextTaskInput, responses={200: dict, 409: dict})
+    def post(self, request, pk: int) -> Response:
+        project = get_object_for(request.user, "task.claim", Project.objects, pk=pk)
+        data = NextTaskInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            lease = queue.task_claim_next(
+                user=request.user, project=project, exclude=data.validated_data["exclude"]
+            )
+        except ServiceError as err:
+            return _error(err)
+        if lease is None:
+            return Response({"task": None, "detail": "No tasks left in this project."})
+        return Response({"task": leased_task_data(lease)})
+
+
+class Heartbeat(APIView):
+    @extend_schema(request=None, responses={200: dict, 409: dict})
+    def post(self, request, pk: int) -> Response:
+        task = _task_for_holder(request.user, pk)
+        try:
+            lease = queue.task_heartbeat(task=task, user=request.user)
+        except ServiceError as err:
+            return _error(err)
+        return Response({"lease_expires_at": leased_task_data(lease)["lease_expires_at"]})
+
+
+class Skip(APIView):
+    @extend_schema(request=SkipInput, responses={200: dict, 409: dict})
+    def post(self, request, pk: int) -> Response:
+        task = _task_for_holder(request.user, pk)
+        data = SkipInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            task = queue.task_skip(
+                task=task, user=request.user, reason=data.validated_data["reason"]
+            )
+        except ServiceError as err:
+            return _error(err)
+        return Response({"id": task.pk, "state": task.state, "skip_reason": task.skip_reason})
+
+
+class Submit(APIView):
+    @extend_schema(request=SubmitInput, responses={200: dict, 400: dict, 409: dict})
+    def post(self, request, pk: int) -> Response:
+        task = _task_for_holder(request.user, pk)
+        data = SubmitInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            annotation = queue.task_submit(task=task, user=request.user, **data.validated_data)
+        except ServiceError as err:
+            return _error(err)
+        return Response({"version": annotation.version})
+
+
+class QueuePagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class RankedQueue(APIView):
+    """The project's queue in the order tasks are handed out, with each task's score and
+    its breakdown per strategy, the model version the scores come from, and the budget."""
+
+    @extend_schema(responses={200: QueueTaskSerializer(many=True)})
+    def get(self, request, pk: int) -> Response:
+        project = get_object_for(request.user, "queue.view", Project.objects, pk=pk)
+        version = selectors.active_model_version(project=project)
+        paginator = QueuePagination()
+        page = paginator.paginate_queryset(
+            selectors.queue_ranked(project=project, model_version=version), request, view=self
+        )
+        first_rank = (paginator.page.number - 1) * paginator.get_page_size(request) + 1
+        for offset, task in enumerate(page):
+            task.rank = first_rank + offset
+        response = paginator.get_paginated_response(QueueTaskSerializer(page, many=True).data)
+        response.data["model_version"] = version.name if version else None
+        response.data["budget"] = selectors.budget_remaining(project=project)
+        return response

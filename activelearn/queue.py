@@ -1,0 +1,485 @@
+"""The task queue: claiming the next task under a lease, heartbeats, skips, submissions, lease
+expiry, the budget reservation, and bulk priority writes.
+
+Every lease is a TaskLease row (see its docstring). Locks are always taken in the same order,
+so two services never wait on each other in a circle: the task row first, then its lease
+rows, then the project's BudgetLedger row.
+
+On PostgreSQL a claim takes the best free task with SELECT ... FOR UPDATE SKIP LOCKED, so
+concurrent annotators never queue behind one another. On SQLite (no row locks; IMMEDIATE
+transactions serialise writers) the same code moves the task with a compare-and-set UPDATE
+whose row count is checked, and tries the next candidate when it lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+from functools import reduce
+from operator import or_
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import connection, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.utils import timezone
+
+from annotate.models import Annotation, AnnotationTask, Budget, Project
+from annotate.services.errors import BudgetExhausted, LeaseLost, ServiceError
+
+from .models import BudgetLedger, LearningSettings, TaskLease
+
+MAX_LEASES_PER_USER = 2  # the task being labeled plus one prefetched by the page
+SWEEP_BATCH = 500
+SQLITE_CANDIDATES = 8  # rows tried per round on SQLite when a compare-and-set loses
+CLAIM_ROUNDS = 5
+POSTGRES_PRIORITY_CHUNK = 20_000
+SQLITE_PRIORITY_CHUNK = 400  # two parameters a row, well under SQLite's variable limit
+
+State = AnnotationTask.State
+Lease = TaskLease.State
+
+
+class TooManyLeases(ServiceError):
+    """The user already holds the most tasks a user may hold in one project."""
+
+    status = 409
+    code = "too_many_leases"
+
+
+class InvalidQueueInput(ServiceError):
+    status = 400
+    code = "invalid"
+
+
+def learning_settings_for(project_id: int) -> LearningSettings:
+    """The project's settings; a project without a row uses the defaults (not saved)."""
+    found = LearningSettings.objects.filter(project_id=project_id).first()
+    return found or LearningSettings(project_id=project_id)
+
+
+def _skip_locked() -> bool:
+    return connection.features.has_select_for_update_skip_locked
+
+
+def _locked(queryset):
+    """Lock the rows of `queryset` for this transaction. Django makes this a no-op on SQLite,
+    whose IMMEDIATE transactions already hold the database's write lock."""
+    return queryset.select_for_update()
+
+
+# Claiming -------------------------------------------------------------------------------------
+
+
+def task_claim_next(
+    *, user: AbstractBaseUser, project: Project, exclude: Iterable[int] = ()
+) -> TaskLease | None:
+    """The user's next task, as their lease (lease.task is loaded), or None when the project
+    has no task left for them.
+
+    Order: a task the user already holds here (not in `exclude`, which lets the page prefetch);
+    then a rejected task the user labeled; then the highest-priority pending task with a free
+    slot. Raises TooManyLeases, or BudgetExhausted when what is left of the budget cannot pay
+    for the task that would be leased."""
+    exclude = {int(pk) for pk in exclude}
+    learning = learning_settings_for(project.pk)
+    leases_expire(project_id=project.pk)
+    with transaction.atomic():
+        held = list(
+            TaskLease.objects.filter(user=user, state=Lease.ACTIVE, task__project_id=project.pk)
+            .select_related("task")
+            .order_by("claimed_at", "id")
+        )
+        for lease in held:
+            if lease.task_id not in exclude:
+                return lease
+        if len(held) >= MAX_LEASES_PER_USER:
+            raise TooManyLeases(
+                f"You already hold {len(held)} tasks in this project: "
+                "submit or skip one before taking another."
+            )
+        budget = Budget.objects.filter(project_id=project.pk).first()
+        rejected = AnnotationTask.objects.filter(
+            project_id=project.pk, state=State.REJECTED, annotator=user
+        )
+        pending = AnnotationTask.objects.filter(project_id=project.pk, state=State.PENDING)
+        if learning.annotators_per_task > 1:
+            mine = TaskLease.objects.filter(
+                task=OuterRef("pk"), user=user, state__in=[Lease.ACTIVE, Lease.SUBMITTED]
+            )
+            pending = pending.exclude(Exists(mine))
+        for queryset, from_state in ((rejected, State.REJECTED), (pending, State.PENDING)):
+            if exclude:
+                queryset = queryset.exclude(pk__in=exclude)
+            lease = _claim_first(
+                queryset.order_by("-priority", "id"),
+                from_state=from_state,
+                user=user,
+                learning=learning,
+                budget=budget,
+            )
+            if lease is not None:
+                return lease
+    return None
+
+
+def _claim_first(
+    queryset, *, from_state: str, user, learning: LearningSettings, budget: Budget | None
+) -> TaskLease | None:
+    for _ in range(CLAIM_ROUNDS):
+        if _skip_locked():
+            candidates = list(queryset.select_for_update(skip_locked=True)[:1])
+        else:
+            candidates = list(queryset[:SQLITE_CANDIDATES])
+        if not candidates:
+            return None
+        for task in candidates:
+            lease = _lease_task(
+                task, from_state=from_state, user=user, learning=learning, budget=budget
+            )
+            if lease is not None:
+                return lease
+    return None
+
+
+def _lease_task(
+    task: AnnotationTask, *, from_state: str, user, learning: LearningSettings, budget
+) -> TaskLease | None:
+    """Give the user a slot of `task`, or None when someone else was faster (SQLite) or the
+    task has no free slot. The caller holds the task's row lock on PostgreSQL."""
+    k = learning.annotators_per_task
+    now = timezone.now()
+    expires_at = now + dt.timedelta(minutes=learning.lease_minutes)
+    previous = None
+    if from_state == State.REJECTED:
+        previous = TaskLease.objects.filter(task=task, user=user).first()
+    if previous is not None and previous.state in (Lease.SUBMITTED, Lease.ACTIVE):
+        slot, fills_task = previous.slot, True  # rework keeps the slot it already had
+    elif k == 1:
+        slot, fills_task = 0, True
+    else:
+        taken = set(
+            TaskLease.objects.filter(
+                task=task, state__in=[Lease.ACTIVE, Lease.SUBMITTED]
+            ).values_list("slot", flat=True)
+        )
+        free = [s for s in range(k) if s not in taken]
+        if not free:
+            AnnotationTask.objects.filter(pk=task.pk, state=State.PENDING).update(
+                state=State.IN_PROGRESS, updated_at=now
+            )
+            return None
+        slot, fills_task = free[0], len(free) == 1
+
+    # Compare-and-set: the task moves only if it is still where we found it.
+    changes: dict = {"updated_at": now}
+    if fills_task:
+        changes["state"] = State.IN_PROGRESS
+    if k == 1:
+        changes.update(lease_user=user, lease_expires_at=expires_at)
+    if AnnotationTask.objects.filter(pk=task.pk, state=from_state).update(**changes) != 1:
+        return None
+
+    already_paid = previous is not None and previous.submitted_at is not None
+    charged = Decimal(0)
+    if not already_paid:
+        charged = budget.task_cost(task) if budget is not None else Decimal(0)
+        _ledger_reserve(task.project_id, charged, budget)
+
+    if previous is not None:
+        previous.slot, previous.state, previous.expires_at = slot, Lease.ACTIVE, expires_at
+        if not already_paid:
+            previous.charged, previous.claimed_at, previous.submitted_at = charged, now, None
+        previous.save()
+        lease = previous
+    else:
+        lease = TaskLease(
+            task=task,
+            user=user,
+            slot=slot,
+            state=Lease.ACTIVE,
+            expires_at=expires_at,
+            charged=charged,
+            claimed_at=now,
+        )
+        # An expired or released row of this user for this task is reused.
+        TaskLease.objects.bulk_create(
+            [lease],
+            update_conflicts=True,
+            unique_fields=["task", "user"],
+            update_fields=["slot", "state", "expires_at", "charged", "claimed_at", "submitted_at"],
+        )
+    for field, value in changes.items():
+        setattr(task, field, value)
+    lease.task = task
+    return lease
+
+
+# Budget ---------------------------------------------------------------------------------------
+
+
+def label_money(budget: Budget) -> Decimal | None:
+    """The part of the money budget that pays for labeling, or None for no money cap."""
+    if budget.money_limit is None:
+        return None
+    return budget.money_limit * budget.label_share
+
+
+def _ledger_reserve(project_id: int, cost: Decimal, budget: Budget | None) -> None:
+    """Put one unit of `cost` on the ledger if the budget can pay for it. The condition is
+    part of the UPDATE, so racing claims are checked one after another against the row as
+    the previous one left it (PostgreSQL re-evaluates it after the row lock; SQLite
+    serialises writers)."""
+    affordable = Q(project_id=project_id)
+    if budget is not None and budget.task_limit is not None:
+        affordable &= Q(units__lt=budget.task_limit)
+    cap = label_money(budget) if budget is not None else None
+    if cap is not None:
+        affordable &= Q(money__lte=cap - cost)
+    for _ in range(2):
+        if BudgetLedger.objects.filter(affordable).update(
+            units=F("units") + 1, money=F("money") + cost
+        ):
+            return
+        if BudgetLedger.objects.filter(project_id=project_id).exists():
+            break
+        _ledger_create(project_id)
+    ledger = BudgetLedger.objects.get(project_id=project_id)
+    parts = []
+    if budget is not None and budget.task_limit is not None:
+        parts.append(f"{ledger.units} of {budget.task_limit} tasks are used or reserved")
+    if cap is not None:
+        left = max(cap - ledger.money, Decimal(0)).quantize(Decimal("0.01"))
+        parts.append(
+            f"{left} {budget.currency} of the labeling budget is left and the next task costs "
+            f"{cost.quantize(Decimal('0.01'))}"
+        )
+    raise BudgetExhausted(
+        "The labeling budget of this project is used up: " + "; ".join(parts) + ".",
+        detail={"units": ledger.units, "money": str(ledger.money)},
+    )
+
+
+def ledger_derived(project_id: int) -> tuple[int, Decimal]:
+    """(units, money) the ledger must hold, recomputed from the lease rows: leases that are
+    held and unpaid (reserved) plus leases whose work was submitted (spent)."""
+    counted = TaskLease.objects.filter(task__project_id=project_id).filter(
+        Q(state=Lease.ACTIVE) | Q(submitted_at__isnull=False)
+    )
+    totals = counted.aggregate(units=Count("id"), money=Sum("charged"))
+    return totals["units"], totals["money"] or Decimal(0)
+
+
+def _ledger_create(project_id: int) -> None:
+    units, money = ledger_derived(project_id)
+    BudgetLedger.objects.bulk_create(
+        [BudgetLedger(project_id=project_id, units=units, money=money)], ignore_conflicts=True
+    )
+
+
+def _ledger_refund(refunds: dict[int, tuple[int, Decimal]]) -> None:
+    for project_id, (units, money) in sorted(refunds.items()):
+        if units:
+            BudgetLedger.objects.filter(project_id=project_id).update(
+                units=F("units") - units, money=F("money") - money
+            )
+
+
+# Holding a task -------------------------------------------------------------------------------
+
+
+def _held_lease(task: AnnotationTask, user) -> TaskLease:
+    lease = _locked(TaskLease.objects.filter(task=task, user=user, state=Lease.ACTIVE)).first()
+    if lease is None:
+        raise LeaseLost(
+            "You no longer hold this task (the lease expired or it was released). "
+            "Take the next task."
+        )
+    return lease
+
+
+def task_heartbeat(*, task: AnnotationTask, user: AbstractBaseUser) -> TaskLease:
+    """Renew the user's lease on the task for another `lease_minutes`."""
+    learning = learning_settings_for(task.project_id)
+    with transaction.atomic():
+        _locked(AnnotationTask.objects.filter(pk=task.pk)).get()
+        lease = _held_lease(task, user)
+        lease.expires_at = timezone.now() + dt.timedelta(minutes=learning.lease_minutes)
+        lease.save(update_fields=["expires_at"])
+        AnnotationTask.objects.filter(pk=task.pk, lease_user=user).update(
+            lease_expires_at=lease.expires_at
+        )
+    return lease
+
+
+def task_skip(*, task: AnnotationTask, user: AbstractBaseUser, reason: str) -> AnnotationTask:
+    """Take the task out of the queue with the user's reason, for a manager to look at.
+    Everyone's lease on it ends; unpaid reservations go back to the budget."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidQueueInput(
+            "Say why you skip this task.", detail={"errors": {"reason": ["A reason is required."]}}
+        )
+    with transaction.atomic():
+        task = _locked(AnnotationTask.objects.filter(pk=task.pk)).get()
+        mine = _held_lease(task, user)
+        holders = list(_locked(TaskLease.objects.filter(task=task, state=Lease.ACTIVE)))
+        unpaid = [lease for lease in holders if lease.submitted_at is None]
+        refund = sum((lease.charged for lease in unpaid), Decimal(0))
+        TaskLease.objects.filter(pk__in=[lease.pk for lease in unpaid]).update(charged=0)
+        TaskLease.objects.filter(pk=mine.pk).update(state=Lease.SKIPPED)
+        TaskLease.objects.filter(task=task, state=Lease.ACTIVE, submitted_at__isnull=True).update(
+            state=Lease.RELEASED
+        )
+        TaskLease.objects.filter(task=task, state=Lease.ACTIVE).update(state=Lease.SUBMITTED)
+        task.state, task.skip_reason = State.SKIPPED, reason
+        task.lease_user, task.lease_expires_at = None, None
+        task.save(
+            update_fields=["state", "skip_reason", "lease_user", "lease_expires_at", "updated_at"]
+        )
+        _ledger_refund({task.project_id: (len(unpaid), refund)})
+    return task
+
+
+def task_submit(
+    *,
+    task: AnnotationTask,
+    user: AbstractBaseUser,
+    payload: dict,
+    base_version: int | None,
+    force: bool = False,
+) -> Annotation:
+    """Save the user's labels as a submission and end their lease, in one transaction. The
+    task is submitted once all of its `annotators_per_task` annotators have submitted."""
+    from annotate.services.annotations import annotation_save
+
+    learning = learning_settings_for(task.project_id)
+    with transaction.atomic():
+        task = _locked(AnnotationTask.objects.filter(pk=task.pk)).get()
+        lease = _held_lease(task, user)
+        annotation = annotation_save(
+            task=task,
+            user=user,
+            payload=payload,
+            base_version=base_version,
+            kind="submission",
+            force=force,
+        )
+        now = timezone.now()
+        TaskLease.objects.filter(pk=lease.pk).update(state=Lease.SUBMITTED, submitted_at=now)
+        submitted = TaskLease.objects.filter(task=task, state=Lease.SUBMITTED).count()
+        changes: dict = {"updated_at": now}
+        if task.lease_user_id == user.pk:
+            changes.update(lease_user=None, lease_expires_at=None)
+        if submitted >= learning.annotators_per_task:
+            changes.update(state=State.SUBMITTED, annotator=user, submitted_at=now)
+        AnnotationTask.objects.filter(pk=task.pk).update(**changes)
+    return annotation
+
+
+def leases_expire(*, project_id: int | None = None, now: dt.datetime | None = None) -> int:
+    """Return the tasks of expired leases to the queue (a rejected task being reworked goes
+    back to its annotator). Called before every claim, so no cron is needed; cheap when
+    nothing expired (a partial index holds only active leases). Returns leases ended."""
+    now = now or timezone.now()
+    due = TaskLease.objects.filter(state=Lease.ACTIVE, expires_at__lt=now)
+    if project_id is not None:
+        due = due.filter(task__project_id=project_id)
+    task_ids = list(due.order_by("expires_at").values_list("task_id", flat=True)[:SWEEP_BATCH])
+    if not task_ids:
+        return 0
+    with transaction.atomic():
+        tasks = AnnotationTask.objects.filter(pk__in=task_ids).only("id", "project_id")
+        if _skip_locked():
+            tasks = tasks.select_for_update(skip_locked=True)  # a busy task waits for later
+        project_of = {task.pk: task.project_id for task in tasks}
+        leases = list(
+            _locked(
+                TaskLease.objects.filter(
+                    task_id__in=list(project_of), state=Lease.ACTIVE, expires_at__lt=now
+                )
+            )
+        )
+        if not leases:
+            return 0
+        fresh = [lease for lease in leases if lease.submitted_at is None]
+        rework = [lease for lease in leases if lease.submitted_at is not None]
+        TaskLease.objects.filter(pk__in=[lease.pk for lease in fresh]).update(
+            state=Lease.EXPIRED, charged=0
+        )
+        TaskLease.objects.filter(pk__in=[lease.pk for lease in rework]).update(
+            state=Lease.SUBMITTED
+        )
+        rework_tasks = {lease.task_id for lease in rework}
+        fresh_tasks = {lease.task_id for lease in fresh} - rework_tasks
+        AnnotationTask.objects.filter(
+            pk__in=fresh_tasks, state__in=[State.IN_PROGRESS, State.PENDING]
+        ).update(state=State.PENDING, updated_at=now)
+        AnnotationTask.objects.filter(pk__in=rework_tasks, state=State.IN_PROGRESS).update(
+            state=State.REJECTED, updated_at=now
+        )
+        holders = reduce(
+            or_, (Q(pk=lease.task_id, lease_user_id=lease.user_id) for lease in leases)
+        )
+        AnnotationTask.objects.filter(holders).update(lease_user=None, lease_expires_at=None)
+        refunds: dict[int, tuple[int, Decimal]] = defaultdict(lambda: (0, Decimal(0)))
+        for lease in fresh:
+            units, money = refunds[project_of[lease.task_id]]
+            refunds[project_of[lease.task_id]] = (units + 1, money + lease.charged)
+        _ledger_refund(refunds)
+    return len(leases)
+
+
+# Priorities -----------------------------------------------------------------------------------
+
+
+def priorities_write_bulk(
+    *, project: Project | int, priorities: Iterable[tuple[int, float]], chunk_size: int = 0
+) -> int:
+    """Set many tasks' priorities: one UPDATE statement per chunk, never a query per row.
+    Rows whose priority does not change are not written, so the cost follows the change.
+    Tasks of other projects are left alone. Each chunk commits on its own (unless called
+    inside a transaction), so claims are never held up by a long rerank. Returns rows
+    changed."""
+    project_id = project.pk if isinstance(project, Project) else int(project)
+    postgres = connection.vendor == "postgresql"
+    chunk_size = chunk_size or (POSTGRES_PRIORITY_CHUNK if postgres else SQLITE_PRIORITY_CHUNK)
+    changed = 0
+    chunk: list[tuple[int, float]] = []
+
+    def flush() -> int:
+        ids = [int(task_id) for task_id, _ in chunk]
+        values = [float(priority) for _, priority in chunk]
+        if not all(map(math.isfinite, values)):
+            raise ValueError("priorities must be finite numbers")
+        with connection.cursor() as cursor:
+            if postgres:
+                cursor.execute(
+                    "UPDATE annotate_annotationtask AS t SET priority = v.priority "
+                    "FROM unnest(%s::bigint[], %s::double precision[]) AS v(id, priority) "
+                    "WHERE t.id = v.id AND t.project_id = %s "
+                    "AND t.priority IS DISTINCT FROM v.priority",
+                    [ids, values, project_id],
+                )
+            else:
+                cases = " ".join(["WHEN %s THEN %s"] * len(ids))
+                marks = ", ".join(["%s"] * len(ids))
+                params = [x for pair in zip(ids, values, strict=True) for x in pair]
+                cursor.execute(
+                    f"UPDATE annotate_annotationtask SET priority = CASE id {cases} END "  # noqa: S608
+                    f"WHERE project_id = %s AND id IN ({marks}) "
+                    f"AND priority != CASE id {cases} END",
+                    [*params, project_id, *ids, *params],
+                )
+            return cursor.rowcount
+
+    for item in priorities:
+        chunk.append(item)
+        if len(chunk) >= chunk_size:
+            changed += flush()
+            chunk = []
+    if chunk:
+        changed += flush()
+    return changed

@@ -1,0 +1,82 @@
+"""Builders for the queue tests: image tasks with known priorities, and extra annotators."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import uuid
+from collections.abc import Callable
+
+from django.db import connections
+from rest_framework.test import APIClient
+
+from annotate.models import AnnotationTask, Asset, Membership, Project
+from annotate.roles import GROUP_ANNOTATOR
+from tests.conftest import make_user
+
+_numbers = itertools.count(1)
+
+
+def make_tasks(project: Project, count: int, *, priorities: list[float] | None = None):
+    """`count` pending image tasks; by default the first has the highest priority."""
+    if priorities is None:
+        priorities = [float(count - i) for i in range(count)]
+    assets = Asset.objects.bulk_create(
+        [
+            Asset(
+                project=project,
+                kind="image",
+                file=f"projects/{project.pk}/assets/q{next(_numbers)}.jpg",
+                sha256=uuid.uuid4().hex * 2,
+                content_type="image/jpeg",
+                width=640,
+                height=480,
+                state="ready",
+            )
+            for _ in range(count)
+        ]
+    )
+    return AnnotationTask.objects.bulk_create(
+        [
+            AnnotationTask(project=project, asset=asset, kind="image", priority=priority)
+            for asset, priority in zip(assets, priorities, strict=True)
+        ]
+    )
+
+
+def make_annotators(project: Project, count: int, prefix: str = "annotator"):
+    users = []
+    for _ in range(count):
+        user = make_user(f"{prefix}{next(_numbers)}", group=GROUP_ANNOTATOR)
+        Membership.objects.create(project=project, user=user, role=Membership.Role.ANNOTATOR)
+        users.append(user)
+    return users
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def run_in_threads(functions: list[Callable[[], object]]) -> list[object]:
+    """Run each function in its own thread (so its own database connection), all released
+    at once by a barrier; returns results or raised exceptions, in order."""
+    barrier = threading.Barrier(len(functions))
+    results: list[object] = [None] * len(functions)
+
+    def run(i: int, function: Callable[[], object]) -> None:
+        try:
+            barrier.wait()
+            results[i] = function()
+        except BaseException as err:  # noqa: BLE001 - handed back to the test
+            results[i] = err
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, f)) for i, f in enumerate(functions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
