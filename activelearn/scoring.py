@@ -1,0 +1,432 @@
+"""Scoring runs: split a project's pending tasks into chunks, score each chunk with the active
+model version and the project's strategy, store predictions, scores and queue priorities.
+
+Every write is an upsert on (task, model version) in one transaction per chunk, so a chunk run
+twice (a retry, or a redelivery after its worker died) leaves the same rows and counts once.
+The math lives in `activelearn.strategies`; running the model in `activelearn.scoring_model`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from functools import partial
+
+import numpy as np
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from activelearn.models import LearningSettings, ModelVersion, Prediction, ScoringRun, TaskScore
+from activelearn.queue import priorities_write_bulk
+from activelearn.scoring_model import ImageRef, ModelOutputs, images_infer
+from activelearn.scoring_strategy import (
+    POOL_WIDE,
+    ScoringContext,
+    frames_of,
+    needs_pool,
+    tasks_score,
+)
+from annotate.models import AnnotationTask, Asset, Frame, Project
+
+logger = logging.getLogger(__name__)
+
+PENDING = AnnotationTask.State.PENDING
+LABELED_STATES = (
+    AnnotationTask.State.SUBMITTED,
+    AnnotationTask.State.IN_REVIEW,
+    AnnotationTask.State.ACCEPTED,
+)
+# Frames of a video segment run through the model: first, middle and last. Consecutive
+# frames look alike; three catch a change within the segment at a tenth of the cost.
+FRAMES_PER_SEGMENT = 3
+WRITE_BATCH = 2000
+
+
+def learning_settings_for(project: Project) -> LearningSettings:
+    """The project's settings, or the defaults when a manager never saved any."""
+    found = LearningSettings.objects.filter(project=project).first()
+    return found or LearningSettings(project=project)
+
+
+def active_model_version(project: Project) -> ModelVersion | None:
+    return ModelVersion.objects.filter(project=project, is_active=True).first()
+
+
+# --- starting and splitting runs ------------------------------------------------------------
+
+
+def scoring_run_start(
+    *, project: Project, reason: str, model_version: ModelVersion | None = None
+) -> ScoringRun:
+    """Start rescoring `project` with `model_version` (default: the active one; with no
+    model at all, the cold-start coverage order). Unfinished runs of the project are
+    superseded. The Celery task is sent after commit; if the broker is unreachable the run
+    stays queued with the reason in `error`, never silently run inline."""
+    with transaction.atomic():
+        if model_version is None:
+            model_version = active_model_version(project)
+        now = timezone.now()
+        ScoringRun.objects.filter(
+            project=project, state__in=[ScoringRun.State.QUEUED, ScoringRun.State.RUNNING]
+        ).update(state=ScoringRun.State.FAILED, error="Superseded by a newer run.", finished_at=now)
+        run = ScoringRun.objects.create(
+            project=project,
+            model_version=model_version,
+            reason=ScoringRun.Reason.COLD_START if model_version is None else reason,
+        )
+        transaction.on_commit(partial(_enqueue_project, run.pk))
+    return run
+
+
+def _enqueue_project(run_id: int) -> None:
+    from activelearn.tasks import score_project
+
+    try:
+        score_project.delay(run_id)
+    except Exception as error:  # kombu raises several types when Redis is down
+        logger.exception("cannot enqueue scoring run %s", run_id)
+        ScoringRun.objects.filter(pk=run_id, state=ScoringRun.State.QUEUED).update(
+            error=f"The task queue is unreachable ({error}); the run waits to be started again."
+        )
+
+
+def scoring_run_split(*, run_id: int) -> list[list[int]]:
+    """Turn a queued run into a running one: its pending tasks in chunks (ids ascending).
+    A run that is not queued any more (already split, superseded) gives no chunks."""
+    with transaction.atomic():
+        run = ScoringRun.objects.select_for_update().select_related("project").get(pk=run_id)
+        if run.state != ScoringRun.State.QUEUED:
+            return []
+        size = learning_settings_for(run.project).scoring_chunk_size
+        ids = list(
+            AnnotationTask.objects.filter(project=run.project, state=PENDING)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
+        run.chunks_total = len(chunks)
+        run.state = ScoringRun.State.RUNNING if chunks else ScoringRun.State.DONE
+        run.error = ""
+        run.finished_at = None if chunks else timezone.now()
+        run.save(update_fields=["chunks_total", "state", "error", "finished_at"])
+    return chunks
+
+
+def scoring_run_fail(*, run_id: int, error: str) -> None:
+    ScoringRun.objects.filter(
+        pk=run_id, state__in=[ScoringRun.State.QUEUED, ScoringRun.State.RUNNING]
+    ).update(state=ScoringRun.State.FAILED, error=error[:2000], finished_at=timezone.now())
+
+
+# --- loading a chunk ------------------------------------------------------------------------
+
+
+def _segment_frames(frames: list[Frame]) -> list[Frame]:
+    if len(frames) <= FRAMES_PER_SEGMENT:
+        return frames
+    positions = np.unique(np.linspace(0, len(frames) - 1, FRAMES_PER_SEGMENT).round().astype(int))
+    return [frames[p] for p in positions]
+
+
+def _rounded(row: np.ndarray) -> list[float]:
+    return [round(float(v), 6) for v in row]
+
+
+def _infer(version: ModelVersion, tasks: list[AnnotationTask]) -> dict[int, dict]:
+    """Run the model over the chunk's images (video segments: a few frames each) and
+    return the prediction data per task id, in the shape Prediction.data documents."""
+    video = [task for task in tasks if task.kind == AnnotationTask.Kind.VIDEO]
+    frames_by_asset: dict[int, list[Frame]] = {}
+    if video:
+        condition = Q()
+        for task in video:
+            condition |= Q(asset_id=task.asset_id, index__range=(task.frame_start, task.frame_end))
+        for frame in Frame.objects.filter(condition).order_by("asset_id", "index"):
+            frames_by_asset.setdefault(frame.asset_id, []).append(frame)
+    refs: list[ImageRef] = []
+    owners: list[tuple[int, int | None]] = []  # (task id, frame index or None)
+    for task in tasks:
+        if task.kind == AnnotationTask.Kind.VIDEO:
+            segment = [
+                frame
+                for frame in frames_by_asset.get(task.asset_id, [])
+                if task.frame_start <= frame.index <= task.frame_end
+            ]
+            for frame in _segment_frames(segment):
+                refs.append(ImageRef(frame.image.name, frame.width, frame.height))
+                owners.append((task.pk, frame.index))
+        else:
+            refs.append(ImageRef(task.asset.file.name, task.asset.width, task.asset.height))
+            owners.append((task.pk, None))
+    outputs, kept = images_infer(version, refs) if refs else (ModelOutputs(), [])
+    datas: dict[int, dict] = {}
+    for row, position in enumerate(kept):
+        task_id, frame_index = owners[position]
+        unit: dict = {}
+        if outputs.probs is not None:
+            unit["probs"] = _rounded(outputs.probs[row])
+        if outputs.embeddings is not None:
+            unit["embedding"] = _rounded(outputs.embeddings[row])
+        if frame_index is None:
+            datas[task_id] = unit
+        else:
+            datas.setdefault(task_id, {"frames": []})["frames"].append(
+                {"index": frame_index, **unit}
+            )
+    return datas
+
+
+def features_for_assets(assets: Sequence[Asset]) -> dict[int, list[float]]:
+    """Colour histograms of the assets; missing ones are made now and stored on the asset."""
+    from activelearn.scoring_model import asset_features_compute
+
+    found: dict[int, list[float]] = {}
+    made: list[Asset] = []
+    for asset in assets:
+        histogram = (asset.features or {}).get("color_histogram")
+        if histogram is None:
+            features = asset_features_compute(asset)
+            if features is None:
+                continue
+            asset.features = features
+            made.append(asset)
+            histogram = features["color_histogram"]
+        found[asset.pk] = histogram
+    if made:
+        Asset.objects.bulk_update(made, ["features"])
+    return found
+
+
+def labeled_embeddings_of(
+    project: Project, version: ModelVersion | None, *, model_embeddings: bool
+) -> np.ndarray:
+    labeled = AnnotationTask.objects.filter(project=project, state__in=LABELED_STATES)
+    rows: list = []
+    if model_embeddings and version is not None:
+        for data in Prediction.objects.filter(model_version=version, task__in=labeled).values_list(
+            "data", flat=True
+        ):
+            vectors = [frame.get("embedding") for frame in frames_of(data)]
+            if vectors and all(v is not None for v in vectors):
+                rows.append(np.mean(np.asarray(vectors, dtype=np.float64), axis=0))
+    else:
+        assets = Asset.objects.filter(pk__in=labeled.values("asset_id")).exclude(features=None)
+        for features in assets.values_list("features", flat=True):
+            if isinstance(features, dict) and features.get("color_histogram"):
+                rows.append(features["color_histogram"])
+    if not rows:
+        return np.zeros((0, 1))
+    try:
+        return np.asarray(rows, dtype=np.float64)
+    except ValueError:  # embeddings of different sizes: a changed model; ignore the old ones
+        return np.zeros((0, 1))
+
+
+def _context(
+    project: Project,
+    version: ModelVersion | None,
+    settings: LearningSettings,
+    tasks: Sequence[AnnotationTask],
+    datas: Sequence[dict],
+    seed: tuple[int, ...],
+) -> ScoringContext:
+    model_embeddings = bool(datas) and all(
+        all("embedding" in frame for frame in frames_of(data)) for data in datas
+    )
+    ctx = ScoringContext(
+        settings=settings,
+        keypoint_names=project.keypoint_names,
+        features={},
+        seed=seed,
+        uses_model_embeddings=model_embeddings,
+        asset_of={task.pk: task.asset_id for task in tasks},
+    )
+    name = settings.strategy or "default"
+    wants_embeddings = name in ("default", "blend", "novelty") or name in POOL_WIDE
+    if wants_embeddings:
+        if not model_embeddings:
+            ctx.features = features_for_assets([task.asset for task in tasks])
+        ctx.labeled_embeddings = labeled_embeddings_of(
+            project, version, model_embeddings=model_embeddings
+        )
+    return ctx
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def scores_write(
+    *,
+    project: Project,
+    version: ModelVersion | None,
+    task_ids: Sequence[int],
+    scores: np.ndarray,
+    breakdowns: Sequence[dict],
+    predictions: dict[int, dict] | None = None,
+) -> None:
+    """Upsert predictions and scores on (task, model version) and set the queue priorities:
+    a bounded number of statements whatever the chunk size. Call inside a transaction."""
+    if predictions:
+        Prediction.objects.bulk_create(
+            [
+                Prediction(task_id=task_id, model_version=version, data=predictions[task_id])
+                for task_id in task_ids
+                if task_id in predictions
+            ],
+            update_conflicts=True,
+            unique_fields=["task", "model_version"],
+            update_fields=["data"],
+            batch_size=WRITE_BATCH,
+        )
+    TaskScore.objects.bulk_create(
+        [
+            TaskScore(
+                task_id=task_id, model_version=version, score=float(score), breakdown=breakdown
+            )
+            for task_id, score, breakdown in zip(task_ids, scores, breakdowns, strict=True)
+        ],
+        update_conflicts=True,
+        unique_fields=["task", "model_version"],
+        update_fields=["score", "breakdown", "computed_at"],
+        batch_size=WRITE_BATCH,
+    )
+    priorities_write_bulk(
+        project=project,
+        priorities=[(int(t), float(s)) for t, s in zip(task_ids, scores, strict=True)],
+    )
+
+
+# --- the chunk and the end of a run ---------------------------------------------------------
+
+
+def score_chunk(*, run_id: int, task_ids: Sequence[int]) -> int:
+    """Score one chunk of a running run; returns how many tasks got a score.
+
+    Reads the tasks in one query, runs the model (or reads pushed predictions), applies the
+    strategy, then in one transaction: upserts predictions and scores, writes priorities and
+    counts the chunk once. A chunk whose scores this run already wrote (a redelivery after
+    the commit) rewrites the same rows and is not counted again."""
+    run = ScoringRun.objects.select_related("project", "model_version").filter(pk=run_id).first()
+    if run is None or run.state != ScoringRun.State.RUNNING or run.model_version is None:
+        return 0
+    project, version = run.project, run.model_version
+    settings = learning_settings_for(project)
+    tasks = list(
+        AnnotationTask.objects.filter(project=project, pk__in=list(task_ids))
+        .select_related("asset")
+        .order_by("pk")
+    )
+    if version.kind == ModelVersion.Kind.PUSHED:
+        datas_by_task = dict(
+            Prediction.objects.filter(model_version=version, task__in=tasks).values_list(
+                "task_id", "data"
+            )
+        )
+        new_predictions = None
+    else:
+        datas_by_task = _infer(version, tasks)
+        new_predictions = datas_by_task
+    tasks = [task for task in tasks if task.pk in datas_by_task]
+    ids = [task.pk for task in tasks]
+    datas = [datas_by_task[task_id] for task_id in ids]
+    ctx = _context(project, version, settings, tasks, datas, seed=(run.pk,))
+    scores, breakdowns = tasks_score(datas, ids, ctx)
+    with transaction.atomic():
+        state = (
+            ScoringRun.objects.select_for_update().filter(pk=run_id).values_list("state", flat=True)
+        ).first()
+        if state != ScoringRun.State.RUNNING:
+            return 0
+        already_counted = bool(ids) and (
+            TaskScore.objects.filter(
+                task_id__in=ids, model_version=version, computed_at__gte=run.created_at
+            ).count()
+            == len(ids)
+        )
+        scores_write(
+            project=project,
+            version=version,
+            task_ids=ids,
+            scores=scores,
+            breakdowns=breakdowns,
+            predictions=new_predictions,
+        )
+        if not already_counted:
+            ScoringRun.objects.filter(pk=run_id, chunks_done__lt=F("chunks_total")).update(
+                chunks_done=F("chunks_done") + 1, tasks_scored=F("tasks_scored") + len(ids)
+            )
+    return len(ids)
+
+
+def scoring_run_finish(*, run_id: int) -> bool:
+    """Close a run whose chunks are all done. Pool-wide strategies and blends are scored
+    again over every pending task, since a chunk only saw its own. True when it closed."""
+    run = ScoringRun.objects.select_related("project", "model_version").filter(pk=run_id).first()
+    if run is None or run.state != ScoringRun.State.RUNNING or run.chunks_done < run.chunks_total:
+        return False
+    project, version = run.project, run.model_version
+    settings = learning_settings_for(project)
+    rows = []
+    if version is not None and needs_pool(settings):
+        rows = list(
+            Prediction.objects.filter(
+                model_version=version, task__project=project, task__state=PENDING
+            )
+            .order_by("task_id")
+            .values_list("task_id", "task__asset_id", "data")
+        )
+    scores, breakdowns = np.zeros(0), []
+    if rows:
+        tasks = [AnnotationTask(pk=task_id, asset_id=asset_id) for task_id, asset_id, _ in rows]
+        assets = {a.pk: a for a in Asset.objects.filter(pk__in={r[1] for r in rows})}
+        for task in tasks:
+            task.asset = assets[task.asset_id]
+        datas = [data for _, _, data in rows]
+        ctx = _context(project, version, settings, tasks, datas, seed=(run.pk,))
+        scores, breakdowns = tasks_score(datas, [r[0] for r in rows], ctx)
+    with transaction.atomic():
+        state = (
+            ScoringRun.objects.select_for_update().filter(pk=run_id).values_list("state", flat=True)
+        ).first()
+        if state != ScoringRun.State.RUNNING:
+            return False
+        if rows:
+            scores_write(
+                project=project,
+                version=version,
+                task_ids=[r[0] for r in rows],
+                scores=scores,
+                breakdowns=breakdowns,
+            )
+        ScoringRun.objects.filter(pk=run_id).update(
+            state=ScoringRun.State.DONE, finished_at=timezone.now()
+        )
+    return True
+
+
+# --- when to rescore ------------------------------------------------------------------------
+
+
+def rescore_project(*, project: Project, reason: str) -> ScoringRun:
+    """Rescore with the active version (cold start without one). Called when a version is
+    activated (reason "activation"), predictions are pushed ("push"), after N labels."""
+    return scoring_run_start(project=project, reason=reason)
+
+
+def maybe_rescore_after_labels(*, project: Project) -> ScoringRun | None:
+    """Start a run when `rescore_every_labels` tasks were submitted since the last run
+    started (0 turns it off). Cheap: two indexed queries; the queue's submit calls it."""
+    every = learning_settings_for(project).rescore_every_labels
+    if not every:
+        return None
+    with transaction.atomic():
+        # One submitter at a time decides, so a burst of submissions starts one run.
+        Project.objects.select_for_update().filter(pk=project.pk).first()
+        last = ScoringRun.objects.filter(project=project).order_by("-created_at").first()
+        labeled = AnnotationTask.objects.filter(project=project, submitted_at__isnull=False)
+        if last is not None:
+            labeled = labeled.filter(submitted_at__gte=last.created_at)
+        if labeled.count() < every:
+            return None
+        return scoring_run_start(project=project, reason=ScoringRun.Reason.LABELS)
