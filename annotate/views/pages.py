@@ -133,6 +133,15 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if can(request.user, "asset.upload", project)
             else None
         ),
-        "label_url": _optional_url("label-next", project.pk),
+        "label_url": (
+            _optional_url("label-next", project.pk)
+            if can(request.user, "task.claim", project)
+            else None
+        ),
+        "review_url": (
+            _optional_url("review-list", project.pk)
+            if can(request.user, "task.review", project)
+            else None
+        ),
     }
     return render(request, "annotate/project_detail.html", context)

@@ -189,3 +189,20 @@ def test_logout_is_a_post_form_with_csrf(client, alice):
     response = client.post(reverse("logout"))
     assert response.status_code == 302
     assert client.get(reverse("home")).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("who", "links"),
+    [
+        ("alice", {"label-next"}),
+        ("rita", {"review-list"}),
+        ("pat", {"label-next", "review-list", "asset-upload"}),
+        ("eve", {"asset-upload"}),
+    ],
+)
+def test_project_page_links_what_the_role_may_do(client, request, project, who, links):
+    user = request.getfixturevalue(who)
+    html = login(client, user).get(reverse("project-detail", args=[project.pk])).text
+    for name in ("label-next", "review-list", "asset-upload"):
+        url = expected_url(name, project.pk, f"/no-such-page/{name}/")
+        assert (f'href="{url}"' in html) is (name in links), name

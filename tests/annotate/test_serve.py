@@ -1,0 +1,178 @@
+"""`manage.py serve`, run for real: private Redis, Celery worker and web server come up
+together, answer, and go away together on Ctrl-C or when one of them dies."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+import redis
+from celery import Celery
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.worker
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def embedded_env(tmp_path) -> dict[str, str]:
+    """The `make run` environment: DEBUG on, SQLite, no REDIS_URL, everything under tmp."""
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "TEST_DB_NAME", "PORT"}}
+    env.update(
+        DEBUG="1",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        MEDIA_ROOT=str(tmp_path / "media"),
+        VAR_DIR=str(tmp_path / "var"),
+        STATIC_ROOT=str(tmp_path / "static"),
+        PYTHONUNBUFFERED="1",
+    )
+    migrate = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    return env
+
+
+class Serve:
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.port = free_port()
+        self.log_path = log_path
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--port", str(self.port), "--web-workers", "1"],
+            cwd=ROOT,
+            env=env,
+            stdout=log_path.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:]
+
+    def wait_until_up(self, timeout: float = 120) -> None:
+        url = f"http://127.0.0.1:{self.port}/accounts/login/"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"serve exited early:\n{self.log}"
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200 and "Annotate is running" in self.log:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.3)
+        raise AssertionError(f"serve did not answer in {timeout} s:\n{self.log}")
+
+    def children(self) -> list[psutil.Process]:
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+    def cleanup(self) -> None:
+        """Whatever a failed test left running goes (only this test's process group tree)."""
+        leftovers = []
+        if self.process.poll() is None:
+            leftovers = self.children()
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        for child in leftovers:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.pid, signal.SIGKILL)
+
+
+def still_running(processes: list[psutil.Process]) -> list[psutil.Process]:
+    alive = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                alive.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def command_lines(processes: list[psutil.Process]) -> str:
+    return "\n".join(" ".join(p.cmdline()) for p in processes)
+
+
+@pytest.fixture
+def serve(embedded_env, tmp_path):
+    running = Serve(embedded_env, tmp_path / "serve.log")
+    yield running
+    running.cleanup()
+
+
+def test_serve_runs_redis_worker_and_web_and_ctrl_c_stops_them_all(serve, embedded_env):
+    serve.wait_until_up()
+    children = serve.children()
+    lines = command_lines(children)
+    assert "redis-server" in lines
+    assert "celery -A config worker" in lines
+    assert "gunicorn config.wsgi" in lines
+
+    # The private Redis is a new one, on loopback, and wants its password.
+    url = (Path(embedded_env["VAR_DIR"]) / "serve" / "redis.url").read_text().strip()
+    assert url.startswith("redis://:") and "@127.0.0.1:" in url
+    assert not url.endswith(":6379/0")
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(host="127.0.0.1", port=port, socket_timeout=2).ping()
+    probe = Celery(broker=url)
+    try:
+        replies = probe.control.ping(timeout=3)
+    finally:
+        probe.close()
+    assert replies, "the worker did not answer a ping through the private Redis"
+
+    serve.process.send_signal(signal.SIGINT)
+    assert serve.process.wait(timeout=60) == 0, serve.log
+    assert still_running(children) == [], command_lines(still_running(children))
+    assert not (Path(embedded_env["VAR_DIR"]) / "serve" / "redis.url").exists()
+
+
+def test_when_the_worker_dies_serve_stops_the_rest_and_fails(serve):
+    serve.wait_until_up()
+    children = serve.children()
+    worker = next(
+        p for p in children if "celery" in " ".join(p.cmdline()) and p.ppid() == serve.process.pid
+    )
+    os.killpg(worker.pid, signal.SIGKILL)
+    assert serve.process.wait(timeout=60) != 0
+    assert "Celery worker exited" in serve.log
+    assert still_running(children) == [], command_lines(still_running(children))
+
+
+def test_serve_refuses_a_port_in_use(embedded_env):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=embedded_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode != 0
+    assert f"127.0.0.1:{port} is in use" in result.stderr
