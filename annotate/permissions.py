@@ -63,6 +63,7 @@ RULES: dict[str, tuple[str, str, str, str]] = {
     "task.change":            (NO,       NO,       ANY,     NO),
     "annotation.view":        (OWN,      ANY,      ANY,     ANY),
     "export.run":             (NO,       NO,       ANY,     ANY),
+    "import.run":             (NO,       NO,       ANY,     ANY),
     "model.manage":           (NO,       NO,       ANY,     ANY),
     "queue.view":             (NO,       NO,       ANY,     ANY),
 }
