@@ -11,3 +11,7 @@ urlpatterns = [
     path("tasks/<int:pk>/skip/", views.Skip.as_view(), name="api-task-skip"),
     path("tasks/<int:pk>/submit/", views.Submit.as_view(), name="api-task-submit"),
 ]
+
+from .scoring_urls import urlpatterns as scoring_urlpatterns  # noqa: E402
+
+urlpatterns += scoring_urlpatterns
