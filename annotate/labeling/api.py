@@ -1,0 +1,105 @@
+"""REST endpoints of the labeling page: a task's payload, its draft (GET/PUT) and the
+reviewer's decision. Thin: check access, call one service or selector, shape the answer.
+
+An expired session answers 401 (token authentication is asked first, so DRF sends
+WWW-Authenticate), which the page turns into "log in again; your draft is kept".
+"""
+
+from __future__ import annotations
+
+from rest_framework import status
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ..models import AnnotationTask
+from ..permissions import get_object_for
+from ..selectors_labeling import annotation_data, latest_annotation, review_data, task_payload
+from ..services.annotations import annotation_save
+from ..services.errors import ServiceError
+from ..services.reviews import review_decide
+
+
+class LabelingAPIView(APIView):
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+
+    def task(self, request: Request, action: str, pk: int) -> AnnotationTask:
+        queryset = AnnotationTask.objects.select_related("project", "asset", "annotator")
+        return get_object_for(request.user, action, queryset, pk=pk)
+
+
+def _error(err: ServiceError) -> Response:
+    return Response(err.as_response_data(), status=err.status)
+
+
+class TaskPayloadView(LabelingAPIView):
+    """GET: media, schema, latest version and latest review of one task."""
+
+    def get(self, request: Request, pk: int) -> Response:
+        task = self.task(request, "task.view", pk)
+        return Response(task_payload(task, request.user))
+
+
+class TaskAnnotationView(LabelingAPIView):
+    """GET the latest version; PUT {"base_version", "force", "payload"} saves a new draft."""
+
+    def get(self, request: Request, pk: int) -> Response:
+        task = self.task(request, "annotation.view", pk)
+        return Response(annotation_data(latest_annotation(task)))
+
+    def put(self, request: Request, pk: int) -> Response:
+        task = self.task(request, "task.label", pk)
+        body = request.data if isinstance(request.data, dict) else {}
+        errors: dict[str, list[str]] = {}
+        base_version = body.get("base_version")
+        if base_version is not None and (
+            isinstance(base_version, bool) or not isinstance(base_version, int)
+        ):
+            errors["base_version"] = ["A version number, or null for a task never saved."]
+        force = body.get("force", False)
+        if not isinstance(force, bool):
+            errors["force"] = ["Must be true or false."]
+        if "payload" not in body:
+            errors["payload"] = ["This field is required."]
+        if errors:
+            return Response(
+                {"detail": "The request is incomplete.", "code": "invalid", "errors": errors},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        try:
+            annotation = annotation_save(
+                task=task,
+                user=request.user,
+                payload=body["payload"],
+                base_version=base_version,
+                force=force,
+            )
+        except ServiceError as err:
+            return _error(err)
+        return Response(
+            {
+                "version": annotation.version,
+                "kind": annotation.kind,
+                "created_at": annotation.created_at.isoformat(),
+            }
+        )
+
+
+class TaskReviewView(LabelingAPIView):
+    """POST {"decision": "accept"|"reject", "comment": ".."}."""
+
+    def post(self, request: Request, pk: int) -> Response:
+        task = self.task(request, "task.review", pk)
+        body = request.data if isinstance(request.data, dict) else {}
+        try:
+            review = review_decide(
+                task=task,
+                reviewer=request.user,
+                decision=body.get("decision", ""),
+                comment=body.get("comment", "") if isinstance(body.get("comment"), str) else "",
+            )
+        except ServiceError as err:
+            return _error(err)
+        task.refresh_from_db()
+        return Response({"state": task.state, "review": review_data(review)})

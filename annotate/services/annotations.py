@@ -1,0 +1,451 @@
+"""Saving a task's labels: every save validates every shape and writes a NEW Annotation
+version with its shapes in one transaction, so no save ever overwrites earlier work.
+
+Clipping rule (said in the error messages too): a box must lie within the image,
+[0, width] x [0, height] in pixels, with a tolerance of 0.5 px on every side; shapes within
+the tolerance are clipped to the image edge when stored. Keypoints follow the same rule.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Max
+
+from ..models import (
+    Annotation,
+    AnnotationTask,
+    Box,
+    Frame,
+    KeypointInstance,
+    LabelClass,
+    ShapeSource,
+    Track,
+)
+from .errors import SchemaChanged, ShapeValidationError, TaskNotEditable, VersionConflict
+
+EDGE_TOLERANCE_PX = 0.5
+MAX_SHAPES_PER_SAVE = 20_000
+MAX_TRACKS_PER_SAVE = 5_000
+VISIBILITIES = (0, 1, 2)
+# The annotator cannot change work that waits for or passed review; a rejection sends it back.
+LOCKED_STATES = (
+    AnnotationTask.State.SUBMITTED,
+    AnnotationTask.State.IN_REVIEW,
+    AnnotationTask.State.ACCEPTED,
+)
+
+
+def clipping_rule(width: int, height: int) -> str:
+    return (
+        f"must lie within the image, [0, {width}] x [0, {height}] px "
+        f"(tolerance {EDGE_TOLERANCE_PX} px; shapes within it are clipped to the edge)"
+    )
+
+
+def latest_version(task: AnnotationTask) -> int | None:
+    return task.annotations.aggregate(v=Max("version"))["v"]
+
+
+@dataclass
+class _Checked:
+    """Shapes that passed validation, ready to be written."""
+
+    tracks: dict[int, LabelClass] = field(default_factory=dict)
+    boxes: list[dict] = field(default_factory=list)
+    keypoints: list[dict] = field(default_factory=list)
+
+
+class _Validator:
+    """Collects field-level errors ("boxes[3].w": [...]) over the whole payload, then
+    separates problems of form (400) from a schema that changed under the annotator (409)."""
+
+    def __init__(self, task: AnnotationTask) -> None:
+        self.task = task
+        self.project = task.project
+        self.errors: dict[str, list[str]] = {}
+        self.schema_errors: dict[str, list[str]] = {}
+        self.classes = {c.name: c for c in LabelClass.objects.filter(project=self.project)}
+        self.keypoint_names = set(self.project.keypoint_names)
+        self.is_video = task.kind == AnnotationTask.Kind.VIDEO
+        self.frames: dict[int, Frame] = {}
+        if self.is_video:
+            self.frames = {
+                f.pk: f
+                for f in Frame.objects.filter(
+                    asset_id=task.asset_id,
+                    index__gte=task.frame_start,
+                    index__lte=task.frame_end,
+                )
+            }
+
+    def add(self, path: str, message: str) -> None:
+        self.errors.setdefault(path, []).append(message)
+
+    def schema(self, path: str, message: str) -> None:
+        self.schema_errors.setdefault(path, []).append(message)
+
+    # -- pieces ------------------------------------------------------------------------
+
+    def number(self, value: object, path: str) -> float | None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.add(path, "Must be a number.")
+            return None
+        if not math.isfinite(value):
+            self.add(path, "Must be a finite number.")
+            return None
+        return float(value)
+
+    def label(self, value: object, path: str) -> LabelClass | None:
+        if not isinstance(value, str) or not value.strip():
+            self.add(path, "Choose a class.")
+            return None
+        cls = self.classes.get(value)
+        if cls is None or not cls.is_active:
+            self.schema(
+                path, f"The class '{value}' is no longer in this project's schema; reload it."
+            )
+            return None
+        return cls
+
+    def frame(self, value: object, path: str) -> tuple[Frame | None, int, int] | None:
+        """(frame, width, height) of the image the shape is drawn on."""
+        if not self.is_video:
+            if value is not None:
+                self.add(path, "An image task has no frames: leave the frame empty.")
+                return None
+            asset = self.task.asset
+            if not asset.width or not asset.height:
+                self.add(path, "The image's size is not known yet; it is still being processed.")
+                return None
+            return None, asset.width, asset.height
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.add(path, "Give the frame id of this video segment.")
+            return None
+        frame = self.frames.get(value)
+        if frame is None:
+            self.add(
+                path,
+                f"Frame {value} is not in this task's segment "
+                f"(frames {self.task.frame_start}-{self.task.frame_end} of this video).",
+            )
+            return None
+        return frame, frame.width, frame.height
+
+    def source(self, shape: dict, path: str) -> tuple[str, float | None]:
+        source = shape.get("source", ShapeSource.HUMAN)
+        if source not in ShapeSource.values:
+            self.add(f"{path}.source", "Use 'human' or 'model'.")
+            source = ShapeSource.HUMAN
+        confidence = shape.get("confidence")
+        if confidence is not None:
+            confidence = self.number(confidence, f"{path}.confidence")
+            if confidence is not None and not 0 <= confidence <= 1:
+                self.add(f"{path}.confidence", "Must be between 0 and 1.")
+                confidence = None
+        if source == ShapeSource.MODEL and confidence is None:
+            self.add(f"{path}.confidence", "A model's shape needs a confidence between 0 and 1.")
+        return source, confidence
+
+    def track(self, value: object, path: str, cls: LabelClass | None, declared: dict) -> int | None:
+        if value is None:
+            return None
+        if not self.is_video:
+            self.add(path, "Tracks belong to video tasks; an image has none.")
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            self.add(path, "A track number is a whole number from 1.")
+            return None
+        if value not in declared:
+            self.add(path, f"Track {value} is not listed in this save's tracks.")
+            return None
+        track_cls = declared[value]
+        if cls is not None and track_cls is not None and track_cls.pk != cls.pk:
+            self.add(
+                path.rsplit(".", 1)[0] + ".label",
+                f"Track {value} is a '{track_cls.name}'; its shapes must have that class.",
+            )
+        return value
+
+    def keyframe(self, shape: dict, path: str) -> bool:
+        value = shape.get("keyframe", True)
+        if not isinstance(value, bool):
+            self.add(f"{path}.keyframe", "Must be true or false.")
+            return True
+        return value
+
+    # -- whole payload -----------------------------------------------------------------
+
+    def check(self, payload: object) -> _Checked:
+        checked = _Checked()
+        if not isinstance(payload, dict):
+            self.add("payload", "Must be an object with 'tracks', 'boxes' and 'keypoints'.")
+            return checked
+        unknown = set(payload) - {"tracks", "boxes", "keypoints"}
+        for key in sorted(unknown):
+            self.add(key, "Unknown field.")
+        lists = {}
+        for key in ("tracks", "boxes", "keypoints"):
+            value = payload.get(key, [])
+            if not isinstance(value, list):
+                self.add(key, "Must be a list.")
+                value = []
+            lists[key] = value
+        if len(lists["tracks"]) > MAX_TRACKS_PER_SAVE:
+            self.add("tracks", f"At most {MAX_TRACKS_PER_SAVE} tracks in one save.")
+            return checked
+        if len(lists["boxes"]) + len(lists["keypoints"]) > MAX_SHAPES_PER_SAVE:
+            self.add("boxes", f"At most {MAX_SHAPES_PER_SAVE} shapes in one save.")
+            return checked
+        if lists["boxes"] and not self.project.box_enabled:
+            self.schema("boxes", "Boxes are turned off in this project's schema.")
+        if lists["keypoints"] and not self.project.keypoints_enabled:
+            self.schema("keypoints", "Keypoints are turned off in this project's schema.")
+        if lists["tracks"] and not self.project.tracks_enabled:
+            self.schema("tracks", "Video tracks are turned off in this project's schema.")
+
+        declared: dict[int, LabelClass | None] = {}
+        for i, track in enumerate(lists["tracks"]):
+            path = f"tracks[{i}]"
+            if not isinstance(track, dict):
+                self.add(path, "Must be an object with 'number' and 'label'.")
+                continue
+            number = track.get("number")
+            if not self.is_video:
+                self.add(path, "Tracks belong to video tasks; an image has none.")
+                continue
+            if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+                self.add(f"{path}.number", "A track number is a whole number from 1.")
+                continue
+            if number in declared:
+                self.add(f"{path}.number", f"Track {number} is listed twice.")
+                continue
+            declared[number] = self.label(track.get("label"), f"{path}.label")
+        checked.tracks = {n: c for n, c in declared.items() if c is not None}
+
+        seen: set[tuple[str, int, int | None]] = set()
+        for i, box in enumerate(lists["boxes"]):
+            row = self.box(box, f"boxes[{i}]", declared, seen)
+            if row:
+                checked.boxes.append(row)
+        for i, instance in enumerate(lists["keypoints"]):
+            row = self.keypoint_instance(instance, f"keypoints[{i}]", declared, seen)
+            if row:
+                checked.keypoints.append(row)
+        return checked
+
+    def one_per_frame(self, kind: str, track: int | None, frame, path: str, seen: set) -> None:
+        if track is None or frame is None:
+            return
+        key = (kind, track, frame.pk)
+        if key in seen:
+            self.add(f"{path}.track", f"Track {track} already has a {kind} on this frame.")
+        seen.add(key)
+
+    def box(self, box: object, path: str, declared: dict, seen: set) -> dict | None:
+        if not isinstance(box, dict):
+            self.add(path, "Must be an object.")
+            return None
+        where = self.frame(box.get("frame"), f"{path}.frame")
+        cls = self.label(box.get("label"), f"{path}.label")
+        values = {k: self.number(box.get(k), f"{path}.{k}") for k in ("x", "y", "w", "h")}
+        track = self.track(box.get("track"), f"{path}.track", cls, declared)
+        keyframe = self.keyframe(box, path)
+        source, confidence = self.source(box, path)
+        if values["w"] is not None and values["w"] <= 0:
+            self.add(f"{path}.w", "The width must be greater than 0.")
+            values["w"] = None
+        if values["h"] is not None and values["h"] <= 0:
+            self.add(f"{path}.h", "The height must be greater than 0.")
+            values["h"] = None
+        if where is None or cls is None or None in values.values():
+            return None
+        frame, width, height = where
+        x, y, w, h = values["x"], values["y"], values["w"], values["h"]
+        tol = EDGE_TOLERANCE_PX
+        rule = clipping_rule(width, height)
+        bad = False
+        if x < -tol or x > width + tol:
+            self.add(f"{path}.x", f"The box {rule}.")
+            bad = True
+        if y < -tol or y > height + tol:
+            self.add(f"{path}.y", f"The box {rule}.")
+            bad = True
+        if not bad and x + w > width + tol:
+            self.add(f"{path}.w", f"The box {rule}.")
+            bad = True
+        if not bad and y + h > height + tol:
+            self.add(f"{path}.h", f"The box {rule}.")
+            bad = True
+        if bad:
+            return None
+        left, top = min(max(x, 0.0), width), min(max(y, 0.0), height)
+        right, bottom = min(max(x + w, 0.0), width), min(max(y + h, 0.0), height)
+        if right - left <= 0 or bottom - top <= 0:
+            self.add(f"{path}.w", f"Clipped to the image the box has no area; it {rule}.")
+            return None
+        self.one_per_frame("box", track, frame, path, seen)
+        return {
+            "frame": frame,
+            "label_class": cls,
+            "track": track,
+            "x": left,
+            "y": top,
+            "w": right - left,
+            "h": bottom - top,
+            "keyframe": keyframe,
+            "source": source,
+            "confidence": confidence,
+        }
+
+    def keypoint_instance(self, inst: object, path: str, declared: dict, seen: set) -> dict | None:
+        if not isinstance(inst, dict):
+            self.add(path, "Must be an object.")
+            return None
+        where = self.frame(inst.get("frame"), f"{path}.frame")
+        cls = self.label(inst.get("label"), f"{path}.label")
+        track = self.track(inst.get("track"), f"{path}.track", cls, declared)
+        keyframe = self.keyframe(inst, path)
+        source, confidence = self.source(inst, path)
+        points = inst.get("points")
+        if not isinstance(points, dict):
+            self.add(f"{path}.points", "Must be an object {name: [x, y, visibility]}.")
+            return None
+        clean: dict[str, list[float | int]] = {}
+        errors_before = len(self.errors)
+        schema_before = len(self.schema_errors)
+        for name, value in points.items():
+            ppath = f"{path}.points.{name}"
+            if name not in self.keypoint_names:
+                self.schema(
+                    ppath, f"The keypoint '{name}' is not in this project's skeleton; reload it."
+                )
+                continue
+            if not isinstance(value, list | tuple) or len(value) != 3:
+                self.add(ppath, "Must be [x, y, visibility].")
+                continue
+            v = value[2]
+            if isinstance(v, bool) or v not in VISIBILITIES:
+                self.add(ppath, "Visibility must be 2 (visible), 1 (occluded) or 0 (not labeled).")
+                continue
+            if v == 0:
+                clean[name] = [0, 0, 0]  # COCO: an unlabeled point has no position
+                continue
+            px = self.number(value[0], ppath)
+            py = self.number(value[1], ppath)
+            if px is None or py is None or where is None:
+                continue
+            _, width, height = where
+            tol = EDGE_TOLERANCE_PX
+            if not (-tol <= px <= width + tol and -tol <= py <= height + tol):
+                self.add(ppath, f"The point {clipping_rule(width, height)}.")
+                continue
+            clean[name] = [min(max(px, 0.0), width), min(max(py, 0.0), height), v]
+        unchanged = len(self.errors) == errors_before and len(self.schema_errors) == schema_before
+        if unchanged and not any(p[2] for p in clean.values()):
+            self.add(f"{path}.points", "Label at least one point, or delete the skeleton.")
+        if where is None or cls is None or len(self.errors) != errors_before:
+            return None
+        frame = where[0]
+        self.one_per_frame("skeleton", track, frame, path, seen)
+        return {
+            "frame": frame,
+            "label_class": cls,
+            "track": track,
+            "points": {name: clean.get(name, [0, 0, 0]) for name in self.project.keypoint_names},
+            "keyframe": keyframe,
+            "source": source,
+            "confidence": confidence,
+        }
+
+
+def annotation_validate(*, task: AnnotationTask, payload: object) -> _Checked:
+    """Check a payload against the task without writing; raises ShapeValidationError (400)
+    or SchemaChanged (409)."""
+    validator = _Validator(task)
+    checked = validator.check(payload)
+    if validator.errors:
+        count = sum(len(m) for m in validator.errors.values())
+        raise ShapeValidationError(
+            f"{count} problem{'s' if count != 1 else ''} with the shapes; nothing was saved.",
+            detail={"errors": validator.errors},
+        )
+    if validator.schema_errors:
+        raise SchemaChanged(
+            "The project's label schema changed while you worked: your draft is kept, "
+            "reload the schema and relabel the marked shapes.",
+            detail={"errors": validator.schema_errors},
+        )
+    return checked
+
+
+def annotation_save(
+    *,
+    task: AnnotationTask,
+    user,
+    payload: dict,
+    base_version: int | None,
+    kind: str = Annotation.Kind.DRAFT,
+    force: bool = False,
+) -> Annotation:
+    """Validate and store a new version of the task's labels.
+
+    Raises ShapeValidationError (400), TaskNotEditable (409), VersionConflict (409, unless
+    `force`), SchemaChanged (409). Nothing is written unless everything passes.
+    """
+    if kind not in Annotation.Kind.values:
+        raise ValueError(f"unknown annotation kind {kind!r}")
+    with transaction.atomic():
+        # Serialises concurrent saves of one task: the second waits and then sees the first.
+        locked = AnnotationTask.objects.select_for_update().get(pk=task.pk)
+        if locked.state in LOCKED_STATES:
+            raise TaskNotEditable(
+                f"This task is {locked.get_state_display().lower()}: it cannot be changed "
+                "unless a reviewer sends it back.",
+                detail={"state": locked.state},
+            )
+        latest = latest_version(locked)
+        if base_version != latest and not force:
+            raise VersionConflict(
+                f"This task was saved elsewhere (version {latest}) after the version you "
+                f"started from ({base_version}). Your work is kept: reload, or overwrite.",
+                detail={"latest_version": latest},
+            )
+        checked = annotation_validate(task=locked, payload=payload)
+
+        annotation = Annotation.objects.create(
+            task=locked,
+            author=user,
+            version=(latest or 0) + 1,
+            base_version=base_version,
+            kind=kind,
+        )
+        tracks: dict[int, Track] = {}
+        for number, cls in checked.tracks.items():
+            track, created = Track.objects.get_or_create(
+                asset_id=locked.asset_id, number=number, defaults={"label_class": cls}
+            )
+            if not created and track.label_class_id != cls.pk:
+                # A track's class is its current class; earlier versions keep theirs per shape.
+                track.label_class = cls
+                track.save(update_fields=["label_class"])
+            tracks[number] = track
+        Box.objects.bulk_create(
+            [
+                Box(annotation=annotation, **{**row, "track": tracks.get(row["track"])})
+                for row in checked.boxes
+            ],
+            batch_size=2000,
+        )
+        KeypointInstance.objects.bulk_create(
+            [
+                KeypointInstance(
+                    annotation=annotation, **{**row, "track": tracks.get(row["track"])}
+                )
+                for row in checked.keypoints
+            ],
+            batch_size=2000,
+        )
+    return annotation
