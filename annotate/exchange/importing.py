@@ -1,0 +1,398 @@
+"""Turning read records into a project's data: names resolved against the project (unknown
+image, category not in the schema, keypoint count not matching the skeleton), then written as
+ground truth (a new annotation version per task, the task accepted) or handed to the learning
+app as a model's predictions.
+
+An import holds the records of one file, grouped by task, until they are written: the file's
+size is bounded by the upload limit.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from annotate.models import (
+    Annotation,
+    AnnotationTask,
+    Asset,
+    Box,
+    Frame,
+    KeypointInstance,
+    Project,
+    Track,
+)
+
+from .readers import FileRejected, ImageRecord, ImageRef, RecordError, ShapeRecord
+from .readers.coco import read_coco
+from .readers.mot import read_mot
+from .readers.yolo import read_yolo
+from .selectors import asset_export_name, label_classes
+from .shapes import labeled_count, points_from_triples
+from .writers.common import without_suffix
+
+READERS = {"coco": read_coco, "yolo": read_yolo, "mot": read_mot}
+
+
+class ImportRefused(Exception):
+    def __init__(self, message: str, *, errors: list[dict] | None = None, records_total: int = 0):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or []
+        self.records_total = records_total
+
+
+@dataclass
+class ImportResult:
+    records_total: int = 0
+    records_imported: int = 0
+    tasks_written: int = 0
+    errors: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Placed:
+    """A resolved shape: which task and frame, the class, pixel geometry."""
+
+    task_id: int
+    asset_id: int
+    frame_id: int | None
+    frame_index: int | None
+    label_class_id: int
+    label: str
+    box: tuple[float, float, float, float] | None
+    points: dict | None
+    track: int | None
+    score: float | None
+
+
+class _Resolver:
+    """Name lookups for one project, loaded once (assets) or per video (frames, tasks)."""
+
+    def __init__(self, project: Project) -> None:
+        self.keypoint_names = project.keypoint_names if project.keypoints_enabled else []
+        classes = label_classes(project)
+        self.class_by_name = {c.name: c for c in classes if c.is_active}
+        self.class_by_index = classes
+        self.assets: dict[str, tuple] = {}
+        stems: dict[str, list[tuple]] = defaultdict(list)
+        for row in Asset.objects.filter(project=project).values_list(
+            "id", "kind", "external_key", "original_name", "width", "height"
+        ):
+            info = (row[0], row[1], row[4], row[5])
+            for name in {
+                asset_export_name(asset_id=row[0], external_key=row[2], original_name=row[3]),
+                row[3],
+                row[2],
+            }:
+                if name:
+                    self.assets.setdefault(name, info)
+                    stems[without_suffix(name)].append(info)
+        self.stems = {stem: infos[0] for stem, infos in stems.items() if len(set(infos)) == 1}
+        self._frames: dict[int, dict[int, tuple]] = {}
+        self._tasks: dict[int, list[tuple]] = {}
+
+    def _asset(self, name: str) -> tuple | None:
+        return self.assets.get(name) or self.stems.get(name)
+
+    def frames(self, asset_id: int) -> dict[int, tuple]:
+        if asset_id not in self._frames:
+            self._frames[asset_id] = {
+                index: (frame_id, w, h)
+                for frame_id, index, w, h in Frame.objects.filter(asset_id=asset_id).values_list(
+                    "id", "index", "width", "height"
+                )
+            }
+        return self._frames[asset_id]
+
+    def tasks(self, asset_id: int) -> list[tuple]:
+        if asset_id not in self._tasks:
+            self._tasks[asset_id] = list(
+                AnnotationTask.objects.filter(asset_id=asset_id)
+                .order_by("frame_start", "id")
+                .values_list("id", "kind", "frame_start", "frame_end")
+            )
+        return self._tasks[asset_id]
+
+    def place_image(self, ref: ImageRef) -> tuple[list[int], dict] | str:
+        """([task ids], where) for an image reference, or the reason it is unknown.
+        where = {asset_id, frame_id, frame_index, width, height}."""
+        asset = self._asset(ref.asset_name)
+        frame_index = ref.frame_index
+        if asset is None and frame_index is None and "/" in ref.asset_name:
+            # YOLO names video frames <video>/<frame index>
+            video, _, last = ref.asset_name.rpartition("/")
+            if last.isdigit():
+                asset, frame_index = self._asset(video), int(last)
+        if asset is None:
+            return f"Unknown image {ref.asset_name!r}: no asset of this project has that name."
+        asset_id, kind, width, height = asset
+        if ref.whole_video or (kind == Asset.Kind.VIDEO and frame_index is None):
+            if kind != Asset.Kind.VIDEO:
+                return f"{ref.asset_name!r} is an image, not a video."
+            task_ids = [t[0] for t in self.tasks(asset_id)]
+            return task_ids, {"asset_id": asset_id}
+        if kind == Asset.Kind.IMAGE:
+            if frame_index is not None:
+                return f"{ref.asset_name!r} is an image, not a video."
+            task_ids = [t[0] for t in self.tasks(asset_id) if t[1] == AnnotationTask.Kind.IMAGE]
+            if not task_ids:
+                return f"Image {ref.asset_name!r} has no annotation task."
+            where = {"asset_id": asset_id, "frame_id": None, "frame_index": None}
+            return task_ids[:1], {**where, "width": width, "height": height}
+        frame = self.frames(asset_id).get(frame_index)
+        if frame is None:
+            return f"Unknown image: video {ref.asset_name!r} has no extracted frame {frame_index}."
+        task_ids = [
+            t[0]
+            for t in self.tasks(asset_id)
+            if t[1] == AnnotationTask.Kind.VIDEO and t[2] <= frame_index <= t[3]
+        ]
+        if not task_ids:
+            return f"Frame {frame_index} of {ref.asset_name!r} is in no annotation task."
+        where = {"asset_id": asset_id, "frame_id": frame[0], "frame_index": frame_index}
+        return task_ids[:1], {**where, "width": frame[1], "height": frame[2]}
+
+    def place_shape(self, record: ShapeRecord) -> Placed | str:
+        placed = self.place_image(record.image)
+        if isinstance(placed, str):
+            return placed
+        task_ids, where = placed
+        if "frame_id" not in where:
+            return "A shape needs a frame of the video."
+        if record.label is not None:
+            label_class = self.class_by_name.get(record.label)
+            if label_class is None:
+                return f"Category {record.label!r} is not in the project's schema."
+        else:
+            index = record.label_index or 0
+            if index >= len(self.class_by_index) or not self.class_by_index[index].is_active:
+                return f"Class number {index} is not in the project's schema."
+            label_class = self.class_by_index[index]
+        width, height = where["width"], where["height"]
+        scale_x, scale_y = (width, height) if record.normalized else (1.0, 1.0)
+        if record.normalized and not (width and height):
+            return "The image's size is unknown, so normalised coordinates cannot be placed."
+        box = None
+        if record.box is not None:
+            x, y, w, h = record.box
+            box = (x * scale_x, y * scale_y, w * scale_x, h * scale_y)
+            if not (box[2] > 0 and box[3] > 0):
+                return "The box has no size (width and height must be > 0)."
+        points = None
+        if record.keypoints is not None:
+            names = self.keypoint_names
+            if len(record.keypoints) != 3 * len(names):
+                have = len(record.keypoints)
+                return (
+                    f"{have} keypoint values ({have / 3:g} keypoints); the project's skeleton "
+                    f"has {len(names)} keypoints ({3 * len(names)} values)."
+                )
+            flat = list(record.keypoints)
+            if any(int(v) not in (0, 1, 2) or int(v) != v for v in flat[2::3]):
+                return "Keypoint visibility must be 0, 1 or 2."
+            for i in range(0, len(flat), 3):
+                flat[i] *= scale_x
+                flat[i + 1] *= scale_y
+            if labeled_count(flat):
+                points = points_from_triples(flat, names)
+        if box is None and points is None:
+            return "Nothing to import: no box and no labeled keypoint."
+        is_video = where["frame_id"] is not None
+        return Placed(
+            task_id=task_ids[0],
+            asset_id=where["asset_id"],
+            frame_id=where["frame_id"],
+            frame_index=where["frame_index"],
+            label_class_id=label_class.id,
+            label=label_class.name,
+            box=box,
+            points=points,
+            track=record.track if is_video else None,
+            score=record.score,
+        )
+
+
+def import_file(
+    stream: BinaryIO,
+    *,
+    project: Project,
+    format: str,
+    mode: str,
+    user=None,
+    model_version_name: str = "",
+    skip_invalid: bool = False,
+    sink: Callable[..., int] | None = None,
+    on_progress: Callable[[float], None] | None = None,
+) -> ImportResult:
+    """Read, resolve and write one file. Raises ImportRefused (nothing written) when the file
+    is unreadable, or has record errors and skip_invalid is off."""
+    resolver = _Resolver(project)
+    result = ImportResult()
+    shapes: dict[int, list[Placed]] = defaultdict(list)
+    covered: set[int] = set()
+    try:
+        for record in READERS[format](stream):
+            if isinstance(record, RecordError):
+                result.records_total += 1
+                result.errors.append({"record": record.record, "message": record.message})
+            elif isinstance(record, ImageRecord):
+                placed = resolver.place_image(record.image)
+                if isinstance(placed, str):
+                    result.errors.append({"record": record.record, "message": placed})
+                else:
+                    covered.update(placed[0])
+            else:
+                result.records_total += 1
+                placed = resolver.place_shape(record)
+                if isinstance(placed, str):
+                    result.errors.append({"record": record.record, "message": placed})
+                else:
+                    shapes[placed.task_id].append(placed)
+                    result.records_imported += 1
+    except FileRejected as rejected:
+        raise ImportRefused(str(rejected)) from None
+    if result.errors and not skip_invalid:
+        raise ImportRefused(
+            f"{len(result.errors)} record(s) have errors; nothing was imported.",
+            errors=result.errors,
+            records_total=result.records_total,
+        )
+    if on_progress:
+        on_progress(0.5)
+    task_ids = sorted(covered | set(shapes))
+    if mode == "predictions":
+        if sink is None:
+            raise ImportRefused("Prediction import is not configured.")
+        predictions = {task_id: _prediction_units(shapes.get(task_id, [])) for task_id in task_ids}
+        sink(
+            project_id=project.pk,
+            model_version_name=model_version_name,
+            user_id=getattr(user, "pk", None),
+            predictions=predictions,
+        )
+    else:
+        _write_ground_truth(task_ids, shapes, user=user, on_progress=on_progress)
+    result.tasks_written = len(task_ids)
+    return result
+
+
+def _prediction_units(placed: list[Placed]) -> list[dict]:
+    """Per image (frame_index None) or frame: {"frame_index", "boxes", "keypoints"}."""
+    units: dict[int | None, dict] = {}
+    for shape in placed:
+        unit = units.setdefault(
+            shape.frame_index, {"frame_index": shape.frame_index, "boxes": [], "keypoints": []}
+        )
+        if shape.box is not None:
+            x, y, w, h = shape.box
+            unit["boxes"].append(
+                {
+                    "label": shape.label,
+                    "x": x,
+                    "y": y,
+                    "w": w,
+                    "h": h,
+                    "score": shape.score,
+                    "track": shape.track,
+                }
+            )
+        if shape.points is not None:
+            unit["keypoints"].append(
+                {
+                    "label": shape.label,
+                    "points": shape.points,
+                    "score": shape.score,
+                    "track": shape.track,
+                }
+            )
+    return [units[key] for key in sorted(units, key=lambda k: -1 if k is None else k)]
+
+
+def _write_ground_truth(
+    task_ids: list[int],
+    shapes: dict[int, list[Placed]],
+    *,
+    user,
+    on_progress: Callable[[float], None] | None,
+) -> None:
+    """One new version of kind "import" per task, with its shapes; the tasks become accepted.
+    All in one transaction: an import is written whole or not at all."""
+    now = timezone.now()
+    with transaction.atomic():
+        tasks = {
+            t.pk: t
+            for t in AnnotationTask.objects.select_for_update()
+            .filter(pk__in=task_ids)
+            .order_by("pk")
+        }
+        latest = dict(
+            Annotation.objects.filter(task_id__in=task_ids)
+            .values("task_id")
+            .annotate(v=Max("version"))
+            .values_list("task_id", "v")
+        )
+        tracks: dict[tuple[int, int], int] = {}
+        for i, task_id in enumerate(task_ids):
+            task = tasks[task_id]
+            base = latest.get(task_id)
+            annotation = Annotation.objects.create(
+                task=task,
+                author=user,
+                version=(base or 0) + 1,
+                base_version=base,
+                kind=Annotation.Kind.IMPORT,
+            )
+            boxes, skeletons = [], []
+            for shape in shapes.get(task_id, []):
+                track_id = None
+                if shape.track is not None:
+                    key = (shape.asset_id, shape.track)
+                    if key not in tracks:
+                        tracks[key] = Track.objects.get_or_create(
+                            asset_id=shape.asset_id,
+                            number=shape.track,
+                            defaults={"label_class_id": shape.label_class_id},
+                        )[0].pk
+                    track_id = tracks[key]
+                if shape.box is not None:
+                    x, y, w, h = shape.box
+                    boxes.append(
+                        Box(
+                            annotation=annotation,
+                            frame_id=shape.frame_id,
+                            label_class_id=shape.label_class_id,
+                            track_id=track_id,
+                            x=x,
+                            y=y,
+                            w=w,
+                            h=h,
+                        )
+                    )
+                if shape.points is not None:
+                    skeletons.append(
+                        KeypointInstance(
+                            annotation=annotation,
+                            frame_id=shape.frame_id,
+                            label_class_id=shape.label_class_id,
+                            track_id=track_id,
+                            points=shape.points,
+                        )
+                    )
+            Box.objects.bulk_create(boxes)
+            KeypointInstance.objects.bulk_create(skeletons)
+            if on_progress and i % 200 == 0:
+                on_progress(0.5 + 0.5 * i / len(task_ids))
+        AnnotationTask.objects.filter(pk__in=task_ids).update(
+            state=AnnotationTask.State.ACCEPTED,
+            submitted_at=now,
+            reviewed_at=now,
+            lease_user=None,
+            lease_expires_at=None,
+        )

@@ -1,0 +1,51 @@
+"""Format readers: each turns an uploaded file into records, one per shape or image, or an
+error naming the record and the reason. A file that cannot be read at all raises FileRejected.
+
+They know the format only; the import service resolves names against the project (unknown
+image, category not in the schema, keypoint count not matching the skeleton).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class FileRejected(Exception):
+    """The whole file is unreadable (malformed JSON, not a zip, ...); the message says where."""
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """An image asset by name (frame_index None), one frame of a video asset, or a whole
+    video (whole_video: every task of it is covered by the file)."""
+
+    asset_name: str
+    frame_index: int | None = None
+    whole_video: bool = False
+
+
+@dataclass
+class ShapeRecord:
+    record: str  # where it came from, for error messages: "annotation id 12", "a.txt line 3"
+    image: ImageRef
+    label: str | None  # the category name, or None when only label_index is known
+    label_index: int | None = None  # 0-based class position (YOLO, MOT without names)
+    box: tuple[float, float, float, float] | None = None  # x, y, w, h
+    keypoints: list[float] | None = None  # [x, y, v, ...] as in the file
+    track: int | None = None
+    score: float | None = None
+    normalized: bool = False  # YOLO: coordinates are fractions of the image size
+
+
+@dataclass
+class ImageRecord:
+    """An image the file covers, with or without shapes: it gets a version even if empty."""
+
+    record: str
+    image: ImageRef
+
+
+@dataclass
+class RecordError:
+    record: str
+    message: str

@@ -1,0 +1,293 @@
+"""Reads for export: which annotation versions are exported, and the tasks with their frames
+and shapes, fetched chunk by chunk so memory stays flat however large the project is."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+
+from annotate.models import (
+    Annotation,
+    AnnotationTask,
+    Asset,
+    Box,
+    Frame,
+    KeypointInstance,
+    LabelClass,
+    Project,
+)
+
+EXPORTED_KINDS = (Annotation.Kind.SUBMISSION, Annotation.Kind.IMPORT)
+STATES_BY_FILTER = {
+    "accepted": (AnnotationTask.State.ACCEPTED,),
+    "submitted": (
+        AnnotationTask.State.SUBMITTED,
+        AnnotationTask.State.IN_REVIEW,
+        AnnotationTask.State.ACCEPTED,
+    ),
+}
+DEFAULT_CHUNK_SIZE = 500
+
+
+@dataclass(frozen=True)
+class ExportFilter:
+    state: str = "accepted"  # "accepted" | "submitted"
+    phase: str = "label"  # "label": dates apply to submission; "review": to the review
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None  # inclusive
+
+
+@dataclass(frozen=True)
+class AssetInfo:
+    id: int
+    kind: str
+    name: str  # external key, else the uploaded name, else "asset-<id>"
+    width: int | None
+    height: int | None
+    frame_count: int | None
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """An image to export: a whole image asset (id and index None) or one video frame."""
+
+    id: int | None
+    index: int | None
+    width: int | None
+    height: int | None
+
+
+@dataclass
+class BoxRow:
+    frame_id: int | None
+    label_class_id: int
+    track: int | None
+    x: float
+    y: float
+    w: float
+    h: float
+    keyframe: bool = True
+    confidence: float | None = None
+
+
+@dataclass
+class KeypointRow:
+    frame_id: int | None
+    label_class_id: int
+    track: int | None
+    points: dict
+    keyframe: bool = True
+    confidence: float | None = None
+
+
+@dataclass
+class ExportTask:
+    task_id: int
+    annotation_id: int
+    asset: AssetInfo
+    frames: list[FrameInfo]
+    boxes: list[BoxRow] = field(default_factory=list)
+    keypoints: list[KeypointRow] = field(default_factory=list)
+
+    def shapes_on(self, frame_id: int | None) -> tuple[list[BoxRow], list[KeypointRow]]:
+        return (
+            [b for b in self.boxes if b.frame_id == frame_id],
+            [k for k in self.keypoints if k.frame_id == frame_id],
+        )
+
+
+def asset_export_name(*, asset_id: int, external_key: str, original_name: str) -> str:
+    """The name an asset goes by in exported files: a relative POSIX path, never absolute and
+    without '..', so it is safe as a path inside an archive."""
+    raw = (external_key or original_name or f"asset-{asset_id}").replace("\\", "/")
+    parts = [p for p in PurePosixPath(raw).parts if p not in ("/", "..", ".", "")]
+    return "/".join(parts) or f"asset-{asset_id}"
+
+
+def label_classes(project: Project) -> list[LabelClass]:
+    """Every class of the schema, active or not, in schema order: category ids follow it."""
+    return list(LabelClass.objects.filter(project=project).order_by("order", "id"))
+
+
+def exported_annotations(*, project: Project, export_filter: ExportFilter) -> QuerySet:
+    """For each task of the project whose state matches the filter, its latest submitted or
+    imported annotation version (drafts never leave the project)."""
+    latest = (
+        Annotation.objects.filter(task=OuterRef("task"), kind__in=EXPORTED_KINDS)
+        .order_by("-version")
+        .values("id")[:1]
+    )
+    states = STATES_BY_FILTER[export_filter.state]
+    queryset = Annotation.objects.filter(
+        task__project=project,
+        task__state__in=states,
+        kind__in=EXPORTED_KINDS,
+        id=Subquery(latest),
+    )
+    stamp = "task__reviewed_at" if export_filter.phase == "review" else "task__submitted_at"
+    if export_filter.phase == "review":
+        queryset = queryset.filter(task__reviewed_at__isnull=False)
+    if export_filter.date_from:
+        queryset = queryset.filter(Q(**{f"{stamp}__date__gte": export_filter.date_from}))
+    if export_filter.date_to:
+        queryset = queryset.filter(Q(**{f"{stamp}__date__lte": export_filter.date_to}))
+    return queryset
+
+
+def _chunks(rows: Iterator, size: int) -> Iterator[list]:
+    chunk: list = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def iter_export_tasks(
+    annotations: QuerySet, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> Iterator[ExportTask]:
+    """The exported tasks in a stable order (asset, then segment start), each with its frames
+    and shapes. Rows are streamed from the database and shapes fetched one chunk at a time."""
+    rows = (
+        annotations.order_by("task__asset_id", "task__frame_start", "task_id")
+        .values_list(
+            "id", "task_id", "task__asset_id", "task__kind", "task__frame_start", "task__frame_end"
+        )
+        .iterator(chunk_size=chunk_size)
+    )
+    for chunk in _chunks(rows, chunk_size):
+        yield from _load_chunk(chunk)
+
+
+def _load_chunk(chunk: list[tuple]) -> Iterator[ExportTask]:
+    annotation_ids = [row[0] for row in chunk]
+    asset_ids = {row[2] for row in chunk}
+    assets = {
+        a[0]: AssetInfo(
+            id=a[0],
+            kind=a[1],
+            name=asset_export_name(asset_id=a[0], external_key=a[2], original_name=a[3]),
+            width=a[4],
+            height=a[5],
+            frame_count=a[6],
+        )
+        for a in Asset.objects.filter(id__in=asset_ids).values_list(
+            "id", "kind", "external_key", "original_name", "width", "height", "frame_count"
+        )
+    }
+    frames_by_asset: dict[int, list[FrameInfo]] = defaultdict(list)
+    video_rows = [row for row in chunk if row[3] == AnnotationTask.Kind.VIDEO]
+    if video_rows:
+        condition = Q()
+        for row in video_rows:
+            condition |= Q(asset_id=row[2], index__gte=row[4], index__lte=row[5])
+        for frame in (
+            Frame.objects.filter(condition)
+            .order_by("asset_id", "index")
+            .values_list("asset_id", "id", "index", "width", "height")
+        ):
+            frames_by_asset[frame[0]].append(FrameInfo(*frame[1:]))
+
+    boxes: dict[int, list[BoxRow]] = defaultdict(list)
+    for b in Box.objects.filter(annotation_id__in=annotation_ids).values_list(
+        "annotation_id",
+        "frame_id",
+        "label_class_id",
+        "track__number",
+        "x",
+        "y",
+        "w",
+        "h",
+        "keyframe",
+        "confidence",
+    ):
+        boxes[b[0]].append(BoxRow(*b[1:]))
+    keypoints: dict[int, list[KeypointRow]] = defaultdict(list)
+    for k in KeypointInstance.objects.filter(annotation_id__in=annotation_ids).values_list(
+        "annotation_id",
+        "frame_id",
+        "label_class_id",
+        "track__number",
+        "points",
+        "keyframe",
+        "confidence",
+    ):
+        keypoints[k[0]].append(KeypointRow(*k[1:]))
+
+    for annotation_id, task_id, asset_id, kind, start, end in chunk:
+        if kind == AnnotationTask.Kind.VIDEO:
+            frames = [f for f in frames_by_asset[asset_id] if start <= f.index <= end]
+        else:
+            asset = assets[asset_id]
+            frames = [FrameInfo(None, None, asset.width, asset.height)]
+        yield ExportTask(
+            task_id=task_id,
+            annotation_id=annotation_id,
+            asset=assets[asset_id],
+            frames=frames,
+            boxes=boxes.pop(annotation_id, []),
+            keypoints=keypoints.pop(annotation_id, []),
+        )
+
+
+def iter_track_boxes(annotations: QuerySet, *, asset_id: int, chunk_size: int = 2000):
+    """Tracked boxes of one video in the exported versions, ordered by track then frame, so a
+    track split over several segments comes out as one (CVAT). Rows:
+    (track number, label_class_id, frame index, x, y, w, h, keyframe)."""
+    return (
+        Box.objects.filter(
+            annotation_id__in=annotations.values("id"),
+            track__isnull=False,
+            frame__asset_id=asset_id,
+        )
+        .order_by("track__number", "frame__index", "id")
+        .values_list(
+            "track__number", "label_class_id", "frame__index", "x", "y", "w", "h", "keyframe"
+        )
+        .iterator(chunk_size=chunk_size)
+    )
+
+
+def iter_track_keypoints(annotations: QuerySet, *, asset_id: int, chunk_size: int = 2000):
+    """Like iter_track_boxes for skeletons. Rows:
+    (track number, label_class_id, frame index, points, keyframe)."""
+    return (
+        KeypointInstance.objects.filter(
+            annotation_id__in=annotations.values("id"),
+            track__isnull=False,
+            frame__asset_id=asset_id,
+        )
+        .order_by("track__number", "frame__index", "id")
+        .values_list("track__number", "label_class_id", "frame__index", "points", "keyframe")
+        .iterator(chunk_size=chunk_size)
+    )
+
+
+def video_assets(annotations: QuerySet) -> list[AssetInfo]:
+    """The video assets the exported versions belong to (few: one row per video)."""
+    rows = (
+        Asset.objects.filter(kind=Asset.Kind.VIDEO, tasks__annotations__in=annotations.values("id"))
+        .distinct()
+        .order_by("id")
+        .values_list(
+            "id", "kind", "external_key", "original_name", "width", "height", "frame_count"
+        )
+    )
+    return [
+        AssetInfo(
+            id=r[0],
+            kind=r[1],
+            name=asset_export_name(asset_id=r[0], external_key=r[2], original_name=r[3]),
+            width=r[4],
+            height=r[5],
+            frame_count=r[6],
+        )
+        for r in rows
+    ]

@@ -1,0 +1,18 @@
+"""Format writers. Each is a generator: it writes one format to a binary stream and yields
+the number of tasks written so far, so the job can report progress as it goes."""
+
+from __future__ import annotations
+
+from .coco import write_coco
+from .cvat import write_cvat
+from .mot import write_mot
+from .yolo import write_yolo
+
+WRITERS = {"coco": write_coco, "yolo": write_yolo, "mot": write_mot, "cvat": write_cvat}
+# What the download is called and served as.
+FILE_TYPES = {
+    "coco": (".json", "application/json"),
+    "yolo": (".zip", "application/zip"),
+    "mot": (".zip", "application/zip"),
+    "cvat": (".zip", "application/zip"),
+}
