@@ -1,0 +1,167 @@
+"""Query strategies: pure functions from model outputs (numpy arrays) to one score per asset.
+
+Higher scores mean "label this sooner". Scores are finite and do not depend on the order of
+the assets; NaN, infinite or mis-shaped inputs raise ValueError. Nothing here touches Django,
+a model or the database. Choosing assets from scores is separate (`select_top_k`,
+`diverse_batch`). `STRATEGIES` maps the name a project stores to the scoring function and
+the inputs it needs; `DEFAULT_STRATEGY` is what a new project uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from activelearn.strategies.blend import blend, rank_normalise
+from activelearn.strategies.classification import (
+    entropy,
+    least_confidence,
+    margin,
+    normalised_entropy,
+    random_scores,
+)
+from activelearn.strategies.committee import mean_kl_to_consensus, vote_entropy
+from activelearn.strategies.detection import box_uncertainty, detection_image_scores
+from activelearn.strategies.diversity import (
+    diverse_batch,
+    diverse_margin,
+    diverse_rerank,
+    k_center_greedy,
+    k_center_scores,
+)
+from activelearn.strategies.expected_change import (
+    expected_gradient_length,
+    expected_gradient_length_from_weights,
+)
+from activelearn.strategies.keypoints import keypoint_frame_scores, keypoint_instance_scores
+from activelearn.strategies.novelty import nearest_labeled_distance
+from activelearn.strategies.selection import select_top_k
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A named strategy: its scoring function and the keyword inputs that function takes."""
+
+    name: str
+    score: Callable[..., np.ndarray]
+    inputs: tuple[str, ...]
+    task: str  # "any", "classification", "committee", "detection" or "keypoints"
+    summary: str
+
+
+STRATEGIES: dict[str, Strategy] = {
+    strategy.name: strategy
+    for strategy in (
+        Strategy("random", random_scores, ("n", "rng"), "any", "Random order (the baseline)."),
+        Strategy(
+            "least_confidence",
+            least_confidence,
+            ("probs",),
+            "classification",
+            "1 - top class probability.",
+        ),
+        Strategy("margin", margin, ("probs",), "classification", "1 - (top1 - top2)."),
+        Strategy("entropy", entropy, ("probs",), "classification", "Predictive entropy."),
+        Strategy(
+            "diverse_margin",
+            diverse_margin,
+            ("probs", "embeddings"),
+            "classification",
+            "Margin, next batch re-picked from the top candidates for diversity.",
+        ),
+        Strategy(
+            "expected_gradient_length",
+            expected_gradient_length,
+            ("probs", "features"),
+            "classification",
+            "Expected log-loss gradient norm of the logistic baseline.",
+        ),
+        Strategy(
+            "vote_entropy",
+            vote_entropy,
+            ("probs",),
+            "committee",
+            "Entropy of committee votes; probs is [n, classes, members].",
+        ),
+        Strategy(
+            "mean_kl_to_consensus",
+            mean_kl_to_consensus,
+            ("probs",),
+            "committee",
+            "Mean KL from each member to the consensus; probs is [n, classes, members].",
+        ),
+        Strategy(
+            "k_center",
+            k_center_scores,
+            ("embeddings", "labeled_embeddings"),
+            "any",
+            "Farthest-first coverage of the embedding space (core-set).",
+        ),
+        Strategy(
+            "novelty",
+            nearest_labeled_distance,
+            ("embeddings", "labeled_embeddings"),
+            "any",
+            "Distance to the nearest labeled assets.",
+        ),
+        Strategy(
+            "detection",
+            detection_image_scores,
+            ("class_probs", "image_index", "n_images", "objectness"),
+            "detection",
+            "Per-box class and objectness uncertainty, aggregated per image.",
+        ),
+        Strategy(
+            "keypoints",
+            keypoint_frame_scores,
+            ("confidences", "frame_index", "n_frames", "keypoint_names"),
+            "keypoints",
+            "Weighted per-keypoint uncertainty, aggregated per instance and frame.",
+        ),
+    )
+}
+
+# Margin with diversity-aware batches: the strongest plain uncertainty score in published
+# comparisons, made safe for batches (see `diverse_margin`). Not tuned to any benchmark.
+DEFAULT_STRATEGY = "diverse_margin"
+
+
+def get_strategy(name: str) -> Strategy:
+    """The strategy registered under `name`, or a ValueError listing the valid names."""
+    try:
+        return STRATEGIES[name]
+    except KeyError:
+        valid = ", ".join(sorted(STRATEGIES))
+        raise ValueError(f"unknown strategy {name!r}; choose one of: {valid}") from None
+
+
+__all__ = [
+    "DEFAULT_STRATEGY",
+    "STRATEGIES",
+    "Strategy",
+    "blend",
+    "box_uncertainty",
+    "detection_image_scores",
+    "diverse_batch",
+    "diverse_margin",
+    "diverse_rerank",
+    "entropy",
+    "expected_gradient_length",
+    "expected_gradient_length_from_weights",
+    "get_strategy",
+    "k_center_greedy",
+    "k_center_scores",
+    "keypoint_frame_scores",
+    "keypoint_instance_scores",
+    "least_confidence",
+    "margin",
+    "mean_kl_to_consensus",
+    "nearest_labeled_distance",
+    "normalised_entropy",
+    "random_scores",
+    "rank_normalise",
+    "select_top_k",
+    "vote_entropy",
+]
