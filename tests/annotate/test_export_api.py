@@ -1,0 +1,168 @@
+"""The export and import endpoints: 202 with a job, progress and a download link once a
+worker ran it, a streamed download, and the project's access rules (404 outside it)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.urls import include, path
+from rest_framework.test import APIClient
+
+from annotate.exchange import tasks
+from annotate.exchange.jobs_models import ExportJob, ImportJob
+
+from .exchange_builders import fresh_copy, labeled_project
+
+# The lead mounts annotate.exchange.api_urls under /api/; these tests mount it themselves.
+urlpatterns = [path("api/", include("annotate.exchange.api_urls"))]
+pytestmark = pytest.mark.urls(__name__)
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def labeled(project):
+    return labeled_project(project)
+
+
+def test_manager_starts_an_export_and_downloads_it_when_done(project, labeled, pat):
+    client = client_for(pat)
+    answer = client.post(
+        f"/api/projects/{project.pk}/exports/", {"format": "coco", "state": "accepted"}
+    )
+    assert answer.status_code == 202
+    job_id = answer.json()["id"]
+    assert answer.json()["state"] == "queued" and answer.json()["download_url"] is None
+
+    assert tasks.export_run.apply(args=[job_id]).get() == "done"  # what the worker runs
+
+    job = client.get(f"/api/exports/{job_id}/").json()
+    assert (job["state"], job["progress"], job["tasks_total"], job["tasks_done"]) == (
+        "done",
+        1.0,
+        3,
+        3,
+    )
+    assert job["download_url"].endswith(f"/api/exports/{job_id}/download/")
+    download = client.get(job["download_url"])
+    assert download.status_code == 200
+    assert download["Content-Type"] == "application/json"
+    assert download["Content-Disposition"] == (
+        f'attachment; filename="pedestrians-coco-{job_id}.json"'
+    )
+    data = json.loads(b"".join(download.streaming_content))
+    assert len(data["images"]) == 8
+
+
+def test_running_the_export_task_twice_leaves_one_file(project, labeled, eve):
+    job = client_for(eve).post(f"/api/projects/{project.pk}/exports/", {"format": "yolo"}).json()
+    assert tasks.export_run.apply(args=[job["id"]]).get() == "done"
+    first = ExportJob.objects.get(pk=job["id"]).file.name
+    assert tasks.export_run.apply(args=[job["id"]]).get() == "done"
+    assert ExportJob.objects.get(pk=job["id"]).file.name == first
+
+
+def test_download_before_the_job_is_done_is_a_conflict(project, pat):
+    job = client_for(pat).post(f"/api/projects/{project.pk}/exports/", {"format": "mot"}).json()
+    answer = client_for(pat).get(f"/api/exports/{job['id']}/download/")
+    assert answer.status_code == 409
+
+
+def test_bad_export_request_names_the_fields(project, pat):
+    answer = client_for(pat).post(
+        f"/api/projects/{project.pk}/exports/",
+        {"format": "pascal", "date_from": "2026-11-02", "date_to": "2026-11-01"},
+    )
+    assert answer.status_code == 400
+    assert "format" in answer.json()
+
+
+def test_dates_in_the_wrong_order_are_refused(project, pat):
+    answer = client_for(pat).post(
+        f"/api/projects/{project.pk}/exports/",
+        {"format": "coco", "date_from": "2026-11-02", "date_to": "2026-11-01"},
+    )
+    assert answer.status_code == 400
+    assert answer.json()["errors"] == {"date_to": ["The end date is before the start date."]}
+
+
+def test_annotator_may_not_export(project, alice):
+    answer = client_for(alice).post(f"/api/projects/{project.pk}/exports/", {"format": "coco"})
+    assert answer.status_code == 403
+
+
+def test_export_of_another_project_does_not_exist_for_its_outsiders(project, labeled, pat, carol):
+    answer = client_for(carol).post(f"/api/projects/{project.pk}/exports/", {"format": "coco"})
+    assert answer.status_code == 404
+    job = client_for(pat).post(f"/api/projects/{project.pk}/exports/", {"format": "coco"}).json()
+    tasks.export_run.apply(args=[job["id"]])
+    assert client_for(carol).get(f"/api/exports/{job['id']}/").status_code == 404
+    assert client_for(carol).get(f"/api/exports/{job['id']}/download/").status_code == 404
+
+
+def test_ml_engineer_imports_a_file_and_sees_the_result(project, eve, other_project):
+    fresh_copy(project)
+    labeled_project(other_project)
+    source = exported_upload(other_project)
+    answer = client_for(eve).post(
+        f"/api/projects/{project.pk}/imports/",
+        {"file": source, "format": "coco", "as": "ground_truth"},
+        format="multipart",
+    )
+    assert answer.status_code == 202, answer.json()
+    job_id = answer.json()["id"]
+    assert tasks.import_run.apply(args=[job_id]).get() == "done"
+    job = client_for(eve).get(f"/api/imports/{job_id}/").json()
+    assert (job["state"], job["records_imported"], job["tasks_written"]) == ("done", 8, 3)
+    assert job["errors"] == []
+
+
+def exported_upload(project):
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from annotate.exchange.selectors import ExportFilter
+    from annotate.exchange.services import export_write
+
+    out = io.BytesIO()
+    export_write(project=project, format="coco", export_filter=ExportFilter(), out=out)
+    return SimpleUploadedFile("labels.json", out.getvalue(), content_type="application/json")
+
+
+def test_import_of_predictions_needs_a_model_version_name(project, eve):
+    answer = client_for(eve).post(
+        f"/api/projects/{project.pk}/imports/",
+        {"file": exported_upload(project), "format": "coco", "as": "predictions"},
+        format="multipart",
+    )
+    assert answer.status_code == 400
+    assert answer.json()["errors"] == {
+        "model_version": ["Predictions are stored under a model version name."]
+    }
+    assert not ImportJob.objects.exists()
+
+
+def test_import_needs_import_run_and_membership(project, alice, carol):
+    for user, status in ((alice, 403), (carol, 404)):
+        answer = client_for(user).post(
+            f"/api/projects/{project.pk}/imports/",
+            {"file": exported_upload(project), "format": "coco"},
+            format="multipart",
+        )
+        assert answer.status_code == status
+
+
+def test_cvat_files_are_not_read_back(project, pat):
+    answer = client_for(pat).post(
+        f"/api/projects/{project.pk}/imports/",
+        {"file": exported_upload(project), "format": "cvat"},
+        format="multipart",
+    )
+    assert answer.status_code == 400
+    assert "format" in answer.json()
