@@ -176,3 +176,50 @@ def test_a_newer_run_supersedes_an_unfinished_one(project, classifier):
     old.refresh_from_db()
     assert old.state == "failed" and "Superseded" in old.error
     assert new.state == "queued"
+
+
+def _video_task(project, colours: list[tuple[int, int, int]], salt: str) -> AnnotationTask:
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from annotate.models import Asset, Frame
+    from tests.activelearn.scoring_helpers import picture_bytes
+
+    asset = Asset.objects.create(
+        project=project,
+        kind=Asset.Kind.VIDEO,
+        file=f"projects/{project.pk}/assets/{salt}.mp4",
+        sha256=salt * 8,
+        content_type="video/mp4",
+        state=Asset.State.READY,
+    )
+    for index, colour in enumerate(colours):
+        name = default_storage.save(
+            f"projects/{project.pk}/frames/{salt}-{index}.png", ContentFile(picture_bytes(colour))
+        )
+        Frame.objects.create(
+            asset=asset, index=index, timestamp=index / 25, image=name, width=64, height=48
+        )
+    return AnnotationTask.objects.create(
+        project=project,
+        asset=asset,
+        kind=AnnotationTask.Kind.VIDEO,
+        frame_start=0,
+        frame_end=len(colours) - 1,
+        frame_count=len(colours),
+    )
+
+
+def test_a_video_segment_is_scored_from_its_frames_by_the_project_aggregate(project, classifier):
+    LearningSettings.objects.create(project=project, strategy="margin", detection_aggregate="max")
+    red = (240, 10, 10)
+    steady = _video_task(project, [red] * 9, salt="steady00")
+    doubtful = _video_task(project, [red] * 4 + [(128, 128, 128)] + [red] * 4, salt="doubt000")
+
+    _run_all(scoring_run_start(project=project, reason=ScoringRun.Reason.MANUAL))
+
+    frames = Prediction.objects.get(task=doubtful, model_version=classifier).data["frames"]
+    assert [frame["index"] for frame in frames] == [0, 4, 8]  # first, middle, last
+    scores = dict(TaskScore.objects.values_list("task_id", "score"))
+    assert scores[doubtful.pk] == pytest.approx(1.0, abs=1e-3)  # its grey middle frame
+    assert scores[steady.pk] < 0.1
