@@ -131,6 +131,10 @@ def _claim_first(
     for _ in range(CLAIM_ROUNDS):
         if _skip_locked():
             candidates = list(queryset.select_for_update(skip_locked=True)[:1])
+            if not candidates and learning.annotators_per_task > 1:
+                # With k slots a task locked by another claim may still have a slot free
+                # for us once that claim commits: wait for it rather than skip it.
+                candidates = list(queryset.select_for_update()[:1])
         else:
             candidates = list(queryset[:SQLITE_CANDIDATES])
         if not candidates:
@@ -238,14 +242,14 @@ def _ledger_reserve(project_id: int, cost: Decimal, budget: Budget | None) -> No
     cap = label_money(budget) if budget is not None else None
     if cap is not None:
         affordable &= Q(money__lte=cap - cost)
-    for _ in range(2):
-        if BudgetLedger.objects.filter(affordable).update(
-            units=F("units") + 1, money=F("money") + cost
-        ):
-            return
-        if BudgetLedger.objects.filter(project_id=project_id).exists():
-            break
-        _ledger_create(project_id)
+    ledger = BudgetLedger.objects.filter(affordable)
+    if ledger.update(units=F("units") + 1, money=F("money") + cost):
+        return
+    # No row yet, or one our snapshot missed: make sure it exists (this waits for a racing
+    # creator to commit), then ask once more, with a fresh snapshot.
+    _ledger_create(project_id)
+    if ledger.update(units=F("units") + 1, money=F("money") + cost):
+        return
     ledger = BudgetLedger.objects.get(project_id=project_id)
     parts = []
     if budget is not None and budget.task_limit is not None:

@@ -9,6 +9,7 @@ lease_lost, so the page can tell it apart from a task that never was theirs.
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework.pagination import PageNumberPagination
@@ -16,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotate.models import AnnotationTask, Project
-from annotate.permissions import get_object_for
+from annotate.permissions import can, get_object_for
 from annotate.services.errors import ServiceError
 
 from .. import queue, selectors
@@ -33,19 +34,29 @@ def _error(err: ServiceError) -> Response:
     return Response(err.as_response_data(), status=err.status)
 
 
+def _project_for(user, pk: int, action: str) -> Project:
+    """The project: 404 unless the user is in it, 403 unless their role may do `action`.
+    (get_object_for(user, "task.claim", Project...) would judge visibility by "task.view",
+    which an annotator has only on their own tasks, not on the project.)"""
+    project = get_object_for(user, "project.view", Project.objects, pk=pk)
+    if not can(user, action, project):
+        raise PermissionDenied(f"You may not do {action} here.")
+    return project
+
+
 def _task_for_holder(user, pk: int) -> AnnotationTask:
     """The task, if it lies in a project where the user may take tasks."""
     task = AnnotationTask.objects.filter(pk=pk).first()
     if task is None:
         raise Http404("Not found.")
-    get_object_for(user, "task.claim", Project.objects, pk=task.project_id)
+    _project_for(user, task.project_id, "task.claim")
     return task
 
 
 class NextTask(APIView):
     @extend_schema(request=NextTaskInput, responses={200: dict, 409: dict})
     def post(self, request, pk: int) -> Response:
-        project = get_object_for(request.user, "task.claim", Project.objects, pk=pk)
+        project = _project_for(request.user, pk, "task.claim")
         data = NextTaskInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
@@ -110,7 +121,7 @@ class RankedQueue(APIView):
 
     @extend_schema(responses={200: QueueTaskSerializer(many=True)})
     def get(self, request, pk: int) -> Response:
-        project = get_object_for(request.user, "queue.view", Project.objects, pk=pk)
+        project = _project_for(request.user, pk, "queue.view")
         version = selectors.active_model_version(project=project)
         paginator = QueuePagination()
         page = paginator.paginate_queryset(

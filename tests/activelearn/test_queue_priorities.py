@@ -1,0 +1,61 @@
+"""Bulk priority writes: a statement per chunk, never a query per row."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from activelearn.queue import priorities_write_bulk, task_claim_next
+from annotate.models import AnnotationTask
+
+from .queue_fixtures import make_tasks
+
+
+def test_a_thousand_priorities_take_one_statement_per_chunk(project, django_assert_max_num_queries):
+    tasks = make_tasks(project, 1000, priorities=[0.0] * 1000)
+    with django_assert_max_num_queries(3):
+        changed = priorities_write_bulk(
+            project=project,
+            priorities=[(task.pk, i / 1000) for i, task in enumerate(tasks)],
+            chunk_size=400,
+        )
+    assert changed == 999  # the first task's priority was already 0.0
+    stored = dict(AnnotationTask.objects.values_list("id", "priority"))
+    assert all(stored[task.pk] == i / 1000 for i, task in enumerate(tasks))
+
+
+def test_the_default_chunk_writes_a_thousand_rows_in_one_statement(
+    project, django_assert_num_queries
+):
+    tasks = make_tasks(project, 1000)
+    with django_assert_num_queries(1):
+        priorities_write_bulk(project=project, priorities=[(t.pk, 5.0) for t in tasks])
+
+
+def test_unchanged_priorities_are_not_rewritten(project):
+    tasks = make_tasks(project, 10)
+    current = [(task.pk, task.priority) for task in tasks]
+    assert priorities_write_bulk(project=project, priorities=current) == 0
+
+
+def test_tasks_of_another_project_are_left_alone(project, other_project):
+    (mine,) = make_tasks(project, 1, priorities=[1.0])
+    (theirs,) = make_tasks(other_project, 1, priorities=[1.0])
+    changed = priorities_write_bulk(project=project, priorities=[(mine.pk, 7), (theirs.pk, 7)])
+    assert changed == 1
+    assert AnnotationTask.objects.get(pk=theirs.pk).priority == 1.0
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_priorities_are_refused(project, bad):
+    (task,) = make_tasks(project, 1, priorities=[1.0])
+    with pytest.raises(ValueError, match="finite"):
+        priorities_write_bulk(project=project, priorities=[(task.pk, bad)])
+    assert AnnotationTask.objects.get(pk=task.pk).priority == 1.0
+
+
+def test_the_queue_follows_new_priorities(project, alice):
+    first, second = make_tasks(project, 2, priorities=[2.0, 1.0])
+    priorities_write_bulk(project=project, priorities=[(first.pk, 0.5), (second.pk, 3.0)])
+    assert task_claim_next(user=alice, project=project).task.pk == second.pk
