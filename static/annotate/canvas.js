@@ -1,0 +1,182 @@
+// Drawing: the image on one canvas, the shapes on a second one above it, so that dragging a
+// shape redraws only the shapes. Everything in image pixels through the view transform.
+
+import { handlePoints } from "./geometry.js";
+
+export const SIDE_COLORS = { left: "#1e88e5", right: "#fb8c00", center: "#fdd835" };
+const ERROR_COLOR = "#ff1744";
+
+export class Renderer {
+  constructor(stage, imageCanvas, shapeCanvas) {
+    this.stage = stage;
+    this.imageCanvas = imageCanvas;
+    this.shapeCanvas = shapeCanvas;
+    this.imageCtx = imageCanvas.getContext("2d", { alpha: false });
+    this.shapeCtx = shapeCanvas.getContext("2d");
+    this.width = 1;
+    this.height = 1;
+    this.ratio = 1;
+  }
+
+  resize() {
+    const rect = this.stage.getBoundingClientRect();
+    this.ratio = window.devicePixelRatio || 1;
+    this.width = Math.max(1, Math.floor(rect.width));
+    this.height = Math.max(1, Math.floor(rect.height));
+    for (const canvas of [this.imageCanvas, this.shapeCanvas]) {
+      canvas.width = Math.floor(this.width * this.ratio);
+      canvas.height = Math.floor(this.height * this.ratio);
+      canvas.style.width = `${this.width}px`;
+      canvas.style.height = `${this.height}px`;
+    }
+  }
+
+  drawImage(bitmap, view, imageWidth, imageHeight) {
+    const ctx = this.imageCtx;
+    ctx.setTransform(this.ratio, 0, 0, this.ratio, 0, 0);
+    ctx.fillStyle = "#1b1f24";
+    ctx.fillRect(0, 0, this.width, this.height);
+    ctx.setTransform(
+      this.ratio * view.scale, 0, 0, this.ratio * view.scale, this.ratio * view.x, this.ratio * view.y,
+    );
+    ctx.imageSmoothingEnabled = view.scale < 2;
+    if (bitmap) {
+      ctx.drawImage(bitmap, 0, 0, imageWidth, imageHeight);
+    } else {
+      ctx.fillStyle = "#3a4048";
+      ctx.fillRect(0, 0, imageWidth, imageHeight);
+    }
+  }
+
+  /**
+   * opts: {colors: {label: color}, skeleton: {keypoints: [{name, side}], edges},
+   *        isSelected(item), selectedPoint, errors: Map(itemKey -> [messages]),
+   *        errorKey(item), draft: {x, y, w, h}|null, placing: {itemKey, nextName}|null}
+   */
+  drawShapes(items, view, opts) {
+    const ctx = this.shapeCtx;
+    ctx.setTransform(this.ratio, 0, 0, this.ratio, 0, 0);
+    ctx.clearRect(0, 0, this.width, this.height);
+    const s = view.scale;
+    const sx = (x) => x * s + view.x;
+    const sy = (y) => y * s + view.y;
+    const labelsFit = items.length <= 400;
+    ctx.font = "12px system-ui, sans-serif";
+    ctx.textBaseline = "bottom";
+
+    let selected = null;
+    for (const item of items) {
+      if (item.type !== "box") continue;
+      const b = item.value;
+      const isSel = opts.isSelected(item);
+      if (isSel) selected = item;
+      const errors = opts.errors.get(opts.errorKey(item));
+      const color = errors ? ERROR_COLOR : opts.colors[item.label] || "#e6194b";
+      ctx.strokeStyle = color;
+      ctx.lineWidth = isSel ? 2.5 : 1.5;
+      ctx.setLineDash(item.interpolated ? [6, 4] : errors ? [3, 3] : []);
+      const x = sx(b.x);
+      const y = sy(b.y);
+      const w = b.w * s;
+      const h = b.h * s;
+      if (isSel) {
+        ctx.fillStyle = `${color}33`;
+        ctx.fillRect(x, y, w, h);
+      }
+      ctx.strokeRect(x, y, w, h);
+      if (labelsFit && (w > 30 || isSel)) {
+        const text = `${item.label}${item.track != null ? ` #${item.track}` : ""}`;
+        ctx.fillStyle = color;
+        ctx.fillText(text, x + 2, y - 2);
+      }
+      if (errors) {
+        ctx.fillStyle = ERROR_COLOR;
+        ctx.textBaseline = "top";
+        ctx.fillText(`⚠ ${errors[0]}`, x + 2, y + h + 2);
+        ctx.textBaseline = "bottom";
+      }
+    }
+    ctx.setLineDash([]);
+
+    for (const item of items) {
+      if (item.type === "kp") this._drawSkeleton(ctx, item, view, opts);
+    }
+
+    if (selected && opts.editable) {
+      const points = handlePoints(selected.value);
+      ctx.fillStyle = "#ffffff";
+      ctx.strokeStyle = "#111111";
+      ctx.lineWidth = 1;
+      for (const [hx, hy] of Object.values(points)) {
+        ctx.fillRect(sx(hx) - 4, sy(hy) - 4, 8, 8);
+        ctx.strokeRect(sx(hx) - 4, sy(hy) - 4, 8, 8);
+      }
+    }
+
+    if (opts.draft) {
+      const d = opts.draft;
+      ctx.strokeStyle = opts.colors[opts.currentLabel] || "#ffffff";
+      ctx.setLineDash([4, 3]);
+      ctx.lineWidth = 1.5;
+      ctx.strokeRect(sx(d.x), sy(d.y), d.w * s, d.h * s);
+      ctx.setLineDash([]);
+    }
+  }
+
+  _drawSkeleton(ctx, item, view, opts) {
+    const s = view.scale;
+    const points = item.value.points;
+    const sides = opts.sides;
+    const isSel = opts.isSelected(item);
+    const errors = opts.errors.get(opts.errorKey(item));
+    ctx.lineWidth = isSel ? 3 : 2;
+    ctx.setLineDash(item.interpolated ? [6, 4] : []);
+    for (const [a, b] of opts.skeleton.edges) {
+      const pa = points[a];
+      const pb = points[b];
+      if (!pa || !pb || pa[2] === 0 || pb[2] === 0) continue;
+      const side = sides[a] === sides[b] ? sides[a] : "center";
+      ctx.strokeStyle = errors ? ERROR_COLOR : SIDE_COLORS[side];
+      ctx.beginPath();
+      ctx.moveTo(pa[0] * s + view.x, pa[1] * s + view.y);
+      ctx.lineTo(pb[0] * s + view.x, pb[1] * s + view.y);
+      ctx.stroke();
+    }
+    ctx.setLineDash([]);
+    for (const [name, p] of Object.entries(points)) {
+      if (!p || p[2] === 0) continue;
+      const x = p[0] * s + view.x;
+      const y = p[1] * s + view.y;
+      const color = SIDE_COLORS[sides[name] || "center"];
+      const pointSelected = isSel && opts.selectedPoint === name;
+      const r = pointSelected ? 7 : 5;
+      ctx.beginPath();
+      ctx.arc(x, y, r, 0, Math.PI * 2);
+      if (p[2] === 2) {
+        ctx.fillStyle = color;
+        ctx.fill();
+        ctx.strokeStyle = "#111111";
+        ctx.lineWidth = 1;
+        ctx.stroke();
+      } else {
+        // Occluded: a hollow ring.
+        ctx.fillStyle = "#111111aa";
+        ctx.fill();
+        ctx.strokeStyle = color;
+        ctx.lineWidth = 2.5;
+        ctx.stroke();
+      }
+      if (pointSelected) {
+        ctx.fillStyle = "#ffffff";
+        ctx.fillText(name, x + 8, y - 4);
+      }
+    }
+    if (errors) {
+      const first = Object.values(points).find((p) => p && p[2] > 0);
+      if (first) {
+        ctx.fillStyle = ERROR_COLOR;
+        ctx.fillText(`⚠ ${errors[0]}`, first[0] * s + view.x + 8, first[1] * s + view.y + 16);
+      }
+    }
+  }
+}
