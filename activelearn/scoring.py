@@ -368,7 +368,8 @@ def scoring_run_finish(*, run_id: int) -> bool:
     project, version = run.project, run.model_version
     settings = learning_settings_for(project)
     rows = []
-    if version is not None and needs_pool(settings):
+    # One chunk already saw the whole pool; more chunks each saw only their own part.
+    if version is not None and run.chunks_total > 1 and needs_pool(settings):
         rows = list(
             Prediction.objects.filter(
                 model_version=version, task__project=project, task__state=PENDING

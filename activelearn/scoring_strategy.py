@@ -55,13 +55,12 @@ def _strategy_for(settings: LearningSettings, datas: Sequence[dict]) -> str:
     name = settings.strategy or "default"
     if name != "default":
         return name
-    sample = frames_of(datas[0]) if datas else [{}]
-    first = sample[0] if sample else {}
-    if "boxes" in first:
-        return "detection"
-    if "keypoints" in first:
+    held = {key for data in datas for unit in frames_of(data) for key in unit}
+    if "keypoints" in held:  # pose predictions come with their boxes; the points matter more
         return "keypoints"
-    if "probs" in first:
+    if "boxes" in held:
+        return "detection"
+    if "probs" in held:
         return strategies.DEFAULT_STRATEGY
     return "k_center"
 
@@ -161,6 +160,8 @@ def strategy_scores(
                 probs.append(box.get("class_probs", box.get("probs")))
                 objectness.append(box.get("objectness", box.get("score", 1.0)))
                 index.append(unit_index)
+        if not probs:  # no boxes anywhere: the detector is sure there is nothing to label
+            return np.zeros(n)
         per_unit = function(
             _unit_matrix(probs, "class_probs").reshape(len(probs), -1),
             np.asarray(index, dtype=np.int64),
@@ -173,11 +174,14 @@ def strategy_scores(
         confidences, index = [], []
         for unit_index, unit in enumerate(units):
             for instance in unit.get("keypoints") or []:
-                points = instance.get("confidences") or {
-                    key: value[2] for key, value in (instance.get("points") or {}).items()
-                }
+                # Per-point confidences; else the instance's score stands for every point.
+                points = instance.get("confidences") or dict.fromkeys(
+                    names, instance.get("score", 0.0)
+                )
                 confidences.append([float(points.get(key, 0.0)) for key in names])
                 index.append(unit_index)
+        if not names:
+            raise ScoringError("keypoint predictions, but the project has no skeleton")
         per_unit = function(
             _unit_matrix(confidences, "confidences").reshape(len(confidences), len(names)),
             np.asarray(index, dtype=np.int64),

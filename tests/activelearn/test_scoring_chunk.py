@@ -223,3 +223,29 @@ def test_a_video_segment_is_scored_from_its_frames_by_the_project_aggregate(proj
     scores = dict(TaskScore.objects.values_list("task_id", "score"))
     assert scores[doubtful.pk] == pytest.approx(1.0, abs=1e-3)  # its grey middle frame
     assert scores[steady.pk] < 0.1
+
+
+def test_pushed_keypoints_rank_doubtful_weighted_points_first(project):
+    names = project.keypoint_names
+    LearningSettings.objects.create(project=project, keypoint_weights={names[0]: 5.0})
+    version = version_register(
+        project,
+        None,
+        name="pose",
+        kind=ModelVersion.Kind.PUSHED,
+        task_type=ModelVersion.TaskType.KEYPOINTS,
+    )
+    sure, doubtful_head, doubtful_rest = (image_task_create(project, c) for c in COLOURS[:3])
+
+    def pose(low: set[str]) -> dict:
+        confidences = {name: 0.2 if name in low else 0.95 for name in names}
+        return {"boxes": [], "keypoints": [{"label": "person", "confidences": confidences}]}
+
+    Prediction.objects.create(task=sure, model_version=version, data=pose(set()))
+    Prediction.objects.create(task=doubtful_head, model_version=version, data=pose({names[0]}))
+    Prediction.objects.create(task=doubtful_rest, model_version=version, data=pose({names[-1]}))
+
+    _run_all(scoring_run_start(project=project, reason=ScoringRun.Reason.PUSH))
+
+    scores = dict(TaskScore.objects.values_list("task_id", "score"))
+    assert scores[doubtful_head.pk] > scores[doubtful_rest.pk] > scores[sure.pk]

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -75,8 +76,9 @@ def test_a_real_worker_scores_a_project_and_writes_scores_and_priorities(project
     assert set(head) == {tasks[2].pk, tasks[6].pk}  # the greys: closest calls first
 
 
-def test_a_worker_killed_mid_chunk_loses_nothing_and_the_chunk_is_redone(project, celery_worker):
-    # A real, heavy CNN and batches of 4 make each chunk take seconds, long enough to kill.
+def _slow_project(project):
+    """80 pictures in 2 chunks; a real, heavy CNN and batches of 4 make each chunk take
+    seconds, long enough to kill a worker in the middle of one."""
     LearningSettings.objects.create(project=project, strategy="entropy", scoring_chunk_size=40)
     version = version_register(
         project, cnn_classifier_onnx(size=224, width=64), spec=image_spec(224, batch_size=4)
@@ -85,6 +87,10 @@ def test_a_worker_killed_mid_chunk_loses_nothing_and_the_chunk_is_redone(project
         image_task_create(project, (3 * i, 255 - 3 * i, 90), size=(240, 240), fmt="JPEG")
         for i in range(80)
     ]
+    return version, tasks
+
+
+def _start_and_wait_for_a_chunk(project, celery_worker) -> ScoringRun:
     log = celery_worker.log_path
     log_start = log.stat().st_size if log.exists() else 0
 
@@ -95,6 +101,12 @@ def test_a_worker_killed_mid_chunk_loses_nothing_and_the_chunk_is_redone(project
     run = scoring_run_start(project=project, reason=ScoringRun.Reason.MANUAL)
     _wait_for(chunk_started, timeout=60, what="a chunk to start")
     time.sleep(1.0)  # each chunk takes over 2 s; the assertions below check it was mid-way
+    return run
+
+
+def test_a_worker_killed_mid_chunk_loses_nothing_and_the_chunk_is_redone(project, celery_worker):
+    version, tasks = _slow_project(project)
+    run = _start_and_wait_for_a_chunk(project, celery_worker)
     os.killpg(celery_worker.process.pid, signal.SIGKILL)
     celery_worker.process.wait()
 
@@ -112,3 +124,21 @@ def test_a_worker_killed_mid_chunk_loses_nothing_and_the_chunk_is_redone(project
     assert (run.chunks_done, run.chunks_total, run.tasks_scored) == (2, 2, len(tasks))
     assert TaskScore.objects.filter(model_version=version).count() == len(tasks)
     assert not AnnotationTask.objects.filter(project=project, priority=0).exists()
+
+
+def test_a_pool_process_killed_mid_chunk_is_requeued_and_redone(project, celery_worker):
+    """The out-of-memory case: a pool process dies, its worker lives on and, because the
+    task rejects on worker loss, puts the message back for another process."""
+    version, tasks = _slow_project(project)
+    run = _start_and_wait_for_a_chunk(project, celery_worker)
+    main = celery_worker.process.pid
+    children = Path(f"/proc/{main}/task/{main}/children").read_text().split()
+    assert children, "the worker has no pool processes"
+    for child in children:
+        os.kill(int(child), signal.SIGKILL)
+
+    assert _run_state(run).chunks_done < 2, "the kill came too late to be mid-chunk"
+    _wait_for(lambda: _run_state(run).state == "done", timeout=120, what="the redone run")
+
+    assert (run.chunks_done, run.chunks_total, run.tasks_scored) == (2, 2, len(tasks))
+    assert TaskScore.objects.filter(model_version=version).count() == len(tasks)
