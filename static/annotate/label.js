@@ -1053,7 +1053,8 @@ class LabelApp {
         return this.change(() => {
           if (item.keyframe) removeShape(this.doc, item.keyframe.id);
           else deleteTrack(this.doc, item.track); // an interpolated frame: the whole track
-          this.selection = null;
+          // A track that lives on (now interpolated here) stays selected.
+          if (item.track == null || !this.doc.tracks[item.track]) this.selection = null;
           this.placing = null;
         });
       case "delete-track":
