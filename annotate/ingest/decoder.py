@@ -17,6 +17,11 @@ import math
 import os
 import sys
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+
+ENCODE_THREADS = 2
+MAX_IN_FLIGHT = 6  # decoded frames waiting for encoding (720p: about 2.7 MB each)
 
 
 def _emit(obj: dict) -> None:
@@ -68,7 +73,11 @@ def probe(path: str) -> int:
 
 
 def extract(path: str, outdir: str, stride: int, quality: int) -> int:
-    """Decode every frame; write every `stride`-th one as a JPEG file into `outdir`."""
+    """Decode every frame; write every `stride`-th one as a JPEG file into `outdir`.
+
+    Decoding stays on this thread; JPEG encoding and writing run on a small thread pool
+    (OpenCV releases the GIL), so decode and encode overlap. Frames are announced in order.
+    """
     import cv2
 
     capture = _open(path)
@@ -80,33 +89,52 @@ def extract(path: str, outdir: str, stride: int, quality: int) -> int:
     claimed = int(claimed) if claimed and claimed > 0 else None
     _emit({"meta": {"fps": fps, "claimed_frames": claimed}})
     params = [cv2.IMWRITE_JPEG_QUALITY, quality]
+
+    def encode_and_write(index: int, frame, timestamp: float) -> dict:
+        ok, encoded = cv2.imencode(".jpg", frame, params)
+        if not ok:
+            return {"error": f"Frame {index} could not be encoded as JPEG."}
+        name = f"{index:08d}.jpg"
+        with open(os.path.join(outdir, name), "wb") as handle:
+            handle.write(encoded.data)
+        height, width = frame.shape[:2]
+        return {"frame": index, "file": name, "t": timestamp, "w": width, "h": height}
+
+    pending: deque = deque()
+
+    def announce(limit: int) -> bool:
+        while len(pending) > limit:
+            event = pending.popleft().result()
+            _emit(event)
+            if "error" in event:
+                return False
+        return True
+
     index = 0
     written = 0
     width = height = None
     last_report = time.monotonic()
-    while True:
-        if index % stride == 0:
-            ok, frame = capture.read()
-            if not ok or frame is None:
+    with ThreadPoolExecutor(max_workers=ENCODE_THREADS) as pool:
+        while True:
+            if index % stride == 0:
+                ok, frame = capture.read()
+                if not ok or frame is None:
+                    break
+                height, width = frame.shape[:2]
+                timestamp = index / fps if fps else capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+                pending.append(pool.submit(encode_and_write, index, frame, timestamp))
+                written += 1
+                if not announce(MAX_IN_FLIGHT):
+                    return 2
+            elif not capture.grab():
                 break
-            height, width = frame.shape[:2]
-            ok, encoded = cv2.imencode(".jpg", frame, params)
-            if not ok:
-                _emit({"error": f"Frame {index} could not be encoded as JPEG."})
-                return 2
-            name = f"{index:08d}.jpg"
-            with open(os.path.join(outdir, name), "wb") as handle:
-                handle.write(encoded.data)
-            written += 1
-            timestamp = index / fps if fps else capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-            _emit({"frame": index, "file": name, "t": timestamp, "w": width, "h": height})
-        elif not capture.grab():
-            break
-        index += 1
-        now = time.monotonic()
-        if claimed and now - last_report > 0.5:
-            last_report = now
-            _emit({"progress": min(index / claimed, 0.99)})
+            index += 1
+            now = time.monotonic()
+            if claimed and now - last_report > 0.5:
+                last_report = now
+                _emit({"progress": min(index / claimed, 0.99)})
+        if not announce(0):
+            return 2
     if index == 0:
         _emit({"error": "The video contains no frames that can be decoded."})
         return 2

@@ -24,8 +24,11 @@ HISTOGRAM_BINS = 8
 THUMBNAIL_QUALITY = 85
 EXIF_ORIENTATION = 0x0112
 
-# Pillow must never quietly accept a truncated file.
+# Pillow must never quietly accept a truncated file, and a possible decompression bomb is an
+# error, not a warning. Set once for the process: warnings.catch_warnings is not thread-safe
+# and images are processed on worker threads.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 
 class ImageRejected(MediaRejected):
@@ -73,14 +76,19 @@ def _thumbnail(image: Image.Image) -> Thumbnail:
     )
 
 
+def _thumbnail_size(width: int, height: int) -> tuple[int, int]:
+    scale = min(1.0, settings.MEDIA_THUMBNAIL_SIZE / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def _check_pixels(width: int, height: int) -> None:
     limit = settings.MEDIA_MAX_IMAGE_PIXELS
     if width <= 0 or height <= 0:
         raise ImageRejected("The image has no pixels.")
     if width * height > limit:
         raise ImageRejected(
-            f"The image is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels); "
-            f"the limit is {limit / 1e6:g} megapixels."
+            f"The image is {width}x{height} pixels: more pixels than the limit of "
+            f"{limit / 1e6:g} megapixels."
         )
 
 
@@ -102,26 +110,23 @@ def image_process(source: BinaryIO) -> ProcessedImage:
     """Verify and decode an image once; return its upright size, thumbnail and features."""
     Image.MAX_IMAGE_PIXELS = settings.MEDIA_MAX_IMAGE_PIXELS
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            source.seek(0)
-            with Image.open(source) as checked:
-                _check_pixels(*checked.size)
-                checked.verify()
-            source.seek(0)
-            with Image.open(source) as image:
-                width, height = image.size
-                _check_pixels(width, height)
-                orientation = image.getexif().get(EXIF_ORIENTATION, 1)
-                if orientation in range(2, 9):
-                    return _process_rotated(image)
-                if image.format == "JPEG":
-                    # Decode at a reduced DCT scale: the thumbnail needs no more, and the
-                    # whole stream is still read, so truncation is still caught.
-                    size = settings.MEDIA_THUMBNAIL_SIZE
-                    image.draft("RGB", (size, size))
-                image.load()
-                return ProcessedImage(width=width, height=height, thumbnail=_thumbnail(image))
+        source.seek(0)
+        with Image.open(source) as checked:
+            _check_pixels(*checked.size)
+            checked.verify()
+        source.seek(0)
+        with Image.open(source) as image:
+            width, height = image.size
+            _check_pixels(width, height)
+            orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+            if orientation in range(2, 9):
+                return _process_rotated(image)
+            if image.format == "JPEG":
+                # Decode at the smallest DCT scale still at least thumbnail-sized: the
+                # whole stream is still read, so truncation is still caught.
+                image.draft("RGB", _thumbnail_size(width, height))
+            image.load()
+            return ProcessedImage(width=width, height=height, thumbnail=_thumbnail(image))
     except ImageRejected:
         raise
     except (
@@ -164,7 +169,7 @@ def image_thumbnail_from_path(path: str) -> Thumbnail:
     """Thumbnail and features of a trusted local image (an extracted video frame)."""
     try:
         with Image.open(path) as image:
-            image.draft("RGB", (settings.MEDIA_THUMBNAIL_SIZE, settings.MEDIA_THUMBNAIL_SIZE))
+            image.draft("RGB", _thumbnail_size(*image.size))
             image.load()
             return _thumbnail(image)
     except (OSError, ValueError) as error:

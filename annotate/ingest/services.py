@@ -19,7 +19,9 @@ import re
 import tempfile
 import zipfile
 import zlib
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -31,7 +33,7 @@ from django.db import IntegrityError, transaction
 
 from annotate.models import AnnotationTask, Asset, Project
 
-from .images import image_process
+from .images import ProcessedImage, image_process
 from .sniff import HEAD_BYTES, ZIP, MediaRejected, media_type_of, sniff
 from .video import VideoRejected, _StagedFile, video_probe
 from .zips import ZipRejected, iter_zip
@@ -40,6 +42,9 @@ log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
 SPOOL_BYTES = 16 * 1024 * 1024
+IMAGE_BATCH = 50  # image rows written per transaction
+IMAGE_THREADS = 2  # images decoded at once (Pillow releases the GIL)
+IMAGES_IN_FLIGHT = 4  # staged images waiting for or in decoding
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -173,12 +178,68 @@ def _save_rows(asset: Asset, *, make_task: bool) -> FileResult | None:
     return None
 
 
-def _ingest_image(project, name, staged: _Staged, media_type, user) -> FileResult:
-    processed = image_process(staged.file)
+class _ImageRows:
+    """Rows of stored images, written a batch at a time: one transaction per batch, not per
+    image. Results are filled in with asset ids when their batch is written."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Asset, FileResult]] = []
+
+    def add(self, asset: Asset, result: FileResult) -> None:
+        self.pending.append((asset, result))
+        if len(self.pending) >= IMAGE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        if pending:
+            try:
+                with transaction.atomic():
+                    Asset.objects.bulk_create([asset for asset, _ in pending])
+                    AnnotationTask.objects.bulk_create(
+                        [
+                            AnnotationTask(
+                                project_id=asset.project_id,
+                                asset=asset,
+                                kind=AnnotationTask.Kind.IMAGE,
+                            )
+                            for asset, _ in pending
+                        ]
+                    )
+            except IntegrityError:
+                # A concurrent upload stored one of these meanwhile: settle them one by one.
+                for asset, result in pending:
+                    asset.pk = None
+                    duplicate = _save_rows(asset, make_task=True)
+                    if duplicate:
+                        result.status, result.message = duplicate.status, duplicate.message
+                        result.kind = result.state = None
+                        result.asset_id = duplicate.asset_id
+                    else:
+                        result.asset_id = asset.pk
+            except BaseException:
+                for asset, _ in pending:
+                    _delete_stored(asset)
+                raise
+            else:
+                for asset, result in pending:
+                    result.asset_id = asset.pk
+
+    def discard(self) -> None:
+        """Delete the stored files of rows never written (an unexpected error)."""
+        for asset, _ in self.pending:
+            _delete_stored(asset)
+        self.pending = []
+
+
+def _store_image(
+    project, staged: _Staged, media_type, user, processed: ProcessedImage, result: FileResult
+) -> Asset:
+    """Store the image's files and fill in its result; the row is written by _ImageRows."""
     asset = Asset(
         project=project,
         kind=Asset.Kind.IMAGE,
-        original_name=name,
+        original_name=result.name,
         sha256=staged.sha256,
         size_bytes=staged.size,
         content_type=processed.upright_content_type or media_type.content_type,
@@ -203,17 +264,10 @@ def _ingest_image(project, name, staged: _Staged, media_type, user) -> FileResul
     except BaseException:
         _delete_stored(asset)
         raise
-    duplicate = _save_rows(asset, make_task=True)
-    if duplicate:
-        return duplicate
-    return FileResult(
-        name=name,
-        status="created",
-        message=f"Image {asset.width}x{asset.height} ready.",
-        asset_id=asset.pk,
-        kind=asset.kind,
-        state=asset.state,
-    )
+    result.status = "created"
+    result.message = f"Image {asset.width}x{asset.height} ready."
+    result.kind, result.state = asset.kind, asset.state
+    return asset
 
 
 def _enqueue_video(asset_id: int, result: FileResult) -> None:
@@ -279,40 +333,137 @@ def _ingest_video(project, name, staged: _Staged, media_type, user) -> FileResul
     return result
 
 
-def _ingest_zip(project, name, source, user, report: IngestReport) -> None:
-    try:
-        for entry_name, stream in iter_zip(source):
-            _ingest_stream(project, f"{name}/{entry_name}", stream, user, report, in_zip=True)
-    except ZipRejected as error:
-        report.results.append(FileResult(name=name, status="error", message=str(error)))
+@dataclass
+class _InFlight:
+    result: FileResult
+    staged: _Staged
+    media_type: object
+    future: Future
 
 
-def _ingest_stream(project, name, stream, user, report: IngestReport, *, in_zip=False) -> None:
-    name = _clean_name(name)
-    try:
-        staged = _stage(stream)
-    except MediaRejected as error:
-        report.results.append(FileResult(name=name, status="error", message=str(error)))
-        return
-    with staged.file:
+class _Run:
+    """One ingestion call: the project, the report, the images being decoded on worker
+    threads (Pillow releases the GIL), and the image rows not yet written.
+
+    Results keep the order the files came in; an image's slot is filled when its decoding
+    is collected, its asset id when its batch of rows is written.
+    """
+
+    def __init__(self, project: Project, user) -> None:
+        self.project = project
+        self.user = user
+        self.report = IngestReport()
+        self.rows = _ImageRows()
+        self.first_with_sha: dict[str, FileResult] = {}
+        self.copies: list[tuple[FileResult, FileResult]] = []
+        self.in_flight: deque[_InFlight] = deque()
+        self.pool = ThreadPoolExecutor(max_workers=IMAGE_THREADS, thread_name_prefix="ingest")
+
+    def add(self, result: FileResult) -> None:
+        self.report.results.append(result)
+
+    def zip(self, name: str, source) -> None:
+        try:
+            for entry_name, stream in iter_zip(source):
+                self.stream(f"{name}/{entry_name}", stream, in_zip=True)
+        except ZipRejected as error:
+            self.add(FileResult(name=name, status="error", message=str(error)))
+
+    def stream(self, name: str, stream: BinaryIO, *, in_zip: bool = False) -> None:
+        name = _clean_name(name)
+        try:
+            staged = _stage(stream)
+        except MediaRejected as error:
+            self.add(FileResult(name=name, status="error", message=str(error)))
+            return
+        handed_over = False
         try:
             if sniff(staged.head) == ZIP:
                 if in_zip:
                     raise MediaRejected("Archives inside archives are not unpacked.")
-                _ingest_zip(project, name, staged.file, user, report)
+                self.zip(name, staged.file)
                 return
             media_type = media_type_of(staged.head)
-            existing = _existing_asset_id(project, staged.sha256)
-            if existing is not None:
-                report.results.append(_duplicate(name, existing))
-                return
-            if media_type.kind == "image":
-                result = _ingest_image(project, name, staged, media_type, user)
-            else:
-                result = _ingest_video(project, name, staged, media_type, user)
+            result = self._duplicate_or_none(name, staged.sha256)
+            if result is None:
+                if media_type.kind == "image":
+                    self._decode_image(name, staged, media_type)
+                    handed_over = True
+                    return
+                result = _ingest_video(self.project, name, staged, media_type, self.user)
+                self.first_with_sha[staged.sha256] = result
         except (MediaRejected, VideoRejected) as error:
             result = FileResult(name=name, status="error", message=str(error))
-        report.results.append(result)
+        finally:
+            if not handed_over:
+                staged.file.close()
+        self.add(result)
+
+    def _duplicate_or_none(self, name: str, sha256: str) -> FileResult | None:
+        original = self.first_with_sha.get(sha256)
+        if original is not None:
+            copy = FileResult(name=name, status="duplicate", message="")
+            self.copies.append((copy, original))
+            return copy
+        existing = _existing_asset_id(self.project, sha256)
+        return _duplicate(name, existing) if existing is not None else None
+
+    def _decode_image(self, name: str, staged: _Staged, media_type) -> None:
+        result = FileResult(name=name, status="created", message="")
+        self.add(result)
+        self.first_with_sha[staged.sha256] = result
+        future = self.pool.submit(image_process, staged.file)
+        self.in_flight.append(_InFlight(result, staged, media_type, future))
+        self._collect(IMAGES_IN_FLIGHT)
+
+    def _collect(self, keep: int) -> None:
+        while len(self.in_flight) > keep:
+            item = self.in_flight.popleft()
+            try:
+                processed = item.future.result()
+                asset = _store_image(
+                    self.project, item.staged, item.media_type, self.user, processed, item.result
+                )
+                self.rows.add(asset, item.result)
+            except MediaRejected as error:
+                item.result.status, item.result.message = "error", str(error)
+            finally:
+                item.staged.file.close()
+
+    def finish(self) -> None:
+        self._collect(0)
+        self.rows.flush()
+        for copy, original in self.copies:
+            if original.status == "error":
+                copy.status, copy.message = "error", original.message
+            else:
+                copy.asset_id = original.asset_id
+                copy.message = _duplicate(copy.name, original.asset_id).message
+
+    def abandon(self) -> None:
+        """An unexpected error: wait for the threads, delete files of rows never written."""
+        for item in self.in_flight:
+            item.future.cancel()
+        wait([item.future for item in self.in_flight])
+        for item in self.in_flight:
+            item.staged.file.close()
+        self.in_flight.clear()
+        self.rows.discard()
+
+    def __enter__(self) -> _Run:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self.finish()
+            else:
+                self.abandon()
+        except BaseException:
+            self.abandon()
+            raise
+        finally:
+            self.pool.shutdown(wait=True)
 
 
 def ingest_files(
@@ -322,10 +473,10 @@ def ingest_files(
 
     Zip archives among the files are checked as a whole and unpacked (not recursively).
     """
-    report = IngestReport()
-    for name, stream in files:
-        _ingest_stream(project, name, stream, user, report)
-    return report
+    with _Run(project, user) as run:
+        for name, stream in files:
+            run.stream(name, stream)
+    return run.report
 
 
 def _folder_files(root: Path, report: IngestReport) -> Iterator[tuple[str, BinaryIO]]:
@@ -356,10 +507,10 @@ def ingest_path(*, project: Project, path: str | os.PathLike, user=None) -> Inge
     if not path.exists():
         raise IngestError(f"{path} does not exist.")
     if path.is_dir():
-        report = IngestReport()
-        for name, stream in _folder_files(path, report):
-            _ingest_stream(project, name, stream, user, report)
-        return report
+        with _Run(project, user) as run:
+            for name, stream in _folder_files(path, run.report):
+                run.stream(name, stream)
+        return run.report
     if not path.is_file():
         raise IngestError(f"{path} is neither a folder nor a file.")
     with path.open("rb") as handle:
@@ -367,10 +518,10 @@ def ingest_path(*, project: Project, path: str | os.PathLike, user=None) -> Inge
             handle.seek(0)
             return ingest_files(project=project, files=[(path.name, handle)], user=user)
         handle.seek(0)
-        report = IngestReport()
         try:
-            for entry_name, stream in iter_zip(handle):
-                _ingest_stream(project, entry_name, stream, user, report, in_zip=True)
+            with _Run(project, user) as run:
+                for entry_name, stream in iter_zip(handle):
+                    run.stream(entry_name, stream, in_zip=True)
         except ZipRejected as error:
             raise IngestError(f"{path.name}: {error}") from None
-        return report
+        return run.report

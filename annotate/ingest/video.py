@@ -67,7 +67,7 @@ def _limits(memory_bytes: int, cpu_seconds: int):
 
 def _crash_message(returncode: int, stderr: str, *, timed_out: bool, timeout: float) -> str:
     if timed_out:
-        return f"Decoding the video took longer than the limit of {timeout:.0f} s."
+        return f"Decoding the video took longer than the limit of {timeout:g} s."
     if returncode < 0:
         sig = -returncode
         if sig == signal.SIGXCPU:

@@ -107,3 +107,26 @@ def test_good_files_are_kept_when_others_in_the_same_batch_are_refused(project, 
 
     assert [r.status for r in report.results] == ["created", "error", "created"]
     assert Asset.objects.filter(project=project).count() == 2
+
+
+def test_the_same_content_twice_in_one_upload_is_stored_once(project, media_root):
+    data = jpeg_bytes(seed=9)
+
+    report = ingest_files(
+        project=project, files=[("one.jpg", io.BytesIO(data)), ("two.jpg", io.BytesIO(data))]
+    )
+
+    assert [r.status for r in report.results] == ["created", "duplicate"]
+    assert report.results[1].asset_id == report.results[0].asset_id is not None
+    assert f"asset {report.results[0].asset_id}" in report.results[1].message
+    assert Asset.objects.filter(project=project).count() == 1
+    assert len(project_files(media_root, project.pk)) == 2  # the image and its thumbnail
+
+
+def test_many_images_in_one_call_all_get_their_own_asset_and_task(project, media_root):
+    files = [(f"{i}.jpg", io.BytesIO(jpeg_bytes(16, 16, seed=100 + i))) for i in range(120)]
+
+    report = ingest_files(project=project, files=files)
+
+    assert len(set(report.created_ids)) == 120 and None not in report.created_ids
+    assert AnnotationTask.objects.filter(asset_id__in=report.created_ids).count() == 120

@@ -11,7 +11,7 @@ import pytest
 from annotate.ingest.services import ingest_files
 from annotate.ingest.video import video_process
 from annotate.models import AnnotationTask, Asset, Frame
-from tests.annotate.ingest_media import project_files, video_bytes
+from tests.annotate.ingest_media import project_files, video_bytes, video_file
 
 
 def _wait_until_done(asset_id: int, timeout: float = 90) -> Asset:
@@ -162,4 +162,30 @@ def test_a_video_damaged_after_upload_fails_with_a_reason(
     asset.refresh_from_db()
     assert asset.state == Asset.State.FAILED
     assert "cannot open this video" in asset.failure_reason
+    assert not Frame.objects.filter(asset=asset).exists()
+
+
+def test_a_decoder_over_its_time_limit_is_killed_with_a_clear_message(tmp_path):
+    from annotate.ingest.video import VideoRejected, decoder_events
+
+    clip = video_file(tmp_path / "slow.avi", frames=25)
+
+    with pytest.raises(VideoRejected, match=r"longer than the limit of 0.05 s"):
+        list(decoder_events(["extract", str(clip), str(tmp_path), "1", "90"], timeout=0.05))
+
+
+@pytest.mark.django_db
+def test_a_crashing_decoder_fails_the_asset_not_the_caller(
+    project, media_root, tmp_path, monkeypatch
+):
+    asset = _pending_video(project, tmp_path, monkeypatch, frames=5)
+    crasher = tmp_path / "crash.py"
+    crasher.write_text("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n")
+    monkeypatch.setattr("annotate.ingest.video.DECODER", crasher)
+
+    assert video_process(asset_id=asset.pk) == "failed"
+
+    asset.refresh_from_db()
+    assert asset.state == Asset.State.FAILED
+    assert "crashed (SIGSEGV)" in asset.failure_reason
     assert not Frame.objects.filter(asset=asset).exists()
