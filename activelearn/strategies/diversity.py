@@ -64,19 +64,27 @@ def k_center_greedy(
         return np.zeros(0, dtype=np.int64)
     order = canonical_order(embeddings)
     points = embeddings[order]
+    # Points are in canonical order from here on, so these sums come out the same however
+    # the caller ordered them, and the fast |x|^2 - 2 x.c + |c|^2 form is safe to use.
+    norms = (points**2).sum(axis=1)
     distances = min_squared_distances(points, labeled)
     picks: list[int] = []
     if labeled.shape[0] == 0:
         first = int(np.argmin(_squared_distances_to(points, points.mean(axis=0))))
         picks.append(first)
-        distances = _squared_distances_to(points, points[first])
+        distances = _distances_to_point(points, norms, first)
     distances[picks] = -1.0
     while len(picks) < k:
         pick = int(np.argmax(distances))  # first maximum in canonical order
         picks.append(pick)
-        distances = np.minimum(distances, _squared_distances_to(points, points[pick]))
-        distances[picks] = -1.0
+        np.minimum(distances, _distances_to_point(points, norms, pick), out=distances)
+        distances[pick] = -1.0
     return order[np.asarray(picks, dtype=np.int64)]
+
+
+def _distances_to_point(points: np.ndarray, norms: np.ndarray, index: int) -> np.ndarray:
+    squared = norms - 2.0 * (points @ points[index]) + norms[index]
+    return np.maximum(squared, 0.0)
 
 
 def k_center_scores(
@@ -138,8 +146,16 @@ def diverse_batch(
     extra = () if tie_break is None else (np.asarray(tie_break, dtype=np.float64),)
     if extra and extra[0].shape[0] != scores.shape[0]:
         raise ValueError(f"tie_break has {extra[0].shape[0]} rows but scores has {scores.shape[0]}")
-    ranked = canonical_order(-scores, embeddings, *extra)
-    candidates = ranked[: prefilter * k]
+    wanted = prefilter * k
+    pool = np.arange(scores.shape[0])
+    if scores.shape[0] > wanted:
+        # Only the best `wanted` scores (and anything tied with the last) need ordering.
+        threshold = np.partition(scores, scores.shape[0] - wanted)[scores.shape[0] - wanted]
+        pool = np.flatnonzero(scores >= threshold)
+    ranked = pool[
+        canonical_order(-scores[pool], embeddings[pool], *(column[pool] for column in extra))
+    ]
+    candidates = ranked[:wanted]
     if candidates.shape[0] <= k:
         return candidates
     points = embeddings[candidates]

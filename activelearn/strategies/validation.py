@@ -130,15 +130,69 @@ def aggregate_by_group(
     return result
 
 
+def row_fingerprints(matrix: np.ndarray) -> np.ndarray:
+    """A 64-bit fingerprint of each row's exact contents, computed in integer arithmetic.
+
+    Equal rows get equal fingerprints wherever they sit; the sum wraps modulo 2**64, so
+    it is exact and independent of order. Different rows collide with negligible odds, and
+    `canonical_order` resolves a collision by comparing the rows themselves anyway.
+    """
+    rows = matrix.reshape(matrix.shape[0], -1)
+    width = rows.shape[1]
+    multipliers = _FINGERPRINT_MULTIPLIERS[:width]
+    if multipliers.shape[0] < width:
+        multipliers = np.resize(_FINGERPRINT_MULTIPLIERS, width) ^ np.arange(width, dtype=np.uint64)
+    multipliers = multipliers | np.uint64(1)
+    result = np.empty(rows.shape[0], dtype=np.uint64)
+    # In blocks of rows, so the temporaries stay small and cache-resident.
+    for start in range(0, rows.shape[0], FINGERPRINT_BLOCK_ROWS):
+        block = np.ascontiguousarray(rows[start : start + FINGERPRINT_BLOCK_ROWS], dtype=np.float64)
+        block = block + 0.0  # turns -0.0 into 0.0, so equal values have equal bits
+        bits = block.view(np.uint64)
+        with np.errstate(over="ignore"):
+            mixed = (bits ^ (bits >> np.uint64(31))) * multipliers
+            mixed ^= mixed >> np.uint64(29)
+            result[start : start + bits.shape[0]] = mixed.sum(axis=1, dtype=np.uint64)
+    return result
+
+
+FINGERPRINT_BLOCK_ROWS = 4096
+_FINGERPRINT_MULTIPLIERS = np.random.default_rng(20260101).integers(
+    0, np.iinfo(np.uint64).max, size=1024, dtype=np.uint64, endpoint=True
+)
+
+
 def canonical_order(*columns: np.ndarray) -> np.ndarray:
-    """A permutation that sorts rows by their content (first column most significant).
+    """A permutation that sorts rows by their content: one-dimensional columns first (the
+    first most significant), then the fingerprint of all matrix columns, then, only within
+    the rare runs that still tie, the matrices' values themselves.
 
     Greedy algorithms break ties by position; running them in this order instead makes
-    their result depend only on the data, never on the order rows were passed in.
+    their result depend only on the data, never on the order rows were passed in. Rows
+    that are equal in every column are interchangeable, so their relative order is moot.
     """
     if not columns or columns[0].shape[0] == 0:
         return np.arange(0, dtype=np.int64)
-    keys: list[np.ndarray] = []
-    for column in columns:
-        keys.extend(column.reshape(column.shape[0], -1).T)
-    return np.lexsort(keys[::-1])
+    scalars = [column for column in columns if column.ndim == 1]
+    matrices = [column.reshape(column.shape[0], -1) for column in columns if column.ndim > 1]
+    keys = list(scalars)
+    if matrices:
+        content = np.hstack(matrices)
+        keys.append(row_fingerprints(content))
+    order = np.lexsort(keys[::-1])
+    if not matrices:
+        return order
+    # Runs of rows equal in every key: order them by their full contents.
+    sorted_keys = [key[order] for key in keys]
+    same_as_previous = np.ones(order.shape[0] - 1, dtype=bool)
+    for key in sorted_keys:
+        same_as_previous &= key[1:] == key[:-1]
+    if not same_as_previous.any():
+        return order
+    run_starts = np.flatnonzero(np.r_[True, ~same_as_previous])
+    run_ends = np.r_[run_starts[1:], order.shape[0]]
+    for start, end in zip(run_starts, run_ends, strict=True):
+        if end - start > 1:
+            run = order[start:end]
+            order[start:end] = run[np.lexsort(content[run].T[::-1])]
+    return order

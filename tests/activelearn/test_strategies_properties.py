@@ -23,6 +23,7 @@ from activelearn.strategies import (
     rank_normalise,
     vote_entropy,
 )
+from activelearn.strategies.validation import canonical_order
 
 ROW_STRATEGIES = [least_confidence, margin, entropy, normalised_entropy]
 COMMITTEE_STRATEGIES = [vote_entropy, mean_kl_to_consensus]
@@ -219,3 +220,18 @@ def test_embeddings_with_nan_or_infinity_are_refused(data):
     ):
         with pytest.raises(ValueError, match="NaN or infinite"):
             call()
+
+
+@SETTINGS
+@given(data=st.data())
+def test_canonical_order_sorts_rows_by_content_whatever_order_they_came_in(data):
+    n = data.draw(st.integers(0, 12))
+    values = st.sampled_from([0.0, -0.0, 1.0, 2.5, -3.0])  # few values: many equal rows
+    scores = data.draw(arrays(np.float64, n, elements=values))
+    matrix = data.draw(arrays(np.float64, (n, 3), elements=values))
+    permutation = np.array(data.draw(st.permutations(range(n))), dtype=np.int64)
+    order = canonical_order(scores, matrix)
+    shuffled_order = canonical_order(scores[permutation], matrix[permutation])
+    np.testing.assert_array_equal(scores[permutation][shuffled_order], scores[order])
+    np.testing.assert_array_equal(matrix[permutation][shuffled_order], matrix[order])
+    assert np.all(np.diff(scores[order]) >= 0)  # the one-dimensional key comes first
