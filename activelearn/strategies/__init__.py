@@ -123,8 +123,8 @@ STRATEGIES: dict[str, Strategy] = {
     )
 }
 
-# Margin with diversity-aware batches: the strongest plain uncertainty score in published
-# comparisons, made safe for batches (see `diverse_margin`). Not tuned to any benchmark.
+# Margin with diversity-aware batches: a robust uncertainty score, made safe for batches of
+# similar assets (video frames, near-duplicate photos); see `diverse_margin` for why.
 DEFAULT_STRATEGY = "diverse_margin"
 
 

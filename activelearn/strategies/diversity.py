@@ -125,7 +125,7 @@ def diverse_batch(
 
     Zhdanov, "Diverse mini-batch active learning", arXiv:1901.05954, 2019: weighted k-means
     (k clusters) over the pre-filtered candidates, weighted by informativeness, then the
-    candidate nearest each centre. The paper's pre-filter factor is 10. Weights here are the
+    candidate nearest each centre; `prefilter` is the paper's beta. Weights here are the
     candidates' score ranks, so any strategy's score can be wrapped whatever its scale.
     Centres start from a deterministic farthest-first seeding instead of random k-means++,
     so the batch is a function of the data alone. Returned best score first.
@@ -236,15 +236,14 @@ def diverse_margin(
 ) -> np.ndarray:
     """Margin uncertainty, with the next batch re-picked for diversity: the default strategy.
 
-    Margin (Scheffer et al. 2001) is the strongest single-model uncertainty score in broad
-    comparisons (Schein & Ungar, "Active learning for logistic regression: an evaluation",
-    Machine Learning 2007; Yang & Loog, "A benchmark and comparison of active learning for
-    logistic regression", Pattern Recognition 2018), but taken top-k it fills a batch with
-    near-duplicates from one confusing region. Re-picking the batch from the
-    `prefilter * batch_size` most uncertain assets by weighted k-means (Zhdanov 2019, whose
-    pre-filter factor of 10 is kept as is) spreads it out at no cost in informativeness.
-    Set `batch_size` to the number of labels between rescorings. Nothing here was tuned on
-    a benchmark data set; both parameters are the papers' own.
+    Margin (Scheffer et al. 2001) looks only at the two classes the model hesitates
+    between, which keeps it informative with many classes where entropy spreads over all of
+    them (Settles, "Active Learning Literature Survey", 2009, section 3.1). Taken top-k it
+    tends to fill a batch with near-duplicates from one confusing region, so the batch is
+    re-picked from the `prefilter * batch_size` most uncertain assets by weighted k-means
+    (Zhdanov 2019, see `diverse_batch`): still among the most uncertain, but spread out.
+    Set `batch_size` to the number of labels between rescorings. The defaults are generic,
+    not fitted to a data set; benchmarks/README.label_efficiency.md says what was tried.
     """
     scores = margin(probs)
     if scores.shape[0] == 0:

@@ -30,9 +30,13 @@ def nearest_labeled_distance(
         )
     if labeled.shape[0] == 0:
         raise ValueError("novelty needs at least one labeled embedding; use k-center before that")
-    if isinstance(neighbours, bool) or not isinstance(neighbours, int) or neighbours < 1:
+    if (
+        isinstance(neighbours, bool)
+        or not isinstance(neighbours, int | np.integer)
+        or neighbours < 1
+    ):
         raise ValueError(f"neighbours must be a positive integer, got {neighbours!r}")
-    neighbours = min(neighbours, labeled.shape[0])
+    neighbours = min(int(neighbours), labeled.shape[0])
     result = np.zeros(embeddings.shape[0])
     labeled_norms = (labeled**2).sum(axis=1)
     for start in range(0, embeddings.shape[0], DISTANCE_BLOCK_ROWS):
