@@ -21,7 +21,9 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -193,32 +195,49 @@ def image_decode(data: bytes, ref: ImageRef, spec: ModelSpec) -> np.ndarray:
     return image
 
 
-def image_load(ref: ImageRef, spec: ModelSpec) -> np.ndarray | None:
-    """The stored picture at the model's input size; None (logged) when it is missing or
-    unreadable, so one broken file does not stop a whole run."""
-    try:
-        with default_storage.open(ref.name, "rb") as handle:
-            data = handle.read()
-        return image_decode(data, ref, spec)
-    except (OSError, ScoringError) as error:
-        logger.warning("cannot read %s for scoring: %s", ref.name, error)
-        return None
-
-
-def images_to_tensor(images: list[np.ndarray], spec: ModelSpec) -> np.ndarray:
-    """Stack BGR uint8 images into the model's float32 input (one multiply-add per pixel)."""
-    batch = np.stack(images)
+def image_to_input(image: np.ndarray, spec: ModelSpec, out: np.ndarray | None = None) -> np.ndarray:
+    """One BGR uint8 picture to the model's float32 input for one image (one multiply-add
+    per pixel), written into `out` when given (a slot of the batch tensor)."""
     if spec.channel_order == "RGB":
-        batch = batch[..., ::-1]
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     std = np.asarray(spec.std, dtype=np.float32)
     factor = np.float32(spec.scale) / std
     offset = -np.asarray(spec.mean, dtype=np.float32) / std
-    tensor = batch.astype(np.float32)
-    tensor *= factor
-    tensor += offset
     if spec.layout == "NCHW":
-        tensor = tensor.transpose(0, 3, 1, 2)
-    return np.ascontiguousarray(tensor)
+        image = image.transpose(2, 0, 1)
+        factor, offset = factor[:, None, None], offset[:, None, None]
+    if out is None:
+        out = np.empty(image.shape, dtype=np.float32)
+    np.multiply(image, factor, out=out, dtype=np.float32)
+    out += offset
+    return out
+
+
+def input_shape(spec: ModelSpec) -> tuple[int, int, int]:
+    if spec.layout == "NCHW":
+        return (3, spec.height, spec.width)
+    return (spec.height, spec.width, 3)
+
+
+def images_to_tensor(images: list[np.ndarray], spec: ModelSpec) -> np.ndarray:
+    """Stack BGR uint8 pictures into the model's float32 batch input."""
+    batch = np.empty((len(images), *input_shape(spec)), dtype=np.float32)
+    for slot, image in enumerate(images):
+        image_to_input(image, spec, out=batch[slot])
+    return batch
+
+
+def image_load_into(batch: np.ndarray, slot: int, ref: ImageRef, spec: ModelSpec) -> bool:
+    """Read, decode and normalise one stored picture into `batch[slot]`. False (logged) when
+    it is missing or unreadable, so one broken file does not stop a whole run."""
+    try:
+        with default_storage.open(ref.name, "rb") as handle:
+            data = handle.read()
+        image_to_input(image_decode(data, ref, spec), spec, out=batch[slot])
+        return True
+    except (OSError, ScoringError) as error:
+        logger.warning("cannot read %s for scoring: %s", ref.name, error)
+        return False
 
 
 @dataclass
@@ -261,23 +280,50 @@ def model_run(session: ort.InferenceSession, spec: ModelSpec, tensor: np.ndarray
     return outputs
 
 
+# Threads reading and decoding pictures ahead of inference: file or S3 reads wait on I/O,
+# and OpenCV releases the GIL while it decodes, so they overlap with onnxruntime.
+READER_THREADS = 4
+_reader_pool: ThreadPoolExecutor | None = None
+_reader_pid: int | None = None
+
+
+def _reader() -> ThreadPoolExecutor:
+    global _reader_pool, _reader_pid
+    if _reader_pool is None or _reader_pid != os.getpid():  # a forked child needs its own
+        _reader_pool = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="scoring-read")
+        _reader_pid = os.getpid()
+    return _reader_pool
+
+
 def images_infer(version: ModelVersion, refs: list[ImageRef]) -> tuple[ModelOutputs, list[int]]:
-    """Decode and run `refs` in batches of the spec's batch size. Returns the outputs and
-    the positions in `refs` they belong to (unreadable pictures are left out)."""
+    """Decode and run `refs` in batches of the spec's batch size, reading one batch ahead.
+    Returns the outputs and the positions in `refs` they belong to (unreadable pictures are
+    left out)."""
     spec = ModelSpec.from_version(version)
     session = model_session(version)
+    reader = _reader()
+    starts = list(range(0, len(refs), spec.batch_size))
+
+    def read(start: int) -> tuple[np.ndarray, list[Future]]:
+        chunk = refs[start : start + spec.batch_size]
+        batch = np.empty((len(chunk), *input_shape(spec)), dtype=np.float32)
+        return batch, [
+            reader.submit(image_load_into, batch, slot, ref, spec) for slot, ref in enumerate(chunk)
+        ]
+
     probs, embeddings, kept = [], [], []
-    for start in range(0, len(refs), spec.batch_size):
-        batch, positions = [], []
-        for offset, ref in enumerate(refs[start : start + spec.batch_size]):
-            image = image_load(ref, spec)
-            if image is not None:
-                batch.append(image)
-                positions.append(start + offset)
-        if not batch:
+    ahead = read(starts[0]) if starts else None
+    for number, start in enumerate(starts):
+        batch, futures = ahead
+        if number + 1 < len(starts):
+            ahead = read(starts[number + 1])
+        loaded = np.asarray([future.result() for future in futures], dtype=bool)
+        if not loaded.any():
             continue
-        outputs = model_run(session, spec, images_to_tensor(batch, spec))
-        kept.extend(positions)
+        if not loaded.all():
+            batch = batch[loaded]
+        outputs = model_run(session, spec, batch)
+        kept.extend(start + int(offset) for offset in np.flatnonzero(loaded))
         if outputs.probs is not None:
             probs.append(outputs.probs)
         if outputs.embeddings is not None:
