@@ -89,3 +89,15 @@ def nothing_left(root: Path, project) -> bool:
     return not Asset.objects.filter(project=project).exists() and not project_files(
         root, project.pk
     )
+
+
+def avi_claiming_frames(data: bytes, claimed: int) -> bytes:
+    """The AVI with its headers (avih total frames, strh length) claiming `claimed` frames."""
+    import struct
+
+    patched = bytearray(data)
+    avih = patched.find(b"avih")
+    struct.pack_into("<I", patched, avih + 8 + 16, claimed)
+    strh = patched.find(b"strh")
+    struct.pack_into("<I", patched, strh + 8 + 32, claimed)
+    return bytes(patched)

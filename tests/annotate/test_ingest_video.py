@@ -11,7 +11,12 @@ import pytest
 from annotate.ingest.services import ingest_files
 from annotate.ingest.video import video_process
 from annotate.models import AnnotationTask, Asset, Frame
-from tests.annotate.ingest_media import project_files, video_bytes, video_file
+from tests.annotate.ingest_media import (
+    avi_claiming_frames,
+    project_files,
+    video_bytes,
+    video_file,
+)
 
 
 def _wait_until_done(asset_id: int, timeout: float = 90) -> Asset:
@@ -189,3 +194,19 @@ def test_a_crashing_decoder_fails_the_asset_not_the_caller(
     assert asset.state == Asset.State.FAILED
     assert "crashed (SIGSEGV)" in asset.failure_reason
     assert not Frame.objects.filter(asset=asset).exists()
+
+
+@pytest.mark.django_db
+def test_frames_are_counted_by_reading_not_from_the_container_header(
+    project, media_root, tmp_path, monkeypatch
+):
+    monkeypatch.setattr("annotate.ingest.services._enqueue_video", lambda *args: None)
+    lying = avi_claiming_frames(video_bytes(tmp_path, frames=25), claimed=1000)
+    report = ingest_files(project=project, files=[("lying.avi", io.BytesIO(lying))])
+
+    assert video_process(asset_id=report.created_ids[0]) == "ready"
+
+    asset = Asset.objects.get(pk=report.created_ids[0])
+    assert asset.frame_count == 25
+    assert asset.duration == pytest.approx(2.5)
+    assert Frame.objects.filter(asset=asset).count() == 25
