@@ -31,13 +31,14 @@ from annotate.models import (
 
 from .readers import FileRejected, ImageRecord, ImageRef, RecordError, ShapeRecord
 from .readers.coco import read_coco
+from .readers.cvat import read_cvat
 from .readers.mot import read_mot
 from .readers.yolo import read_yolo
 from .selectors import asset_export_name, label_classes
 from .shapes import labeled_count, points_from_triples
 from .writers.common import without_suffix
 
-READERS = {"coco": read_coco, "yolo": read_yolo, "mot": read_mot}
+READERS = {"coco": read_coco, "yolo": read_yolo, "mot": read_mot, "cvat": read_cvat}
 
 
 class ImportRefused(Exception):
@@ -70,6 +71,7 @@ class Placed:
     points: dict | None
     track: int | None
     score: float | None
+    keyframe: bool = True
 
 
 class _Resolver:
@@ -186,6 +188,17 @@ class _Resolver:
             if not (box[2] > 0 and box[3] > 0):
                 return "The box has no size (width and height must be > 0)."
         points = None
+        if record.named_points is not None:
+            unknown = sorted(set(record.named_points) - set(self.keypoint_names))
+            if unknown:
+                return (
+                    f"Keypoints {', '.join(map(repr, unknown))} are not in the project's "
+                    f"skeleton ({len(self.keypoint_names)} keypoints)."
+                )
+            named = record.named_points
+            record.keypoints = [
+                value for name in self.keypoint_names for value in (named.get(name) or [0, 0, 0])
+            ]
         if record.keypoints is not None:
             names = self.keypoint_names
             if len(record.keypoints) != 3 * len(names):
@@ -216,6 +229,7 @@ class _Resolver:
             points=points,
             track=record.track if is_video else None,
             score=record.score,
+            keyframe=record.keyframe,
         )
 
 
@@ -373,6 +387,7 @@ def _write_ground_truth(
                             y=y,
                             w=w,
                             h=h,
+                            keyframe=shape.keyframe,
                         )
                     )
                 if shape.points is not None:
@@ -383,6 +398,7 @@ def _write_ground_truth(
                             label_class_id=shape.label_class_id,
                             track_id=track_id,
                             points=shape.points,
+                            keyframe=shape.keyframe,
                         )
                     )
             Box.objects.bulk_create(boxes)

@@ -158,10 +158,10 @@ def test_import_needs_import_run_and_membership(project, alice, carol):
         assert answer.status_code == status
 
 
-def test_cvat_files_are_not_read_back(project, pat):
+def test_unknown_import_format_is_refused(project, pat):
     answer = client_for(pat).post(
         f"/api/projects/{project.pk}/imports/",
-        {"file": exported_upload(project), "format": "cvat"},
+        {"file": exported_upload(project), "format": "pascal_voc"},
         format="multipart",
     )
     assert answer.status_code == 400

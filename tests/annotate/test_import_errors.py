@@ -168,3 +168,29 @@ def test_mot_frame_outside_the_video_is_an_unknown_image(fresh):
 def test_mot_unknown_sequence_is_reported(fresh):
     data = zipped({"run/gt/gt.txt": "1,1,5,5,10,10,1,1,1\n"})
     assert "Unknown image 'run'" in next(iter(messages(refused(fresh, data, "mot")).values()))
+
+
+def test_cvat_xml_with_a_doctype_is_refused(fresh):
+    data = b'<?xml version="1.0"?>\n<!-- x --><!DOCTYPE a [<!ENTITY b "c">]><annotations/>'
+    assert "DOCTYPE is not allowed" in refused(fresh, data, "cvat").message
+
+
+def test_cvat_malformed_xml_is_refused_with_its_position(fresh):
+    data = b"<annotations>\n<track id='0' label='person'>\n<box frame='0'</track>"
+    assert "malformed XML at line 3" in refused(fresh, data, "cvat").message
+
+
+def test_cvat_unknown_keypoint_and_unknown_label_are_reported(fresh):
+    data = b"""<annotations><meta><task><name>walk.mp4</name></task></meta>
+    <track id="0" label="person_skeleton"><skeleton frame="0" keyframe="1" outside="0">
+      <points label="nose" outside="0" occluded="0" points="1,2"/></skeleton></track>
+    <track id="1" label="dog"><box frame="1" outside="0" keyframe="1" xtl="1" ytl="1"
+      xbr="5" ybr="5"/></track></annotations>"""
+    found = messages(refused(fresh, data, "cvat"))
+    assert (
+        "Keypoints 'nose' are not in the project's skeleton"
+        in found["annotations.xml track 0 frame 0"]
+    )
+    assert found["annotations.xml track 1 frame 1"] == (
+        "Category 'dog' is not in the project's schema."
+    )

@@ -12,7 +12,7 @@ from annotate.exchange.importing import import_file
 from annotate.exchange.jobs_models import ImportJob
 from annotate.exchange.selectors import ExportFilter
 from annotate.exchange.services import export_write, import_create, import_run
-from annotate.models import Annotation, AnnotationTask, KeypointInstance
+from annotate.models import Annotation, AnnotationTask, Box, KeypointInstance
 from tests.conftest import make_project
 
 from .exchange_builders import fresh_copy, labeled_project
@@ -37,7 +37,7 @@ def fresh(db):
     return project
 
 
-@pytest.mark.parametrize("format", ["coco", "yolo", "mot"])
+@pytest.mark.parametrize("format", ["coco", "yolo", "mot", "cvat"])
 def test_export_import_export_gives_the_same_file(original, fresh, pat, format):
     first = export(original, format)
     result = import_file(io.BytesIO(first), project=fresh, format=format, mode="ground_truth")
@@ -79,6 +79,16 @@ def test_video_keypoint_track_survives_the_round_trip_with_its_visibility(origin
         [k.points[name][2] for name in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
         for k in skeletons
     ] == [[2, 2, 2, 2], [2, 1, 2, 0], [1, 0, 2, 2]]
+
+
+def test_cvat_round_trip_keeps_box_and_skeleton_of_one_object_on_one_track(original, fresh):
+    import_file(
+        io.BytesIO(export(original, "cvat")), project=fresh, format="cvat", mode="ground_truth"
+    )
+    walker = KeypointInstance.objects.filter(annotation__task__project=fresh, track__number=1)
+    assert walker.count() == 3
+    assert [k.keyframe for k in walker.order_by("frame__index")] == [True, False, True]
+    assert Box.objects.filter(annotation__task__project=fresh, track__number=1).count() == 3
 
 
 def test_importing_the_same_file_twice_adds_a_version_with_the_same_labels(original, fresh):

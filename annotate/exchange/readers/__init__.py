@@ -32,9 +32,11 @@ class ShapeRecord:
     label_index: int | None = None  # 0-based class position (YOLO, MOT without names)
     box: tuple[float, float, float, float] | None = None  # x, y, w, h
     keypoints: list[float] | None = None  # [x, y, v, ...] as in the file
+    named_points: dict | None = None  # {name: [x, y, v]} (CVAT), instead of keypoints
     track: int | None = None
     score: float | None = None
     normalized: bool = False  # YOLO: coordinates are fractions of the image size
+    keyframe: bool = True
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """CVAT for video 1.1 XML: one annotations file per video, tracks with keyframes.
 
 A track split over several segments (tasks) is written as one <track>. Boxes and skeletons of
-one object are two CVAT tracks: CVAT types its labels, so boxes use the class name and
-skeletons "<class>_skeleton", with the keypoints as sub-labels. A keypoint's visibility maps
+one object are two CVAT tracks with the same group_id (our track number): CVAT types its
+labels, so boxes use the class name and skeletons "<class>_skeleton", with the keypoints as
+sub-labels. A keypoint's visibility maps
 to CVAT's flags: 0 -> outside, 1 -> occluded, 2 -> visible. After a track's last shape an
 outside copy on the next extracted frame ends it, as CVAT would otherwise carry it on.
 Frame numbers are source frame indices (see frame_filter in the meta).
@@ -101,7 +102,9 @@ def _tracks(rows, make_shape, label_of, asset: AssetInfo, stride: int, first_id:
             if current is not None:
                 yield _close(make_shape, last, asset, stride)
             current = number
-            yield f'<track id="{track_id}" label={quoteattr(label_of[class_id])} source="manual">\n'
+            label = quoteattr(label_of[class_id])
+            # group_id keeps the object: its box track and skeleton track share our number.
+            yield f'<track id="{track_id}" label={label} source="manual" group_id="{number}">\n'
             track_id += 1
         last = row
         yield make_shape(row)
