@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from django.http import FileResponse, Http404
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -104,12 +106,21 @@ def import_data(job: ImportJob, request) -> dict:
     }
 
 
+JOB = OpenApiResponse(OpenApiTypes.OBJECT, description="The job, with progress.")
+
+
 class ExportList(APIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="A project's recent exports")
     def get(self, request, pk: int):
         project = _project(request.user, EXPORT_ACTION, pk)
         jobs = ExportJob.objects.filter(project=project)[:50]
         return Response([export_data(job, request) for job in jobs])
 
+    @extend_schema(
+        request=ExportInput,
+        responses={202: JOB, 400: OpenApiTypes.OBJECT, 503: JOB},
+        summary="Start an export job (COCO, YOLO, MOT or CVAT)",
+    )
     def post(self, request, pk: int):
         project = _project(request.user, EXPORT_ACTION, pk)
         given = ExportInput(data=request.data)
@@ -142,11 +153,19 @@ def _export_job(request, pk: int) -> ExportJob:
 
 
 class ExportDetail(APIView):
+    @extend_schema(responses={200: JOB}, summary="An export job: progress and download URL")
     def get(self, request, pk: int):
         return Response(export_data(_export_job(request, pk), request))
 
 
 class ExportDownload(APIView):
+    @extend_schema(
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            409: OpenApiTypes.OBJECT,
+        },
+        summary="Download a finished export (streamed)",
+    )
     def get(self, request, pk: int):
         job = _export_job(request, pk)
         if job.state != JobState.DONE or not job.file:
@@ -167,11 +186,17 @@ class ExportDownload(APIView):
 class ImportList(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="A project's recent imports")
     def get(self, request, pk: int):
         project = _project(request.user, IMPORT_ACTION, pk)
         jobs = ImportJob.objects.filter(project=project)[:50]
         return Response([import_data(job, request) for job in jobs])
 
+    @extend_schema(
+        request={"multipart/form-data": ImportInput},
+        responses={202: JOB, 400: OpenApiTypes.OBJECT, 503: JOB},
+        summary="Import a COCO, YOLO, MOT or CVAT file as ground truth or predictions",
+    )
     def post(self, request, pk: int):
         project = _project(request.user, IMPORT_ACTION, pk)
         given = ImportInput(data=request.data)
@@ -196,6 +221,7 @@ class ImportList(APIView):
 
 
 class ImportDetail(APIView):
+    @extend_schema(responses={200: JOB}, summary="An import job: progress and per-record errors")
     def get(self, request, pk: int):
         job = ImportJob.objects.filter(pk=pk).first()
         if job is None:

@@ -166,3 +166,14 @@ def test_unknown_import_format_is_refused(project, pat):
     )
     assert answer.status_code == 400
     assert "format" in answer.json()
+
+
+def test_the_endpoints_add_no_openapi_warnings():
+    from drf_spectacular.drainage import GENERATOR_STATS
+    from drf_spectacular.generators import SchemaGenerator
+
+    GENERATOR_STATS.reset()
+    with GENERATOR_STATS.silence():
+        schema = SchemaGenerator(urlconf=__name__).get_schema(request=None, public=True)
+    assert not GENERATOR_STATS, "schema warnings or errors"
+    assert "/api/projects/{id}/exports/" in schema["paths"]
