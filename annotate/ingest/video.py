@@ -9,9 +9,12 @@ transaction at the end), progress reported on the Asset row while it runs.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import logging
 import os
+import posixpath
 import resource
 import shutil
 import signal
@@ -30,7 +33,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from annotate.models import AnnotationTask, Asset, Frame
+from annotate.models import AnnotationTask, Asset, Frame, frame_upload_to
 
 from .images import ImageRejected, image_thumbnail_from_path
 from .sniff import MediaRejected
@@ -41,6 +44,13 @@ DECODER = Path(__file__).with_name("decoder.py")
 FRAME_JPEG_QUALITY = 90
 PROBE_TIMEOUT_S = 60
 PROGRESS_EVERY_S = 0.5
+
+
+PR_SET_PDEATHSIG = 1
+try:
+    _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+except OSError:  # not Linux/glibc: the child just outlives a killed worker
+    _libc = None
 
 
 class VideoRejected(MediaRejected):
@@ -57,10 +67,13 @@ class VideoProbe:
 
 def _limits(memory_bytes: int, cpu_seconds: int):
     def apply() -> None:
-        # In the child, before exec: cap address space and CPU time; no core dumps.
+        # In the child, before exec: cap address space and CPU time; no core dumps; and die
+        # with the worker process if that is killed (Linux), so no decoder is left behind.
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if _libc is not None:
+            _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
     return apply
 
@@ -222,6 +235,7 @@ def video_process(*, asset_id: int, memory_bytes: int | None = None) -> str:
     project = asset.project
     stored_names: list[str] = []
     storage = Frame._meta.get_field("image").storage
+    _delete_unreferenced_frames(asset)
     try:
         with tempfile.TemporaryDirectory(prefix="frames-") as outdir:
             frames, info = _extract_and_store(asset, outdir, memory_bytes, stored_names)
@@ -281,6 +295,19 @@ def video_process(*, asset_id: int, memory_bytes: int | None = None) -> str:
         log.exception("video %s failed", asset_id)
         _fail(asset_id, f"Processing failed unexpectedly: {type(error).__name__}.")
         raise
+
+
+def _delete_unreferenced_frames(asset: Asset) -> None:
+    """Frame files a killed earlier run stored without ever writing their rows."""
+    storage = Frame._meta.get_field("image").storage
+    folder = posixpath.dirname(frame_upload_to(Frame(asset=asset), "x.jpg"))
+    try:
+        _dirs, names = storage.listdir(folder)
+    except (FileNotFoundError, NotImplementedError):
+        return
+    referenced = set(Frame.objects.filter(asset=asset).values_list("image", flat=True))
+    orphans = [f"{folder}/{name}" for name in names if f"{folder}/{name}" not in referenced]
+    _delete_files(storage, orphans)
 
 
 class _LostClaim(Exception):

@@ -210,3 +210,46 @@ def test_frames_are_counted_by_reading_not_from_the_container_header(
     assert asset.frame_count == 25
     assert asset.duration == pytest.approx(2.5)
     assert Frame.objects.filter(asset=asset).count() == 25
+
+
+@pytest.mark.django_db
+def test_frame_files_left_by_a_killed_run_are_removed_when_it_runs_again(
+    project, media_root, tmp_path, monkeypatch
+):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    asset = _pending_video(project, tmp_path, monkeypatch, frames=4)
+    Asset.objects.filter(pk=asset.pk).update(state=Asset.State.PROCESSING)
+    left = default_storage.save(
+        f"projects/{project.pk}/frames/{asset.pk}/left-behind.jpg", ContentFile(b"x")
+    )
+
+    assert video_process(asset_id=asset.pk) == "ready"
+
+    assert not default_storage.exists(left)
+    assert all(f.image.storage.exists(f.image.name) for f in Frame.objects.filter(asset=asset))
+
+
+@pytest.mark.django_db
+def test_a_video_is_queued_after_commit_and_a_down_queue_is_said_not_hidden(
+    project, media_root, tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    from annotate.tasks import process_video
+
+    def queue_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(process_video, "apply_async", queue_down)
+    data = video_bytes(tmp_path, frames=3)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        report = ingest_files(project=project, files=[("v.avi", io.BytesIO(data))])
+
+    assert len(callbacks) == 1
+    result = report.results[0]
+    assert result.status == "created"
+    assert "task queue is unavailable" in result.message
+    assert Asset.objects.get(pk=result.asset_id).state == Asset.State.PENDING
