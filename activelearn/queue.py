@@ -18,17 +18,18 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
-from functools import reduce
+from functools import partial, reduce
 from operator import or_
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from annotate.models import Annotation, AnnotationTask, Budget, Project
 from annotate.services.errors import BudgetExhausted, LeaseLost, ServiceError
 
+from . import queue_sql as sql
 from .models import BudgetLedger, LearningSettings, TaskLease
 
 MAX_LEASES_PER_USER = 2  # the task being labeled plus one prefetched by the page
@@ -60,6 +61,26 @@ def learning_settings_for(project_id: int) -> LearningSettings:
     return found or LearningSettings(project_id=project_id)
 
 
+def _settings_and_budget(project: Project) -> tuple[LearningSettings, Budget | None]:
+    """The project's settings and budget as loaded with it by select_related("learning",
+    "budget") in this request, or else read now, in one query (never from an old cache: a
+    manager may have just changed either)."""
+    loaded = Project.learning.related.is_cached(project) and Project.budget.related.is_cached(
+        project
+    )
+    if not loaded:
+        project = Project.objects.select_related("learning", "budget").get(pk=project.pk)
+    try:
+        learning = project.learning
+    except LearningSettings.DoesNotExist:
+        learning = LearningSettings(project=project)
+    try:
+        budget = project.budget
+    except Budget.DoesNotExist:
+        budget = None
+    return learning, budget
+
+
 def _skip_locked() -> bool:
     return connection.features.has_select_for_update_skip_locked
 
@@ -84,39 +105,25 @@ def task_claim_next(
     slot. Raises TooManyLeases, or BudgetExhausted when what is left of the budget cannot pay
     for the task that would be leased."""
     exclude = {int(pk) for pk in exclude}
-    learning = learning_settings_for(project.pk)
-    leases_expire(project_id=project.pk)
+    learning, budget = _settings_and_budget(project)
+    if sql.expired_lease_exists(timezone.now()):
+        leases_expire()
     with transaction.atomic():
-        held = list(
-            TaskLease.objects.filter(user=user, state=Lease.ACTIVE, task__project_id=project.pk)
-            .select_related("task")
-            .order_by("claimed_at", "id")
-        )
+        held = sql.held_leases(user_id=user.pk, project_id=project.pk)
         for lease in held:
-            if lease.task_id not in exclude:
+            if lease.task.pk not in exclude:
                 return lease
         if len(held) >= MAX_LEASES_PER_USER:
             raise TooManyLeases(
                 f"You already hold {len(held)} tasks in this project: "
                 "submit or skip one before taking another."
             )
-        budget = Budget.objects.filter(project_id=project.pk).first()
-        rejected = AnnotationTask.objects.filter(
-            project_id=project.pk, state=State.REJECTED, annotator=user
-        )
-        pending = AnnotationTask.objects.filter(project_id=project.pk, state=State.PENDING)
-        if learning.annotators_per_task > 1:
-            mine = TaskLease.objects.filter(
-                task=OuterRef("pk"), user=user, state__in=[Lease.ACTIVE, Lease.SUBMITTED]
-            )
-            pending = pending.exclude(Exists(mine))
-        for queryset, from_state in ((rejected, State.REJECTED), (pending, State.PENDING)):
-            if exclude:
-                queryset = queryset.exclude(pk__in=exclude)
+        for from_state in (State.REJECTED, State.PENDING):
             lease = _claim_first(
-                queryset.order_by("-priority", "id"),
+                project_id=project.pk,
                 from_state=from_state,
                 user=user,
+                exclude=exclude,
                 learning=learning,
                 budget=budget,
             )
@@ -126,20 +133,29 @@ def task_claim_next(
 
 
 def _claim_first(
-    queryset, *, from_state: str, user, learning: LearningSettings, budget: Budget | None
+    *, project_id: int, from_state: str, user, exclude, learning, budget
 ) -> TaskLease | None:
+    k = learning.annotators_per_task
+    find = partial(
+        sql.candidates,
+        project_id=project_id,
+        state=from_state,
+        user_id=user.pk,
+        exclude=exclude,
+        exclude_mine=k > 1 and from_state == State.PENDING,
+    )
     for _ in range(CLAIM_ROUNDS):
         if _skip_locked():
-            candidates = list(queryset.select_for_update(skip_locked=True)[:1])
-            if not candidates and learning.annotators_per_task > 1:
+            found = find(limit=1, lock="skip")
+            if not found and k > 1:
                 # With k slots a task locked by another claim may still have a slot free
                 # for us once that claim commits: wait for it rather than skip it.
-                candidates = list(queryset.select_for_update()[:1])
+                found = find(limit=1, lock="wait")
         else:
-            candidates = list(queryset[:SQLITE_CANDIDATES])
-        if not candidates:
+            found = find(limit=SQLITE_CANDIDATES, lock=None)
+        if not found:
             return None
-        for task in candidates:
+        for task in found:
             lease = _lease_task(
                 task, from_state=from_state, user=user, learning=learning, budget=budget
             )
@@ -171,8 +187,10 @@ def _lease_task(
         )
         free = [s for s in range(k) if s not in taken]
         if not free:
-            AnnotationTask.objects.filter(pk=task.pk, state=State.PENDING).update(
-                state=State.IN_PROGRESS, updated_at=now
+            sql.task_move(
+                task_id=task.pk,
+                from_state=State.PENDING,
+                changes={"state": State.IN_PROGRESS, "updated_at": now},
             )
             return None
         slot, fills_task = free[0], len(free) == 1
@@ -182,8 +200,8 @@ def _lease_task(
     if fills_task:
         changes["state"] = State.IN_PROGRESS
     if k == 1:
-        changes.update(lease_user=user, lease_expires_at=expires_at)
-    if AnnotationTask.objects.filter(pk=task.pk, state=from_state).update(**changes) != 1:
+        changes.update(lease_user_id=user.pk, lease_expires_at=expires_at)
+    if not sql.task_move(task_id=task.pk, from_state=from_state, changes=changes):
         return None
 
     already_paid = previous is not None and previous.submitted_at is not None
@@ -192,11 +210,9 @@ def _lease_task(
         charged = budget.task_cost(task) if budget is not None else Decimal(0)
         _ledger_reserve(task.project_id, charged, budget)
 
-    if previous is not None:
+    if already_paid:
         previous.slot, previous.state, previous.expires_at = slot, Lease.ACTIVE, expires_at
-        if not already_paid:
-            previous.charged, previous.claimed_at, previous.submitted_at = charged, now, None
-        previous.save()
+        previous.save(update_fields=["slot", "state", "expires_at"])
         lease = previous
     else:
         lease = TaskLease(
@@ -208,12 +224,13 @@ def _lease_task(
             charged=charged,
             claimed_at=now,
         )
-        # An expired or released row of this user for this task is reused.
-        TaskLease.objects.bulk_create(
-            [lease],
-            update_conflicts=True,
-            unique_fields=["task", "user"],
-            update_fields=["slot", "state", "expires_at", "charged", "claimed_at", "submitted_at"],
+        lease.pk = sql.lease_upsert(
+            task_id=task.pk,
+            user_id=user.pk,
+            slot=slot,
+            expires_at=expires_at,
+            charged=charged,
+            now=now,
         )
     for field, value in changes.items():
         setattr(task, field, value)
@@ -236,19 +253,19 @@ def _ledger_reserve(project_id: int, cost: Decimal, budget: Budget | None) -> No
     part of the UPDATE, so racing claims are checked one after another against the row as
     the previous one left it (PostgreSQL re-evaluates it after the row lock; SQLite
     serialises writers)."""
-    affordable = Q(project_id=project_id)
-    if budget is not None and budget.task_limit is not None:
-        affordable &= Q(units__lt=budget.task_limit)
     cap = label_money(budget) if budget is not None else None
-    if cap is not None:
-        affordable &= Q(money__lte=cap - cost)
-    ledger = BudgetLedger.objects.filter(affordable)
-    if ledger.update(units=F("units") + 1, money=F("money") + cost):
+    limits = {
+        "project_id": project_id,
+        "cost": cost,
+        "task_limit": budget.task_limit if budget is not None else None,
+        "money_cap": cap,
+    }
+    if sql.ledger_add(**limits):
         return
     # No row yet, or one our snapshot missed: make sure it exists (this waits for a racing
     # creator to commit), then ask once more, with a fresh snapshot.
     _ledger_create(project_id)
-    if ledger.update(units=F("units") + 1, money=F("money") + cost):
+    if sql.ledger_add(**limits):
         return
     ledger = BudgetLedger.objects.get(project_id=project_id)
     parts = []

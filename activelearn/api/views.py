@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotate.models import AnnotationTask, Project
-from annotate.permissions import can, get_object_for
+from annotate.permissions import ANY, get_object_for, role_in, rule
 from annotate.services.errors import ServiceError
 
 from .. import queue, selectors
@@ -35,11 +35,12 @@ def _error(err: ServiceError) -> Response:
 
 
 def _project_for(user, pk: int, action: str) -> Project:
-    """The project: 404 unless the user is in it, 403 unless their role may do `action`.
-    (get_object_for(user, "task.claim", Project...) would judge visibility by "task.view",
-    which an annotator has only on their own tasks, not on the project.)"""
-    project = get_object_for(user, "project.view", Project.objects, pk=pk)
-    if not can(user, action, project):
+    """The project, with the settings and budget the queue reads: 404 unless the user is in
+    it, 403 unless their role may do `action` on it. (get_object_for with "task.claim" would
+    judge visibility by "task.view", which an annotator has only on their own tasks.)"""
+    queryset = Project.objects.select_related("learning", "budget")
+    project = get_object_for(user, "project.view", queryset, pk=pk)
+    if not user.is_superuser and rule(action, role_in(user, project.pk)) != ANY:
         raise PermissionDenied(f"You may not do {action} here.")
     return project
 

@@ -1,0 +1,195 @@
+"""The statements of the claim's hot path, written as SQL once.
+
+Building these queries through the ORM cost more CPU per request than the database spent
+running them (benchmarks/README.queue.md), and next-task is the busiest endpoint. Each
+function is one statement; activelearn.queue decides what they mean. Portable between
+PostgreSQL and SQLite except the row-lock clause, which only PostgreSQL gets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.db import connection
+from django.utils import timezone
+
+from annotate.models import AnnotationTask
+
+from .models import BudgetLedger, TaskLease
+
+TASK = AnnotationTask._meta.db_table
+LEASE = TaskLease._meta.db_table
+LEDGER = BudgetLedger._meta.db_table
+# What the claim and the labeling page need of a task, in the model's field order (from_db
+# wants that order).
+_NEEDED = {"id", "project_id", "asset_id", "kind", "frame_start", "frame_end", "frame_count",
+           "state", "priority", "lease_user_id", "annotator_id"}  # fmt: skip
+TASK_COLUMNS = tuple(
+    field.attname for field in AnnotationTask._meta.concrete_fields if field.attname in _NEEDED
+)
+_SELECT_TASK = ", ".join(f"t.{column}" for column in TASK_COLUMNS)
+
+
+def _when(value: dt.datetime):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _money(value: Decimal):
+    return connection.ops.adapt_decimalfield_value(value)
+
+
+def _aware(value):
+    """SQLite hands back naive UTC datetimes from a plain cursor."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value, dt.UTC)
+    return value
+
+
+def _task(row) -> AnnotationTask:
+    return AnnotationTask.from_db(connection.alias, TASK_COLUMNS, row)
+
+
+def expired_lease_exists(now: dt.datetime) -> bool:
+    """Served by the partial index of active leases by expiry: cheap when none expired."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {LEASE} WHERE state = 'active' AND expires_at < %s LIMIT 1",  # noqa: S608
+            [_when(now)],
+        )
+        return cursor.fetchone() is not None
+
+
+def held_leases(*, user_id: int, project_id: int) -> list[TaskLease]:
+    """The user's active leases in the project, oldest first, each with its task."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT l.id, l.slot, l.expires_at, {_SELECT_TASK} FROM {LEASE} l"  # noqa: S608
+            f" JOIN {TASK} t ON t.id = l.task_id"
+            " WHERE l.user_id = %s AND l.state = 'active' AND t.project_id = %s"
+            " ORDER BY l.claimed_at, l.id",
+            [user_id, project_id],
+        )
+        rows = cursor.fetchall()
+    leases = []
+    for lease_id, slot, expires_at, *task_row in rows:
+        task = _task(task_row)
+        lease = TaskLease(
+            id=lease_id,
+            task=task,
+            user_id=user_id,
+            slot=slot,
+            state=TaskLease.State.ACTIVE,
+            expires_at=_aware(expires_at),
+        )
+        leases.append(lease)
+    return leases
+
+
+def candidates(
+    *,
+    project_id: int,
+    state: str,
+    user_id: int,
+    exclude: Iterable[int],
+    exclude_mine: bool,
+    limit: int,
+    lock: str | None,
+) -> list[AnnotationTask]:
+    """Tasks of the project in `state`, best first. state "rejected" means the user's own
+    rejected tasks; `exclude_mine` leaves out tasks the user already has a slot of (k > 1).
+    lock: "skip" (FOR UPDATE SKIP LOCKED), "wait" (FOR UPDATE), or None (SQLite)."""
+    where = ["t.project_id = %s", "t.state = %s"]
+    params: list = [project_id, state]
+    if state == AnnotationTask.State.REJECTED:
+        where.append("t.annotator_id = %s")
+        params.append(user_id)
+    exclude = sorted(exclude)
+    if exclude:
+        where.append(f"t.id NOT IN ({', '.join(['%s'] * len(exclude))})")
+        params += exclude
+    if exclude_mine:
+        where.append(
+            f"NOT EXISTS (SELECT 1 FROM {LEASE} l WHERE l.task_id = t.id AND l.user_id = %s"  # noqa: S608
+            " AND l.state IN ('active', 'submitted'))"
+        )
+        params.append(user_id)
+    sql = (
+        f"SELECT {_SELECT_TASK} FROM {TASK} t WHERE {' AND '.join(where)}"  # noqa: S608
+        f" ORDER BY t.priority DESC, t.id LIMIT {int(limit)}"
+    )
+    if lock == "skip":
+        sql += " FOR UPDATE SKIP LOCKED"
+    elif lock == "wait":
+        sql += " FOR UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [_task(row) for row in cursor.fetchall()]
+
+
+def task_move(*, task_id: int, from_state: str, changes: dict) -> bool:
+    """Compare-and-set: apply `changes` only if the task is still in `from_state`."""
+    columns = ", ".join(f"{column} = %s" for column in changes)
+    values = [_when(v) if isinstance(v, dt.datetime) else v for v in changes.values()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {TASK} SET {columns} WHERE id = %s AND state = %s",  # noqa: S608
+            [*values, task_id, from_state],
+        )
+        return cursor.rowcount == 1
+
+
+def ledger_add(
+    *, project_id: int, cost: Decimal, task_limit: int | None, money_cap: Decimal | None
+) -> bool:
+    """One more unit of `cost` on the ledger, only if it stays within the limits. The check
+    is part of the UPDATE, so racing claims are judged one after another against the row as
+    the previous one left it."""
+    where, params = ["project_id = %s"], [project_id]
+    if task_limit is not None:
+        where.append("units < %s")
+        params.append(task_limit)
+    if money_cap is not None:
+        where.append("money <= %s")
+        params.append(_money(money_cap - cost))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {LEDGER} SET units = units + 1, money = money + %s"  # noqa: S608
+            f" WHERE {' AND '.join(where)}",
+            [_money(cost), *params],
+        )
+        return cursor.rowcount == 1
+
+
+def lease_upsert(
+    *,
+    task_id: int,
+    user_id: int,
+    slot: int,
+    expires_at: dt.datetime,
+    charged: Decimal,
+    now: dt.datetime,
+) -> int:
+    """A new active lease, reusing the user's earlier (expired or released) row for the
+    task. Returns its id."""
+    sql = (
+        f"INSERT INTO {LEASE} (task_id, user_id, slot, state, expires_at, charged, claimed_at,"  # noqa: S608
+        " submitted_at) VALUES (%s, %s, %s, 'active', %s, %s, %s, NULL)"
+        " ON CONFLICT (task_id, user_id) DO UPDATE SET slot = excluded.slot,"
+        " state = excluded.state, expires_at = excluded.expires_at, charged = excluded.charged,"
+        " claimed_at = excluded.claimed_at, submitted_at = NULL"
+    )
+    params = [task_id, user_id, slot, _when(expires_at), _money(charged), _when(now)]
+    with connection.cursor() as cursor:
+        if connection.features.can_return_columns_from_insert:
+            cursor.execute(sql + " RETURNING id", params)
+            return cursor.fetchone()[0]
+        cursor.execute(sql, params)
+        cursor.execute(
+            f"SELECT id FROM {LEASE} WHERE task_id = %s AND user_id = %s",  # noqa: S608
+            [task_id, user_id],
+        )
+        return cursor.fetchone()[0]

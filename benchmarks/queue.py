@@ -1,0 +1,463 @@
+"""Queue benchmark on PostgreSQL: bulk re-ranking and next-task over HTTP.
+
+    .venv/bin/python benchmarks/queue.py [--tasks 1000000]
+
+Creates its own database (bench_queue, dropped at the end unless --keep) on the server of
+DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), fills it with N pending
+image tasks (INSERT ... SELECT generate_series), then measures:
+
+- rerank_all_s: new priorities for all N tasks through activelearn.queue.priorities_write_bulk
+  (one UPDATE per chunk of 20,000);
+- rerank_10k_s: new priorities for 10,000 random tasks inside that queue;
+- assign_per_s: POST /api/projects/<id>/tasks/next/ against gunicorn on loopback (DEBUG=0,
+  token auth), 32 clients in a closed loop with keep-alive connections. Each request is made
+  by an annotator who holds nothing yet, so every 200 is one new lease (an annotator asking
+  again would just get their held task back);
+- next_p99_ms: the same endpoint at a steady open-loop 100 requests/s; latency counts from
+  the scheduled send time, so a slow server cannot hide its queueing;
+- double_assignments: tasks handed to two clients, plus tasks with more than one active lease
+  or whose lease row and task row disagree, checked in the database afterwards. Must be 0.
+
+Bounded: each HTTP phase runs at most --seconds (default 10), loopback only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_FOLDER = os.path.dirname(os.path.realpath(__file__))
+if __name__ == "queue":
+    # A script run from benchmarks/ has this folder first on sys.path, so an `import queue`
+    # anywhere (psycopg, concurrent.futures, kombu) lands here: hand over the real module.
+    import importlib
+
+    _saved = sys.path[:]
+    sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.curdir) != _FOLDER]
+    del sys.modules["queue"]
+    try:
+        sys.modules["queue"] = importlib.import_module("queue")
+    finally:
+        sys.path[:] = _saved
+else:
+    # Run as a script: this file must not shadow the standard library's queue for itself.
+    sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.curdir) != _FOLDER]
+
+import argparse  # noqa: E402
+import http.client  # noqa: E402
+import json  # noqa: E402
+import random  # noqa: E402
+import secrets  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from urllib.parse import urlsplit, urlunsplit  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DB_NAME = "bench_queue"
+CLIENTS = 32
+OPEN_LOOP_RATE = 100
+RERANK_CHANGED = 10_000
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def create_database(base_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(base_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+
+
+def drop_database(base_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(base_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+
+
+def fill(tasks: int, users: int) -> tuple[int, list[str]]:
+    """A project with `tasks` pending image tasks, a budget, and `users` annotators with
+    tokens. Returns (project id, tokens)."""
+    from decimal import Decimal
+
+    from django.contrib.auth.models import User
+    from django.db import connection
+    from rest_framework.authtoken.models import Token
+
+    from annotate.models import Asset, Budget, Membership, Project
+
+    project = Project.objects.create(name="bench")
+    # A real budget, far from its limit: the claim pays for the ledger check.
+    Budget.objects.create(project=project, money_limit=Decimal("1000000000"), task_limit=None)
+    assets = max(1, tasks // 100)
+    first_asset = Asset.objects.bulk_create(
+        [
+            Asset(project=project, kind="image", file=f"bench/{i}.jpg", sha256=f"{i:064x}",
+                  content_type="image/jpeg", width=640, height=480, state="ready")
+            for i in range(assets)
+        ],
+        batch_size=5000,
+    )[0].pk  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO annotate_annotationtask (project_id, asset_id, kind, frame_count, state,"
+            " priority, skip_reason, created_at, updated_at)"
+            " SELECT %s, %s + (g %% %s), 'image', 1, 'pending', random(), '', now(), now()"
+            " FROM generate_series(1, %s) AS g",
+            [project.pk, first_asset, assets, tasks],
+        )
+        cursor.execute(
+            "INSERT INTO auth_user (username, password, first_name, last_name, email,"
+            " is_staff, is_active, is_superuser, date_joined)"
+            " SELECT 'bench' || g, '!', '', '', '', false, true, false, now()"
+            " FROM generate_series(1, %s) AS g",
+            [users],
+        )
+    bench_users = list(User.objects.filter(username__startswith="bench").order_by("id"))
+    Membership.objects.bulk_create(
+        [Membership(project=project, user=user, role="annotator") for user in bench_users],
+        batch_size=5000,
+    )
+    tokens = [Token(key=secrets.token_hex(20), user=user) for user in bench_users]
+    Token.objects.bulk_create(tokens, batch_size=5000)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    return project.pk, [token.key for token in tokens]
+
+
+def rerank(project_id: int, count: int | None) -> tuple[float, int]:
+    from django.db import connection
+
+    from activelearn.queue import priorities_write_bulk
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM annotate_annotationtask WHERE project_id = %s ORDER BY id",
+            [project_id],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    if count is not None:
+        ids = sorted(random.Random(1).sample(ids, count))
+    rng = random.Random(len(ids))
+    priorities = [(task_id, rng.random()) for task_id in ids]
+    started = time.perf_counter()
+    changed = priorities_write_bulk(project=project_id, priorities=priorities)
+    return time.perf_counter() - started, changed
+
+
+class Server:
+    def __init__(self, database_url: str, workers: int, threads: int) -> None:
+        self.port = free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "DEBUG": "0",
+            "SECRET_KEY": secrets.token_urlsafe(40),
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SECURE_SSL_REDIRECT": "0",
+            "SECURE_COOKIES": "0",
+            "STATIC_MANIFEST": "0",
+            "DB_CONN_MAX_AGE": "600",
+            "LOG_LEVEL": "WARNING",
+        }
+        self.log = open(Path(os.environ.get("TMPDIR", "/tmp")) / "bench_queue_gunicorn.log", "w")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                str(ROOT / ".venv" / "bin" / "gunicorn"),
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(workers),
+                "--threads",
+                str(threads),
+                "--worker-class",
+                "gthread",
+                "--keep-alive",
+                "30",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited; see {self.log.name}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/api/schema/")
+                conn.getresponse().read()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not answer")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+        self.log.close()
+
+
+class Tokens:
+    """Hands each request an annotator who has not asked yet."""
+
+    def __init__(self, tokens: list[str]) -> None:
+        self._tokens = iter(tokens)
+        self._lock = threading.Lock()
+
+    def take(self) -> str | None:
+        with self._lock:
+            return next(self._tokens, None)
+
+
+def next_task(conn: http.client.HTTPConnection, project_id: int, token: str) -> tuple[int, dict]:
+    conn.request(
+        "POST",
+        f"/api/projects/{project_id}/tasks/next/",
+        body=b"{}",
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+    )
+    response = conn.getresponse()
+    return response.status, json.loads(response.read() or b"{}")
+
+
+def closed_loop(port: int, project_id: int, tokens: Tokens, seconds: float) -> dict:
+    assigned: list[int] = []
+    failures: list[int] = []
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine, bad = [], []
+        while time.perf_counter() < stop_at and (token := tokens.take()) is not None:
+            status, body = next_task(conn, project_id, token)
+            if status == 200 and body.get("task"):
+                mine.append(body["task"]["id"])
+            else:
+                bad.append(status)
+        conn.close()
+        with lock:
+            assigned.extend(mine)
+            failures.extend(bad)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    return {"assigned": assigned, "failures": failures, "elapsed": elapsed}
+
+
+def open_loop(port: int, project_id: int, tokens: Tokens, seconds: float) -> dict:
+    """Requests scheduled every 1/rate s; a pool of connections sends them. Latency is from
+    the scheduled time to the end of the response."""
+    total = int(seconds * OPEN_LOOP_RATE)
+    start = time.perf_counter() + 0.2
+    schedule = iter(range(total))
+    lock = threading.Lock()
+    latencies: list[float] = []
+    assigned: list[int] = []
+    failures: list[int] = []
+
+    def sender() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while True:
+            with lock:
+                i = next(schedule, None)
+            if i is None:
+                break
+            due = start + i / OPEN_LOOP_RATE
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            token = tokens.take()
+            if token is None:
+                break
+            status, body = next_task(conn, project_id, token)
+            done = time.perf_counter()
+            with lock:
+                latencies.append((done - due) * 1000)
+                if status == 200 and body.get("task"):
+                    assigned.append(body["task"]["id"])
+                else:
+                    failures.append(status)
+        conn.close()
+
+    # Enough senders that one slow answer never delays the next scheduled send.
+    threads = [threading.Thread(target=sender) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"latencies": latencies, "assigned": assigned, "failures": failures}
+
+
+def database_doubles(project_id: int) -> dict:
+    from django.db import connection
+
+    queries = {
+        "tasks_with_two_active_leases": (
+            "SELECT count(*) FROM (SELECT l.task_id FROM activelearn_tasklease l"
+            " JOIN annotate_annotationtask t ON t.id = l.task_id WHERE t.project_id = %s"
+            " AND l.state = 'active' GROUP BY l.task_id HAVING count(*) > 1) AS d"
+        ),
+        "lease_rows_disagreeing_with_task": (
+            "SELECT count(*) FROM activelearn_tasklease l JOIN annotate_annotationtask t"
+            " ON t.id = l.task_id WHERE t.project_id = %s AND l.state = 'active'"
+            " AND (t.lease_user_id IS DISTINCT FROM l.user_id OR t.state <> 'in_progress')"
+        ),
+        "active_leases": (
+            "SELECT count(*) FROM activelearn_tasklease l JOIN annotate_annotationtask t"
+            " ON t.id = l.task_id WHERE t.project_id = %s AND l.state = 'active'"
+        ),
+    }
+    found = {}
+    with connection.cursor() as cursor:
+        for name, sql in queries.items():
+            cursor.execute(sql, [project_id])
+            found[name] = cursor.fetchone()[0]
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=float, default=10.0, help="per HTTP phase")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--keep", action="store_true", help="keep the bench_queue database")
+    args = parser.parse_args()
+
+    base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    database_url = with_database(base_url, DB_NAME)
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(40))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ["DB_CONN_MAX_AGE"] = "600"
+    create_database(base_url)
+    server = None
+    try:
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        # Every HTTP request uses a fresh annotator; bounded by the phases' length.
+        users = int(args.seconds * 1500) + int(args.seconds * OPEN_LOOP_RATE) + 100
+        started = time.perf_counter()
+        project_id, token_list = fill(args.tasks, users)
+        fill_s = time.perf_counter() - started
+        print(f"filled {args.tasks} tasks and {users} annotators in {fill_s:.1f} s", flush=True)
+
+        rerank_all_s, changed_all = rerank(project_id, None)
+        print(f"rerank all: {changed_all} rows in {rerank_all_s:.2f} s", flush=True)
+        changed_count = min(RERANK_CHANGED, args.tasks)
+        rerank_10k_s, changed_10k = rerank(project_id, changed_count)
+        print(f"rerank {changed_count}: {changed_10k} rows in {rerank_10k_s:.3f} s", flush=True)
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE annotate_annotationtask")
+        connection.close()
+
+        server = Server(database_url, args.workers, args.threads)
+        tokens = Tokens(token_list)
+        warm = closed_loop(server.port, project_id, tokens, 1.0)  # connections and imports
+        closed = closed_loop(server.port, project_id, tokens, args.seconds)
+        assign_per_s = len(closed["assigned"]) / closed["elapsed"]
+        print(
+            f"closed loop: {len(closed['assigned'])} assignments in {closed['elapsed']:.1f} s"
+            f" ({len(closed['failures'])} failures)",
+            flush=True,
+        )
+        opened = open_loop(server.port, project_id, tokens, args.seconds)
+        p50 = percentile(opened["latencies"], 0.50)
+        p99 = percentile(opened["latencies"], 0.99)
+        print(
+            f"open loop: {len(opened['latencies'])} requests, p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+            f" ({len(opened['failures'])} failures)",
+            flush=True,
+        )
+        server.stop()
+        server = None
+
+        handed = warm["assigned"] + closed["assigned"] + opened["assigned"]
+        client_doubles = len(handed) - len(set(handed))
+        found = database_doubles(project_id)
+        double_assignments = (
+            client_doubles
+            + found["tasks_with_two_active_leases"]
+            + found["lease_rows_disagreeing_with_task"]
+        )
+        failures = warm["failures"] + closed["failures"] + opened["failures"]
+
+        rows = [
+            ("tasks in the queue", f"{args.tasks:,}"),
+            ("rerank all (s)", f"{rerank_all_s:.2f}  (goal <= 20)"),
+            (f"rerank {changed_count:,} changed (s)", f"{rerank_10k_s:.3f}  (goal <= 1)"),
+            (f"next task, {CLIENTS} clients closed (/s)", f"{assign_per_s:.0f}  (goal >= 300)"),
+            (f"next task, open loop {OPEN_LOOP_RATE} req/s p50 (ms)", f"{p50:.1f}"),
+            (f"next task, open loop {OPEN_LOOP_RATE} req/s p99 (ms)", f"{p99:.1f}  (goal <= 50)"),
+            ("assignments made", f"{len(handed):,}"),
+            ("active leases in the database", f"{found['active_leases']:,}"),
+            ("failed requests", str(len(failures))),
+            ("double assignments", f"{double_assignments}  (must be 0)"),
+        ]  # fmt: skip
+        width = max(len(name) for name, _ in rows)
+        print()
+        for name, value in rows:
+            print(f"{name.ljust(width)}  {value}")
+        print(
+            f"rerank_all_s={rerank_all_s:.2f} rerank_10k_s={rerank_10k_s:.3f} "
+            f"next_p99_ms={p99:.1f} assign_per_s={assign_per_s:.0f} "
+            f"double_assignments={double_assignments}"
+        )
+    finally:
+        if server is not None:
+            server.stop()
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep:
+            drop_database(base_url)
+
+
+if __name__ == "__main__":
+    main()
