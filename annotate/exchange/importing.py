@@ -329,6 +329,43 @@ def _prediction_units(placed: list[Placed]) -> list[dict]:
     return [units[key] for key in sorted(units, key=lambda k: -1 if k is None else k)]
 
 
+WRITE_BATCH = 1000  # tasks per round of bulk inserts
+
+
+def _batches(items: list, size: int = WRITE_BATCH):
+    for first in range(0, len(items), size):
+        yield items[first : first + size]
+
+
+def _track_ids(shapes: dict[int, list[Placed]]) -> dict[tuple[int, int], int]:
+    """Track rows for every (video, number) the shapes use: existing ones, the rest created
+    (with the class of their first shape)."""
+    wanted: dict[tuple[int, int], int] = {}
+    for placed in shapes.values():
+        for shape in placed:
+            if shape.track is not None:
+                wanted.setdefault((shape.asset_id, shape.track), shape.label_class_id)
+    if not wanted:
+        return {}
+    assets = {asset_id for asset_id, _ in wanted}
+
+    def existing() -> dict[tuple[int, int], int]:
+        rows = Track.objects.filter(asset_id__in=assets).values_list("asset_id", "number", "id")
+        return {(a, n): pk for a, n, pk in rows}
+
+    found = existing()
+    missing = [
+        Track(asset_id=a, number=n, label_class_id=c)
+        for (a, n), c in wanted.items()
+        if (a, n) not in found
+    ]
+    if missing:
+        # A concurrent import may make the same track: keep theirs.
+        Track.objects.bulk_create(missing, ignore_conflicts=True)
+        found = existing()
+    return found
+
+
 def _write_ground_truth(
     task_ids: list[int],
     shapes: dict[int, list[Placed]],
@@ -337,78 +374,63 @@ def _write_ground_truth(
     on_progress: Callable[[float], None] | None,
 ) -> None:
     """One new version of kind "import" per task, with its shapes; the tasks become accepted.
-    All in one transaction: an import is written whole or not at all."""
+    All in one transaction (an import is written whole or not at all), with bulk inserts
+    per batch of tasks so that large imports take a few queries per thousand tasks."""
     now = timezone.now()
     with transaction.atomic():
-        tasks = {
-            t.pk: t
-            for t in AnnotationTask.objects.select_for_update()
-            .filter(pk__in=task_ids)
-            .order_by("pk")
-        }
-        latest = dict(
-            Annotation.objects.filter(task_id__in=task_ids)
-            .values("task_id")
-            .annotate(v=Max("version"))
-            .values_list("task_id", "v")
-        )
-        tracks: dict[tuple[int, int], int] = {}
-        for i, task_id in enumerate(task_ids):
-            task = tasks[task_id]
-            base = latest.get(task_id)
-            annotation = Annotation.objects.create(
-                task=task,
-                author=user,
-                version=(base or 0) + 1,
-                base_version=base,
-                kind=Annotation.Kind.IMPORT,
+        for batch in _batches(task_ids):
+            # Locks in id order, so two imports over the same tasks cannot deadlock.
+            list(
+                AnnotationTask.objects.select_for_update()
+                .filter(pk__in=batch)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+        tracks = _track_ids(shapes)
+        for done, batch in enumerate(_batches(task_ids)):
+            latest = dict(
+                Annotation.objects.filter(task_id__in=batch)
+                .values("task_id")
+                .annotate(v=Max("version"))
+                .values_list("task_id", "v")
+            )
+            annotations = Annotation.objects.bulk_create(
+                Annotation(
+                    task_id=task_id,
+                    author=user,
+                    version=(latest.get(task_id) or 0) + 1,
+                    base_version=latest.get(task_id),
+                    kind=Annotation.Kind.IMPORT,
+                )
+                for task_id in batch
             )
             boxes, skeletons = [], []
-            for shape in shapes.get(task_id, []):
-                track_id = None
-                if shape.track is not None:
-                    key = (shape.asset_id, shape.track)
-                    if key not in tracks:
-                        tracks[key] = Track.objects.get_or_create(
-                            asset_id=shape.asset_id,
-                            number=shape.track,
-                            defaults={"label_class_id": shape.label_class_id},
-                        )[0].pk
-                    track_id = tracks[key]
-                if shape.box is not None:
-                    x, y, w, h = shape.box
-                    boxes.append(
-                        Box(
-                            annotation=annotation,
-                            frame_id=shape.frame_id,
-                            label_class_id=shape.label_class_id,
-                            track_id=track_id,
-                            x=x,
-                            y=y,
-                            w=w,
-                            h=h,
-                            keyframe=shape.keyframe,
-                        )
-                    )
-                if shape.points is not None:
-                    skeletons.append(
-                        KeypointInstance(
-                            annotation=annotation,
-                            frame_id=shape.frame_id,
-                            label_class_id=shape.label_class_id,
-                            track_id=track_id,
-                            points=shape.points,
-                            keyframe=shape.keyframe,
-                        )
-                    )
-            Box.objects.bulk_create(boxes)
-            KeypointInstance.objects.bulk_create(skeletons)
-            if on_progress and i % 200 == 0:
-                on_progress(0.5 + 0.5 * i / len(task_ids))
-        AnnotationTask.objects.filter(pk__in=task_ids).update(
-            state=AnnotationTask.State.ACCEPTED,
-            submitted_at=now,
-            reviewed_at=now,
-            lease_user=None,
-            lease_expires_at=None,
-        )
+            for annotation in annotations:
+                for shape in shapes.get(annotation.task_id, []):
+                    common = {
+                        "annotation": annotation,
+                        "frame_id": shape.frame_id,
+                        "label_class_id": shape.label_class_id,
+                        "track_id": (
+                            tracks[(shape.asset_id, shape.track)]
+                            if shape.track is not None
+                            else None
+                        ),
+                        "keyframe": shape.keyframe,
+                    }
+                    if shape.box is not None:
+                        x, y, w, h = shape.box
+                        boxes.append(Box(x=x, y=y, w=w, h=h, **common))
+                    if shape.points is not None:
+                        skeletons.append(KeypointInstance(points=shape.points, **common))
+            Box.objects.bulk_create(boxes, batch_size=5000)
+            KeypointInstance.objects.bulk_create(skeletons, batch_size=5000)
+            AnnotationTask.objects.filter(pk__in=batch).update(
+                state=AnnotationTask.State.ACCEPTED,
+                submitted_at=now,
+                reviewed_at=now,
+                lease_user=None,
+                lease_expires_at=None,
+            )
+            if on_progress:
+                on_progress(0.5 + 0.5 * (done + 1) * WRITE_BATCH / max(len(task_ids), 1))
