@@ -186,10 +186,12 @@ def _local_copy(asset: Asset) -> Iterator[str]:
     """A local path to the asset's file: the file itself on a file-system storage, else a
     temporary download."""
     try:
-        yield asset.file.path
+        path = asset.file.path
+    except NotImplementedError:  # a remote storage (S3)
+        path = None
+    if path is not None:
+        yield path
         return
-    except NotImplementedError:
-        pass
     suffix = Path(asset.file.name).suffix
     with tempfile.NamedTemporaryFile(suffix=suffix) as tmp, asset.file.open("rb") as source:
         shutil.copyfileobj(source, tmp, 1024 * 1024)
