@@ -50,6 +50,11 @@ def _unit_matrix(rows: list, name: str) -> np.ndarray:
         raise ScoringError(f"{name} rows have different lengths or are not numbers") from error
 
 
+def _mean_rows(rows: list, name: str):
+    """The mean of a task's per-frame rows; an image's single row as it is."""
+    return rows[0] if len(rows) == 1 else np.mean(_unit_matrix(rows, name), axis=0)
+
+
 def _strategy_for(settings: LearningSettings, datas: Sequence[dict]) -> str:
     """The stored name, with "default" resolved by what the predictions hold."""
     name = settings.strategy or "default"
@@ -84,7 +89,7 @@ def _embeddings(
         if per_unit:
             rows.extend(vectors)
         else:
-            rows.append(np.mean(_unit_matrix(vectors, "embedding"), axis=0))
+            rows.append(_mean_rows(vectors, "embedding"))
     return _unit_matrix(rows, "embedding")
 
 
@@ -130,10 +135,7 @@ def strategy_scores(
     if name in POOL_WIDE:
         inputs = {"embeddings": _embeddings(datas, task_ids, ctx, per_unit=False)}
         if "probs" in strategy.inputs:
-            per_task = [
-                np.mean(_unit_matrix([f.get("probs") for f in frames_of(d)], "probs"), 0)
-                for d in datas
-            ]
+            per_task = [_mean_rows([f.get("probs") for f in frames_of(d)], "probs") for d in datas]
             inputs["probs"] = _unit_matrix(per_task, "probs")
         labeled = ctx.labeled_embeddings
         if "labeled_embeddings" in strategy.inputs and labeled is not None and len(labeled):
