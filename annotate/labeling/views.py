@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from ..models import AnnotationTask, Project
 from ..permissions import can, get_object_for
-from ..selectors_labeling import tasks_to_review
+from ..selectors_labeling import task_payload, tasks_to_review
 
 
 def _page_config(project: Project, user, *, mode: str, task_id: int | None) -> dict:
@@ -38,6 +38,20 @@ def _page_config(project: Project, user, *, mode: str, task_id: int | None) -> d
     }
 
 
+def _task_context(task: AnnotationTask, user, config: dict) -> dict:
+    """The task's payload goes into the page itself and its first image is preloaded, so
+    a task opened by its address needs no API round trip before the image arrives."""
+    payload = task_payload(task, user)
+    frames = payload["media"]["frames"]
+    return {
+        "project": task.project,
+        "task": task,
+        "config": config,
+        "task_payload": payload,
+        "preload_image": frames[0]["url"] if frames else None,
+    }
+
+
 @login_required
 def label_next(request: HttpRequest, pk: int) -> HttpResponse:
     """Start labeling: the page asks the project's queue for the next task."""
@@ -54,7 +68,7 @@ def task_label(request: HttpRequest, pk: int) -> HttpResponse:
         request.user, "task.label", AnnotationTask.objects.select_related("project"), pk=pk
     )
     config = _page_config(task.project, request.user, mode="label", task_id=task.pk)
-    return render(request, "annotate/label.html", {"project": task.project, "config": config})
+    return render(request, "annotate/label.html", _task_context(task, request.user, config))
 
 
 @login_required
@@ -63,9 +77,7 @@ def task_review(request: HttpRequest, pk: int) -> HttpResponse:
         request.user, "task.review", AnnotationTask.objects.select_related("project"), pk=pk
     )
     config = _page_config(task.project, request.user, mode="review", task_id=task.pk)
-    return render(
-        request, "annotate/review.html", {"project": task.project, "task": task, "config": config}
-    )
+    return render(request, "annotate/review.html", _task_context(task, request.user, config))
 
 
 @login_required

@@ -135,6 +135,7 @@ export class DraftSaver {
     }
     if (!this.dirty && !force) return true;
     if (this.blocked && !force) return false;
+    if (this.flushedAt === this.changeCount && !force) return false; // sent by flushOnExit
     clearTimeout(this.retryTimer);
     this.retryTimer = null;
     this.inFlight = this._send(force);
@@ -148,6 +149,7 @@ export class DraftSaver {
   async _send(force) {
     const { payload } = this.serialize();
     const changesAtSend = this.changeCount;
+    this.sendingChanges = changesAtSend;
     this.hooks.status("saving", "Saving…");
     let result;
     try {
@@ -229,6 +231,7 @@ export class DraftSaver {
   /** Send the draft while the page goes away; the local copy stays either way. */
   flushOnExit() {
     if (!this.dirty || this.blocked || this.flushedAt === this.changeCount) return;
+    if (this.inFlight && this.sendingChanges === this.changeCount) return; // already on its way
     this.flushedAt = this.changeCount; // pagehide and beforeunload both call this
     const { payload } = this.serialize();
     request("PUT", this.url, { base_version: this.baseVersion, force: false, payload }, { keepalive: true }).catch(() => {});

@@ -1,9 +1,12 @@
 // Frame images: fetched and decoded ahead (createImageBitmap) around the current frame, so
 // that stepping to a neighbouring frame only has to draw an already decoded bitmap.
 
+const PRELOAD_WATCHDOG_MS = 2500;
+
 export class FrameCache {
-  constructor(frames, { radius = 4, limit = 24 } = {}) {
+  constructor(frames, { radius = 4, limit = 24, preloaded = null } = {}) {
     this.frames = frames;
+    this.preloaded = preloaded; // the URL the page preloaded, if any
     this.radius = radius;
     this.limit = limit;
     this.entries = new Map(); // position -> {promise, bitmap, error, used}
@@ -39,10 +42,23 @@ export class FrameCache {
   }
 
   async _load(url) {
-    const response = await fetch(url, { credentials: "same-origin" });
-    if (!response.ok) throw new Error(`image HTTP ${response.status}`);
-    const blob = await response.blob();
-    return createImageBitmap(blob);
+    const attempt = (init = {}) =>
+      fetch(url, { credentials: "same-origin", ...init }).then(async (response) => {
+        if (!response.ok) throw new Error(`image HTTP ${response.status}`);
+        return createImageBitmap(await response.blob());
+      });
+    if (url !== this.preloaded) return attempt();
+    // The page preloads its first image (<link rel=preload as=fetch>). Taking over a preload
+    // has been seen to stall now and then in headless chromium: if it does, fetch it anew.
+    let timer;
+    const fresh = new Promise((resolve, reject) => {
+      timer = setTimeout(() => attempt({ cache: "reload" }).then(resolve, reject), PRELOAD_WATCHDOG_MS);
+    });
+    try {
+      return await Promise.race([attempt(), fresh]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Decode the frames around `center`, nearest first. */

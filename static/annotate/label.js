@@ -94,7 +94,12 @@ class LabelApp {
       this.imageDirty = true;
       this.requestDraw();
     }).observe(this.stage);
-    if (this.config.task) await this.openTask(this.config.task);
+    const embedded = $("label-task");
+    if (this.config.task && embedded) {
+      // The server put the task into the page: no round trip before the image loads.
+      await this.openTask(this.config.task, JSON.parse(embedded.textContent));
+      embedded.remove(); // later openings ask the API for fresh data
+    } else if (this.config.task) await this.openTask(this.config.task);
     else await this.openNextTask();
   }
 
@@ -196,7 +201,10 @@ class LabelApp {
     if (this.mode === "label" && window.location.pathname !== url(this.config.urls.label_page, this.task.id)) {
       history.replaceState({}, "", url(this.config.urls.label_page, this.task.id));
     }
-    this.cache = new FrameCache(this.frames);
+    const preload = document.getElementById("preload-image");
+    this.cache = new FrameCache(this.frames, {
+      preloaded: preload ? new URL(preload.href).pathname : null,
+    });
     this.renderPalette();
     this.renderShortcutsTable();
     this.renderTaskInfo();
