@@ -4,7 +4,9 @@ and segment tasks made, through a real Celery worker; failures leave nothing hal
 from __future__ import annotations
 
 import io
+import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +31,13 @@ def _wait_until_done(asset_id: int, timeout: float = 90) -> Asset:
     raise AssertionError(f"asset {asset_id} still {asset.state} after {timeout} s")
 
 
+@pytest.fixture
+def shared_media(settings, project):
+    """The worker writes to the default MEDIA_ROOT; remove this project's files afterwards."""
+    yield Path(settings.MEDIA_ROOT)
+    shutil.rmtree(Path(settings.MEDIA_ROOT) / "projects" / str(project.pk), ignore_errors=True)
+
+
 def _stride_3_segments_of_4(project):
     project.frame_stride = 3
     project.segment_length = 4
@@ -37,7 +46,7 @@ def _stride_3_segments_of_4(project):
 
 @pytest.mark.worker
 def test_a_video_is_split_into_frames_at_the_stride_and_segment_tasks_by_the_worker(
-    transactional_db, celery_worker, project, pat, tmp_path
+    transactional_db, celery_worker, project, pat, tmp_path, shared_media
 ):
     _stride_3_segments_of_4(project)
     data = video_bytes(tmp_path, frames=25, fps=10.0, size=(64, 48))
@@ -69,7 +78,7 @@ def test_a_video_is_split_into_frames_at_the_stride_and_segment_tasks_by_the_wor
 
 @pytest.mark.worker
 def test_an_mp4_made_with_mp4v_goes_through_the_worker(
-    transactional_db, celery_worker, project, tmp_path
+    transactional_db, celery_worker, project, tmp_path, shared_media
 ):
     data = video_bytes(tmp_path, "clip.mp4", frames=12, fps=12.0)
 
