@@ -13,6 +13,7 @@ import re
 import tempfile
 from collections.abc import Callable
 from functools import partial
+from typing import BinaryIO
 
 from django.conf import settings
 from django.core.files import File
@@ -121,17 +122,18 @@ def export_write(
     project: Project,
     format: str,
     export_filter: ExportFilter,
-    out,
-    on_progress=None,
+    out: BinaryIO,
+    on_progress: Callable[[int], None] | None = None,
     chunk_size: int | None = None,
 ) -> int:
     """Write one export to a binary stream; the real path of jobs and the benchmark.
     Returns the number of tasks written."""
     annotations = exported_annotations(project=project, export_filter=export_filter)
     kwargs = {"chunk_size": chunk_size} if chunk_size else {}
+    every = 1 if format == "cvat" else PROGRESS_EVERY  # CVAT counts videos, not tasks
     done = 0
     for done in WRITERS[format](out, project=project, annotations=annotations, **kwargs):
-        if on_progress and done % PROGRESS_EVERY == 0:
+        if on_progress and done % every == 0:
             on_progress(done)
     return done
 
