@@ -40,17 +40,31 @@ def setup_django(url: str) -> None:
     django.setup()
 
 
-def ensure_database(url: str) -> None:
+def ensure_database(url: str, *, drop: bool = False) -> None:
+    """Create the benchmark's database (dropping it first when asked): it is its own, so a
+    rebuild is a DROP DATABASE rather than deleting rows."""
     import psycopg
 
     name = url.rsplit("/", 1)[1]
     admin = url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
+        if drop:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def populate(annotations: int, fresh: bool) -> int:
+def prepared_project(annotations: int) -> int | None:
+    """The benchmark project if the database already holds it at this size."""
+    from annotate.models import Project
+
+    project = Project.objects.filter(name=PROJECT_NAME).first()
+    if project and project.tasks.count() == annotations // OBJECTS_PER_IMAGE:
+        return project.pk
+    return None
+
+
+def populate(annotations: int) -> int:
     from django.core.management import call_command
     from django.db import transaction
 
@@ -66,12 +80,7 @@ def populate(annotations: int, fresh: bool) -> int:
     from annotate.schema import skeleton_preset
 
     call_command("migrate", verbosity=0)
-    existing = Project.objects.filter(name=PROJECT_NAME).first()
     images = annotations // OBJECTS_PER_IMAGE
-    if existing and not fresh and existing.tasks.count() == images:
-        return existing.pk
-    if existing:
-        existing.delete()
     started = time.perf_counter()
     with transaction.atomic():
         project = Project.objects.create(
@@ -186,9 +195,15 @@ def main() -> None:
         return
     ensure_database(url)
     setup_django(url)
-    project_id = populate(args.annotations, args.fresh)
+    from django.core.management import call_command
     from django.db import connections
 
+    call_command("migrate", verbosity=0)
+    project_id = None if args.fresh else prepared_project(args.annotations)
+    if project_id is None:
+        connections.close_all()
+        ensure_database(url, drop=True)
+        project_id = populate(args.annotations)
     connections.close_all()
     child = subprocess.run(
         [sys.executable, __file__, "--measure", str(project_id)],
