@@ -77,15 +77,15 @@ def test_a_real_worker_scores_a_project_and_writes_scores_and_priorities(project
 
 
 def _slow_project(project):
-    """80 pictures in 2 chunks; a real, heavy CNN and batches of 4 make each chunk take
+    """160 pictures in 2 chunks; a real, heavy CNN and batches of 4 make each chunk take
     seconds, long enough to kill a worker in the middle of one."""
-    LearningSettings.objects.create(project=project, strategy="entropy", scoring_chunk_size=40)
+    LearningSettings.objects.create(project=project, strategy="entropy", scoring_chunk_size=80)
     version = version_register(
         project, cnn_classifier_onnx(size=224, width=64), spec=image_spec(224, batch_size=4)
     )
     tasks = [
-        image_task_create(project, (3 * i, 255 - 3 * i, 90), size=(240, 240), fmt="JPEG")
-        for i in range(80)
+        image_task_create(project, (i, 255 - i, 90), size=(240, 240), fmt="JPEG", salt=str(i))
+        for i in range(160)
     ]
     return version, tasks
 
@@ -100,7 +100,7 @@ def _start_and_wait_for_a_chunk(project, celery_worker) -> ScoringRun:
 
     run = scoring_run_start(project=project, reason=ScoringRun.Reason.MANUAL)
     _wait_for(chunk_started, timeout=60, what="a chunk to start")
-    time.sleep(1.0)  # each chunk takes over 2 s; the assertions below check it was mid-way
+    time.sleep(0.5)  # each chunk takes seconds; the assertions below check it was mid-way
     return run
 
 
@@ -115,7 +115,7 @@ def test_a_worker_killed_mid_chunk_loses_nothing_and_the_chunk_is_redone(project
     assert run.chunks_total == 2
     assert run.chunks_done < run.chunks_total, "the kill came too late to be mid-chunk"
     scored_before = TaskScore.objects.filter(model_version=version).count()
-    assert scored_before == 40 * run.chunks_done  # a chunk commits whole or not at all
+    assert scored_before == 80 * run.chunks_done  # a chunk commits whole or not at all
 
     celery_worker.restart()
     assert _redeliver_unacked(celery_worker.queue) >= 1
