@@ -417,8 +417,16 @@ class LabelApp {
     if (!this.colors[this.currentLabel]) this.currentLabel = this.schema.classes[0]?.name ?? null;
     this.renderPalette();
     this.hideBanner("schema");
-    this.saver.blocked = "invalid"; // released by the next change
-    this.status("blocked", "Schema reloaded: change the class of the marked shapes, then saving resumes.");
+    const known = new Set(this.schema.classes.map((c) => c.name));
+    const stale = this.doc.shapes.filter((shape) => !known.has(shape.label)).length;
+    if (stale) {
+      this.saver.blocked = "invalid"; // released by the next change
+      this.status("blocked", `Schema reloaded: ${stale} shape(s) use a removed class; give them another class and saving resumes.`);
+    } else {
+      this.saver.blocked = null;
+      this.saver.dirty = true;
+      this.saver.save();
+    }
     this.requestDraw();
   }
 

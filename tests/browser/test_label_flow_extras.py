@@ -1,0 +1,78 @@
+"""Smaller parts of the flow: skipping needs a reason, the shortcuts overlay, and a class
+removed while someone labels gives a clear 409 that keeps the draft."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from annotate.models import Annotation, AnnotationTask, LabelClass
+from tests.browser.helpers import drag, open_label_page, wait_ready, wait_saved
+from tests.browser.media import image_task
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_skipping_a_task_needs_a_reason_and_moves_on(live_server, login, alice, project, shot):
+    image_task(project, priority=5)
+    image_task(project, priority=1)
+    page = login(alice)
+    open_label_page(page, live_server.url, f"/projects/{project.pk}/label/")
+    first = page.evaluate("() => window.labelApp.task.id")
+    page.get_by_role("button", name="Skip…").click()
+    dialog = page.locator("#skip-dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Skip task").click()
+    expect(dialog).to_be_visible()  # the browser asks for the required reason
+    page.locator("#skip-reason").fill("Too blurry to tell people apart")
+    shot(page, "skip-reason")
+    dialog.get_by_role("button", name="Skip task").click()
+    wait_ready(page, loads=2)
+    assert page.evaluate("() => window.labelApp.task.id") != first
+    skipped = AnnotationTask.objects.get(pk=first)
+    assert skipped.skip_reason == "Too blurry to tell people apart"
+
+
+def test_the_shortcuts_overlay_opens_on_question_mark(live_server, login, alice, project, shot):
+    task = image_task(project, lease_user=alice)
+    page = login(alice)
+    open_label_page(page, live_server.url, f"/tasks/{task.pk}/label/")
+    page.keyboard.press("?")
+    overlay = page.locator("#shortcuts")
+    expect(overlay).to_be_visible()
+    expect(overlay).to_contain_text("Next frame")
+    expect(overlay).to_contain_text("Class “bicycle”")
+    shot(page, "shortcuts")
+    page.keyboard.press("?")
+    expect(overlay).to_be_hidden()
+
+
+def test_a_class_removed_while_labeling_gives_409_and_keeps_the_draft(
+    live_server, login, alice, project, shot
+):
+    task = image_task(project, width=640, height=480, lease_user=alice)
+    page = login(alice)
+    open_label_page(page, live_server.url, f"/tasks/{task.pk}/label/")
+    page.keyboard.press("2")  # bicycle
+    drag(page, (100, 100), (200, 200))
+    wait_saved(page)
+    LabelClass.objects.filter(project=project, name="bicycle").update(is_active=False)
+    page.keyboard.press("v")
+    drag(page, (150, 150), (170, 170))
+    banner = page.locator("[data-banner=schema]")
+    expect(banner).to_be_visible(timeout=15_000)
+    expect(banner).to_contain_text("schema changed")
+    expect(page.locator("#error-list li").first).to_contain_text("no longer in this project")
+    shot(page, "schema-changed")
+    assert Annotation.objects.filter(task=task).count() == 1
+    draft = page.evaluate("() => JSON.parse(localStorage.getItem('annotate:draft:' + arguments[0]))"
+                          .replace("arguments[0]", str(task.pk)))  # fmt: skip
+    assert draft["dirty"] and draft["doc"]["shapes"][0]["label"] == "bicycle"
+    # Reload the schema, give the box a class that exists, and saving resumes.
+    banner.get_by_role("button", name="Reload the schema (keep my shapes)").click()
+    expect(banner).to_be_hidden()
+    expect(page.locator("#palette button[data-label=bicycle]")).to_have_count(0)
+    page.locator("#palette button[data-label=person]").click()
+    wait_saved(page)
+    latest = Annotation.objects.filter(task=task).order_by("-version").first()
+    assert latest.boxes.get().label_class.name == "person"
