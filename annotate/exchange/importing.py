@@ -128,10 +128,13 @@ class _Resolver:
         asset = self._asset(ref.asset_name)
         frame_index = ref.frame_index
         if asset is None and frame_index is None and "/" in ref.asset_name:
-            # YOLO names video frames <video>/<frame index>
+            # Frames named <video>/<frame index>[.jpg] (YOLO, PoseTrack-style file names);
+            # the video by its path, else by its folder's name.
             video, _, last = ref.asset_name.rpartition("/")
+            last = without_suffix(last)
             if last.isdigit():
-                asset, frame_index = self._asset(video), int(last)
+                asset = self._asset(video) or self._asset(video.rsplit("/", 1)[-1])
+                frame_index = int(last) if asset else None
         if asset is None:
             return f"Unknown image {ref.asset_name!r}: no asset of this project has that name."
         asset_id, kind, width, height = asset

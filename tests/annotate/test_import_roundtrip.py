@@ -4,6 +4,7 @@ bytes, for every format that can be read back."""
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -112,3 +113,19 @@ def test_running_an_import_job_twice_writes_it_once(original, fresh, pat):
     assert import_run(job_id=job.pk).state == "done"
     assert Annotation.objects.filter(task__project=fresh).count() == 3
     assert ImportJob.objects.get(pk=job.pk).tasks_written == 3
+
+
+def test_coco_frames_named_by_folder_and_number_find_their_video(fresh):
+    data = {
+        "images": [{"id": 7, "file_name": "clips/walk/000002.jpg"}],
+        "categories": [{"id": 1, "name": "person"}],
+        "annotations": [
+            {"id": 1, "image_id": 7, "category_id": 1, "bbox": [1, 2, 3, 4], "track_id": 5}
+        ],
+    }
+    result = import_file(
+        io.BytesIO(json.dumps(data).encode()), project=fresh, format="coco", mode="ground_truth"
+    )
+    assert result.errors == []
+    box = Box.objects.get(annotation__task__project=fresh)
+    assert (box.frame.asset.original_name, box.frame.index, box.track.number) == ("walk.mp4", 2, 5)
