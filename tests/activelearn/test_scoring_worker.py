@@ -142,3 +142,22 @@ def test_a_pool_process_killed_mid_chunk_is_requeued_and_redone(project, celery_
 
     assert (run.chunks_done, run.chunks_total, run.tasks_scored) == (2, 2, len(tasks))
     assert TaskScore.objects.filter(model_version=version).count() == len(tasks)
+
+
+def test_without_a_model_the_worker_orders_the_queue_for_coverage(project, celery_worker):
+    greys = [
+        image_task_create(project, (100 + i, 100 + i, 100 + i), features=True) for i in range(6)
+    ]
+    red = image_task_create(project, (230, 20, 20), features=True)
+    run = scoring_run_start(project=project, reason=ScoringRun.Reason.COLD_START)
+
+    _wait_for(lambda: _run_state(run).state == "done", timeout=60, what="the cold start")
+
+    assert (run.reason, run.chunks_done, run.chunks_total, run.tasks_scored) == (
+        "cold_start",
+        1,
+        1,
+        len(greys) + 1,
+    )
+    head = AnnotationTask.objects.order_by("-priority", "pk").values_list("pk", flat=True)[:2]
+    assert red.pk in head
