@@ -540,3 +540,7 @@ class Budget(models.Model):
         if task.kind == AnnotationTask.Kind.VIDEO:
             return self.cost_per_video_frame * task.frame_count
         return self.cost_per_image
+
+
+# Export and import jobs live beside their code; imported here so Django registers them.
+from .exchange.jobs_models import ExportJob, ImportJob  # noqa: E402,F401

@@ -218,6 +218,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
 CELERY_RESULT_EXPIRES = 24 * 3600
 
+# Imported predictions are stored by activelearn; annotate reaches it through this path only.
+EXCHANGE_PREDICTIONS_SINK = "activelearn.imports.predictions_store"
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",

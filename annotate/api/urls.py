@@ -29,4 +29,5 @@ urlpatterns = [
     path("annotations/<int:pk>/", views.AnnotationDetail.as_view(), name="api-annotation"),
     path("", include("annotate.ingest.api_urls")),
     path("", include("annotate.labeling.api_urls")),
+    path("", include("annotate.exchange.api_urls")),
 ]
