@@ -206,9 +206,8 @@ def _lease_task(
 
     already_paid = previous is not None and previous.submitted_at is not None
     charged = Decimal(0)
-    if not already_paid:
-        charged = budget.task_cost(task) if budget is not None else Decimal(0)
-        _ledger_reserve(task.project_id, charged, budget)
+    if not already_paid and budget is not None:
+        charged = budget.task_cost(task)
 
     if already_paid:
         previous.slot, previous.state, previous.expires_at = slot, Lease.ACTIVE, expires_at
@@ -232,6 +231,10 @@ def _lease_task(
             charged=charged,
             now=now,
         )
+    if not already_paid:
+        # Last, so the ledger row (shared by every claim of the project) is locked only
+        # from here to the commit.
+        _ledger_reserve(task.project_id, charged, budget)
     for field, value in changes.items():
         setattr(task, field, value)
     lease.task = task
@@ -249,22 +252,25 @@ def label_money(budget: Budget) -> Decimal | None:
 
 
 def _ledger_reserve(project_id: int, cost: Decimal, budget: Budget | None) -> None:
-    """Put one unit of `cost` on the ledger if the budget can pay for it. The condition is
-    part of the UPDATE, so racing claims are checked one after another against the row as
-    the previous one left it (PostgreSQL re-evaluates it after the row lock; SQLite
-    serialises writers)."""
+    """Put one unit of `cost` on the ledger if the budget can pay for it, else raise
+    BudgetExhausted. The condition is part of the UPDATE, so racing claims are judged one
+    after another against the row as the previous one left it (PostgreSQL re-evaluates it
+    after the row lock; SQLite serialises writers).
+
+    A project whose budget sets no limit has no ledger row: nothing to check, and no row
+    that every claim of the project would have to lock in turn. The row is made, from the
+    lease rows, by the first claim after a limit is set."""
     cap = label_money(budget) if budget is not None else None
-    limits = {
-        "project_id": project_id,
-        "cost": cost,
-        "task_limit": budget.task_limit if budget is not None else None,
-        "money_cap": cap,
-    }
+    task_limit = budget.task_limit if budget is not None else None
+    limits = {"project_id": project_id, "cost": cost, "task_limit": task_limit, "money_cap": cap}
     if sql.ledger_add(**limits):
         return
+    if cap is None and task_limit is None:
+        return
     # No row yet, or one our snapshot missed: make sure it exists (this waits for a racing
-    # creator to commit), then ask once more, with a fresh snapshot.
-    _ledger_create(project_id)
+    # creator to commit), then ask once more, with a fresh snapshot. The caller's own new
+    # lease is already written, so it is left out of the recount.
+    _ledger_create(project_id, leaving_out=(1, cost))
     if sql.ledger_add(**limits):
         return
     ledger = BudgetLedger.objects.get(project_id=project_id)
@@ -293,8 +299,9 @@ def ledger_derived(project_id: int) -> tuple[int, Decimal]:
     return totals["units"], totals["money"] or Decimal(0)
 
 
-def _ledger_create(project_id: int) -> None:
+def _ledger_create(project_id: int, *, leaving_out: tuple[int, Decimal] = (0, Decimal(0))) -> None:
     units, money = ledger_derived(project_id)
+    units, money = units - leaving_out[0], money - leaving_out[1]
     BudgetLedger.objects.bulk_create(
         [BudgetLedger(project_id=project_id, units=units, money=money)], ignore_conflicts=True
     )

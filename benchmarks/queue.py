@@ -99,9 +99,9 @@ def drop_database(base_url: str) -> None:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
 
 
-def fill(tasks: int, users: int) -> tuple[int, list[str]]:
-    """A project with `tasks` pending image tasks, a budget, and `users` annotators with
-    tokens. Returns (project id, tokens)."""
+def fill(tasks: int, users: int, money_limit: str | None) -> tuple[int, list[str]]:
+    """A project with `tasks` pending image tasks, a budget (no limit unless `money_limit`),
+    and `users` annotators with tokens. Returns (project id, tokens)."""
     from decimal import Decimal
 
     from django.contrib.auth.models import User
@@ -111,8 +111,10 @@ def fill(tasks: int, users: int) -> tuple[int, list[str]]:
     from annotate.models import Asset, Budget, Membership, Project
 
     project = Project.objects.create(name="bench")
-    # A real budget, far from its limit: the claim pays for the ledger check.
-    Budget.objects.create(project=project, money_limit=Decimal("1000000000"), task_limit=None)
+    # With a limit, every claim also takes its turn on the project's budget ledger row.
+    Budget.objects.create(
+        project=project, money_limit=Decimal(money_limit) if money_limit else None
+    )
     assets = max(1, tasks // 100)
     first_asset = Asset.objects.bulk_create(
         [
@@ -149,10 +151,13 @@ def fill(tasks: int, users: int) -> tuple[int, list[str]]:
     return project.pk, [token.key for token in tokens]
 
 
-def rerank(project_id: int, count: int | None) -> tuple[float, int]:
-    from django.db import connection
+def rerank(project_id: int, count: int | None, writers: int) -> tuple[float, int]:
+    """New priorities for all tasks (count None) or `count` random ones, written through
+    priorities_write_bulk by `writers` threads with their own connections, the way the
+    scoring workers write their chunks side by side."""
+    from django.db import connection, connections
 
-    from activelearn.queue import priorities_write_bulk
+    from activelearn.queue import POSTGRES_PRIORITY_CHUNK, priorities_write_bulk
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -164,9 +169,26 @@ def rerank(project_id: int, count: int | None) -> tuple[float, int]:
         ids = sorted(random.Random(1).sample(ids, count))
     rng = random.Random(len(ids))
     priorities = [(task_id, rng.random()) for task_id in ids]
+    chunks = [
+        priorities[i : i + POSTGRES_PRIORITY_CHUNK]
+        for i in range(0, len(priorities), POSTGRES_PRIORITY_CHUNK)
+    ]
+    shares = [[pair for chunk in chunks[w::writers] for pair in chunk] for w in range(writers)]
+    changed = [0] * writers
+
+    def write(w: int) -> None:
+        try:
+            changed[w] = priorities_write_bulk(project=project_id, priorities=shares[w])
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
     started = time.perf_counter()
-    changed = priorities_write_bulk(project=project_id, priorities=priorities)
-    return time.perf_counter() - started, changed
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started, sum(changed)
 
 
 class Server:
@@ -361,6 +383,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="per HTTP phase")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--writers", type=int, default=2, help="connections writing the rerank")
+    parser.add_argument(
+        "--money-limit", help="give the budget a money limit (far from reached), e.g. 1e9"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the bench_queue database")
     args = parser.parse_args()
 
@@ -382,14 +408,14 @@ def main() -> None:
         # Every HTTP request uses a fresh annotator; bounded by the phases' length.
         users = int(args.seconds * 1500) + int(args.seconds * OPEN_LOOP_RATE) + 100
         started = time.perf_counter()
-        project_id, token_list = fill(args.tasks, users)
+        project_id, token_list = fill(args.tasks, users, args.money_limit)
         fill_s = time.perf_counter() - started
         print(f"filled {args.tasks} tasks and {users} annotators in {fill_s:.1f} s", flush=True)
 
-        rerank_all_s, changed_all = rerank(project_id, None)
+        rerank_all_s, changed_all = rerank(project_id, None, args.writers)
         print(f"rerank all: {changed_all} rows in {rerank_all_s:.2f} s", flush=True)
         changed_count = min(RERANK_CHANGED, args.tasks)
-        rerank_10k_s, changed_10k = rerank(project_id, changed_count)
+        rerank_10k_s, changed_10k = rerank(project_id, changed_count, 1)
         print(f"rerank {changed_count}: {changed_10k} rows in {rerank_10k_s:.3f} s", flush=True)
         from django.db import connection
 

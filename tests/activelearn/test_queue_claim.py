@@ -212,6 +212,7 @@ def test_a_rejected_task_goes_back_to_its_annotator_first(project, alice, bob, r
 def test_reworking_a_rejected_task_costs_nothing_more(project, alice, rita):
     from annotate.services.reviews import review_decide
 
+    Budget.objects.filter(project=project).update(task_limit=10)
     make_tasks(project, 2)
     lease = task_claim_next(user=alice, project=project)
     task_submit(task=lease.task, user=alice, payload={"boxes": [BOX]}, base_version=None)
@@ -265,6 +266,7 @@ def test_an_expired_reservation_goes_back_to_the_budget(project, alice, bob):
 def test_the_ledger_matches_the_leases_after_claims_skips_expiries_and_submits(
     project, alice, bob, pat
 ):
+    Budget.objects.filter(project=project).update(money_limit=Decimal("100"))
     make_tasks(project, 6)
     a = task_claim_next(user=alice, project=project)
     b = task_claim_next(user=bob, project=project)
@@ -275,6 +277,24 @@ def test_the_ledger_matches_the_leases_after_claims_skips_expiries_and_submits(
     task_claim_next(user=alice, project=project)
     ledger = BudgetLedger.objects.get(project=project)
     assert (ledger.units, ledger.money) == ledger_derived(project.pk) == (2, Decimal("0.10"))
+
+
+def test_a_budget_without_limits_keeps_no_ledger_row(project, alice):
+    make_tasks(project, 2)
+    task_claim_next(user=alice, project=project)
+    assert not BudgetLedger.objects.filter(project=project).exists()
+
+
+def test_a_limit_set_after_claims_counts_the_work_already_leased(project, alice, bob, pat):
+    make_tasks(project, 5)
+    held = task_claim_next(user=alice, project=project)
+    task_claim_next(user=bob, project=project)
+    Budget.objects.filter(project=project).update(task_limit=3)
+    task_claim_next(user=pat, project=project)
+    ledger = BudgetLedger.objects.get(project=project)
+    assert (ledger.units, ledger.money) == ledger_derived(project.pk) == (3, Decimal("0.15"))
+    with pytest.raises(BudgetExhausted):
+        task_claim_next(user=alice, project=project, exclude=[held.task.pk])
 
 
 def test_k_annotators_per_task_share_it_and_a_third_does_not(project, alice, bob, pat):
