@@ -404,6 +404,11 @@ def task_submit(
         if submitted >= learning.annotators_per_task:
             changes.update(state=State.SUBMITTED, annotator=user, submitted_at=now)
         AnnotationTask.objects.filter(pk=task.pk).update(**changes)
+    # New labels may call for a rescoring (every `rescore_every_labels`); after the commit,
+    # so the count includes this one. Imported here: activelearn.scoring imports this module.
+    from .scoring import maybe_rescore_after_labels
+
+    maybe_rescore_after_labels(project=task.project)
     return annotation
 
 
