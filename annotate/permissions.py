@@ -7,8 +7,8 @@ Within a project, the table says which role may do what, on any object or only o
     can(user, "task.label", task)                  -> bool
     visible(user, "task.view", AnnotationTask.objects.all())  -> queryset the user may act on
     get_object_for(user, "task.label", AnnotationTask.objects, pk=5)
-        -> the task; Http404 when the user cannot even view it; PermissionDenied (403)
-           when they can view it but not do the action.
+        -> the task; Http404 when the user may neither view it nor do the action;
+           PermissionDenied (403) when they can view it but not do the action.
 """
 
 from __future__ import annotations
@@ -163,9 +163,16 @@ def get_object_for(user, action: str, queryset, **lookup) -> Model:
     but not do the action."""
     if not isinstance(queryset, QuerySet):
         queryset = queryset.all()
-    obj = visible(user, view_action(action), queryset).filter(**lookup).first()
+    viewing = view_action(action)
+    obj = visible(user, viewing, queryset).filter(**lookup).first()
+    if obj is None and action != viewing:
+        # An object the user may act on exists for them even when the view rule is narrower
+        # (an annotator may claim any task of the project, but sees only their own).
+        obj = visible(user, action, queryset).filter(**lookup).first()
+        if obj is not None:
+            return obj
     if obj is None:
         raise Http404("Not found.")
-    if action != view_action(action) and not can(user, action, obj):
+    if action != viewing and not can(user, action, obj):
         raise PermissionDenied(f"You may not do {action} here.")
     return obj

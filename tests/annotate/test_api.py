@@ -21,6 +21,12 @@ pytestmark = pytest.mark.django_db
 XSS = "<script>alert(1)</script>"
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # The named users are made per test; the default hasher would spend most of the run.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def client_for(user) -> APIClient:
     client = APIClient()
     client.force_login(user)
