@@ -1154,6 +1154,10 @@ class LabelApp {
     for (const button of this.root.querySelectorAll("[data-action]")) {
       button.addEventListener("click", () => this.run(button.dataset.action));
     }
+    // After a toolbar click the keys belong to the image again (Space must not re-click).
+    for (const button of this.root.querySelectorAll(".lb-toolbar button, .lb-timeline button")) {
+      button.addEventListener("click", () => this.stage.focus({ preventScroll: true }));
+    }
     $("scrubber").addEventListener("input", (e) => this.setFrame(Number(e.target.value)));
     $("shortcuts").addEventListener("click", (e) => {
       if (e.target === $("shortcuts")) $("shortcuts").hidden = true;
