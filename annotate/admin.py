@@ -305,6 +305,12 @@ class AssetAdmin(ManagedProjectsMixin, admin.ModelAdmin):
             asset.original_name,
         )
 
+    def get_deleted_objects(self, objs, request):
+        # asset.delete covers what hangs off the asset (frames, tasks, versions, shapes):
+        # asset_delete removes them, so no right per related model is asked for.
+        deleted, counts, _perms_needed, _protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), []
+
     def delete_model(self, request, obj):
         project_services.asset_delete(asset=obj)
 
