@@ -76,6 +76,21 @@ export function storeLocalDraft(taskId, draft) {
   }
 }
 
+/** Forget drafts of this browser older than `days` (the server has had them long since). */
+export function pruneLocalDrafts(days = 30) {
+  try {
+    const cutoff = Date.now() - days * 86_400_000;
+    for (let i = localStorage.length - 1; i >= 0; i--) {
+      const key = localStorage.key(i);
+      if (!key?.startsWith(DRAFT_PREFIX)) continue;
+      const draft = JSON.parse(localStorage.getItem(key) || "null");
+      if (!draft || (draft.storedAt ?? 0) < cutoff) localStorage.removeItem(key);
+    }
+  } catch {
+    /* storage unavailable: nothing to prune */
+  }
+}
+
 export function clearLocalDraft(taskId) {
   try {
     localStorage.removeItem(DRAFT_PREFIX + taskId);

@@ -7,6 +7,7 @@ import {
   clearLocalDraft,
   isAuthProblem,
   loadLocalDraft,
+  pruneLocalDrafts,
   request,
 } from "./api.js";
 import { Renderer, SIDE_COLORS } from "./canvas.js";
@@ -29,7 +30,9 @@ import {
   countShapes,
   deleteTrack,
   emptyDoc,
+  extendTrack,
   fromPayload,
+  keyframesOf,
   materialize,
   mergeTracks,
   newTrack,
@@ -87,6 +90,7 @@ class LabelApp {
   // -- start and task loading -----------------------------------------------------------
 
   async start() {
+    pruneLocalDrafts();
     this.bindUi();
     this.renderer.resize();
     new ResizeObserver(() => {
@@ -805,7 +809,22 @@ class LabelApp {
     }, { snapshot });
   }
 
+  renderKeyframeTicks() {
+    const ticks = $("keyframe-ticks");
+    if (!ticks) return;
+    ticks.replaceChildren();
+    const sel = this.selection;
+    if (sel?.track == null || this.frames.length < 2) return;
+    for (const frame of keyframesOf(this.doc, sel.track)) {
+      const tick = document.createElement("span");
+      tick.style.left = `${(frame / (this.frames.length - 1)) * 100}%`;
+      tick.title = `keyframe on frame ${frame + 1}`;
+      ticks.append(tick);
+    }
+  }
+
   renderTracks() {
+    this.renderKeyframeTicks();
     if (!this.useTracks) return;
     const list = $("track-list");
     const checked = new Set([...list.querySelectorAll("input:checked")].map((i) => Number(i.value)));
@@ -1089,6 +1108,11 @@ class LabelApp {
         if (!editing || !item || this.frame >= this.frames.length - 1) return;
         this.change(() => copyToFrame(this.doc, item, this.frame + 1));
         return this.setFrame(this.frame + 1);
+      case "extend-track": {
+        const sel = this.selection;
+        if (!editing || sel?.track == null || item) return;
+        return this.change(() => extendTrack(this.doc, sel.track, sel.type, this.frame));
+      }
       case "split-track":
         if (!editing || item?.track == null) return;
         return this.change(() => {

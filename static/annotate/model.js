@@ -173,6 +173,25 @@ export function copyToFrame(doc, item, toFrame) {
   return addShape(doc, { ...geometry, label: item.label, track: item.track, frame: toFrame });
 }
 
+/** A keyframe of a track on `frame`, copied from its nearest keyframe: extends the track
+ * (interpolation then fills the frames between). Returns the new shape, or null. */
+export function extendTrack(doc, number, type, frame) {
+  const keyframes = doc.shapes.filter((s) => s.track === number && s.type === type);
+  if (!keyframes.length || keyframes.some((s) => s.frame === frame)) return null;
+  const nearest = keyframes.reduce((a, b) =>
+    Math.abs(b.frame - frame) < Math.abs(a.frame - frame) ? b : a,
+  );
+  const { id, ...geometry } = structuredClone(nearest);
+  return addShape(doc, { ...geometry, frame });
+}
+
+/** Frames holding a keyframe of a track, for the timeline. */
+export function keyframesOf(doc, number) {
+  return [...new Set(doc.shapes.filter((s) => s.track === number).map((s) => s.frame))].sort(
+    (a, b) => a - b,
+  );
+}
+
 /** Tracks with their extent, for the track list. */
 export function trackList(doc) {
   const out = new Map();

@@ -15,6 +15,7 @@ export const SHORTCUTS = [
   { keys: [" "], action: "play", help: "Play / pause" },
   { keys: ["c"], action: "copy-next", help: "Copy the selected shape to the next frame" },
   { keys: ["x"], action: "split-track", help: "Split the selected track at this frame" },
+  { keys: ["e"], action: "extend-track", help: "Extend the selected track to this frame (a keyframe copied from its nearest one)" },
   { keys: ["f"], action: "fit", help: "Fit the image to the screen" },
   { keys: ["+", "="], action: "zoom-in", help: "Zoom in (or the mouse wheel)" },
   { keys: ["-"], action: "zoom-out", help: "Zoom out" },

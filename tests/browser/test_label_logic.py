@@ -119,3 +119,18 @@ def test_the_payload_holds_keyframes_and_every_interpolated_frame(modules):
         [{"number": 1, "label": "person"}],
         True,
     ]
+
+
+def test_extending_a_track_copies_its_nearest_keyframe_and_interpolation_fills_the_gap(modules):
+    result = modules(
+        """const d = m.emptyDoc();
+           const t = m.newTrack(d, "person");
+           const box = {type: "box", label: "person", track: t, y: 0, w: 10, h: 10};
+           m.addShape(d, {...box, frame: 0, x: 0});
+           m.addShape(d, {...box, frame: 2, x: 20});
+           const added = m.extendTrack(d, t, "box", 6);
+           const again = m.extendTrack(d, t, "box", 6);
+           const at4 = m.shapesAt(d, 4)[0];
+           return [added.x, again, at4.interpolated, at4.value.x, m.keyframesOf(d, t)];"""
+    )
+    assert result == [20, None, True, 20, [0, 2, 6]]
