@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from annotate.ingest.services import videos_enqueue_pending
 from annotate.ingest.video import video_process
 
 
@@ -15,3 +16,10 @@ def process_video(asset_id: int) -> str:
     so a redelivery after a lost worker just runs it again.
     """
     return video_process(asset_id=asset_id)
+
+
+@shared_task(name="annotate.requeue_pending_videos")
+def requeue_pending_videos() -> int:
+    """Queue again the videos left pending (the queue was down at upload) or processing
+    (their worker died). Meant for a periodic schedule; repeating it is harmless."""
+    return videos_enqueue_pending()

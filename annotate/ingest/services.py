@@ -288,6 +288,23 @@ def _enqueue_video(asset_id: int, result: FileResult) -> None:
         )
 
 
+def videos_enqueue_pending(*, project: Project | None = None) -> int:
+    """Queue every video still pending or processing again (after the queue was down, or a
+    worker died). Safe to repeat: a run already going holds the asset's lock and the other
+    delivery skips; a finished one is skipped by its state."""
+    from annotate.tasks import process_video
+
+    videos = Asset.objects.filter(
+        kind=Asset.Kind.VIDEO, state__in=[Asset.State.PENDING, Asset.State.PROCESSING]
+    )
+    if project is not None:
+        videos = videos.filter(project=project)
+    ids = list(videos.values_list("pk", flat=True))
+    for asset_id in ids:
+        process_video.delay(asset_id)
+    return len(ids)
+
+
 def _ingest_video(project, name, staged: _Staged, media_type, user) -> FileResult:
     with tempfile.TemporaryDirectory(prefix="ingest-") as workdir:
         local = os.path.join(workdir, f"video{media_type.suffix}")

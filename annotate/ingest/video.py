@@ -31,7 +31,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 
 from annotate.models import AnnotationTask, Asset, Frame, frame_upload_to
 
@@ -44,6 +44,7 @@ DECODER = Path(__file__).with_name("decoder.py")
 FRAME_JPEG_QUALITY = 90
 PROBE_TIMEOUT_S = 60
 PROGRESS_EVERY_S = 0.5
+LOCK_NAMESPACE = 0x766964  # "vid": first key of the advisory lock, the asset id the second
 
 
 PR_SET_PDEATHSIG = 1
@@ -223,9 +224,35 @@ def _segments(frames: list[Frame], length: int) -> list[tuple[int, int, int]]:
 def video_process(*, asset_id: int, memory_bytes: int | None = None) -> str:
     """Extract the frames of a pending video asset, then make its segment tasks.
 
-    Returns what happened: "ready", "failed", or "skipped" (already done, gone, or being
-    processed by someone else's claim that this one lost).
+    Returns what happened: "ready", "failed", or "skipped" (already done, gone, failed
+    before, or being processed right now by another run).
     """
+    with _run_alone(asset_id) as alone:
+        if not alone:
+            return "skipped"  # another live run has it; a dead one's lock died with it
+        return _video_process_claimed(asset_id, memory_bytes)
+
+
+@contextmanager
+def _run_alone(asset_id: int) -> Iterator[bool]:
+    """Hold a PostgreSQL session advisory lock on the asset for the run. A duplicate delivery
+    finds it taken; a killed worker's connection closes and frees it. No lock elsewhere
+    (SQLite runs one worker)."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, asset_id])
+        taken = cursor.fetchone()[0]
+    try:
+        yield taken
+    finally:
+        if taken:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, asset_id])
+
+
+def _video_process_claimed(asset_id: int, memory_bytes: int | None) -> str:
     claimed = Asset.objects.filter(
         pk=asset_id,
         kind=Asset.Kind.VIDEO,

@@ -13,12 +13,7 @@ import pytest
 from annotate.ingest.services import ingest_files
 from annotate.ingest.video import video_process
 from annotate.models import AnnotationTask, Asset, Frame
-from tests.annotate.ingest_media import (
-    avi_claiming_frames,
-    project_files,
-    video_bytes,
-    video_file,
-)
+from tests.annotate.ingest_media import avi_claiming_frames, project_files, video_bytes
 
 
 def _wait_until_done(asset_id: int, timeout: float = 90) -> Asset:
@@ -179,13 +174,18 @@ def test_a_video_damaged_after_upload_fails_with_a_reason(
     assert not Frame.objects.filter(asset=asset).exists()
 
 
-def test_a_decoder_over_its_time_limit_is_killed_with_a_clear_message(tmp_path):
+def test_a_decoder_over_its_time_limit_is_killed_with_a_clear_message(tmp_path, monkeypatch):
     from annotate.ingest.video import VideoRejected, decoder_events
 
-    clip = video_file(tmp_path / "slow.avi", frames=25)
+    hanging = tmp_path / "hang.py"
+    hanging.write_text("import time\ntime.sleep(60)\n")
+    monkeypatch.setattr("annotate.ingest.video.DECODER", hanging)
+    started = time.monotonic()
 
-    with pytest.raises(VideoRejected, match=r"longer than the limit of 0.05 s"):
-        list(decoder_events(["extract", str(clip), str(tmp_path), "1", "90"], timeout=0.05))
+    with pytest.raises(VideoRejected, match=r"longer than the limit of 0.5 s"):
+        list(decoder_events(["extract", "x.avi", str(tmp_path), "1", "90"], timeout=0.5))
+
+    assert time.monotonic() - started < 30
 
 
 @pytest.mark.django_db
@@ -262,3 +262,48 @@ def test_a_video_is_queued_after_commit_and_a_down_queue_is_said_not_hidden(
     assert result.status == "created"
     assert "task queue is unavailable" in result.message
     assert Asset.objects.get(pk=result.asset_id).state == Asset.State.PENDING
+
+
+@pytest.mark.django_db
+def test_a_second_delivery_while_a_run_is_going_is_skipped(
+    project, media_root, tmp_path, monkeypatch
+):
+    import psycopg
+    from django.db import connection
+
+    from annotate.ingest.video import LOCK_NAMESPACE
+
+    asset = _pending_video(project, tmp_path, monkeypatch, frames=3)
+    db = connection.settings_dict
+    with psycopg.connect(
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        dbname=db["NAME"],
+        autocommit=True,
+    ) as other_run:
+        other_run.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_NAMESPACE, asset.pk])
+
+        assert video_process(asset_id=asset.pk) == "skipped"
+        assert Asset.objects.get(pk=asset.pk).state == Asset.State.PENDING
+        other_run.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, asset.pk])
+
+    assert video_process(asset_id=asset.pk) == "ready"
+
+
+@pytest.mark.django_db
+def test_pending_and_processing_videos_are_queued_again(project, media_root, tmp_path, monkeypatch):
+    from annotate.ingest.services import videos_enqueue_pending
+    from annotate.tasks import process_video
+
+    pending = _pending_video(project, tmp_path, monkeypatch, frames=3)
+    stuck = _pending_video(project, tmp_path, monkeypatch, frames=4)
+    done = _pending_video(project, tmp_path, monkeypatch, frames=5)
+    Asset.objects.filter(pk=stuck.pk).update(state=Asset.State.PROCESSING)
+    Asset.objects.filter(pk=done.pk).update(state=Asset.State.READY)
+    queued = []
+    monkeypatch.setattr(process_video, "delay", queued.append)
+
+    assert videos_enqueue_pending(project=project) == 2
+    assert sorted(queued) == sorted([pending.pk, stuck.pk])
