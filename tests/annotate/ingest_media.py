@@ -44,7 +44,7 @@ def huge_png_bytes(side: int = 20000) -> bytes:
 
 def video_file(path: Path, *, frames: int = 25, fps: float = 10.0, size=(64, 48)) -> Path:
     """An MJPG AVI whose frame i is a flat grey of brightness 5*i (so frames differ)."""
-    fourcc = "MJPG" if path.suffix == ".avi" else "mp4v"
+    fourcc = "MJPG" if path.suffix in (".avi", ".mkv") else "mp4v"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
     assert writer.isOpened()
     for index in range(frames):

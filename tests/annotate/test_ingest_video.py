@@ -307,3 +307,22 @@ def test_pending_and_processing_videos_are_queued_again(project, media_root, tmp
 
     assert videos_enqueue_pending(project=project) == 2
     assert sorted(queued) == sorted([pending.pk, stuck.pk])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("filename", "content_type"),
+    [("clip.mkv", "video/x-matroska"), ("clip.mov", "video/quicktime")],
+)
+def test_matroska_and_quicktime_videos_are_recognised_by_content(
+    project, media_root, tmp_path, monkeypatch, filename, content_type
+):
+    monkeypatch.setattr("annotate.ingest.services._enqueue_video", lambda *args: None)
+    data = video_bytes(tmp_path, filename, frames=6)
+
+    report = ingest_files(project=project, files=[("upload.bin", io.BytesIO(data))])
+
+    asset = Asset.objects.get(pk=report.created_ids[0])
+    assert asset.content_type == content_type
+    assert video_process(asset_id=asset.pk) == "ready"
+    assert Asset.objects.get(pk=asset.pk).frame_count == 6
