@@ -350,6 +350,28 @@ def open_loop(port: int, project_id: int, tokens: Tokens, seconds: float) -> dic
     return {"latencies": latencies, "assigned": assigned, "failures": failures}
 
 
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU time used so far by the gunicorn workers and the bench database's backends (read
+    from /proc), so the cost of an assignment can be told apart from a busy machine."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {"gunicorn": 0.0, "postgres": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        parent, cpu = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+        if parent == server_pid or int(entry.name) == server_pid:
+            used["gunicorn"] += cpu
+        elif cmdline.startswith("postgres:") and f" {DB_NAME} " in cmdline:
+            used["postgres"] += cpu
+    return used
+
+
 def database_doubles(project_id: int) -> dict:
     from django.db import connection
 
@@ -426,8 +448,19 @@ def main() -> None:
         server = Server(database_url, args.workers, args.threads)
         tokens = Tokens(token_list)
         warm = closed_loop(server.port, project_id, tokens, 1.0)  # connections and imports
+        cpu_before, client_before = cpu_seconds(server.process.pid), time.process_time()
         closed = closed_loop(server.port, project_id, tokens, args.seconds)
+        cpu_after, client_after = cpu_seconds(server.process.pid), time.process_time()
         assign_per_s = len(closed["assigned"]) / closed["elapsed"]
+        per_assignment_ms = {
+            name: (cpu_after[name] - cpu_before[name]) * 1000 / max(1, len(closed["assigned"]))
+            for name in cpu_after
+        }
+        per_assignment_ms["client"] = (
+            (client_after - client_before) * 1000 / max(1, len(closed["assigned"]))
+        )
+        with open("/proc/loadavg") as loadavg:
+            load = loadavg.read().split()[0]
         print(
             f"closed loop: {len(closed['assigned'])} assignments in {closed['elapsed']:.1f} s"
             f" ({len(closed['failures'])} failures)",
@@ -461,6 +494,15 @@ def main() -> None:
             (f"next task, {CLIENTS} clients closed (/s)", f"{assign_per_s:.0f}  (goal >= 300)"),
             (f"next task, open loop {OPEN_LOOP_RATE} req/s p50 (ms)", f"{p50:.1f}"),
             (f"next task, open loop {OPEN_LOOP_RATE} req/s p99 (ms)", f"{p99:.1f}  (goal <= 50)"),
+            (
+                "CPU ms per assignment: gunicorn / postgres / client",
+                " / ".join(f"{per_assignment_ms[k]:.1f}" for k in ("gunicorn", "postgres", "client")),  # noqa: E501
+            ),
+            (
+                "assign/s these CPU costs allow on 2 idle cores",
+                f"{2000 / max(0.001, sum(per_assignment_ms.values())):.0f}",
+            ),
+            ("load average (1 min) during the run", load),
             ("assignments made", f"{len(handed):,}"),
             ("active leases in the database", f"{found['active_leases']:,}"),
             ("failed requests", str(len(failures))),

@@ -35,14 +35,20 @@ def _error(err: ServiceError) -> Response:
 
 
 def _project_for(user, pk: int, action: str) -> Project:
-    """The project, with the settings and budget the queue reads: 404 unless the user is in
-    it, 403 unless their role may do `action` on it. (get_object_for with "task.claim" would
-    judge visibility by "task.view", which an annotator has only on their own tasks.)"""
-    queryset = Project.objects.select_related("learning", "budget")
-    project = get_object_for(user, "project.view", queryset, pk=pk)
-    if not user.is_superuser and rule(action, role_in(user, project.pk)) != ANY:
+    """The project, for a user who may do `action` in it: 404 unless the user is in it, 403
+    unless their role may. Decided from the user's roles (one query, shared with the rest of
+    the request) and the permission table; the project row itself is left to the service,
+    which reads it with its queue settings. (get_object_for with "task.claim" would judge
+    visibility by "task.view", which an annotator has only on their own tasks.)"""
+    if user.is_superuser:
+        return get_object_for(user, "project.view", Project.objects, pk=pk)
+    role = role_in(user, pk)
+    if role is None:
+        raise Http404("Not found.")
+    if rule(action, role) != ANY:
         raise PermissionDenied(f"You may not do {action} here.")
-    return project
+    # A membership's project exists (foreign key), so a reference by id is enough here.
+    return Project(pk=pk)
 
 
 def _task_for_holder(user, pk: int) -> AnnotationTask:
