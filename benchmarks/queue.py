@@ -409,6 +409,11 @@ def main() -> None:
     parser.add_argument(
         "--money-limit", help="give the budget a money limit (far from reached), e.g. 1e9"
     )
+    parser.add_argument(
+        "--server-side-binding",
+        action="store_true",
+        help="gunicorn's database connections bind parameters on the server (prepared)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the bench_queue database")
     args = parser.parse_args()
 
@@ -445,7 +450,12 @@ def main() -> None:
             cursor.execute("ANALYZE annotate_annotationtask")
         connection.close()
 
-        server = Server(database_url, args.workers, args.threads)
+        server_url = database_url
+        if args.server_side_binding:
+            # dj-database-url hands query parameters to OPTIONS: psycopg then binds on the
+            # server and prepares statements it sees repeatedly (planned once, not per call).
+            server_url += "?server_side_binding=true"
+        server = Server(server_url, args.workers, args.threads)
         tokens = Tokens(token_list)
         warm = closed_loop(server.port, project_id, tokens, 1.0)  # connections and imports
         cpu_before, client_before = cpu_seconds(server.process.pid), time.process_time()
