@@ -67,6 +67,12 @@ class ScopedObjectMixin:
             pk=self.kwargs["pk"],
         )
 
+    def check_object_permissions(self, request, obj) -> None:
+        # Asked by the browsable API before it offers an edit form for the object.
+        super().check_object_permissions(request, obj)
+        if not can(request.user, self.action_for(request.method), obj):
+            self.permission_denied(request, message="You may not change this.")
+
     def http_method_not_allowed(self, request, *args, **kwargs):
         # Look the object up first: another project's object is 404 for every method.
         get_object_for(
@@ -146,19 +152,18 @@ class LabelClassList(ScopedObjectMixin, generics.ListCreateAPIView):
         active_only = self.request.query_params.get("active") in ("1", "true")
         return selectors.label_classes_of(self.get_scoped_object(), active_only=active_only)
 
-    def get_serializer_context(self):
-        context = super().get_serializer_context()
-        if self.request.method == "POST":
-            context["project"] = self.get_scoped_object()
-        return context
-
-    def perform_create(self, serializer):
+    def create(self, request, *args, **kwargs):
+        project = self.get_scoped_object()
+        context = {**self.get_serializer_context(), "project": project}
+        serializer = LabelClassSerializer(data=request.data, context=context)
+        serializer.is_valid(raise_exception=True)
         try:
-            serializer.instance = project_services.label_class_create(
-                project=serializer.context["project"], **serializer.validated_data
+            label_class = project_services.label_class_create(
+                project=project, **serializer.validated_data
             )
         except DjangoValidationError as error:
             raise _as_drf_error(error) from error
+        return Response(LabelClassSerializer(label_class).data, status=status.HTTP_201_CREATED)
 
 
 class LabelClassDetail(ScopedObjectMixin, generics.RetrieveUpdateDestroyAPIView):
@@ -200,6 +205,17 @@ class BudgetDetail(ScopedObjectMixin, generics.GenericAPIView):
     queryset = Project.objects.all()
     serializer_class = BudgetSerializer
     actions = {"GET": "budget.view", "PUT": "budget.change", "PATCH": "budget.change"}
+
+    # The browsable API hands back the read shape ({"project", "budget", "spent"}) when it
+    # builds its edit form: the rule is checked on the project, the form shows the budget.
+    def check_object_permissions(self, request, obj) -> None:
+        project = Project(pk=obj["project"]) if isinstance(obj, dict) else obj
+        super().check_object_permissions(request, project)
+
+    def get_serializer(self, *args, **kwargs):
+        if isinstance(kwargs.get("instance"), dict):
+            kwargs["instance"] = kwargs["instance"]["budget"]
+        return super().get_serializer(*args, **kwargs)
 
     def _response(self, project: Project) -> Response:
         budget = selectors.budget_of(project)

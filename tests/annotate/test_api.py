@@ -451,3 +451,23 @@ def test_frame_and_version_lists_do_not_query_per_row(
     with django_assert_max_num_queries(7):
         versions = client.get(f"/api/tasks/{task.id}/annotations/").json()
     assert frames["count"] == 30 and versions["count"] == 12
+
+
+@pytest.mark.parametrize("who", ["alice", "rita", "eve", "pat"])
+def test_browsable_api_pages_open_for_every_role(request, project, who):
+    """A regression: the class list crashed while building the POST form for a non-manager."""
+    user = request.getfixturevalue(who)
+    asset = make_asset(project)
+    client = client_for(user)
+    for url in (
+        "/api/projects/",
+        f"/api/projects/{project.id}/",
+        f"/api/projects/{project.id}/classes/",
+        f"/api/classes/{project.label_classes.first().id}/",
+        "/api/assets/",
+        f"/api/assets/{asset.id}/",
+        "/api/tasks/",
+    ):
+        assert client.get(url, HTTP_ACCEPT="text/html").status_code == 200, url
+    budget = client.get(f"/api/projects/{project.id}/budget/", HTTP_ACCEPT="text/html")
+    assert budget.status_code == (200 if who in ("pat", "eve") else 404)
