@@ -16,7 +16,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils.html import format_html
 
-from . import project_services
+from .admin_exchange import EXPORT_ACTIONS, register_exchange_admin
 from .models import (
     Annotation,
     AnnotationTask,
@@ -34,6 +34,7 @@ from .models import (
 from .permissions import SCOPES, can, visible
 from .schema import SKELETON_PRESETS, skeleton_preset
 from .selectors import budget_spent, budget_spent_from_stats, project_stats
+from .services import projects as project_services
 
 User = get_user_model()
 
@@ -167,6 +168,7 @@ class ProjectAdmin(ManagedProjectsMixin, admin.ModelAdmin):
     change_action = "project.change"
     delete_action = "project.change"
     list_display = ["name", "tasks_pending", "tasks_done", "spent_of_budget", "created_at"]
+    actions = [*EXPORT_ACTIONS]
     list_filter = ["keypoints_enabled", "tracks_enabled", "created_at"]
     search_fields = ["name", "description"]
     readonly_fields = ["created_by", "created_at"]
@@ -476,3 +478,4 @@ admin.site.unregister(User)
 admin.site.register(User, RightsGuardedUserAdmin)
 admin.site.unregister(Group)
 admin.site.register(Group, RightsGuardedGroupAdmin)
+register_exchange_admin(admin.site)

@@ -225,6 +225,15 @@ CELERY_RESULT_EXPIRES = 24 * 3600
 # Imported predictions are stored by activelearn; annotate reaches it through this path only.
 EXCHANGE_PREDICTIONS_SINK = "activelearn.imports.predictions_store"
 
+# One cache for every web process (rate limits count across gunicorn workers).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "annotate"),
+    }
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",

@@ -1,7 +1,7 @@
 """Shapes of the REST API: what each endpoint reads and which fields it accepts.
 
 Serializers validate input field by field (400 with a message per field); writes go through
-annotate.project_services.
+annotate.services.projects.
 """
 
 from __future__ import annotations

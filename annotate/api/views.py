@@ -3,7 +3,7 @@
 Every object is fetched through annotate.permissions, so an object of a project the user is
 not in is 404 for every HTTP method (even one the endpoint does not support), and an object
 the user can see but not change is 403. Reads come from annotate.selectors, writes go through
-annotate.project_services.
+annotate.services.projects.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from .. import project_services, selectors
+from .. import selectors
 from ..models import Annotation, AnnotationTask, Asset, Frame, LabelClass, Project
 from ..permissions import can, forget_roles, get_object_for, view_action
 from ..roles import GROUP_PROJECT_MANAGER
+from ..services import projects as project_services
 from . import filters
 from .serializers import (
     AnnotationSerializer,

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from .models import Asset, Box, Budget, KeypointInstance, LabelClass, Membership, Project
+from ..models import Asset, Box, Budget, KeypointInstance, LabelClass, Membership, Project
 
 PROJECT_FIELDS = (
     "name",
