@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from annotate.exchange.tasks import export_run, import_run  # noqa: F401  (registers them)
 from annotate.ingest.services import videos_enqueue_pending
 from annotate.ingest.video import video_process
 
