@@ -240,6 +240,9 @@ class LabelApp {
       }
     }
     this.setupReviewPanel();
+    for (const button of this.root.querySelectorAll("[data-action=undo], [data-action=redo], #palette button, #tracks-panel button")) {
+      button.disabled = !this.editable;
+    }
 
     const first = this.frames[0];
     this.view = fitView(first.width, first.height, this.renderer.width, this.renderer.height);

@@ -46,6 +46,10 @@ def login(browser, live_server, request):
     from django.test import Client
 
     contexts = []
+    stale = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+    for old in ARTIFACTS.glob(f"{stale}-*"):  # a failure of an earlier run
+        if "-failed-" in old.name or "-console-" in old.name:
+            old.unlink()
 
     def _login(user, *, context=None):
         if context is None:
