@@ -36,7 +36,10 @@ MAX_LEASES_PER_USER = 2  # the task being labeled plus one prefetched by the pag
 SWEEP_BATCH = 500
 SQLITE_CANDIDATES = 8  # rows tried per round on SQLite when a compare-and-set loses
 CLAIM_ROUNDS = 5
-POSTGRES_PRIORITY_CHUNK = 20_000
+# Big chunks: each UPDATE touches pages all over the two priority-ordered indexes, so fewer,
+# larger statements dirty them fewer times (benchmarks/README.queue.md); a chunk's rows stay
+# locked for its few seconds, which claims skip and heartbeats wait out.
+POSTGRES_PRIORITY_CHUNK = 50_000
 SQLITE_PRIORITY_CHUNK = 400  # two parameters a row, well under SQLite's variable limit
 
 State = AnnotationTask.State
