@@ -243,6 +243,15 @@ export class DraftSaver {
     );
   }
 
+  /** The server already holds exactly this draft as `version`: take that number. */
+  adopt(version) {
+    this.baseVersion = version;
+    this.blocked = null;
+    this.dirty = false;
+    storeLocalDraft(this.taskId, { baseVersion: version, doc: this.snapshot(), dirty: false });
+    this.hooks.status("saved", `Saved · version ${version}`);
+  }
+
   /** Send the draft while the page goes away; the local copy stays either way. */
   flushOnExit() {
     if (!this.dirty || this.blocked || this.flushedAt === this.changeCount) return;

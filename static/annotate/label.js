@@ -308,7 +308,7 @@ class LabelApp {
         this.setErrors(null);
       },
       invalid: (data) => this.setErrors(data.errors || {}, data.detail),
-      conflict: (data) => this.showConflict(data),
+      conflict: (data) => this.resolveConflict(data),
       schemaChanged: (data) => {
         this.setErrors(data.errors || {}, data.detail);
         this.banner("schema", "error", data.detail || "The label schema changed.", [
@@ -374,6 +374,24 @@ class LabelApp {
       "Your session expired. Your work is kept in this browser; log in again (new tab) and saving resumes by itself.",
       [{ label: "Log in again", href: `${this.config.urls.login}?next=${next}` }],
     );
+  }
+
+  /** A newer version that holds exactly this work (this tab's own last-second save from an
+   * earlier visit, say) is no conflict: adopt its number. Otherwise ask the annotator. */
+  async resolveConflict(data) {
+    const changes = this.saver.changeCount;
+    try {
+      const result = await request("GET", url(this.config.urls.annotation, this.task.id));
+      const mine = canonical(toPayload(this.doc, this.frames).payload);
+      if (result.ok && this.saver.changeCount === changes &&
+          canonical(toPayload(fromPayload(result.data.payload, this.frames), this.frames).payload) === mine) {
+        this.saver.adopt(result.data.version);
+        return;
+      }
+    } catch {
+      /* fall through to asking */
+    }
+    this.showConflict(data);
   }
 
   showConflict(data) {
