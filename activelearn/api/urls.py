@@ -1,6 +1,7 @@
-"""REST API of the active-learning app: the task queue."""
+"""REST API of the active-learning app: the task queue here, scoring runs from their own
+module."""
 
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -10,8 +11,5 @@ urlpatterns = [
     path("tasks/<int:pk>/heartbeat/", views.Heartbeat.as_view(), name="api-task-heartbeat"),
     path("tasks/<int:pk>/skip/", views.Skip.as_view(), name="api-task-skip"),
     path("tasks/<int:pk>/submit/", views.Submit.as_view(), name="api-task-submit"),
+    path("", include("activelearn.api.scoring_urls")),
 ]
-
-from .scoring_urls import urlpatterns as scoring_urlpatterns  # noqa: E402
-
-urlpatterns += scoring_urlpatterns
