@@ -171,6 +171,7 @@ class ScoringRun(models.Model):
         ACTIVATION = "activation", "Model version activated"
         PUSH = "push", "Predictions pushed"
         LABELS = "labels", "New labels"
+        NEW_TASKS = "new_tasks", "New tasks"
         MANUAL = "manual", "Manual"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="scoring_runs")

@@ -478,6 +478,14 @@ def rescore_project(*, project: Project, reason: str) -> ScoringRun:
     return scoring_run_start(project=project, reason=reason)
 
 
+def tasks_added(*, project_id: int) -> ScoringRun:
+    """New tasks (an upload, a processed video) take their place in the queue: the
+    cold-start coverage order before any model exists, the active model's scores after.
+    Called through settings.TASKS_ADDED_HOOKS, since annotate never imports activelearn."""
+    project = Project.objects.get(pk=project_id)
+    return rescore_project(project=project, reason=ScoringRun.Reason.NEW_TASKS)
+
+
 def maybe_rescore_after_labels(*, project: Project) -> ScoringRun | None:
     """Start a run when `rescore_every_labels` tasks were submitted since the last run
     started (0 turns it off). Cheap: two indexed queries; the queue's submit calls it."""

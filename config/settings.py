@@ -224,6 +224,8 @@ CELERY_RESULT_EXPIRES = 24 * 3600
 
 # Imported predictions are stored by activelearn; annotate reaches it through this path only.
 EXCHANGE_PREDICTIONS_SINK = "activelearn.imports.predictions_store"
+# New tasks get their place in the queue (annotate.hooks.tasks_added calls these).
+TASKS_ADDED_HOOKS = ["activelearn.scoring.tasks_added"]
 
 # One cache for every web process (rate limits count across gunicorn workers).
 CACHES = {

@@ -22,6 +22,21 @@ from annotate.schema import skeleton_preset
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery-staple"
+# Messages of this test session go to its own queue, never to a queue another run consumes.
+TEST_QUEUE = f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_celery_queue():
+    from config.celery import app
+
+    app.conf.task_default_queue = TEST_QUEUE
+    yield
+    try:
+        with app.connection_for_write() as connection:
+            connection.default_channel.client.delete(TEST_QUEUE)
+    except Exception:  # Redis down: nothing was queued either
+        pass
 
 
 @pytest.fixture(autouse=True)
@@ -128,8 +143,7 @@ def celery_worker(django_db_setup, django_db_blocker):
 
     from config.celery import app
 
-    queue = f"test-{uuid.uuid4().hex[:12]}"
-    app.conf.task_default_queue = queue
+    queue = TEST_QUEUE
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(connection.settings_dict),

@@ -31,6 +31,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
+from annotate.hooks import tasks_added
 from annotate.models import AnnotationTask, Asset, Project
 
 from .images import ProcessedImage, image_process
@@ -450,6 +451,9 @@ class _Run:
     def finish(self) -> None:
         self._collect(0)
         self.rows.flush()
+        # Images have their tasks now; a video's come when its frames are extracted.
+        if any(r.status == "created" and r.kind == "image" for r in self.report.results):
+            tasks_added(project_id=self.project.pk)
         for copy, original in self.copies:
             if original.status == "error":
                 copy.status, copy.message = "error", original.message

@@ -33,6 +33,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
 
+from annotate.hooks import tasks_added
 from annotate.models import AnnotationTask, Asset, Frame, frame_upload_to
 
 from .images import ImageRejected, image_thumbnail_from_path
@@ -311,6 +312,7 @@ def _video_process_claimed(asset_id: int, memory_bytes: int | None) -> str:
             )
             if updated != 1:
                 raise _LostClaim()
+            tasks_added(project_id=project.pk)
         return "ready"
     except _LostClaim:
         _delete_files(storage, stored_names)
