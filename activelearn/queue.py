@@ -65,14 +65,9 @@ def learning_settings_for(project_id: int) -> LearningSettings:
 
 
 def _settings_and_budget(project: Project) -> tuple[LearningSettings, Budget | None]:
-    """The project's settings and budget as loaded with it by select_related("learning",
-    "budget") in this request, or else read now, in one query (never from an old cache: a
-    manager may have just changed either)."""
-    loaded = Project.learning.related.is_cached(project) and Project.budget.related.is_cached(
-        project
-    )
-    if not loaded:
-        project = Project.objects.select_related("learning", "budget").get(pk=project.pk)
+    """The project's settings and budget, read now in one query (never from a cache on the
+    caller's object: a manager may have just changed either)."""
+    project = Project.objects.select_related("learning", "budget").get(pk=project.pk)
     try:
         learning = project.learning
     except LearningSettings.DoesNotExist:
