@@ -9,3 +9,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("annotate")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Periodic jobs, all of them. Scale-out runs one `celery -A config beat` beside the workers;
+# `make run` runs beat inside its single worker.
+app.conf.beat_schedule = {
+    # A video uploaded while Redis was down (or whose worker died) would wait forever.
+    "requeue-pending-videos": {
+        "task": "annotate.requeue_pending_videos",
+        "schedule": 300.0,
+    },
+}

@@ -172,6 +172,8 @@ class Command(BaseCommand):
                 [
                     sys.executable, "-m", "celery", "-A", "config", "worker",
                     "--concurrency", str(options["concurrency"]), "--loglevel", "INFO",
+                    # The one embedded worker also runs the periodic jobs (config/celery.py).
+                    "--beat", "--schedule", str(run_dir / "celerybeat-schedule"),
                 ],
                 env,
             )  # fmt: skip
