@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from .models import (
     Annotation,
@@ -184,6 +185,10 @@ def task_payload(task: AnnotationTask, user) -> dict:
                 task.lease_expires_at.isoformat() if task.lease_expires_at else None
             ),
             "editable": task.state not in LOCKED_STATES and can(user, "task.label", task),
+            # Submitting goes through the queue, which wants the user to hold the lease.
+            "leased_to_me": task.lease_user_id == user.pk
+            and task.lease_expires_at is not None
+            and task.lease_expires_at > timezone.now(),
             "reviewable": task.state
             in (AnnotationTask.State.SUBMITTED, AnnotationTask.State.IN_REVIEW)
             and can(user, "task.review", task),

@@ -34,6 +34,7 @@ def _page_config(project: Project, user, *, mode: str, task_id: int | None) -> d
             "label_page": "/tasks/{id}/label/",
             "review_page": "/tasks/{id}/review/",
             "review_list": reverse("review-list", args=[project.pk]),
+            "label_next_page": "/projects/{id}/label/",
         },
     }
 

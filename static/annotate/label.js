@@ -158,8 +158,16 @@ class LabelApp {
       });
       if (baseVersion !== server.version || this.banners.restored) this.saver.markDirty();
       else this.status("saved", server.version ? `Saved · version ${server.version}` : "Nothing saved yet");
-      this.heartbeat = setInterval(() => this.sendHeartbeat(), HEARTBEAT_MS);
-      if (this.mode === "label") this.prefetchNextTask();
+      if (this.task.leased_to_me) {
+        this.heartbeat = setInterval(() => this.sendHeartbeat(), HEARTBEAT_MS);
+        this.prefetchNextTask();
+      } else {
+        // Opened by its address (a link to a task sent back, say): drafts save, but submitting
+        // goes through the queue, which hands out the lease.
+        this.banner("unleased", "info", "You are not holding this task in the queue: your drafts are saved, and to submit, take it from the queue.", [
+          { label: "Take it from the queue", run: () => window.location.assign(url(this.config.urls.label_next_page, this.task.project)) },
+        ]);
+      }
     } else {
       this.status("idle", this.mode === "review" ? "Read-only: review" : `Read-only: task is ${this.task.state.replace("_", " ")}`);
       if (this.mode === "label") {

@@ -50,6 +50,8 @@ def test_reviewer_rejects_with_a_comment_and_the_annotator_sees_it(
     open_label_page(page, live_server.url, f"/tasks/{task.pk}/label/")
     expect(page.locator("#review-comment .text")).to_have_text("The box misses the person's feet.")
     expect(page.locator("[data-banner=review]")).to_contain_text("rita")
+    # Opened by its address, not through the queue: drafts save, submitting needs the queue.
+    expect(page.locator("[data-banner=unleased]")).to_be_visible()
     shot(page, "comment-seen")
     page.keyboard.press("v")
     click_image(page, 200, 200)  # select the box, then pull its bottom-right handle
