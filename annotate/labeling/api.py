@@ -7,7 +7,8 @@ WWW-Authenticate), which the page turns into "log in again; your draft is kept".
 
 from __future__ import annotations
 
-from rest_framework import status
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,6 +20,21 @@ from ..selectors_labeling import annotation_data, latest_annotation, review_data
 from ..services.annotations import annotation_save
 from ..services.errors import ServiceError
 from ..services.reviews import review_decide
+
+
+class DraftSaveInput(serializers.Serializer):
+    """For the API docs; the view checks the body itself to answer with field paths."""
+
+    base_version = serializers.IntegerField(allow_null=True, help_text="null: never saved")
+    force = serializers.BooleanField(required=False, default=False)
+    payload = serializers.DictField(
+        help_text='{"tracks": [...], "boxes": [...], "keypoints": [...]}'
+    )
+
+
+class ReviewInput(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=["accept", "reject"])
+    comment = serializers.CharField(required=False, allow_blank=True)
 
 
 class LabelingAPIView(APIView):
@@ -36,6 +52,7 @@ def _error(err: ServiceError) -> Response:
 class TaskPayloadView(LabelingAPIView):
     """GET: media, schema, latest version and latest review of one task."""
 
+    @extend_schema(responses={200: dict})
     def get(self, request: Request, pk: int) -> Response:
         task = self.task(request, "task.view", pk)
         return Response(task_payload(task, request.user))
@@ -44,10 +61,12 @@ class TaskPayloadView(LabelingAPIView):
 class TaskAnnotationView(LabelingAPIView):
     """GET the latest version; PUT {"base_version", "force", "payload"} saves a new draft."""
 
+    @extend_schema(responses={200: dict})
     def get(self, request: Request, pk: int) -> Response:
         task = self.task(request, "annotation.view", pk)
         return Response(annotation_data(latest_annotation(task)))
 
+    @extend_schema(request=DraftSaveInput, responses={200: dict, 400: dict, 409: dict})
     def put(self, request: Request, pk: int) -> Response:
         task = self.task(request, "task.label", pk)
         body = request.data if isinstance(request.data, dict) else {}
@@ -89,6 +108,7 @@ class TaskAnnotationView(LabelingAPIView):
 class TaskReviewView(LabelingAPIView):
     """POST {"decision": "accept"|"reject", "comment": ".."}."""
 
+    @extend_schema(request=ReviewInput, responses={200: dict, 400: dict, 409: dict})
     def post(self, request: Request, pk: int) -> Response:
         task = self.task(request, "task.review", pk)
         body = request.data if isinstance(request.data, dict) else {}
