@@ -134,7 +134,11 @@ export class DraftSaver {
     this.dirty = true;
     this.changeCount += 1;
     if (this.blocked === "invalid") this.blocked = null; // a fix may have been made
-    storeLocalDraft(this.taskId, { baseVersion: this.baseVersion, doc: this.snapshot(), dirty: true });
+    storeLocalDraft(this.taskId, {
+      baseVersion: this.baseVersion,
+      doc: this.snapshot(),
+      dirty: true,
+    });
     if (!this.blocked && !this.retryTimer) this.hooks.status("dirty", "Unsaved changes");
   }
 
@@ -179,12 +183,23 @@ export class DraftSaver {
       this.blocked = null;
       if (this.changeCount === changesAtSend) {
         this.dirty = false;
-        storeLocalDraft(this.taskId, { baseVersion: this.baseVersion, doc: this.snapshot(), dirty: false });
+        storeLocalDraft(this.taskId, {
+          baseVersion: this.baseVersion,
+          doc: this.snapshot(),
+          dirty: false,
+        });
       } else {
-        storeLocalDraft(this.taskId, { baseVersion: this.baseVersion, doc: this.snapshot(), dirty: true });
+        storeLocalDraft(this.taskId, {
+          baseVersion: this.baseVersion,
+          doc: this.snapshot(),
+          dirty: true,
+        });
       }
       this.hooks.saved(result.data.version);
-      this.hooks.status(this.dirty ? "dirty" : "saved", this.dirty ? "Unsaved changes" : `Saved · version ${result.data.version}`);
+      this.hooks.status(
+        this.dirty ? "dirty" : "saved",
+        this.dirty ? "Unsaved changes" : `Saved · version ${result.data.version}`,
+      );
       return !this.dirty;
     }
     return this.handleError(result, { retry: true });
@@ -229,7 +244,8 @@ export class DraftSaver {
   }
 
   _retryLater(reason, fixedSeconds = null) {
-    const delay = fixedSeconds ?? BACKOFF_SECONDS[Math.min(this.failures, BACKOFF_SECONDS.length - 1)];
+    const delay =
+      fixedSeconds ?? BACKOFF_SECONDS[Math.min(this.failures, BACKOFF_SECONDS.length - 1)];
     this.failures += 1;
     this.retryAt = Date.now() + delay * 1000;
     clearTimeout(this.retryTimer);
@@ -258,6 +274,11 @@ export class DraftSaver {
     if (this.inFlight && this.sendingChanges === this.changeCount) return; // already on its way
     this.flushedAt = this.changeCount; // pagehide and beforeunload both call this
     const { payload } = this.serialize();
-    request("PUT", this.url, { base_version: this.baseVersion, force: false, payload }, { keepalive: true }).catch(() => {});
+    request(
+      "PUT",
+      this.url,
+      { base_version: this.baseVersion, force: false, payload },
+      { keepalive: true },
+    ).catch(() => {});
   }
 }

@@ -37,7 +37,12 @@ export class Renderer {
     ctx.fillStyle = "#1b1f24";
     ctx.fillRect(0, 0, this.width, this.height);
     ctx.setTransform(
-      this.ratio * view.scale, 0, 0, this.ratio * view.scale, this.ratio * view.x, this.ratio * view.y,
+      this.ratio * view.scale,
+      0,
+      0,
+      this.ratio * view.scale,
+      this.ratio * view.x,
+      this.ratio * view.y,
     );
     ctx.imageSmoothingEnabled = view.scale < 2;
     if (bitmap) {

@@ -48,8 +48,12 @@ export const flowMethods = {
     try {
       const result = await request("GET", url(this.config.urls.annotation, this.task.id));
       const mine = canonical(toPayload(this.doc, this.frames).payload);
-      if (result.ok && this.saver.changeCount === changes &&
-          canonical(toPayload(fromPayload(result.data.payload, this.frames), this.frames).payload) === mine) {
+      if (
+        result.ok &&
+        this.saver.changeCount === changes &&
+        canonical(toPayload(fromPayload(result.data.payload, this.frames), this.frames).payload) ===
+          mine
+      ) {
         this.saver.adopt(result.data.version);
         return;
       }
@@ -62,9 +66,12 @@ export const flowMethods = {
   async reloadFromServer() {
     const result = await this.safeRequest("GET", url(this.config.urls.annotation, this.task.id));
     if (!result || !result.ok) return;
-    this.change(() => {
-      this.doc = fromPayload(result.data.payload, this.frames);
-    }, { save: false });
+    this.change(
+      () => {
+        this.doc = fromPayload(result.data.payload, this.frames);
+      },
+      { save: false },
+    );
     this.saver.baseVersion = result.data.version;
     this.saver.blocked = null;
     this.saver.dirty = false;
@@ -84,7 +91,9 @@ export const flowMethods = {
     if (!result || !result.ok) return;
     this.schema = result.data.schema;
     this.colors = Object.fromEntries(this.schema.classes.map((c) => [c.name, c.color]));
-    this.hotkeys = Object.fromEntries(this.schema.classes.filter((c) => c.hotkey).map((c) => [c.hotkey, c.name]));
+    this.hotkeys = Object.fromEntries(
+      this.schema.classes.filter((c) => c.hotkey).map((c) => [c.hotkey, c.name]),
+    );
     if (!this.colors[this.currentLabel]) this.currentLabel = this.schema.classes[0]?.name ?? null;
     this.renderPalette();
     this.hideBanner("schema");
@@ -92,7 +101,10 @@ export const flowMethods = {
     const stale = this.doc.shapes.filter((shape) => !known.has(shape.label)).length;
     if (stale) {
       this.saver.blocked = "invalid"; // released by the next change
-      this.status("blocked", `Schema reloaded: ${stale} shape(s) use a removed class; give them another class and saving resumes.`);
+      this.status(
+        "blocked",
+        `Schema reloaded: ${stale} shape(s) use a removed class; give them another class and saving resumes.`,
+      );
     } else {
       this.saver.blocked = null;
       this.saver.dirty = true;
@@ -133,11 +145,17 @@ export const flowMethods = {
           payload,
         });
       } catch (err) {
-        this.status("error", `Submit failed (network: ${err.message}); your work is kept. Try again.`);
+        this.status(
+          "error",
+          `Submit failed (network: ${err.message}); your work is kept. Try again.`,
+        );
         return;
       }
       if (result.status === 404 && !result.data.detail) {
-        this.status("error", "Submitting is not available yet (the queue API is missing); your draft is saved.");
+        this.status(
+          "error",
+          "Submitting is not available yet (the queue API is missing); your draft is saved.",
+        );
         return;
       }
       if (!result.ok) {
@@ -172,7 +190,9 @@ export const flowMethods = {
       return;
     }
     await this.saver?.save();
-    const result = await this.safeRequest("POST", url(this.config.urls.skip, this.task.id), { reason });
+    const result = await this.safeRequest("POST", url(this.config.urls.skip, this.task.id), {
+      reason,
+    });
     if (!result) return;
     if (!result.ok) {
       error.textContent = result.data.detail || `Skip failed (HTTP ${result.status}).`;
@@ -189,7 +209,8 @@ export const flowMethods = {
     if (!this.task || !this.editable) return;
     try {
       const result = await request("POST", url(this.config.urls.heartbeat, this.task.id), {});
-      if (result.status === 409 && result.data.code === "lease_lost") this.showLeaseLost(result.data);
+      if (result.status === 409 && result.data.code === "lease_lost")
+        this.showLeaseLost(result.data);
       else if (isAuthProblem(result)) this.showAuthBanner();
     } catch {
       /* the next heartbeat tries again */
@@ -218,18 +239,26 @@ export const flowMethods = {
       const comment = $("review-comment-input").value;
       const error = $("review-error");
       error.hidden = true;
-      const result = await this.safeRequest("POST", url(this.config.urls.review, this.task.id), { decision, comment });
+      const result = await this.safeRequest("POST", url(this.config.urls.review, this.task.id), {
+        decision,
+        comment,
+      });
       if (!result) return;
       if (!result.ok) {
         const errors = result.data.errors || {};
-        error.textContent = [result.data.detail, ...Object.values(errors).flat()].filter(Boolean).join(" ");
+        error.textContent = [result.data.detail, ...Object.values(errors).flat()]
+          .filter(Boolean)
+          .join(" ");
         error.hidden = false;
         return;
       }
       for (const b of form.querySelectorAll("button")) b.disabled = true;
       const done = $("review-result");
       done.hidden = false;
-      done.textContent = decision === "accept" ? "Accepted." : "Rejected: sent back to the annotator with your comment.";
+      done.textContent =
+        decision === "accept"
+          ? "Accepted."
+          : "Rejected: sent back to the annotator with your comment.";
       this.task.state = result.data.state;
       this.renderTaskInfo();
       this.status("saved", `Review recorded: ${result.data.state}`);

@@ -52,7 +52,10 @@ export class FrameCache {
     // has been seen to stall now and then in headless chromium: if it does, fetch it anew.
     let timer;
     const fresh = new Promise((resolve, reject) => {
-      timer = setTimeout(() => attempt({ cache: "reload" }).then(resolve, reject), PRELOAD_WATCHDOG_MS);
+      timer = setTimeout(
+        () => attempt({ cache: "reload" }).then(resolve, reject),
+        PRELOAD_WATCHDOG_MS,
+      );
     });
     try {
       return await Promise.race([attempt(), fresh]);

@@ -48,8 +48,14 @@ export function resizeBox(box, handle, px, py, width, height, minSize = 1) {
 export function handlePoints(box) {
   const { x, y, w, h } = box;
   return {
-    nw: [x, y], n: [x + w / 2, y], ne: [x + w, y], e: [x + w, y + h / 2],
-    se: [x + w, y + h], s: [x + w / 2, y + h], sw: [x, y + h], w: [x, y + h / 2],
+    nw: [x, y],
+    n: [x + w / 2, y],
+    ne: [x + w, y],
+    e: [x + w, y + h / 2],
+    se: [x + w, y + h],
+    s: [x + w / 2, y + h],
+    sw: [x, y + h],
+    w: [x, y + h / 2],
   };
 }
 
@@ -64,7 +70,9 @@ export function handleAt(box, px, py, tol) {
 }
 
 export function insideBox(box, px, py, tol = 0) {
-  return px >= box.x - tol && px <= box.x + box.w + tol && py >= box.y - tol && py <= box.y + box.h + tol;
+  return (
+    px >= box.x - tol && px <= box.x + box.w + tol && py >= box.y - tol && py <= box.y + box.h + tol
+  );
 }
 
 /** The smallest box under the point wins, so a small box inside a big one stays reachable. */

@@ -86,7 +86,9 @@ class LabelApp {
       const result = await this.safeRequest("GET", url(this.config.urls.payload, taskId));
       if (!result) return;
       if (!result.ok) {
-        this.showEmpty(result.data.detail || `Could not open task ${taskId} (HTTP ${result.status}).`);
+        this.showEmpty(
+          result.data.detail || `Could not open task ${taskId} (HTTP ${result.status}).`,
+        );
         return;
       }
       payload = result.data;
@@ -129,7 +131,10 @@ class LabelApp {
       }
     }
 
-    if (this.mode === "label" && window.location.pathname !== url(this.config.urls.label_page, this.task.id)) {
+    if (
+      this.mode === "label" &&
+      window.location.pathname !== url(this.config.urls.label_page, this.task.id)
+    ) {
       history.replaceState({}, "", url(this.config.urls.label_page, this.task.id));
     }
     const preload = document.getElementById("preload-image");
@@ -157,25 +162,49 @@ class LabelApp {
         hooks: this.saverHooks(),
       });
       if (baseVersion !== server.version || this.banners.restored) this.saver.markDirty();
-      else this.status("saved", server.version ? `Saved · version ${server.version}` : "Nothing saved yet");
+      else
+        this.status(
+          "saved",
+          server.version ? `Saved · version ${server.version}` : "Nothing saved yet",
+        );
       if (this.task.leased_to_me) {
         this.heartbeat = setInterval(() => this.sendHeartbeat(), HEARTBEAT_MS);
         this.prefetchNextTask();
       } else {
         // Opened by its address (a link to a task sent back, say): drafts save, but submitting
         // goes through the queue, which hands out the lease.
-        this.banner("unleased", "info", "You are not holding this task in the queue: your drafts are saved, and to submit, take it from the queue.", [
-          { label: "Take it from the queue", run: () => window.location.assign(url(this.config.urls.label_next_page, this.task.project)) },
-        ]);
+        this.banner(
+          "unleased",
+          "info",
+          "You are not holding this task in the queue: your drafts are saved, and to submit, take it from the queue.",
+          [
+            {
+              label: "Take it from the queue",
+              run: () =>
+                window.location.assign(url(this.config.urls.label_next_page, this.task.project)),
+            },
+          ],
+        );
       }
     } else {
-      this.status("idle", this.mode === "review" ? "Read-only: review" : `Read-only: task is ${this.task.state.replace("_", " ")}`);
+      this.status(
+        "idle",
+        this.mode === "review"
+          ? "Read-only: review"
+          : `Read-only: task is ${this.task.state.replace("_", " ")}`,
+      );
       if (this.mode === "label") {
-        this.banner("locked", "warn", `This task is ${this.task.state.replace("_", " ")}: it cannot be changed unless a reviewer sends it back.`);
+        this.banner(
+          "locked",
+          "warn",
+          `This task is ${this.task.state.replace("_", " ")}: it cannot be changed unless a reviewer sends it back.`,
+        );
       }
     }
     this.setupReviewPanel();
-    for (const button of this.root.querySelectorAll("[data-action=undo], [data-action=redo], #palette button, #tracks-panel button")) {
+    for (const button of this.root.querySelectorAll(
+      "[data-action=undo], [data-action=redo], #palette button, #tracks-panel button",
+    )) {
       button.disabled = !this.editable;
     }
 
@@ -283,7 +312,11 @@ class LabelApp {
   }
 
   selectItem(item, point = null) {
-    this.selection = item ? (item.track != null ? { track: item.track, type: item.type } : { id: item.keyframe.id }) : null;
+    this.selection = item
+      ? item.track != null
+        ? { track: item.track, type: item.type }
+        : { id: item.keyframe.id }
+      : null;
     this.selectedPoint = point;
     this.afterSelection();
   }
@@ -305,13 +338,18 @@ class LabelApp {
     this.invalidate();
     $("scrubber").value = String(position);
     const f = this.frames[position];
-    $("frame-label").textContent = `Frame ${position + 1} / ${this.frames.length}${f.index != null && this.task.kind === "video" ? ` · source #${f.index}` : ""}`;
+    $("frame-label").textContent =
+      `Frame ${position + 1} / ${this.frames.length}${f.index != null && this.task.kind === "video" ? ` · source #${f.index}` : ""}`;
     let bitmap = this.cache.peek(position);
     if (!bitmap) {
       try {
         bitmap = await this.cache.get(position);
       } catch (err) {
-        this.banner("image", "error", `The image could not be loaded (${err.message}); shapes are still editable.`);
+        this.banner(
+          "image",
+          "error",
+          `The image could not be loaded (${err.message}); shapes are still editable.`,
+        );
       }
       if (this.frame !== position) return; // the user moved on meanwhile
     }
@@ -401,9 +439,12 @@ class LabelApp {
       case "tool-select":
         if (this.placing) this.finishSkeleton();
         return this.setTool("select");
-      case "tool-box": return this.setTool("box");
-      case "tool-keypoints": return this.setTool("kp");
-      case "skip-point": return this.skipPoint();
+      case "tool-box":
+        return this.setTool("box");
+      case "tool-keypoints":
+        return this.setTool("kp");
+      case "skip-point":
+        return this.skipPoint();
       case "cycle-visibility":
         if (editing && item?.type === "kp" && this.selectedPoint) {
           const v = item.value.points[this.selectedPoint]?.[2] ?? 0;
@@ -426,11 +467,16 @@ class LabelApp {
           else removeShape(this.doc, item.keyframe.id);
           this.selection = null;
         });
-      case "undo": return editing && this.doUndo();
-      case "redo": return editing && this.doRedo();
-      case "next-frame": return this.setFrame(this.frame + 1);
-      case "prev-frame": return this.setFrame(this.frame - 1);
-      case "play": return this.togglePlay();
+      case "undo":
+        return editing && this.doUndo();
+      case "redo":
+        return editing && this.doRedo();
+      case "next-frame":
+        return this.setFrame(this.frame + 1);
+      case "prev-frame":
+        return this.setFrame(this.frame - 1);
+      case "play":
+        return this.togglePlay();
       case "copy-next":
         if (!editing || !item || this.frame >= this.frames.length - 1) return;
         this.change(() => copyToFrame(this.doc, item, this.frame + 1));
@@ -448,29 +494,43 @@ class LabelApp {
         });
       case "merge-tracks": {
         if (!editing) return;
-        const numbers = [...$("track-list").querySelectorAll("input:checked")].map((i) => Number(i.value));
+        const numbers = [...$("track-list").querySelectorAll("input:checked")].map((i) =>
+          Number(i.value),
+        );
         if (numbers.length < 2) {
           this.banner("merge", "warn", "Check two or more tracks in the list to merge them.");
           return;
         }
         return this.change(() => {
           const target = mergeTracks(this.doc, numbers);
-          for (const input of $("track-list").querySelectorAll("input:checked")) input.checked = false;
+          for (const input of $("track-list").querySelectorAll("input:checked"))
+            input.checked = false;
           this.selection = target ? { track: target, type: "box" } : null;
         });
       }
-      case "fit": return this.fit();
-      case "zoom-in": return this.setView(zoomAt(this.view, 1.25, this.renderer.width / 2, this.renderer.height / 2));
-      case "zoom-out": return this.setView(zoomAt(this.view, 0.8, this.renderer.width / 2, this.renderer.height / 2));
-      case "save": return this.saver?.save();
-      case "submit": return this.submit();
-      case "skip": return this.openSkip();
+      case "fit":
+        return this.fit();
+      case "zoom-in":
+        return this.setView(
+          zoomAt(this.view, 1.25, this.renderer.width / 2, this.renderer.height / 2),
+        );
+      case "zoom-out":
+        return this.setView(
+          zoomAt(this.view, 0.8, this.renderer.width / 2, this.renderer.height / 2),
+        );
+      case "save":
+        return this.saver?.save();
+      case "submit":
+        return this.submit();
+      case "skip":
+        return this.openSkip();
       case "help": {
         const overlay = $("shortcuts");
         overlay.hidden = !overlay.hidden;
         return;
       }
-      case "class": return this.chooseClass(extra.label);
+      case "class":
+        return this.chooseClass(extra.label);
       default:
     }
   }
@@ -500,7 +560,11 @@ class LabelApp {
     this.stage.addEventListener("contextmenu", (e) => e.preventDefault());
     document.addEventListener("keydown", (e) => this.onKey(e));
     for (const button of this.root.querySelectorAll("[data-tool]")) {
-      button.addEventListener("click", () => this.run({ select: "tool-select", box: "tool-box", kp: "tool-keypoints" }[button.dataset.tool]));
+      button.addEventListener("click", () =>
+        this.run(
+          { select: "tool-select", box: "tool-box", kp: "tool-keypoints" }[button.dataset.tool],
+        ),
+      );
     }
     for (const button of this.root.querySelectorAll("[data-action]")) {
       button.addEventListener("click", () => this.run(button.dataset.action));

@@ -42,8 +42,15 @@ export function shapesAt(doc, frame, groups = trackGroups(doc)) {
   const items = [];
   for (const shape of doc.shapes) {
     if (shape.track == null && shape.frame === frame) {
-      items.push({ key: `s${shape.id}`, type: shape.type, track: null, label: shape.label,
-        interpolated: false, value: shape, keyframe: shape });
+      items.push({
+        key: `s${shape.id}`,
+        type: shape.type,
+        track: null,
+        label: shape.label,
+        interpolated: false,
+        value: shape,
+        keyframe: shape,
+      });
     }
   }
   for (const [key, keyframes] of groups) {
@@ -51,9 +58,15 @@ export function shapesAt(doc, frame, groups = trackGroups(doc)) {
     if (!at) continue;
     const first = keyframes[0];
     const label = doc.tracks[first.track]?.label ?? first.label;
-    items.push({ key: at.keyframe ? `s${at.keyframe.id}` : `${key}@${frame}`, type: first.type,
-      track: first.track, label, interpolated: at.interpolated, value: at.value,
-      keyframe: at.keyframe });
+    items.push({
+      key: at.keyframe ? `s${at.keyframe.id}` : `${key}@${frame}`,
+      type: first.type,
+      track: first.track,
+      label,
+      interpolated: at.interpolated,
+      value: at.value,
+      keyframe: at.keyframe,
+    });
   }
   return items;
 }
@@ -226,8 +239,14 @@ export function fromPayload(payload, frames) {
   const take = (raw, type) => {
     if (raw.track != null && raw.keyframe === false) return; // recomputed by interpolation
     const frame = position.get(raw.frame) ?? 0;
-    const base = { type, frame, label: raw.label, track: raw.track ?? null,
-      source: raw.source ?? "human", confidence: raw.confidence ?? null };
+    const base = {
+      type,
+      frame,
+      label: raw.label,
+      track: raw.track ?? null,
+      source: raw.source ?? "human",
+      confidence: raw.confidence ?? null,
+    };
     if (type === "box") addShape(doc, { ...base, x: raw.x, y: raw.y, w: raw.w, h: raw.h });
     else addShape(doc, { ...base, points: structuredClone(raw.points) });
     if (raw.track != null && !doc.tracks[raw.track]) {
@@ -251,18 +270,33 @@ export function toPayload(doc, frames) {
   const payload = { tracks: [], boxes: [], keypoints: [] };
   const where = {};
   const emit = (shape, frame, keyframe, ownerId) => {
-    const common = { frame: frames[frame]?.id ?? null, label: shape.label, track: shape.track,
-      keyframe, source: shape.source ?? "human", confidence: shape.confidence ?? null };
+    const common = {
+      frame: frames[frame]?.id ?? null,
+      label: shape.label,
+      track: shape.track,
+      keyframe,
+      source: shape.source ?? "human",
+      confidence: shape.confidence ?? null,
+    };
     if (shape.type === "box") {
       where[`boxes[${payload.boxes.length}]`] = { shapeId: ownerId, track: shape.track, frame };
-      payload.boxes.push({ ...common, x: round(shape.x), y: round(shape.y), w: round(shape.w),
-        h: round(shape.h) });
+      payload.boxes.push({
+        ...common,
+        x: round(shape.x),
+        y: round(shape.y),
+        w: round(shape.w),
+        h: round(shape.h),
+      });
     } else {
       const points = {};
       for (const [name, p] of Object.entries(shape.points)) {
         points[name] = p[2] > 0 ? [round(p[0]), round(p[1]), p[2]] : [0, 0, 0];
       }
-      where[`keypoints[${payload.keypoints.length}]`] = { shapeId: ownerId, track: shape.track, frame };
+      where[`keypoints[${payload.keypoints.length}]`] = {
+        shapeId: ownerId,
+        track: shape.track,
+        frame,
+      };
       payload.keypoints.push({ ...common, points });
     }
   };

@@ -19,7 +19,8 @@ export const panelsMethods = {
   renderTaskInfo() {
     const t = this.task;
     const what = t.kind === "video" ? `video frames ${t.frame_start}–${t.frame_end}` : "image";
-    $("task-info").textContent = `Task #${t.id} · ${t.asset_name || "asset " + t.asset} · ${what} · ${t.state.replace("_", " ")}`;
+    $("task-info").textContent =
+      `Task #${t.id} · ${t.asset_name || "asset " + t.asset} · ${what} · ${t.state.replace("_", " ")}`;
     this.renderCounts();
   },
 
@@ -41,10 +42,15 @@ export const panelsMethods = {
       return;
     }
     panel.hidden = false;
-    panel.querySelector(".who").textContent = `Sent back by ${review.reviewer ?? "a reviewer"} (version ${review.version ?? "?"})`;
+    panel.querySelector(".who").textContent =
+      `Sent back by ${review.reviewer ?? "a reviewer"} (version ${review.version ?? "?"})`;
     panel.querySelector(".text").textContent = review.comment;
     if (this.mode === "label") {
-      this.banner("review", "warn", `Sent back by ${review.reviewer ?? "a reviewer"}: ${review.comment}`);
+      this.banner(
+        "review",
+        "warn",
+        `Sent back by ${review.reviewer ?? "a reviewer"}: ${review.comment}`,
+      );
     }
   },
 
@@ -115,13 +121,18 @@ export const panelsMethods = {
   },
 
   showLeaseLost(data) {
-    this.banner("lease", "error", `${data.detail || "Your hold on this task expired."} Your work is kept in this browser.`, [
-      { label: "Go to the next task", run: () => this.openNextTask() },
-    ]);
+    this.banner(
+      "lease",
+      "error",
+      `${data.detail || "Your hold on this task expired."} Your work is kept in this browser.`,
+      [{ label: "Go to the next task", run: () => this.openNextTask() }],
+    );
   },
 
   errorKeyOf(item) {
-    return item.track != null ? `t:${item.type}:${item.track}@${this.frame}` : `s:${item.keyframe?.id}`;
+    return item.track != null
+      ? `t:${item.type}:${item.track}@${this.frame}`
+      : `s:${item.keyframe?.id}`;
   },
 
   setErrors(errors, detail = "") {
@@ -138,10 +149,14 @@ export const panelsMethods = {
       const where = base ? this.lastWhere[base] : null;
       const field = base ? path.slice(base.length + 1) : path;
       if (where) {
-        const key = where.track != null
-          ? `t:${base.startsWith("boxes") ? "box" : "kp"}:${where.track}@${where.frame}`
-          : `s:${where.shapeId}`;
-        this.errors.set(key, [...(this.errors.get(key) || []), ...messages.map((m) => (field ? `${field}: ${m}` : m))]);
+        const key =
+          where.track != null
+            ? `t:${base.startsWith("boxes") ? "box" : "kp"}:${where.track}@${where.frame}`
+            : `s:${where.shapeId}`;
+        this.errors.set(key, [
+          ...(this.errors.get(key) || []),
+          ...messages.map((m) => (field ? `${field}: ${m}` : m)),
+        ]);
       }
       for (const message of messages) {
         const li = document.createElement("li");
@@ -154,9 +169,10 @@ export const panelsMethods = {
         if (where) {
           li.addEventListener("click", () => {
             this.setFrame(where.frame);
-            this.selection = where.track != null
-              ? { track: where.track, type: base.startsWith("boxes") ? "box" : "kp" }
-              : { id: where.shapeId };
+            this.selection =
+              where.track != null
+                ? { track: where.track, type: base.startsWith("boxes") ? "box" : "kp" }
+                : { id: where.shapeId };
             this.afterSelection();
           });
         }
@@ -207,7 +223,9 @@ export const panelsMethods = {
     } else if (this.tool === "box") {
       hint.textContent = `Drag to draw a ${this.currentLabel ?? ""} box`;
     } else {
-      hint.textContent = this.editable ? "Click to select; drag to move; handles resize; drag empty space to pan" : "Read-only";
+      hint.textContent = this.editable
+        ? "Click to select; drag to move; handles resize; drag empty space to pan"
+        : "Read-only";
     }
   },
 
@@ -215,7 +233,7 @@ export const panelsMethods = {
     const panel = $("selection-panel");
     const item = this.selectedItem();
     if (!item) {
-      panel.hidden = !(this.placing);
+      panel.hidden = !this.placing;
       if (!this.placing) return;
     }
     panel.hidden = false;
@@ -233,7 +251,8 @@ export const panelsMethods = {
       return;
     }
     info.textContent = `${item.label} skeleton${item.track != null ? ` · track ${item.track}` : ""}${where}`;
-    const next = this.placing && item.keyframe?.id === this.placing.shapeId ? this.nextPointName() : null;
+    const next =
+      this.placing && item.keyframe?.id === this.placing.shapeId ? this.nextPointName() : null;
     for (const { name, side } of this.schema.skeleton.keypoints) {
       const p = item.value.points[name] || [0, 0, 0];
       const li = document.createElement("li");
@@ -285,7 +304,9 @@ export const panelsMethods = {
     this.renderKeyframeTicks();
     if (!this.useTracks) return;
     const list = $("track-list");
-    const checked = new Set([...list.querySelectorAll("input:checked")].map((i) => Number(i.value)));
+    const checked = new Set(
+      [...list.querySelectorAll("input:checked")].map((i) => Number(i.value)),
+    );
     list.replaceChildren();
     const total = Math.max(1, this.frames.length - 1);
     for (const track of trackList(this.doc)) {

@@ -38,7 +38,8 @@ export const toolsMethods = {
     this.stage.dataset.tool = tool;
     for (const b of $("tools").querySelectorAll("button")) {
       b.setAttribute("aria-pressed", String(b.dataset.tool === tool));
-      const enabled = b.dataset.tool === "select" ||
+      const enabled =
+        b.dataset.tool === "select" ||
         (this.editable && (b.dataset.tool === "box" ? this.schema.boxes : this.schema.keypoints));
       b.disabled = !enabled;
     }
@@ -56,14 +57,22 @@ export const toolsMethods = {
     const p = shape.points[name] || [0, 0, 0];
     if (p[2] === 0 && v > 0) {
       // Not placed yet: the next click places it with that visibility.
-      this.placing = { shapeId: shape.id, index: this.schema.skeleton.keypoints.findIndex((k) => k.name === name), visibility: v, only: true };
+      this.placing = {
+        shapeId: shape.id,
+        index: this.schema.skeleton.keypoints.findIndex((k) => k.name === name),
+        visibility: v,
+        only: true,
+      };
       this.setTool("kp");
       this.afterDocChange(false);
       return;
     }
-    this.change(() => {
-      shape.points[name] = v === 0 ? [0, 0, 0] : [p[0], p[1], v];
-    }, { snapshot });
+    this.change(
+      () => {
+        shape.points[name] = v === 0 ? [0, 0, 0] : [p[0], p[1], v];
+      },
+      { snapshot },
+    );
   },
 
   pointer(event) {
@@ -83,7 +92,8 @@ export const toolsMethods = {
     if (selected?.type === "kp") skeletons.unshift(selected);
     for (const item of skeletons) {
       for (const [name, pt] of Object.entries(item.value.points)) {
-        if (pt[2] > 0 && distance(pt[0], pt[1], p.ix, p.iy) <= tolPoint) return { item, point: name };
+        if (pt[2] > 0 && distance(pt[0], pt[1], p.ix, p.iy) <= tolPoint)
+          return { item, point: name };
       }
     }
     if (selected?.type === "box" && this.editable) {
@@ -130,9 +140,26 @@ export const toolsMethods = {
     if (hit.point) {
       this.drag = { kind: "point", shape, name: hit.point, snapshot, moved: false, width, height };
     } else if (hit.handle) {
-      this.drag = { kind: "resize", shape, handle: hit.handle, snapshot, moved: false, width, height };
+      this.drag = {
+        kind: "resize",
+        shape,
+        handle: hit.handle,
+        snapshot,
+        moved: false,
+        width,
+        height,
+      };
     } else {
-      this.drag = { kind: "move", shape, start: p, origin: { ...shape }, snapshot, moved: false, width, height };
+      this.drag = {
+        kind: "move",
+        shape,
+        start: p,
+        origin: { ...shape },
+        snapshot,
+        moved: false,
+        width,
+        height,
+      };
     }
   },
 
@@ -142,7 +169,11 @@ export const toolsMethods = {
     const drag = this.drag;
     if (!drag) return;
     if (drag.kind === "pan") {
-      this.setView({ scale: drag.view.scale, x: drag.view.x + p.sx - drag.start.sx, y: drag.view.y + p.sy - drag.start.sy });
+      this.setView({
+        scale: drag.view.scale,
+        x: drag.view.x + p.sx - drag.start.sx,
+        y: drag.view.y + p.sy - drag.start.sy,
+      });
       return;
     }
     const { width, height } = this.imageSize;
@@ -158,7 +189,9 @@ export const toolsMethods = {
     } else if (drag.kind === "point") {
       const old = drag.shape.points[drag.name];
       drag.shape.points[drag.name] = [
-        Math.min(Math.max(p.ix, 0), width), Math.min(Math.max(p.iy, 0), height), old[2],
+        Math.min(Math.max(p.ix, 0), width),
+        Math.min(Math.max(p.iy, 0), height),
+        old[2],
       ];
       drag.moved = true;
     }
@@ -169,14 +202,26 @@ export const toolsMethods = {
     const drag = this.drag;
     this.drag = null;
     this.stage.classList.remove("panning");
-    if (this.stage.hasPointerCapture?.(event.pointerId)) this.stage.releasePointerCapture(event.pointerId);
+    if (this.stage.hasPointerCapture?.(event.pointerId))
+      this.stage.releasePointerCapture(event.pointerId);
     if (!drag) return;
     if (drag.kind === "draw") {
       const box = drag.box;
-      if (box && box.w * this.view.scale >= 3 && box.h * this.view.scale >= 3 && this.currentLabel) {
+      if (
+        box &&
+        box.w * this.view.scale >= 3 &&
+        box.h * this.view.scale >= 3 &&
+        this.currentLabel
+      ) {
         this.change(() => {
           const track = this.useTracks ? newTrack(this.doc, this.currentLabel) : null;
-          const shape = addShape(this.doc, { type: "box", frame: this.frame, label: this.currentLabel, track, ...box });
+          const shape = addShape(this.doc, {
+            type: "box",
+            frame: this.frame,
+            label: this.currentLabel,
+            track,
+            ...box,
+          });
           this.selection = track != null ? { track, type: "box" } : { id: shape.id };
         });
       } else {
@@ -207,7 +252,13 @@ export const toolsMethods = {
       if (!shape) {
         const track = this.useTracks ? newTrack(this.doc, this.currentLabel) : null;
         const points = Object.fromEntries(names.map((n) => [n, [0, 0, 0]]));
-        shape = addShape(this.doc, { type: "kp", frame: this.frame, label: this.currentLabel, track, points });
+        shape = addShape(this.doc, {
+          type: "kp",
+          frame: this.frame,
+          label: this.currentLabel,
+          track,
+          points,
+        });
         this.placing = { shapeId: shape.id, index: 0 };
       }
       const name = names[this.placing.index];
