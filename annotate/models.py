@@ -251,8 +251,12 @@ class AnnotationTask(models.Model):
         REJECTED = "rejected", "Rejected"
         SKIPPED = "skipped", "Skipped"
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
-    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="tasks")
+    # No single-column indexes here: the composite indexes below lead with these columns,
+    # and every extra index slows the bulk priority writes of a re-rank.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="tasks", db_index=False
+    )
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="tasks", db_index=False)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     frame_start = models.PositiveIntegerField(
         null=True, blank=True, help_text="First source frame index of the segment."
@@ -264,13 +268,14 @@ class AnnotationTask(models.Model):
         default=1, help_text="Frames to label in this task (1 for an image)."
     )
     state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
-    priority = models.FloatField(default=0.0, db_index=True)
+    priority = models.FloatField(default=0.0)
     lease_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="leased_tasks",
+        db_index=False,
     )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     annotator = models.ForeignKey(

@@ -89,6 +89,23 @@ SCOPES: dict[type[Model], tuple[str, tuple[str, ...]]] = {
 }
 
 
+# model -> the action that decides whether one of its objects exists for a user
+VIEW_ACTIONS: dict[type[Model], str] = {
+    Project: "project.view",
+    LabelClass: "project.view",
+    Membership: "project.view",
+    Budget: "project.view",
+    Asset: "asset.view",
+    Frame: "asset.view",
+    Track: "asset.view",
+    AnnotationTask: "task.view",
+    Annotation: "annotation.view",
+    Box: "annotation.view",
+    KeypointInstance: "annotation.view",
+    Review: "annotation.view",
+}
+
+
 def rule(action: str, role: str) -> str:
     try:
         row = RULES[action]
@@ -97,8 +114,13 @@ def rule(action: str, role: str) -> str:
     return row[ROLES.index(role)]
 
 
-def view_action(action: str) -> str:
-    """The action that decides whether an object exists for the user at all."""
+def view_action(action: str, model: type[Model] | None = None) -> str:
+    """The action that decides whether an object exists for the user at all: the view rule
+    of the object's own kind (a task's is "task.view", whatever the action)."""
+    if model is not None:
+        for cls in model.__mro__:
+            if cls in VIEW_ACTIONS:
+                return VIEW_ACTIONS[cls]
     candidate = f"{action.split('.')[0]}.view"
     return candidate if candidate in RULES else "project.view"
 
@@ -163,7 +185,7 @@ def get_object_for(user, action: str, queryset, **lookup) -> Model:
     but not do the action."""
     if not isinstance(queryset, QuerySet):
         queryset = queryset.all()
-    viewing = view_action(action)
+    viewing = view_action(action, queryset.model)
     obj = visible(user, viewing, queryset).filter(**lookup).first()
     if obj is None and action != viewing:
         # An object the user may act on exists for them even when the view rule is narrower

@@ -27,6 +27,14 @@ TEST_QUEUE = f"test-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _static_root():
+    """whitenoise warns on every request when STATIC_ROOT is missing (no collectstatic here)."""
+    from django.conf import settings
+
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _private_celery_queue():
     from config.celery import app
 

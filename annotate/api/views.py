@@ -76,9 +76,9 @@ class ScopedObjectMixin:
 
     def http_method_not_allowed(self, request, *args, **kwargs):
         # Look the object up first: another project's object is 404 for every method.
-        get_object_for(
-            request.user, view_action(self.actions["GET"]), self.lookup_queryset(), **kwargs
-        )
+        queryset = self.lookup_queryset()
+        existence = view_action(self.actions["GET"], queryset.model)
+        get_object_for(request.user, existence, queryset, **kwargs)
         return super().http_method_not_allowed(request, *args, **kwargs)
 
 

@@ -33,8 +33,9 @@ def test_progress_of_a_run_is_visible_to_the_ml_engineer(project, eve):
 def test_annotators_cannot_see_scoring_runs_and_other_projects_do_not_exist(
     project, other_project, alice, eve
 ):
-    # "queue.view" is its own visibility rule: for an annotator the runs do not exist.
-    assert _client(alice).get(f"/api/projects/{project.pk}/scoring-runs/").status_code == 404
+    # The project exists for its annotator, who may not see its scoring runs (403); for
+    # members of another project it does not exist at all (404).
+    assert _client(alice).get(f"/api/projects/{project.pk}/scoring-runs/").status_code == 403
     assert _client(eve).get(f"/api/projects/{other_project.pk}/scoring-runs/").status_code == 404
     assert _client(alice).post(f"/api/projects/{project.pk}/scoring-runs/").status_code == 403
 

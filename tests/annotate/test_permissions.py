@@ -92,7 +92,7 @@ def allowed(action: str, role: str, ownership: str) -> bool:
 def expected_status(action: str, role: str, ownership: str, ok: int) -> int:
     if allowed(action, role, ownership):
         return ok
-    if allowed(view_action(action), role, ownership):
+    if allowed(view_action(action, model_of(action)), role, ownership):
         return 403
     return 404
 
@@ -316,7 +316,7 @@ def test_unsupported_method_is_404_unless_the_object_is_visible(
     user = user_for(request, role)
     obj = make_object(endpoint.model, ownership, user)
     response = _call(user, method, endpoint.url_for(obj), {})
-    visible_to_user = allowed(endpoint.view, role, ownership)
+    visible_to_user = allowed(view_action(endpoint.view, endpoint.model), role, ownership)
     assert response.status_code == (405 if visible_to_user else 404)
 
 
