@@ -14,10 +14,15 @@ import uuid
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 
 from annotate.models import Budget, LabelClass, Membership, Project
-from annotate.roles import GROUP_ANNOTATOR, GROUP_ML_ENGINEER, GROUP_PROJECT_MANAGER
+from annotate.roles import (
+    GROUP_ANNOTATOR,
+    GROUP_ML_ENGINEER,
+    GROUP_PROJECT_MANAGER,
+    sync_groups,
+)
 from annotate.schema import skeleton_preset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +80,9 @@ def make_user(username: str, *, group: str | None = None, staff: bool = False) -
         user.is_staff = True
         user.save(update_fields=["is_staff"])
     if group:
+        if not Group.objects.filter(name=group).exists():
+            # A transactional test's flush empties the tables the data migration filled.
+            sync_groups(Group, Permission)
         user.groups.add(Group.objects.get(name=group))
     return user
 
