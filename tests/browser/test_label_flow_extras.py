@@ -76,3 +76,42 @@ def test_a_class_removed_while_labeling_gives_409_and_keeps_the_draft(
     wait_saved(page)
     latest = Annotation.objects.filter(task=task).order_by("-version").first()
     assert latest.boxes.get().label_class.name == "person"
+
+
+def test_wheel_zooms_at_the_pointer_empty_space_pans_and_f_fits(live_server, login, alice, project):
+    from tests.browser.helpers import screen
+
+    task = image_task(project, width=640, height=480, lease_user=alice)
+    page = login(alice)
+    open_label_page(page, live_server.url, f"/tasks/{task.pk}/label/")
+    fitted = page.evaluate("() => ({...window.labelApp.view})")
+    sx, sy = screen(page, 320, 240)
+    page.mouse.move(sx, sy)
+    page.mouse.wheel(0, -400)
+    page.wait_for_function(f"() => window.labelApp.view.scale > {fitted['scale']} * 1.5")
+    # The image point under the pointer stays under it.
+    ix, iy = page.evaluate(
+        """([sx, sy]) => {
+            const app = window.labelApp, r = app.stage.getBoundingClientRect(), v = app.view;
+            return [(sx - r.left - v.x) / v.scale, (sy - r.top - v.y) / v.scale];
+        }""",
+        [sx, sy],
+    )
+    assert abs(ix - 320) < 1 and abs(iy - 240) < 1
+    page.keyboard.press("v")
+    before = page.evaluate("() => window.labelApp.view.x")
+    page.mouse.move(sx, sy)  # no shape there: a drag pans
+    page.mouse.down()
+    page.mouse.move(sx + 50, sy, steps=5)
+    page.mouse.up()
+    after = page.evaluate("() => window.labelApp.view.x")
+    assert after > before
+    page.keyboard.press("f")
+    view, fit = page.evaluate(
+        """async () => {
+            const g = await import("/static/annotate/geometry.js");
+            const app = window.labelApp;
+            return [app.view, g.fitView(640, 480, app.renderer.width, app.renderer.height)];
+        }"""
+    )
+    assert view == fit
