@@ -1,6 +1,7 @@
 # The two commands: `make run` (the product, embedded: SQLite + a private Redis) and
 # `make test` (ruff, then every test against PostgreSQL and Redis).
 PYTHON ?= python3.11
+PYTEST_ARGS ?= -q -n 2
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
