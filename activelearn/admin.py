@@ -3,17 +3,20 @@ and budget ledger (read-only: only the queue's services change them)."""
 
 from django.contrib import admin
 
+from annotate.admin import ManagedProjectsMixin
+
+from . import admin_scoring  # noqa: F401  (model versions and scoring runs)
 from .models import BudgetLedger, LearningSettings, TaskLease
 
 
 @admin.register(LearningSettings)
-class LearningSettingsAdmin(admin.ModelAdmin):
+class LearningSettingsAdmin(ManagedProjectsMixin, admin.ModelAdmin):
     list_display = ("project", "strategy", "annotators_per_task", "lease_minutes")
     list_filter = ("project",)
     search_fields = ("project__name",)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ManagedProjectsMixin, admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 

@@ -7,12 +7,16 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils import timezone
 
+from annotate.admin import ManagedProjectsMixin
+
 from .models import ModelVersion, ScoringRun
 from .scoring import rescore_project
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(ManagedProjectsMixin, admin.ModelAdmin):
+    change_action = "model.manage"
+    delete_action = "model.manage"
     list_display = ("name", "project", "kind", "task_type", "is_active", "created_at")
     list_filter = ("project", "kind", "task_type", "is_active")
     search_fields = ("name", "project__name")
@@ -37,7 +41,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ScoringRun)
-class ScoringRunAdmin(admin.ModelAdmin):
+class ScoringRunAdmin(ManagedProjectsMixin, admin.ModelAdmin):
     list_display = ("id", "project", "model_version", "reason", "state", "progress", "created_at")
     list_filter = ("state", "reason", "project")
     readonly_fields = [field.name for field in ScoringRun._meta.fields]

@@ -4,3 +4,17 @@ from django.apps import AppConfig
 class ActivelearnConfig(AppConfig):
     name = "activelearn"
     verbose_name = "Active learning"
+
+    def ready(self) -> None:
+        from annotate.permissions import register_scope
+
+        from . import models
+
+        # Everything here belongs to a project: the one access table scopes it too.
+        register_scope(models.LearningSettings, "project_id")
+        register_scope(models.ModelVersion, "project_id")
+        register_scope(models.ScoringRun, "project_id")
+        register_scope(models.BudgetLedger, "project_id")
+        register_scope(models.Prediction, "task__project_id", view="queue.view")
+        register_scope(models.TaskScore, "task__project_id", view="queue.view")
+        register_scope(models.TaskLease, "task__project_id", ("user",), view="task.view")

@@ -63,6 +63,28 @@ class LearningSettings(models.Model):
     def __str__(self) -> str:
         return f"learning settings of {self.project}"
 
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from .strategies import STRATEGIES
+
+        known = {"default", "blend", *STRATEGIES}
+        if self.strategy not in known:
+            raise ValidationError(
+                {"strategy": f"Unknown strategy; choose one of: {', '.join(sorted(known))}."}
+            )
+        if self.strategy == "blend":
+            weights = self.blend if isinstance(self.blend, dict) else None
+            if not weights:
+                raise ValidationError({"blend": "A blend needs {strategy name: weight, ...}."})
+            errors = [f"{name}: unknown strategy" for name in weights if name not in STRATEGIES] + [
+                f"{name}: the weight must be a positive number"
+                for name, weight in weights.items()
+                if not isinstance(weight, int | float) or not weight > 0
+            ]
+            if errors:
+                raise ValidationError({"blend": errors})
+
 
 class ModelVersion(models.Model):
     """A model of a project: an uploaded ONNX checkpoint, the built-in baseline, or a name

@@ -106,6 +106,15 @@ VIEW_ACTIONS: dict[type[Model], str] = {
 }
 
 
+def register_scope(
+    model: type[Model], project_path: str, owner_paths: tuple[str, ...] = (), view: str = ""
+) -> None:
+    """Let another app's project-owned model be scoped by this table (annotate never
+    imports those apps; they register here when Django starts)."""
+    SCOPES[model] = (project_path, owner_paths)
+    VIEW_ACTIONS[model] = view or "project.view"
+
+
 def rule(action: str, role: str) -> str:
     try:
         row = RULES[action]
