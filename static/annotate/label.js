@@ -98,6 +98,12 @@ class LabelApp {
     this.task = payload.task;
     this.schema = payload.schema;
     this.frames = payload.media.frames;
+    if (!this.frames.length || !this.frames[0].width) {
+      this.showEmpty(
+        `Task ${payload.task.id}: its media is still being processed; try again soon.`,
+      );
+      return;
+    }
     this.editable = this.mode === "label" && payload.task.editable;
     this.colors = Object.fromEntries(this.schema.classes.map((c) => [c.name, c.color]));
     this.hotkeys = Object.fromEntries(
@@ -400,7 +406,7 @@ class LabelApp {
   }
 
   drawNow() {
-    if (!this.frames) return;
+    if (!this.frames?.length || !this.frames[0].width) return;
     const { width, height } = this.imageSize;
     if (this.imageDirty) {
       this.renderer.drawImage(this.bitmap, this.view, width, height);
@@ -542,6 +548,7 @@ class LabelApp {
     }
     const match = actionFor(event, this.hotkeys || {});
     if (!match) return;
+    if (this.root.dataset.state !== "ready" && match.action !== "help") return;
     if (!$("shortcuts").hidden && match.action !== "help") {
       if (event.key === "Escape") $("shortcuts").hidden = true;
       return;

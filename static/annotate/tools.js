@@ -106,7 +106,7 @@ export const toolsMethods = {
   },
 
   onPointerDown(event) {
-    if (!this.frames) return;
+    if (this.root.dataset.state !== "ready") return;
     this.stage.focus({ preventScroll: true });
     const p = this.pointer(event);
     this.stage.setPointerCapture(event.pointerId);

@@ -115,3 +115,16 @@ def test_wheel_zooms_at_the_pointer_empty_space_pans_and_f_fits(live_server, log
         }"""
     )
     assert view == fit
+
+
+def test_a_task_whose_frames_are_not_extracted_yet_says_so(live_server, login, alice, project):
+    from annotate.models import Frame
+    from tests.browser.media import video_task
+
+    task = video_task(project, frames=2, write_file=False, lease_user=alice)
+    Frame.objects.filter(asset=task.asset).delete()
+    page = login(alice)
+    page.goto(f"{live_server.url}/tasks/{task.pk}/label/")
+    expect(page.locator("#empty")).to_contain_text("still being processed")
+    page.keyboard.press("d")  # keys do nothing on an empty page, and nothing breaks
+    assert not [m for m in page.console_messages if m.startswith("pageerror")]
