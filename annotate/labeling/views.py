@@ -1,5 +1,6 @@
-"""Pages of labeling and review. The pages are shells: their script loads the task through
-the API, so that "next task" can switch tasks without a page load."""
+"""Pages of labeling and review. A task's page carries its payload (so it draws at once);
+"Start labeling" is a shell whose script asks the queue, and every later task (submit, skip,
+next) is loaded through the API without a page load."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from ..selectors_labeling import task_payload, tasks_to_review
 
 
 def _page_config(project: Project, user, *, mode: str, task_id: int | None) -> dict:
-    """What the script needs to find its endpoints; task data itself comes from the API."""
+    """What the script needs to find its endpoints ({id} is filled in by the page); the
+    paths are those of annotate.labeling.api_urls and activelearn.api.urls."""
     return {
         "mode": mode,
         "project": project.pk,
