@@ -412,7 +412,7 @@ class LabelApp {
       this.renderer.drawImage(this.bitmap, this.view, width, height);
       this.imageDirty = false;
     }
-    this.renderer.drawShapes(this.items(), this.view, {
+    this.renderer.drawShapes(this.shapesHidden ? [] : this.items(), this.view, {
       colors: this.colors,
       skeleton: this.schema.skeleton,
       sides: this.sides,
@@ -514,6 +514,18 @@ class LabelApp {
           this.selection = target ? { track: target, type: "box" } : null;
         });
       }
+      case "toggle-shapes":
+        this.shapesHidden = !this.shapesHidden;
+        this.renderHint();
+        return this.requestDraw();
+      case "select-next":
+      case "select-prev": {
+        const items = this.items();
+        if (!items.length) return;
+        const at = items.findIndex((i) => this.isSelected(i));
+        const step = action === "select-next" ? 1 : -1;
+        return this.selectItem(items[(at + step + items.length) % items.length]);
+      }
       case "fit":
         return this.fit();
       case "zoom-in":
@@ -549,6 +561,8 @@ class LabelApp {
     const match = actionFor(event, this.hotkeys || {});
     if (!match) return;
     if (this.root.dataset.state !== "ready" && match.action !== "help") return;
+    // Tab moves between shapes only while the image has the focus; elsewhere it is Tab.
+    if (match.action.startsWith("select-") && document.activeElement !== this.stage) return;
     if (!$("shortcuts").hidden && match.action !== "help") {
       if (event.key === "Escape") $("shortcuts").hidden = true;
       return;

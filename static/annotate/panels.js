@@ -213,7 +213,9 @@ export const panelsMethods = {
   renderHint() {
     const hint = $("hint");
     hint.replaceChildren();
-    if (this.tool === "kp") {
+    if (this.shapesHidden) {
+      hint.textContent = "Shapes hidden: press h to show them";
+    } else if (this.tool === "kp") {
       const name = this.nextPointName();
       hint.append("Next point: ");
       const strong = document.createElement("strong");

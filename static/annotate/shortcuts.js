@@ -37,6 +37,13 @@ export const SHORTCUTS = [
     help: "Extend the selected track to this frame (a keyframe copied from its nearest one)",
   },
   { keys: ["f"], action: "fit", help: "Fit the image to the screen" },
+  { keys: ["h"], action: "toggle-shapes", help: "Hide or show the shapes (look at the image)" },
+  {
+    keys: ["Tab"],
+    action: "select-next",
+    help: "Select the next shape on this frame (image focused)",
+  },
+  { keys: ["Shift+Tab"], action: "select-prev", help: "Select the previous shape on this frame" },
   { keys: ["+", "="], action: "zoom-in", help: "Zoom in (or the mouse wheel)" },
   { keys: ["-"], action: "zoom-out", help: "Zoom out" },
   { keys: ["Control+s", "Meta+s"], action: "save", help: "Save the draft now" },

@@ -84,6 +84,7 @@ export const toolsMethods = {
   },
 
   hitTest(p) {
+    if (this.shapesHidden) return null; // what is not shown cannot be grabbed
     const tolPoint = POINT_TOLERANCE_PX / this.view.scale;
     const items = this.items();
     const selected = this.selectedItem();

@@ -34,6 +34,13 @@ def test_annotator_draws_moves_and_resizes_a_box_and_it_autosaves(
     wait_saved(page)
     box = latest(task).boxes.get()
     assert (round(box.x), round(box.y), round(box.w), round(box.h)) == (150, 120, 250, 180)
+    # Tab walks through the shapes of the frame; h hides them to look at the image.
+    page.locator("#stage").focus()
+    page.keyboard.press("Tab")
+    expect(page.locator("#selection-info")).to_contain_text("person")
+    page.keyboard.press("h")
+    expect(page.locator("#hint")).to_contain_text("Shapes hidden")
+    page.keyboard.press("h")
     page.keyboard.press("2")  # bicycle's hotkey changes the selected box's class
     page.keyboard.press("Control+s")
     wait_saved(page)
