@@ -19,6 +19,7 @@ from config.settings import env_bool, env_secret
 ROOT = Path(__file__).resolve().parents[2]
 # Variables the test run sets that a production environment would not.
 TEST_ONLY = {
+    "DJANGO_ALLOW_ASYNC_UNSAFE",  # set by the browser tests' Playwright fixtures
     "DEBUG",
     "SECRET_KEY",
     "SECRET_KEY_FILE",
