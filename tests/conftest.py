@@ -58,6 +58,21 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture
+def media_root(settings, tmp_path):
+    """This test's own media folder (file-system storage), so it can see what was left."""
+    root = tmp_path / "media"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(root), "base_url": "/media/"},
+        },
+    }
+    settings.MEDIA_ROOT = root
+    return root
+
+
 def make_project(name: str, *, keypoints: bool = True, tracks: bool = True) -> Project:
     project = Project.objects.create(
         name=name,

@@ -20,20 +20,6 @@ from tests.annotate.ingest_media import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def media_root(settings, tmp_path):
-    root = tmp_path / "media"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(root), "base_url": "/media/"},
-        },
-    }
-    settings.MEDIA_ROOT = root
-    return root
-
-
 def _ingest_one(project, name: str, data: bytes):
     report = ingest_files(project=project, files=[(name, io.BytesIO(data))])
     assert len(report.results) == 1

@@ -17,20 +17,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def media_root(settings, tmp_path):
-    root = tmp_path / "media"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(root), "base_url": "/media/"},
-        },
-    }
-    settings.MEDIA_ROOT = root
-    return root
-
-
-@pytest.fixture
 def image_id(project, media_root):
     name = "<img src=x onerror=alert(1)>.png"
     report = ingest_files(project=project, files=[(name, io.BytesIO(png_bytes()))])

@@ -16,20 +16,6 @@ from tests.annotate.ingest_media import jpeg_bytes
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def media_root(settings, tmp_path):
-    root = tmp_path / "media"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(root), "base_url": "/media/"},
-        },
-    }
-    settings.MEDIA_ROOT = root
-    return root
-
-
 def test_a_manager_sees_the_upload_form_with_its_script_config(client, pat, project):
     client.force_login(pat)
 

@@ -87,20 +87,6 @@ def test_an_mp4_made_with_mp4v_goes_through_the_worker(
     assert AnnotationTask.objects.filter(asset=asset).count() == 2  # segments of 10
 
 
-@pytest.fixture
-def media_root(settings, tmp_path):
-    root = tmp_path / "media"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(root), "base_url": "/media/"},
-        },
-    }
-    settings.MEDIA_ROOT = root
-    return root
-
-
 def _pending_video(project, tmp_path, monkeypatch, **kwargs) -> Asset:
     # Store the video without enqueueing: these tests run the job in-process.
     monkeypatch.setattr("annotate.ingest.services._enqueue_video", lambda *args: None)

@@ -15,20 +15,6 @@ from tests.annotate.ingest_media import jpeg_bytes, nothing_left, png_bytes, zip
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def media_root(settings, tmp_path):
-    root = tmp_path / "media"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(root), "base_url": "/media/"},
-        },
-    }
-    settings.MEDIA_ROOT = root
-    return root
-
-
 def _write(tmp_path, data: bytes, name: str = "upload.zip"):
     path = tmp_path / name
     path.write_bytes(data)
