@@ -48,6 +48,11 @@ class LearningSettings(models.Model):
         default=50, help_text="Rescore after this many new labels; 0 turns it off."
     )
     scoring_chunk_size = models.PositiveIntegerField(default=256, validators=[MinValueValidator(1)])
+    retrain_every_accepted = models.PositiveIntegerField(
+        default=50,
+        help_text="After this many newly accepted labels: call the webhooks and retrain the "
+        "built-in baseline; 0 turns it off.",
+    )
 
     class Meta:
         verbose_name_plural = "learning settings"
@@ -289,3 +294,106 @@ class BudgetLedger(models.Model):
 
     def __str__(self) -> str:
         return f"ledger of {self.project}: {self.units} units, {self.money}"
+
+
+# --- the retraining loop (activelearn.retraining, activelearn.webhooks) ----------------------
+
+
+class RetrainingRound(models.Model):
+    """One turn of the loop, started when `retrain_every_accepted` more labels were accepted:
+    the export the webhooks link to and, on the built-in baseline, the version trained.
+    Unique per (project, accepted count), so a burst of accepts starts one round."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        TRAINING = "training", "Training"
+        DONE = "done", "Done"
+        SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="retraining_rounds")
+    accepted_count = models.PositiveIntegerField(help_text="Accepted labels when it started.")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    export_job = models.ForeignKey(
+        "annotate.ExportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    activated = models.BooleanField(default=False)
+    note = models.TextField(blank=True, help_text="Why it was skipped, failed or not activated.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "accepted_count"], name="retraininground_unique_count"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"retraining of {self.project} at {self.accepted_count} labels ({self.state})"
+
+
+class WebhookEndpoint(models.Model):
+    """An ML engineer's training service, told when new labels are ready. Requests carry
+    an HMAC-SHA256 signature of the body made with `secret`."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=200, help_text="Shared with the receiver; signs bodies.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"webhook {self.url} of {self.project}"
+
+
+class WebhookDelivery(models.Model):
+    """One event sent to one endpoint, retried with backoff; each try is a WebhookAttempt."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.CharField(max_length=50)
+    payload = models.JSONField(default=dict)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event} to {self.endpoint.url} ({self.state})"
+
+
+class WebhookAttempt(models.Model):
+    """One HTTP try of a delivery: what came back, or why nothing did."""
+
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log"
+    )
+    number = models.PositiveIntegerField()
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "number"], name="webhookattempt_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number}: {self.status_code or self.error[:60]}"

@@ -77,3 +77,7 @@ def score_chunk(run_id: int, task_ids: list[int]) -> int:
         scoring_run_fail(run_id=run_id, error=str(error))
         return 0
     return scored
+
+
+# The retraining loop's tasks (webhook deliveries, baseline retraining) live beside these.
+from activelearn.tasks_retraining import retrain_baseline, webhook_deliver  # noqa: E402, F401

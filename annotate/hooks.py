@@ -28,3 +28,9 @@ def _call(path: str, project_id: int) -> None:
 def tasks_added(*, project_id: int) -> None:
     for path in getattr(settings, "TASKS_ADDED_HOOKS", []):
         transaction.on_commit(partial(_call, path, project_id))
+
+
+def labels_accepted(*, project_id: int) -> None:
+    """A reviewer accepted work; settings.LABELS_ACCEPTED_HOOKS run after the commit."""
+    for path in getattr(settings, "LABELS_ACCEPTED_HOOKS", []):
+        transaction.on_commit(partial(_call, path, project_id))

@@ -226,6 +226,10 @@ CELERY_RESULT_EXPIRES = 24 * 3600
 EXCHANGE_PREDICTIONS_SINK = "activelearn.imports.predictions_store"
 # New tasks get their place in the queue (annotate.hooks.tasks_added calls these).
 TASKS_ADDED_HOOKS = ["activelearn.scoring.tasks_added"]
+# Accepted labels may start a retraining round (annotate.hooks.labels_accepted calls these).
+LABELS_ACCEPTED_HOOKS = ["activelearn.retraining.labels_accepted"]
+# Webhooks to loopback, private, link-local or reserved addresses are refused unless this is on.
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
 
 # One cache for every web process (rate limits count across gunicorn workers).
 CACHES = {

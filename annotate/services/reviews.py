@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from ..hooks import labels_accepted
 from ..models import AnnotationTask, Review
 from .errors import ServiceError, ShapeValidationError
 
@@ -66,5 +67,7 @@ def review_decide(*, task: AnnotationTask, reviewer, decision: str, comment: str
         locked.save(
             update_fields=["state", "reviewed_at", "lease_user", "lease_expires_at", "updated_at"]
         )
+        if decision == Review.Decision.ACCEPT:
+            labels_accepted(project_id=locked.project_id)
     task.refresh_from_db()
     return review

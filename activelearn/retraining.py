@@ -1,0 +1,436 @@
+"""The retraining loop: after every `retrain_every_accepted` accepted labels, a round starts.
+It exports the accepted labels, tells the project's webhooks ("labels.ready", with the export's
+link), and, for a project on the built-in baseline, retrains it in a worker:
+
+- examples: each accepted image's box crops (labelled with the box's class) and the whole
+  image when all its boxes share one class (an image class);
+- features made with OpenCV: the picture (or crop) area-resized to 16x16, RGB, scaled to
+  [0, 1], flattened - the same decode and resize scoring applies, so the ONNX file takes the
+  image tensor scoring feeds (`[N, 3, 16, 16]`, NCHW) and reshapes it to the feature vector;
+- scikit-learn's logistic regression (activelearn.baseline), exported with skl2onnx;
+- measured on a validation slice never trained on: a task is in it when a hash of
+  (project, task) falls below VALIDATION_FRACTION, so membership is random but fixed forever,
+  and no later version is ever measured on a task an earlier one trained on;
+- registered as a ModelVersion (kind baseline, with labels_at_training and metrics) and
+  activated when its accuracy on the slice beats the active version's on the same slice;
+  activation starts rescoring.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from functools import partial
+
+import cv2
+import numpy as np
+import onnx
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+from onnx import TensorProto, helper, numpy_helper
+
+from activelearn.baseline import baseline_fit
+from activelearn.models import ModelVersion, RetrainingRound, ScoringRun
+from activelearn.scoring import learning_settings_for, rescore_project
+from activelearn.scoring_model import (
+    ImageRef,
+    ModelSpec,
+    ScoringError,
+    image_decode,
+    image_to_input,
+    model_run,
+    model_session,
+)
+from activelearn.webhooks import webhooks_notify
+from annotate.models import Annotation, AnnotationTask, Project
+
+logger = logging.getLogger(__name__)
+
+FEATURE_SIZE = 16
+VALIDATION_FRACTION = 0.2
+MIN_VALIDATION_EXAMPLES = 2
+LABELS_READY = "labels.ready"
+
+
+def baseline_spec(class_names: list[str]) -> dict:
+    """The spec of a trained baseline, in activelearn.scoring_model's format."""
+    return {
+        "task_type": ModelVersion.TaskType.CLASSIFICATION,
+        "input": {
+            "name": "images",
+            "size": [FEATURE_SIZE, FEATURE_SIZE],
+            "layout": "NCHW",
+            "channel_order": "RGB",
+            "scale": 1.0 / 255.0,
+            "mean": [0.0, 0.0, 0.0],
+            "std": [1.0, 1.0, 1.0],
+        },
+        "output": {"name": "probabilities", "layout": "probs"},
+        "class_names": class_names,
+        "features": f"{FEATURE_SIZE}x{FEATURE_SIZE} RGB pixels (OpenCV area resize), "
+        "standardised; logistic regression",
+    }
+
+
+def in_validation_slice(*, project_id: int, task_id: int) -> bool:
+    """Whether a task belongs to the project's validation slice (fixed once and for all)."""
+    digest = hashlib.sha256(f"validation:{project_id}:{task_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < VALIDATION_FRACTION
+
+
+# --- starting rounds ----------------------------------------------------------------------------
+
+
+def accepted_count(project: Project) -> int:
+    return AnnotationTask.objects.filter(
+        project=project, state=AnnotationTask.State.ACCEPTED
+    ).count()
+
+
+def on_builtin_baseline(project: Project) -> bool:
+    """No model yet, or the active one is a baseline this loop trained."""
+    active = ModelVersion.objects.filter(project=project, is_active=True).first()
+    return active is None or active.kind == ModelVersion.Kind.BASELINE
+
+
+def labels_accepted(*, project_id: int) -> RetrainingRound | None:
+    """Called after a review accepts work (settings.LABELS_ACCEPTED_HOOKS): start a round
+    when `retrain_every_accepted` labels were accepted since the last round."""
+    project = Project.objects.get(pk=project_id)
+    every = learning_settings_for(project).retrain_every_accepted
+    if not every:
+        return None
+    with transaction.atomic():
+        # One accept at a time decides, so a burst of accepts starts one round.
+        Project.objects.select_for_update().filter(pk=project.pk).first()
+        count = accepted_count(project)
+        last = (
+            RetrainingRound.objects.filter(project=project)
+            .order_by("-accepted_count")
+            .values_list("accepted_count", flat=True)
+            .first()
+        ) or 0
+        if count - last < every:
+            return None
+        return retraining_round_start(project=project, count=count)
+
+
+def _absolute(path: str) -> str:
+    return getattr(settings, "SITE_URL", "").rstrip("/") + path
+
+
+def retraining_round_start(*, project: Project, count: int | None = None) -> RetrainingRound:
+    """Export, notify the webhooks and (on the baseline) queue the retraining, all sent
+    after commit. Also the manual start (count: the accepted labels now)."""
+    from django.urls import reverse
+
+    from activelearn.tasks_retraining import retrain_baseline
+    from annotate.exchange.services import export_create
+
+    if count is None:
+        count = accepted_count(project)
+    with transaction.atomic():
+        round_ = RetrainingRound.objects.create(project=project, accepted_count=count)
+        job = export_create(project=project, user=None, format="coco", state_filter="accepted")
+        round_.export_job = job
+        baseline = on_builtin_baseline(project)
+        if not baseline:
+            round_.state = RetrainingRound.State.SKIPPED
+            round_.note = "The active model is not the built-in baseline: only webhooks run."
+            round_.finished_at = timezone.now()
+        round_.save()
+        webhooks_notify(
+            project_id=project.pk,
+            event=LABELS_READY,
+            payload={
+                "project": {"id": project.pk, "name": project.name},
+                "accepted_labels": count,
+                "round": round_.pk,
+                "export": {
+                    "id": job.pk,
+                    "format": job.format,
+                    "url": _absolute(reverse("api-export-detail", args=[job.pk])),
+                    "download_url": _absolute(reverse("api-export-download", args=[job.pk])),
+                },
+            },
+        )
+        if baseline:
+            transaction.on_commit(partial(_enqueue_retrain, retrain_baseline, round_.pk))
+    return round_
+
+
+def _enqueue_retrain(task, round_id: int) -> None:
+    try:
+        task.delay(round_id)
+    except Exception as error:  # kombu raises several types when Redis is down
+        logger.exception("cannot enqueue retraining round %s", round_id)
+        RetrainingRound.objects.filter(pk=round_id, state=RetrainingRound.State.QUEUED).update(
+            state=RetrainingRound.State.FAILED,
+            note=f"The task queue is unreachable ({error}); nothing was trained.",
+            finished_at=timezone.now(),
+        )
+
+
+# --- examples and features ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Example:
+    task_id: int
+    image: ImageRef
+    label: str
+    box: tuple[float, float, float, float] | None  # x, y, w, h in pixels; None: whole image
+
+
+def accepted_examples(project: Project) -> list[Example]:
+    """Whole images (one class) and box crops of the accepted image tasks, by their latest
+    annotation version."""
+    tasks = list(
+        AnnotationTask.objects.filter(
+            project=project, state=AnnotationTask.State.ACCEPTED, kind=AnnotationTask.Kind.IMAGE
+        )
+        .select_related("asset")
+        .order_by("pk")
+    )
+    latest: dict[int, Annotation] = {}
+    for annotation in (
+        Annotation.objects.filter(task__in=tasks)
+        .order_by("task_id", "-version")
+        .prefetch_related("boxes__label_class")
+    ):
+        latest.setdefault(annotation.task_id, annotation)
+    examples: list[Example] = []
+    for task in tasks:
+        annotation = latest.get(task.pk)
+        if annotation is None:
+            continue
+        ref = ImageRef(task.asset.file.name, task.asset.width, task.asset.height)
+        boxes = [box for box in annotation.boxes.all() if box.frame_id is None]
+        names = {box.label_class.name for box in boxes}
+        if len(names) == 1:
+            examples.append(Example(task.pk, ref, names.pop(), None))
+        examples.extend(
+            Example(task.pk, ref, box.label_class.name, (box.x, box.y, box.w, box.h))
+            for box in boxes
+        )
+    return examples
+
+
+def _crop(image: np.ndarray, box: tuple[float, float, float, float], spec: ModelSpec):
+    height, width = image.shape[:2]
+    x, y, w, h = box
+    left, top = int(max(0, min(width - 1, np.floor(x)))), int(max(0, min(height - 1, np.floor(y))))
+    right = int(max(left + 1, min(width, np.ceil(x + w))))
+    bottom = int(max(top + 1, min(height, np.ceil(y + h))))
+    crop = image[top:bottom, left:right]
+    shrinking = crop.shape[1] > spec.width or crop.shape[0] > spec.height
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return cv2.resize(crop, (spec.width, spec.height), interpolation=interpolation)
+
+
+def examples_to_tensor(examples: list[Example], spec: ModelSpec) -> tuple[np.ndarray, list[int]]:
+    """The model input for each example (`[n, 3, S, S]` float32) and the positions kept
+    (unreadable pictures are left out, logged)."""
+    tensor = np.empty((len(examples), 3, spec.height, spec.width), dtype=np.float32)
+    kept: list[int] = []
+    cache: dict[str, np.ndarray | None] = {}
+    for position, example in enumerate(examples):
+        try:
+            if example.box is None:
+                with default_storage.open(example.image.name, "rb") as handle:
+                    picture = image_decode(handle.read(), example.image, spec)
+            else:
+                if example.image.name not in cache:
+                    with default_storage.open(example.image.name, "rb") as handle:
+                        data = np.frombuffer(handle.read(), np.uint8)
+                    cache[example.image.name] = cv2.imdecode(data, cv2.IMREAD_COLOR)
+                full = cache[example.image.name]
+                if full is None:
+                    raise ScoringError(f"cannot decode {example.image.name}")
+                picture = _crop(full, example.box, spec)
+        except (OSError, ScoringError) as error:
+            logger.warning("retraining skips %s: %s", example.image.name, error)
+            continue
+        image_to_input(picture, spec, out=tensor[len(kept)])
+        kept.append(position)
+    return tensor[: len(kept)], kept
+
+
+# --- the model file -----------------------------------------------------------------------------
+
+
+def baseline_to_onnx(model, *, feature_size: int = FEATURE_SIZE) -> bytes:
+    """The fitted scaler + logistic regression as ONNX, taking the image tensor scoring feeds:
+    a Reshape from `[N, 3, S, S]` to `[N, 3*S*S]` is put in front of skl2onnx's graph."""
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.pipeline import Pipeline
+
+    dims = 3 * feature_size * feature_size
+    pipeline = Pipeline([("scaler", model.scaler), ("classifier", model.classifier)])
+    converted = convert_sklearn(
+        pipeline,
+        initial_types=[("features", FloatTensorType([None, dims]))],
+        options={id(model.classifier): {"zipmap": False}},
+        target_opset=17,
+    )
+    graph = converted.graph
+    del graph.input[:]
+    graph.input.append(
+        helper.make_tensor_value_info(
+            "images", TensorProto.FLOAT, ["N", 3, feature_size, feature_size]
+        )
+    )
+    graph.initializer.append(
+        numpy_helper.from_array(np.asarray([-1, dims], dtype=np.int64), "features_shape")
+    )
+    graph.node.insert(0, helper.make_node("Reshape", ["images", "features_shape"], ["features"]))
+    # Only the probabilities: scoring reads the first output.
+    for output in list(graph.output):
+        if output.name != "probabilities":
+            graph.output.remove(output)
+    onnx.checker.check_model(converted)
+    return converted.SerializeToString()
+
+
+def accuracy_of(version: ModelVersion, tensor: np.ndarray, labels: list[str]) -> float | None:
+    """Accuracy of a version on prepared inputs, or None when it cannot be compared (not a
+    classifier with class names, or another input size)."""
+    names = (version.spec or {}).get("class_names")
+    if not names or not len(labels):
+        return None
+    try:
+        spec = ModelSpec.from_version(version)
+        if (spec.height, spec.width, spec.layout) != (tensor.shape[2], tensor.shape[3], "NCHW"):
+            return None
+        outputs = model_run(model_session(version), spec, tensor)
+    except ScoringError as error:
+        logger.warning("cannot measure %s: %s", version, error)
+        return None
+    if outputs.probs is None or outputs.probs.shape[1] != len(names):
+        return None
+    predicted = np.asarray(names)[outputs.probs.argmax(axis=1)]
+    return float(np.mean(predicted == np.asarray(labels)))
+
+
+# --- one round ----------------------------------------------------------------------------------
+
+
+def _finish(round_id: int, state: str, note: str = "", **fields) -> str:
+    RetrainingRound.objects.filter(pk=round_id).update(
+        state=state, note=note, finished_at=timezone.now(), **fields
+    )
+    return state
+
+
+def version_activate(*, version: ModelVersion) -> ScoringRun:
+    """Make `version` the project's one active version and start rescoring.
+    (activelearn.checkpoints' activation may replace this once it exists.)"""
+    with transaction.atomic():
+        ModelVersion.objects.filter(project_id=version.project_id, is_active=True).exclude(
+            pk=version.pk
+        ).update(is_active=False)
+        ModelVersion.objects.filter(pk=version.pk).update(
+            is_active=True, activated_at=timezone.now()
+        )
+        return rescore_project(project=version.project, reason=ScoringRun.Reason.ACTIVATION)
+
+
+def retraining_round_run(*, round_id: int) -> str:
+    """Train, measure, register and maybe activate. Claimed with a compare-and-set, so a
+    redelivered message finds the round taken and does nothing."""
+    claimed = RetrainingRound.objects.filter(
+        pk=round_id, state=RetrainingRound.State.QUEUED
+    ).update(state=RetrainingRound.State.TRAINING)
+    if not claimed:
+        return "taken"
+    round_ = RetrainingRound.objects.select_related("project").get(pk=round_id)
+    project = round_.project
+    try:
+        return _train(round_, project)
+    except Exception as error:
+        logger.exception("retraining round %s failed", round_id)
+        return _finish(round_id, RetrainingRound.State.FAILED, f"{type(error).__name__}: {error}")
+
+
+def _train(round_: RetrainingRound, project: Project) -> str:
+    examples = accepted_examples(project)
+    spec = ModelSpec.from_version(
+        ModelVersion(project=project, task_type="classification", spec=baseline_spec([]))
+    )
+    tensor, kept = examples_to_tensor(examples, spec)
+    examples = [examples[position] for position in kept]
+    validation = np.asarray(
+        [in_validation_slice(project_id=project.pk, task_id=e.task_id) for e in examples],
+        dtype=bool,
+    )
+    labels = np.asarray([e.label for e in examples])
+    train_labels = labels[~validation]
+    if len(set(train_labels.tolist())) < 2:
+        return _finish(
+            round_.pk,
+            RetrainingRound.State.SKIPPED,
+            "The training part needs labeled examples of at least two classes.",
+        )
+    if int(validation.sum()) < MIN_VALIDATION_EXAMPLES:
+        return _finish(
+            round_.pk,
+            RetrainingRound.State.SKIPPED,
+            f"The validation slice has fewer than {MIN_VALIDATION_EXAMPLES} examples yet.",
+        )
+    features = tensor.reshape(len(examples), -1).astype(np.float64)
+    model = baseline_fit(features[~validation], train_labels)
+    class_names = [str(name) for name in model.classes]
+    data = baseline_to_onnx(model)
+    validation_tasks = sorted({e.task_id for e, v in zip(examples, validation, strict=True) if v})
+    training_tasks = {e.task_id for e, v in zip(examples, validation, strict=True) if not v}
+    with transaction.atomic():
+        previous = ModelVersion.objects.filter(project=project, is_active=True).first()
+        number = ModelVersion.objects.filter(project=project, kind="baseline").count() + 1
+        version = ModelVersion(
+            project=project,
+            name=f"baseline-{number}-{round_.accepted_count}",
+            kind=ModelVersion.Kind.BASELINE,
+            task_type=ModelVersion.TaskType.CLASSIFICATION,
+            spec=baseline_spec(class_names),
+            sha256=hashlib.sha256(data).hexdigest(),
+            labels_at_training=round_.accepted_count,
+            notes=f"Retrained by round {round_.pk} on {len(training_tasks)} accepted tasks.",
+        )
+        version.file.save(f"{version.name}.onnx", ContentFile(data), save=False)
+        version.save()
+    valid_tensor = tensor[validation]
+    valid_labels = labels[validation].tolist()
+    accuracy = accuracy_of(version, valid_tensor, valid_labels)
+    previous_accuracy = accuracy_of(previous, valid_tensor, valid_labels) if previous else None
+    better = accuracy is not None and (
+        previous is None or (previous_accuracy is not None and accuracy > previous_accuracy)
+    )
+    version.metrics = {
+        "metric": "accuracy",
+        "accuracy": accuracy,
+        "validation_examples": int(validation.sum()),
+        "validation_task_ids": validation_tasks,
+        "training_examples": int((~validation).sum()),
+        "training_tasks": len(training_tasks),
+        "compared_with": (
+            {"version": previous.pk, "name": previous.name, "accuracy": previous_accuracy}
+            if previous
+            else None
+        ),
+    }
+    version.save(update_fields=["metrics"])
+    if better:
+        version_activate(version=version)
+        note = ""
+    elif previous_accuracy is None:
+        note = f"Not activated: the active version {previous} cannot be measured on the slice."
+    else:
+        note = f"Not activated: {accuracy:.3f} does not beat {previous_accuracy:.3f}."
+    return _finish(
+        round_.pk, RetrainingRound.State.DONE, note, model_version=version, activated=better
+    )
