@@ -53,6 +53,12 @@ class LearningSettings(models.Model):
         help_text="After this many newly accepted labels: call the webhooks and retrain the "
         "built-in baseline; 0 turns it off.",
     )
+    auto_accept_thresholds = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Pre-annotation: {"class or keypoint name": 0.9, "*": 0.95}; a prediction at '
+        "or above its threshold is accepted without a human. Empty: every one is a suggestion.",
+    )
 
     class Meta:
         verbose_name_plural = "learning settings"
