@@ -20,10 +20,12 @@ import hmac
 import http.client
 import ipaddress
 import json
+import logging
 import socket
 import ssl
 import time
 from dataclasses import dataclass
+from functools import partial
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -39,6 +41,8 @@ EVENT_HEADER = "X-Annotate-Event"
 DELIVERY_HEADER = "X-Annotate-Delivery"
 TIMEOUT_S = 10
 MAX_ERROR_CHARS = 2000
+
+logger = logging.getLogger(__name__)
 
 
 class WebhookRefused(Exception):
@@ -154,8 +158,6 @@ def _post(target: Target, body: bytes, headers: dict[str, str]) -> int:
 
 def webhooks_notify(*, project_id: int, event: str, payload: dict) -> list[WebhookDelivery]:
     """One delivery per active endpoint of the project, each sent by Celery after commit."""
-    from activelearn.tasks_webhooks import webhook_deliver
-
     deliveries = []
     with transaction.atomic():
         for endpoint in WebhookEndpoint.objects.filter(project_id=project_id, is_active=True):
@@ -163,8 +165,25 @@ def webhooks_notify(*, project_id: int, event: str, payload: dict) -> list[Webho
                 endpoint=endpoint, event=event, payload=payload
             )
             deliveries.append(delivery)
-            transaction.on_commit(lambda pk=delivery.pk: webhook_deliver.delay(pk))
+            transaction.on_commit(partial(_enqueue, delivery.pk))
     return deliveries
+
+
+def _enqueue(delivery_id: int) -> None:
+    from activelearn.tasks_retraining import webhook_deliver
+
+    started = time.monotonic()
+    try:
+        webhook_deliver.delay(delivery_id)
+    except Exception as error:  # kombu raises several types when Redis is down
+        # Visible in the delivery log rather than lost; the delivery stays pending.
+        logger.exception("cannot enqueue webhook delivery %s", delivery_id)
+        _attempt_log(
+            delivery_id,
+            status_code=None,
+            error=f"not sent: queue unreachable ({error})",
+            started=started,
+        )
 
 
 def _attempt_log(delivery_id: int, *, status_code: int | None, error: str, started: float) -> int:
