@@ -6,6 +6,7 @@ from django.contrib import admin
 from annotate.admin import ManagedProjectsMixin
 
 from . import admin_scoring  # noqa: F401  (model versions and scoring runs)
+from .admin_webhooks import WebhookEndpointAdmin  # noqa: F401  (webhooks, retraining)
 from .models import BudgetLedger, LearningSettings, TaskLease
 
 

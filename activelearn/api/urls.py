@@ -12,5 +12,6 @@ urlpatterns = [
     path("tasks/<int:pk>/skip/", views.Skip.as_view(), name="api-task-skip"),
     path("tasks/<int:pk>/submit/", views.Submit.as_view(), name="api-task-submit"),
     path("", include("activelearn.api.scoring_urls")),
+    path("", include("activelearn.api.curve_urls")),
     path("", include("activelearn.api.suggestion_urls")),
 ]

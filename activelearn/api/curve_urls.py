@@ -1,0 +1,13 @@
+"""Learning curve endpoint; included from activelearn.api.urls."""
+
+from django.urls import path
+
+from . import curve_views
+
+urlpatterns = [
+    path(
+        "projects/<int:pk>/learning-curve/",
+        curve_views.LearningCurve.as_view(),
+        name="api-learning-curve",
+    ),
+]
