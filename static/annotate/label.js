@@ -27,6 +27,7 @@ import { $, url, canonical } from "./dom.js";
 import { flowMethods } from "./flow.js";
 import { panelsMethods } from "./panels.js";
 import { toolsMethods } from "./tools.js";
+import { suggestionsMethods } from "./suggestions.js";
 
 const HEARTBEAT_MS = 60_000;
 
@@ -223,6 +224,7 @@ class LabelApp {
     this.setState("ready");
     document.documentElement.dataset.labelReady = String(this.stats.loads);
     this.stage.focus({ preventScroll: true });
+    this.loadSuggestions(server.version); // not awaited: the page is ready without them
   }
 
   teardownTask() {
@@ -283,6 +285,7 @@ class LabelApp {
     this.renderCounts();
     this.renderTracks();
     this.renderSelection();
+    this.renderSuggestions();
     this.requestDraw();
   }
 
@@ -424,6 +427,7 @@ class LabelApp {
       draft: this.drag?.kind === "draw" ? this.drag.box : null,
       currentLabel: this.currentLabel,
     });
+    this.drawSuggestions();
     this.stats.draws += 1;
   }
 
@@ -439,6 +443,7 @@ class LabelApp {
   }
 
   run(action, extra = {}) {
+    if (this.suggestionAction(action)) return;
     const editing = this.editable;
     const item = this.selectedItem();
     switch (action) {
@@ -616,7 +621,7 @@ class LabelApp {
   }
 }
 
-Object.assign(LabelApp.prototype, panelsMethods, toolsMethods, flowMethods);
+Object.assign(LabelApp.prototype, panelsMethods, toolsMethods, flowMethods, suggestionsMethods);
 
 const config = JSON.parse($("label-config").textContent);
 new LabelApp(config).start();

@@ -36,6 +36,11 @@ export const SHORTCUTS = [
     action: "extend-track",
     help: "Extend the selected track to this frame (a keyframe copied from its nearest one)",
   },
+  {
+    keys: ["Enter"],
+    action: "accept-suggestion",
+    help: "Accept the selected model suggestion (else the first on this frame)",
+  },
   { keys: ["f"], action: "fit", help: "Fit the image to the screen" },
   { keys: ["h"], action: "toggle-shapes", help: "Hide or show the shapes (look at the image)" },
   {

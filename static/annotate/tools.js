@@ -126,6 +126,8 @@ export const toolsMethods = {
       return;
     }
     const hit = this.hitTest(p);
+    if (!hit && this.pickSuggestion(p)) return;
+    this.suggestionSelected = null;
     if (!hit) {
       this.selectItem(null);
       this.drag = { kind: "pan", start: p, view: { ...this.view } };
@@ -279,7 +281,9 @@ export const toolsMethods = {
     if (!shape) return;
     let index = this.placing.index + 1;
     while (index < names.length && shape.points[names[index]]?.[2] > 0) index++;
-    this.placing = index < names.length ? { shapeId: shape.id, index } : null;
+    // Done with this skeleton: the prompt moves on to a model skeleton with points to place.
+    this.placing =
+      index < names.length ? { shapeId: shape.id, index } : this.nextUncertainPlacing(shape.id);
   },
 
   skipPoint() {
