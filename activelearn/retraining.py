@@ -18,6 +18,7 @@ link), and, for a project on the built-in baseline, retrains it in a worker:
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from onnx import TensorProto, helper, numpy_helper
 
@@ -343,9 +345,14 @@ def version_activate(*, version: ModelVersion) -> ScoringRun:
 def retraining_round_run(*, round_id: int) -> str:
     """Train, measure, register and maybe activate. Claimed with a compare-and-set, so a
     redelivered message finds the round taken and does nothing."""
-    claimed = RetrainingRound.objects.filter(
-        pk=round_id, state=RetrainingRound.State.QUEUED
-    ).update(state=RetrainingRound.State.TRAINING)
+    # A round still "training" past the Celery time limit lost its worker: take it again.
+    stale = timezone.now() - dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    claimable = Q(state=RetrainingRound.State.QUEUED) | Q(
+        state=RetrainingRound.State.TRAINING, created_at__lt=stale
+    )
+    claimed = RetrainingRound.objects.filter(claimable, pk=round_id).update(
+        state=RetrainingRound.State.TRAINING
+    )
     if not claimed:
         return "taken"
     round_ = RetrainingRound.objects.select_related("project").get(pk=round_id)
@@ -390,10 +397,12 @@ def _train(round_: RetrainingRound, project: Project) -> str:
     training_tasks = {e.task_id for e, v in zip(examples, validation, strict=True) if not v}
     with transaction.atomic():
         previous = ModelVersion.objects.filter(project=project, is_active=True).first()
-        number = ModelVersion.objects.filter(project=project, kind="baseline").count() + 1
+        name = f"baseline-{round_.accepted_count}-r{round_.pk}"
+        # Left by a run of this round whose worker died after saving it: made again.
+        ModelVersion.objects.filter(project=project, name=name, is_active=False).delete()
         version = ModelVersion(
             project=project,
-            name=f"baseline-{number}-{round_.accepted_count}",
+            name=name,
             kind=ModelVersion.Kind.BASELINE,
             task_type=ModelVersion.TaskType.CLASSIFICATION,
             spec=baseline_spec(class_names),

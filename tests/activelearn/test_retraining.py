@@ -231,3 +231,19 @@ def test_a_project_on_an_uploaded_model_gets_webhooks_but_no_retraining(
     assert round_.state == "skipped" and round_.export_job is not None
     delivery = WebhookDelivery.objects.get()
     assert delivery.event == "labels.ready" and delivery.payload["accepted_labels"] == 1
+
+
+@pytest.mark.django_db
+def test_a_round_whose_worker_died_while_training_is_taken_again_after_the_time_limit(
+    project, alice, media_root, settings, django_capture_on_commit_callbacks
+):
+    tasks = _labeled_project(project, alice, count=16)
+    AnnotationTask.objects.filter(pk__in=[t.pk for t in tasks]).update(state="accepted")
+    round_ = RetrainingRound.objects.create(
+        project=project, accepted_count=len(tasks), state="training"
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        assert retraining_round_run(round_id=round_.pk) == "taken"  # still within the limit
+        settings.CELERY_TASK_TIME_LIMIT = 0
+        assert retraining_round_run(round_id=round_.pk) == "done"
+    assert ModelVersion.objects.get().name == f"baseline-{len(tasks)}-r{round_.pk}"
