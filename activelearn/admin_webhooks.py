@@ -5,13 +5,13 @@ Imported from activelearn.admin."""
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from annotate.admin import ManagedProjectsMixin
 from annotate.permissions import register_scope
 
 from .models import RetrainingRound, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from .webhooks import WebhookRefused, webhook_url_check
+from .webhooks import WebhookRefused, webhook_ping, webhook_url_check
 
 # Scoped by the one access table like every project-owned row (registered here so the
 # admin's querysets know the path to the project).
@@ -72,6 +72,16 @@ class WebhookEndpointAdmin(ManagedProjectsMixin, admin.ModelAdmin):
     list_display = ("url", "project", "is_active", "created_at")
     list_filter = ("project", "is_active")
     inlines = [DeliveryInline]
+    actions = ["ping"]
+
+    @admin.action(description="Send a test event (ping) to the selected endpoints")
+    def ping(self, request, queryset) -> None:
+        for endpoint in queryset:
+            if not self.has_change_permission(request, endpoint):
+                self.message_user(request, f"Not allowed: {endpoint}.", messages.ERROR)
+                continue
+            delivery = webhook_ping(endpoint=endpoint)
+            self.message_user(request, f"Ping {delivery.pk} queued for {endpoint.url}.")
 
 
 class ReadOnlyAdmin(ManagedProjectsMixin, admin.ModelAdmin):

@@ -169,6 +169,16 @@ def webhooks_notify(*, project_id: int, event: str, payload: dict) -> list[Webho
     return deliveries
 
 
+def webhook_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """A "ping" event to one endpoint, so an engineer can check their receiver."""
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.create(
+            endpoint=endpoint, event="ping", payload={"project": {"id": endpoint.project_id}}
+        )
+        transaction.on_commit(partial(_enqueue, delivery.pk))
+    return delivery
+
+
 def _enqueue(delivery_id: int) -> None:
     from activelearn.tasks_retraining import webhook_deliver
 

@@ -123,3 +123,19 @@ def test_the_admin_refuses_a_webhook_to_a_private_address(client, project, pat, 
     assert response.status_code == 200
     assert "This URL is refused" in response.content.decode()
     assert not WebhookEndpoint.objects.exists()
+
+
+def test_a_manager_pings_an_endpoint_from_the_admin(
+    client, project, pat, django_capture_on_commit_callbacks
+):
+    endpoint = WebhookEndpoint.objects.create(
+        project=project, url="https://train.example.com/hook", secret="s"
+    )
+    assert client.login(username="pat", password=PASSWORD)
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client.post(
+            "/admin/activelearn/webhookendpoint/",
+            {"action": "ping", "_selected_action": [endpoint.pk]},
+        )
+    assert response.status_code == 302
+    assert WebhookDelivery.objects.get(endpoint=endpoint).event == "ping"
