@@ -14,7 +14,9 @@ function el(name, attrs = {}, text = "") {
 function draw(container, data) {
   const layout = curveLayout(data.points);
   const { width, height, pad } = layout;
-  const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, width: "100%", class: "curve" });
+  const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, width, height, class: "curve" });
+  svg.style.maxWidth = "100%"; // small on wide screens, shrinks on narrow ones
+  svg.style.height = "auto";
   svg.append(
     el("line", { x1: pad, y1: height - pad, x2: width - pad, y2: height - pad, stroke: "currentColor" }),
     el("line", { x1: pad, y1: pad, x2: pad, y2: height - pad, stroke: "currentColor" }),

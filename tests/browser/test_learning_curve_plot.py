@@ -23,7 +23,7 @@ def _version(project, name, labels, accuracy, *, active=False) -> ModelVersion:
     )
 
 
-def test_a_manager_sees_one_dot_per_measured_version(live_server, login, project, pat):
+def test_a_manager_sees_one_dot_per_measured_version(live_server, login, project, pat, shot):
     _version(project, "baseline-1-50", 50, 0.62)
     _version(project, "<b>baseline-2-100</b>", 100, 0.81, active=True)
     page = login(pat)
@@ -37,6 +37,8 @@ def test_a_manager_sees_one_dot_per_measured_version(live_server, login, project
     )
     assert plot.locator("svg polyline").get_attribute("points").count(",") == 2
     assert not [m for m in page.console_messages if m.startswith("pageerror")]
+    plot.scroll_into_view_if_needed()
+    shot(page, "curve")
 
 
 def test_an_annotator_does_not_see_the_plot(live_server, login, project, alice):
