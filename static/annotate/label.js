@@ -567,7 +567,9 @@ class LabelApp {
     if (!match) return;
     if (this.root.dataset.state !== "ready" && match.action !== "help") return;
     // Tab moves between shapes only while the image has the focus; elsewhere it is Tab.
-    if (match.action.startsWith("select-") && document.activeElement !== this.stage) return;
+    // So does Enter (accept a suggestion): on a focused button it must still press the button.
+    const imageKeys = match.action.startsWith("select-") || match.action === "accept-suggestion";
+    if (imageKeys && document.activeElement !== this.stage) return;
     if (!$("shortcuts").hidden && match.action !== "help") {
       if (event.key === "Escape") $("shortcuts").hidden = true;
       return;

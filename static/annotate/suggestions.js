@@ -62,6 +62,18 @@ export function applySuggestions(doc, data, frames) {
   return accepted;
 }
 
+/** Compares the shapes of two documents as the server stores them (point order aside:
+ * the server may give a skeleton's points in another order). */
+export function shapesKey(doc, frames) {
+  const { payload } = toPayload(doc, frames);
+  for (const instance of payload.keypoints) {
+    instance.points = Object.fromEntries(
+      Object.entries(instance.points).sort(([a], [b]) => (a < b ? -1 : 1)),
+    );
+  }
+  return canonical(payload);
+}
+
 export function suggestionsAt(doc, frame) {
   return (doc.suggestions ?? []).filter((s) => s.frame === frame);
 }
@@ -110,12 +122,9 @@ export function suggestionAt(doc, frame, x, y, tolerance) {
 export function nextUncertain(doc, names, frame, afterId = null) {
   for (const shape of doc.shapes) {
     if (shape.type !== "kp" || shape.frame !== frame || shape.id === afterId) continue;
-    for (const name of shape.uncertain ?? []) {
-      if ((shape.points[name]?.[2] ?? 0) === 0) {
-        const index = names.indexOf(name);
-        if (index >= 0) return { shapeId: shape.id, index };
-      }
-    }
+    const uncertain = new Set(shape.uncertain ?? []);
+    const index = names.findIndex((n) => uncertain.has(n) && (shape.points[n]?.[2] ?? 0) === 0);
+    if (index >= 0) return { shapeId: shape.id, index };
   }
   return null;
 }
@@ -141,8 +150,7 @@ export const suggestionsMethods = {
         serverVersion != null &&
         local?.doc?.suggestions &&
         (local.baseVersion ?? null) === serverVersion &&
-        canonical(toPayload(local.doc, this.frames).payload) ===
-          canonical(toPayload(this.doc, this.frames).payload)
+        shapesKey(local.doc, this.frames) === shapesKey(this.doc, this.frames)
       ) {
         this.doc = local.doc;
         this.invalidate();

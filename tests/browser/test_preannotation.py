@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from activelearn.models import LearningSettings, ModelVersion, Prediction
-from tests.browser.helpers import api_json, click_image, open_label_page
+from tests.browser.helpers import api_json, click_image, open_label_page, wait_ready, wait_saved
 from tests.browser.media import image_task
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -109,3 +109,96 @@ def test_a_task_with_no_active_model_opens_without_suggestions(live_server, logi
     page.wait_for_function(f"() => document.documentElement.dataset.suggestions === '{task.pk}'")
     expect(page.locator("#suggestions-panel")).to_be_hidden()
     expect(page.locator("#counts")).to_have_attribute("data-boxes", "0")
+
+
+@pytest.fixture
+def suggestions_module(browser, live_server):
+    page = browser.new_page()
+    page.goto(f"{live_server.url}/static/annotate/label.css")
+
+    def run(script: str):
+        return page.evaluate(
+            f"""async () => {{
+                const s = await import("/static/annotate/suggestions.js");
+                const m = await import("/static/annotate/model.js");
+                {script}
+            }}"""
+        )
+
+    yield run
+    page.close()
+
+
+ANSWER = """{
+    model_version: "v1",
+    accepted: [{type: "kp", frame: 12, label: "person", confidence: 0.8,
+                points: {a: [1, 2, 2], b: [0, 0, 0], c: [0, 0, 0]},
+                uncertain: ["c", "b"], uncertain_points: {b: [5, 6, 2], c: [7, 8, 2]}}],
+    suggestions: [{type: "box", frame: 11, label: "car", confidence: 0.4,
+                   x: 1, y: 2, w: 3, h: 4},
+                  {type: "box", frame: 99, label: "car", confidence: 0.4,
+                   x: 1, y: 2, w: 3, h: 4}],
+}"""
+
+
+def test_suggestions_land_on_their_frames_and_accepting_one_makes_a_model_shape(
+    suggestions_module,
+):
+    doc, accepted = suggestions_module(
+        f"""const doc = m.emptyDoc();
+            s.applySuggestions(doc, {ANSWER}, [{{id: 11}}, {{id: 12}}]);
+            const shape = s.acceptSuggestion(doc, doc.suggestions[0].id);
+            return [doc, shape];"""
+    )
+    # The suggestion on a frame outside the task is dropped; the accepted one is a shape.
+    assert doc["suggestions"] == []
+    assert {k: accepted[k] for k in ("type", "frame", "label", "source", "confidence")} == {
+        "type": "box",
+        "frame": 0,
+        "label": "car",
+        "source": "model",
+        "confidence": 0.4,
+    }
+    skeleton = doc["shapes"][0]
+    assert (skeleton["frame"], skeleton["source"], skeleton["uncertain"]) == (
+        1,
+        "model",
+        ["c", "b"],
+    )
+
+
+def test_the_next_point_prompt_walks_the_uncertain_points_in_skeleton_order(suggestions_module):
+    walk = suggestions_module(
+        f"""const doc = m.emptyDoc();
+            s.applySuggestions(doc, {ANSWER}, [{{id: 12}}]);
+            const first = s.nextUncertain(doc, ["a", "b", "c"], 0);
+            doc.shapes[0].points.b = [5, 6, 2];
+            const second = s.nextUncertain(doc, ["a", "b", "c"], 0);
+            doc.shapes[0].points.c = [7, 8, 1];
+            return [first, second, s.nextUncertain(doc, ["a", "b", "c"], 0)];"""
+    )
+    # The server lists "c" before "b"; the walk follows the skeleton's order, then stops.
+    assert [step and step["index"] for step in walk] == [1, 2, None]
+
+
+def test_pending_suggestions_survive_a_reload_and_undo_brings_an_accepted_one_back(
+    live_server, login, alice, project
+):
+    task = image_task(project, width=640, height=480, lease_user=alice)
+    _predict(project, task)
+    page = login(alice)
+    open_label_page(page, live_server.url, f"/tasks/{task.pk}/label/")
+    page.wait_for_function(f"() => document.documentElement.dataset.suggestions === '{task.pk}'")
+    wait_saved(page)  # the auto-accepted shapes are saved as the first version
+    page.reload()
+    wait_ready(page)
+    page.wait_for_function(f"() => document.documentElement.dataset.suggestions === '{task.pk}'")
+    suggestions = page.locator("#suggestion-list li")
+    expect(suggestions).to_have_count(2)
+    expect(page.locator("#counts")).to_have_attribute("data-boxes", "1")
+    suggestions.first.get_by_role("button", name="Accept").click()
+    expect(suggestions).to_have_count(1)
+    expect(page.locator("#counts")).to_have_attribute("data-boxes", "2")
+    page.keyboard.press("Control+z")
+    expect(suggestions).to_have_count(2)
+    expect(page.locator("#counts")).to_have_attribute("data-boxes", "1")
