@@ -103,6 +103,14 @@ def task_claim_next(
     slot. Raises TooManyLeases, or BudgetExhausted when what is left of the budget cannot pay
     for the task that would be leased."""
     exclude = {int(pk) for pk in exclude}
+    if _skip_locked() and not connection.in_atomic_block:
+        # The common case in one statement; anything unusual falls through to the general
+        # path below, which reads the settings and budget itself.
+        row = sql.claim_fast(
+            project_id=project.pk, user_id=user.pk, exclude=exclude, now=timezone.now()
+        )
+        if row is not None:
+            return _fast_lease(row, user=user, project_id=project.pk)
     learning, budget = _settings_and_budget(project)
     if sql.expired_lease_exists(timezone.now()):
         leases_expire()
@@ -128,6 +136,16 @@ def task_claim_next(
             if lease is not None:
                 return lease
     return None
+
+
+def _fast_lease(row: tuple, *, user, project_id: int) -> TaskLease:
+    lease_id, expires_at, *task_row = row
+    task = AnnotationTask(project_id=project_id, lease_user_id=user.pk, lease_expires_at=expires_at)
+    for column, value in zip(sql.FAST_CLAIM_COLUMNS[2:], task_row, strict=True):
+        setattr(task, column, value)
+    return TaskLease(
+        id=lease_id, task=task, user=user, slot=0, state=Lease.ACTIVE, expires_at=expires_at
+    )
 
 
 def _claim_first(

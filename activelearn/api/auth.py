@@ -1,0 +1,37 @@
+"""Token authentication for the queue's busiest endpoint, in one plain SQL statement.
+
+DRF's TokenAuthentication builds its token-and-user query through the ORM on every request,
+which cost next-task more CPU than the claim itself (benchmarks/README.queue.md). This class
+reads the same rows with the same checks and the same error messages; nothing is cached, so
+a deleted token or a deactivated user is refused on the very next request.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.authtoken.models import Token
+
+User = get_user_model()
+_USER_COLUMNS = tuple(field.attname for field in User._meta.concrete_fields)
+_SQL = (
+    f"SELECT {', '.join(f'u.{column}' for column in _USER_COLUMNS)}"  # noqa: S608
+    f" FROM {Token._meta.db_table} t JOIN {User._meta.db_table} u ON u.id = t.user_id"
+    " WHERE t.key = %s"
+)
+
+
+class LeanTokenAuthentication(TokenAuthentication):
+    def authenticate_credentials(self, key):
+        with connection.cursor() as cursor:
+            cursor.execute(_SQL, [key])
+            row = cursor.fetchone()
+        if row is None:
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
+        user = User.from_db(connection.alias, _USER_COLUMNS, row)
+        if not user.is_active:
+            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+        return user, Token(key=key, user=user)
