@@ -14,23 +14,16 @@ from django.db import transaction
 
 from annotate.models import AnnotationTask, LabelClass, Project
 
-from .models import ModelVersion, Prediction
+from .models import ModelVersion
+from .predictions import class_probs, predictions_write, push_version_get, rescore_after_push
+
+__all__ = ["PredictionImportError", "class_probs", "prediction_data", "predictions_store"]
 
 logger = logging.getLogger(__name__)
 
 
 class PredictionImportError(Exception):
     pass
-
-
-def class_probs(label: str, score: float, names: list[str]) -> list[float]:
-    """A file gives one class and a score per box; scoring wants a distribution over the
-    classes. The score goes to the given class and the rest is shared evenly: an assumption,
-    the best a single score allows."""
-    if len(names) == 1:
-        return [1.0]
-    rest = (1.0 - score) / (len(names) - 1)
-    return [score if name == label else rest for name in names]
 
 
 def _unit(unit: dict, names: list[str], keypoint_names: list[str]) -> dict:
@@ -111,52 +104,35 @@ def predictions_store(
         )
     )
     with transaction.atomic():
-        version, _ = ModelVersion.objects.get_or_create(
+        version = push_version_get(
             project=project,
             name=model_version_name,
-            defaults={
-                "kind": ModelVersion.Kind.PUSHED,
-                "task_type": (
-                    ModelVersion.TaskType.KEYPOINTS
-                    if has_keypoints
-                    else ModelVersion.TaskType.DETECTION
-                ),
-                "uploaded_by_id": user_id,
-                "notes": "Imported from a file.",
-            },
+            task_type=(
+                ModelVersion.TaskType.KEYPOINTS
+                if has_keypoints
+                else ModelVersion.TaskType.DETECTION
+            ),
+            user_id=user_id,
+            notes="Imported from a file.",
         )
         if version.kind != ModelVersion.Kind.PUSHED:
             raise PredictionImportError(
                 f"The version {model_version_name!r} is a {version.get_kind_display()}; "
                 "imported predictions need a name of their own."
             )
-        rows = [
-            Prediction(
-                task_id=task_id,
-                model_version=version,
-                data=prediction_data(
-                    units,
-                    video=kinds.get(task_id) == AnnotationTask.Kind.VIDEO,
-                    names=names,
-                    keypoint_names=keypoint_names,
-                ),
+        rows = {
+            (task_id, version.pk): prediction_data(
+                units,
+                video=kinds.get(task_id) == AnnotationTask.Kind.VIDEO,
+                names=names,
+                keypoint_names=keypoint_names,
             )
             for task_id, units in predictions.items()
             if task_id in kinds
-        ]
-        Prediction.objects.bulk_create(
-            rows,
-            batch_size=1000,
-            update_conflicts=True,
-            unique_fields=["task", "model_version"],
-            update_fields=["data"],
-        )
+        }
+        items = list(rows.items())
+        for start in range(0, len(items), 5000):
+            predictions_write(rows=dict(items[start : start + 5000]))
         if version.is_active:
-            transaction.on_commit(lambda: _rescore(project))
+            transaction.on_commit(lambda: rescore_after_push(project=project))
     return len(rows)
-
-
-def _rescore(project: Project) -> None:
-    from .scoring import rescore_project
-
-    rescore_project(project=project, reason="push")

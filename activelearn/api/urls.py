@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("activelearn.api.scoring_urls")),
     path("", include("activelearn.api.curve_urls")),
     path("", include("activelearn.api.suggestion_urls")),
+    path("", include("activelearn.api.checkpoint_urls")),
 ]

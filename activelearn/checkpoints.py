@@ -1,0 +1,289 @@
+"""Model checkpoints: uploading an ONNX file with its spec (checked in a child process before it
+is stored), activating a version, and rolling back to the one active before.
+
+Only ONNX is ever parsed: no pickle, no torch.load. External-data tensors and custom operator
+domains are refused before onnxruntime sees the file; onnxruntime itself runs in
+`python -m activelearn.checkpoint_check` under RLIMIT_AS and a timeout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess  # noqa: S404  (a fixed argv of our own interpreter, no shell)
+import sys
+import tempfile
+from pathlib import Path
+
+import onnx
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from annotate.models import LabelClass, Project
+
+from .models import ModelVersion, ScoringRun
+from .scoring import rescore_project
+
+ALLOWED_DOMAINS = {"", "ai.onnx", "ai.onnx.ml"}
+OUTPUT_LAYOUTS = ("probs", "logits", "embedding", "detection", "yolo_detect", "yolo_pose")
+TASK_TYPE_OF_LAYOUT = {
+    "probs": ModelVersion.TaskType.CLASSIFICATION,
+    "logits": ModelVersion.TaskType.CLASSIFICATION,
+    "embedding": ModelVersion.TaskType.EMBEDDING,
+    "detection": ModelVersion.TaskType.DETECTION,
+    "yolo_detect": ModelVersion.TaskType.DETECTION,
+    "yolo_pose": ModelVersion.TaskType.KEYPOINTS,
+}
+
+
+class CheckpointError(Exception):
+    """A refused checkpoint: `errors` maps a field (or an output's name) to messages, for
+    a 400."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.errors = {field: [message]}
+
+
+def _setting(name: str, default: int) -> int:
+    return int(getattr(settings, name, default))
+
+
+def spec_normalise(*, project: Project, spec: object) -> dict:
+    """The spec as stored: input size/layout/normalisation, output layout and names, with
+    class names and keypoint names (default: the project's)."""
+    if not isinstance(spec, dict):
+        raise CheckpointError("spec", "The spec must be a JSON object.")
+    source = spec.get("input")
+    output = spec.get("output")
+    if not isinstance(source, dict) or not isinstance(output, dict):
+        raise CheckpointError("spec", 'The spec needs "input" and "output" objects.')
+    size = source.get("size")
+    if isinstance(size, int):
+        size = [size, size]
+    if not (
+        isinstance(size, list)
+        and len(size) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 8192 for v in size)
+    ):
+        raise CheckpointError("spec.input.size", "Give [height, width] in pixels.")
+    layout = str(source.get("layout", "NCHW")).upper()
+    if layout not in ("NCHW", "NHWC"):
+        raise CheckpointError("spec.input.layout", "NCHW or NHWC.")
+    order = str(source.get("channel_order", "RGB")).upper()
+    if order not in ("RGB", "BGR"):
+        raise CheckpointError("spec.input.channel_order", "RGB or BGR.")
+    output_layout = output.get("layout")
+    if output_layout not in OUTPUT_LAYOUTS:
+        raise CheckpointError("spec.output.layout", f"One of: {', '.join(OUTPUT_LAYOUTS)}.")
+    class_names = spec.get("class_names")
+    if class_names is None:
+        class_names = list(
+            LabelClass.objects.filter(project=project)
+            .order_by("order", "id")
+            .values_list("name", flat=True)
+        )
+    keypoint_names = spec.get("keypoint_names")
+    if keypoint_names is None:
+        keypoint_names = list(project.keypoint_names) if project.keypoints_enabled else []
+    for field, names in (("class_names", class_names), ("keypoint_names", keypoint_names)):
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            raise CheckpointError(f"spec.{field}", "A list of names.")
+    if output_layout == "yolo_pose" and not keypoint_names:
+        raise CheckpointError("spec.keypoint_names", "A pose model needs keypoint names.")
+    task_type = spec.get("task_type") or TASK_TYPE_OF_LAYOUT[output_layout]
+    if task_type not in ModelVersion.TaskType.values:
+        raise CheckpointError("spec.task_type", f"One of: {', '.join(ModelVersion.TaskType)}.")
+    try:
+        mean = [float(v) for v in source.get("mean", [0.0, 0.0, 0.0])]
+        std = [float(v) for v in source.get("std", [1.0, 1.0, 1.0])]
+        scale = float(source.get("scale", 1 / 255))
+    except (TypeError, ValueError):
+        raise CheckpointError("spec.input", "scale, mean and std must be numbers.") from None
+    if len(mean) != 3 or len(std) != 3 or not all(v > 0 for v in std):
+        raise CheckpointError("spec.input", "mean and std need 3 values each, std > 0.")
+    return {
+        **spec,
+        "task_type": task_type,
+        "class_names": class_names,
+        "keypoint_names": keypoint_names,
+        "input": {
+            **source,
+            "size": size,
+            "layout": layout,
+            "channel_order": order,
+            "scale": scale,
+            "mean": mean,
+            "std": std,
+        },
+        "output": {**output, "layout": output_layout},
+    }
+
+
+def _looks_like_pickle(data: bytes) -> bool:
+    # Protocol 2+ pickles start with PROTO (0x80) and the version; torch.save writes a zip.
+    return (len(data) > 2 and data[0] == 0x80 and 2 <= data[1] <= 5) or data[:2] == b"PK"
+
+
+def onnx_static_check(data: bytes) -> onnx.ModelProto:
+    """Parse as an ONNX ModelProto (nothing else is ever deserialised) and refuse what
+    onnxruntime must never be given: external data and custom operator domains."""
+    if not data:
+        raise CheckpointError("file", "The file is empty (0 bytes).")
+    if _looks_like_pickle(data):
+        raise CheckpointError(
+            "file", "This is a Python pickle or a torch archive, not ONNX; it is never loaded."
+        )
+    try:
+        model = onnx.load_model_from_string(data)
+    except Exception:  # protobuf raises DecodeError and others
+        raise CheckpointError("file", "Not an ONNX model: the file does not parse.") from None
+    if not model.graph.node or not model.graph.output or not model.opset_import:
+        raise CheckpointError("file", "Not an ONNX model: no graph, outputs or opset.")
+    for tensor in onnx.external_data_helper._get_all_tensors(model):
+        if tensor.data_location == onnx.TensorProto.EXTERNAL or tensor.external_data:
+            raise CheckpointError(
+                "file", f"The tensor {tensor.name!r} refers to external data; embed all weights."
+            )
+    domains = {opset.domain for opset in model.opset_import}
+    domains |= {node.domain for graph in _graphs(model.graph) for node in graph.node}
+    custom = sorted(domains - ALLOWED_DOMAINS)
+    if custom:
+        raise CheckpointError("file", f"Custom operator domains are refused: {', '.join(custom)}.")
+    try:
+        onnx.checker.check_model(model)
+    except Exception as error:
+        raise CheckpointError("file", f"Invalid ONNX model: {error}") from None
+    return model
+
+
+def _graphs(graph: onnx.GraphProto):
+    yield graph
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                yield from _graphs(attribute.g)
+            for sub in attribute.graphs:
+                yield from _graphs(sub)
+
+
+def checkpoint_validate(*, data: bytes, spec: dict) -> dict:
+    """Run the model on a dummy batch in a child process; returns the output shapes, or
+    raises CheckpointError naming the input or output that is wrong."""
+    memory = _setting("CHECKPOINT_CHECK_MEMORY_BYTES", 3 * 1024 * 1024 * 1024)
+    timeout = _setting("CHECKPOINT_CHECK_TIMEOUT_SECONDS", 60)
+    with tempfile.TemporaryDirectory(prefix="checkpoint-") as folder:
+        path = Path(folder) / "model.onnx"
+        path.write_bytes(data)
+        try:
+            done = subprocess.run(  # noqa: S603
+                [sys.executable, "-m", "activelearn.checkpoint_check", str(path)],
+                input=json.dumps({**spec, "memory_bytes": memory}),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                cwd=str(settings.BASE_DIR),
+                env={**os.environ, "PYTHONPATH": str(settings.BASE_DIR), "OMP_NUM_THREADS": "1"},
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise CheckpointError(
+                "file", f"Checking the model took longer than {timeout} s."
+            ) from None
+    lines = done.stdout.strip().splitlines()
+    try:
+        result = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        tail = done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
+        raise CheckpointError("file", f"The model check crashed: {tail[0][:300]}") from None
+    if not result.get("ok"):
+        raise CheckpointError(result.get("field") or "file", result.get("error") or "refused")
+    return result["outputs"]
+
+
+def checkpoint_upload(
+    *,
+    project: Project,
+    user,
+    name: str,
+    file,
+    spec: object,
+    notes: str = "",
+    metrics: dict | None = None,
+) -> ModelVersion:
+    """Check and store an uploaded ONNX checkpoint as a new (inactive) version."""
+    name = (name or "").strip()
+    if not name:
+        raise CheckpointError("name", "Give the version a name.")
+    if ModelVersion.objects.filter(project=project, name=name).exists():
+        raise CheckpointError("name", f"The project already has a version named {name!r}.")
+    limit = _setting("CHECKPOINT_MAX_BYTES", 500 * 1024 * 1024)
+    if file is None:
+        raise CheckpointError("file", "Attach the ONNX file.")
+    if file.size is not None and file.size > limit:
+        raise CheckpointError("file", f"The file is larger than the limit of {limit} bytes.")
+    file.seek(0)
+    data = file.read(limit + 1)
+    if len(data) > limit:
+        raise CheckpointError("file", f"The file is larger than the limit of {limit} bytes.")
+    normalised = spec_normalise(project=project, spec=spec)
+    onnx_static_check(data)
+    outputs = checkpoint_validate(data=data, spec=normalised)
+    digest = hashlib.sha256(data).hexdigest()
+    version = ModelVersion(
+        project=project,
+        name=name,
+        kind=ModelVersion.Kind.ONNX,
+        task_type=normalised["task_type"],
+        spec={**normalised, "checked_outputs": outputs},
+        sha256=digest,
+        notes=notes or "",
+        metrics=metrics or {},
+        uploaded_by=user,
+    )
+    version.file.save(f"{digest}.onnx", ContentFile(data), save=False)
+    try:
+        with transaction.atomic():
+            version.save()
+    except IntegrityError:
+        version.file.delete(save=False)
+        raise CheckpointError(
+            "name", f"The project already has a version named {name!r}."
+        ) from None
+    return version
+
+
+def checkpoint_activate(*, version: ModelVersion) -> ScoringRun:
+    """Make `version` its project's one active version and start rescoring."""
+    with transaction.atomic():
+        # Lock the project's versions so two activations cannot both leave one active.
+        list(
+            ModelVersion.objects.select_for_update()
+            .filter(project_id=version.project_id)
+            .values_list("pk", flat=True)
+        )
+        ModelVersion.objects.filter(project_id=version.project_id, is_active=True).exclude(
+            pk=version.pk
+        ).update(is_active=False)
+        ModelVersion.objects.filter(pk=version.pk).update(
+            is_active=True, activated_at=timezone.now()
+        )
+        version.refresh_from_db()
+        return rescore_project(project=version.project, reason=ScoringRun.Reason.ACTIVATION)
+
+
+def checkpoint_rollback(*, project: Project) -> tuple[ModelVersion, ScoringRun]:
+    """Activate again the version that was active before the current one."""
+    active = ModelVersion.objects.filter(project=project, is_active=True).first()
+    previous = (
+        ModelVersion.objects.filter(project=project, activated_at__isnull=False)
+        .exclude(pk=active.pk if active else None)
+        .order_by("-activated_at", "-id")
+        .first()
+    )
+    if previous is None:
+        raise CheckpointError("project", "No version was active before this one.")
+    return previous, checkpoint_activate(version=previous)

@@ -1,0 +1,395 @@
+"""Predictions pushed by an outside model: rows per asset (by id, external key or original file
+name) with class probabilities, boxes, keypoints, an embedding or a ready score, tagged with a
+model version name. Read as a stream in batches; each batch is checked row by row and written
+with one INSERT ... ON CONFLICT, so a re-push of the same rows gives the same table.
+
+One row (a JSON object, or one line of JSON Lines):
+
+    {"asset": 17 | "external_key": "cam1/0001" | "file_name": "0001.jpg",
+     "model_version": "resnet-v3",           # or the push's default version
+     "probs": [0.7, 0.3],                    # one per project class, in class order
+     "boxes": [{"x", "y", "w", "h", "score", "label", "class_probs": [...]}],
+     "keypoints": [{"label", "score", "points": {"nose": [x, y, confidence]}}],
+     "embedding": [0.1, ...],
+     "score": 0.42}                          # a ready informativeness score
+
+A bad row (unknown asset, NaN, a box outside the image, an unknown keypoint name, a wrong
+number of probabilities) comes back as an error with its row number; the good rows are stored.
+Each batch is its own transaction: a stream cut in the middle keeps the batches before it,
+and pushing it again is harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+
+from annotate.models import AnnotationTask, LabelClass, Project
+
+from .models import ModelVersion, Prediction
+
+BATCH_SIZE = 5000
+MAX_ERRORS_SHOWN = 1000
+BOX_TOLERANCE = 1.0  # pixels a box may overhang the image (rounding of exported boxes)
+
+
+class PushError(Exception):
+    """The push as a whole is refused (not one row): e.g. a version name of another kind."""
+
+
+@dataclass
+class PushResult:
+    stored: int = 0
+    rows: int = 0
+    errors: list[dict] = field(default_factory=list)
+    error_count: int = 0
+    model_versions: list[str] = field(default_factory=list)
+    scoring_run: int | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "rows": self.rows,
+            "stored": self.stored,
+            "error_count": self.error_count,
+            "errors": self.errors,
+            "model_versions": self.model_versions,
+            "scoring_run": self.scoring_run,
+        }
+
+
+class RowError(Exception):
+    pass
+
+
+def class_probs(label: str, score: float, names: list[str]) -> list[float]:
+    """A file gives one class and a score per box; scoring wants a distribution over the
+    classes. The score goes to the given class and the rest is shared evenly: an assumption,
+    the best a single score allows."""
+    if len(names) == 1:
+        return [1.0]
+    rest = (1.0 - score) / (len(names) - 1)
+    return [score if name == label else rest for name in names]
+
+
+# --- the shared write path (the push below and activelearn.imports) -------------------------
+
+
+def push_version_get(
+    *, project: Project, name: str, task_type: str, user_id: int | None, notes: str = ""
+) -> ModelVersion:
+    """The version predictions are stored under, created as kind "pushed" when new."""
+    name = str(name).strip()
+    if not name or len(name) > 100:
+        raise PushError("A model version name of 1 to 100 characters is needed.")
+    version, _ = ModelVersion.objects.get_or_create(
+        project=project,
+        name=name,
+        defaults={
+            "kind": ModelVersion.Kind.PUSHED,
+            "task_type": task_type,
+            "uploaded_by_id": user_id,
+            "notes": notes or "Pushed predictions.",
+        },
+    )
+    return version
+
+
+def predictions_write(*, rows: dict[tuple[int, int], dict]) -> int:
+    """Upsert {(task id, version id): data} with one statement; returns the row count."""
+    if not rows:
+        return 0
+    if connection.vendor != "postgresql":
+        Prediction.objects.bulk_create(
+            [Prediction(task_id=t, model_version_id=v, data=d) for (t, v), d in rows.items()],
+            update_conflicts=True,
+            unique_fields=["task", "model_version"],
+            update_fields=["data"],
+        )
+        return len(rows)
+    tasks, versions, datas = [], [], []
+    for (task_id, version_id), data in rows.items():
+        tasks.append(task_id)
+        versions.append(version_id)
+        datas.append(json.dumps(data, separators=(",", ":")))
+    table = Prediction._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (task_id, model_version_id, data, created_at) "  # noqa: S608
+            "SELECT u.task_id, u.version_id, u.data::jsonb, now() "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS u(task_id, version_id, data) "
+            "ON CONFLICT (task_id, model_version_id) DO UPDATE SET data = EXCLUDED.data",
+            [tasks, versions, datas],
+        )
+    return len(rows)
+
+
+def rescore_after_push(*, project: Project) -> int:
+    from .scoring import rescore_project
+
+    return rescore_project(project=project, reason="push").pk
+
+
+# --- checking one row -----------------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> float:
+    raise RowError(f"{name} is not a number; NaN and infinities are refused")
+
+
+def _number(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RowError(f"{what} must be a number")
+    if not math.isfinite(value):
+        raise RowError(f"{what} is NaN or infinite")
+    return float(value)
+
+
+def _unit_interval(value: object, what: str) -> float:
+    number = _number(value, what)
+    if not 0.0 <= number <= 1.0:
+        raise RowError(f"{what} must be between 0 and 1")
+    return number
+
+
+def _probs(values: object, classes: list[str], what: str) -> list[float]:
+    if not isinstance(values, list):
+        raise RowError(f"{what} must be a list of {len(classes)} probabilities")
+    if len(values) != len(classes):
+        raise RowError(f"{what} has {len(values)} values; the project has {len(classes)} classes")
+    return [_unit_interval(v, what) for v in values]
+
+
+@dataclass
+class _Context:
+    classes: list[str]
+    keypoints: set[str]
+
+
+def _box(box: object, n: int, size: tuple[int | None, int | None], ctx: _Context) -> dict:
+    if not isinstance(box, dict):
+        raise RowError(f"box {n} must be an object")
+    x, y, w, h = (_number(box.get(k), f"box {n} {k}") for k in ("x", "y", "w", "h"))
+    if w <= 0 or h <= 0:
+        raise RowError(f"box {n} has no area")
+    width, height = size
+    if (
+        x < -BOX_TOLERANCE
+        or y < -BOX_TOLERANCE
+        or (width and x + w > width + BOX_TOLERANCE)
+        or (height and y + h > height + BOX_TOLERANCE)
+    ):
+        raise RowError(f"box {n} lies outside the {width}x{height} image")
+    score = 1.0 if box.get("score") is None else _unit_interval(box["score"], f"box {n} score")
+    label = box.get("label")
+    if label is not None and label not in ctx.classes:
+        raise RowError(f"box {n} has the unknown class {label!r}")
+    out = {"x": x, "y": y, "w": w, "h": h, "score": score}
+    if box.get("class_probs") is not None:
+        out["class_probs"] = _probs(box["class_probs"], ctx.classes, f"box {n} class_probs")
+        if label is None:
+            out["label"] = ctx.classes[
+                max(range(len(ctx.classes)), key=out["class_probs"].__getitem__)
+            ]
+    elif label is not None:
+        out["class_probs"] = class_probs(label, score, ctx.classes)
+    else:
+        raise RowError(f"box {n} needs a label or class_probs")
+    out.setdefault("label", label)
+    return out
+
+
+def _instance(item: object, n: int, ctx: _Context) -> dict:
+    if not isinstance(item, dict) or not isinstance(item.get("points"), dict):
+        raise RowError(f"keypoint instance {n} needs points {{name: [x, y, confidence]}}")
+    points, confidences = {}, {}
+    for name, value in item["points"].items():
+        if name not in ctx.keypoints:
+            raise RowError(f"keypoint instance {n} has the unknown keypoint name {name!r}")
+        if not isinstance(value, list) or len(value) != 3:
+            raise RowError(f"keypoint {name!r} must be [x, y, confidence]")
+        px = _number(value[0], f"keypoint {name!r} x")
+        py = _number(value[1], f"keypoint {name!r} y")
+        confidence = _unit_interval(value[2], f"keypoint {name!r} confidence")
+        points[name] = [px, py, confidence]
+        confidences[name] = confidence
+    score = 1.0 if item.get("score") is None else _unit_interval(item["score"], "score")
+    label = item.get("label") or (ctx.classes[0] if ctx.classes else "")
+    return {"label": label, "points": points, "score": score, "confidences": confidences}
+
+
+def row_data(row: dict, size: tuple[int | None, int | None], ctx: _Context) -> dict:
+    """What a row stores in Prediction.data, or RowError saying what is wrong."""
+    data: dict = {}
+    if "probs" in row:
+        data["probs"] = _probs(row["probs"], ctx.classes, "probs")
+    if "boxes" in row:
+        if not isinstance(row["boxes"], list):
+            raise RowError("boxes must be a list")
+        data["boxes"] = [_box(box, n, size, ctx) for n, box in enumerate(row["boxes"])]
+    if "keypoints" in row:
+        if not isinstance(row["keypoints"], list):
+            raise RowError("keypoints must be a list")
+        data["keypoints"] = [_instance(item, n, ctx) for n, item in enumerate(row["keypoints"])]
+    if "embedding" in row:
+        vector = row["embedding"]
+        if not isinstance(vector, list) or not vector:
+            raise RowError("embedding must be a non-empty list of numbers")
+        data["embedding"] = [_number(v, "embedding") for v in vector]
+    if "score" in row:
+        data["score"] = _number(row["score"], "score")
+    if not data:
+        raise RowError("give probs, boxes, keypoints, embedding or score")
+    return data
+
+
+def _task_type(data: dict) -> str:
+    if "keypoints" in data:
+        return ModelVersion.TaskType.KEYPOINTS
+    if "boxes" in data:
+        return ModelVersion.TaskType.DETECTION
+    if "embedding" in data and "probs" not in data:
+        return ModelVersion.TaskType.EMBEDDING
+    return ModelVersion.TaskType.CLASSIFICATION
+
+
+# --- the push -------------------------------------------------------------------------------
+
+
+def _rows(source: Iterable) -> Iterator[tuple[int, dict | None, str | None]]:
+    """(row number, row, error) from dicts (bulk JSON) or lines (JSON Lines)."""
+    for number, item in enumerate(source, start=1):
+        if isinstance(item, bytes | str):
+            if not item.strip():
+                continue
+            try:
+                item = json.loads(item, parse_constant=_reject_constant)
+            except RowError as error:
+                yield number, None, str(error)
+                continue
+            except ValueError as error:
+                yield number, None, f"not JSON: {error}"
+                continue
+        if not isinstance(item, dict):
+            yield number, None, "a row must be a JSON object"
+            continue
+        yield number, item, None
+
+
+def _asset_key(row: dict) -> tuple[str, object] | None:
+    for key in ("asset", "asset_id"):
+        if key in row:
+            value = row[key]
+            return ("id", value) if isinstance(value, int) and not isinstance(value, bool) else None
+    if isinstance(row.get("external_key"), str):
+        return ("external_key", row["external_key"])
+    if isinstance(row.get("file_name"), str):
+        return ("original_name", row["file_name"])
+    return None
+
+
+def _assets_find(project: Project, keys: set[tuple[str, object]]) -> dict:
+    """{(kind, value): (width, height, [task ids])} for the batch's keys, one query per kind.
+    A file name shared by several assets maps to the first; use external keys for those."""
+    found: dict = {}
+    for kind in ("id", "external_key", "original_name"):
+        values = [value for k, value in keys if k == kind]
+        if not values:
+            continue
+        rows = (
+            AnnotationTask.objects.filter(project=project, **{f"asset__{kind}__in": values})
+            .order_by("asset_id", "id")
+            .values_list(f"asset__{kind}", "asset__width", "asset__height", "id")
+        )
+        for value, width, height, task_id in rows:
+            entry = found.setdefault((kind, value), (width, height, []))
+            entry[2].append(task_id)
+    return found
+
+
+def predictions_push(
+    *,
+    project: Project,
+    rows: Iterable,
+    user=None,
+    model_version_name: str | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> PushResult:
+    """Check and store pushed rows batch by batch (see the module docstring); rescore when a
+    version that received rows is the project's active one."""
+    ctx = _Context(
+        classes=list(
+            LabelClass.objects.filter(project=project)
+            .order_by("order", "id")
+            .values_list("name", flat=True)
+        ),
+        keypoints=set(project.keypoint_names) if project.keypoints_enabled else set(),
+    )
+    result = PushResult()
+    versions: dict[str, ModelVersion] = {}
+    user_id = getattr(user, "pk", None)
+
+    def fail(number: int, row: dict | None, message: str) -> None:
+        result.error_count += 1
+        if len(result.errors) < MAX_ERRORS_SHOWN:
+            entry = {"row": number, "error": message}
+            if row:
+                for key in ("asset", "asset_id", "external_key", "file_name"):
+                    if key in row:
+                        entry[key] = row[key]
+            result.errors.append(entry)
+
+    def flush(batch: list[tuple[int, dict]]) -> None:
+        keys = {key for _, row in batch if (key := _asset_key(row))}
+        assets = _assets_find(project, keys)
+        out: dict[tuple[int, int], dict] = {}
+        with transaction.atomic():
+            for number, row in batch:
+                key = _asset_key(row)
+                if key is None:
+                    fail(number, row, "give asset (an id), external_key or file_name")
+                    continue
+                asset = assets.get(key)
+                if asset is None:
+                    fail(number, row, f"no asset {key[1]!r} with tasks in this project")
+                    continue
+                name = row.get("model_version") or model_version_name
+                if not isinstance(name, str) or not name.strip():
+                    fail(number, row, "give model_version (a version name)")
+                    continue
+                try:
+                    data = row_data(row, (asset[0], asset[1]), ctx)
+                    version = versions.get(name)
+                    if version is None:
+                        version = push_version_get(
+                            project=project, name=name, task_type=_task_type(data), user_id=user_id
+                        )
+                        versions[name] = version
+                except (RowError, PushError) as error:
+                    fail(number, row, str(error))
+                    continue
+                for task_id in asset[2]:
+                    out[(task_id, version.pk)] = data
+            result.stored += predictions_write(rows=out)
+
+    batch: list[tuple[int, dict]] = []
+    for number, row, error in _rows(rows):
+        result.rows += 1
+        if error:
+            fail(number, row, error)
+            continue
+        batch.append((number, row))
+        if len(batch) >= batch_size:
+            flush(batch)
+            batch = []
+    if batch:
+        flush(batch)
+    result.model_versions = sorted(versions)
+    if any(
+        ModelVersion.objects.filter(pk=v.pk, is_active=True).exists() for v in versions.values()
+    ):
+        result.scoring_run = rescore_after_push(project=project)
+    return result
