@@ -8,17 +8,12 @@ from django import forms
 from django.contrib import admin, messages
 
 from annotate.admin import ManagedProjectsMixin
-from annotate.permissions import register_scope
 
 from .models import RetrainingRound, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .webhooks import WebhookRefused, webhook_ping, webhook_url_check
 
 # Scoped by the one access table like every project-owned row (registered here so the
 # admin's querysets know the path to the project).
-register_scope(WebhookEndpoint, "project_id", view="model.manage")
-register_scope(WebhookDelivery, "endpoint__project_id", view="model.manage")
-register_scope(WebhookAttempt, "delivery__endpoint__project_id", view="model.manage")
-register_scope(RetrainingRound, "project_id", view="queue.view")
 
 
 class WebhookEndpointForm(forms.ModelForm):

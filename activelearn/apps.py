@@ -18,3 +18,7 @@ class ActivelearnConfig(AppConfig):
         register_scope(models.Prediction, "task__project_id", view="queue.view")
         register_scope(models.TaskScore, "task__project_id", view="queue.view")
         register_scope(models.TaskLease, "task__project_id", ("user",), view="task.view")
+        register_scope(models.WebhookEndpoint, "project_id", view="model.manage")
+        register_scope(models.WebhookDelivery, "endpoint__project_id", view="model.manage")
+        register_scope(models.WebhookAttempt, "delivery__endpoint__project_id", view="model.manage")
+        register_scope(models.RetrainingRound, "project_id", view="queue.view")
