@@ -201,7 +201,7 @@ def rerank(
 
 
 class Server:
-    def __init__(self, database_url: str, workers: int, threads: int) -> None:
+    def __init__(self, database_url: str, workers: int, threads: int, worker_class: str) -> None:
         self.port = free_port()
         env = {
             **os.environ,
@@ -227,7 +227,7 @@ class Server:
                 "--threads",
                 str(threads),
                 "--worker-class",
-                "gthread",
+                worker_class,
                 "--keep-alive",
                 "30",
                 "--log-level",
@@ -419,8 +419,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=10.0, help="per HTTP phase")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    parser.add_argument(
+        "--worker-class", default="gthread", choices=["gthread", "sync"], help="gunicorn's"
+    )
     parser.add_argument("--writers", type=int, default=2, help="connections writing the rerank")
     parser.add_argument(
         "--money-limit", help="give the budget a money limit (far from reached), e.g. 1e9"
@@ -480,7 +483,7 @@ def main() -> None:
             # dj-database-url hands query parameters to OPTIONS: psycopg then binds on the
             # server and prepares statements it sees repeatedly (planned once, not per call).
             server_url += "?server_side_binding=true"
-        server = Server(server_url, args.workers, args.threads)
+        server = Server(server_url, args.workers, args.threads, args.worker_class)
         tokens = Tokens(token_list)
         warm = closed_loop(server.port, project_id, tokens, 1.0)  # connections and imports
         cpu_before, client_before = cpu_seconds(server.process.pid), time.process_time()
