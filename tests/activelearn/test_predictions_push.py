@@ -1,0 +1,187 @@
+"""Prediction push: rows by asset id, external key or file name, as a JSON list or streamed
+JSON Lines; stored once per (task, version) however often they are pushed; bad rows come
+back as errors while the good ones are stored; a push to the active version rescores."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from rest_framework.test import APIClient
+
+from activelearn.models import ModelVersion, Prediction, ScoringRun
+from activelearn.predictions import predictions_push
+from annotate.models import AnnotationTask, Asset
+
+pytestmark = pytest.mark.django_db
+
+
+def make_assets(project, count: int = 3) -> list[Asset]:
+    assets = []
+    for number in range(count):
+        asset = Asset.objects.create(
+            project=project,
+            kind="image",
+            file=f"projects/{project.pk}/assets/p{number}.jpg",
+            original_name=f"frame_{number:03}.jpg",
+            external_key=f"cam1/{number:03}",
+            sha256=uuid.uuid4().hex * 2,
+            content_type="image/jpeg",
+            width=640,
+            height=480,
+            state="ready",
+        )
+        AnnotationTask.objects.create(project=project, asset=asset, kind="image")
+        assets.append(asset)
+    return assets
+
+
+def stored(version_name: str = "v1") -> dict[int, dict]:
+    return {
+        p.task.asset_id: p.data
+        for p in Prediction.objects.filter(model_version__name=version_name).select_related("task")
+    }
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def test_rows_by_id_external_key_and_file_name_are_stored(project, eve):
+    first, second, third = make_assets(project)
+    rows = [
+        {"asset": first.pk, "model_version": "v1", "probs": [0.7, 0.3]},
+        {"external_key": "cam1/001", "model_version": "v1", "score": 0.42},
+        {"file_name": "frame_002.jpg", "model_version": "v1", "embedding": [0.1, 0.2, 0.3]},
+    ]
+    result = predictions_push(project=project, rows=rows, user=eve)
+    assert (result.stored, result.error_count) == (3, 0)
+    assert stored() == {
+        first.pk: {"probs": [0.7, 0.3]},
+        second.pk: {"score": 0.42},
+        third.pk: {"embedding": [0.1, 0.2, 0.3]},
+    }
+    version = ModelVersion.objects.get(name="v1")
+    assert (version.kind, version.uploaded_by) == (ModelVersion.Kind.PUSHED, eve)
+
+
+def test_boxes_and_keypoints_are_stored_with_class_probabilities_and_confidences(project, eve):
+    (asset,) = make_assets(project, 1)
+    name = project.keypoint_names[0]
+    row = {
+        "asset": asset.pk,
+        "model_version": "det",
+        "boxes": [{"x": 10, "y": 20, "w": 100, "h": 200, "score": 0.8, "label": "person"}],
+        "keypoints": [{"label": "person", "score": 0.9, "points": {name: [50, 60, 0.75]}}],
+    }
+    result = predictions_push(project=project, rows=[row], user=eve)
+    assert result.error_count == 0
+    data = stored("det")[asset.pk]
+    assert data["boxes"][0]["class_probs"] == [0.8, pytest.approx(0.2)]
+    assert data["keypoints"][0]["confidences"] == {name: 0.75}
+    assert ModelVersion.objects.get(name="det").task_type == ModelVersion.TaskType.KEYPOINTS
+
+
+def test_pushing_the_same_rows_twice_leaves_one_prediction_each_with_the_latest_data(project, eve):
+    assets = make_assets(project)
+    rows = [{"asset": a.pk, "model_version": "v1", "probs": [0.5, 0.5]} for a in assets]
+    predictions_push(project=project, rows=rows, user=eve)
+    rows[0]["probs"] = [0.9, 0.1]
+    predictions_push(project=project, rows=rows, user=eve)
+    assert Prediction.objects.count() == 3
+    assert stored()[assets[0].pk] == {"probs": [0.9, 0.1]}
+
+
+def test_bad_rows_come_back_as_errors_while_good_rows_are_stored(project, eve, other_project):
+    good, other = make_assets(project, 2)
+    (foreign,) = make_assets(other_project, 1)
+    lines = [
+        json.dumps({"asset": good.pk, "model_version": "v1", "probs": [0.6, 0.4]}),
+        json.dumps({"asset": 999999, "model_version": "v1", "probs": [0.6, 0.4]}),
+        json.dumps({"asset": foreign.pk, "model_version": "v1", "probs": [0.6, 0.4]}),
+        f'{{"asset": {other.pk}, "model_version": "v1", "probs": [NaN, 0.4]}}',
+        json.dumps({"asset": other.pk, "model_version": "v1", "probs": [0.2, 0.3, 0.5]}),
+        json.dumps(
+            {
+                "asset": other.pk,
+                "model_version": "v1",
+                "boxes": [{"x": 600, "y": 0, "w": 100, "h": 10, "label": "person"}],
+            }
+        ),
+        json.dumps(
+            {
+                "asset": other.pk,
+                "model_version": "v1",
+                "keypoints": [{"points": {"tail": [1, 2, 0.5]}}],
+            }
+        ),
+        "not json",
+    ]
+    result = predictions_push(project=project, rows=lines, user=eve)
+    assert result.stored == 1
+    assert stored() == {good.pk: {"probs": [0.6, 0.4]}}
+    messages = {error["row"]: error["error"] for error in result.errors}
+    assert sorted(messages) == [2, 3, 4, 5, 6, 7, 8]
+    assert "no asset 999999" in messages[2]
+    assert "no asset" in messages[3]
+    assert "NaN" in messages[4]
+    assert "3 values; the project has 2 classes" in messages[5]
+    assert "outside the 640x480 image" in messages[6]
+    assert "unknown keypoint name 'tail'" in messages[7]
+    assert "not JSON" in messages[8]
+
+
+def test_json_lines_stream_through_the_endpoint_in_batches(project, eve):
+    assets = make_assets(project, 5)
+    body = "\n".join(
+        json.dumps({"external_key": a.external_key, "probs": [0.25, 0.75]}) for a in assets
+    )
+    response = client_for(eve).post(
+        f"/api/projects/{project.pk}/predictions/?model_version=stream",
+        data=body.encode(),
+        content_type="application/x-ndjson",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["stored"] == 5
+    assert len(stored("stream")) == 5
+
+
+def test_a_json_list_is_accepted_by_the_endpoint(project, eve):
+    (asset,) = make_assets(project, 1)
+    response = client_for(eve).post(
+        f"/api/projects/{project.pk}/predictions/",
+        data=[{"file_name": "frame_000.jpg", "model_version": "v1", "score": 1.5}],
+        format="json",
+    )
+    assert response.json()["stored"] == 1
+    assert stored() == {asset.pk: {"score": 1.5}}
+
+
+def test_a_push_to_the_active_version_starts_rescoring(project, eve):
+    (asset,) = make_assets(project, 1)
+    ModelVersion.objects.create(
+        project=project, name="live", kind="pushed", task_type="classification", is_active=True
+    )
+    result = predictions_push(
+        project=project, rows=[{"asset": asset.pk, "probs": [0.5, 0.5]}], model_version_name="live"
+    )
+    run = ScoringRun.objects.get(pk=result.scoring_run)
+    assert run.reason == ScoringRun.Reason.PUSH
+
+
+def test_a_push_to_an_inactive_version_does_not_rescore(project, eve):
+    (asset,) = make_assets(project, 1)
+    result = predictions_push(
+        project=project, rows=[{"asset": asset.pk, "probs": [0.5, 0.5]}], model_version_name="x"
+    )
+    assert result.scoring_run is None
+    assert not ScoringRun.objects.exists()
+
+
+def test_annotators_cannot_push_and_other_projects_do_not_exist(project, alice, carol):
+    url = f"/api/projects/{project.pk}/predictions/"
+    assert client_for(alice).post(url, data=[], format="json").status_code == 403
+    assert client_for(carol).post(url, data=[], format="json").status_code == 404
