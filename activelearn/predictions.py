@@ -24,11 +24,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
-from annotate.models import AnnotationTask, LabelClass, Project
+from annotate.models import AnnotationTask, Asset, LabelClass, Project
 
 from .models import ModelVersion, Prediction
 
@@ -110,19 +111,19 @@ def predictions_write(*, rows: dict[tuple[int, int], dict]) -> int:
             update_fields=["data"],
         )
         return len(rows)
-    tasks, versions, datas = [], [], []
-    for (task_id, version_id), data in rows.items():
-        tasks.append(task_id)
-        versions.append(version_id)
-        datas.append(json.dumps(data, separators=(",", ":")))
+    # The batch travels as one JSON text: one parameter to quote instead of thousands.
+    payload = json.dumps(
+        [[task_id, version_id, data] for (task_id, version_id), data in rows.items()],
+        separators=(",", ":"),
+    )
     table = Prediction._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (task_id, model_version_id, data, created_at) "  # noqa: S608
-            "SELECT u.task_id, u.version_id, u.data::jsonb, now() "
-            "FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS u(task_id, version_id, data) "
+            "SELECT (e->>0)::bigint, (e->>1)::bigint, e->2, now() "
+            "FROM jsonb_array_elements(%s::jsonb) AS e "
             "ON CONFLICT (task_id, model_version_id) DO UPDATE SET data = EXCLUDED.data",
-            [tasks, versions, datas],
+            [payload],
         )
     return len(rows)
 
@@ -259,6 +260,45 @@ def _task_type(data: dict) -> str:
 # --- the push -------------------------------------------------------------------------------
 
 
+class _BatchWriter:
+    """Writes each checked batch in its own transaction. Outside a transaction the write runs
+    on a second thread (its own database connection) while the next batch is parsed and
+    checked: the INSERT waits on PostgreSQL, not on the GIL. Inside a caller's transaction
+    (a test, ATOMIC_REQUESTS) it writes inline, where the caller's rows are visible."""
+
+    def __init__(self) -> None:
+        self.stored = 0
+        self.pending: Future | None = None
+        self.pool = None if connection.in_atomic_block else ThreadPoolExecutor(1)
+
+    @staticmethod
+    def _write(rows: dict) -> int:
+        with transaction.atomic():
+            return predictions_write(rows=rows)
+
+    def write(self, rows: dict) -> None:
+        if self.pool is None:
+            self.stored += self._write(rows)
+            return
+        self._wait()  # one batch in flight: memory stays bounded, errors surface early
+        self.pending = self.pool.submit(self._write, rows)
+
+    def _wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            self.stored += pending.result()
+
+    def close(self) -> int:
+        if self.pool is not None:
+            try:
+                self._wait()
+            finally:
+                # The thread's own connection: looked up inside the thread.
+                self.pool.submit(lambda: connection.close()).result()
+                self.pool.shutdown()
+        return self.stored
+
+
 def _rows(source: Iterable) -> Iterator[tuple[int, dict | None, str | None]]:
     """(row number, row, error) from dicts (bulk JSON) or lines (JSON Lines)."""
     for number, item in enumerate(source, start=1):
@@ -295,18 +335,25 @@ def _assets_find(project: Project, keys: set[tuple[str, object]]) -> dict:
     """{(kind, value): (width, height, [task ids])} for the batch's keys, one query per kind.
     A file name shared by several assets maps to the first; use external keys for those."""
     found: dict = {}
+    assets, tasks = Asset._meta.db_table, AnnotationTask._meta.db_table
     for kind in ("id", "external_key", "original_name"):
         values = [value for k, value in keys if k == kind]
         if not values:
             continue
-        rows = (
-            AnnotationTask.objects.filter(project=project, **{f"asset__{kind}__in": values})
-            .order_by("asset_id", "id")
-            .values_list(f"asset__{kind}", "asset__width", "asset__height", "id")
-        )
-        for value, width, height, task_id in rows:
-            entry = found.setdefault((kind, value), (width, height, []))
-            entry[2].append(task_id)
+        cast = "::bigint" if kind == "id" else ""
+        with connection.cursor() as cursor:
+            # Driven from the keys (indexed lookups), not from the project's assets.
+            cursor.execute(
+                f"SELECT a.{kind}, a.width, a.height, t.id "  # noqa: S608
+                f"FROM (SELECT DISTINCT k{cast} AS k "
+                "FROM jsonb_array_elements_text(%s::jsonb) k) keys "
+                f"JOIN {assets} a ON a.{kind} = keys.k AND a.project_id = %s "
+                f"JOIN {tasks} t ON t.asset_id = a.id ORDER BY a.id, t.id",
+                [json.dumps(values), project.pk],
+            )
+            for value, width, height, task_id in cursor.fetchall():
+                entry = found.setdefault((kind, value), (width, height, []))
+                entry[2].append(task_id)
     return found
 
 
@@ -346,47 +393,50 @@ def predictions_push(
         keys = {key for _, row in batch if (key := _asset_key(row))}
         assets = _assets_find(project, keys)
         out: dict[tuple[int, int], dict] = {}
-        with transaction.atomic():
-            for number, row in batch:
-                key = _asset_key(row)
-                if key is None:
-                    fail(number, row, "give asset (an id), external_key or file_name")
-                    continue
-                asset = assets.get(key)
-                if asset is None:
-                    fail(number, row, f"no asset {key[1]!r} with tasks in this project")
-                    continue
-                name = row.get("model_version") or model_version_name
-                if not isinstance(name, str) or not name.strip():
-                    fail(number, row, "give model_version (a version name)")
-                    continue
-                try:
-                    data = row_data(row, (asset[0], asset[1]), ctx)
-                    version = versions.get(name)
-                    if version is None:
-                        version = push_version_get(
-                            project=project, name=name, task_type=_task_type(data), user_id=user_id
-                        )
-                        versions[name] = version
-                except (RowError, PushError) as error:
-                    fail(number, row, str(error))
-                    continue
-                for task_id in asset[2]:
-                    out[(task_id, version.pk)] = data
-            result.stored += predictions_write(rows=out)
+        for number, row in batch:
+            key = _asset_key(row)
+            if key is None:
+                fail(number, row, "give asset (an id), external_key or file_name")
+                continue
+            asset = assets.get(key)
+            if asset is None:
+                fail(number, row, f"no asset {key[1]!r} with tasks in this project")
+                continue
+            name = row.get("model_version") or model_version_name
+            if not isinstance(name, str) or not name.strip():
+                fail(number, row, "give model_version (a version name)")
+                continue
+            try:
+                data = row_data(row, (asset[0], asset[1]), ctx)
+                version = versions.get(name)
+                if version is None:
+                    version = push_version_get(
+                        project=project, name=name, task_type=_task_type(data), user_id=user_id
+                    )
+                    versions[name] = version
+            except (RowError, PushError) as error:
+                fail(number, row, str(error))
+                continue
+            for task_id in asset[2]:
+                out[(task_id, version.pk)] = data
+        writer.write(out)
 
-    batch: list[tuple[int, dict]] = []
-    for number, row, error in _rows(rows):
-        result.rows += 1
-        if error:
-            fail(number, row, error)
-            continue
-        batch.append((number, row))
-        if len(batch) >= batch_size:
+    writer = _BatchWriter()
+    try:
+        batch: list[tuple[int, dict]] = []
+        for number, row, error in _rows(rows):
+            result.rows += 1
+            if error:
+                fail(number, row, error)
+                continue
+            batch.append((number, row))
+            if len(batch) >= batch_size:
+                flush(batch)
+                batch = []
+        if batch:
             flush(batch)
-            batch = []
-    if batch:
-        flush(batch)
+    finally:
+        result.stored = writer.close()
     result.model_versions = sorted(versions)
     if any(
         ModelVersion.objects.filter(pk=v.pk, is_active=True).exists() for v in versions.values()
