@@ -185,3 +185,18 @@ def test_annotators_cannot_push_and_other_projects_do_not_exist(project, alice, 
     url = f"/api/projects/{project.pk}/predictions/"
     assert client_for(alice).post(url, data=[], format="json").status_code == 403
     assert client_for(carol).post(url, data=[], format="json").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_of_many_batches_outside_a_transaction_is_stored_completely(project, eve):
+    # Outside a transaction the writes run on a second connection, a batch behind the checks.
+    assets = make_assets(project, 30)
+    lines = [
+        json.dumps({"asset": a.pk, "model_version": "v1", "probs": [0.1, 0.9]}) for a in assets
+    ] + ['{"asset": 0, "model_version": "v1", "probs": [0.1, 0.9]}']
+    result = predictions_push(project=project, rows=iter(lines), user=eve, batch_size=4)
+    assert (result.stored, result.error_count) == (30, 1)
+    assert Prediction.objects.filter(model_version__name="v1").count() == 30
+    again = predictions_push(project=project, rows=iter(lines), user=eve, batch_size=4)
+    assert again.stored == 30
+    assert Prediction.objects.count() == 30
