@@ -48,8 +48,8 @@ class CheckpointError(Exception):
         self.errors = {field: [message]}
 
 
-def _setting(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
+def _setting(name: str, default: float) -> float:
+    return getattr(settings, name, default)
 
 
 def spec_normalise(*, project: Project, spec: object) -> dict:
@@ -173,8 +173,8 @@ def _graphs(graph: onnx.GraphProto):
 def checkpoint_validate(*, data: bytes, spec: dict) -> dict:
     """Run the model on a dummy batch in a child process; returns the output shapes, or
     raises CheckpointError naming the input or output that is wrong."""
-    memory = _setting("CHECKPOINT_CHECK_MEMORY_BYTES", 3 * 1024 * 1024 * 1024)
-    timeout = _setting("CHECKPOINT_CHECK_TIMEOUT_SECONDS", 60)
+    memory = int(_setting("CHECKPOINT_CHECK_MEMORY_BYTES", 3 * 1024 * 1024 * 1024))
+    timeout = float(_setting("CHECKPOINT_CHECK_TIMEOUT_SECONDS", 60))
     with tempfile.TemporaryDirectory(prefix="checkpoint-") as folder:
         path = Path(folder) / "model.onnx"
         path.write_bytes(data)
@@ -220,7 +220,7 @@ def checkpoint_upload(
         raise CheckpointError("name", "Give the version a name.")
     if ModelVersion.objects.filter(project=project, name=name).exists():
         raise CheckpointError("name", f"The project already has a version named {name!r}.")
-    limit = _setting("CHECKPOINT_MAX_BYTES", 500 * 1024 * 1024)
+    limit = int(_setting("CHECKPOINT_MAX_BYTES", 500 * 1024 * 1024))
     if file is None:
         raise CheckpointError("file", "Attach the ONNX file.")
     if file.size is not None and file.size > limit:

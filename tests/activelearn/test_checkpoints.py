@@ -270,3 +270,17 @@ def test_yolo_pose_decoding_names_the_points():
     (person,) = yolo_pose_decode(output, ["left_eye", "right_eye"])
     assert person["points"] == {"left_eye": [45, 35, 0.8], "right_eye": [55, 35, 0.3]}
     assert person["confidences"]["right_eye"] == 0.3
+
+
+def test_a_check_that_runs_past_the_time_limit_is_refused(project, eve, media_root, settings):
+    settings.CHECKPOINT_CHECK_TIMEOUT_SECONDS = 0.05
+    errors = refusal(project, eve, build.classifier(), build.spec())
+    assert "took longer than 0.05 s" in errors["file"][0]
+
+
+def test_a_check_that_needs_more_memory_than_allowed_is_refused(project, eve, media_root, settings):
+    # 64 MB of address space is far too little for onnxruntime: the child fails, nothing is
+    # stored, and the web process is untouched.
+    settings.CHECKPOINT_CHECK_MEMORY_BYTES = 64 * 1024 * 1024
+    errors = refusal(project, eve, build.classifier(), build.spec())
+    assert errors["file"][0].startswith(("The model check crashed", "the memory limit"))
