@@ -1,16 +1,62 @@
-"""Admin of model versions (with an activate action that starts rescoring) and scoring runs
-(with their progress). Imported from activelearn.admin."""
+"""Admin of model versions (an ONNX upload form checked like the API's, and an activate
+action that starts rescoring) and scoring runs (with their progress). Imported from
+activelearn.admin."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
-from django.utils import timezone
 
 from annotate.admin import ManagedProjectsMixin
 
+from .checkpoints import (
+    CheckpointError,
+    checkpoint_activate,
+    checkpoint_prepare,
+    checkpoint_store,
+)
 from .models import ModelVersion, ScoringRun
-from .scoring import rescore_project
+
+
+class CheckpointUploadForm(forms.ModelForm):
+    """Adding a version in the admin: the file and its spec get the API's checks (and child
+    process) in clean(); the admin's save stores what was checked."""
+
+    upload = forms.FileField(help_text="The ONNX file; checked on a dummy batch before storing.")
+    spec_json = forms.JSONField(
+        label="Spec",
+        help_text='{"input": {"name", "size": [H, W], "layout", "channel_order", "scale", "mean", '
+        '"std"}, "output": {"name", "layout": "probs" | "logits" | "embedding" | "detection" | '
+        '"yolo_detect" | "yolo_pose"}, "class_names": [...], "keypoint_names": [...]}',
+    )
+    request = None  # set per request by ModelVersionAdmin.get_form
+    prepared: tuple[ModelVersion, bytes] | None = None
+
+    class Meta:
+        model = ModelVersion
+        fields = ["project", "name", "notes"]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.prepared = checkpoint_prepare(
+                project=data["project"],
+                user=self.request.user,
+                name=data["name"],
+                file=data["upload"],
+                spec=data["spec_json"],
+                notes=data.get("notes", ""),
+            )
+        except CheckpointError as error:
+            for field, problems in error.errors.items():
+                target = {"file": "upload", "name": "name"}.get(field)
+                if target is None and field.startswith("spec"):
+                    target = "spec_json"
+                for problem in problems:
+                    self.add_error(target, problem if target else f"{field}: {problem}")
+        return data
 
 
 @admin.register(ModelVersion)
@@ -20,8 +66,34 @@ class ModelVersionAdmin(ManagedProjectsMixin, admin.ModelAdmin):
     list_display = ("name", "project", "kind", "task_type", "is_active", "created_at")
     list_filter = ("project", "kind", "task_type", "is_active")
     search_fields = ("name", "project__name")
-    readonly_fields = ("sha256", "is_active", "activated_at", "created_at")
+    # The file and its spec change only through an upload, which checks them.
+    readonly_fields = ("kind", "file", "spec", "sha256", "is_active", "activated_at", "created_at")
     actions = ["activate"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["project", "name", "notes", "upload", "spec_json"]
+        return super().get_fields(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = CheckpointUploadForm
+        form = super().get_form(request, obj, **kwargs)
+        form.request = request
+        return form
+
+    def save_model(self, request, obj, form, change) -> None:
+        prepared = getattr(form, "prepared", None)
+        if not change and prepared is not None:
+            version, data = prepared
+            checkpoint_store(version=version, data=data)
+            obj.pk = version.pk
+            obj.refresh_from_db()
+            return
+        super().save_model(request, obj, form, change)
 
     @admin.action(description="Activate the selected version (and rescore its project)")
     def activate(self, request, queryset) -> None:
@@ -29,14 +101,7 @@ class ModelVersionAdmin(ManagedProjectsMixin, admin.ModelAdmin):
             self.message_user(request, "Select exactly one version.", messages.ERROR)
             return
         version = queryset.select_related("project").get()
-        with transaction.atomic():
-            ModelVersion.objects.filter(project=version.project, is_active=True).exclude(
-                pk=version.pk
-            ).update(is_active=False)
-            ModelVersion.objects.filter(pk=version.pk).update(
-                is_active=True, activated_at=timezone.now()
-            )
-            run = rescore_project(project=version.project, reason=ScoringRun.Reason.ACTIVATION)
+        run = checkpoint_activate(version=version)
         self.message_user(request, f"{version} is active; scoring run {run.pk} started.")
 
 

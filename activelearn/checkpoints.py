@@ -204,7 +204,7 @@ def checkpoint_validate(*, data: bytes, spec: dict) -> dict:
     return result["outputs"]
 
 
-def checkpoint_upload(
+def checkpoint_prepare(
     *,
     project: Project,
     user,
@@ -213,8 +213,9 @@ def checkpoint_upload(
     spec: object,
     notes: str = "",
     metrics: dict | None = None,
-) -> ModelVersion:
-    """Check and store an uploaded ONNX checkpoint as a new (inactive) version."""
+) -> tuple[ModelVersion, bytes]:
+    """Every check of an upload, the child process included; returns the unsaved version
+    and the file's bytes for checkpoint_store."""
     name = (name or "").strip()
     if not name:
         raise CheckpointError("name", "Give the version a name.")
@@ -232,28 +233,49 @@ def checkpoint_upload(
     normalised = spec_normalise(project=project, spec=spec)
     onnx_static_check(data)
     outputs = checkpoint_validate(data=data, spec=normalised)
-    digest = hashlib.sha256(data).hexdigest()
     version = ModelVersion(
         project=project,
         name=name,
         kind=ModelVersion.Kind.ONNX,
         task_type=normalised["task_type"],
         spec={**normalised, "checked_outputs": outputs},
-        sha256=digest,
+        sha256=hashlib.sha256(data).hexdigest(),
         notes=notes or "",
         metrics=metrics or {},
         uploaded_by=user,
     )
-    version.file.save(f"{digest}.onnx", ContentFile(data), save=False)
+    return version, data
+
+
+def checkpoint_store(*, version: ModelVersion, data: bytes) -> ModelVersion:
+    """Save a prepared version and its file (removed again if the row cannot be saved)."""
+    version.file.save(f"{version.sha256}.onnx", ContentFile(data), save=False)
     try:
         with transaction.atomic():
             version.save()
     except IntegrityError:
         version.file.delete(save=False)
         raise CheckpointError(
-            "name", f"The project already has a version named {name!r}."
+            "name", f"The project already has a version named {version.name!r}."
         ) from None
     return version
+
+
+def checkpoint_upload(
+    *,
+    project: Project,
+    user,
+    name: str,
+    file,
+    spec: object,
+    notes: str = "",
+    metrics: dict | None = None,
+) -> ModelVersion:
+    """Check and store an uploaded ONNX checkpoint as a new (inactive) version."""
+    version, data = checkpoint_prepare(
+        project=project, user=user, name=name, file=file, spec=spec, notes=notes, metrics=metrics
+    )
+    return checkpoint_store(version=version, data=data)
 
 
 def checkpoint_activate(*, version: ModelVersion) -> ScoringRun:
