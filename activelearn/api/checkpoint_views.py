@@ -5,6 +5,7 @@ push predictions as JSON or streamed JSON Lines. Other projects are 404, annotat
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -124,6 +125,17 @@ class CheckpointRollback(APIView):
         )
 
 
+def _body_lines(request) -> Iterator[bytes]:
+    """The body's lines as they arrive. A chunked upload has no Content-Length, and Django
+    then reads an empty body; the server's input stream (gunicorn ends it at the last chunk)
+    is read directly instead."""
+    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if chunked and not request.META.get("CONTENT_LENGTH"):
+        stream = request.META["wsgi.input"]
+        return iter(stream.readline, b"")
+    return iter(request)
+
+
 class PredictionPush(APIView):
     """application/json: a list of rows (or {"predictions": [...]}); application/x-ndjson:
     one row per line, read from the request as it arrives. `?model_version=` names the
@@ -137,7 +149,7 @@ class PredictionPush(APIView):
         default_version = request.query_params.get("model_version")
         content_type = (request.content_type or "").split(";")[0].strip()
         if content_type in ("application/x-ndjson", "application/jsonl", "application/json-lines"):
-            rows = iter(request._request)  # lines, read incrementally from the body
+            rows = _body_lines(request._request)
         else:
             body = request.data
             if isinstance(body, dict):

@@ -200,3 +200,18 @@ def test_a_stream_of_many_batches_outside_a_transaction_is_stored_completely(pro
     again = predictions_push(project=project, rows=iter(lines), user=eve, batch_size=4)
     assert again.stored == 30
     assert Prediction.objects.count() == 30
+
+
+def test_a_chunked_json_lines_upload_without_a_length_is_read_to_the_end(project, eve):
+    assets = make_assets(project, 3)
+    body = "".join(
+        json.dumps({"asset": a.pk, "model_version": "v1", "score": 0.5}) + "\n" for a in assets
+    )
+    response = client_for(eve).post(
+        f"/api/projects/{project.pk}/predictions/",
+        data=body.encode(),
+        content_type="application/x-ndjson",
+        CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
+    )
+    assert response.json()["stored"] == 3
