@@ -284,6 +284,7 @@ class AnnotationTask(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="annotated_tasks",
+        db_index=False,
         help_text="Who labeled it; a rejected task returns to this person.",
     )
     skip_reason = models.TextField(blank=True)
@@ -316,7 +317,18 @@ class AnnotationTask(models.Model):
             models.Index(
                 F("project"), F("state"), F("priority").desc(), F("id"), name="task_queue_idx"
             ),
-            models.Index(fields=["lease_user", "state"], name="task_lease_idx"),
+            # Partial: most tasks have no holder and no annotator yet, and every index entry
+            # is rewritten when a re-rank changes a task's priority.
+            models.Index(
+                fields=["lease_user", "state"],
+                name="task_lease_idx",
+                condition=Q(lease_user__isnull=False),
+            ),
+            models.Index(
+                fields=["annotator"],
+                name="task_annotator_idx",
+                condition=Q(annotator__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
