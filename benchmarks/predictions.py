@@ -6,8 +6,10 @@ with bulk_create. Then BENCH_ROWS JSON Lines rows (by external key; 70% class pr
 30% two boxes with class probabilities) go through `predictions_push`, the service the
 endpoint calls: parsed, checked row by row, looked up in batches and upserted with one
 INSERT ... ON CONFLICT per batch. Timed: a first push (inserts) and a re-push of the same
-rows (updates, the idempotent path), then once more through POST /api/projects/<id>/
-predictions/ with Django's test client (application/x-ndjson, read line by line).
+rows (updates, the idempotent path), then through POST /api/projects/<id>/predictions/
+(application/x-ndjson, read line by line): with Django's test client, and against a live
+gunicorn (one worker, token auth) once with Content-Length and once chunked (skip with
+BENCH_GUNICORN=0).
 
 Goal: at least 20,000 rows/s stored. Last line: `rows_per_s=<x>`, the first push's rate.
 """
@@ -27,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 ROWS = int(os.environ.get("BENCH_ROWS", 100_000))
+GUNICORN = os.environ.get("BENCH_GUNICORN", "1") != "0"
 
 
 def _fresh_database(base_url: str):
@@ -117,6 +120,59 @@ def _lines(count: int, version: str) -> list[bytes]:
     return lines
 
 
+def _live_gunicorn(project, user, database_url: str) -> None:
+    import http.client
+    import socket
+    import subprocess
+
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=user).key
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECURE_SSL_REDIRECT": "0",
+        "ALLOWED_HOSTS": "127.0.0.1",
+    }
+    server = subprocess.Popen(  # noqa: S603
+        [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}"]
+        + ["-w", "1", "--timeout", "600"],
+        env=env,
+        cwd=str(ROOT),
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port)).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        headers = {"Authorization": f"Token {token}", "Content-Type": "application/x-ndjson"}
+        for mode in ("Content-Length", "chunked"):
+            lines = _lines(ROWS, f"bench-live-{mode}")
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+            url = f"/api/projects/{project.pk}/predictions/"
+            started = time.perf_counter()
+            if mode == "chunked":
+                conn.request("POST", url, body=iter(lines), headers=headers, encode_chunked=True)
+            else:
+                conn.request("POST", url, body=b"".join(lines), headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+            took = time.perf_counter() - started
+            assert response.status == 200, body[:500]
+            assert json.loads(body)["stored"] == ROWS
+            print(f"live gunicorn, {mode}: {ROWS} rows in {took:.2f} s = {ROWS / took:,.0f} rows/s")
+    finally:
+        server.terminate()
+        server.wait()
+
+
 def main() -> None:
     base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     database_url, drop = _fresh_database(base_url)
@@ -170,6 +226,8 @@ def main() -> None:
             f"HTTP endpoint (test client, {len(body) / 1e6:.1f} MB JSON Lines): "
             f"{ROWS} rows in {http_s:.2f} s = {ROWS / http_s:,.0f} rows/s"
         )
+        if GUNICORN:
+            _live_gunicorn(project, user, database_url)
         print(f"rows_per_s={ROWS / first_s:.0f}")
     finally:
         from django.db import connections
