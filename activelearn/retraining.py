@@ -36,8 +36,9 @@ from django.utils import timezone
 from onnx import TensorProto, helper, numpy_helper
 
 from activelearn.baseline import baseline_fit
-from activelearn.models import ModelVersion, RetrainingRound, ScoringRun
-from activelearn.scoring import learning_settings_for, rescore_project
+from activelearn.checkpoints import checkpoint_activate
+from activelearn.models import ModelVersion, RetrainingRound
+from activelearn.scoring import learning_settings_for
 from activelearn.scoring_model import (
     ImageRef,
     ModelSpec,
@@ -329,19 +330,6 @@ def _finish(round_id: int, state: str, note: str = "", **fields) -> str:
     return state
 
 
-def version_activate(*, version: ModelVersion) -> ScoringRun:
-    """Make `version` the project's one active version and start rescoring.
-    (activelearn.checkpoints' activation may replace this once it exists.)"""
-    with transaction.atomic():
-        ModelVersion.objects.filter(project_id=version.project_id, is_active=True).exclude(
-            pk=version.pk
-        ).update(is_active=False)
-        ModelVersion.objects.filter(pk=version.pk).update(
-            is_active=True, activated_at=timezone.now()
-        )
-        return rescore_project(project=version.project, reason=ScoringRun.Reason.ACTIVATION)
-
-
 def retraining_round_run(*, round_id: int) -> str:
     """Train, measure, register and maybe activate. Claimed with a compare-and-set, so a
     redelivered message finds the round taken and does nothing."""
@@ -434,7 +422,7 @@ def _train(round_: RetrainingRound, project: Project) -> str:
     }
     version.save(update_fields=["metrics"])
     if better:
-        version_activate(version=version)
+        checkpoint_activate(version=version)
         note = ""
     elif previous_accuracy is None:
         note = f"Not activated: the active version {previous} cannot be measured on the slice."

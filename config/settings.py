@@ -203,6 +203,12 @@ MEDIA_VIDEO_TIMEOUT_S = env_int("MEDIA_VIDEO_TIMEOUT_S", 1800)
 MEDIA_VIDEO_MEMORY_BYTES = env_int("MEDIA_VIDEO_MEMORY_BYTES", 4 * 1024**3)
 MEDIA_THUMBNAIL_SIZE = 256
 
+# Model checkpoints (ONNX only): upload size, and the limits of the child process that loads
+# and test-runs an uploaded file before it is accepted.
+CHECKPOINT_MAX_BYTES = env_int("CHECKPOINT_MAX_BYTES", 500 * 1024**2)
+CHECKPOINT_CHECK_MEMORY_BYTES = env_int("CHECKPOINT_CHECK_MEMORY_BYTES", 3 * 1024**3)
+CHECKPOINT_CHECK_TIMEOUT_SECONDS = env_int("CHECKPOINT_CHECK_TIMEOUT_SECONDS", 60)
+
 # Celery over Redis. The run script starts a private Redis when REDIS_URL is unset.
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL
