@@ -37,7 +37,7 @@ SWEEP_BATCH = 500
 SQLITE_CANDIDATES = 8  # rows tried per round on SQLite when a compare-and-set loses
 CLAIM_ROUNDS = 5
 # Big chunks: each UPDATE touches pages all over the two priority-ordered indexes, so fewer,
-# larger statements dirty them fewer times (benchmarks/README.queue.md); a chunk's rows stay
+# larger statements dirty them fewer times (benchmarks/README.md); a chunk's rows stay
 # locked for its few seconds, which claims skip and heartbeats wait out.
 POSTGRES_PRIORITY_CHUNK = 50_000
 SQLITE_PRIORITY_CHUNK = 400  # two parameters a row, well under SQLite's variable limit

@@ -1,7 +1,7 @@
 """The statements of the claim's hot path, written as SQL once.
 
 Building these queries through the ORM cost more CPU per request than the database spent
-running them (benchmarks/README.queue.md), and next-task is the busiest endpoint. Each
+running them (benchmarks/README.md), and next-task is the busiest endpoint. Each
 function is one statement; activelearn.queue decides what they mean. Portable between
 PostgreSQL and SQLite except the row-lock clause, which only PostgreSQL gets.
 """

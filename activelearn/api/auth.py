@@ -1,7 +1,7 @@
 """Token authentication for the queue's busiest endpoint, in one plain SQL statement.
 
 DRF's TokenAuthentication builds its token-and-user query through the ORM on every request,
-which cost next-task more CPU than the claim itself (benchmarks/README.queue.md). This class
+which cost next-task more CPU than the claim itself (benchmarks/README.md). This class
 reads the same rows with the same checks and the same error messages; nothing is cached, so
 a deleted token or a deactivated user is refused on the very next request.
 """

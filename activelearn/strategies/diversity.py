@@ -243,7 +243,7 @@ def diverse_margin(
     re-picked from the `prefilter * batch_size` most uncertain assets by weighted k-means
     (Zhdanov 2019, see `diverse_batch`): still among the most uncertain, but spread out.
     Set `batch_size` to the number of labels between rescorings. The defaults are generic,
-    not fitted to a data set; benchmarks/README.label_efficiency.md says what was tried.
+    not fitted to a data set; benchmarks/README.md (label efficiency) says what was tried.
     """
     scores = margin(probs)
     if scores.shape[0] == 0:
