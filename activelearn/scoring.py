@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from functools import partial
 
 import numpy as np
@@ -90,6 +91,21 @@ def _enqueue_project(run_id: int) -> None:
         ScoringRun.objects.filter(pk=run_id, state=ScoringRun.State.QUEUED).update(
             error=f"The task queue is unreachable ({error}); the run waits to be started again."
         )
+
+
+def scoring_runs_requeue_waiting(*, older_than_s: float = 30.0) -> int:
+    """Send again the runs still queued (the broker was down when they were made, e.g. a
+    demo seeded before its Redis started). Harmless when a message is already on its way:
+    only the first delivery finds the run queued and splits it."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    run_ids = list(
+        ScoringRun.objects.filter(state=ScoringRun.State.QUEUED, created_at__lt=cutoff)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    for run_id in run_ids:
+        _enqueue_project(run_id)
+    return len(run_ids)
 
 
 def scoring_run_split(*, run_id: int) -> list[list[int]]:

@@ -21,6 +21,7 @@ from activelearn.scoring import (
     scoring_run_fail,
     scoring_run_finish,
     scoring_run_split,
+    scoring_runs_requeue_waiting,
 )
 from activelearn.scoring import (
     score_chunk as chunk_score,
@@ -77,6 +78,12 @@ def score_chunk(run_id: int, task_ids: list[int]) -> int:
         scoring_run_fail(run_id=run_id, error=str(error))
         return 0
     return scored
+
+
+@shared_task(name="activelearn.requeue_waiting_runs")
+def requeue_waiting_runs() -> int:
+    """Periodic (config/celery.py): start scoring runs whose message never reached a worker."""
+    return scoring_runs_requeue_waiting()
 
 
 # The retraining loop's tasks (webhook deliveries, baseline retraining) live beside these.

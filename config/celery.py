@@ -18,4 +18,10 @@ app.conf.beat_schedule = {
         "task": "annotate.requeue_pending_videos",
         "schedule": 300.0,
     },
+    # A scoring run made while Redis was down (or by seed_demo before `serve` started Redis)
+    # stays queued; this sends it, so the queue gets its order within a minute.
+    "requeue-waiting-scoring-runs": {
+        "task": "activelearn.requeue_waiting_runs",
+        "schedule": 60.0,
+    },
 }
