@@ -185,6 +185,8 @@ def _infer(version: ModelVersion, tasks: list[AnnotationTask]) -> dict[int, dict
             unit["probs"] = _rounded(outputs.probs[row])
         if outputs.embeddings is not None:
             unit["embedding"] = _rounded(outputs.embeddings[row])
+        if outputs.units is not None:  # boxes (and keypoints) in the image's pixels
+            unit.update(outputs.units[row])
         if frame_index is None:
             datas[task_id] = unit
         else:
