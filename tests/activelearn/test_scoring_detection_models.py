@@ -149,3 +149,20 @@ def test_a_yolo_model_without_class_names_fails_the_run_with_the_reason(project)
     run.refresh_from_db()
     assert run.state == "failed"
     assert "class_names" in run.error
+
+
+def test_boxes_are_scaled_by_the_pictures_header_when_the_asset_has_no_stored_size(project):
+    version = _register(project, onnx_builders.yolo(channels=4 + 2, size=64), "yolo_detect", 64)
+    known = image_task_create(project, COLOURS[1], size=(64, 48))
+    unknown = image_task_create(project, COLOURS[1], size=(128, 96), salt="nosize")
+    unknown.asset.width = unknown.asset.height = None
+    unknown.asset.save(update_fields=["width", "height"])
+
+    assert _run_all(project).state == "done"
+
+    known_boxes = Prediction.objects.get(task=known, model_version=version).data["boxes"]
+    unknown_boxes = Prediction.objects.get(task=unknown, model_version=version).data["boxes"]
+    assert known_boxes and len(unknown_boxes) == len(known_boxes)
+    for little, big in zip(known_boxes, unknown_boxes, strict=True):
+        assert big["w"] == pytest.approx(2 * little["w"], abs=0.05)
+        assert big["h"] == pytest.approx(2 * little["h"], abs=0.05)
