@@ -484,7 +484,19 @@ def scoring_run_finish(*, run_id: int) -> bool:
         ScoringRun.objects.filter(pk=run_id).update(
             state=ScoringRun.State.DONE, finished_at=timezone.now()
         )
+    if version is not None:
+        _version_measure(version)
     return True
+
+
+def _version_measure(version: ModelVersion) -> None:
+    """Measure the run's version on the validation slice; never fails the run."""
+    from activelearn.evaluation import version_evaluate  # retraining imports this module
+
+    try:
+        version_evaluate(version=version)
+    except Exception:
+        logger.exception("Measuring version %s on the validation slice failed", version.pk)
 
 
 # --- when to rescore ------------------------------------------------------------------------

@@ -1,0 +1,269 @@
+"""Measuring a model version from its stored predictions on the project's validation slice.
+
+The slice is the one retraining uses (`activelearn.retraining.in_validation_slice`): labeled
+image tasks (accepted or submitted, with a latest annotation) whose hash falls in it. Only
+slice tasks the version predicted are measured:
+
+- class probabilities -> accuracy against the image's class (all its boxes share one class,
+  the same rule retraining uses to label a whole image);
+- boxes -> mAP@[.5:.95] with pycocotools' COCOeval (iouType "bbox");
+- keypoints -> OKS AP@[.5:.95] with COCOeval (iouType "keypoints"), COCO's sigmas for the
+  COCO-17 names and 0.05 for any other name.
+
+The figures go into version.metrics (other keys kept), with labels_at_training set to the
+count of labeled tasks when it was empty, so the version shows on the learning curve.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+
+import numpy as np
+from django.utils import timezone
+
+from activelearn.models import ModelVersion, Prediction
+from activelearn.retraining import in_validation_slice
+from annotate.models import Annotation, AnnotationTask, LabelClass
+from annotate.schema import COCO17_KEYPOINTS
+
+LABELED_STATES = (AnnotationTask.State.ACCEPTED, AnnotationTask.State.SUBMITTED)
+COCO17_SIGMAS = [
+    0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72,
+    0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89,
+]  # fmt: skip
+DEFAULT_SIGMA = 0.05
+METRIC_OF_FIELD = {"probs": "accuracy", "boxes": "mAP", "keypoints": "oks"}
+HEADLINE_OF = {
+    ModelVersion.TaskType.CLASSIFICATION: "accuracy",
+    ModelVersion.TaskType.DETECTION: "mAP",
+    ModelVersion.TaskType.KEYPOINTS: "oks",
+}
+
+
+def keypoint_sigmas(names: list[str]) -> np.ndarray:
+    """OKS sigmas per keypoint name: COCO's for the COCO-17 names, DEFAULT_SIGMA otherwise."""
+    coco = dict(zip(COCO17_KEYPOINTS, COCO17_SIGMAS, strict=True))
+    return np.array([coco.get(name, DEFAULT_SIGMA * 10) / 10.0 for name in names])
+
+
+def labeled_count(project) -> int:
+    """Labeled tasks: accepted or submitted, with at least one annotation version."""
+    return (
+        AnnotationTask.objects.filter(
+            project=project, state__in=LABELED_STATES, annotations__isnull=False
+        )
+        .distinct()
+        .count()
+    )
+
+
+def _slice_annotations(project, task_ids: list[int]) -> dict[int, Annotation]:
+    """Latest annotation of each labeled slice task among task_ids."""
+    tasks = AnnotationTask.objects.filter(
+        pk__in=task_ids,
+        project=project,
+        state__in=LABELED_STATES,
+        kind=AnnotationTask.Kind.IMAGE,
+    ).values_list("pk", flat=True)
+    in_slice = [pk for pk in tasks if in_validation_slice(project_id=project.pk, task_id=pk)]
+    latest: dict[int, Annotation] = {}
+    for annotation in (
+        Annotation.objects.filter(task_id__in=in_slice)
+        .order_by("task_id", "-version")
+        .prefetch_related("boxes", "keypoint_instances")
+    ):
+        latest.setdefault(annotation.task_id, annotation)
+    return latest
+
+
+def _accuracy(predictions: dict[int, dict], latest, classes: list[LabelClass]) -> dict | None:
+    names = [c.name for c in classes]
+    by_id = {c.pk: c.name for c in classes}
+    right = total = 0
+    for task_id, data in predictions.items():
+        probs = data.get("probs")
+        annotation = latest.get(task_id)
+        if not probs or annotation is None or len(probs) != len(names):
+            continue
+        labels = {by_id.get(b.label_class_id) for b in annotation.boxes.all() if b.frame_id is None}
+        if len(labels) != 1:
+            continue
+        total += 1
+        right += names[int(np.argmax(probs))] == labels.pop()
+    if not total:
+        return None
+    return {"accuracy": right / total, "examples": total}
+
+
+def _coco_eval(gt: dict, dt: list[dict], iou_type: str, sigmas=None) -> float | None:
+    """AP@[.5:.95] of dt against gt (COCO dicts), or None when gt has nothing to find."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    if not gt["annotations"]:
+        return None
+    if not dt:
+        return 0.0
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO()
+        coco_gt.dataset = gt
+        coco_gt.createIndex()
+        coco_dt = coco_gt.loadRes(dt)
+        evaluator = COCOeval(coco_gt, coco_dt, iouType=iou_type)
+        if sigmas is not None:
+            evaluator.params.kpt_oks_sigmas = sigmas
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    value = float(evaluator.stats[0])
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def _gt_base(latest, classes) -> dict:
+    return {
+        "images": [{"id": task_id} for task_id in sorted(latest)],
+        "categories": [{"id": c.pk, "name": c.name} for c in classes],
+        "annotations": [],
+    }
+
+
+def _box_map(predictions, latest, classes) -> dict | None:
+    ids = {c.name: c.pk for c in classes}
+    gt, dt = _gt_base(latest, classes), []
+    for task_id, annotation in latest.items():
+        for box in annotation.boxes.all():
+            if box.frame_id is None:
+                gt["annotations"].append(
+                    {
+                        "id": len(gt["annotations"]) + 1,
+                        "image_id": task_id,
+                        "category_id": box.label_class_id,
+                        "bbox": [box.x, box.y, box.w, box.h],
+                        "area": box.w * box.h,
+                        "iscrowd": 0,
+                    }
+                )
+        for box in predictions[task_id].get("boxes") or []:
+            if box.get("label") in ids:
+                dt.append(
+                    {
+                        "image_id": task_id,
+                        "category_id": ids[box["label"]],
+                        "bbox": [box["x"], box["y"], box["w"], box["h"]],
+                        "score": float(box.get("score", 1.0)),
+                    }
+                )
+    value = _coco_eval(gt, dt, "bbox")
+    return None if value is None else {"mAP": value, "examples": len(latest)}
+
+
+def _flat(points: dict, names: list[str], *, predicted: bool) -> list[float]:
+    out: list[float] = []
+    for name in names:
+        point = points.get(name)
+        if point is None or (not predicted and len(point) > 2 and not point[2]):
+            out += [0.0, 0.0, 0.0]
+        else:
+            out += [float(point[0]), float(point[1]), 1.0 if predicted else float(point[2] or 2)]
+    return out
+
+
+def _keypoint_ap(predictions, latest, classes, names: list[str]) -> dict | None:
+    ids = {c.name: c.pk for c in classes}
+    gt, dt = _gt_base(latest, classes), []
+    for task_id, annotation in latest.items():
+        for instance in annotation.keypoint_instances.all():
+            if instance.frame_id is not None:
+                continue
+            flat = _flat(instance.points or {}, names, predicted=False)
+            xs, ys, vs = flat[0::3], flat[1::3], flat[2::3]
+            seen = [(x, y) for x, y, v in zip(xs, ys, vs, strict=True) if v > 0]
+            if not seen:
+                continue
+            left, top = min(p[0] for p in seen), min(p[1] for p in seen)
+            w = max(p[0] for p in seen) - left
+            h = max(p[1] for p in seen) - top
+            gt["annotations"].append(
+                {
+                    "id": len(gt["annotations"]) + 1,
+                    "image_id": task_id,
+                    "category_id": instance.label_class_id,
+                    "keypoints": flat,
+                    "num_keypoints": len(seen),
+                    "bbox": [left, top, w, h],
+                    "area": max(w * h, 1.0),
+                    "iscrowd": 0,
+                }
+            )
+        for item in predictions[task_id].get("keypoints") or []:
+            category = ids.get(item.get("label")) or (classes[0].pk if classes else None)
+            if category is None:
+                continue
+            dt.append(
+                {
+                    "image_id": task_id,
+                    "category_id": category,
+                    "keypoints": _flat(item.get("points") or {}, names, predicted=True),
+                    "score": float(item.get("score", 1.0)),
+                }
+            )
+    value = _coco_eval(gt, dt, "keypoints", sigmas=keypoint_sigmas(names))
+    return None if value is None else {"oks": value, "examples": len(latest)}
+
+
+def version_evaluate(*, version: ModelVersion) -> dict:
+    """Measure a version's stored predictions on the validation slice; store and return its
+    metrics ({} when nothing could be measured: no predictions on labeled slice tasks)."""
+    if version.kind == ModelVersion.Kind.BASELINE and "training_examples" in (
+        version.metrics or {}
+    ):
+        return version.metrics  # retraining measured it on the same slice, from the pixels
+    project = version.project
+    predictions = dict(
+        Prediction.objects.filter(model_version=version, task__project=project).values_list(
+            "task_id", "data"
+        )
+    )
+    latest = _slice_annotations(project, list(predictions))
+    if not latest:
+        return {}
+    predictions = {task_id: predictions[task_id] for task_id in latest}
+    classes = list(LabelClass.objects.filter(project=project).order_by("order", "id"))
+    names = project.keypoint_names
+    measures = (
+        ("probs", _accuracy, (predictions, latest, classes)),
+        ("boxes", _box_map, (predictions, latest, classes)),
+        ("keypoints", _keypoint_ap, (predictions, latest, classes, names)),
+    )
+    measured: dict[str, dict] = {}
+    for field, measure, args in measures:
+        if field == "keypoints" and not names:
+            continue
+        if any(data.get(field) is not None for data in predictions.values()) and (
+            result := measure(*args)
+        ):
+            measured[METRIC_OF_FIELD[field]] = result
+    if not measured:
+        return {}
+    headline = HEADLINE_OF.get(version.task_type)
+    if headline not in measured:
+        headline = next(iter(measured))
+    metrics = dict(version.metrics or {})
+    for key, result in measured.items():
+        metrics[key] = result[key]
+    metrics.update(
+        metric=headline,
+        validation_examples=measured[headline]["examples"],
+        validation_task_ids=sorted(latest),
+        evaluated_at=timezone.now().isoformat(),
+        evaluated_from="predictions",
+    )
+    version.metrics = metrics
+    fields = ["metrics"]
+    if version.labels_at_training is None:
+        version.labels_at_training = labeled_count(project)
+        fields.append("labels_at_training")
+    version.save(update_fields=fields)
+    return metrics
