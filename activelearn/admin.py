@@ -3,7 +3,7 @@ and budget ledger (read-only: only the queue's services change them)."""
 
 from django.contrib import admin
 
-from annotate.admin import ManagedProjectsMixin
+from annotate.admin import ManagedProjectsMixin, ReadOnlyMixin
 
 from . import admin_scoring  # noqa: F401  (model versions and scoring runs)
 from .admin_webhooks import WebhookEndpointAdmin  # noqa: F401  (webhooks, retraining)
@@ -17,15 +17,8 @@ class LearningSettingsAdmin(ManagedProjectsMixin, admin.ModelAdmin):
     search_fields = ("project__name",)
 
 
-class ReadOnlyAdmin(ManagedProjectsMixin, admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+class ReadOnlyAdmin(ReadOnlyMixin, ManagedProjectsMixin, admin.ModelAdmin):
+    """Leases and the ledger change only through the queue's services."""
 
 
 @admin.register(TaskLease)

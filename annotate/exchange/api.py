@@ -35,6 +35,14 @@ def _error(error: ServiceError) -> Response:
     return Response(error.as_response_data(), status=error.status)
 
 
+def _started(job, request, shape) -> Response:
+    """202 with the job; 503 when the queue was unreachable and the job failed at once."""
+    job.refresh_from_db()
+    unreachable = job.state == JobState.FAILED
+    code = status.HTTP_503_SERVICE_UNAVAILABLE if unreachable else status.HTTP_202_ACCEPTED
+    return Response(shape(job, request), status=code)
+
+
 class ExportInput(serializers.Serializer):
     format = serializers.ChoiceField(choices=ExchangeFormat.values)
     state = serializers.ChoiceField(choices=list(STATES_BY_FILTER), default="accepted")
@@ -138,10 +146,7 @@ class ExportList(APIView):
             )
         except ServiceError as error:
             return _error(error)
-        job.refresh_from_db()
-        if job.state == JobState.FAILED:  # the queue was unreachable: say so
-            return Response(export_data(job, request), status=status.HTTP_503_SERVICE_UNAVAILABLE)
-        return Response(export_data(job, request), status=status.HTTP_202_ACCEPTED)
+        return _started(job, request, export_data)
 
 
 def _export_job(request, pk: int) -> ExportJob:
@@ -214,10 +219,7 @@ class ImportList(APIView):
             )
         except ServiceError as error:
             return _error(error)
-        job.refresh_from_db()
-        if job.state == JobState.FAILED:
-            return Response(import_data(job, request), status=status.HTTP_503_SERVICE_UNAVAILABLE)
-        return Response(import_data(job, request), status=status.HTTP_202_ACCEPTED)
+        return _started(job, request, import_data)
 
 
 class ImportDetail(APIView):
