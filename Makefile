@@ -1,5 +1,6 @@
-# The two commands: `make run` (the product, embedded: SQLite + a private Redis) and
-# `make test` (ruff, then every test against PostgreSQL and Redis).
+# The two commands: `make run` (the product on the embedded default: a private PostgreSQL from
+# a pip wheel and a private Redis, unless DATABASE_URL / REDIS_URL point elsewhere) and
+# `make test` (ruff, migrations check, then every test, on the same default).
 PYTHON ?= python3.11
 PYTEST_ARGS ?= -q -n 2
 VENV := .venv
@@ -30,13 +31,13 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# Debian's chromium for the browser tests (never a downloaded browser build).
 services:
 	bin/ensure-test-services
 
 test: $(STAMP) services lint
-	DEBUG=1 DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} \
-		$(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

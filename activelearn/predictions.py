@@ -103,14 +103,6 @@ def predictions_write(*, rows: dict[tuple[int, int], dict]) -> int:
     """Upsert {(task id, version id): data} with one statement; returns the row count."""
     if not rows:
         return 0
-    if connection.vendor != "postgresql":
-        Prediction.objects.bulk_create(
-            [Prediction(task_id=t, model_version_id=v, data=d) for (t, v), d in rows.items()],
-            update_conflicts=True,
-            unique_fields=["task", "model_version"],
-            update_fields=["data"],
-        )
-        return len(rows)
     # The batch travels as one JSON text: one parameter to quote instead of thousands.
     payload = json.dumps(
         [[task_id, version_id, data] for (task_id, version_id), data in rows.items()],

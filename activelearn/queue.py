@@ -5,10 +5,8 @@ Every lease is a TaskLease row (see its docstring). Locks are always taken in th
 so two services never wait on each other in a circle: the task row first, then its lease
 rows, then the project's BudgetLedger row.
 
-On PostgreSQL a claim takes the best free task with SELECT ... FOR UPDATE SKIP LOCKED, so
-concurrent annotators never queue behind one another. On SQLite (no row locks; IMMEDIATE
-transactions serialise writers) the same code moves the task with a compare-and-set UPDATE
-whose row count is checked, and tries the next candidate when it lost.
+A claim takes the best free task with SELECT ... FOR UPDATE SKIP LOCKED, so concurrent
+annotators never queue behind one another.
 """
 
 from __future__ import annotations
@@ -34,13 +32,11 @@ from .models import BudgetLedger, LearningSettings, TaskLease
 
 MAX_LEASES_PER_USER = 2  # the task being labeled plus one prefetched by the page
 SWEEP_BATCH = 500
-SQLITE_CANDIDATES = 8  # rows tried per round on SQLite when a compare-and-set loses
 CLAIM_ROUNDS = 5
 # Big chunks: each UPDATE touches pages all over the two priority-ordered indexes, so fewer,
 # larger statements dirty them fewer times (benchmarks/README.md); a chunk's rows stay
 # locked for its few seconds, which claims skip and heartbeats wait out.
-POSTGRES_PRIORITY_CHUNK = 50_000
-SQLITE_PRIORITY_CHUNK = 400  # two parameters a row, well under SQLite's variable limit
+PRIORITY_CHUNK = 50_000
 
 State = AnnotationTask.State
 Lease = TaskLease.State
@@ -79,13 +75,8 @@ def _settings_and_budget(project: Project) -> tuple[LearningSettings, Budget | N
     return learning, budget
 
 
-def _skip_locked() -> bool:
-    return connection.features.has_select_for_update_skip_locked
-
-
 def _locked(queryset):
-    """Lock the rows of `queryset` for this transaction. Django makes this a no-op on SQLite,
-    whose IMMEDIATE transactions already hold the database's write lock."""
+    """Lock the rows of `queryset` for this transaction."""
     return queryset.select_for_update()
 
 
@@ -103,7 +94,7 @@ def task_claim_next(
     slot. Raises TooManyLeases, or BudgetExhausted when what is left of the budget cannot pay
     for the task that would be leased."""
     exclude = {int(pk) for pk in exclude}
-    if _skip_locked() and not connection.in_atomic_block:
+    if not connection.in_atomic_block:
         # The common case in one statement; anything unusual falls through to the general
         # path below, which reads the settings and budget itself.
         row = sql.claim_fast(
@@ -161,14 +152,11 @@ def _claim_first(
         exclude_mine=k > 1 and from_state == State.PENDING,
     )
     for _ in range(CLAIM_ROUNDS):
-        if _skip_locked():
-            found = find(limit=1, lock="skip")
-            if not found and k > 1:
-                # With k slots a task locked by another claim may still have a slot free
-                # for us once that claim commits: wait for it rather than skip it.
-                found = find(limit=1, lock="wait")
-        else:
-            found = find(limit=SQLITE_CANDIDATES, lock=None)
+        found = find(limit=1, lock="skip")
+        if not found and k > 1:
+            # With k slots a task locked by another claim may still have a slot free
+            # for us once that claim commits: wait for it rather than skip it.
+            found = find(limit=1, lock="wait")
         if not found:
             return None
         for task in found:
@@ -183,8 +171,8 @@ def _claim_first(
 def _lease_task(
     task: AnnotationTask, *, from_state: str, user, learning: LearningSettings, budget
 ) -> TaskLease | None:
-    """Give the user a slot of `task`, or None when someone else was faster (SQLite) or the
-    task has no free slot. The caller holds the task's row lock on PostgreSQL."""
+    """Give the user a slot of `task`, or None when someone else was faster or the task has
+    no free slot. The caller holds the task's row lock."""
     k = learning.annotators_per_task
     now = timezone.now()
     expires_at = now + dt.timedelta(minutes=learning.lease_minutes)
@@ -271,7 +259,7 @@ def _ledger_reserve(project_id: int, cost: Decimal, budget: Budget | None) -> No
     """Put one unit of `cost` on the ledger if the budget can pay for it, else raise
     BudgetExhausted. The condition is part of the UPDATE, so racing claims are judged one
     after another against the row as the previous one left it (PostgreSQL re-evaluates it
-    after the row lock; SQLite serialises writers).
+    after the row lock).
 
     A project whose budget sets no limit has no ledger row: nothing to check, and no row
     that every claim of the project would have to lock in turn. The row is made, from the
@@ -441,8 +429,7 @@ def leases_expire(*, project_id: int | None = None, now: dt.datetime | None = No
         return 0
     with transaction.atomic():
         tasks = AnnotationTask.objects.filter(pk__in=task_ids).only("id", "project_id")
-        if _skip_locked():
-            tasks = tasks.select_for_update(skip_locked=True)  # a busy task waits for later
+        tasks = tasks.select_for_update(skip_locked=True)  # a busy task waits for later
         project_of = {task.pk: task.project_id for task in tasks}
         leases = list(
             _locked(
@@ -493,8 +480,7 @@ def priorities_write_bulk(
     inside a transaction), so claims are never held up by a long rerank. Returns rows
     changed."""
     project_id = project.pk if isinstance(project, Project) else int(project)
-    postgres = connection.vendor == "postgresql"
-    chunk_size = chunk_size or (POSTGRES_PRIORITY_CHUNK if postgres else SQLITE_PRIORITY_CHUNK)
+    chunk_size = chunk_size or PRIORITY_CHUNK
     changed = 0
     chunk: list[tuple[int, float]] = []
 
@@ -504,24 +490,13 @@ def priorities_write_bulk(
         if not all(map(math.isfinite, values)):
             raise ValueError("priorities must be finite numbers")
         with connection.cursor() as cursor:
-            if postgres:
-                cursor.execute(
-                    "UPDATE annotate_annotationtask AS t SET priority = v.priority "
-                    "FROM unnest(%s::bigint[], %s::double precision[]) AS v(id, priority) "
-                    "WHERE t.id = v.id AND t.project_id = %s "
-                    "AND t.priority IS DISTINCT FROM v.priority",
-                    [ids, values, project_id],
-                )
-            else:
-                cases = " ".join(["WHEN %s THEN %s"] * len(ids))
-                marks = ", ".join(["%s"] * len(ids))
-                params = [x for pair in zip(ids, values, strict=True) for x in pair]
-                cursor.execute(
-                    f"UPDATE annotate_annotationtask SET priority = CASE id {cases} END "  # noqa: S608
-                    f"WHERE project_id = %s AND id IN ({marks}) "
-                    f"AND priority != CASE id {cases} END",
-                    [*params, project_id, *ids, *params],
-                )
+            cursor.execute(
+                "UPDATE annotate_annotationtask AS t SET priority = v.priority "
+                "FROM unnest(%s::bigint[], %s::double precision[]) AS v(id, priority) "
+                "WHERE t.id = v.id AND t.project_id = %s "
+                "AND t.priority IS DISTINCT FROM v.priority",
+                [ids, values, project_id],
+            )
             return cursor.rowcount
 
     for item in priorities:

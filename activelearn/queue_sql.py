@@ -2,8 +2,7 @@
 
 Building these queries through the ORM cost more CPU per request than the database spent
 running them (benchmarks/README.md), and next-task is the busiest endpoint. Each
-function is one statement; activelearn.queue decides what they mean. Portable between
-PostgreSQL and SQLite except the row-lock clause, which only PostgreSQL gets.
+function is one statement; activelearn.queue decides what they mean.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db import connection
-from django.utils import timezone
 
 from annotate.models import AnnotationTask, Budget
 
@@ -32,23 +30,6 @@ TASK_COLUMNS = tuple(
 _SELECT_TASK = ", ".join(f"t.{column}" for column in TASK_COLUMNS)
 
 
-def _when(value: dt.datetime):
-    return connection.ops.adapt_datetimefield_value(value)
-
-
-def _money(value: Decimal):
-    return connection.ops.adapt_decimalfield_value(value)
-
-
-def _aware(value):
-    """SQLite hands back naive UTC datetimes from a plain cursor."""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    if value is not None and timezone.is_naive(value):
-        value = timezone.make_aware(value, dt.UTC)
-    return value
-
-
 def _task(row) -> AnnotationTask:
     return AnnotationTask.from_db(connection.alias, TASK_COLUMNS, row)
 
@@ -58,7 +39,7 @@ def expired_lease_exists(now: dt.datetime) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT 1 FROM {LEASE} WHERE state = 'active' AND expires_at < %s LIMIT 1",  # noqa: S608
-            [_when(now)],
+            [now],
         )
         return cursor.fetchone() is not None
 
@@ -83,7 +64,7 @@ def held_leases(*, user_id: int, project_id: int) -> list[TaskLease]:
             user_id=user_id,
             slot=slot,
             state=TaskLease.State.ACTIVE,
-            expires_at=_aware(expires_at),
+            expires_at=expires_at,
         )
         leases.append(lease)
     return leases
@@ -97,11 +78,11 @@ def candidates(
     exclude: Iterable[int],
     exclude_mine: bool,
     limit: int,
-    lock: str | None,
+    lock: str,
 ) -> list[AnnotationTask]:
     """Tasks of the project in `state`, best first. state "rejected" means the user's own
     rejected tasks; `exclude_mine` leaves out tasks the user already has a slot of (k > 1).
-    lock: "skip" (FOR UPDATE SKIP LOCKED), "wait" (FOR UPDATE), or None (SQLite)."""
+    lock: "skip" (FOR UPDATE SKIP LOCKED) or "wait" (FOR UPDATE)."""
     where = ["t.project_id = %s", "t.state = %s"]
     params: list = [project_id, state]
     if state == AnnotationTask.State.REJECTED:
@@ -121,10 +102,7 @@ def candidates(
         f"SELECT {_SELECT_TASK} FROM {TASK} t WHERE {' AND '.join(where)}"  # noqa: S608
         f" ORDER BY t.priority DESC, t.id LIMIT {int(limit)}"
     )
-    if lock == "skip":
-        sql += " FOR UPDATE SKIP LOCKED"
-    elif lock == "wait":
-        sql += " FOR UPDATE"
+    sql += " FOR UPDATE SKIP LOCKED" if lock == "skip" else " FOR UPDATE"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [_task(row) for row in cursor.fetchall()]
@@ -133,7 +111,7 @@ def candidates(
 def task_move(*, task_id: int, from_state: str, changes: dict) -> bool:
     """Compare-and-set: apply `changes` only if the task is still in `from_state`."""
     columns = ", ".join(f"{column} = %s" for column in changes)
-    values = [_when(v) if isinstance(v, dt.datetime) else v for v in changes.values()]
+    values = list(changes.values())
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {TASK} SET {columns} WHERE id = %s AND state = %s",  # noqa: S608
@@ -154,12 +132,12 @@ def ledger_add(
         params.append(task_limit)
     if money_cap is not None:
         where.append("money <= %s")
-        params.append(_money(money_cap - cost))
+        params.append(money_cap - cost)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {LEDGER} SET units = units + 1, money = money + %s"  # noqa: S608
             f" WHERE {' AND '.join(where)}",
-            [_money(cost), *params],
+            [cost, *params],
         )
         return cursor.rowcount == 1
 
@@ -182,7 +160,7 @@ def lease_upsert(
         " state = excluded.state, expires_at = excluded.expires_at, charged = excluded.charged,"
         " claimed_at = excluded.claimed_at, submitted_at = NULL"
     )
-    params = [task_id, user_id, slot, _when(expires_at), _money(charged), _when(now)]
+    params = [task_id, user_id, slot, expires_at, charged, now]
     with connection.cursor() as cursor:
         if connection.features.can_return_columns_from_insert:
             cursor.execute(sql + " RETURNING id", params)

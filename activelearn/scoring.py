@@ -42,7 +42,6 @@ LABELED_STATES = (
 # Frames of a video segment run through the model: first, middle and last. Consecutive
 # frames look alike; three catch a change within the segment at a tenth of the cost.
 FRAMES_PER_SEGMENT = 3
-WRITE_BATCH = 2000
 
 
 def learning_settings_for(project: Project) -> LearningSettings:
@@ -290,15 +289,15 @@ def _context(
 # --- writing --------------------------------------------------------------------------------
 
 
-def _upsert_postgres(
+def _upsert(
     version: ModelVersion | None,
     task_ids: list[int],
     scores: list[float],
     breakdowns: list[str],
     predictions: list[tuple[int, str]],
 ) -> None:
-    """The same upserts as the ORM path, as one statement each over unnest()ed arrays: a
-    few parameters instead of five per row, and no model instances."""
+    """Upsert predictions and scores, one statement each over unnest()ed arrays: a few
+    parameters instead of five per row, and no model instances."""
     version_id = version.pk if version is not None else None
     now = timezone.now()
     with connection.cursor() as cursor:
@@ -337,39 +336,13 @@ def scores_write(
     values = [float(score) for score in scores]
     if not ids:
         return
-    if connection.vendor == "postgresql":
-        _upsert_postgres(
-            version,
-            ids,
-            values,
-            [json.dumps(breakdown) for breakdown in breakdowns],
-            [(t, json.dumps(predictions[t])) for t in ids if t in predictions]
-            if predictions
-            else [],
-        )
-    else:
-        if predictions:
-            Prediction.objects.bulk_create(
-                [
-                    Prediction(task_id=task_id, model_version=version, data=predictions[task_id])
-                    for task_id in ids
-                    if task_id in predictions
-                ],
-                update_conflicts=True,
-                unique_fields=["task", "model_version"],
-                update_fields=["data"],
-                batch_size=WRITE_BATCH,
-            )
-        TaskScore.objects.bulk_create(
-            [
-                TaskScore(task_id=task_id, model_version=version, score=score, breakdown=breakdown)
-                for task_id, score, breakdown in zip(ids, values, breakdowns, strict=True)
-            ],
-            update_conflicts=True,
-            unique_fields=["task", "model_version"],
-            update_fields=["score", "breakdown", "computed_at"],
-            batch_size=WRITE_BATCH,
-        )
+    _upsert(
+        version,
+        ids,
+        values,
+        [json.dumps(breakdown) for breakdown in breakdowns],
+        [(t, json.dumps(predictions[t])) for t in ids if t in predictions] if predictions else [],
+    )
     priorities_write_bulk(project=project, priorities=list(zip(ids, values, strict=True)))
 
 

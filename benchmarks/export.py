@@ -3,13 +3,14 @@ the peak memory it took.
 
     .venv/bin/python benchmarks/export.py [--fresh] [--annotations N]
 
-Uses its own PostgreSQL database (BENCH_DATABASE_URL, default
-postgres://postgres@127.0.0.1:5432/bench_export), created and migrated if missing, filled once
-with bulk inserts (images with four boxes and one person box with a skeleton each) and reused
-on later runs. The export runs in a fresh child process so that its peak resident memory
-(ru_maxrss, printed before and after) is not inflated by the inserts. A second, untimed export
-runs under tracemalloc: peak_mb is the peak of Python allocations during the export, the number
-that would grow with the project if anything were held in memory.
+Uses its own PostgreSQL database (BENCH_DATABASE_URL, default: database bench_export on the
+server of DATABASE_URL, or on the embedded one when that is unset), created and migrated if
+missing, filled once with bulk inserts (images with four boxes and one person box with a
+skeleton each) and reused on later runs. The export runs in a fresh child process so that its
+peak resident memory (ru_maxrss, printed before and after) is not inflated by the inserts. A
+second, untimed export runs under tracemalloc: peak_mb is the peak of Python allocations
+during the export, the number that would grow with the project if anything were held in
+memory.
 Last line: export_s=<seconds of the timed export> peak_mb=<tracemalloc peak in MB>.
 """
 
@@ -25,9 +26,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_export"
 PROJECT_NAME = "Export benchmark"
 OBJECTS_PER_IMAGE = 5  # four boxes and one person with box and skeleton
+
+
+def _bench_url() -> str:
+    """Database bench_export on DATABASE_URL's server, or on the embedded one."""
+    from annotate.embedded.postgres import ensure_database_url
+
+    return ensure_database_url().rsplit("/", 1)[0] + "/bench_export"
 
 
 def setup_django(url: str) -> None:
@@ -188,7 +195,7 @@ def main() -> None:
     parser.add_argument("--annotations", type=int, default=100_000)
     parser.add_argument("--measure", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    url = os.environ.get("BENCH_DATABASE_URL") or _bench_url()
     if args.measure:
         setup_django(url)
         measure(args.measure)

@@ -36,12 +36,16 @@ IMAGES = int(os.environ.get("BENCH_IMAGES", 300))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 3))
 
 
+def _server_url() -> str:
+    """DATABASE_URL, or the embedded PostgreSQL's (started for this run) when it is unset."""
+    from annotate.embedded.postgres import ensure_database_url
+
+    return ensure_database_url()
+
+
 def _fresh_database(base_url: str) -> tuple[str, callable]:
     """A new empty database next to DATABASE_URL's, and a function that drops it."""
     parts = urlsplit(base_url)
-    if not parts.scheme.startswith("postgres"):
-        path = Path(tempfile.mkdtemp(prefix="bench-db-")) / "bench.sqlite3"
-        return f"sqlite:///{path}", lambda: shutil.rmtree(path.parent, ignore_errors=True)
     import psycopg
 
     name = f"bench_ingest_{uuid.uuid4().hex[:10]}"
@@ -220,7 +224,7 @@ def bench_images() -> float:
 
 
 def main() -> None:
-    base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    base_url = _server_url()
     database_url, drop = _fresh_database(base_url)
     workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     media_root = workdir / "media"

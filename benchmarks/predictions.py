@@ -32,6 +32,13 @@ ROWS = int(os.environ.get("BENCH_ROWS", 100_000))
 GUNICORN = os.environ.get("BENCH_GUNICORN", "1") != "0"
 
 
+def _server_url() -> str:
+    """DATABASE_URL, or the embedded PostgreSQL's (started for this run) when it is unset."""
+    from annotate.embedded.postgres import ensure_database_url
+
+    return ensure_database_url()
+
+
 def _fresh_database(base_url: str):
     parts = urlsplit(base_url)
     if not parts.scheme.startswith("postgres"):
@@ -174,7 +181,7 @@ def _live_gunicorn(project, user, database_url: str) -> None:
 
 
 def main() -> None:
-    base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    base_url = _server_url()
     database_url, drop = _fresh_database(base_url)
     try:
         _setup_django(database_url)

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/queue.py [--tasks 1000000]
 
 Creates its own database (bench_queue, dropped at the end unless --keep) on the server of
-DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), fills it with N pending
+DATABASE_URL (default: the embedded PostgreSQL), fills it with N pending
 image tasks (INSERT ... SELECT generate_series), then measures:
 
 - rerank_all_s: new priorities for all N tasks through activelearn.queue.priorities_write_bulk
@@ -63,6 +63,13 @@ DB_NAME = "bench_queue"
 CLIENTS = 32
 OPEN_LOOP_RATE = 100
 RERANK_CHANGED = 10_000
+
+
+def _server_url() -> str:
+    """DATABASE_URL, or the embedded PostgreSQL's (started for this run) when it is unset."""
+    from annotate.embedded.postgres import ensure_database_url
+
+    return ensure_database_url()
 
 
 def with_database(url: str, name: str) -> str:
@@ -160,7 +167,7 @@ def rerank(
     CPU seconds of the writers' database backends)."""
     from django.db import connection, connections
 
-    from activelearn.queue import POSTGRES_PRIORITY_CHUNK, priorities_write_bulk
+    from activelearn.queue import PRIORITY_CHUNK, priorities_write_bulk
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -172,7 +179,7 @@ def rerank(
         ids = sorted(random.Random(1).sample(ids, count))
     rng = random.Random(len(ids))
     priorities = [(task_id, rng.random()) for task_id in ids]
-    chunk = chunk or POSTGRES_PRIORITY_CHUNK
+    chunk = chunk or PRIORITY_CHUNK
     chunks = [priorities[i : i + chunk] for i in range(0, len(priorities), chunk)]
     shares = [[pair for chunk in chunks[w::writers] for pair in chunk] for w in range(writers)]
     changed = [0] * writers
@@ -437,7 +444,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the bench_queue database")
     args = parser.parse_args()
 
-    base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    base_url = _server_url()
     database_url = with_database(base_url, DB_NAME)
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(40))

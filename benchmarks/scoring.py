@@ -43,6 +43,13 @@ WORKER = os.environ.get("BENCH_WORKER", "1") != "0"
 INPUT_SIZE = 128
 
 
+def _server_url() -> str:
+    """DATABASE_URL, or the embedded PostgreSQL's (started for this run) when it is unset."""
+    from annotate.embedded.postgres import ensure_database_url
+
+    return ensure_database_url()
+
+
 def _fresh_database(base_url: str):
     parts = urlsplit(base_url)
     if not parts.scheme.startswith("postgres"):
@@ -237,7 +244,7 @@ def _through_worker(project, version, database_url: str, media_root: str) -> flo
 
 
 def main() -> None:
-    base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    base_url = _server_url()
     database_url, drop = _fresh_database(base_url)
     media_root = tempfile.mkdtemp(prefix="bench-scoring-media-")
     try:

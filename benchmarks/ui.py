@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/ui.py [--keep] [--steps 30]
 
 Creates its own PostgreSQL database (bench_ui, dropped at the end unless --keep) on the
-server of DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), migrates it,
+server of DATABASE_URL (default: the embedded PostgreSQL), migrates it,
 writes test media with Pillow (noisy JPEGs, so decoding costs what real photos cost) and
 serves the app with Django's live server thread (static files included). Measures:
 
@@ -55,6 +55,13 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIDEO_FRAMES = 40
+
+
+def _server_url() -> str:
+    """DATABASE_URL, or the embedded PostgreSQL's (started for this run) when it is unset."""
+    from annotate.embedded.postgres import ensure_database_url
+
+    return ensure_database_url()
 
 
 def with_database(url: str, name: str) -> str:
@@ -423,7 +430,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30, help="frame steps to time")
     args = parser.parse_args()
 
-    base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    base_url = _server_url()
     admin_execute(base_url, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
     admin_execute(base_url, f"CREATE DATABASE {DB_NAME}")
     media = tempfile.mkdtemp(prefix="bench-ui-media-")

@@ -237,11 +237,7 @@ def video_process(*, asset_id: int, memory_bytes: int | None = None) -> str:
 @contextmanager
 def _run_alone(asset_id: int) -> Iterator[bool]:
     """Hold a PostgreSQL session advisory lock on the asset for the run. A duplicate delivery
-    finds it taken; a killed worker's connection closes and frees it. No lock elsewhere
-    (SQLite runs one worker)."""
-    if connection.vendor != "postgresql":
-        yield True
-        return
+    finds it taken; a killed worker's connection closes and frees it."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, asset_id])
         taken = cursor.fetchone()[0]

