@@ -56,11 +56,20 @@ def embedded_env(tmp_path) -> dict[str, str]:
 
 
 class Serve:
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, *extra: str) -> None:
         self.port = free_port()
         self.log_path = log_path
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", str(self.port), "--web-workers", "1"],
+            [
+                sys.executable,
+                "manage.py",
+                "serve",
+                "--port",
+                str(self.port),
+                "--web-workers",
+                "1",
+                *extra,
+            ],  # fmt: skip
             cwd=ROOT,
             env=env,
             stdout=log_path.open("wb"),
@@ -191,16 +200,69 @@ def test_a_second_serve_keeps_the_data_of_the_first(embedded_env, tmp_path):
         running.cleanup()
 
 
-def test_when_the_worker_dies_serve_stops_the_rest_and_fails(serve):
-    serve.wait_until_up()
-    children = serve.children()
-    worker = next(
-        p for p in children if "celery" in " ".join(p.cmdline()) and p.ppid() == serve.process.pid
+def _worker(serve: Serve) -> psutil.Process:
+    return next(
+        p
+        for p in serve.children()
+        if "celery" in " ".join(p.cmdline()) and p.ppid() == serve.process.pid
     )
-    os.killpg(worker.pid, signal.SIGKILL)
-    assert serve.process.wait(timeout=60) != 0
-    assert "Celery worker exited" in serve.log
-    assert still_running(children) == [], command_lines(still_running(children))
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+def test_a_worker_that_dies_is_restarted_and_the_web_stays_up(serve, embedded_env):
+    serve.wait_until_up()
+    killed = _worker(serve)
+    os.killpg(killed.pid, signal.SIGKILL)
+    url = (Path(embedded_env["VAR_DIR"]) / "serve" / "redis.url").read_text().strip()
+    deadline = time.monotonic() + 60
+    restarted = None
+    while time.monotonic() < deadline and restarted is None:
+        assert serve.process.poll() is None, f"serve gave up:\n{serve.log}"
+        assert _answers(f"http://127.0.0.1:{serve.port}/accounts/login/")
+        with contextlib.suppress(StopIteration, psutil.NoSuchProcess):
+            candidate = _worker(serve)
+            if candidate.pid != killed.pid:
+                restarted = candidate
+        time.sleep(0.3)
+    assert restarted is not None, serve.log
+    assert "Celery worker exited with code" in serve.log and "restarting it in" in serve.log
+    probe = Celery(broker=url)
+    try:
+        deadline = time.monotonic() + 60
+        while not probe.control.ping(timeout=1) and time.monotonic() < deadline:
+            pass
+        assert probe.control.ping(timeout=3), "the restarted worker does not answer"
+    finally:
+        probe.close()
+
+
+def test_a_worker_that_keeps_dying_stops_serve_and_fails(embedded_env, tmp_path):
+    running = Serve(embedded_env, tmp_path / "serve.log", "--max-restarts", "1")
+    try:
+        running.wait_until_up()
+        children = running.children()
+        first = _worker(running)
+        os.killpg(first.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        second = first
+        while second.pid == first.pid and time.monotonic() < deadline:
+            with contextlib.suppress(StopIteration, psutil.NoSuchProcess):
+                second = _worker(running)
+            time.sleep(0.2)
+        assert second.pid != first.pid, running.log
+        os.killpg(second.pid, signal.SIGKILL)
+        assert running.process.wait(timeout=60) != 0
+        assert "giving up" in running.log
+        assert still_running(children) == [], command_lines(still_running(children))
+    finally:
+        running.cleanup()
 
 
 def test_serve_refuses_a_port_in_use(embedded_env):

@@ -1,6 +1,7 @@
 """`manage.py serve`: the whole product from one terminal. Starts a private Redis (only when
 REDIS_URL is unset), a Celery worker and the web server as child processes; Ctrl-C stops them
-all, and if one dies the others are stopped and the command fails. The embedded PostgreSQL
+all. A child that dies is restarted after a growing pause; one that keeps dying is given
+up, and then the others are stopped and the command fails. The embedded PostgreSQL
 (when DATABASE_URL is unset) was started by manage.py before Django read its settings and
 stops when this command exits (annotate/embedded/postgres.py).
 """
@@ -14,6 +15,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
@@ -24,6 +27,8 @@ from annotate.embedded.redis import RedisUnavailable, start_private_redis
 
 STOP_TIMEOUT_S = 20.0
 START_TIMEOUT_S = 60.0
+MAX_RESTARTS = 5
+RESTART_WINDOW_S = 300.0
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -51,39 +56,87 @@ class ChildDied(Exception):
         self.returncode = returncode
 
 
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen
+    restarts: deque = field(default_factory=deque)  # monotonic times of recent restarts
+    restart_at: float | None = None  # when a dead child is due to start again
+
+
 class Supervisor:
     """Child processes, each in its own process group so that stopping one also stops the
-    processes it forked (gunicorn and Celery workers)."""
+    processes it forked (gunicorn and Celery workers). A child that dies is started again
+    after a growing pause (1, 2, 4, ... s); one that dies again after `max_restarts`
+    restarts within RESTART_WINDOW_S is given up, and then the others are stopped too."""
 
-    def __init__(self, write) -> None:
+    def __init__(self, write, *, max_restarts: int = MAX_RESTARTS) -> None:
         self.write = write
-        self.children: list[tuple[str, subprocess.Popen]] = []
+        self.max_restarts = max_restarts
+        self.children: list[Child] = []
 
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
-        process = subprocess.Popen(argv, env=env, cwd=settings.BASE_DIR, start_new_session=True)
-        self.children.append((name, process))
-        return process
+        child = Child(name, argv, env, self._spawn(argv, env))
+        self.children.append(child)
+        return child.process
 
-    def check(self) -> None:
-        for name, process in self.children:
-            returncode = process.poll()
-            if returncode is not None:
-                raise ChildDied(name, returncode)
+    @staticmethod
+    def _spawn(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+        return subprocess.Popen(argv, env=env, cwd=settings.BASE_DIR, start_new_session=True)
+
+    def forget_dead(self) -> None:
+        self.children = [child for child in self.children if child.process.poll() is None]
+
+    def check(self, *, restart: bool = True) -> None:
+        """Raise ChildDied for a child that died and may not (or may no longer) be
+        restarted; start again those whose pause is over."""
+        now = time.monotonic()
+        for child in self.children:
+            returncode = child.process.poll()
+            if returncode is None:
+                continue
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    self.write(f"{child.name}: starting again")
+                    self._signal_group(child.process, signal.SIGKILL)  # orphans of the old one
+                    child.process = self._spawn(child.argv, child.env)
+                    child.restart_at = None
+                continue
+            while child.restarts and now - child.restarts[0] > RESTART_WINDOW_S:
+                child.restarts.popleft()
+            if not restart:
+                raise ChildDied(child.name, returncode)
+            if len(child.restarts) >= self.max_restarts:
+                self.write(
+                    f"{child.name} died again after {len(child.restarts)} restarts within "
+                    f"{RESTART_WINDOW_S / 60:.0f} min: giving up"
+                )
+                raise ChildDied(child.name, returncode)
+            pause = 2.0 ** len(child.restarts)
+            child.restarts.append(now)
+            child.restart_at = now + pause
+            self.write(
+                f"{child.name} exited with code {returncode}: restarting it in {pause:.0f} s "
+                f"(restart {len(child.restarts)} of at most {self.max_restarts} in "
+                f"{RESTART_WINDOW_S / 60:.0f} min)"
+            )
 
     def stop_all(self) -> None:
         """SIGTERM every group (web first, Redis last), wait, then SIGKILL what is left."""
-        for _name, process in reversed(self.children):
-            self._signal_group(process, signal.SIGTERM)
+        for child in reversed(self.children):
+            self._signal_group(child.process, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT_S
-        for name, process in reversed(self.children):
+        for child in reversed(self.children):
             try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                self.write(f"{name} did not stop in {STOP_TIMEOUT_S:.0f} s: killing it")
-                self._signal_group(process, signal.SIGKILL)
-                process.wait()
+                self.write(f"{child.name} did not stop in {STOP_TIMEOUT_S:.0f} s: killing it")
+                self._signal_group(child.process, signal.SIGKILL)
+                child.process.wait()
             # Grandchildren left behind by a leader that died first.
-            self._signal_group(process, signal.SIGKILL)
+            self._signal_group(child.process, signal.SIGKILL)
 
     @staticmethod
     def _signal_group(process: subprocess.Popen, signum: int) -> None:
@@ -115,6 +168,13 @@ class Command(BaseCommand):
             help="gunicorn worker processes (default: WEB_CONCURRENCY or 2).",
         )
         parser.add_argument(
+            "--max-restarts",
+            type=int,
+            default=MAX_RESTARTS,
+            help=f"Restarts of a child that died, within {RESTART_WINDOW_S / 60:.0f} minutes, "
+            f"before serve gives up and stops (default {MAX_RESTARTS}).",
+        )
+        parser.add_argument(
             "--concurrency", type=int, default=2, help="Celery worker processes (default 2)."
         )
 
@@ -135,7 +195,9 @@ class Command(BaseCommand):
         previous = {
             sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
         }
-        supervisor = Supervisor(lambda line: self.stderr.write(line))
+        supervisor = Supervisor(
+            lambda line: self.stderr.write(line), max_restarts=options["max_restarts"]
+        )
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         failure: ChildDied | None = None
         embedded = os.environ.get("EMBEDDED_POSTGRES_DATA")
@@ -207,10 +269,7 @@ class Command(BaseCommand):
         except RedisUnavailable as error:
             raise CommandError(str(error)) from None
         finally:
-            # Attempts that failed stay out of the supervisor's list.
-            supervisor.children = [
-                (name, child) for name, child in supervisor.children if child.poll() is None
-            ]
+            supervisor.forget_dead()  # attempts that failed are not children to restart
         url_file = run_dir / "redis.url"
         url_file.touch(mode=0o600)
         url_file.write_text(url + "\n")
@@ -224,7 +283,7 @@ class Command(BaseCommand):
     def _wait_for(ready, supervisor: Supervisor, stop_requested: list, what: str, timeout=None):
         deadline = time.monotonic() + (timeout or START_TIMEOUT_S)
         while not stop_requested:
-            supervisor.check()
+            supervisor.check(restart=False)  # a child that cannot even start is not retried
             if ready():
                 return
             if time.monotonic() > deadline:
