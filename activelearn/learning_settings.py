@@ -240,13 +240,6 @@ def learning_settings_errors(*, settings: LearningSettings) -> dict[str, list[st
 # --- reading and saving ------------------------------------------------------------------------
 
 
-def learning_settings_get(*, project: Project) -> LearningSettings:
-    """The project's settings, or the defaults (unsaved) when none were ever saved."""
-    return LearningSettings.objects.filter(project=project).first() or LearningSettings(
-        project=project
-    )
-
-
 def learning_settings_save(
     *, settings: LearningSettings, changed: Iterable[str]
 ) -> ScoringRun | None:

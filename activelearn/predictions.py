@@ -16,7 +16,9 @@ One row (a JSON object, or one line of JSON Lines):
 A bad row (unknown asset, NaN, a box outside the image, an unknown keypoint name, a wrong
 number of probabilities) comes back as an error with its row number; the good rows are stored.
 Each batch is its own transaction: a stream cut in the middle keeps the batches before it,
-and pushing it again is harmless.
+and pushing it again is harmless. Then the push orders the queue: a push to the active
+version rescores; to a project with no active version (or with `activate`) its version is
+activated through checkpoint_activate; otherwise the answer says it is not the active one.
 """
 
 from __future__ import annotations

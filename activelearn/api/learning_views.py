@@ -14,13 +14,12 @@ from annotate.permissions import get_object_for
 
 from ..learning_settings import (
     LearningSettingsInvalid,
-    learning_settings_get,
     learning_settings_update,
     strategy_choices,
     strategy_choices_for,
 )
 from ..models import LearningSettings
-from ..scoring import active_model_version
+from ..scoring import active_model_version, learning_settings_for
 
 EDITABLE = [
     "strategy",
@@ -92,7 +91,7 @@ class LearningSettingsView(APIView):
     @extend_schema(responses={200: LearningSettingsAnswer})
     def get(self, request, pk: int) -> Response:
         project = get_object_for(request.user, "model.manage", Project.objects, pk=pk)
-        return Response(_answer(learning_settings_get(project=project)))
+        return Response(_answer(learning_settings_for(project)))
 
     @extend_schema(
         request=LearningSettingsSerializer(partial=True),
@@ -101,7 +100,7 @@ class LearningSettingsView(APIView):
     def patch(self, request, pk: int) -> Response:
         project = get_object_for(request.user, "model.manage", Project.objects, pk=pk)
         form = LearningSettingsSerializer(
-            learning_settings_get(project=project), data=request.data, partial=True
+            learning_settings_for(project), data=request.data, partial=True
         )
         form.is_valid(raise_exception=True)
         try:
