@@ -1,6 +1,6 @@
-"""Admin of model versions (an ONNX upload form checked like the API's, and an activate
-action that starts rescoring) and scoring runs (with their progress). Imported from
-activelearn.admin."""
+"""Admin of model versions (an ONNX upload form checked like the API's; actions to activate
+any kind of version, which starts rescoring, and to roll a project back) and scoring runs
+(with their progress). Imported from activelearn.admin."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from .checkpoints import (
     CheckpointError,
     checkpoint_activate,
     checkpoint_prepare,
+    checkpoint_rollback,
     checkpoint_store,
 )
 from .models import ModelVersion, ScoringRun
@@ -68,7 +69,7 @@ class ModelVersionAdmin(ManagedProjectsMixin, admin.ModelAdmin):
     search_fields = ("name", "project__name")
     # The file and its spec change only through an upload, which checks them.
     readonly_fields = ("kind", "file", "spec", "sha256", "is_active", "activated_at", "created_at")
-    actions = ["activate"]
+    actions = ["activate", "rollback"]
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -101,8 +102,33 @@ class ModelVersionAdmin(ManagedProjectsMixin, admin.ModelAdmin):
             self.message_user(request, "Select exactly one version.", messages.ERROR)
             return
         version = queryset.select_related("project").get()
-        run = checkpoint_activate(version=version)
+        try:
+            run = checkpoint_activate(version=version)
+        except CheckpointError as error:
+            for problems in error.errors.values():
+                for problem in problems:
+                    self.message_user(
+                        request, f"{version} was not activated: {problem}", messages.ERROR
+                    )
+            return
         self.message_user(request, f"{version} is active; scoring run {run.pk} started.")
+
+    @admin.action(
+        description="Roll back its project (to the version active before, else the newest "
+        "built-in baseline, else no model)"
+    )
+    def rollback(self, request, queryset) -> None:
+        projects = {version.project for version in queryset.select_related("project")}
+        for project in projects:
+            try:
+                rollback = checkpoint_rollback(project=project)
+            except CheckpointError as error:
+                problem = " ".join(m for ms in error.errors.values() for m in ms)
+                self.message_user(request, f"{project}: {problem}", messages.ERROR)
+                continue
+            self.message_user(
+                request, f"{project}: {rollback.message} Scoring run {rollback.scoring_run.pk}."
+            )
 
 
 @admin.register(ScoringRun)

@@ -1,5 +1,5 @@
 """Model checkpoints: uploading an ONNX file with its spec (checked in a child process before it
-is stored), activating a version, and rolling back to the one active before.
+is stored), activating a version (of any kind), and rolling back from the active one.
 
 Only ONNX is ever parsed: no pickle, no torch.load. External-data tensors and custom operator
 domains are refused before onnxruntime sees the file; onnxruntime itself runs in
@@ -14,6 +14,7 @@ import os
 import subprocess  # noqa: S404  (a fixed argv of our own interpreter, no shell)
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import onnx
@@ -24,8 +25,9 @@ from django.utils import timezone
 
 from annotate.models import LabelClass, Project
 
+from .learning_settings import strategy_errors
 from .models import ModelVersion, ScoringRun
-from .scoring import rescore_project
+from .scoring import learning_settings_for, rescore_project
 
 ALLOWED_DOMAINS = {"", "ai.onnx", "ai.onnx.ml"}
 OUTPUT_LAYOUTS = ("probs", "logits", "embedding", "detection", "yolo_detect", "yolo_pose")
@@ -279,14 +281,20 @@ def checkpoint_upload(
 
 
 def checkpoint_activate(*, version: ModelVersion) -> ScoringRun:
-    """Make `version` its project's one active version and start rescoring."""
-    with transaction.atomic():
-        # Lock the project's versions so two activations cannot both leave one active.
-        list(
-            ModelVersion.objects.select_for_update()
-            .filter(project_id=version.project_id)
-            .values_list("pk", flat=True)
+    """Make `version` (an upload, a baseline or pushed predictions) its project's one active
+    version and start rescoring. Refused (CheckpointError on "strategy") when the project's
+    strategy needs what the version does not give, so no run fails on it later."""
+    settings = learning_settings_for(version.project)
+    problems = strategy_errors(settings=settings, version=version, described_as="the model")
+    if problems:
+        reason = " ".join(message for messages in problems.values() for message in messages)
+        raise CheckpointError(
+            "strategy",
+            f"{reason.rstrip('.')}. Choose a strategy it can feed in the learning "
+            "settings (for example 'default') before activating it.",
         )
+    with transaction.atomic():
+        _lock_versions(version.project_id)
         ModelVersion.objects.filter(project_id=version.project_id, is_active=True).exclude(
             pk=version.pk
         ).update(is_active=False)
@@ -297,15 +305,61 @@ def checkpoint_activate(*, version: ModelVersion) -> ScoringRun:
         return rescore_project(project=version.project, reason=ScoringRun.Reason.ACTIVATION)
 
 
-def checkpoint_rollback(*, project: Project) -> tuple[ModelVersion, ScoringRun]:
-    """Activate again the version that was active before the current one."""
-    active = ModelVersion.objects.filter(project=project, is_active=True).first()
-    previous = (
-        ModelVersion.objects.filter(project=project, activated_at__isnull=False)
-        .exclude(pk=active.pk if active else None)
-        .order_by("-activated_at", "-id")
-        .first()
+def _lock_versions(project_id: int) -> None:
+    # Lock the project's versions so two activations cannot both leave one active.
+    list(
+        ModelVersion.objects.select_for_update()
+        .filter(project_id=project_id)
+        .values_list("pk", flat=True)
     )
-    if previous is None:
-        raise CheckpointError("project", "No version was active before this one.")
-    return previous, checkpoint_activate(version=previous)
+
+
+def model_versions_deactivate(*, project: Project) -> ScoringRun:
+    """Leave the project with no active version: the queue goes back to the cold-start
+    coverage order."""
+    with transaction.atomic():
+        _lock_versions(project.pk)
+        ModelVersion.objects.filter(project=project, is_active=True).update(is_active=False)
+        return rescore_project(project=project, reason=ScoringRun.Reason.ACTIVATION)
+
+
+@dataclass(frozen=True)
+class Rollback:
+    """Where a rollback went: `to` is "previous", "baseline" or "none" (no model)."""
+
+    to: str
+    version: ModelVersion | None
+    scoring_run: ScoringRun
+    message: str
+
+
+def checkpoint_rollback(*, project: Project) -> Rollback:
+    """Go back from the active version: to the version active before it; when none was,
+    to the newest built-in baseline version; when there is none, to no model at all (the
+    cold-start order). Refused only when no model is active and none ever was."""
+    active = ModelVersion.objects.filter(project=project, is_active=True).first()
+    others = ModelVersion.objects.filter(project=project).exclude(pk=active.pk if active else None)
+    previous = others.filter(activated_at__isnull=False).order_by("-activated_at", "-id").first()
+    if previous is not None:
+        run = checkpoint_activate(version=previous)
+        return Rollback("previous", previous, run, f"Back to {previous.name!r}, active before.")
+    baseline = others.filter(kind=ModelVersion.Kind.BASELINE).order_by("-created_at", "-id").first()
+    if baseline is not None:
+        run = checkpoint_activate(version=baseline)
+        return Rollback(
+            "baseline",
+            baseline,
+            run,
+            f"No version was active before; back to the newest built-in baseline "
+            f"{baseline.name!r}.",
+        )
+    if active is None:
+        raise CheckpointError("project", "No model is active, and none was before.")
+    run = model_versions_deactivate(project=project)
+    return Rollback(
+        "none",
+        None,
+        run,
+        f"No version was active before {active.name!r} and there is no built-in baseline "
+        "yet: no model is active now, and the queue is in cold-start (coverage) order.",
+    )

@@ -18,7 +18,8 @@ def checkpoint_upload_to(instance: ModelVersion, filename: str) -> str:
 
 
 class LearningSettings(models.Model):
-    """How a project's queue is ordered and shared. Set by project managers in the admin."""
+    """How a project's queue is ordered and shared. Set by project managers and ML engineers in
+    the admin or the API; checked by activelearn.learning_settings.learning_settings_errors."""
 
     class Aggregate(models.TextChoices):
         MAX = "max", "Max"
@@ -73,28 +74,6 @@ class LearningSettings(models.Model):
 
     def __str__(self) -> str:
         return f"learning settings of {self.project}"
-
-    def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
-        from .strategies import STRATEGIES
-
-        known = {"default", "blend", *STRATEGIES}
-        if self.strategy not in known:
-            raise ValidationError(
-                {"strategy": f"Unknown strategy; choose one of: {', '.join(sorted(known))}."}
-            )
-        if self.strategy == "blend":
-            weights = self.blend if isinstance(self.blend, dict) else None
-            if not weights:
-                raise ValidationError({"blend": "A blend needs {strategy name: weight, ...}."})
-            errors = [f"{name}: unknown strategy" for name in weights if name not in STRATEGIES] + [
-                f"{name}: the weight must be a positive number"
-                for name, weight in weights.items()
-                if not isinstance(weight, int | float) or not weight > 0
-            ]
-            if errors:
-                raise ValidationError({"blend": errors})
 
 
 class ModelVersion(models.Model):

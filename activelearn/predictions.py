@@ -16,7 +16,9 @@ One row (a JSON object, or one line of JSON Lines):
 A bad row (unknown asset, NaN, a box outside the image, an unknown keypoint name, a wrong
 number of probabilities) comes back as an error with its row number; the good rows are stored.
 Each batch is its own transaction: a stream cut in the middle keeps the batches before it,
-and pushing it again is harmless.
+and pushing it again is harmless. Then the push orders the queue: a push to the active
+version rescores; to a project with no active version (or with `activate`) its version is
+activated through checkpoint_activate; otherwise the answer says it is not the active one.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from django.db import connection, transaction
 
 from annotate.models import AnnotationTask, Asset, LabelClass, Project
 
+from .checkpoints import CheckpointError, checkpoint_activate
 from .models import ModelVersion, Prediction
 
 BATCH_SIZE = 5000
@@ -50,6 +53,12 @@ class PushResult:
     error_count: int = 0
     model_versions: list[str] = field(default_factory=list)
     scoring_run: int | None = None
+    # The one version pushed to (None when rows named several): whether it now orders the
+    # queue, whether this push made it active, and a sentence saying what happened.
+    model_version_id: int | None = None
+    version_active: bool | None = None
+    activated: bool = False
+    message: str = ""
 
     def as_dict(self) -> dict:
         return {
@@ -58,6 +67,10 @@ class PushResult:
             "error_count": self.error_count,
             "errors": self.errors,
             "model_versions": self.model_versions,
+            "model_version_id": self.model_version_id,
+            "version_active": self.version_active,
+            "activated": self.activated,
+            "message": self.message,
             "scoring_run": self.scoring_run,
         }
 
@@ -356,9 +369,11 @@ def predictions_push(
     user=None,
     model_version_name: str | None = None,
     batch_size: int = BATCH_SIZE,
+    activate: bool = False,
 ) -> PushResult:
-    """Check and store pushed rows batch by batch (see the module docstring); rescore when a
-    version that received rows is the project's active one."""
+    """Check and store pushed rows batch by batch (see the module docstring), then let them
+    order the queue: rescore when they went to the active version, activate their version
+    (through checkpoint_activate, which rescores) when none is active or `activate` asks."""
     ctx = _Context(
         classes=list(
             LabelClass.objects.filter(project=project)
@@ -430,8 +445,46 @@ def predictions_push(
     finally:
         result.stored = writer.close()
     result.model_versions = sorted(versions)
-    if any(
-        ModelVersion.objects.filter(pk=v.pk, is_active=True).exists() for v in versions.values()
-    ):
-        result.scoring_run = rescore_after_push(project=project)
+    _reorder_queue(project, list(versions.values()), result, activate=activate)
     return result
+
+
+def _reorder_queue(
+    project: Project, pushed: list[ModelVersion], result: PushResult, *, activate: bool
+) -> None:
+    """Make the push order the queue: rescore when it went to the active version; activate
+    it (which rescores) when no version is active, or when asked to."""
+    active = ModelVersion.objects.filter(project=project, is_active=True).first()
+    if len(pushed) != 1:
+        if active is not None and any(v.pk == active.pk for v in pushed):
+            result.scoring_run = rescore_after_push(project=project)
+        if pushed:
+            result.message = (
+                "Rows named several versions; activate one with "
+                "POST /api/checkpoints/<id>/activate/ to order the queue by it."
+            )
+        return
+    version = pushed[0]
+    result.model_version_id = version.pk
+    if active is not None and active.pk == version.pk:
+        result.version_active = True
+        result.scoring_run = rescore_after_push(project=project)
+        result.message = f"{version.name!r} is the active version: the queue is being rescored."
+        return
+    if active is None or activate:
+        try:
+            run = checkpoint_activate(version=version)
+        except CheckpointError as error:
+            result.version_active = False
+            result.message = f"{version.name!r} was not activated: {error.errors['strategy'][0]}"
+            return
+        result.version_active, result.activated, result.scoring_run = True, True, run.pk
+        why = "no version was active" if active is None else f"it replaces {active.name!r}"
+        result.message = f"{version.name!r} is now the active version ({why}): rescoring."
+        return
+    result.version_active = False
+    result.message = (
+        f"{version.name!r} is not the active version ({active.name!r} is): its predictions "
+        'are stored but do not order the queue. Push with ?activate=1 (or "activate": true) '
+        f"or POST /api/checkpoints/{version.pk}/activate/ to make it active."
+    )

@@ -1,6 +1,6 @@
 """The retraining loop: after every `retrain_every_accepted` accepted labels, a round starts.
 It exports the accepted labels, tells the project's webhooks ("labels.ready", with the export's
-link), and, for a project on the built-in baseline, retrains it in a worker:
+link), and retrains the built-in baseline in a worker:
 
 - examples: each accepted image's box crops (labelled with the box's class) and the whole
   image when all its boxes share one class (an image class);
@@ -12,8 +12,10 @@ link), and, for a project on the built-in baseline, retrains it in a worker:
   (project, task) falls below VALIDATION_FRACTION, so membership is random but fixed forever,
   and no later version is ever measured on a task an earlier one trained on;
 - registered as a ModelVersion (kind baseline, with labels_at_training and metrics) and
-  activated when its accuracy on the slice beats the active version's on the same slice;
-  activation starts rescoring.
+  activated when its accuracy on the slice beats the active baseline's on the same slice
+  (or no model is active); activation starts rescoring. While a user's own checkpoint or
+  pushed predictions are active the new baseline is stored and measured but not activated
+  over them: the user chose that model, and can activate the baseline by hand.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from django.utils import timezone
 from onnx import TensorProto, helper, numpy_helper
 
 from activelearn.baseline import baseline_fit
-from activelearn.checkpoints import checkpoint_activate
+from activelearn.checkpoints import CheckpointError, checkpoint_activate
 from activelearn.models import ModelVersion, RetrainingRound
 from activelearn.scoring import learning_settings_for
 from activelearn.scoring_model import (
@@ -94,12 +96,6 @@ def accepted_count(project: Project) -> int:
     ).count()
 
 
-def on_builtin_baseline(project: Project) -> bool:
-    """No model yet, or the active one is a baseline this loop trained."""
-    active = ModelVersion.objects.filter(project=project, is_active=True).first()
-    return active is None or active.kind == ModelVersion.Kind.BASELINE
-
-
 def labels_accepted(*, project_id: int) -> RetrainingRound | None:
     """Called after a review accepts work (settings.LABELS_ACCEPTED_HOOKS): start a round
     when `retrain_every_accepted` labels were accepted since the last round."""
@@ -127,8 +123,8 @@ def _absolute(path: str) -> str:
 
 
 def retraining_round_start(*, project: Project, count: int | None = None) -> RetrainingRound:
-    """Export, notify the webhooks and (on the baseline) queue the retraining, all sent
-    after commit. Also the manual start (count: the accepted labels now)."""
+    """Export, notify the webhooks and queue the baseline's retraining, all sent after
+    commit. Also the manual start (count: the accepted labels now)."""
     from django.urls import reverse
 
     from activelearn.tasks_retraining import retrain_baseline
@@ -140,11 +136,6 @@ def retraining_round_start(*, project: Project, count: int | None = None) -> Ret
         round_ = RetrainingRound.objects.create(project=project, accepted_count=count)
         job = export_create(project=project, user=None, format="coco", state_filter="accepted")
         round_.export_job = job
-        baseline = on_builtin_baseline(project)
-        if not baseline:
-            round_.state = RetrainingRound.State.SKIPPED
-            round_.note = "The active model is not the built-in baseline: only webhooks run."
-            round_.finished_at = timezone.now()
         round_.save()
         webhooks_notify(
             project_id=project.pk,
@@ -161,8 +152,7 @@ def retraining_round_start(*, project: Project, count: int | None = None) -> Ret
                 },
             },
         )
-        if baseline:
-            transaction.on_commit(partial(_enqueue_retrain, retrain_baseline, round_.pk))
+        transaction.on_commit(partial(_enqueue_retrain, retrain_baseline, round_.pk))
     return round_
 
 
@@ -404,6 +394,7 @@ def _train(round_: RetrainingRound, project: Project) -> str:
     valid_labels = labels[validation].tolist()
     accuracy = accuracy_of(version, valid_tensor, valid_labels)
     previous_accuracy = accuracy_of(previous, valid_tensor, valid_labels) if previous else None
+    users_choice = previous is not None and previous.kind != ModelVersion.Kind.BASELINE
     better = accuracy is not None and (
         previous is None or (previous_accuracy is not None and accuracy > previous_accuracy)
     )
@@ -421,9 +412,21 @@ def _train(round_: RetrainingRound, project: Project) -> str:
         ),
     }
     version.save(update_fields=["metrics"])
-    if better:
-        checkpoint_activate(version=version)
-        note = ""
+    note = ""
+    if users_choice:
+        better = False
+        measured = "cannot be measured" if accuracy is None else f"measures {accuracy:.3f}"
+        note = (
+            f"Not activated: the active version {previous.name!r} "
+            f"({previous.get_kind_display()}) was chosen by a user; this baseline {measured} "
+            "on the validation slice and can be activated by hand."
+        )
+    elif better:
+        try:
+            checkpoint_activate(version=version)
+        except CheckpointError as error:
+            better = False
+            note = f"Not activated: {error.errors['strategy'][0]}"
     elif previous_accuracy is None:
         note = f"Not activated: the active version {previous} cannot be measured on the slice."
     else:

@@ -1,8 +1,9 @@
-"""Checkpoint and prediction push endpoints; included from activelearn.api.urls."""
+"""Checkpoint, prediction push and learning settings endpoints; included from
+activelearn.api.urls."""
 
 from django.urls import path
 
-from . import checkpoint_views
+from . import checkpoint_views, learning_views
 
 urlpatterns = [
     path(
@@ -24,5 +25,10 @@ urlpatterns = [
         "projects/<int:pk>/predictions/",
         checkpoint_views.PredictionPush.as_view(),
         name="api-predictions-push",
+    ),
+    path(
+        "projects/<int:pk>/learning-settings/",
+        learning_views.LearningSettingsView.as_view(),
+        name="api-learning-settings",
     ),
 ]

@@ -7,9 +7,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,35 +24,16 @@ from ..checkpoints import (
 )
 from ..models import ModelVersion
 from ..predictions import PushError, predictions_push
+from .checkpoint_serializers import (
+    ActivationAnswer,
+    CheckpointUploadInput,
+    ModelVersionSerializer,
+    PredictionPushAnswer,
+    PredictionPushInput,
+    RollbackAnswer,
+)
 
-
-class ModelVersionSerializer(serializers.ModelSerializer):
-    uploaded_by = serializers.CharField(source="uploaded_by.username", default=None)
-
-    class Meta:
-        model = ModelVersion
-        fields = [
-            "id",
-            "name",
-            "kind",
-            "task_type",
-            "sha256",
-            "uploaded_by",
-            "notes",
-            "metrics",
-            "spec",
-            "is_active",
-            "activated_at",
-            "created_at",
-        ]
-
-
-class CheckpointUploadInput(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    file = serializers.FileField(allow_empty_file=True)
-    spec = serializers.JSONField(help_text="The spec as JSON (a string in a multipart form).")
-    notes = serializers.CharField(required=False, allow_blank=True, default="")
-    metrics = serializers.JSONField(required=False, default=dict)
+TRUE_WORDS = ("1", "true", "yes", "on")
 
 
 def _json_field(value):
@@ -101,28 +81,42 @@ class Checkpoints(APIView):
 
 
 class CheckpointActivate(APIView):
-    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT})
+    """Activate any version of the project: an upload, a built-in baseline or pushed
+    predictions. 400 on "strategy" when the project's strategy cannot use what it gives."""
+
+    @extend_schema(request=None, responses={202: ActivationAnswer, 400: dict})
     def post(self, request, pk: int) -> Response:
-        version = get_object_for(request.user, "model.manage", ModelVersion.objects, pk=pk)
-        run = checkpoint_activate(version=version)
+        version = get_object_for(
+            request.user, "model.manage", ModelVersion.objects.select_related("project"), pk=pk
+        )
+        try:
+            run = checkpoint_activate(version=version)
+        except CheckpointError as error:
+            return Response(error.errors, status=status.HTTP_400_BAD_REQUEST)
         return Response(
-            {"version": ModelVersionSerializer(version).data, "scoring_run": run.pk},
+            ActivationAnswer({"version": version, "scoring_run": run.pk}).data,
             status=status.HTTP_202_ACCEPTED,
         )
 
 
 class CheckpointRollback(APIView):
-    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT})
+    """Back to the version active before; else the newest built-in baseline; else no model
+    (the cold-start order). `to` and `message` say which."""
+
+    @extend_schema(request=None, responses={202: RollbackAnswer, 400: dict})
     def post(self, request, pk: int) -> Response:
         project = get_object_for(request.user, "model.manage", Project.objects, pk=pk)
         try:
-            version, run = checkpoint_rollback(project=project)
+            rollback = checkpoint_rollback(project=project)
         except CheckpointError as error:
             return Response(error.errors, status=status.HTTP_400_BAD_REQUEST)
-        return Response(
-            {"version": ModelVersionSerializer(version).data, "scoring_run": run.pk},
-            status=status.HTTP_202_ACCEPTED,
-        )
+        answer = {
+            "to": rollback.to,
+            "version": rollback.version,
+            "scoring_run": rollback.scoring_run.pk,
+            "message": rollback.message,
+        }
+        return Response(RollbackAnswer(answer).data, status=status.HTTP_202_ACCEPTED)
 
 
 def _body_lines(request) -> Iterator[bytes]:
@@ -139,14 +133,24 @@ def _body_lines(request) -> Iterator[bytes]:
 class PredictionPush(APIView):
     """application/json: a list of rows (or {"predictions": [...]}); application/x-ndjson:
     one row per line, read from the request as it arrives. `?model_version=` names the
-    version for rows that do not."""
+    version for rows that do not. The push orders the queue: a push to the active version
+    rescores; with no active version its version becomes active; `?activate=1` (or
+    "activate": true) activates it over another one."""
 
     parser_classes = [JSONParser]
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=PredictionPushInput,
+        parameters=[
+            OpenApiParameter("model_version", str, description="Version for rows naming none."),
+            OpenApiParameter("activate", bool, description="Make the pushed version active."),
+        ],
+        responses={200: PredictionPushAnswer, 400: dict},
+    )
     def post(self, request, pk: int) -> Response:
         project = get_object_for(request.user, "model.manage", Project.objects, pk=pk)
         default_version = request.query_params.get("model_version")
+        activate = request.query_params.get("activate", "").lower() in TRUE_WORDS
         content_type = (request.content_type or "").split(";")[0].strip()
         if content_type in ("application/x-ndjson", "application/jsonl", "application/json-lines"):
             rows = _body_lines(request._request)
@@ -154,6 +158,7 @@ class PredictionPush(APIView):
             body = request.data
             if isinstance(body, dict):
                 default_version = default_version or body.get("model_version")
+                activate = activate or body.get("activate") is True
                 body = body.get("predictions")
             if not isinstance(body, list):
                 return Response(
@@ -163,8 +168,12 @@ class PredictionPush(APIView):
             rows = body
         try:
             result = predictions_push(
-                project=project, rows=rows, user=request.user, model_version_name=default_version
+                project=project,
+                rows=rows,
+                user=request.user,
+                model_version_name=default_version,
+                activate=activate,
             )
         except PushError as error:
             return Response({"model_version": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(result.as_dict(), status=status.HTTP_200_OK)
+        return Response(PredictionPushAnswer(result.as_dict()).data, status=status.HTTP_200_OK)

@@ -39,17 +39,41 @@ from activelearn.strategies.keypoints import keypoint_frame_scores, keypoint_ins
 from activelearn.strategies.novelty import nearest_labeled_distance
 from activelearn.strategies.selection import select_top_k
 
+# What a strategy can need from a model version, in the words an error message uses.
+CLASS_PROBS = "class_probs"
+COMMITTEE = "committee"
+EMBEDDINGS = "embeddings"
+BOXES = "boxes"
+KEYPOINTS = "keypoints"
+LAST_LAYER_INPUTS = "last_layer_inputs"
+NEED_WORDS: dict[str, str] = {
+    CLASS_PROBS: "class probabilities",
+    COMMITTEE: "a committee (class probabilities of several members)",
+    EMBEDDINGS: "embeddings",
+    BOXES: "boxes",
+    KEYPOINTS: "keypoints",
+    LAST_LAYER_INPUTS: "the inputs of the model's last linear layer",
+}
+
 
 @dataclass(frozen=True)
 class Strategy:
-    """A named strategy: its scoring function and the keyword inputs that function takes."""
+    """A named strategy: its scoring function, the keyword inputs that function takes, and
+    what it needs from a model version (`needs`, all required) or uses when there
+    (`optional`: model embeddings, else the assets' colour histograms stand in). Settings
+    validation and scoring read `needs`; nothing branches on the name."""
 
     name: str
     score: Callable[..., np.ndarray]
     inputs: tuple[str, ...]
     task: str  # "any", "classification", "committee", "detection" or "keypoints"
     summary: str
+    needs: frozenset[str] = frozenset()
+    optional: frozenset[str] = frozenset()
 
+
+_PROBS = frozenset({CLASS_PROBS})
+_OPTIONAL_EMBEDDINGS = frozenset({EMBEDDINGS})
 
 STRATEGIES: dict[str, Strategy] = {
     strategy.name: strategy
@@ -61,15 +85,22 @@ STRATEGIES: dict[str, Strategy] = {
             ("probs",),
             "classification",
             "1 - top class probability.",
+            needs=_PROBS,
         ),
-        Strategy("margin", margin, ("probs",), "classification", "1 - (top1 - top2)."),
-        Strategy("entropy", entropy, ("probs",), "classification", "Predictive entropy."),
+        Strategy(
+            "margin", margin, ("probs",), "classification", "1 - (top1 - top2).", needs=_PROBS
+        ),
+        Strategy(
+            "entropy", entropy, ("probs",), "classification", "Predictive entropy.", needs=_PROBS
+        ),
         Strategy(
             "diverse_margin",
             diverse_margin,
             ("probs", "embeddings"),
             "classification",
             "Margin, next batch re-picked from the top candidates for diversity.",
+            needs=_PROBS,
+            optional=_OPTIONAL_EMBEDDINGS,
         ),
         Strategy(
             "expected_gradient_length",
@@ -77,6 +108,9 @@ STRATEGIES: dict[str, Strategy] = {
             ("probs", "features"),
             "classification",
             "Expected log-loss gradient norm of the logistic baseline.",
+            # Exact only on the inputs of the model's last linear layer, which no model
+            # version here exposes (the baseline's ONNX gives probabilities alone).
+            needs=frozenset({CLASS_PROBS, LAST_LAYER_INPUTS}),
         ),
         Strategy(
             "vote_entropy",
@@ -84,6 +118,7 @@ STRATEGIES: dict[str, Strategy] = {
             ("probs",),
             "committee",
             "Entropy of committee votes; probs is [n, classes, members].",
+            needs=frozenset({COMMITTEE}),
         ),
         Strategy(
             "mean_kl_to_consensus",
@@ -91,6 +126,7 @@ STRATEGIES: dict[str, Strategy] = {
             ("probs",),
             "committee",
             "Mean KL from each member to the consensus; probs is [n, classes, members].",
+            needs=frozenset({COMMITTEE}),
         ),
         Strategy(
             "k_center",
@@ -98,6 +134,7 @@ STRATEGIES: dict[str, Strategy] = {
             ("embeddings", "labeled_embeddings"),
             "any",
             "Farthest-first coverage of the embedding space (core-set).",
+            optional=_OPTIONAL_EMBEDDINGS,
         ),
         Strategy(
             "novelty",
@@ -105,6 +142,7 @@ STRATEGIES: dict[str, Strategy] = {
             ("embeddings", "labeled_embeddings"),
             "any",
             "Distance to the nearest labeled assets.",
+            optional=_OPTIONAL_EMBEDDINGS,
         ),
         Strategy(
             "detection",
@@ -112,6 +150,7 @@ STRATEGIES: dict[str, Strategy] = {
             ("class_probs", "image_index", "n_images", "objectness"),
             "detection",
             "Per-box class and objectness uncertainty, aggregated per image.",
+            needs=frozenset({BOXES}),
         ),
         Strategy(
             "keypoints",
@@ -119,6 +158,7 @@ STRATEGIES: dict[str, Strategy] = {
             ("confidences", "frame_index", "n_frames", "keypoint_names"),
             "keypoints",
             "Weighted per-keypoint uncertainty, aggregated per instance and frame.",
+            needs=frozenset({KEYPOINTS}),
         ),
     )
 }
@@ -138,7 +178,14 @@ def get_strategy(name: str) -> Strategy:
 
 
 __all__ = [
+    "BOXES",
+    "CLASS_PROBS",
+    "COMMITTEE",
     "DEFAULT_STRATEGY",
+    "EMBEDDINGS",
+    "KEYPOINTS",
+    "LAST_LAYER_INPUTS",
+    "NEED_WORDS",
     "STRATEGIES",
     "Strategy",
     "blend",

@@ -1,6 +1,7 @@
 """Prediction push: rows by asset id, external key or file name, as a JSON list or streamed
 JSON Lines; stored once per (task, version) however often they are pushed; bad rows come
-back as errors while the good ones are stored; a push to the active version rescores."""
+back as errors while the good ones are stored; a push to the active version rescores (what
+a push to another version does: test_pushed_predictions_order_the_queue.py)."""
 
 from __future__ import annotations
 
@@ -174,6 +175,9 @@ def test_a_push_to_the_active_version_starts_rescoring(project, eve):
 
 def test_a_push_to_an_inactive_version_does_not_rescore(project, eve):
     (asset,) = make_assets(project, 1)
+    ModelVersion.objects.create(
+        project=project, name="live", kind="pushed", task_type="classification", is_active=True
+    )
     result = predictions_push(
         project=project, rows=[{"asset": asset.pk, "probs": [0.5, 0.5]}], model_version_name="x"
     )

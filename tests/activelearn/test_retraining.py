@@ -218,19 +218,33 @@ def test_a_round_starts_only_after_n_more_accepted_labels(
 
 
 @pytest.mark.django_db
-def test_a_project_on_an_uploaded_model_gets_webhooks_but_no_retraining(
+def test_a_project_on_an_uploaded_model_still_retrains_the_baseline_without_activating_it(
     project, alice, media_root, django_capture_on_commit_callbacks
 ):
+    # Regression: every round was "Skipped" once an uploaded checkpoint was active.
     LearningSettings.objects.create(project=project, retrain_every_accepted=1)
-    version_register(project, None, name="engineer-model", kind=ModelVersion.Kind.ONNX)
+    mine = version_register(project, None, name="engineer-model", kind=ModelVersion.Kind.ONNX)
     WebhookEndpoint.objects.create(project=project, url="https://train.example.com/", secret="s")
-    task = _submitted_task(project, alice, 0)
-    AnnotationTask.objects.filter(pk=task.pk).update(state="accepted")
+    tasks = _labeled_project(project, alice, count=16)
+    AnnotationTask.objects.filter(pk__in=[t.pk for t in tasks]).update(state="accepted")
     with django_capture_on_commit_callbacks(execute=False):
         round_ = labels_accepted(project_id=project.pk)
-    assert round_.state == "skipped" and round_.export_job is not None
+    assert round_.state == "queued" and round_.export_job is not None
     delivery = WebhookDelivery.objects.get()
-    assert delivery.event == "labels.ready" and delivery.payload["accepted_labels"] == 1
+    assert delivery.event == "labels.ready" and delivery.payload["accepted_labels"] == len(tasks)
+
+    with django_capture_on_commit_callbacks(execute=False):
+        assert retraining_round_run(round_id=round_.pk) == "done"
+    round_.refresh_from_db()
+    baseline = round_.model_version
+    assert baseline.kind == "baseline" and not round_.activated
+    assert baseline.metrics["accuracy"] == 1.0  # stored and measured
+    assert round_.note == (
+        "Not activated: the active version 'engineer-model' (ONNX checkpoint) was chosen by a "
+        "user; this baseline measures 1.000 on the validation slice and can be activated by "
+        "hand."
+    )
+    assert ModelVersion.objects.get(is_active=True) == mine
 
 
 @pytest.mark.django_db
