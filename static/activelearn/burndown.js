@@ -36,6 +36,8 @@ export function drawBurndown(section, data, { forecast = [] } = {}) {
   const empty = section.querySelector(".burndown-empty");
   const layout = burndownLayout(data, { forecast, now: new Date().toISOString() });
   words.textContent = summary(data, layout);
+  const legend = section.querySelector(".burndown-legend");
+  if (legend) legend.hidden = !data.points.length;
   if (!data.points.length) {
     empty.hidden = false;
     plot.replaceChildren();
@@ -65,7 +67,7 @@ export function drawBurndown(section, data, { forecast = [] } = {}) {
         `budget ${amount(layout.limit, layout, data.currency)}`),
     );
   }
-  svg.append(el("polyline", { points: stepPoints(layout.coords), fill: "none", stroke: "#4363d8", "stroke-width": 2, class: "spent-line" }));
+  svg.append(el("polyline", { points: stepPoints(layout.coords, layout.nowX), fill: "none", stroke: "#4363d8", "stroke-width": 2, class: "spent-line" }));
   if (layout.forecastCoords.length) {
     // The place for a forecast: dashed, from the last spent point on.
     const last = layout.coords[layout.coords.length - 1];

@@ -47,18 +47,22 @@ export function burndownLayout(
     fraction: limit ? spent / limit : null,
     overBudget: limit != null && spent > limit,
     limitY: limit == null ? null : y(limit),
+    nowX: now == null ? null : x(Date.parse(now)),
     coords: series.map((p) => ({ ...p, cx: x(p.at), cy: y(p.value) })),
     forecastCoords: ahead.map((p) => ({ ...p, cx: x(p.at), cy: y(p.value) })),
   };
 }
 
 /** The `points` of a staircase through the coordinates: spend is flat between buckets and
- *  steps up at each one, so the line never suggests spending that did not happen. */
-export function stepPoints(coords) {
+ *  steps up at each one, so the line never suggests spending that did not happen. With
+ *  `untilX` (now) the last level runs on to it: nothing more was spent since. */
+export function stepPoints(coords, untilX = null) {
   const out = [];
   coords.forEach((c, i) => {
     if (i > 0) out.push(`${c.cx.toFixed(1)},${coords[i - 1].cy.toFixed(1)}`);
     out.push(`${c.cx.toFixed(1)},${c.cy.toFixed(1)}`);
   });
+  const last = coords[coords.length - 1];
+  if (last && untilX != null && untilX > last.cx) out.push(`${untilX.toFixed(1)},${last.cy.toFixed(1)}`);
   return out.join(" ");
 }

@@ -2,6 +2,9 @@
 // {detail, code, errors: {field: [messages]}}; a spec field may be nested ("spec.input.size").
 // errorsByField sorts the messages under the form's own field names, the rest under "".
 
+// Keys that name no form field but the whole request ("project": nothing to roll back to).
+const GENERAL_KEYS = ["detail", "non_field_errors", "project"];
+
 function messages(value) {
   if (value == null) return [];
   if (Array.isArray(value)) return value.flatMap(messages);
@@ -31,7 +34,7 @@ export function errorsByField(data, fields = []) {
     const [head, ...rest] = key.split(".");
     if (fields.includes(key)) add(key, messages(value));
     else if (fields.includes(head)) add(head, messages(value).map((t) => `${rest.join(".")}: ${t}`));
-    else if (key === "detail" || key === "non_field_errors") add("", messages(value));
+    else if (GENERAL_KEYS.includes(key)) add("", messages(value));
     else add("", messages(value).map((t) => `${key}: ${t}`));
   }
   return out;
