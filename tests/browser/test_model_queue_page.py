@@ -161,3 +161,23 @@ def test_a_rollback_with_nothing_to_go_back_to_says_so(live_server, login, proje
     expect(page.locator("#versions-table tbody tr")).to_have_count(3)
     page.get_by_role("button", name="Roll back to the previous version").click()
     expect(page.locator("#versions-status")).to_have_text("No version was active before this one.")
+
+
+def test_a_manager_activates_a_version_and_starts_a_run_from_the_page(
+    live_server, login, project, pat, loop
+):
+    page = login(pat)
+    page.goto(f"{live_server.url}/projects/{project.pk}/model/")
+    row = page.locator("#versions-table tr", has_text="resnet18-v2")
+    row.get_by_role("button", name="Activate").click()
+    expect(page.locator("#versions-status")).to_contain_text("resnet18-v2 is active")
+    expect(row).to_contain_text("Active")
+    assert ModelVersion.objects.get(is_active=True).name == "resnet18-v2"
+    expect(page.locator("#runs-table tbody tr")).to_have_count(3)
+
+    page.get_by_role("button", name="Score the queue now").click()
+    expect(page.locator("#runs-status")).to_contain_text("Scoring run #")
+    expect(page.locator("#runs-table tbody tr")).to_have_count(4)
+    newest = page.locator("#runs-table tbody tr").first
+    expect(newest).to_contain_text("Manual")
+    expect(newest).to_contain_text("resnet18-v2")
