@@ -54,11 +54,10 @@ MONEY = DecimalField(max_digits=18, decimal_places=4)
 ZERO = Decimal("0")
 
 
-def _spend_aggregates(prefix: str, cost_per_image, cost_per_video_frame, review_factor) -> dict:
-    """Aggregates of label and review spend over tasks reached through `prefix`
-    ("" from AnnotationTask, "tasks__" from Project). The cost arguments are expressions:
-    values of one budget, or F() paths to the budget row joined in."""
-    cost = Case(
+def task_cost_expression(prefix: str, cost_per_image, cost_per_video_frame) -> Case:
+    """What labeling one task costs, as an SQL expression (Budget.task_cost in the database):
+    a video task by its frames, an image at the image price. The costs are expressions."""
+    return Case(
         When(
             **{f"{prefix}kind": AnnotationTask.Kind.VIDEO},
             then=cost_per_video_frame * F(f"{prefix}frame_count"),
@@ -66,6 +65,13 @@ def _spend_aggregates(prefix: str, cost_per_image, cost_per_video_frame, review_
         default=cost_per_image,
         output_field=MONEY,
     )
+
+
+def _spend_aggregates(prefix: str, cost_per_image, cost_per_video_frame, review_factor) -> dict:
+    """Aggregates of label and review spend over tasks reached through `prefix`
+    ("" from AnnotationTask, "tasks__" from Project). The cost arguments are expressions:
+    values of one budget, or F() paths to the budget row joined in."""
+    cost = task_cost_expression(prefix, cost_per_image, cost_per_video_frame)
     labeled = Q(**{f"{prefix}state__in": LABELED_STATES})
     reviewed = Q(**{f"{prefix}state__in": REVIEWED_STATES})
     return {

@@ -10,4 +10,5 @@ urlpatterns = [
     path("projects/<int:pk>/", pages.project_detail, name="project-detail"),
     path("", include("annotate.ingest.urls")),
     path("", include("annotate.labeling.urls")),
+    path("", include("annotate.exchange.urls")),
 ]

@@ -19,4 +19,5 @@ urlpatterns = [
     path("api/", include("annotate.api.urls")),
     path("api/", include("activelearn.api.urls")),
     path("", include("annotate.urls")),
+    path("", include("activelearn.pages.urls")),
 ]

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from . import views
+from . import burndown, views
 
 urlpatterns = [
     path("token/", views.TokenCreate.as_view(), name="api-token"),
@@ -10,6 +10,11 @@ urlpatterns = [
     path("projects/<int:pk>/", views.ProjectDetail.as_view(), name="api-project-detail"),
     path("projects/<int:pk>/classes/", views.LabelClassList.as_view(), name="api-class-list"),
     path("projects/<int:pk>/budget/", views.BudgetDetail.as_view(), name="api-budget"),
+    path(
+        "projects/<int:pk>/budget/burndown/",
+        burndown.BudgetBurndown.as_view(),
+        name="api-budget-burndown",
+    ),
     path("classes/<int:pk>/", views.LabelClassDetail.as_view(), name="api-class-detail"),
     path("assets/", views.AssetList.as_view(), name="api-asset-list"),
     path("assets/<int:pk>/", views.AssetDetail.as_view(), name="api-asset-detail"),

@@ -143,5 +143,21 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if can(request.user, "task.review", project)
             else None
         ),
+        # The loop's page and its plot, by URL name only (annotate never imports activelearn),
+        # and only for the roles that may read them: nothing on the page answers 403.
+        "model_url": (
+            _optional_url("model-queue", project.pk)
+            if can(request.user, "queue.view", project)
+            else None
+        ),
+        "exports_url": (
+            _optional_url("project-exports", project.pk)
+            if can(request.user, "export.run", project)
+            else None
+        ),
+        "show_curve": (
+            _optional_url("api-learning-curve", project.pk) is not None
+            and can(request.user, "queue.view", project)
+        ),
     }
     return render(request, "annotate/project_detail.html", context)

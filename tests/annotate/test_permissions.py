@@ -229,6 +229,12 @@ ENDPOINTS = {
             "PUT": ("budget.change", {"task_limit": 6}, 200),
         },
     ),
+    "budget-burndown": Endpoint(
+        "/api/projects/{pk}/budget/burndown/",
+        Project,
+        "budget.view",
+        {"GET": ("budget.view", None, 200)},
+    ),
     "asset": Endpoint(
         "/api/assets/{pk}/",
         Asset,

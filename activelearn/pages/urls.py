@@ -1,0 +1,9 @@
+"""Page URLs of the active-learning app; included from config.urls."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("projects/<int:pk>/model/", views.model_queue, name="model-queue"),
+]

@@ -1,0 +1,35 @@
+// The Model & queue page: model versions, scoring runs with live progress, the ranked queue
+// and the budget burn-down. The server decided in the template what this role may see; the
+// config (json_script) names only endpoints this user may call.
+import { request } from "../annotate/api.js";
+import { drawBurndown } from "./burndown.js";
+import { RankedQueue } from "./queue_table.js";
+import { Runs } from "./runs.js";
+import { Versions } from "./versions.js";
+
+const config = JSON.parse(document.getElementById("model-page-config").textContent);
+
+async function loadBurndown() {
+  const section = document.getElementById("burndown");
+  if (!section || !config.urls.burndown) return;
+  try {
+    const result = await request("GET", config.urls.burndown);
+    if (result.ok) drawBurndown(section, result.data);
+  } catch {
+    // offline: the rest of the page works without the plot
+  }
+}
+
+const queue = new RankedQueue(config);
+const runs = new Runs(config, {
+  onFinished: () => {
+    queue.load(); // a finished run reordered the queue
+    versions.load(); // and may have measured its version
+  },
+});
+const versions = new Versions(config, { onRunStarted: () => runs.watch() });
+
+Promise.all([versions.load(), queue.load(), loadBurndown()]).finally(() => {
+  runs.watch();
+  document.documentElement.dataset.pageReady = "1";
+});
