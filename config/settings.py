@@ -273,6 +273,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # A scoring run's states (with "superseded") are their own set: one name wherever shown.
+    "ENUM_NAME_OVERRIDES": {"ScoringRunStateEnum": "activelearn.models.ScoringRun.State"},
 }
 
 # Security: on by default, relaxed only by DEBUG or explicit opt-out behind a proxy.
