@@ -129,12 +129,14 @@ def labels_submitted(*, project_id: int) -> RetrainingRound | None:
 
 
 def _round_maybe_start(project_id: int, counts: str) -> RetrainingRound | None:
-    project = Project.objects.get(pk=project_id)
-    learning = learning_settings_for(project)
+    # One query on every submission of a project that counts accepted labels.
+    learning = LearningSettings.objects.filter(project_id=project_id).first()
+    learning = learning or LearningSettings(project_id=project_id)
     every = learning.retrain_every_accepted
     # Each project listens to one of the two events: the other never changes its count.
     if not every or learning.retrain_counts != counts:
         return None
+    project = Project.objects.get(pk=project_id)
     with transaction.atomic():
         # One event at a time decides, so a burst of them starts one round.
         Project.objects.select_for_update().filter(pk=project.pk).first()

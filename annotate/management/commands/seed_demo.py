@@ -286,7 +286,8 @@ def queue_messages_dropped() -> Iterator[None]:
     """Route Celery messages sent meanwhile to an in-process broker, where they are dropped.
 
     seed_demo runs before `serve` starts the worker and its private Redis, and decodes the
-    demo video itself. Ingestion still sends its "process this video" message; without this,
+    demo videos itself. Ingestion still sends its "process this video" message (and new
+    tasks their scoring run's, which stays queued for the periodic re-send); without this,
     a machine with no Redis would wait ~20 s for reconnects and print a traceback, and one
     with a shared Redis would leave a message there for a different database.
     """
@@ -321,7 +322,7 @@ class Command(BaseCommand):
         project = demo_project_ensure(manager=manager)
         demo_memberships_ensure(project=project)
 
-        # The loop's demo settings (small thresholds) before any task exists.
+        # The loop's demo settings (small thresholds), before new tasks ask for scoring.
         demo_seeded(project_id=project.pk)
 
         known_sha256 = set(project.assets.values_list("sha256", flat=True))
@@ -331,12 +332,14 @@ class Command(BaseCommand):
                 if edition_present(edition, known_sha256=known_sha256, known_names=known_names):
                     continue
                 self._edition_add(edition, project=project, user=manager)
-        # Videos are decoded here, in this command, so the demo is complete before the
-        # web server starts (a worker would do it after an upload).
-        pending = project.assets.filter(kind=Asset.Kind.VIDEO, state=Asset.State.PENDING)
-        for asset in pending:
-            self.stdout.write(f"  extracting frames of {asset.original_name}...")
-            video_process(asset_id=asset.pk)
+            # Videos are decoded here, in this command, so the demo is complete before the
+            # web server starts (a worker would do it after an upload). The scoring run
+            # their tasks ask for waits, queued, until `serve` has a worker (a periodic job
+            # sends waiting runs), and includes every task added before then.
+            pending = project.assets.filter(kind=Asset.Kind.VIDEO, state=Asset.State.PENDING)
+            for asset in pending:
+                self.stdout.write(f"  extracting frames of {asset.original_name}...")
+                video_process(asset_id=asset.pk)
 
         self._report(project, passwords)
 
@@ -369,6 +372,10 @@ class Command(BaseCommand):
         for asset in assets:
             if asset.state == Asset.State.FAILED:
                 self.stderr.write(f"  {asset.original_name} failed: {asset.failure_reason}")
+        self.stdout.write(
+            "Submit five labels as the annotator: the built-in model trains and re-ranks the "
+            "queue (the project page says when)."
+        )
         self.stdout.write("Demo logins:")
         labels = dict(Membership.Role.choices)
         for demo in DEMO_USERS:
