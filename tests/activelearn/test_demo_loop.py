@@ -16,6 +16,7 @@ from django.db import connection
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from activelearn.demo import demo_learning_ensure
 from activelearn.models import LearningSettings, RetrainingRound, ScoringRun, TaskScore
 from activelearn.retraining import in_validation_slice, labels_accepted, labels_submitted
 from activelearn.scoring import scoring_runs_requeue_waiting
@@ -205,3 +206,12 @@ def test_a_project_counting_accepted_labels_ignores_submissions(
     with django_capture_on_commit_callbacks(execute=False):
         assert labels_submitted(project_id=project.pk) is None
     assert not RetrainingRound.objects.exists()
+
+
+@pytest.mark.django_db
+def test_seeding_again_keeps_the_learning_settings_a_manager_saved(project):
+    made = demo_learning_ensure(project_id=project.pk)
+    assert (made.retrain_every_accepted, made.rescore_every_labels) == (5, 5)
+    LearningSettings.objects.filter(pk=made.pk).update(retrain_every_accepted=50)
+    assert demo_learning_ensure(project_id=project.pk).retrain_every_accepted == 50
+    assert LearningSettings.objects.filter(project=project).count() == 1
