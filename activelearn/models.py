@@ -21,6 +21,11 @@ class LearningSettings(models.Model):
     """How a project's queue is ordered and shared. Set by project managers and ML engineers in
     the admin or the API; checked by activelearn.learning_settings.learning_settings_errors."""
 
+    class RetrainCounts(models.TextChoices):
+        # The same two sets as an export's state filter (annotate.exchange.selectors).
+        ACCEPTED = "accepted", "Accepted labels (after review)"
+        SUBMITTED = "submitted", "Submitted labels (reviewed or not)"
+
     class Aggregate(models.TextChoices):
         MAX = "max", "Max"
         MEAN = "mean", "Mean"
@@ -53,6 +58,14 @@ class LearningSettings(models.Model):
         default=50,
         help_text="After this many newly accepted labels: call the webhooks and retrain the "
         "built-in baseline; 0 turns it off.",
+    )
+    retrain_counts = models.CharField(
+        max_length=10,
+        choices=RetrainCounts.choices,
+        default=RetrainCounts.ACCEPTED,
+        help_text="Which labels retraining counts and trains on. Submitted: for a project "
+        "labeled without a reviewer (one person alone, the demo); a label a reviewer later "
+        "rejects leaves the next round.",
     )
     auto_accept_thresholds = models.JSONField(
         default=dict,
@@ -177,6 +190,8 @@ class ScoringRun(models.Model):
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+        # A newer run of the project took over before this one finished: not a failure.
+        SUPERSEDED = "superseded", "Superseded"
 
     class Reason(models.TextChoices):
         COLD_START = "cold_start", "Cold start"
@@ -191,7 +206,7 @@ class ScoringRun(models.Model):
         ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
     )
     reason = models.CharField(max_length=12, choices=Reason.choices, default=Reason.MANUAL)
-    state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     chunks_total = models.PositiveIntegerField(default=0)
     chunks_done = models.PositiveIntegerField(default=0)
     tasks_scored = models.PositiveIntegerField(default=0)
@@ -297,7 +312,10 @@ class RetrainingRound(models.Model):
         FAILED = "failed", "Failed"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="retraining_rounds")
-    accepted_count = models.PositiveIntegerField(help_text="Accepted labels when it started.")
+    accepted_count = models.PositiveIntegerField(
+        help_text="Labels counted when it started: accepted ones, or submitted ones when the "
+        "project's retrain_counts says so."
+    )
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     export_job = models.ForeignKey(
         "annotate.ExportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

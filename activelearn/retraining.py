@@ -1,4 +1,5 @@
-"""The retraining loop: after every `retrain_every_accepted` accepted labels, a round starts.
+"""The retraining loop: after every `retrain_every_accepted` accepted labels (or submitted ones,
+when the project's `retrain_counts` says so), a round starts.
 It exports the accepted labels, tells the project's webhooks ("labels.ready", with the export's
 link), and retrains the built-in baseline in a worker:
 
@@ -39,7 +40,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from activelearn.baseline import baseline_fit
 from activelearn.checkpoints import CheckpointError, checkpoint_activate
-from activelearn.models import ModelVersion, RetrainingRound
+from activelearn.models import LearningSettings, ModelVersion, RetrainingRound
 from activelearn.scoring import learning_settings_for
 from activelearn.scoring_model import (
     ImageRef,
@@ -90,21 +91,50 @@ def in_validation_slice(*, project_id: int, task_id: int) -> bool:
 # --- starting rounds ----------------------------------------------------------------------------
 
 
+# Which task states a round counts and trains on, by LearningSettings.retrain_counts: the
+# same sets as an export's state filter, so the export a webhook gets holds the same labels.
+COUNTED_STATES = {
+    LearningSettings.RetrainCounts.ACCEPTED: (AnnotationTask.State.ACCEPTED,),
+    LearningSettings.RetrainCounts.SUBMITTED: (
+        AnnotationTask.State.SUBMITTED,
+        AnnotationTask.State.IN_REVIEW,
+        AnnotationTask.State.ACCEPTED,
+    ),
+}
+
+
+def counted_states(project: Project) -> tuple[str, ...]:
+    return COUNTED_STATES[learning_settings_for(project).retrain_counts]
+
+
 def accepted_count(project: Project) -> int:
-    return AnnotationTask.objects.filter(
-        project=project, state=AnnotationTask.State.ACCEPTED
-    ).count()
+    """The labels a round counts: accepted ones, or submitted ones for a project set so."""
+    return AnnotationTask.objects.filter(project=project, state__in=counted_states(project)).count()
 
 
 def labels_accepted(*, project_id: int) -> RetrainingRound | None:
     """Called after a review accepts work (settings.LABELS_ACCEPTED_HOOKS): start a round
     when `retrain_every_accepted` labels were accepted since the last round."""
-    project = Project.objects.get(pk=project_id)
-    every = learning_settings_for(project).retrain_every_accepted
-    if not every:
+    return _round_maybe_start(project_id, LearningSettings.RetrainCounts.ACCEPTED)
+
+
+def labels_submitted(*, project_id: int) -> RetrainingRound | None:
+    """Called after a submission (settings.LABELS_SUBMITTED_HOOKS): for a project whose
+    rounds count submitted labels, start one every `retrain_every_accepted` of them."""
+    return _round_maybe_start(project_id, LearningSettings.RetrainCounts.SUBMITTED)
+
+
+def _round_maybe_start(project_id: int, counts: str) -> RetrainingRound | None:
+    # One query on every submission of a project that counts accepted labels.
+    learning = LearningSettings.objects.filter(project_id=project_id).first()
+    learning = learning or LearningSettings(project_id=project_id)
+    every = learning.retrain_every_accepted
+    # Each project listens to one of the two events: the other never changes its count.
+    if not every or learning.retrain_counts != counts:
         return None
+    project = Project.objects.get(pk=project_id)
     with transaction.atomic():
-        # One accept at a time decides, so a burst of accepts starts one round.
+        # One event at a time decides, so a burst of them starts one round.
         Project.objects.select_for_update().filter(pk=project.pk).first()
         count = accepted_count(project)
         last = (
@@ -134,7 +164,12 @@ def retraining_round_start(*, project: Project, count: int | None = None) -> Ret
         count = accepted_count(project)
     with transaction.atomic():
         round_ = RetrainingRound.objects.create(project=project, accepted_count=count)
-        job = export_create(project=project, user=None, format="coco", state_filter="accepted")
+        job = export_create(
+            project=project,
+            user=None,
+            format="coco",
+            state_filter=learning_settings_for(project).retrain_counts,
+        )
         round_.export_job = job
         round_.save()
         webhooks_notify(
@@ -180,11 +215,13 @@ class Example:
 
 
 def accepted_examples(project: Project) -> list[Example]:
-    """Whole images (one class) and box crops of the accepted image tasks, by their latest
-    annotation version."""
+    """Whole images (one class) and box crops of the counted (accepted, or submitted) image
+    tasks, by their latest annotation version."""
     tasks = list(
         AnnotationTask.objects.filter(
-            project=project, state=AnnotationTask.State.ACCEPTED, kind=AnnotationTask.Kind.IMAGE
+            project=project,
+            state__in=counted_states(project),
+            kind=AnnotationTask.Kind.IMAGE,
         )
         .select_related("asset")
         .order_by("pk")

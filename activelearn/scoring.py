@@ -57,25 +57,44 @@ def active_model_version(project: Project) -> ModelVersion | None:
 # --- starting and splitting runs ------------------------------------------------------------
 
 
+# Reasons that come in bursts (20 uploads: 20 "new tasks"). A queued run has not read its
+# pending tasks yet, so it also covers tasks added after it was made: one run, not twenty.
+COALESCED_REASONS = (ScoringRun.Reason.NEW_TASKS, ScoringRun.Reason.COLD_START)
+
+
 def scoring_run_start(
     *, project: Project, reason: str, model_version: ModelVersion | None = None
 ) -> ScoringRun:
     """Start rescoring `project` with `model_version` (default: the active one; with no
-    model at all, the cold-start coverage order). Unfinished runs of the project are
+    model at all, the cold-start coverage order). A burst reason reuses a still-queued run
+    of the same version and reason; otherwise unfinished runs of the project are
     superseded. The Celery task is sent after commit; if the broker is unreachable the run
     stays queued with the reason in `error`, never silently run inline."""
     with transaction.atomic():
         if model_version is None:
             model_version = active_model_version(project)
+        reason = ScoringRun.Reason.COLD_START if model_version is None else reason
+        if reason in COALESCED_REASONS:
+            # Locked: a worker splitting it (select_for_update there too) waits, then reads
+            # the tasks this transaction added; or it split first, and this finds nothing.
+            waiting = (
+                ScoringRun.objects.select_for_update()
+                .filter(
+                    project=project,
+                    model_version=model_version,
+                    reason=reason,
+                    state=ScoringRun.State.QUEUED,
+                )
+                .order_by("-created_at", "-id")
+                .first()
+            )
+            if waiting is not None:
+                return waiting
         now = timezone.now()
         ScoringRun.objects.filter(
             project=project, state__in=[ScoringRun.State.QUEUED, ScoringRun.State.RUNNING]
-        ).update(state=ScoringRun.State.FAILED, error="Superseded by a newer run.", finished_at=now)
-        run = ScoringRun.objects.create(
-            project=project,
-            model_version=model_version,
-            reason=ScoringRun.Reason.COLD_START if model_version is None else reason,
-        )
+        ).update(state=ScoringRun.State.SUPERSEDED, finished_at=now)
+        run = ScoringRun.objects.create(project=project, model_version=model_version, reason=reason)
         transaction.on_commit(partial(_enqueue_project, run.pk))
     return run
 

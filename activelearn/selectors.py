@@ -1,16 +1,22 @@
-"""Reads of the queue: the ranked queue with each task's score breakdown, and what is left of
-a project's budget as the queue counts it (submitted work plus reserved leases)."""
+"""Reads of the queue: the ranked queue with each task's score breakdown, what is left of
+a project's budget as the queue counts it (submitted work plus reserved leases), and what the
+loop did last, in one line for the project page."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from annotate.models import AnnotationTask, Budget, Project
 
-from .models import BudgetLedger, ModelVersion, TaskScore
+from .models import BudgetLedger, ModelVersion, RetrainingRound, ScoringRun, TaskScore
 from .queue import label_money, ledger_derived
+from .retraining import COUNTED_STATES
+from .scoring import learning_settings_for
 
 QUEUE_STATES = (
     AnnotationTask.State.PENDING,
@@ -57,3 +63,119 @@ def budget_remaining(*, project: Project) -> dict:
         "tasks_committed": units,
         "tasks_left": None if task_limit is None else max(task_limit - units, 0),
     }
+
+
+# --- what the loop did, in one line --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoopSummary:
+    """The latest turn of the loop: the last finished scoring run (what the queue's order
+    comes from), the run under way if any, and the latest retraining round."""
+
+    text: str
+    model_version: str | None  # the finished run's version; None: cold-start coverage
+    labels_at_training: int | None
+    tasks_ranked: int | None
+    ranked_at: datetime | None
+    scoring_state: str | None  # of the newest run that was not superseded
+    retraining_state: str | None
+    retraining_note: str
+    labels_counted: int
+    next_retraining_at: int | None  # None: retraining is off
+
+
+def _ago(moment: datetime, now: datetime) -> str:
+    seconds = max(0, int((now - moment).total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s ago"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} days ago"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def loop_summary(*, project: Project, now: datetime | None = None) -> LoopSummary:
+    """What the loop did last, e.g. "Model baseline-10-r2 trained on 10 labels: 38 tasks
+    re-ranked 12 s ago. Next retraining at 15 labels (11 so far)." Four small queries (five
+    while a run is under way)."""
+    now = now or timezone.now()
+    runs = ScoringRun.objects.filter(project=project).select_related("model_version")
+    latest = runs.exclude(state=ScoringRun.State.SUPERSEDED).order_by("-created_at", "-id").first()
+    done = latest
+    if latest is not None and latest.state != ScoringRun.State.DONE:
+        done = runs.filter(state=ScoringRun.State.DONE).order_by("-created_at", "-id").first()
+    round_ = (
+        RetrainingRound.objects.filter(project=project)
+        .select_related("model_version")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    learning = learning_settings_for(project)
+    every = learning.retrain_every_accepted
+    counted = AnnotationTask.objects.filter(
+        project=project, state__in=COUNTED_STATES[learning.retrain_counts]
+    ).count()
+    last_count = round_.accepted_count if round_ is not None else 0
+    next_at = last_count + every if every else None
+
+    parts: list[str] = []
+    version = done.model_version if done is not None else None
+    if done is None:
+        parts.append("No scoring run has finished yet.")
+    elif version is None:
+        parts.append(
+            f"No model yet: {_plural(done.tasks_scored, 'task')} ordered for coverage "
+            f"{_ago(done.finished_at or done.created_at, now)}."
+        )
+    else:
+        trained = (
+            f" trained on {_plural(version.labels_at_training, 'label')}"
+            if version.labels_at_training is not None
+            else ""
+        )
+        parts.append(
+            f"Model {version.name}{trained}: {_plural(done.tasks_scored, 'task')} re-ranked "
+            f"{_ago(done.finished_at or done.created_at, now)}."
+        )
+    if latest is not None and latest != done:
+        if latest.state == ScoringRun.State.FAILED:
+            parts.append(f"The last scoring run failed: {latest.error}")
+        elif latest.state in (ScoringRun.State.QUEUED, ScoringRun.State.RUNNING):
+            chunks = f"{latest.chunks_done}/{latest.chunks_total} chunks, " * bool(
+                latest.chunks_total
+            )
+            parts.append(
+                f"A scoring run is {latest.state} ({chunks}{latest.get_reason_display().lower()})."
+            )
+    if round_ is not None and round_.state in (
+        RetrainingRound.State.QUEUED,
+        RetrainingRound.State.TRAINING,
+    ):
+        parts.append(f"Retraining on {_plural(round_.accepted_count, 'label')}...")
+    elif round_ is not None and round_.note and round_.state != RetrainingRound.State.DONE:
+        parts.append(
+            f"Retraining at {_plural(round_.accepted_count, 'label')} "
+            f"{round_.get_state_display().lower()}: {round_.note}"
+        )
+    elif round_ is not None and round_.note:
+        parts.append(round_.note)
+    if next_at is not None and (round_ is None or round_.state not in ("queued", "training")):
+        parts.append(f"Next retraining at {_plural(next_at, 'label')} ({counted} so far).")
+    return LoopSummary(
+        text=" ".join(parts),
+        model_version=version.name if version is not None else None,
+        labels_at_training=version.labels_at_training if version is not None else None,
+        tasks_ranked=done.tasks_scored if done is not None else None,
+        ranked_at=(done.finished_at or done.created_at) if done is not None else None,
+        scoring_state=latest.state if latest is not None else None,
+        retraining_state=round_.state if round_ is not None else None,
+        retraining_note=round_.note if round_ is not None else "",
+        labels_counted=counted,
+        next_retraining_at=next_at,
+    )

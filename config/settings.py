@@ -239,6 +239,10 @@ EXCHANGE_PREDICTIONS_SINK = "activelearn.imports.predictions_store"
 TASKS_ADDED_HOOKS = ["activelearn.scoring.tasks_added"]
 # Accepted labels may start a retraining round (annotate.hooks.labels_accepted calls these).
 LABELS_ACCEPTED_HOOKS = ["activelearn.retraining.labels_accepted"]
+# Submitted labels, for projects whose rounds count them (annotate.hooks.labels_submitted).
+LABELS_SUBMITTED_HOOKS = ["activelearn.retraining.labels_submitted"]
+# The demo project's loop settings (annotate.hooks.demo_seeded, called by seed_demo).
+DEMO_SEEDED_HOOKS = ["activelearn.demo.demo_learning_ensure"]
 # Webhooks to loopback, private, link-local or reserved addresses are refused unless this is on.
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
 
@@ -276,6 +280,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # A scoring run's states (with "superseded") are their own set: one name wherever shown.
+    "ENUM_NAME_OVERRIDES": {"ScoringRunStateEnum": "activelearn.models.ScoringRun.State"},
 }
 
 # Security: on by default, relaxed only by DEBUG or explicit opt-out behind a proxy.

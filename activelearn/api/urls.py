@@ -13,6 +13,7 @@ urlpatterns = [
     path("tasks/<int:pk>/submit/", views.Submit.as_view(), name="api-task-submit"),
     path("", include("activelearn.api.scoring_urls")),
     path("", include("activelearn.api.curve_urls")),
+    path("", include("activelearn.api.loop_urls")),
     path("", include("activelearn.api.suggestion_urls")),
     path("", include("activelearn.api.checkpoint_urls")),
 ]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.db.models import Max
 
+from ..hooks import labels_submitted
 from ..models import (
     Annotation,
     AnnotationTask,
@@ -448,4 +449,6 @@ def annotation_save(
             ],
             batch_size=2000,
         )
+        if kind == Annotation.Kind.SUBMISSION:
+            labels_submitted(project_id=locked.project_id)
     return annotation

@@ -142,7 +142,8 @@ def test_project_page_queries_do_not_grow_with_videos(
     url = reverse("project-detail", args=[project.pk])
     for sha in "vwxyz":
         video_asset(project, sha=sha, frames=3)
-    with django_assert_max_num_queries(12):
+    # 12 for the page, 4 for the loop's one-line summary (activelearn's template tag).
+    with django_assert_max_num_queries(16):
         response = client.get(url)
     assert all(len(item["frames"]) == 3 for item in response.context["assets"])
 

@@ -15,9 +15,11 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.urls import reverse
 
+from annotate.management.commands import seed_demo
 from annotate.management.commands.seed_demo import DEMO_PROJECT, DEMO_USERS
-from annotate.models import AnnotationTask, Asset, Membership, Project
+from annotate.models import AnnotationTask, Asset, Frame, Membership, Project
 from annotate.roles import GROUP_PROJECT_MANAGER
+from annotate.services.projects import asset_delete
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,6 +42,41 @@ def seed(*args: str) -> str:
     return out.getvalue()
 
 
+PHOTOS = [
+    "astronaut.png",
+    "motorcycle_left.png",
+    "rocket.jpg",
+    "chelsea.png",
+    "coffee.png",
+    "camera.png",
+    "motorcycle_right.png",
+    "horse.png",
+    "clock_motion.png",
+    "coins.png",
+    "brick.png",
+    "grass.png",
+    "gravel.png",
+    "moon.png",
+    "page.png",
+    "hubble_deep_field.jpg",
+]
+# Every 15th frame: bikes.mp4 has 250 frames, carphone_pristine.mp4 120.
+STILLS = [f"bikes-frame-{i:03d}.jpg" for i in range(0, 250, 15)] + [
+    f"carphone_pristine-frame-{i:03d}.jpg" for i in range(0, 120, 15)
+]
+
+
+def demo_counts(project: Project) -> dict[str, int]:
+    return {
+        "assets": project.assets.count(),
+        "frames": Frame.objects.filter(asset__project=project).count(),
+        "image tasks": project.tasks.filter(kind=AnnotationTask.Kind.IMAGE).count(),
+        "video tasks": project.tasks.filter(kind=AnnotationTask.Kind.VIDEO).count(),
+        "classes": project.label_classes.count(),
+        "users": User.objects.count(),
+    }
+
+
 def test_seeding_twice_makes_one_complete_demo_project(db, settings, media_storage):
     settings.DEBUG = True
     seed()
@@ -48,23 +85,19 @@ def test_seeding_twice_makes_one_complete_demo_project(db, settings, media_stora
     assert Project.objects.filter(name=DEMO_PROJECT).count() == 1
     assets = project.assets.all()
     names = sorted(asset.original_name for asset in assets)
-    assert names == sorted(
-        [
-            "astronaut.png",
-            "motorcycle_left.png",
-            "rocket.jpg",
-            "chelsea.png",
-            "coffee.png",
-            "bikes.mp4",
-        ]
-    )
+    assert names == sorted([*PHOTOS, *STILLS, "bikes.mp4", "carphone_pristine.mp4"])
     assert {asset.state for asset in assets} == {Asset.State.READY}
-    video = assets.get(kind=Asset.Kind.VIDEO)
-    # 250 frames at stride 5, counted by decoding.
-    assert video.frame_count == 250
-    assert video.frames.count() == 50
-    assert project.tasks.filter(kind=AnnotationTask.Kind.IMAGE).count() == 5
-    assert project.tasks.filter(kind=AnnotationTask.Kind.VIDEO).count() == 2
+    bikes = assets.get(original_name="bikes.mp4")
+    # 250 frames at stride 5, counted by decoding; 10 extracted frames per segment.
+    assert bikes.frame_count == 250
+    assert bikes.frames.count() == 50
+    assert bikes.tasks.count() == 5
+    carphone = assets.get(original_name="carphone_pristine.mp4")
+    assert (carphone.frames.count(), carphone.tasks.count()) == (24, 3)
+    assert project.tasks.filter(kind=AnnotationTask.Kind.IMAGE).count() == 41
+    assert project.tasks.count() == 49 >= 40
+    still = assets.get(original_name="bikes-frame-015.jpg")
+    assert (still.width, still.height) == (640, 272)
     assert list(project.label_classes.values_list("name", "hotkey")) == [
         ("person", "1"),
         ("bicycle", "2"),
@@ -74,6 +107,52 @@ def test_seeding_twice_makes_one_complete_demo_project(db, settings, media_stora
     assert project.box_enabled and project.keypoints_enabled and project.tracks_enabled
     assert project.budget.money_limit > 0
     project.full_clean()
+
+
+def test_a_second_run_adds_nothing_and_ingests_nothing(db, settings, media_storage):
+    settings.DEBUG = True
+    seed()
+    project = Project.objects.get(name=DEMO_PROJECT)
+    before = demo_counts(project)
+    output = seed()
+    assert demo_counts(project) == before
+    assert " ready." not in output and "extracting" not in output
+
+
+def test_media_a_manager_deleted_is_not_brought_back(db, settings, media_storage):
+    settings.DEBUG = True
+    seed()
+    project = Project.objects.get(name=DEMO_PROJECT)
+    for name in ("coins.png", "bikes-frame-030.jpg"):
+        asset_delete(asset=project.assets.get(original_name=name))
+    seed()
+    names = set(project.assets.values_list("original_name", flat=True))
+    assert "coins.png" not in names and "bikes-frame-030.jpg" not in names
+    assert project.tasks.count() == 47
+
+
+def test_seeding_an_older_demo_adds_the_missing_media(db, settings, media_storage, monkeypatch):
+    """The demo as the first version of seed_demo made it: 5 photos and bikes.mp4 in 25-frame
+    segments, 7 tasks. Running the new one completes it and keeps its settings."""
+    settings.DEBUG = True
+    monkeypatch.setattr(seed_demo, "DEMO_MEDIA", seed_demo.DEMO_MEDIA[:1])
+    monkeypatch.setattr(seed_demo, "DEMO_SEGMENT_LENGTH", 25)
+    seed()
+    project = Project.objects.get(name=DEMO_PROJECT)
+    assert project.tasks.count() == 7
+    monkeypatch.undo()
+
+    output = seed()
+    project.refresh_from_db()
+    assert project.segment_length == 25  # the project's own setting, kept
+    names = set(project.assets.values_list("original_name", flat=True))
+    assert names == {*PHOTOS, *STILLS, "bikes.mp4", "carphone_pristine.mp4"}
+    assert "astronaut.png" not in output  # already there: not ingested again
+    assert project.assets.filter(original_name="astronaut.png").count() == 1
+    # 5 + 11 photos, 25 stills; bikes' 2 segments kept, carphone's 24 frames in one.
+    assert project.tasks.filter(kind=AnnotationTask.Kind.IMAGE).count() == 41
+    assert project.tasks.filter(kind=AnnotationTask.Kind.VIDEO).count() == 3
+    assert project.tasks.count() == 44 >= 40
 
 
 def test_seeding_again_keeps_what_a_manager_changed(db, settings, media_storage):
@@ -94,7 +173,7 @@ def test_each_demo_role_logs_in_and_sees_the_demo_media(client, db, settings, me
     output = seed()
     project = Project.objects.get(name=DEMO_PROJECT)
     image = project.assets.filter(kind=Asset.Kind.IMAGE).first()
-    frame = project.assets.get(kind=Asset.Kind.VIDEO).frames.first()
+    frame = project.assets.get(original_name="bikes.mp4").frames.first()
     roles = dict(Membership.objects.filter(project=project).values_list("user__username", "role"))
     for demo in DEMO_USERS:
         password = f"demo-{demo.username}"
@@ -157,4 +236,5 @@ def test_finding_the_sample_media_does_not_import_the_packages():
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1].split() == ["6", "True", "False", "False"]
+    # 16 photos, 2 clips (the stills are read from them).
+    assert result.stdout.splitlines()[-1].split() == ["18", "True", "False", "False"]

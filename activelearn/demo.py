@@ -1,0 +1,27 @@
+"""The demo project's loop settings, small enough that one newcomer sees the loop close in the
+first minutes. Called by annotate's seed_demo through settings.DEMO_SEEDED_HOOKS.
+
+Why these numbers: the newcomer labels alone as `annotator`, and nobody may review their own
+work (annotate.services.reviews), so a loop counting accepted labels would never turn.
+Rounds count submitted labels instead; review stays on, and what the demo reviewer rejects
+leaves the next round. Five labels start the first round (the baseline needs a few images of
+two classes, and one in the validation slice, to train and be measured) and a rescoring.
+"""
+
+from __future__ import annotations
+
+from activelearn.models import LearningSettings
+
+DEMO_LEARNING = {
+    "retrain_every_accepted": 5,
+    "retrain_counts": LearningSettings.RetrainCounts.SUBMITTED,
+    "rescore_every_labels": 5,
+}
+
+
+def demo_learning_ensure(*, project_id: int) -> LearningSettings:
+    """The demo's learning settings, made once: settings a manager saved are never reset."""
+    learning, _created = LearningSettings.objects.get_or_create(
+        project_id=project_id, defaults=DEMO_LEARNING
+    )
+    return learning
