@@ -13,8 +13,9 @@ link), and retrains the built-in baseline in a worker:
   (project, task) falls below VALIDATION_FRACTION, so membership is random but fixed forever,
   and no later version is ever measured on a task an earlier one trained on;
 - registered as a ModelVersion (kind baseline, with labels_at_training and metrics) and
-  activated when its accuracy on the slice beats the active baseline's on the same slice
-  (or no model is active); activation starts rescoring. While a user's own checkpoint or
+  activated when its accuracy on the slice beats the active baseline's on the same slice,
+  or at once when no model is active (the first model, even before the slice holds enough
+  labels to measure it); activation starts rescoring. While a user's own checkpoint or
   pushed predictions are active the new baseline is stored and measured but not activated
   over them: the user chose that model, and can activate the baseline by hand.
 """
@@ -398,7 +399,12 @@ def _train(round_: RetrainingRound, project: Project) -> str:
             RetrainingRound.State.SKIPPED,
             "The training part needs labeled examples of at least two classes.",
         )
-    if int(validation.sum()) < MIN_VALIDATION_EXAMPLES:
+    # The first model has nothing to beat but the cold-start order, so it needs no measure:
+    # a newcomer's first labels train it even when none of them fell in the validation slice.
+    # Later versions are compared on the slice, which the first never trained on.
+    first_model = not ModelVersion.objects.filter(project=project, is_active=True).exists()
+    too_few_to_measure = int(validation.sum()) < MIN_VALIDATION_EXAMPLES
+    if too_few_to_measure and not first_model:
         return _finish(
             round_.pk,
             RetrainingRound.State.SKIPPED,
@@ -432,8 +438,8 @@ def _train(round_: RetrainingRound, project: Project) -> str:
     accuracy = accuracy_of(version, valid_tensor, valid_labels)
     previous_accuracy = accuracy_of(previous, valid_tensor, valid_labels) if previous else None
     users_choice = previous is not None and previous.kind != ModelVersion.Kind.BASELINE
-    better = accuracy is not None and (
-        previous is None or (previous_accuracy is not None and accuracy > previous_accuracy)
+    better = previous is None or (
+        accuracy is not None and previous_accuracy is not None and accuracy > previous_accuracy
     )
     version.metrics = {
         "metric": "accuracy",
@@ -464,6 +470,12 @@ def _train(round_: RetrainingRound, project: Project) -> str:
         except CheckpointError as error:
             better = False
             note = f"Not activated: {error.errors['strategy'][0]}"
+        else:
+            if too_few_to_measure:
+                note = (
+                    f"Activated as the project's first model; the validation slice holds "
+                    f"{int(validation.sum())} labeled example(s), too few to measure it yet."
+                )
     elif previous_accuracy is None:
         note = f"Not activated: the active version {previous} cannot be measured on the slice."
     else:

@@ -261,3 +261,48 @@ def test_a_round_whose_worker_died_while_training_is_taken_again_after_the_time_
         settings.CELERY_TASK_TIME_LIMIT = 0
         assert retraining_round_run(round_id=round_.pk) == "done"
     assert ModelVersion.objects.get().name == f"baseline-{len(tasks)}-r{round_.pk}"
+
+
+def _labeled_outside_the_slice(project, annotator, *, count: int) -> list[AnnotationTask]:
+    """`count` submitted tasks of both classes, none of them in the validation slice."""
+    tasks: list[AnnotationTask] = []
+    index = 0
+    while len(tasks) < count:
+        task = _submitted_task(project, annotator, index)
+        index += 1
+        if _in_slice(task):
+            task.delete()
+        else:
+            tasks.append(task)
+    return tasks
+
+
+@pytest.mark.django_db
+def test_the_first_round_trains_and_activates_even_with_no_label_in_the_validation_slice(
+    project, alice, media_root, django_capture_on_commit_callbacks
+):
+    """A newcomer's first five labels used to give no model when none fell in the slice."""
+    tasks = _labeled_outside_the_slice(project, alice, count=5)
+    AnnotationTask.objects.filter(pk__in=[t.pk for t in tasks]).update(state="accepted")
+    round_ = RetrainingRound.objects.create(project=project, accepted_count=len(tasks))
+    with django_capture_on_commit_callbacks(execute=False):
+        assert retraining_round_run(round_id=round_.pk) == "done"
+    round_.refresh_from_db()
+    version = ModelVersion.objects.get(project=project)
+    assert version.is_active and round_.activated
+    assert "first model" in round_.note
+
+
+@pytest.mark.django_db
+def test_a_later_round_with_too_few_validation_labels_is_skipped_and_keeps_the_active_model(
+    project, alice, media_root, django_capture_on_commit_callbacks
+):
+    active = _wrong_baseline(project)
+    active.is_active = True
+    active.save(update_fields=["is_active"])
+    tasks = _labeled_outside_the_slice(project, alice, count=5)
+    AnnotationTask.objects.filter(pk__in=[t.pk for t in tasks]).update(state="accepted")
+    round_ = RetrainingRound.objects.create(project=project, accepted_count=len(tasks))
+    with django_capture_on_commit_callbacks(execute=False):
+        assert retraining_round_run(round_id=round_.pk) == "skipped"
+    assert list(ModelVersion.objects.filter(project=project, is_active=True)) == [active]
