@@ -90,7 +90,8 @@ export class Versions {
   async rollback() {
     const data = await this.post(this.config.urls.rollback, "Rolling back…");
     if (!data) return;
-    say(this.status, `Rolled back to ${data.version.name}; scoring run #${data.scoring_run} reorders the queue.`, "ok");
+    // The answer says where it went: the version before, the newest baseline, or no model.
+    say(this.status, `${data.message} Scoring run #${data.scoring_run} reorders the queue.`, "ok");
     await this.load();
     this.onRunStarted();
   }

@@ -155,12 +155,25 @@ def test_an_upload_refused_by_the_api_says_why_next_to_the_file(
     shot(page, "upload-refused")
 
 
-def test_a_rollback_with_nothing_to_go_back_to_says_so(live_server, login, project, pat, loop):
+def test_a_rollback_from_the_only_model_ever_active_says_the_queue_is_back_to_cold_start(
+    live_server, login, project, pat, loop
+):
     page = login(pat)
     page.goto(f"{live_server.url}/projects/{project.pk}/model/")
     expect(page.locator("#versions-table tbody tr")).to_have_count(3)
     page.get_by_role("button", name="Roll back to the previous version").click()
-    expect(page.locator("#versions-status")).to_have_text("No version was active before this one.")
+    expect(page.locator("#versions-status")).to_contain_text("no model is active now")
+    expect(page.locator("#versions-status")).to_contain_text("reorders the queue")
+    assert not ModelVersion.objects.filter(project=project, is_active=True).exists()
+
+
+def test_a_rollback_with_no_model_now_or_before_says_so(live_server, login, project, pat):
+    page = login(pat)
+    page.goto(f"{live_server.url}/projects/{project.pk}/model/")
+    page.get_by_role("button", name="Roll back to the previous version").click()
+    expect(page.locator("#versions-status")).to_have_text(
+        "No model is active, and none was before."
+    )
 
 
 def test_a_manager_activates_a_version_and_starts_a_run_from_the_page(
