@@ -6,9 +6,11 @@ class ActivelearnConfig(AppConfig):
     verbose_name = "Active learning"
 
     def ready(self) -> None:
+        from activelearn import models
+        from activelearn.receivers import receivers_connect
         from annotate.permissions import register_scope
 
-        from . import models
+        receivers_connect()  # annotate's events (annotate.events) reach the loop
 
         # Everything here belongs to a project: the one access table scopes it too.
         register_scope(models.LearningSettings, "project_id")

@@ -1,5 +1,5 @@
 """The demo project's loop settings, small enough that one newcomer sees the loop close in the
-first minutes. Called by annotate's seed_demo through settings.DEMO_SEEDED_HOOKS.
+first minutes. Called when annotate's seed_demo sends DEMO_SEEDED (activelearn.receivers).
 
 Why these numbers: the newcomer labels alone as `annotator`, and nobody may review their own
 work (annotate.services.reviews), so a loop counting accepted labels would never turn.

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from activelearn.models import LearningSettings, ModelVersion, ScoringRun
-from activelearn.scoring import active_model_version, rescore_project
+from activelearn.scoring.runs import active_model_version, rescore_project
 from activelearn.strategies import (
     BOXES,
     CLASS_PROBS,

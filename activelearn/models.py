@@ -296,7 +296,7 @@ class BudgetLedger(models.Model):
         return f"ledger of {self.project}: {self.units} units, {self.money}"
 
 
-# --- the retraining loop (activelearn.retraining, activelearn.webhooks) ----------------------
+# --- the retraining loop (activelearn.retraining, activelearn.webhooks) -------------------
 
 
 class RetrainingRound(models.Model):

@@ -24,11 +24,11 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
+from activelearn import queue_sql as sql
+from activelearn.models import BudgetLedger, LearningSettings, TaskLease
 from annotate.models import Annotation, AnnotationTask, Budget, Project
+from annotate.services.annotations import annotation_save
 from annotate.services.errors import BudgetExhausted, LeaseLost, ServiceError
-
-from . import queue_sql as sql
-from .models import BudgetLedger, LearningSettings, TaskLease
 
 MAX_LEASES_PER_USER = 2  # the task being labeled plus one prefetched by the page
 SWEEP_BATCH = 500
@@ -385,8 +385,6 @@ def task_submit(
 ) -> Annotation:
     """Save the user's labels as a submission and end their lease, in one transaction. The
     task is submitted once all of its `annotators_per_task` annotators have submitted."""
-    from annotate.services.annotations import annotation_save
-
     learning = learning_settings_for(task.project_id)
     with transaction.atomic():
         task = _locked(AnnotationTask.objects.filter(pk=task.pk)).get()
@@ -408,11 +406,8 @@ def task_submit(
         if submitted >= learning.annotators_per_task:
             changes.update(state=State.SUBMITTED, annotator=user, submitted_at=now)
         AnnotationTask.objects.filter(pk=task.pk).update(**changes)
-    # New labels may call for a rescoring (every `rescore_every_labels`); after the commit,
-    # so the count includes this one. Imported here: activelearn.scoring imports this module.
-    from .scoring import maybe_rescore_after_labels
-
-    maybe_rescore_after_labels(project=task.project)
+    # New labels may call for a rescoring: annotation_save sent LABELS_SUBMITTED, whose
+    # receiver runs after this commit, so its count includes this one.
     return annotation
 
 

@@ -13,9 +13,8 @@ from decimal import Decimal
 
 from django.db import connection
 
+from activelearn.models import BudgetLedger, LearningSettings, TaskLease
 from annotate.models import AnnotationTask, Budget
-
-from .models import BudgetLedger, LearningSettings, TaskLease
 
 TASK = AnnotationTask._meta.db_table
 LEASE = TaskLease._meta.db_table

@@ -11,12 +11,11 @@ from decimal import Decimal
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from activelearn.models import BudgetLedger, ModelVersion, RetrainingRound, ScoringRun, TaskScore
+from activelearn.queue import label_money, ledger_derived
+from activelearn.retraining.rounds import COUNTED_STATES
+from activelearn.scoring.runs import learning_settings_for
 from annotate.models import AnnotationTask, Budget, Project
-
-from .models import BudgetLedger, ModelVersion, RetrainingRound, ScoringRun, TaskScore
-from .queue import label_money, ledger_derived
-from .retraining import COUNTED_STATES
-from .scoring import learning_settings_for
 
 QUEUE_STATES = (
     AnnotationTask.State.PENDING,

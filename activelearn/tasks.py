@@ -2,7 +2,7 @@
 all are idempotent (upserts on natural keys, compare-and-set run updates), so they ack late
 and are redelivered when their worker dies.
 
-No periodic jobs yet: scoring starts from events (activation, pushed predictions, labels).
+Services never import this module: they send work by task name (annotate.jobs).
 """
 
 from __future__ import annotations
@@ -13,9 +13,12 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
-from activelearn.coldstart import coldstart_order
+from activelearn import receivers
+from activelearn.inference.runtime import ScoringError
 from activelearn.models import ScoringRun
-from activelearn.scoring import (
+from activelearn.retraining.rounds import retraining_round_run
+from activelearn.scoring.coldstart import coldstart_order
+from activelearn.scoring.runs import (
     maybe_rescore_after_labels,
     rescore_project,
     scoring_run_fail,
@@ -23,10 +26,10 @@ from activelearn.scoring import (
     scoring_run_split,
     scoring_runs_requeue_waiting,
 )
-from activelearn.scoring import (
+from activelearn.scoring.runs import (
     score_chunk as chunk_score,
 )
-from activelearn.scoring_model import ScoringError
+from activelearn.webhooks.delivery import WebhookFailed, webhook_attempt
 
 logger = logging.getLogger(__name__)
 
@@ -80,11 +83,43 @@ def score_chunk(run_id: int, task_ids: list[int]) -> int:
     return scored
 
 
+@shared_task(name="activelearn.loop_catch_up")
+def loop_catch_up() -> int:
+    """Periodic (config/celery.py): the event receivers again for recently changed projects."""
+    return receivers.loop_catch_up()
+
+
 @shared_task(name="activelearn.requeue_waiting_runs")
 def requeue_waiting_runs() -> int:
     """Periodic (config/celery.py): start scoring runs whose message never reached a worker."""
     return scoring_runs_requeue_waiting()
 
 
-# The retraining loop's tasks (webhook deliveries, baseline retraining) live beside these.
-from activelearn.tasks_retraining import retrain_baseline, webhook_deliver  # noqa: E402, F401
+# --- the retraining loop: webhook deliveries and baseline retraining -------------------------
+# Both idempotent: a delivery is sent only while pending (its log may then show one extra try
+# after a redelivery), a round is claimed with a compare-and-set on its state.
+
+WEBHOOK_MAX_RETRIES = 8  # 1 + 2 + 4 + ... seconds (capped at 10 min, jittered): about an hour
+
+
+@shared_task(
+    name="activelearn.webhook_deliver",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(WebhookFailed,),
+    retry_backoff=1,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=WEBHOOK_MAX_RETRIES,
+)
+def webhook_deliver(self, delivery_id: int) -> str:
+    """One try of a delivery; Celery retries it with backoff while it fails."""
+    final = self.request.retries >= WEBHOOK_MAX_RETRIES
+    return webhook_attempt(delivery_id=delivery_id, final=final)
+
+
+@shared_task(name="activelearn.retrain_baseline", acks_late=True, reject_on_worker_lost=True)
+def retrain_baseline(round_id: int) -> str:
+    """Train, measure and maybe activate a new baseline version for a retraining round."""
+    return retraining_round_run(round_id=round_id)

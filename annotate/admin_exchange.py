@@ -12,8 +12,9 @@ from django.db.models import QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
+from annotate.models.exchange_jobs import ExportJob, ImportJob, JobState
+
 from .exchange import services
-from .exchange.jobs_models import ExportJob, ImportJob, JobState
 from .models import Project
 from .permissions import can, visible
 

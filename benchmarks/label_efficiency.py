@@ -1,7 +1,7 @@
 """Label efficiency: how many labels each query strategy needs on scikit-learn's digits.
 
 Simulated annotators reveal a label when it is queried; the model is the project's built-in
-baseline (activelearn.baseline). Protocol, per seed: stratified 70/30 pool/test split;
+baseline (activelearn.retraining.baseline). Protocol, per seed: stratified 70/30 pool/test split;
 20 random seed labels; 10 labels queried per round, the model refitted after each round;
 the count is the number of labels at the first round whose test accuracy reaches 98% of the
 same model trained on the whole pool. Every strategy runs on the same splits and seed
@@ -35,7 +35,7 @@ from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 from activelearn import strategies  # noqa: E402
-from activelearn.baseline import BaselineModel, baseline_fit  # noqa: E402
+from activelearn.retraining.baseline import BaselineModel, baseline_fit  # noqa: E402
 
 SEEDS = 5
 TEST_FRACTION = 0.3

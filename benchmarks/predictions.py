@@ -190,7 +190,7 @@ def main() -> None:
         from django.test import Client
 
         from activelearn.models import Prediction
-        from activelearn.predictions import predictions_push
+        from activelearn.predictions.push import predictions_push
         from annotate.models import Membership
 
         started = time.perf_counter()

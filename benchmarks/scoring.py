@@ -143,7 +143,7 @@ def _make_project(count: int):
 def _tight_loop(version, assets) -> float:
     """Decode plus inference alone: `images_infer` (read and decode one batch ahead in
     threads, batch, run), the very code the pipeline uses for it, and nothing else. Seconds."""
-    from activelearn.scoring_model import ImageRef, images_infer
+    from activelearn.inference.runtime import ImageRef, images_infer
 
     refs = [ImageRef(a.file.name, a.width, a.height) for a in assets]
     start = time.perf_counter()
@@ -155,7 +155,7 @@ def _plain_loop(version, assets) -> float:
     """For comparison: one thread, read, decode, batch, run, in sequence. Seconds."""
     from django.core.files.storage import default_storage
 
-    from activelearn.scoring_model import (
+    from activelearn.inference.runtime import (
         ImageRef,
         ModelSpec,
         image_decode,
@@ -180,7 +180,7 @@ def _plain_loop(version, assets) -> float:
 def _pipeline(project, version) -> float:
     """The scoring services end to end, in-process. Seconds."""
     from activelearn.models import ScoringRun
-    from activelearn.scoring import score_chunk, scoring_run_finish, scoring_run_split
+    from activelearn.scoring.runs import score_chunk, scoring_run_finish, scoring_run_split
 
     start = time.perf_counter()
     run = ScoringRun.objects.create(project=project, model_version=version, reason="manual")
@@ -198,7 +198,7 @@ def _pipeline(project, version) -> float:
 def _through_worker(project, version, database_url: str, media_root: str) -> float | None:
     """One run through a real Celery worker (2 processes) on a private queue. Seconds."""
     from activelearn.models import ScoringRun
-    from activelearn.scoring import scoring_run_start
+    from activelearn.scoring.runs import scoring_run_start
     from config.celery import app
 
     queue = f"bench-scoring-{uuid.uuid4().hex[:8]}"

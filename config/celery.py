@@ -24,4 +24,10 @@ app.conf.beat_schedule = {
         "task": "activelearn.requeue_waiting_runs",
         "schedule": 60.0,
     },
+    # annotate's events (annotate.events) whose receiver failed: the loop catches up on every
+    # project changed lately (rescoring, retraining rounds, new tasks' place in the queue).
+    "loop-catch-up": {
+        "task": "activelearn.loop_catch_up",
+        "schedule": 300.0,
+    },
 }

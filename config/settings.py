@@ -234,15 +234,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_RESULT_EXPIRES = 24 * 3600
 
 # Imported predictions are stored by activelearn; annotate reaches it through this path only.
-EXCHANGE_PREDICTIONS_SINK = "activelearn.imports.predictions_store"
-# New tasks get their place in the queue (annotate.hooks.tasks_added calls these).
-TASKS_ADDED_HOOKS = ["activelearn.scoring.tasks_added"]
-# Accepted labels may start a retraining round (annotate.hooks.labels_accepted calls these).
-LABELS_ACCEPTED_HOOKS = ["activelearn.retraining.labels_accepted"]
-# Submitted labels, for projects whose rounds count them (annotate.hooks.labels_submitted).
-LABELS_SUBMITTED_HOOKS = ["activelearn.retraining.labels_submitted"]
-# The demo project's loop settings (annotate.hooks.demo_seeded, called by seed_demo).
-DEMO_SEEDED_HOOKS = ["activelearn.demo.demo_learning_ensure"]
+EXCHANGE_PREDICTIONS_SINK = "activelearn.predictions.imports.predictions_store"
 # Webhooks to loopback, private, link-local or reserved addresses are refused unless this is on.
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
 

@@ -1,14 +1,14 @@
 """Input and output shapes of the checkpoint and prediction push endpoints, and the
 checkpoint spec's JSON Schema (a component of the OpenAPI document). The spec itself is
-checked by activelearn.checkpoints.spec_normalise; these serializers describe it."""
+checked by activelearn.versions.services.spec_normalise; these serializers describe it."""
 
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ..checkpoints import OUTPUT_LAYOUTS
-from ..models import ModelVersion
+from activelearn.models import ModelVersion
+from activelearn.versions.services import OUTPUT_LAYOUTS
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):

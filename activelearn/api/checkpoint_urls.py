@@ -3,7 +3,7 @@ activelearn.api.urls."""
 
 from django.urls import path
 
-from . import checkpoint_views, learning_views
+from activelearn.api import checkpoint_views, learning_views
 
 urlpatterns = [
     path(

@@ -13,18 +13,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotate.models import Project
-from annotate.permissions import get_object_for
-
-from ..checkpoints import (
-    CheckpointError,
-    checkpoint_activate,
-    checkpoint_rollback,
-    checkpoint_upload,
-)
-from ..models import ModelVersion
-from ..predictions import PushError, predictions_push
-from .checkpoint_serializers import (
+from activelearn.api.checkpoint_serializers import (
     ActivationAnswer,
     CheckpointUploadInput,
     ModelVersionSerializer,
@@ -32,6 +21,16 @@ from .checkpoint_serializers import (
     PredictionPushInput,
     RollbackAnswer,
 )
+from activelearn.models import ModelVersion
+from activelearn.predictions.push import PushError, predictions_push
+from activelearn.versions.services import (
+    CheckpointError,
+    checkpoint_activate,
+    checkpoint_rollback,
+    checkpoint_upload,
+)
+from annotate.models import Project
+from annotate.permissions import get_object_for
 
 TRUE_WORDS = ("1", "true", "yes", "on")
 

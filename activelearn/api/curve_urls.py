@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import curve_views
+from activelearn.api import curve_views
 
 urlpatterns = [
     path(

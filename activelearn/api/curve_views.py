@@ -7,10 +7,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from activelearn.scoring.curve import learning_curve
 from annotate.models import Project
 from annotate.permissions import get_object_for
-
-from ..learning_curve import learning_curve
 
 
 class LearningCurve(APIView):

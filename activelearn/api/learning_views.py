@@ -9,17 +9,16 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotate.models import Project
-from annotate.permissions import get_object_for
-
-from ..learning_settings import (
+from activelearn.learning_settings import (
     LearningSettingsInvalid,
     learning_settings_update,
     strategy_choices,
     strategy_choices_for,
 )
-from ..models import LearningSettings
-from ..scoring import active_model_version, learning_settings_for
+from activelearn.models import LearningSettings
+from activelearn.scoring.runs import active_model_version, learning_settings_for
+from annotate.models import Project
+from annotate.permissions import get_object_for
 
 EDITABLE = [
     "strategy",

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import loop_views
+from activelearn.api import loop_views
 
 urlpatterns = [
     path(

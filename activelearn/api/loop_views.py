@@ -8,11 +8,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from activelearn.models import RetrainingRound, ScoringRun
+from activelearn.selectors import loop_summary
 from annotate.models import Project
 from annotate.permissions import get_object_for
-
-from ..models import RetrainingRound, ScoringRun
-from ..selectors import loop_summary
 
 
 class LoopStatusSerializer(serializers.Serializer):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import scoring_views
+from activelearn.api import scoring_views
 
 urlpatterns = [
     path(

@@ -10,11 +10,10 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from activelearn.models import ModelVersion, ScoringRun
+from activelearn.scoring.runs import scoring_run_start
 from annotate.models import Project
 from annotate.permissions import get_object_for
-
-from ..models import ModelVersion, ScoringRun
-from ..scoring import scoring_run_start
 
 
 class ScoringRunSerializer(serializers.ModelSerializer):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import suggestion_views
+from activelearn.api import suggestion_views
 
 urlpatterns = [
     path(

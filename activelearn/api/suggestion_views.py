@@ -9,10 +9,9 @@ from rest_framework.authentication import SessionAuthentication, TokenAuthentica
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from activelearn.predictions.suggestions import task_suggestions
 from annotate.models import AnnotationTask
 from annotate.permissions import get_object_for
-
-from ..preannotation import task_suggestions
 
 
 class TaskSuggestions(APIView):

@@ -3,7 +3,7 @@ module."""
 
 from django.urls import include, path
 
-from . import views
+from activelearn.api import views
 
 urlpatterns = [
     path("projects/<int:pk>/tasks/next/", views.NextTask.as_view(), name="api-task-next"),

@@ -18,19 +18,19 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotate.models import AnnotationTask, Membership, Project
-from annotate.permissions import ANY, get_object_for, role_in, rule
-from annotate.services.errors import ServiceError
-
-from .. import queue, selectors
-from .auth import LeanTokenAuthentication
-from .serializers import (
+from activelearn.api.auth import LeanTokenAuthentication
+from activelearn.api.serializers import (
     NextTaskInput,
     QueueTaskSerializer,
     SkipInput,
     SubmitInput,
     leased_task_data,
 )
+from annotate.models import AnnotationTask, Membership, Project
+from annotate.permissions import ANY, get_object_for, role_in, rule
+from annotate.services.errors import ServiceError
+
+from .. import queue, selectors
 
 
 def _error(err: ServiceError) -> Response:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from activelearn.pages import views
 
 urlpatterns = [
     path("projects/<int:pk>/model/", views.model_queue, name="model-queue"),

@@ -13,10 +13,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import render
 from django.urls import reverse
 
+from activelearn.models import ModelVersion, ScoringRun
 from annotate.models import Project
 from annotate.permissions import can, get_object_for
-
-from ..models import ModelVersion, ScoringRun
 
 POLL_SECONDS = 2
 # Shown when the model's vocabulary does not (yet) name a state: a run replaced by a newer one.

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from django import template
 
+from activelearn.selectors import loop_summary as loop_summary_of
 from annotate.models import Project
-
-from ..selectors import loop_summary as loop_summary_of
 
 register = template.Library()
 

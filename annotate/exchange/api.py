@@ -16,11 +16,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotate.models import Project
+from annotate.models.exchange_jobs import ExchangeFormat, ExportJob, ImportJob, JobState
 from annotate.permissions import get_object_for
 from annotate.services.errors import ServiceError
 
 from . import services
-from .jobs_models import ExchangeFormat, ExportJob, ImportJob, JobState
 from .selectors import STATES_BY_FILTER
 
 EXPORT_ACTION = "export.run"

@@ -14,9 +14,9 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from annotate.models import Project
+from annotate.models.exchange_jobs import ExchangeFormat, ExportJob, ImportJob, JobState
 from annotate.permissions import can, get_object_for
 
-from .jobs_models import ExchangeFormat, ExportJob, ImportJob, JobState
 from .services import IMPORT_FORMATS
 
 POLL_SECONDS = 2

@@ -22,11 +22,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from annotate.jobs import enqueue_on_commit
 from annotate.models import Project
+from annotate.models.exchange_jobs import ExchangeFormat, ExportJob, ImportJob, JobState
 from annotate.services.errors import ServiceError
 
 from .importing import ImportRefused, import_file
-from .jobs_models import ExchangeFormat, ExportJob, ImportJob, JobState
 from .selectors import STATES_BY_FILTER, ExportFilter, exported_annotations, video_assets
 from .writers import FILE_TYPES, WRITERS
 from .writers.common import ExportError
@@ -55,17 +56,15 @@ def _claim(model, job_id: int) -> bool:
 
 
 def _enqueue(task_name: str, model, job_id: int) -> None:
-    from config.celery import app
+    enqueue_on_commit(task_name, job_id, on_failure=partial(_not_sent, model, job_id))
 
-    try:
-        app.send_task(task_name, args=[job_id])
-    except Exception as error:  # kombu raises several types when Redis is down
-        logger.exception("cannot enqueue %s %s", task_name, job_id)
-        model.objects.filter(pk=job_id, state=JobState.QUEUED).update(
-            state=JobState.FAILED,
-            error=f"The job queue is unreachable ({error}); nothing was run. Try again later.",
-            finished_at=timezone.now(),
-        )
+
+def _not_sent(model, job_id: int, error: Exception) -> None:
+    model.objects.filter(pk=job_id, state=JobState.QUEUED).update(
+        state=JobState.FAILED,
+        error=f"The job queue is unreachable ({error}); nothing was run. Try again later.",
+        finished_at=timezone.now(),
+    )
 
 
 # --- export ---------------------------------------------------------------------------------
@@ -102,7 +101,7 @@ def export_create(
             date_from=date_from,
             date_to=date_to,
         )
-        transaction.on_commit(partial(_enqueue, "annotate.exchange.export_run", ExportJob, job.pk))
+        _enqueue("annotate.exchange.export_run", ExportJob, job.pk)
     return job
 
 
@@ -232,7 +231,7 @@ def import_create(
         )
         job.file.save(upload.name or "upload", upload, save=False)
         job.save()
-        transaction.on_commit(partial(_enqueue, "annotate.exchange.import_run", ImportJob, job.pk))
+        _enqueue("annotate.exchange.import_run", ImportJob, job.pk)
     return job
 
 

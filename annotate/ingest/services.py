@@ -31,7 +31,8 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
-from annotate.hooks import tasks_added
+from annotate.events import tasks_added
+from annotate.jobs import enqueue_on_commit, job_send_now
 from annotate.models import AnnotationTask, Asset, Project
 
 from .images import ProcessedImage, image_process
@@ -272,29 +273,22 @@ def _store_image(
 
 
 def _enqueue_video(asset_id: int, result: FileResult) -> None:
-    """Runs after commit. If the queue is down the asset stays visibly pending; say so."""
-    from annotate.tasks import process_video
+    """If the queue is down the asset stays visibly pending (and the periodic job sends it
+    again); say so."""
 
-    try:
-        process_video.apply_async(
-            (asset_id,),
-            retry=True,
-            retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
-        )
-    except Exception:
-        log.exception("could not enqueue video %s", asset_id)
+    def not_sent(_error: Exception) -> None:
         result.message = (
             "Video stored, but the task queue is unavailable: it stays pending until it is "
             "queued again."
         )
+
+    enqueue_on_commit("annotate.process_video", asset_id, on_failure=not_sent)
 
 
 def videos_enqueue_pending(*, project: Project | None = None) -> int:
     """Queue every video still pending or processing again (after the queue was down, or a
     worker died). Safe to repeat: a run already going holds the asset's lock and the other
     delivery skips; a finished one is skipped by its state."""
-    from annotate.tasks import process_video
-
     videos = Asset.objects.filter(
         kind=Asset.Kind.VIDEO, state__in=[Asset.State.PENDING, Asset.State.PROCESSING]
     )
@@ -302,7 +296,7 @@ def videos_enqueue_pending(*, project: Project | None = None) -> int:
         videos = videos.filter(project=project)
     ids = list(videos.values_list("pk", flat=True))
     for asset_id in ids:
-        process_video.delay(asset_id)
+        job_send_now("annotate.process_video", asset_id)
     return len(ids)
 
 
@@ -347,7 +341,7 @@ def _ingest_video(project, name, staged: _Staged, media_type, user) -> FileResul
         kind=asset.kind,
         state=asset.state,
     )
-    transaction.on_commit(lambda: _enqueue_video(asset.pk, result))
+    _enqueue_video(asset.pk, result)
     return result
 
 

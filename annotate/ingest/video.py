@@ -33,7 +33,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
 
-from annotate.hooks import tasks_added
+from annotate.events import tasks_added
 from annotate.models import AnnotationTask, Asset, Frame, frame_upload_to
 
 from .images import ImageRejected, image_thumbnail_from_path

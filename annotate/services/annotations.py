@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.db.models import Max
 
-from ..hooks import labels_submitted
+from annotate.events import labels_submitted
+
 from ..models import (
     Annotation,
     AnnotationTask,

@@ -6,7 +6,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from ..hooks import labels_accepted
+from annotate.events import labels_accepted
+
 from ..models import AnnotationTask, Review
 from .errors import ServiceError, ShapeValidationError
 

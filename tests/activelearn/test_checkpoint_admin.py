@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-import activelearn.admin_scoring  # noqa: F401  (the lead imports it from activelearn.admin)
+import activelearn.admin.scoring  # noqa: F401  (the lead imports it from activelearn.admin)
 from activelearn.models import ModelVersion
 
 from . import onnx_builders as build

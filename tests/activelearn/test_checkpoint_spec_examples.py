@@ -10,10 +10,10 @@ import jsonschema
 import pytest
 from rest_framework.test import APIClient
 
-from activelearn.checkpoints import spec_normalise
+from activelearn.inference.runtime import ModelSpec
 from activelearn.learning_settings import version_gives
 from activelearn.models import ModelVersion
-from activelearn.scoring_model import ModelSpec
+from activelearn.versions.services import spec_normalise
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.django_db

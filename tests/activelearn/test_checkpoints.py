@@ -13,9 +13,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from activelearn.checkpoints import CheckpointError, checkpoint_activate, checkpoint_upload
+from activelearn.inference.yolo import nms, yolo_detect_decode, yolo_pose_decode
 from activelearn.models import ModelVersion, ScoringRun
-from activelearn.yolo import nms, yolo_detect_decode, yolo_pose_decode
+from activelearn.versions.services import CheckpointError, checkpoint_activate, checkpoint_upload
 
 from . import onnx_builders as build
 

@@ -18,8 +18,8 @@ from rest_framework.test import APIClient
 
 from activelearn.demo import demo_learning_ensure
 from activelearn.models import LearningSettings, RetrainingRound, ScoringRun, TaskScore
-from activelearn.retraining import in_validation_slice, labels_accepted, labels_submitted
-from activelearn.scoring import scoring_runs_requeue_waiting
+from activelearn.retraining.rounds import in_validation_slice, labels_accepted, labels_submitted
+from activelearn.scoring.runs import scoring_runs_requeue_waiting
 from activelearn.selectors import queue_ranked
 from annotate.management.commands.seed_demo import DEMO_PROJECT
 from annotate.models import AnnotationTask, Project

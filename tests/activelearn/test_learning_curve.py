@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from activelearn.learning_curve import headline_metric, learning_curve
 from activelearn.models import (
     ModelVersion,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
 )
+from activelearn.scoring.curve import headline_metric, learning_curve
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db

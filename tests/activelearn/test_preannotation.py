@@ -8,7 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from activelearn.models import LearningSettings, ModelVersion, Prediction
-from activelearn.preannotation import prediction_shapes, shapes_split, threshold_for
+from activelearn.predictions.suggestions import prediction_shapes, shapes_split, threshold_for
 from annotate.services.annotations import annotation_validate
 from tests.browser.media import image_task
 

@@ -12,7 +12,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from activelearn.models import ModelVersion, Prediction, ScoringRun
-from activelearn.predictions import predictions_push
+from activelearn.predictions.push import predictions_push
 from annotate.models import AnnotationTask, Asset
 
 pytestmark = pytest.mark.django_db

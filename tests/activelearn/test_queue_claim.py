@@ -320,12 +320,16 @@ def test_with_k_annotators_the_task_is_submitted_after_the_kth_submission(projec
     assert AnnotationTask.objects.get(pk=task.pk).state == "submitted"
 
 
-def test_a_submission_starts_a_rescoring_after_the_projects_label_count(project, alice):
+def test_a_submission_starts_a_rescoring_after_the_projects_label_count(
+    project, alice, django_capture_on_commit_callbacks
+):
     from activelearn.models import ScoringRun
 
     LearningSettings.objects.create(project=project, rescore_every_labels=1)
     make_tasks(project, 2)
     lease = task_claim_next(user=alice, project=project)
-    task_submit(task=lease.task, user=alice, payload={"boxes": [BOX]}, base_version=None)
+    # The rescoring answers the LABELS_SUBMITTED event, sent when the submission commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        task_submit(task=lease.task, user=alice, payload={"boxes": [BOX]}, base_version=None)
     # No model yet, so the run is the cold-start ordering again.
     assert ScoringRun.objects.filter(project=project).count() == 1

@@ -10,7 +10,6 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from activelearn.baseline import baseline_fit
 from activelearn.models import (
     LearningSettings,
     ModelVersion,
@@ -19,7 +18,8 @@ from activelearn.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from activelearn.retraining import (
+from activelearn.retraining.baseline import baseline_fit
+from activelearn.retraining.rounds import (
     FEATURE_SIZE,
     baseline_spec,
     baseline_to_onnx,
@@ -27,8 +27,8 @@ from activelearn.retraining import (
     labels_accepted,
     retraining_round_run,
 )
-from annotate.exchange.jobs_models import ExportJob
 from annotate.models import Annotation, AnnotationTask, Box, LabelClass
+from annotate.models.exchange_jobs import ExportJob
 from annotate.services.reviews import review_decide
 from tests.activelearn.scoring_helpers import image_task_create, version_register
 

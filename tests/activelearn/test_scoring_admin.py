@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 
-import activelearn.admin_scoring  # noqa: F401  (the lead imports it from activelearn.admin)
+import activelearn.admin.scoring  # noqa: F401  (the lead imports it from activelearn.admin)
 from activelearn.models import ModelVersion, ScoringRun
 from tests.activelearn.scoring_helpers import (
     colour_classifier_onnx,
@@ -38,7 +38,7 @@ def test_activating_a_version_deactivates_the_old_one_and_starts_a_run(
         project, colour_classifier_onnx(), name="v2", spec=image_spec(32), active=False
     )
     sent = []
-    monkeypatch.setattr("activelearn.tasks.score_project.delay", sent.append)
+    monkeypatch.setattr("annotate.jobs.job_send", lambda name, args: sent.append(args[0]))
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client_.post(
             "/admin/activelearn/modelversion/",

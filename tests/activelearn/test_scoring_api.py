@@ -46,7 +46,7 @@ def test_a_manager_starts_a_run_and_it_is_queued_for_the_worker(
     version_register(project, colour_classifier_onnx(), spec=image_spec(32))
     image_task_create(project, (200, 10, 10))
     sent = []
-    monkeypatch.setattr("activelearn.tasks.score_project.delay", lambda run_id: sent.append(run_id))
+    monkeypatch.setattr("annotate.jobs.job_send", lambda name, args: sent.append(args[0]))
     with django_capture_on_commit_callbacks(execute=True):
         response = _client(pat).post(f"/api/projects/{project.pk}/scoring-runs/", {}, format="json")
     assert response.status_code == 202, response.content
@@ -67,12 +67,12 @@ def test_starting_a_run_with_another_projects_version_is_a_field_error(project, 
 
 @pytest.mark.django_db(transaction=True)
 def test_an_unreachable_broker_is_reported_not_hidden(project, pat, monkeypatch):
-    def refuse(run_id):
+    def refuse(name, args):
         from kombu.exceptions import OperationalError
 
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("activelearn.tasks.score_project.delay", refuse)
+    monkeypatch.setattr("annotate.jobs.job_send", refuse)
     response = _client(pat).post(f"/api/projects/{project.pk}/scoring-runs/", {}, format="json")
     assert response.status_code == 503
     assert "unreachable" in response.json()["detail"]

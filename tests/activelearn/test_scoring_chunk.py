@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from activelearn.models import LearningSettings, ModelVersion, Prediction, ScoringRun, TaskScore
-from activelearn.scoring import (
+from activelearn.scoring.runs import (
     score_chunk,
     scoring_run_finish,
     scoring_run_split,

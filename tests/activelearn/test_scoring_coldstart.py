@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from activelearn.coldstart import coldstart_order
 from activelearn.models import ScoringRun, TaskScore
-from activelearn.scoring import scoring_run_start
+from activelearn.scoring.coldstart import coldstart_order
+from activelearn.scoring.runs import scoring_run_start
 from annotate.models import AnnotationTask, Asset
 from tests.activelearn.scoring_helpers import image_task_create
 

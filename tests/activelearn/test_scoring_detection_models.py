@@ -8,15 +8,15 @@ import math
 
 import pytest
 
-from activelearn.checkpoints import spec_normalise
 from activelearn.models import LearningSettings, ModelVersion, Prediction, ScoringRun, TaskScore
-from activelearn.preannotation import box_shape
-from activelearn.scoring import (
+from activelearn.predictions.suggestions import box_shape
+from activelearn.scoring.runs import (
     score_chunk,
     scoring_run_finish,
     scoring_run_split,
     scoring_run_start,
 )
+from activelearn.versions.services import spec_normalise
 from tests.activelearn import onnx_builders
 from tests.activelearn.scoring_helpers import image_task_create, version_register
 

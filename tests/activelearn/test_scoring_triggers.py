@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from activelearn.models import LearningSettings, ModelVersion, ScoringRun
-from activelearn.scoring import maybe_rescore_after_labels, rescore_project
+from activelearn.scoring.runs import maybe_rescore_after_labels, rescore_project
 from annotate.models import AnnotationTask
 from tests.activelearn.scoring_helpers import image_task_create, version_register
 

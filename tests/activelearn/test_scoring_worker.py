@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from activelearn.models import LearningSettings, ScoringRun, TaskScore
-from activelearn.scoring import scoring_run_start
+from activelearn.scoring.runs import scoring_run_start
 from annotate.models import AnnotationTask
 from tests.activelearn.scoring_helpers import (
     cnn_classifier_onnx,

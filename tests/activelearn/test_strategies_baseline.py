@@ -5,7 +5,7 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from activelearn.baseline import baseline_fit
+from activelearn.retraining.baseline import baseline_fit
 from activelearn.strategies import margin
 
 

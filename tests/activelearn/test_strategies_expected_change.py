@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from activelearn.baseline import baseline_fit
+from activelearn.retraining.baseline import baseline_fit
 from activelearn.strategies import (
     expected_gradient_length,
     expected_gradient_length_from_weights,

@@ -10,12 +10,12 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from activelearn.checkpoints import CheckpointError, checkpoint_activate
+from activelearn.inference.runtime import ScoringError
 from activelearn.learning_settings import strategy_errors
 from activelearn.models import LearningSettings, ModelVersion
-from activelearn.scoring_model import ScoringError
-from activelearn.scoring_strategy import ScoringContext, tasks_score
+from activelearn.scoring.adapters import ScoringContext, tasks_score
 from activelearn.strategies import NEED_WORDS, STRATEGIES
+from activelearn.versions.services import CheckpointError, checkpoint_activate
 from tests.conftest import PASSWORD
 
 KEYPOINTS = ["nose", "left_eye"]

@@ -8,9 +8,9 @@ from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-import activelearn.admin_scoring  # noqa: F401  (the lead imports it from activelearn.admin)
+import activelearn.admin.scoring  # noqa: F401  (the lead imports it from activelearn.admin)
 from activelearn.models import ScoringRun, TaskScore
-from activelearn.scoring import scoring_run_split, scoring_run_start, tasks_added
+from activelearn.scoring.runs import scoring_run_split, scoring_run_start, tasks_added
 from activelearn.tasks import score_project
 from tests.activelearn.scoring_helpers import (
     colour_classifier_onnx,
@@ -56,7 +56,10 @@ def test_twenty_uploads_make_one_scoring_run_that_orders_all_twenty(
     project, pat, media_root, django_capture_on_commit_callbacks, monkeypatch
 ):
     sent: list[int] = []
-    monkeypatch.setattr(score_project, "delay", sent.append)
+    monkeypatch.setattr(
+        "annotate.jobs.job_send",
+        lambda name, args: sent.append(args[0]) if name == "activelearn.score_project" else None,
+    )
     api = APIClient()
     api.force_authenticate(pat)
     for index in range(20):

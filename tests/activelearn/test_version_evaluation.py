@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from activelearn.evaluation import keypoint_sigmas, version_evaluate
-from activelearn.learning_curve import learning_curve
 from activelearn.models import ModelVersion, Prediction, ScoringRun
-from activelearn.retraining import in_validation_slice
-from activelearn.scoring import scoring_run_finish
+from activelearn.retraining.rounds import in_validation_slice
+from activelearn.scoring.curve import learning_curve
+from activelearn.scoring.evaluation import keypoint_sigmas, version_evaluate
+from activelearn.scoring.runs import scoring_run_finish
 from annotate.models import Annotation, AnnotationTask, Box, KeypointInstance, LabelClass
 from tests.activelearn.scoring_helpers import image_task_create
 
@@ -194,7 +194,7 @@ def test_a_failing_measure_never_fails_the_scoring_run(project, monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("activelearn.evaluation.version_evaluate", broken)
+    monkeypatch.setattr("activelearn.scoring.evaluation.version_evaluate", broken)
 
     assert scoring_run_finish(run_id=run.pk) is True
     run.refresh_from_db()

@@ -6,14 +6,14 @@ import pytest
 from django.utils import timezone
 
 from activelearn.models import ScoringRun
-from activelearn.scoring import scoring_runs_requeue_waiting
+from activelearn.scoring.runs import scoring_runs_requeue_waiting
 
 pytestmark = pytest.mark.django_db
 
 
 def test_only_runs_still_queued_for_a_while_are_sent(project, monkeypatch):
     sent = []
-    monkeypatch.setattr("activelearn.tasks.score_project.delay", lambda run_id: sent.append(run_id))
+    monkeypatch.setattr("annotate.jobs.job_send", lambda name, args: sent.append(args[0]))
     old = timezone.now() - timedelta(minutes=5)
     waiting = ScoringRun.objects.create(project=project, reason="cold_start")
     running = ScoringRun.objects.create(project=project, reason="manual", state="running")

@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from activelearn.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from activelearn.tasks_retraining import webhook_deliver
-from activelearn.webhooks import (
+from activelearn.tasks import webhook_deliver
+from activelearn.webhooks.delivery import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     WebhookRefused,

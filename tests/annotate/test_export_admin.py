@@ -9,8 +9,8 @@ from django.urls import path
 
 from annotate.admin_exchange import EXPORT_ACTIONS, register_exchange_admin
 from annotate.exchange import tasks
-from annotate.exchange.jobs_models import ExportJob
 from annotate.models import Project
+from annotate.models.exchange_jobs import ExportJob
 from tests.conftest import PASSWORD
 
 from .exchange_builders import labeled_project

@@ -10,7 +10,7 @@ from django.urls import include, path
 from rest_framework.test import APIClient
 
 from annotate.exchange import tasks
-from annotate.exchange.jobs_models import ExportJob, ImportJob
+from annotate.models.exchange_jobs import ExportJob, ImportJob
 
 from .exchange_builders import fresh_copy, labeled_project
 

@@ -11,7 +11,7 @@ import pytest
 from django.urls import include, path
 from rest_framework.test import APIClient
 
-from annotate.exchange.jobs_models import ExportJob, ImportJob
+from annotate.models.exchange_jobs import ExportJob, ImportJob
 from config.celery import app
 
 from .exchange_builders import fresh_copy, labeled_project

@@ -15,7 +15,7 @@ from annotate.models import Annotation
 
 from .exchange_builders import fresh_copy
 
-SINK = "activelearn.imports.predictions_store"
+SINK = "activelearn.predictions.imports.predictions_store"
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from annotate.exchange.importing import import_file
-from annotate.exchange.jobs_models import ImportJob
 from annotate.exchange.selectors import ExportFilter
 from annotate.exchange.services import export_write, import_create, import_run
 from annotate.models import Annotation, AnnotationTask, Box, KeypointInstance
+from annotate.models.exchange_jobs import ImportJob
 from tests.conftest import make_project
 
 from .exchange_builders import fresh_copy, labeled_project

@@ -232,12 +232,10 @@ def test_a_video_is_queued_after_commit_and_a_down_queue_is_said_not_hidden(
 ):
     from kombu.exceptions import OperationalError
 
-    from annotate.tasks import process_video
-
     def queue_down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(process_video, "apply_async", queue_down)
+    monkeypatch.setattr("annotate.jobs.job_send", queue_down)
     data = video_bytes(tmp_path, frames=3)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -281,7 +279,6 @@ def test_a_second_delivery_while_a_run_is_going_is_skipped(
 @pytest.mark.django_db
 def test_pending_and_processing_videos_are_queued_again(project, media_root, tmp_path, monkeypatch):
     from annotate.ingest.services import videos_enqueue_pending
-    from annotate.tasks import process_video
 
     pending = _pending_video(project, tmp_path, monkeypatch, frames=3)
     stuck = _pending_video(project, tmp_path, monkeypatch, frames=4)
@@ -289,7 +286,7 @@ def test_pending_and_processing_videos_are_queued_again(project, media_root, tmp
     Asset.objects.filter(pk=stuck.pk).update(state=Asset.State.PROCESSING)
     Asset.objects.filter(pk=done.pk).update(state=Asset.State.READY)
     queued = []
-    monkeypatch.setattr(process_video, "delay", queued.append)
+    monkeypatch.setattr("annotate.jobs.job_send", lambda name, args: queued.append(args[0]))
 
     assert videos_enqueue_pending(project=project) == 2
     assert sorted(queued) == sorted([pending.pk, stuck.pk])

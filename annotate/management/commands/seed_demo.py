@@ -26,10 +26,13 @@ from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from annotate.hooks import demo_seeded
+from annotate.events import demo_seeded
+from annotate.ingest.services import ingest_files
+from annotate.ingest.video import video_process
 from annotate.models import Asset, Budget, LabelClass, Membership, Project
 from annotate.roles import GROUP_ANNOTATOR, GROUP_ML_ENGINEER, GROUP_PROJECT_MANAGER
 from annotate.schema import skeleton_preset
+from config.celery import app
 
 DEMO_PROJECT = "Demo: street scenes"
 DEMO_DESCRIPTION = (
@@ -291,8 +294,6 @@ def queue_messages_dropped() -> Iterator[None]:
     a machine with no Redis would wait ~20 s for reconnects and print a traceback, and one
     with a shared Redis would leave a message there for a different database.
     """
-    from config.celery import app
-
     saved = app.conf.broker_url, app.conf.result_backend
     app.conf.broker_url, app.conf.result_backend = "memory://localhost/", "cache+memory://"
     try:
@@ -312,8 +313,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        from annotate.ingest.video import video_process
-
         demo_media_paths()  # every file there, or stop before anything is made
         passwords = demo_users_ensure(
             fixed_passwords=settings.DEBUG, reset_passwords=options["reset_passwords"]
@@ -346,8 +345,6 @@ class Command(BaseCommand):
     def _edition_add(self, edition: MediaEdition, *, project: Project, user: User) -> None:
         """One ingest for the whole edition: its images are processed in parallel, and the
         loop hears of the new tasks once."""
-        from annotate.ingest.services import ingest_files
-
         with ExitStack() as stack:
             files: list[tuple[str, BinaryIO]] = [
                 (item.name, stack.enter_context(_package_path(*astuple(item)).open("rb")))

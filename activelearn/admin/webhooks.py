@@ -7,10 +7,9 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
+from activelearn.models import RetrainingRound, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from activelearn.webhooks.delivery import WebhookRefused, webhook_ping, webhook_url_check
 from annotate.admin import ManagedProjectsMixin
-
-from .models import RetrainingRound, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from .webhooks import WebhookRefused, webhook_ping, webhook_url_check
 
 # Scoped by the one access table like every project-owned row (registered here so the
 # admin's querysets know the path to the project).

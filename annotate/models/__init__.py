@@ -16,7 +16,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import F, Q
 
-from .schema import skeleton_errors
+from annotate.schema import skeleton_errors
 
 
 def _generated_name(folder: str, filename: str) -> str:
@@ -559,5 +559,5 @@ class Budget(models.Model):
         return self.cost_per_image
 
 
-# Export and import jobs live beside their code; imported here so Django registers them.
-from .exchange.jobs_models import ExportJob, ImportJob  # noqa: E402,F401
+# Export and import jobs in a module of their own; imported here so Django registers them.
+from annotate.models.exchange_jobs import ExportJob, ImportJob  # noqa: E402,F401

@@ -1,7 +1,7 @@
 """Running a model version over images: its spec, a per-process onnxruntime session cache,
 decoding stored images at the model's input size, and batched inference.
 
-No database writes here; `activelearn.scoring` decides what to run and stores the results.
+No database writes here; `activelearn.scoring.runs` decides what to run and stores the results.
 
 A version's spec (JSON) describes how to feed and read the model:
 
@@ -24,8 +24,9 @@ image's own pixels (the input is resized without letterboxing, so x and y scale 
 "detection" reads three outputs (`output.boxes` [N, B, 4], `output.scores` [N, B],
 `output.class_probs` [N, B, C]; default the model's first three), boxes as
 `output.box_format` "xyxy" (default) | "xywh" | "cxcywh" in input pixels, or in 0..1 with
-`"normalized": true`. YOLO layouts are decoded by `activelearn.yolo`. `output.score_threshold`
-(0.25), `output.iou_threshold` (0.45) and `output.max_detections` (100) bound what is kept.
+`"normalized": true`. YOLO layouts are decoded by `activelearn.inference.yolo`.
+`output.score_threshold` (0.25), `output.iou_threshold` (0.45) and `output.max_detections`
+(100) bound what is kept.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ import onnxruntime as ort
 from django.core.files.storage import default_storage
 from PIL import Image
 
+from activelearn.inference.yolo import nms, yolo_detect_decode, yolo_pose_decode
 from activelearn.models import ModelVersion
-from activelearn.yolo import nms, yolo_detect_decode, yolo_pose_decode
 from annotate.ingest.images import HISTOGRAM_BINS, colour_histogram
 from annotate.models import Asset
 

@@ -8,7 +8,7 @@ link), and retrains the built-in baseline in a worker:
 - features made with OpenCV: the picture (or crop) area-resized to 16x16, RGB, scaled to
   [0, 1], flattened - the same decode and resize scoring applies, so the ONNX file takes the
   image tensor scoring feeds (`[N, 3, 16, 16]`, NCHW) and reshapes it to the feature vector;
-- scikit-learn's logistic regression (activelearn.baseline), exported with skl2onnx;
+- scikit-learn's logistic regression (activelearn.retraining.baseline), exported with skl2onnx;
 - measured on a validation slice never trained on: a task is in it when a hash of
   (project, task) falls below VALIDATION_FRACTION, so membership is random but fixed forever,
   and no later version is ever measured on a task an earlier one trained on;
@@ -36,14 +36,11 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from onnx import TensorProto, helper, numpy_helper
 
-from activelearn.baseline import baseline_fit
-from activelearn.checkpoints import CheckpointError, checkpoint_activate
-from activelearn.models import LearningSettings, ModelVersion, RetrainingRound
-from activelearn.scoring import learning_settings_for
-from activelearn.scoring_model import (
+from activelearn.inference.runtime import (
     ImageRef,
     ModelSpec,
     ScoringError,
@@ -52,19 +49,25 @@ from activelearn.scoring_model import (
     model_run,
     model_session,
 )
-from activelearn.webhooks import webhooks_notify
+from activelearn.models import LearningSettings, ModelVersion, RetrainingRound
+from activelearn.retraining.baseline import baseline_fit
+from activelearn.scoring.runs import learning_settings_for
+from activelearn.scoring.validation_slice import in_validation_slice
+from activelearn.versions.services import CheckpointError, checkpoint_activate
+from activelearn.webhooks.delivery import webhooks_notify
+from annotate.exchange.services import export_create
+from annotate.jobs import enqueue_on_commit
 from annotate.models import Annotation, AnnotationTask, Project
 
 logger = logging.getLogger(__name__)
 
 FEATURE_SIZE = 16
-VALIDATION_FRACTION = 0.2
 MIN_VALIDATION_EXAMPLES = 2
 LABELS_READY = "labels.ready"
 
 
 def baseline_spec(class_names: list[str]) -> dict:
-    """The spec of a trained baseline, in activelearn.scoring_model's format."""
+    """The spec of a trained baseline, in activelearn.inference.runtime's format."""
     return {
         "task_type": ModelVersion.TaskType.CLASSIFICATION,
         "input": {
@@ -81,12 +84,6 @@ def baseline_spec(class_names: list[str]) -> dict:
         "features": f"{FEATURE_SIZE}x{FEATURE_SIZE} RGB pixels (OpenCV area resize), "
         "standardised; logistic regression",
     }
-
-
-def in_validation_slice(*, project_id: int, task_id: int) -> bool:
-    """Whether a task belongs to the project's validation slice (fixed once and for all)."""
-    digest = hashlib.sha256(f"validation:{project_id}:{task_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < VALIDATION_FRACTION
 
 
 # --- starting rounds ----------------------------------------------------------------------------
@@ -114,13 +111,13 @@ def accepted_count(project: Project) -> int:
 
 
 def labels_accepted(*, project_id: int) -> RetrainingRound | None:
-    """Called after a review accepts work (settings.LABELS_ACCEPTED_HOOKS): start a round
+    """Called after a review accepts work (annotate's LABELS_ACCEPTED event): start a round
     when `retrain_every_accepted` labels were accepted since the last round."""
     return _round_maybe_start(project_id, LearningSettings.RetrainCounts.ACCEPTED)
 
 
 def labels_submitted(*, project_id: int) -> RetrainingRound | None:
-    """Called after a submission (settings.LABELS_SUBMITTED_HOOKS): for a project whose
+    """Called after a submission (annotate's LABELS_SUBMITTED event): for a project whose
     rounds count submitted labels, start one every `retrain_every_accepted` of them."""
     return _round_maybe_start(project_id, LearningSettings.RetrainCounts.SUBMITTED)
 
@@ -156,11 +153,6 @@ def _absolute(path: str) -> str:
 def retraining_round_start(*, project: Project, count: int | None = None) -> RetrainingRound:
     """Export, notify the webhooks and queue the baseline's retraining, all sent after
     commit. Also the manual start (count: the accepted labels now)."""
-    from django.urls import reverse
-
-    from activelearn.tasks_retraining import retrain_baseline
-    from annotate.exchange.services import export_create
-
     if count is None:
         count = accepted_count(project)
     with transaction.atomic():
@@ -188,20 +180,20 @@ def retraining_round_start(*, project: Project, count: int | None = None) -> Ret
                 },
             },
         )
-        transaction.on_commit(partial(_enqueue_retrain, retrain_baseline, round_.pk))
+        enqueue_on_commit(
+            "activelearn.retrain_baseline",
+            round_.pk,
+            on_failure=partial(_round_not_sent, round_.pk),
+        )
     return round_
 
 
-def _enqueue_retrain(task, round_id: int) -> None:
-    try:
-        task.delay(round_id)
-    except Exception as error:  # kombu raises several types when Redis is down
-        logger.exception("cannot enqueue retraining round %s", round_id)
-        RetrainingRound.objects.filter(pk=round_id, state=RetrainingRound.State.QUEUED).update(
-            state=RetrainingRound.State.FAILED,
-            note=f"The task queue is unreachable ({error}); nothing was trained.",
-            finished_at=timezone.now(),
-        )
+def _round_not_sent(round_id: int, error: Exception) -> None:
+    RetrainingRound.objects.filter(pk=round_id, state=RetrainingRound.State.QUEUED).update(
+        state=RetrainingRound.State.FAILED,
+        note=f"The task queue is unreachable ({error}); nothing was trained.",
+        finished_at=timezone.now(),
+    )
 
 
 # --- examples and features ----------------------------------------------------------------------

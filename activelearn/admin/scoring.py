@@ -7,16 +7,15 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
-from annotate.admin import ManagedProjectsMixin
-
-from .checkpoints import (
+from activelearn.models import ModelVersion, ScoringRun
+from activelearn.versions.services import (
     CheckpointError,
     checkpoint_activate,
     checkpoint_prepare,
     checkpoint_rollback,
     checkpoint_store,
 )
-from .models import ModelVersion, ScoringRun
+from annotate.admin import ManagedProjectsMixin
 
 
 class CheckpointUploadForm(forms.ModelForm):

@@ -3,7 +3,7 @@ is stored), activating a version (of any kind), and rolling back from the active
 
 Only ONNX is ever parsed: no pickle, no torch.load. External-data tensors and custom operator
 domains are refused before onnxruntime sees the file; onnxruntime itself runs in
-`python -m activelearn.checkpoint_check` under RLIMIT_AS and a timeout.
+`python -m activelearn.inference.check` under RLIMIT_AS and a timeout.
 """
 
 from __future__ import annotations
@@ -23,11 +23,10 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from activelearn.learning_settings import strategy_errors
+from activelearn.models import ModelVersion, ScoringRun
+from activelearn.scoring.runs import learning_settings_for, rescore_project
 from annotate.models import LabelClass, Project
-
-from .learning_settings import strategy_errors
-from .models import ModelVersion, ScoringRun
-from .scoring import learning_settings_for, rescore_project
 
 ALLOWED_DOMAINS = {"", "ai.onnx", "ai.onnx.ml"}
 OUTPUT_LAYOUTS = ("probs", "logits", "embedding", "detection", "yolo_detect", "yolo_pose")
@@ -182,7 +181,7 @@ def checkpoint_validate(*, data: bytes, spec: dict) -> dict:
         path.write_bytes(data)
         try:
             done = subprocess.run(  # noqa: S603
-                [sys.executable, "-m", "activelearn.checkpoint_check", str(path)],
+                [sys.executable, "-m", "activelearn.inference.check", str(path)],
                 input=json.dumps({**spec, "memory_bytes": memory}),
                 capture_output=True,
                 text=True,

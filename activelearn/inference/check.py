@@ -1,10 +1,10 @@
 """The child process that loads an uploaded ONNX checkpoint and runs one dummy batch, under a
 memory limit (RLIMIT_AS), so a hostile or broken file cannot take the web worker down.
 
-    python -m activelearn.checkpoint_check MODEL_PATH < spec.json
+    python -m activelearn.inference.check MODEL_PATH < spec.json
     -> one JSON line: {"ok": true, "outputs": {...}} or {"ok": false, "field": ..., "error": ...}
 
-No Django here: only numpy, onnxruntime and activelearn.yolo. The parent (activelearn.
+No Django here: only numpy, onnxruntime and activelearn.inference.yolo. The parent (activelearn.
 checkpoints) has already refused non-ONNX files, external data and custom operator domains.
 """
 
@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from activelearn.yolo import yolo_detect_decode, yolo_pose_decode
+from activelearn.inference.yolo import yolo_detect_decode, yolo_pose_decode
 
 
 class CheckFailed(Exception):

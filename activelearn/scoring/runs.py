@@ -3,7 +3,7 @@ model version and the project's strategy, store predictions, scores and queue pr
 
 Every write is an upsert on (task, model version) in one transaction per chunk, so a chunk run
 twice (a retry, or a redelivery after its worker died) leaves the same rows and counts once.
-The math lives in `activelearn.strategies`; running the model in `activelearn.scoring_model`.
+The math lives in `activelearn.strategies`; running the model in `activelearn.inference.runtime`.
 """
 
 from __future__ import annotations
@@ -19,16 +19,23 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from activelearn.inference.runtime import (
+    ImageRef,
+    ModelOutputs,
+    asset_features_compute,
+    images_infer,
+)
 from activelearn.models import LearningSettings, ModelVersion, Prediction, ScoringRun, TaskScore
 from activelearn.queue import priorities_write_bulk
-from activelearn.scoring_model import ImageRef, ModelOutputs, images_infer
-from activelearn.scoring_strategy import (
+from activelearn.scoring.adapters import (
     POOL_WIDE,
     ScoringContext,
     frames_of,
     needs_pool,
     tasks_score,
 )
+from activelearn.scoring.evaluation import version_evaluate
+from annotate.jobs import enqueue_on_commit, job_send_now
 from annotate.models import AnnotationTask, Asset, Frame, Project
 
 logger = logging.getLogger(__name__)
@@ -95,20 +102,16 @@ def scoring_run_start(
             project=project, state__in=[ScoringRun.State.QUEUED, ScoringRun.State.RUNNING]
         ).update(state=ScoringRun.State.SUPERSEDED, finished_at=now)
         run = ScoringRun.objects.create(project=project, model_version=model_version, reason=reason)
-        transaction.on_commit(partial(_enqueue_project, run.pk))
+        enqueue_on_commit(
+            "activelearn.score_project", run.pk, on_failure=partial(_run_waits, run.pk)
+        )
     return run
 
 
-def _enqueue_project(run_id: int) -> None:
-    from activelearn.tasks import score_project
-
-    try:
-        score_project.delay(run_id)
-    except Exception as error:  # kombu raises several types when Redis is down
-        logger.exception("cannot enqueue scoring run %s", run_id)
-        ScoringRun.objects.filter(pk=run_id, state=ScoringRun.State.QUEUED).update(
-            error=f"The task queue is unreachable ({error}); the run waits to be started again."
-        )
+def _run_waits(run_id: int, error: Exception) -> None:
+    ScoringRun.objects.filter(pk=run_id, state=ScoringRun.State.QUEUED).update(
+        error=f"The task queue is unreachable ({error}); the run waits to be started again."
+    )
 
 
 def scoring_runs_requeue_waiting(*, older_than_s: float = 30.0) -> int:
@@ -122,7 +125,7 @@ def scoring_runs_requeue_waiting(*, older_than_s: float = 30.0) -> int:
         .values_list("id", flat=True)
     )
     for run_id in run_ids:
-        _enqueue_project(run_id)
+        job_send_now("activelearn.score_project", run_id, on_failure=partial(_run_waits, run_id))
     return len(run_ids)
 
 
@@ -216,8 +219,6 @@ def _infer(version: ModelVersion, tasks: list[AnnotationTask]) -> dict[int, dict
 
 def features_for_assets(assets: Sequence[Asset]) -> dict[int, list[float]]:
     """Colour histograms of the assets; missing ones are made now and stored on the asset."""
-    from activelearn.scoring_model import asset_features_compute
-
     found: dict[int, list[float]] = {}
     made: list[Asset] = []
     for asset in assets:
@@ -483,8 +484,6 @@ def scoring_run_finish(*, run_id: int) -> bool:
 
 def _version_measure(version: ModelVersion) -> None:
     """Measure the run's version on the validation slice; never fails the run."""
-    from activelearn.evaluation import version_evaluate  # retraining imports this module
-
     try:
         version_evaluate(version=version)
     except Exception:
@@ -503,14 +502,15 @@ def rescore_project(*, project: Project, reason: str) -> ScoringRun:
 def tasks_added(*, project_id: int) -> ScoringRun:
     """New tasks (an upload, a processed video) take their place in the queue: the
     cold-start coverage order before any model exists, the active model's scores after.
-    Called through settings.TASKS_ADDED_HOOKS, since annotate never imports activelearn."""
+    Called by the receiver of annotate's TASKS_ADDED event (activelearn.receivers)."""
     project = Project.objects.get(pk=project_id)
     return rescore_project(project=project, reason=ScoringRun.Reason.NEW_TASKS)
 
 
 def maybe_rescore_after_labels(*, project: Project) -> ScoringRun | None:
     """Start a run when `rescore_every_labels` tasks were submitted since the last run
-    started (0 turns it off). Cheap: two indexed queries; the queue's submit calls it."""
+    started (0 turns it off). Cheap: two indexed queries; called on every submission
+    (activelearn.receivers)."""
     every = learning_settings_for(project).rescore_every_labels
     if not every:
         return None

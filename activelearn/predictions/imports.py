@@ -12,10 +12,14 @@ import logging
 
 from django.db import transaction
 
+from activelearn.models import ModelVersion
+from activelearn.predictions.push import (
+    class_probs,
+    predictions_write,
+    push_version_get,
+    rescore_after_push,
+)
 from annotate.models import AnnotationTask, LabelClass, Project
-
-from .models import ModelVersion
-from .predictions import class_probs, predictions_write, push_version_get, rescore_after_push
 
 __all__ = ["PredictionImportError", "class_probs", "prediction_data", "predictions_store"]
 

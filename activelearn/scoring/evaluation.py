@@ -1,6 +1,6 @@
 """Measuring a model version from its stored predictions on the project's validation slice.
 
-The slice is the one retraining uses (`activelearn.retraining.in_validation_slice`): labeled
+The slice is the one retraining uses (`activelearn.retraining.rounds.in_validation_slice`): labeled
 image tasks (accepted or submitted, with a latest annotation) whose hash falls in it. Only
 slice tasks the version predicted are measured:
 
@@ -24,7 +24,7 @@ import numpy as np
 from django.utils import timezone
 
 from activelearn.models import ModelVersion, Prediction
-from activelearn.retraining import in_validation_slice
+from activelearn.scoring.validation_slice import in_validation_slice
 from annotate.models import Annotation, AnnotationTask, LabelClass
 from annotate.schema import COCO17_KEYPOINTS
 

@@ -4,12 +4,15 @@ and budget ledger (read-only: only the queue's services change them)."""
 from django import forms
 from django.contrib import admin
 
+from activelearn.admin import scoring  # noqa: F401  (model versions and scoring runs)
+from activelearn.admin.webhooks import WebhookEndpointAdmin  # noqa: F401  (webhooks, retraining)
+from activelearn.learning_settings import (
+    learning_settings_errors,
+    learning_settings_save,
+    strategy_choices,
+)
+from activelearn.models import BudgetLedger, LearningSettings, TaskLease
 from annotate.admin import ManagedProjectsMixin, ReadOnlyMixin
-
-from . import admin_scoring  # noqa: F401  (model versions and scoring runs)
-from .admin_webhooks import WebhookEndpointAdmin  # noqa: F401  (webhooks, retraining)
-from .learning_settings import learning_settings_errors, learning_settings_save, strategy_choices
-from .models import BudgetLedger, LearningSettings, TaskLease
 
 
 class LearningSettingsForm(forms.ModelForm):

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from activelearn import strategies
+from activelearn.inference.runtime import ScoringError
 from activelearn.models import LearningSettings
-from activelearn.scoring_model import ScoringError
 from activelearn.strategies.validation import aggregate_by_group
 
 # Strategies whose score of one task depends on the other tasks scored with it. A chunk

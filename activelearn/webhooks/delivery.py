@@ -25,7 +25,6 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
-from functools import partial
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -34,6 +33,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from activelearn.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from annotate.jobs import enqueue_on_commit
 
 SIGNATURE_HEADER = "X-Annotate-Signature"
 TIMESTAMP_HEADER = "X-Annotate-Timestamp"
@@ -165,7 +165,7 @@ def webhooks_notify(*, project_id: int, event: str, payload: dict) -> list[Webho
                 endpoint=endpoint, event=event, payload=payload
             )
             deliveries.append(delivery)
-            transaction.on_commit(partial(_enqueue, delivery.pk))
+            _enqueue(delivery.pk)
     return deliveries
 
 
@@ -175,25 +175,23 @@ def webhook_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
         delivery = WebhookDelivery.objects.create(
             endpoint=endpoint, event="ping", payload={"project": {"id": endpoint.project_id}}
         )
-        transaction.on_commit(partial(_enqueue, delivery.pk))
+        _enqueue(delivery.pk)
     return delivery
 
 
 def _enqueue(delivery_id: int) -> None:
-    from activelearn.tasks_retraining import webhook_deliver
-
     started = time.monotonic()
-    try:
-        webhook_deliver.delay(delivery_id)
-    except Exception as error:  # kombu raises several types when Redis is down
+
+    def not_sent(error: Exception) -> None:
         # Visible in the delivery log rather than lost; the delivery stays pending.
-        logger.exception("cannot enqueue webhook delivery %s", delivery_id)
         _attempt_log(
             delivery_id,
             status_code=None,
             error=f"not sent: queue unreachable ({error})",
             started=started,
         )
+
+    enqueue_on_commit("activelearn.webhook_deliver", delivery_id, on_failure=not_sent)
 
 
 def _attempt_log(delivery_id: int, *, status_code: int | None, error: str, started: float) -> int:

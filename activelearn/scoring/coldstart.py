@@ -13,8 +13,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from activelearn.models import ScoringRun
-from activelearn.scoring import PENDING, features_for_assets, labeled_embeddings_of, scores_write
-from activelearn.scoring_strategy import POOL_K_CENTER_HEAD
+from activelearn.scoring.adapters import POOL_K_CENTER_HEAD
+from activelearn.scoring.runs import (
+    PENDING,
+    features_for_assets,
+    labeled_embeddings_of,
+    scores_write,
+)
 from activelearn.strategies import k_center_scores
 from annotate.models import AnnotationTask, Asset, Project
 

@@ -3,7 +3,7 @@ in the labeling page's save format, split by the project's auto-accept threshold
 accepted without a human and suggestions a person reviews.
 
 The split and the conversion are pure functions over Prediction.data (as scoring and
-activelearn.imports write it); `task_suggestions` is the one read that feeds them.
+activelearn.predictions.imports write it); `task_suggestions` is the one read that feeds them.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from activelearn.models import LearningSettings, ModelVersion, Prediction
 from annotate.models import AnnotationTask, Frame, LabelClass
-
-from .models import LearningSettings, ModelVersion, Prediction
 
 DEFAULT_KEY = "*"
 # Coordinates a model gives may stray a little past the edge (float rounding); annotation_save

@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
+from activelearn.models import ModelVersion, Prediction
+from activelearn.scoring.runs import rescore_project
+from activelearn.versions.services import CheckpointError, checkpoint_activate
 from annotate.models import AnnotationTask, Asset, LabelClass, Project
-
-from .checkpoints import CheckpointError, checkpoint_activate
-from .models import ModelVersion, Prediction
 
 BATCH_SIZE = 5000
 MAX_ERRORS_SHOWN = 1000
@@ -89,7 +89,7 @@ def class_probs(label: str, score: float, names: list[str]) -> list[float]:
     return [score if name == label else rest for name in names]
 
 
-# --- the shared write path (the push below and activelearn.imports) -------------------------
+# --- the shared write path (the push below and activelearn.predictions.imports) -----------
 
 
 def push_version_get(
@@ -134,8 +134,6 @@ def predictions_write(*, rows: dict[tuple[int, int], dict]) -> int:
 
 
 def rescore_after_push(*, project: Project) -> int:
-    from .scoring import rescore_project
-
     return rescore_project(project=project, reason="push").pk
 
 

@@ -1,6 +1,6 @@
 """Export and import jobs: what was asked, how far it got, and where the file is.
 
-They belong to the annotate app (app_label) and are imported at the end of annotate/models.py.
+They belong to the annotate app and are imported by annotate/models/__init__.py.
 """
 
 from __future__ import annotations
