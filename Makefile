@@ -1,6 +1,6 @@
 # The two commands: `make run` (the product on the embedded default: a private PostgreSQL from
 # a pip wheel and a private Redis, unless DATABASE_URL / REDIS_URL point elsewhere) and
-# `make test` (ruff, migrations check, then every test, on the same default).
+# `make test` (ruff, import contracts, migrations check, then every test, on the same default).
 PYTHON ?= python3.11
 PYTEST_ARGS ?= -q -n 2
 VENV := .venv
@@ -26,6 +26,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
