@@ -300,3 +300,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Hostile files and abusive clients (issue 11). Each limit is refused with its reason in words.
+# Zip archives: one entry of media may be as large as an upload; label archives hold text.
+MEDIA_ZIP_MAX_ENTRY_BYTES = env_int("MEDIA_ZIP_MAX_ENTRY_BYTES", MEDIA_MAX_UPLOAD_BYTES)
+IMPORT_ZIP_MAX_ENTRIES = env_int("IMPORT_ZIP_MAX_ENTRIES", 200_000)
+IMPORT_ZIP_MAX_ENTRY_BYTES = env_int("IMPORT_ZIP_MAX_ENTRY_BYTES", 64 * 1024**2)
+IMPORT_ZIP_MAX_TOTAL_BYTES = env_int("IMPORT_ZIP_MAX_TOTAL_BYTES", 1024**3)
+IMPORT_JSON_MAX_BYTES = env_int("IMPORT_JSON_MAX_BYTES", 512 * 1024**2)
