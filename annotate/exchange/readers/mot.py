@@ -43,8 +43,8 @@ def read_mot(stream: BinaryIO) -> Iterator[ShapeRecord | ImageRecord | RecordErr
                 x, y, w, h = (float(v) for v in fields[2:6])
                 conf = float(fields[6]) if len(fields) > 6 else 1.0
                 class_number = int(float(fields[7])) if len(fields) > 7 else 1
-            except ValueError:
-                yield RecordError(where, "The values must be numbers.")
+            except (ValueError, OverflowError):  # int(float("inf")) overflows
+                yield RecordError(where, "The values must be finite numbers.")
                 continue
             if conf == 0:
                 continue

@@ -103,7 +103,7 @@ def _parse_line(line, where, image, classes, keypoint_count) -> ShapeRecord | Re
     keypoints = None
     if len(values) > 4:
         keypoints = values[4:]
-        if any(int(v) != v or v not in (0, 1, 2) for v in keypoints[2::3]):
+        if any(v not in (0, 1, 2) for v in keypoints[2::3]):  # NaN and infinity too
             return RecordError(where, "Keypoint visibility must be 0, 1 or 2.")
     label = None
     if classes is not None:
