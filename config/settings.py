@@ -86,6 +86,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "annotate.middleware.RequestBodyLimitMiddleware",  # before anything reads the body
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -315,3 +316,7 @@ MEDIA_VIDEO_MAX_WIDTH = env_int("MEDIA_VIDEO_MAX_WIDTH", 4096)
 MEDIA_VIDEO_MAX_HEIGHT = env_int("MEDIA_VIDEO_MAX_HEIGHT", 4096)
 MEDIA_VIDEO_MAX_DURATION_S = env_int("MEDIA_VIDEO_MAX_DURATION_S", 3 * 3600)
 MEDIA_VIDEO_MAX_FRAMES = env_int("MEDIA_VIDEO_MAX_FRAMES", 500_000)
+# Request bodies, refused with 413 before they are read: uploads (multipart, JSON Lines) and
+# every other body (JSON, forms), which is parsed in memory.
+REQUEST_MAX_UPLOAD_BYTES = env_int("REQUEST_MAX_UPLOAD_BYTES", MEDIA_MAX_UPLOAD_BYTES + 1024**2)
+REQUEST_MAX_BODY_BYTES = env_int("REQUEST_MAX_BODY_BYTES", DATA_UPLOAD_MAX_MEMORY_SIZE)
