@@ -1,6 +1,7 @@
 """Request bodies are bounded before they are read: a declared Content-Length over the limit
 is answered 413 at once, and a chunked body (no length) is counted while it is read and
-refused as soon as it passes the limit, so no oversized upload is ever spooled whole.
+refused as soon as it passes the limit (a view that streams it sees BodyTooLarge), so no
+oversized upload is ever spooled whole.
 
 API clients (paths under /api/, XHR, or asking for JSON) get {"detail", "code"} as JSON;
 pages get the same sentence on an HTML page.
@@ -8,12 +9,10 @@ pages get the same sentence on an HTML page.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
@@ -25,7 +24,6 @@ UPLOAD_CONTENT_TYPES = (
     "application/jsonl",
     "application/json-lines",
 )
-READ_CHUNK = 1024 * 1024
 
 
 def wants_json(request: HttpRequest) -> bool:
@@ -69,6 +67,38 @@ def _too_large(request: HttpRequest, limit: int) -> HttpResponse:
     )
 
 
+class BodyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body over {limit} bytes")
+        self.limit = limit
+
+
+class CountedBody:
+    """The server's input stream, counted: no read asks for more than one byte past the
+    limit, and passing it raises BodyTooLarge (answered 413 by the middleware)."""
+
+    def __init__(self, source, limit: int) -> None:
+        self._source = source
+        self._limit = limit
+        self._count = 0
+
+    def _allowance(self, size: int | None) -> int:
+        room = self._limit + 1 - self._count
+        return room if size is None or size < 0 else min(size, room)
+
+    def _counted(self, data: bytes) -> bytes:
+        self._count += len(data)
+        if self._count > self._limit:
+            raise BodyTooLarge(self._limit)
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._counted(self._source.read(self._allowance(size)))
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._counted(self._source.readline(self._allowance(size)))
+
+
 class RequestBodyLimitMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -86,9 +116,7 @@ class RequestBodyLimitMiddleware:
             if length > limit:
                 return _too_large(request, limit)
         elif self._chunked(request):
-            refused = self._read_chunked(request, limit)
-            if refused is not None:
-                return refused
+            self._read_chunked(request, limit)
         return self.get_response(request)
 
     @staticmethod
@@ -97,26 +125,16 @@ class RequestBodyLimitMiddleware:
         return "chunked" in encoding and "wsgi.input" in request.META
 
     @staticmethod
-    def _read_chunked(request: HttpRequest, limit: int) -> HttpResponse | None:
-        """Read a body of unknown length, counting, into a spooled file of at most `limit`
-        bytes; then hand it to Django as a body of known length."""
-        source = request.META["wsgi.input"]
-        spool = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)  # noqa: SIM115 (the request owns it)
-        size = 0
-        while chunk := source.read(min(READ_CHUNK, limit + 1 - size)):
-            size += len(chunk)
-            if size > limit:
-                spool.close()
-                return _too_large(request, limit)
-            spool.write(chunk)
-        spool.seek(0)
-        request._stream = LimitedStream(spool, size)
-        request.META["CONTENT_LENGTH"] = str(size)
-        request._body_spool = spool  # closed with the request
+    def _read_chunked(request: HttpRequest, limit: int) -> None:
+        """A body of unknown length is read (by a view that streams it) through a counter
+        that stops it at the limit; Django itself reads no body without a length."""
+        request.META["wsgi.input"] = CountedBody(request.META["wsgi.input"], limit)
         return None
 
     def process_exception(self, request: HttpRequest, exception: Exception):
         # Django's own in-memory limit (too many form fields, say): the same 413 answer.
         if isinstance(exception, RequestDataTooBig):
             return _too_large(request, settings.REQUEST_MAX_BODY_BYTES)
+        if isinstance(exception, BodyTooLarge):
+            return _too_large(request, exception.limit)
         return None

@@ -78,28 +78,53 @@ def test_an_oversized_upload_to_the_page_gets_a_413_page_saying_why(settings, pr
 
 
 def chunked(data: bytes):
-    request = RequestFactory().post("/api/x/", content_type="application/json")
+    request = RequestFactory().post("/api/x/", content_type="application/x-ndjson")
     del request.META["CONTENT_LENGTH"]
     request.META.update(HTTP_TRANSFER_ENCODING="chunked", **{"wsgi.input": io.BytesIO(data)})
     return request
 
 
+def streamed_lines(request):
+    """A view that streams a chunked body line by line, as the predictions push does."""
+    from django.http import HttpResponse
+
+    stream = request.META["wsgi.input"]
+    return HttpResponse(str(sum(1 for _ in iter(stream.readline, b""))))
+
+
 def test_a_chunked_body_over_the_limit_is_stopped_while_it_is_read(settings):
-    settings.REQUEST_MAX_BODY_BYTES = 1000
-    source = io.BytesIO(b"x" * 100_000)
+    settings.REQUEST_MAX_UPLOAD_BYTES = 1000
+    source = io.BytesIO(b"x" * 100_000)  # one long line: never read whole
     request = chunked(b"")
     request.META["wsgi.input"] = source
 
-    response = RequestBodyLimitMiddleware(body_echo)(request)
+    response = RequestBodyLimitMiddleware(middleware_answers(streamed_lines))(request)
 
     assert response.status_code == 413
+    assert json.loads(response.content)["code"] == "request_too_large"
     assert source.tell() <= 1001  # read up to the limit and one byte more, no further
 
 
 def test_a_chunked_body_within_the_limit_reaches_the_view_whole(settings):
-    settings.REQUEST_MAX_BODY_BYTES = 1000
-    response = RequestBodyLimitMiddleware(body_echo)(chunked(b"y" * 999))
-    assert (response.status_code, response.content) == (200, b"999")
+    settings.REQUEST_MAX_UPLOAD_BYTES = 1000
+    handler = RequestBodyLimitMiddleware(middleware_answers(streamed_lines))
+    response = handler(chunked(b"line\n" * 199))
+    assert (response.status_code, response.content) == (200, b"199")
+
+
+def middleware_answers(view):
+    """The view as Django runs it: an exception it raises goes to process_exception."""
+
+    def run(request):
+        try:
+            return view(request)
+        except Exception as error:
+            answer = RequestBodyLimitMiddleware(view).process_exception(request, error)
+            if answer is None:
+                raise
+            return answer
+
+    return run
 
 
 def test_a_content_length_that_is_not_a_number_is_a_400(settings):
