@@ -320,3 +320,10 @@ MEDIA_VIDEO_MAX_FRAMES = env_int("MEDIA_VIDEO_MAX_FRAMES", 500_000)
 # every other body (JSON, forms), which is parsed in memory.
 REQUEST_MAX_UPLOAD_BYTES = env_int("REQUEST_MAX_UPLOAD_BYTES", MEDIA_MAX_UPLOAD_BYTES + 1024**2)
 REQUEST_MAX_BODY_BYTES = env_int("REQUEST_MAX_BODY_BYTES", DATA_UPLOAD_MAX_MEMORY_SIZE)
+# Logins (page and token): failures per username and per client address within the lockout
+# window; the client address is taken from X-Forwarded-For only through this many proxies.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
+LOGIN_FAILURES_PER_USERNAME = env_int("LOGIN_FAILURES_PER_USERNAME", 10)
+LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 30)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
