@@ -332,3 +332,9 @@ LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
 OUTBOUND_DENY_NETWORKS = env_list(
     "OUTBOUND_DENY_NETWORKS", "169.254.169.254/32,100.100.100.200/32,fd00:ec2::254/128"
 )
+# Every list endpoint refuses unknown query parameters and unknown orderings with a 400.
+REST_FRAMEWORK["DEFAULT_FILTER_BACKENDS"] = [
+    "annotate.api.strict_filters.StrictQueryParamsFilter",
+    "django_filters.rest_framework.DjangoFilterBackend",
+    "annotate.api.strict_filters.StrictOrderingFilter",
+]

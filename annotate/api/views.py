@@ -15,7 +15,7 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.authtoken.models import Token
-from rest_framework.exceptions import APIException, PermissionDenied, Throttled
+from rest_framework.exceptions import APIException, PermissionDenied, Throttled, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
@@ -130,6 +130,11 @@ class ProjectDetail(ScopedObjectMixin, generics.RetrieveUpdateAPIView):
 
     def get_object(self) -> Project:
         project = self.get_scoped_object()
+        if self.request.method in ("PUT", "PATCH") and not isinstance(self.request.data, dict):
+            # JSON null, a number or a list: not a set of fields to change.
+            raise ValidationError(
+                {"non_field_errors": ["Send a JSON object with the fields to change."]}
+            )
         if "skeleton" in self.request.data and not can(self.request.user, "schema.change", project):
             raise PermissionDenied("You may not change this project's skeleton.")
         return project
@@ -154,6 +159,7 @@ class LabelClassList(ScopedObjectMixin, generics.ListCreateAPIView):
     serializer_class = LabelClassSerializer
     actions = {"GET": "project.view", "POST": "schema.change"}
     pagination_class = None
+    extra_query_params = ("active",)
 
     def lookup_queryset(self):
         return Project.objects.all()

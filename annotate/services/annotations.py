@@ -30,6 +30,7 @@ EDGE_TOLERANCE_PX = 0.5
 MAX_SHAPES_PER_SAVE = 20_000
 MAX_TRACKS_PER_SAVE = 5_000
 VISIBILITIES = (0, 1, 2)
+MAX_NUMBER = 2**31 - 1  # track and version numbers are PostgreSQL integers
 # The annotator cannot change work that waits for or passed review; a rejection sends it back.
 LOCKED_STATES = (
     AnnotationTask.State.SUBMITTED,
@@ -171,6 +172,9 @@ class _Validator:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             self.add(path, "A track number is a whole number from 1.")
             return None
+        if value > MAX_NUMBER:
+            self.add(path, f"A track number is at most {MAX_NUMBER}.")
+            return None
         if value not in declared:
             self.add(path, f"Track {value} is not listed in this save's tracks.")
             return None
@@ -231,6 +235,9 @@ class _Validator:
                 continue
             if isinstance(number, bool) or not isinstance(number, int) or number < 1:
                 self.add(f"{path}.number", "A track number is a whole number from 1.")
+                continue
+            if number > MAX_NUMBER:
+                self.add(f"{path}.number", f"A track number is at most {MAX_NUMBER}.")
                 continue
             if number in declared:
                 self.add(f"{path}.number", f"Track {number} is listed twice.")
