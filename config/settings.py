@@ -87,6 +87,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "annotate.middleware.RequestBodyLimitMiddleware",  # before anything reads the body
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -303,3 +304,40 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Hostile files and abusive clients (issue 11). Each limit is refused with its reason in words.
+# Zip archives: one entry of media may be as large as an upload; label archives hold text.
+MEDIA_ZIP_MAX_ENTRY_BYTES = env_int("MEDIA_ZIP_MAX_ENTRY_BYTES", MEDIA_MAX_UPLOAD_BYTES)
+IMPORT_ZIP_MAX_ENTRIES = env_int("IMPORT_ZIP_MAX_ENTRIES", 200_000)
+IMPORT_ZIP_MAX_ENTRY_BYTES = env_int("IMPORT_ZIP_MAX_ENTRY_BYTES", 64 * 1024**2)
+IMPORT_ZIP_MAX_TOTAL_BYTES = env_int("IMPORT_ZIP_MAX_TOTAL_BYTES", 1024**3)
+IMPORT_JSON_MAX_BYTES = env_int("IMPORT_JSON_MAX_BYTES", 512 * 1024**2)
+# Media: images' longest side and long-to-short side ratio; videos' resolution, length, frames.
+MEDIA_MAX_IMAGE_SIDE = env_int("MEDIA_MAX_IMAGE_SIDE", 32_768)
+MEDIA_MAX_IMAGE_ASPECT = env_int("MEDIA_MAX_IMAGE_ASPECT", 20)
+MEDIA_VIDEO_MAX_WIDTH = env_int("MEDIA_VIDEO_MAX_WIDTH", 4096)
+MEDIA_VIDEO_MAX_HEIGHT = env_int("MEDIA_VIDEO_MAX_HEIGHT", 4096)
+MEDIA_VIDEO_MAX_DURATION_S = env_int("MEDIA_VIDEO_MAX_DURATION_S", 3 * 3600)
+MEDIA_VIDEO_MAX_FRAMES = env_int("MEDIA_VIDEO_MAX_FRAMES", 500_000)
+# Request bodies, refused with 413 before they are read: uploads (multipart, JSON Lines) and
+# every other body (JSON, forms), which is parsed in memory.
+REQUEST_MAX_UPLOAD_BYTES = env_int("REQUEST_MAX_UPLOAD_BYTES", MEDIA_MAX_UPLOAD_BYTES + 1024**2)
+REQUEST_MAX_BODY_BYTES = env_int("REQUEST_MAX_BODY_BYTES", DATA_UPLOAD_MAX_MEMORY_SIZE)
+# Logins (page and token): failures per username and per client address within the lockout
+# window; the client address is taken from X-Forwarded-For only through this many proxies.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
+LOGIN_FAILURES_PER_USERNAME = env_int("LOGIN_FAILURES_PER_USERNAME", 10)
+LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 30)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
+# Outbound requests (webhooks) never go to these networks, even with WEBHOOK_ALLOW_PRIVATE:
+# the cloud metadata services (AWS/GCP/Azure, Alibaba, AWS over IPv6).
+OUTBOUND_DENY_NETWORKS = env_list(
+    "OUTBOUND_DENY_NETWORKS", "169.254.169.254/32,100.100.100.200/32,fd00:ec2::254/128"
+)
+# Every list endpoint refuses unknown query parameters and unknown orderings with a 400.
+REST_FRAMEWORK["DEFAULT_FILTER_BACKENDS"] = [
+    "annotate.api.strict_filters.StrictQueryParamsFilter",
+    "django_filters.rest_framework.DjangoFilterBackend",
+    "annotate.api.strict_filters.StrictOrderingFilter",
+]

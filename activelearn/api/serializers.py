@@ -9,7 +9,8 @@ MAX_EXCLUDE = 20
 
 class NextTaskInput(serializers.Serializer):
     exclude = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        # Ids are PostgreSQL bigints: a larger number is a 400, not a database error.
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
         required=False,
         default=list,
         max_length=MAX_EXCLUDE,
@@ -22,7 +23,7 @@ class SkipInput(serializers.Serializer):
 
 
 class SubmitInput(serializers.Serializer):
-    base_version = serializers.IntegerField(min_value=1, allow_null=True)
+    base_version = serializers.IntegerField(min_value=1, max_value=2**31 - 1, allow_null=True)
     payload = serializers.DictField()
     force = serializers.BooleanField(required=False, default=False)
 

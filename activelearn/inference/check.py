@@ -57,6 +57,30 @@ def _shape_error(name: str, array: np.ndarray, expected: str) -> CheckFailed:
     return CheckFailed(f"output {name}", f"shape {list(array.shape)}, expected {expected}")
 
 
+# What each layout's outputs carry, for the message when one is not made of real numbers.
+MEANING = {
+    "probs": "class probabilities",
+    "logits": "class scores (logits)",
+    "embedding": "embeddings",
+    "boxes": "box coordinates",
+    "scores": "box scores",
+    "class_probs": "class probabilities",
+    "yolo_detect": "boxes and class scores",
+    "yolo_pose": "boxes, scores and keypoints",
+}
+
+
+def _floats(name: str, array: np.ndarray, meaning: str) -> None:
+    """Probabilities, coordinates and embeddings are real numbers: an integer or boolean
+    output would be accepted by every shape check and then score nonsense."""
+    if array.dtype.kind != "f":
+        raise CheckFailed(
+            f"output {name}",
+            f"the values are {array.dtype} but {meaning} must be floating-point numbers "
+            "(float16, float32 or float64); export the model without casting its output",
+        )
+
+
 def outputs_check(spec: dict, outputs: dict[str, np.ndarray], batch: int) -> dict:
     """Check the model's outputs against the declared layout; returns a summary per output."""
     output = spec["output"]
@@ -72,8 +96,9 @@ def outputs_check(spec: dict, outputs: dict[str, np.ndarray], batch: int) -> dic
             )
         return name, np.asarray(outputs[name])
 
-    def finite(name: str, array: np.ndarray) -> None:
-        if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+    def finite(name: str, array: np.ndarray, meaning: str) -> None:
+        _floats(name, array, meaning)
+        if not np.all(np.isfinite(array)):
             raise CheckFailed(f"output {name}", "NaN or infinite values on the dummy batch")
 
     summary = {}
@@ -86,7 +111,7 @@ def outputs_check(spec: dict, outputs: dict[str, np.ndarray], batch: int) -> dic
                 f"output {name}",
                 f"{array.shape[1]} class values, but the spec names {len(classes)} classes",
             )
-        finite(name, array)
+        finite(name, array, MEANING[layout])
         if layout == "probs" and not np.allclose(array.sum(axis=1), 1.0, atol=1e-3):
             raise CheckFailed(
                 f"output {name}", "declared as probabilities but rows do not sum to 1"
@@ -96,7 +121,7 @@ def outputs_check(spec: dict, outputs: dict[str, np.ndarray], batch: int) -> dic
         name, array = get("name")
         if array.ndim != 2 or array.shape[0] != batch or array.shape[1] < 1:
             raise _shape_error(name, array, f"[{batch}, D] (batch, dimensions)")
-        finite(name, array)
+        finite(name, array, MEANING["embedding"])
         summary[name] = list(array.shape)
     elif layout == "detection":
         boxes_name, boxes = get("boxes")
@@ -114,8 +139,9 @@ def outputs_check(spec: dict, outputs: dict[str, np.ndarray], batch: int) -> dic
                 f"output {probs_name}",
                 f"{probs.shape[2]} class values, but the spec names {len(classes)} classes",
             )
-        for name, array in ((boxes_name, boxes), (scores_name, scores), (probs_name, probs)):
-            finite(name, array)
+        parts = (("boxes", boxes_name, boxes), ("scores", scores_name, scores))
+        for key, name, array in (*parts, ("class_probs", probs_name, probs)):
+            finite(name, array, MEANING[key])
             summary[name] = list(array.shape)
     elif layout in ("yolo_detect", "yolo_pose"):
         name, array = get("name")
@@ -132,7 +158,7 @@ def outputs_check(spec: dict, outputs: dict[str, np.ndarray], batch: int) -> dic
                 f"output {name}",
                 f"{array.shape[1]} values per anchor, expected {expected} ({what})",
             )
-        finite(name, array)
+        finite(name, array, MEANING[layout])
         try:  # the decoder must accept what the model makes
             if layout == "yolo_detect":
                 yolo_detect_decode(array[:1], classes)

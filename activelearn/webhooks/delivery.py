@@ -6,9 +6,13 @@ so a receiver can check both origin and freshness. A delivery is retried with ex
 backoff by a Celery task (`activelearn.webhook_deliver`); every try is logged as a
 WebhookAttempt.
 
-Server-side request forgery: the URL's host is resolved once, every address is checked
-(loopback, private, link-local, multicast, reserved and unspecified are refused unless
-settings.WEBHOOK_ALLOW_PRIVATE), and the connection goes to that checked address, so a DNS
+Server-side request forgery: the URL's host is resolved once and every address it resolves
+to must be globally routable (`ipaddress` is_global: this also refuses shared address space
+100.64.0.0/10, where cloud metadata services such as 100.100.100.200 live, and every other
+special-purpose block, including IPv4 hidden in IPv6 forms), unless settings.
+WEBHOOK_ALLOW_PRIVATE lets a local training service in. settings.OUTBOUND_DENY_NETWORKS
+is refused in every case (metadata addresses by default). The check runs when the URL is
+saved and again on every try, and the connection goes to the checked address, so a DNS
 answer that changes between the check and the request (rebinding) cannot redirect it.
 Redirects are not followed.
 """
@@ -60,17 +64,42 @@ def signature_of(*, secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def _forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return (
-        address.is_loopback
-        or address.is_private
-        or address.is_link_local
-        or address.is_multicast
-        or address.is_reserved
-        or address.is_unspecified
-    )
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 form carries (mapped, NAT64, 6to4, Teredo), if any."""
+    if address.ipv4_mapped:
+        return address.ipv4_mapped
+    if address in NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.sixtofour:
+        return address.sixtofour
+    if address.teredo:
+        return address.teredo[1]
+    return None
+
+
+def _refusal(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_private: bool
+) -> str | None:
+    """Why a connection to `address` is not allowed, in words; None when it is."""
+    addresses = [address]
+    if isinstance(address, ipaddress.IPv6Address) and (inner := _embedded_ipv4(address)):
+        addresses.append(inner)
+    denied = [ipaddress.ip_network(n, strict=False) for n in settings.OUTBOUND_DENY_NETWORKS]
+    for candidate in addresses:
+        for network in denied:
+            if candidate.version == network.version and candidate in network:
+                return f"{candidate}, in the denied network {network}"
+        if candidate.is_multicast or candidate.is_unspecified:
+            return f"{candidate}, a multicast or unspecified address"
+        if not allow_private and not candidate.is_global:
+            return (
+                f"{candidate}, not a globally routable address (loopback, private, shared, "
+                "link-local or reserved; settings.WEBHOOK_ALLOW_PRIVATE is off)"
+            )
+    return None
 
 
 @dataclass(frozen=True)
@@ -102,14 +131,10 @@ def url_resolve(url: str, *, allow_private: bool | None = None) -> Target:
     addresses = [info[4][0] for info in infos]
     if not addresses:
         raise WebhookRefused(f"{parts.hostname} resolves to no address")
-    if not allow_private:
-        for raw in addresses:
-            address = ipaddress.ip_address(raw.split("%", 1)[0])
-            if _forbidden(address):
-                raise WebhookRefused(
-                    f"{parts.hostname} resolves to {address}, a loopback, private, link-local "
-                    "or reserved address (settings.WEBHOOK_ALLOW_PRIVATE is off)"
-                )
+    for raw in addresses:
+        reason = _refusal(ipaddress.ip_address(raw.split("%", 1)[0]), allow_private=allow_private)
+        if reason:
+            raise WebhookRefused(f"{parts.hostname} resolves to {reason}")
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query

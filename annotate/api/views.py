@@ -15,7 +15,7 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.authtoken.models import Token
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import APIException, PermissionDenied, Throttled, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
@@ -26,6 +26,15 @@ from ..models import Annotation, AnnotationTask, Asset, Frame, LabelClass, Proje
 from ..permissions import can, forget_roles, get_object_for, view_action
 from ..roles import GROUP_PROJECT_MANAGER
 from ..services import projects as project_services
+from ..services.logins import (
+    CACHE_ERRORS,
+    LoginThrottled,
+    LoginUnavailable,
+    client_address,
+    login_attempt_check,
+    login_failure_record,
+    login_success_record,
+)
 from . import filters
 from .serializers import (
     AnnotationSerializer,
@@ -121,6 +130,11 @@ class ProjectDetail(ScopedObjectMixin, generics.RetrieveUpdateAPIView):
 
     def get_object(self) -> Project:
         project = self.get_scoped_object()
+        if self.request.method in ("PUT", "PATCH") and not isinstance(self.request.data, dict):
+            # JSON null, a number or a list: not a set of fields to change.
+            raise ValidationError(
+                {"non_field_errors": ["Send a JSON object with the fields to change."]}
+            )
         if "skeleton" in self.request.data and not can(self.request.user, "schema.change", project):
             raise PermissionDenied("You may not change this project's skeleton.")
         return project
@@ -145,6 +159,7 @@ class LabelClassList(ScopedObjectMixin, generics.ListCreateAPIView):
     serializer_class = LabelClassSerializer
     actions = {"GET": "project.view", "POST": "schema.change"}
     pagination_class = None
+    extra_query_params = ("active",)
 
     def lookup_queryset(self):
         return Project.objects.all()
@@ -377,10 +392,24 @@ class AnnotationDetail(ScopedObjectMixin, generics.RetrieveAPIView):
 
 
 class TokenRateThrottle(AnonRateThrottle):
-    """Per client address: slows password guessing through the token endpoint."""
+    """Per client address (X-Forwarded-For only through REST_FRAMEWORK["NUM_PROXIES"], set
+    from TRUSTED_PROXY_COUNT): slows password guessing through the token endpoint. Fails
+    closed with 503 while the cache is unreachable."""
 
     scope = "token"
     rate = "10/minute"
+
+    def allow_request(self, request, view) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except CACHE_ERRORS:
+            raise _Unavailable() from None
+
+
+class _Unavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "login_unavailable"
+    default_detail = LoginUnavailable().message
 
 
 class TokenCreate(APIView):
@@ -396,12 +425,29 @@ class TokenCreate(APIView):
         responses={
             200: TokenSerializer,
             400: OpenApiResponse(description="Wrong username or password."),
+            429: OpenApiResponse(
+                description="Too many failed attempts for this username or address; the "
+                "Retry-After header says in how many seconds to try again."
+            ),
+            503: OpenApiResponse(description="The attempt counter (Redis) is unreachable."),
         },
     )
     def post(self, request):
         credentials = TokenRequestSerializer(data=request.data)
         credentials.is_valid(raise_exception=True)
-        user = authenticate(request, **credentials.validated_data)
+        username = credentials.validated_data["username"]
+        address = client_address(request.META)
+        try:
+            login_attempt_check(username=username, address=address)
+            user = authenticate(request, **credentials.validated_data)
+            if user is None:
+                login_failure_record(username=username, address=address)
+            else:
+                login_success_record(username=username, address=address)
+        except LoginThrottled as locked:
+            raise Throttled(wait=locked.retry_after, detail=locked.message) from None
+        except LoginUnavailable as error:
+            raise _Unavailable(error.message) from None
         if user is None:
             raise serializers.ValidationError({"non_field_errors": ["Wrong username or password."]})
         token, _ = Token.objects.get_or_create(user=user)

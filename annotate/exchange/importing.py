@@ -36,6 +36,7 @@ from .readers.mot import read_mot
 from .readers.yolo import read_yolo
 from .selectors import asset_export_name, label_classes
 from .shapes import labeled_count, points_from_triples
+from .validation import placed_validate
 from .writers.common import without_suffix
 
 READERS = {"coco": read_coco, "yolo": read_yolo, "mot": read_mot, "cvat": read_cvat}
@@ -72,6 +73,7 @@ class Placed:
     track: int | None
     score: float | None
     keyframe: bool = True
+    record: str = ""  # where it came from, for the import report
 
 
 class _Resolver:
@@ -211,7 +213,7 @@ class _Resolver:
                     f"has {len(names)} keypoints ({3 * len(names)} values)."
                 )
             flat = list(record.keypoints)
-            if any(int(v) not in (0, 1, 2) or int(v) != v for v in flat[2::3]):
+            if any(v not in (0, 1, 2) for v in flat[2::3]):  # NaN and infinity too
                 return "Keypoint visibility must be 0, 1 or 2."
             for i in range(0, len(flat), 3):
                 flat[i] *= scale_x
@@ -233,6 +235,7 @@ class _Resolver:
             track=record.track if is_video else None,
             score=record.score,
             keyframe=record.keyframe,
+            record=record.record,
         )
 
 
@@ -275,6 +278,18 @@ def import_file(
                     result.records_imported += 1
     except FileRejected as rejected:
         raise ImportRefused(str(rejected)) from None
+    refused = placed_validate(
+        project=project, shapes=shapes, format=format, predictions=mode == "predictions"
+    )
+    result.errors.extend(refused)
+    result.records_imported -= len(refused)
+    if result.records_total and not result.records_imported:
+        raise ImportRefused(
+            f"None of the file's {result.records_total} record(s) can be imported; nothing "
+            "was imported. The report lists each record's problem.",
+            errors=result.errors,
+            records_total=result.records_total,
+        )
     if result.errors and not skip_invalid:
         raise ImportRefused(
             f"{len(result.errors)} record(s) have errors; nothing was imported.",
@@ -283,7 +298,9 @@ def import_file(
         )
     if on_progress:
         on_progress(0.5)
-    task_ids = sorted(covered | set(shapes))
+    # A task whose every shape was refused keeps its labels: it is not overwritten by nothing.
+    emptied = {task_id for task_id, placed in shapes.items() if not placed}
+    task_ids = sorted((covered | set(shapes)) - emptied)
     if mode == "predictions":
         if sink is None:
             raise ImportRefused("Prediction import is not configured.")

@@ -2,12 +2,13 @@
 or runaway decoder fails one asset and never the worker. Pure OpenCV, no Django.
 
     python decoder.py probe PATH
-    python decoder.py extract PATH OUTDIR STRIDE QUALITY
+    python decoder.py extract PATH OUTDIR STRIDE QUALITY [MAX_FRAMES MAX_SECONDS MAX_W MAX_H]
 
 It writes one JSON object per line to stdout: for `probe` a single {"ok": ...} line; for
 `extract` {"meta": ...}, then {"frame": index, "file": name, ...} per written frame,
 {"progress": fraction} now and then, and finally {"done": ...} or {"error": message}.
-Frames are counted by reading them; the container's frame count is only a progress hint.
+Frames are counted by reading them; the container's frame count is only a progress hint,
+so the limits (frames, seconds, width and height; 0 = none) are checked on what is decoded.
 """
 
 from __future__ import annotations
@@ -72,7 +73,18 @@ def probe(path: str) -> int:
     return 0
 
 
-def extract(path: str, outdir: str, stride: int, quality: int) -> int:
+def _over_limit(index: int, timestamp: float, width: int, height: int, limits) -> str | None:
+    max_frames, max_seconds, max_width, max_height = limits
+    if max_frames and index >= max_frames:
+        return f"The video has more than {max_frames} frames, the limit."
+    if max_seconds and timestamp > max_seconds:
+        return f"The video is longer than the limit of {max_seconds:g} seconds."
+    if (max_width and width > max_width) or (max_height and height > max_height):
+        return f"Frame {index} is {width}x{height} pixels; the limit is {max_width}x{max_height}."
+    return None
+
+
+def extract(path: str, outdir: str, stride: int, quality: int, limits=(0, 0.0, 0, 0)) -> int:
     """Decode every frame; write every `stride`-th one as a JPEG file into `outdir`.
 
     Decoding stays on this thread; JPEG encoding and writing run on a small thread pool
@@ -122,12 +134,24 @@ def extract(path: str, outdir: str, stride: int, quality: int) -> int:
                     break
                 height, width = frame.shape[:2]
                 timestamp = index / fps if fps else capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+                refused = _over_limit(index, timestamp, width, height, limits)
+                if refused:
+                    announce(0)
+                    _emit({"error": refused})
+                    return 2
                 pending.append(pool.submit(encode_and_write, index, frame, timestamp))
                 written += 1
                 if not announce(MAX_IN_FLIGHT):
                     return 2
             elif not capture.grab():
                 break
+            else:
+                timestamp = index / fps if fps else capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+                refused = _over_limit(index, timestamp, 0, 0, limits)
+                if refused:
+                    announce(0)
+                    _emit({"error": refused})
+                    return 2
             index += 1
             now = time.monotonic()
             if claimed and now - last_report > 0.5:
@@ -145,8 +169,11 @@ def extract(path: str, outdir: str, stride: int, quality: int) -> int:
 def main(argv: list[str]) -> int:
     if len(argv) >= 2 and argv[0] == "probe":
         return probe(argv[1])
-    if len(argv) >= 5 and argv[0] == "extract":
-        return extract(argv[1], argv[2], int(argv[3]), int(argv[4]))
+    if len(argv) in (5, 9) and argv[0] == "extract":
+        limits = (0, 0.0, 0, 0)
+        if len(argv) == 9:
+            limits = (int(argv[5]), float(argv[6]), int(argv[7]), int(argv[8]))
+        return extract(argv[1], argv[2], int(argv[3]), int(argv[4]), limits)
     sys.stderr.write(__doc__ or "")
     return 64
 

@@ -85,6 +85,18 @@ def _check_pixels(width: int, height: int) -> None:
     limit = settings.MEDIA_MAX_IMAGE_PIXELS
     if width <= 0 or height <= 0:
         raise ImageRejected("The image has no pixels.")
+    side = settings.MEDIA_MAX_IMAGE_SIDE
+    if max(width, height) > side:
+        raise ImageRejected(
+            f"The image is {width}x{height} pixels: a side is longer than the limit of "
+            f"{side} pixels."
+        )
+    aspect = settings.MEDIA_MAX_IMAGE_ASPECT
+    if max(width, height) > aspect * min(width, height):
+        raise ImageRejected(
+            f"The image is {width}x{height} pixels: longer than {aspect:g} times its width "
+            "(a strip, not a picture to label)."
+        )
     if width * height > limit:
         raise ImageRejected(
             f"The image is {width}x{height} pixels: more pixels than the limit of "

@@ -161,17 +161,49 @@ def decoder_events(
         process.stdout.close()
 
 
+def video_limits() -> tuple[int, float, int, int]:
+    """(frames, seconds, width, height): what a video may have, from the settings."""
+    return (
+        settings.MEDIA_VIDEO_MAX_FRAMES,
+        float(settings.MEDIA_VIDEO_MAX_DURATION_S),
+        settings.MEDIA_VIDEO_MAX_WIDTH,
+        settings.MEDIA_VIDEO_MAX_HEIGHT,
+    )
+
+
+def _check_probe(probe: VideoProbe) -> None:
+    """Refuse at upload what the header already shows to be too large; the extraction
+    checks again on what it decodes, since a header can understate."""
+    max_frames, max_seconds, max_width, max_height = video_limits()
+    if probe.width > max_width or probe.height > max_height:
+        raise VideoRejected(
+            f"The video is {probe.width}x{probe.height} pixels; the limit is "
+            f"{max_width}x{max_height}."
+        )
+    claimed = probe.claimed_frames
+    if claimed and claimed > max_frames:
+        raise VideoRejected(f"The video has {claimed} frames; the limit is {max_frames}.")
+    if claimed and probe.fps and claimed / probe.fps > max_seconds:
+        raise VideoRejected(
+            f"The video lasts {round(claimed / probe.fps, 1):g} seconds; the limit is "
+            f"{max_seconds:g} seconds."
+        )
+
+
 def video_probe(path: str | os.PathLike, *, memory_bytes: int | None = None) -> VideoProbe:
-    """Open the video and decode its first frame in a child process, or raise VideoRejected."""
+    """Open the video and decode its first frame in a child process, or raise VideoRejected
+    (unreadable, or over the resolution, frame-count or duration limits)."""
     timeout = min(PROBE_TIMEOUT_S, settings.MEDIA_VIDEO_TIMEOUT_S)
     for event in decoder_events(["probe", str(path)], timeout=timeout, memory_bytes=memory_bytes):
         if event.get("ok"):
-            return VideoProbe(
+            probe = VideoProbe(
                 width=event["width"],
                 height=event["height"],
                 fps=event.get("fps"),
                 claimed_frames=event.get("claimed_frames"),
             )
+            _check_probe(probe)
+            return probe
         raise VideoRejected(event.get("error") or "The video cannot be read.")
     raise VideoRejected("The video decoder gave no answer.")
 
@@ -363,6 +395,7 @@ def _extract_and_store(
     keep_first = None
     with _local_copy(asset) as path:
         args = ["extract", path, outdir, str(stride), str(FRAME_JPEG_QUALITY)]
+        args += [str(limit) for limit in video_limits()]
         for event in decoder_events(args, memory_bytes=memory_bytes):
             if "frame" in event:
                 frame = Frame(

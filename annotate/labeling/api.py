@@ -73,7 +73,9 @@ class TaskAnnotationView(LabelingAPIView):
         errors: dict[str, list[str]] = {}
         base_version = body.get("base_version")
         if base_version is not None and (
-            isinstance(base_version, bool) or not isinstance(base_version, int)
+            isinstance(base_version, bool)
+            or not isinstance(base_version, int)
+            or not 1 <= base_version <= 2**31 - 1  # stored as a PostgreSQL integer
         ):
             errors["base_version"] = ["A version number, or null for a task never saved."]
         force = body.get("force", False)

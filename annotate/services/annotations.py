@@ -32,6 +32,7 @@ EDGE_TOLERANCE_PX = 0.5
 MAX_SHAPES_PER_SAVE = 20_000
 MAX_TRACKS_PER_SAVE = 5_000
 VISIBILITIES = (0, 1, 2)
+MAX_NUMBER = 2**31 - 1  # track and version numbers are PostgreSQL integers
 # The annotator cannot change work that waits for or passed review; a rejection sends it back.
 LOCKED_STATES = (
     AnnotationTask.State.SUBMITTED,
@@ -64,23 +65,36 @@ class _Validator:
     """Collects field-level errors ("boxes[3].w": [...]) over the whole payload, then
     separates problems of form (400) from a schema that changed under the annotator (409)."""
 
-    def __init__(self, task: AnnotationTask) -> None:
+    def __init__(
+        self,
+        task: AnnotationTask,
+        *,
+        classes: dict[str, LabelClass] | None = None,
+        frames: dict[int, Frame] | None = None,
+    ) -> None:
         self.task = task
         self.project = task.project
         self.errors: dict[str, list[str]] = {}
         self.schema_errors: dict[str, list[str]] = {}
-        self.classes = {c.name: c for c in LabelClass.objects.filter(project=self.project)}
+        if classes is None:
+            classes = {c.name: c for c in LabelClass.objects.filter(project=self.project)}
+        self.classes = classes
         self.keypoint_names = set(self.project.keypoint_names)
         self.is_video = task.kind == AnnotationTask.Kind.VIDEO
         self.frames: dict[int, Frame] = {}
         if self.is_video:
+            if frames is None:
+                frames = {
+                    f.pk: f
+                    for f in Frame.objects.filter(
+                        asset_id=task.asset_id,
+                        index__gte=task.frame_start,
+                        index__lte=task.frame_end,
+                    )
+                }
+            # Only the frames of this task's segment: a shape elsewhere is refused.
             self.frames = {
-                f.pk: f
-                for f in Frame.objects.filter(
-                    asset_id=task.asset_id,
-                    index__gte=task.frame_start,
-                    index__lte=task.frame_end,
-                )
+                pk: f for pk, f in frames.items() if task.frame_start <= f.index <= task.frame_end
             }
 
     def add(self, path: str, message: str) -> None:
@@ -160,6 +174,9 @@ class _Validator:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             self.add(path, "A track number is a whole number from 1.")
             return None
+        if value > MAX_NUMBER:
+            self.add(path, f"A track number is at most {MAX_NUMBER}.")
+            return None
         if value not in declared:
             self.add(path, f"Track {value} is not listed in this save's tracks.")
             return None
@@ -220,6 +237,9 @@ class _Validator:
                 continue
             if isinstance(number, bool) or not isinstance(number, int) or number < 1:
                 self.add(f"{path}.number", "A track number is a whole number from 1.")
+                continue
+            if number > MAX_NUMBER:
+                self.add(f"{path}.number", f"A track number is at most {MAX_NUMBER}.")
                 continue
             if number in declared:
                 self.add(f"{path}.number", f"Track {number} is listed twice.")
@@ -321,8 +341,11 @@ class _Validator:
         for name, value in points.items():
             ppath = f"{path}.points.{name}"
             if name not in self.keypoint_names:
-                self.schema(
-                    ppath, f"The keypoint '{name}' is not in this project's skeleton; reload it."
+                # A name the skeleton never had is a malformed save, not a schema change.
+                self.add(
+                    ppath,
+                    f"'{name}' is not a keypoint of this project's skeleton; its keypoints "
+                    f"are {', '.join(self.project.keypoint_names)}.",
                 )
                 continue
             if not isinstance(value, list | tuple) or len(value) != 3:
@@ -361,6 +384,31 @@ class _Validator:
             "source": source,
             "confidence": confidence,
         }
+
+
+@dataclass
+class ShapeProblems:
+    """What the editor's validator found: the shapes that passed (clipped to the image) and
+    the problems by field path ("boxes[3].x"), of form and of a changed schema apart."""
+
+    checked: _Checked
+    errors: dict[str, list[str]]
+    schema_errors: dict[str, list[str]]
+
+
+def annotation_problems(
+    *,
+    task: AnnotationTask,
+    payload: object,
+    classes: dict[str, LabelClass] | None = None,
+    frames: dict[int, Frame] | None = None,
+) -> ShapeProblems:
+    """Run the editor's validation on a payload without raising: for callers that report
+    problems their own way (the import job, per record). `classes` (by name) and `frames`
+    (by id, of the task's video) may be passed in when many tasks are checked at once."""
+    validator = _Validator(task, classes=classes, frames=frames)
+    checked = validator.check(payload)
+    return ShapeProblems(checked, validator.errors, validator.schema_errors)
 
 
 def annotation_validate(*, task: AnnotationTask, payload: object) -> _Checked:

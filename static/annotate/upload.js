@@ -76,6 +76,8 @@ function upload(files) {
         `${answer.created} created, ${answer.duplicates} duplicate(s), ${answer.errors} error(s).`;
     } else if (answer.files) {
       statusLine.textContent = answer.files.join(" ");
+    } else if (answer.detail) {
+      statusLine.textContent = answer.detail;
     } else {
       statusLine.textContent = `The upload failed (HTTP ${xhr.status}).`;
     }

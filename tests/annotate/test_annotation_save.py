@@ -151,7 +151,7 @@ def test_keypoint_visibility_must_be_0_1_or_2_and_names_must_be_known(task, alic
     errors = errors_of(excinfo)
     assert "keypoints[0].points.left_shoulder" in errors
     assert "keypoints[0].points.left_hip" in errors
-    with pytest.raises(SchemaChanged) as excinfo:
+    with pytest.raises(ShapeValidationError) as excinfo:
         save(task, alice, {"keypoints": [{"label": "person", "points": {"tail": [1, 1, 2]}}]})
     assert "keypoints[0].points.tail" in errors_of(excinfo)
 

@@ -121,7 +121,7 @@ def test_the_job_keeps_the_reason_and_each_record_error(fresh, pat):
     )
     job = import_run(job_id=job.pk)
     assert job.state == "failed"
-    assert job.error == "1 record(s) have errors; nothing was imported."
+    assert job.error.startswith("None of the file's 1 record(s) can be imported")
     assert job.errors == [
         {"record": "annotation id 9", "message": "Category 'dog' is not in the project's schema."}
     ]

@@ -1,39 +1,64 @@
-"""Reading uploaded zip archives defensively: a bounded number of entries and bytes, and no
-entry names that climb out of the archive."""
+"""Zip archives of labels, read through annotate.archives (the same checks as media uploads)
+with the import limits: a bounded number of entries, bytes per entry and bytes in all, no
+entry names that climb out of the archive, and entries streamed line by line, never whole."""
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Iterator
-from pathlib import PurePosixPath
 from typing import BinaryIO
 
 from django.conf import settings
 
+from annotate.archives import (
+    ArchiveLimits,
+    archive_members,
+    archive_open,
+    entry_bytes,
+    entry_lines,
+    entry_open,
+)
+
 from . import FileRejected
 
-
-def open_zip(stream: BinaryIO) -> zipfile.ZipFile:
-    try:
-        archive = zipfile.ZipFile(stream)
-    except zipfile.BadZipFile:
-        raise FileRejected("The file is not a zip archive.") from None
-    entries = archive.infolist()
-    if len(entries) > settings.MEDIA_ZIP_MAX_ENTRIES:
-        raise FileRejected(f"The archive has more than {settings.MEDIA_ZIP_MAX_ENTRIES} entries.")
-    if sum(e.file_size for e in entries) > settings.MEDIA_ZIP_MAX_TOTAL_BYTES:
-        raise FileRejected("The archive unpacks to more than the allowed size.")
-    return archive
+# data.yaml, classes.txt: a few names, never megabytes.
+SIDE_FILE_MAX_BYTES = 1024 * 1024
 
 
-def text_entries(archive: zipfile.ZipFile, suffix: str) -> Iterator[tuple[str, str]]:
-    """(safe relative name, text) of the archive's files ending in `suffix`, sorted by name."""
-    for entry in sorted(archive.infolist(), key=lambda e: e.filename):
-        if entry.is_dir() or not entry.filename.endswith(suffix):
-            continue
-        parts = PurePosixPath(entry.filename.replace("\\", "/")).parts
-        if any(p in ("..", "/") for p in parts) or entry.filename.startswith("/"):
-            raise FileRejected(f"Entry {entry.filename!r} points outside the archive.")
-        if parts and parts[0] == "__MACOSX":
-            continue
-        yield "/".join(parts), archive.read(entry).decode("utf-8-sig", errors="replace")
+def import_zip_limits() -> ArchiveLimits:
+    return ArchiveLimits(
+        max_entries=settings.IMPORT_ZIP_MAX_ENTRIES,
+        max_entry_bytes=settings.IMPORT_ZIP_MAX_ENTRY_BYTES,
+        max_total_bytes=settings.IMPORT_ZIP_MAX_TOTAL_BYTES,
+        rejected=FileRejected,
+    )
+
+
+class LabelArchive:
+    """An opened, checked archive: its file entries and bounded ways to read them."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.limits = import_zip_limits()
+        try:
+            self.zip = archive_open(stream, self.limits)
+        except FileRejected:
+            raise FileRejected("The file is not a zip archive.") from None
+        self.members = archive_members(self.zip, self.limits)
+        self.names = [m.filename for m in self.members]
+
+    def side_file(self, name: str) -> bytes:
+        return entry_bytes(self.zip, name, self.limits, limit=SIDE_FILE_MAX_BYTES)
+
+    def open(self, name: str):
+        return entry_open(self.zip, name, self.limits)
+
+    def text_entries(self, suffix: str) -> Iterator[tuple[str, Iterator[str]]]:
+        """(relative name, its lines one at a time) of the entries ending in `suffix`,
+        sorted by name."""
+        for entry in sorted(self.members, key=lambda e: e.filename):
+            if entry.filename.endswith(suffix):
+                name = entry.filename.replace("\\", "/")
+                yield name, entry_lines(self.zip, entry, self.limits)
+
+
+def open_zip(stream: BinaryIO) -> LabelArchive:
+    return LabelArchive(stream)

@@ -6,11 +6,18 @@ import json
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from django.conf import settings
+
 from . import FileRejected, ImageRecord, ImageRef, RecordError, ShapeRecord
 
 
 def _load(stream: BinaryIO) -> dict:
-    raw = stream.read()
+    limit = settings.IMPORT_JSON_MAX_BYTES
+    raw = stream.read(limit + 1)
+    if len(raw) > limit:
+        raise FileRejected(
+            f"The JSON file is larger than the limit of {limit / 1024**2:g} MiB; split it up."
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -24,7 +24,7 @@ def read_cvat(stream: BinaryIO) -> Iterator[ShapeRecord | ImageRecord | RecordEr
     stream.seek(0)
     if head.startswith(b"PK"):
         archive = open_zip(stream)
-        names = sorted(n for n in archive.namelist() if n.endswith(".xml") and ".." not in n)
+        names = sorted(n for n in archive.names if n.endswith(".xml"))
         if not names:
             raise FileRejected("The archive holds no CVAT .xml file.")
         for name in names:
@@ -59,13 +59,27 @@ def refuse_doctype(name: str, head: bytes) -> None:
         position = end + len(closing)
 
 
+class _Rejoined:
+    """The prolog already read, then the rest of the stream: the parser sees the whole file
+    without the stream having to seek back (an archive entry is read once, forward)."""
+
+    def __init__(self, head: bytes, rest) -> None:
+        self.head, self.rest = head, rest
+
+    def read(self, size: int = -1) -> bytes:
+        if self.head:
+            chunk, self.head = self.head, b""
+            return chunk
+        return self.rest.read(size)
+
+
 def _read_one(name: str, stream) -> Iterator[ShapeRecord | ImageRecord | RecordError]:
-    refuse_doctype(name, stream.read(PROLOG_LIMIT))
-    stream.seek(0)
+    head = stream.read(PROLOG_LIMIT)
+    refuse_doctype(name, head)
     video = None
     try:
         # No DOCTYPE (checked above), so no entities to expand.
-        for _, element in ET.iterparse(stream, events=("end",)):  # noqa: S314
+        for _, element in ET.iterparse(_Rejoined(head, stream), events=("end",)):  # noqa: S314
             if element.tag == "task" and video is None:
                 video = (element.findtext("name") or "").strip() or None
             elif element.tag == "image":

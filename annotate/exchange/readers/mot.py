@@ -11,25 +11,24 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from . import FileRejected, ImageRecord, ImageRef, RecordError, ShapeRecord
-from .archive import open_zip, text_entries
+from .archive import open_zip
 
 
 def read_mot(stream: BinaryIO) -> Iterator[ShapeRecord | ImageRecord | RecordError]:
     archive = open_zip(stream)
     classes = None
-    if "classes.txt" in archive.namelist():
-        classes = [
-            c.strip() for c in archive.read("classes.txt").decode().splitlines() if c.strip()
-        ]
+    if "classes.txt" in archive.names:
+        text = archive.side_file("classes.txt").decode("utf-8-sig", errors="replace")
+        classes = [c.strip() for c in text.splitlines() if c.strip()]
     found = False
-    for name, text in text_entries(archive, "gt.txt"):
+    for name, lines in archive.text_entries("gt.txt"):
         parts = name.split("/")
         if len(parts) < 3 or parts[-2] != "gt":
             raise FileRejected(f"{name}: ground truth goes in <sequence>/gt/gt.txt.")
         found = True
         sequence = "/".join(parts[:-2])
         yield ImageRecord(name, ImageRef(sequence, whole_video=True))
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             where = f"{name} line {number}"
@@ -44,8 +43,8 @@ def read_mot(stream: BinaryIO) -> Iterator[ShapeRecord | ImageRecord | RecordErr
                 x, y, w, h = (float(v) for v in fields[2:6])
                 conf = float(fields[6]) if len(fields) > 6 else 1.0
                 class_number = int(float(fields[7])) if len(fields) > 7 else 1
-            except ValueError:
-                yield RecordError(where, "The values must be numbers.")
+            except (ValueError, OverflowError):  # int(float("inf")) overflows
+                yield RecordError(where, "The values must be finite numbers.")
                 continue
             if conf == 0:
                 continue

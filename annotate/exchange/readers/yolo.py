@@ -12,17 +12,17 @@ from typing import BinaryIO
 import yaml
 
 from . import FileRejected, ImageRecord, ImageRef, RecordError, ShapeRecord
-from .archive import open_zip, text_entries
+from .archive import open_zip
 
 TOLERANCE = 1e-6
 
 
 def _data_yaml(archive) -> tuple[list[str] | None, int | None]:
-    names = [n for n in archive.namelist() if n.rsplit("/", 1)[-1] in ("data.yaml", "dataset.yaml")]
+    names = [n for n in archive.names if n.rsplit("/", 1)[-1] in ("data.yaml", "dataset.yaml")]
     if not names:
         return None, None
     try:
-        data = yaml.safe_load(archive.read(sorted(names, key=len)[0]))
+        data = yaml.safe_load(archive.side_file(sorted(names, key=len)[0]))
     except yaml.YAMLError as error:
         raise FileRejected(f"data.yaml is not valid YAML: {error}") from None
     if not isinstance(data, dict):
@@ -49,14 +49,14 @@ def read_yolo(stream: BinaryIO) -> Iterator[ShapeRecord | ImageRecord | RecordEr
     archive = open_zip(stream)
     classes, keypoint_count = _data_yaml(archive)
     found = False
-    for name, text in text_entries(archive, ".txt"):
+    for name, lines in archive.text_entries(".txt"):
         if name.rsplit("/", 1)[-1] in ("classes.txt", "train.txt", "val.txt", "test.txt"):
             continue
         found = True
         key = name.removeprefix("labels/").removesuffix(".txt")
         image = ImageRef(key)
         yield ImageRecord(name, image)
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             where = f"{name} line {number}"
@@ -103,7 +103,7 @@ def _parse_line(line, where, image, classes, keypoint_count) -> ShapeRecord | Re
     keypoints = None
     if len(values) > 4:
         keypoints = values[4:]
-        if any(int(v) != v or v not in (0, 1, 2) for v in keypoints[2::3]):
+        if any(v not in (0, 1, 2) for v in keypoints[2::3]):  # NaN and infinity too
             return RecordError(where, "Keypoint visibility must be 0, 1 or 2.")
     label = None
     if classes is not None:

@@ -1,0 +1,118 @@
+"""Requests that used to get a wrong answer get a 400 naming the problem: unknown keypoint
+names (not a 409 "schema changed"), unknown filters and orderings (not silently ignored),
+ids beyond the database's integers and JSON bodies that are not objects (not a 500)."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from .api_helpers import make_task
+
+pytestmark = pytest.mark.django_db
+
+BIG = 2**63
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def test_an_unknown_keypoint_name_in_a_save_is_a_400_with_the_field_path(project, alice):
+    task = make_task(project, annotator=alice)
+    payload = {"keypoints": [{"label": "person", "points": {"tail": [1, 1, 2]}}]}
+
+    response = client_for(alice).put(
+        f"/api/tasks/{task.pk}/annotation/",
+        {"base_version": None, "payload": payload},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert "keypoints[0].points.tail" in errors
+    assert (
+        "'tail' is not a keypoint of this project's skeleton"
+        in errors["keypoints[0].points.tail"][0]
+    )
+
+
+@pytest.mark.parametrize("ordering", ["nonsense", "-asset__original_name", "priority,bogus"])
+def test_ordering_on_an_unknown_or_related_field_is_a_400_naming_the_allowed_ones(
+    project, pat, ordering
+):
+    make_task(project)
+    response = client_for(pat).get("/api/tasks/", {"ordering": ordering})
+
+    assert response.status_code == 400
+    message = response.json()["ordering"][0]
+    assert "order by created_at, id, priority, updated_at" in message
+
+
+def test_an_allowed_ordering_still_orders(project, pat):
+    tasks = [make_task(project, priority=p) for p in (0.1, 0.9, 0.5)]
+    response = client_for(pat).get("/api/tasks/", {"ordering": "-priority"})
+    assert response.status_code == 200
+    assert [t["id"] for t in response.json()["results"]] == [tasks[1].pk, tasks[2].pk, tasks[0].pk]
+
+
+@pytest.mark.parametrize(
+    ("url", "param"),
+    [
+        ("/api/tasks/", "asset__project__name"),
+        ("/api/tasks/", "stat"),
+        ("/api/assets/", "original_name"),
+        ("/api/projects/", "name"),
+    ],
+)
+def test_filtering_on_an_unknown_or_related_field_is_a_400(project, pat, url, param):
+    response = client_for(pat).get(url, {param: "x"})
+
+    assert response.status_code == 400
+    assert "Unknown query parameter; this endpoint takes" in response.json()[param][0]
+
+
+def test_the_known_filters_pagination_and_extra_parameters_are_accepted(project, pat):
+    client = client_for(pat)
+    assert client.get("/api/tasks/", {"state": "pending", "page": 1}).status_code == 200
+    assert client.get(f"/api/projects/{project.pk}/classes/", {"active": "true"}).status_code == 200
+
+
+def test_next_task_with_an_exclude_id_of_2_to_the_63_is_a_400(project, alice):
+    response = client_for(alice).post(
+        f"/api/projects/{project.pk}/tasks/next/", {"exclude": [BIG]}, format="json"
+    )
+    assert response.status_code == 400
+    assert "exclude" in response.json()
+
+
+@pytest.mark.parametrize("method", ["put", "patch"])
+@pytest.mark.parametrize("body", ["null", "1", "[1, 2]"])
+def test_put_or_patch_of_a_project_with_a_body_that_is_not_an_object_is_a_400(
+    project, pat, method, body
+):
+    response = getattr(client_for(pat), method)(
+        f"/api/projects/{project.pk}/", body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["non_field_errors"] == ["Send a JSON object with the fields to change."]
+
+
+def test_a_huge_base_version_with_force_is_a_400(project, alice):
+    task = make_task(project, annotator=alice)
+    response = client_for(alice).put(
+        f"/api/tasks/{task.pk}/annotation/",
+        {"base_version": BIG, "force": True, "payload": {}},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "base_version" in response.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    "url", [f"/api/projects/{BIG}/", f"/api/tasks/?project={BIG}", f"/api/tasks/{BIG}/"]
+)
+def test_an_id_beyond_the_database_integers_is_not_a_500(project, pat, url):
+    assert client_for(pat).get(url).status_code in (200, 400, 404)
