@@ -8,8 +8,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from onnx import TensorProto, helper
 
-from activelearn.checkpoints import CheckpointError, checkpoint_upload
 from activelearn.models import ModelVersion
+from activelearn.versions.services import CheckpointError, checkpoint_upload
 
 from . import onnx_builders as build
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import socket
 
 import pytest
-
 from activelearn.admin_webhooks import WebhookEndpointForm
+
 from activelearn.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from activelearn.webhooks import WebhookRefused, url_resolve, webhook_attempt
+from activelearn.webhooks.delivery import WebhookRefused, url_resolve, webhook_attempt
 
 pytestmark = pytest.mark.django_db
 
