@@ -110,7 +110,7 @@ def test_make_run_on_the_embedded_default_closes_the_learning_loop(newcomer_env,
     serve = Serve(newcomer_env, tmp_path / "serve.log")
     try:
         serve.wait_until_up(timeout=180)
-        assert "PostgreSQL: embedded" in serve.log
+        assert "PostgreSQL: embedded" in serve.text
         base = f"http://127.0.0.1:{serve.port}"
         annotator = Api(base, "annotator", "demo-annotator")
         reviewer = Api(base, "reviewer", "demo-reviewer")

@@ -19,11 +19,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from celery import Celery
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotate.embedded.redis import RedisUnavailable, start_private_redis
+from config.celery import app
 
 STOP_TIMEOUT_S = 20.0
 START_TIMEOUT_S = 60.0
@@ -241,6 +243,7 @@ class Command(BaseCommand):
                 "Celery worker",
             )
             if not stop_requested:
+                self._periodic_jobs_once(env.get("REDIS_URL") or settings.CELERY_BROKER_URL)
                 self.stdout.write(
                     self.style.SUCCESS(f"Annotate is running at http://{host}:{port}/")
                     + "  (Ctrl-C stops the web server, the worker and Redis)"
@@ -279,6 +282,21 @@ class Command(BaseCommand):
         )
         return url
 
+    def _periodic_jobs_once(self, broker_url: str) -> None:
+        """Send every periodic job once now that a worker listens: work made before Redis
+        was up (seed_demo's cold-start run, a video uploaded meanwhile) then starts at once
+        instead of at the job's first interval."""
+        probe = Celery(broker=broker_url)
+        try:
+            for entry in app.conf.beat_schedule.values():
+                probe.send_task(entry["task"], queue=app.conf.task_default_queue)
+        except Exception as error:  # the broker went away again: the schedule still runs
+            self.stderr.write(f"Could not send the periodic jobs once at start: {error}")
+        else:
+            self.stdout.write("Periodic jobs sent once at start (config/celery.py).")
+        finally:
+            probe.close()
+
     @staticmethod
     def _wait_for(ready, supervisor: Supervisor, stop_requested: list, what: str, timeout=None):
         deadline = time.monotonic() + (timeout or START_TIMEOUT_S)
@@ -294,8 +312,6 @@ class Command(BaseCommand):
 def _worker_answers(broker_url: str) -> bool:
     """Whether some Celery worker on this broker answers a ping (the broker of this run,
     which may differ from the one this process's settings were loaded with)."""
-    from celery import Celery
-
     probe = Celery(broker=broker_url)
     try:
         return bool(probe.control.ping(timeout=0.5))
