@@ -59,6 +59,7 @@ class Serve:
     def __init__(self, env: dict[str, str], log_path: Path, *extra: str) -> None:
         self.port = free_port()
         self.log_path = log_path
+        self.var_dir = env["VAR_DIR"]
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -113,6 +114,13 @@ class Serve:
         for child in leftovers:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(child.pid, signal.SIGKILL)
+        # A serve killed outright cannot stop its embedded PostgreSQL (not its child: the
+        # wheel's pg_ctl daemonises it); stop it as pg_ctl's fast mode does.
+        database = postmaster(self.var_dir)
+        if database is not None:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                database.send_signal(signal.SIGINT)
+                database.wait(timeout=30)
 
 
 def postmaster(var_dir: str) -> psutil.Process | None:
