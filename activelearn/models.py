@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from annotate.models import AnnotationTask, Project
+from annotate.models.jobs import DEADLINE_GRACE_S, Job
 
 
 def checkpoint_upload_to(instance: ModelVersion, filename: str) -> str:
@@ -182,16 +183,16 @@ class TaskScore(models.Model):
         return f"score {self.score:.4f} of task {self.task_id}"
 
 
-class ScoringRun(models.Model):
-    """One rescoring of a project: split into chunks, each a Celery task."""
+class ScoringRun(Job):
+    """One rescoring of a project: split into chunks, each a Celery task. Its states are
+    the one job model's (annotate.models.jobs), superseded included: a newer run of the
+    project took over before this one finished, which is not a failure."""
 
-    class State(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-        # A newer run of the project took over before this one finished: not a failure.
-        SUPERSEDED = "superseded", "Superseded"
+    task_name = "activelearn.score_project"
+    kind_name = "scoring run"
+    # Chunks are upserts on (task, model version): scoring again after a dead worker is safe.
+    max_attempts = 3
+    restart_fields = {"chunks_total": 0, "chunks_done": 0, "tasks_scored": 0, "progress": 0.0}
 
     class Reason(models.TextChoices):
         COLD_START = "cold_start", "Cold start"
@@ -206,17 +207,14 @@ class ScoringRun(models.Model):
         ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
     )
     reason = models.CharField(max_length=12, choices=Reason.choices, default=Reason.MANUAL)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     chunks_total = models.PositiveIntegerField(default=0)
     chunks_done = models.PositiveIntegerField(default=0)
     tasks_scored = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
+    class Meta(Job.Meta):
         ordering = ["-created_at"]
         constraints = [
+            *Job.Meta.constraints,
             models.CheckConstraint(
                 condition=Q(chunks_done__lte=models.F("chunks_total")),
                 name="scoringrun_done_within_total",
@@ -299,24 +297,22 @@ class BudgetLedger(models.Model):
 # --- the retraining loop (activelearn.retraining, activelearn.webhooks) -------------------
 
 
-class RetrainingRound(models.Model):
+class RetrainingRound(Job):
     """One turn of the loop, started when `retrain_every_accepted` more labels were accepted:
     the export the webhooks link to and, on the built-in baseline, the version trained.
-    Unique per (project, accepted count), so a burst of accepts starts one round."""
+    Unique per (project, accepted count), so a burst of accepts starts one round. Running
+    is training; skipped: too few labels to train or to measure."""
 
-    class State(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        TRAINING = "training", "Training"
-        DONE = "done", "Done"
-        SKIPPED = "skipped", "Skipped"
-        FAILED = "failed", "Failed"
+    task_name = "activelearn.retrain_baseline"
+    kind_name = "retraining round"
+    # A round run again deletes the version a dead run left and trains it anew.
+    max_attempts = 2
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="retraining_rounds")
     accepted_count = models.PositiveIntegerField(
         help_text="Labels counted when it started: accepted ones, or submitted ones when the "
         "project's retrain_counts says so."
     )
-    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     export_job = models.ForeignKey(
         "annotate.ExportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -325,12 +321,11 @@ class RetrainingRound(models.Model):
     )
     activated = models.BooleanField(default=False)
     note = models.TextField(blank=True, help_text="Why it was skipped, failed or not activated.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
+    class Meta(Job.Meta):
         ordering = ["-created_at"]
         constraints = [
+            *Job.Meta.constraints,
             models.UniqueConstraint(
                 fields=["project", "accepted_count"], name="retraininground_unique_count"
             ),
@@ -354,27 +349,31 @@ class WebhookEndpoint(models.Model):
         return f"webhook {self.url} of {self.project}"
 
 
-class WebhookDelivery(models.Model):
-    """One event sent to one endpoint, retried with backoff; each try is a WebhookAttempt."""
+class WebhookDelivery(Job):
+    """One event sent to one endpoint, retried with backoff; each try is a WebhookAttempt
+    and counts as an attempt. Queued between tries, running during one, done when the
+    receiver answered 2xx."""
 
-    class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Failed"
+    task_name = "activelearn.webhook_deliver"
+    kind_name = "webhook delivery"
+    # One try and 8 retries (activelearn.tasks.webhook_deliver); a receiver may see one
+    # extra request after a dead worker, which the delivery id header lets it recognise.
+    max_attempts = 9
 
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
     )
     event = models.CharField(max_length=50)
     payload = models.JSONField(default=dict)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
+    class Meta(Job.Meta):
         ordering = ["-created_at"]
         verbose_name_plural = "webhook deliveries"
+
+    @classmethod
+    def run_deadline_s(cls) -> float:
+        # A try is one HTTP request with a short timeout, not an hour of work.
+        return min(settings.CELERY_TASK_TIME_LIMIT, 60) + DEADLINE_GRACE_S
 
     def __str__(self) -> str:
         return f"{self.event} to {self.endpoint.url} ({self.state})"

@@ -154,7 +154,7 @@ def loop_summary(*, project: Project, now: datetime | None = None) -> LoopSummar
             )
     if round_ is not None and round_.state in (
         RetrainingRound.State.QUEUED,
-        RetrainingRound.State.TRAINING,
+        RetrainingRound.State.RUNNING,
     ):
         parts.append(f"Retraining on {_plural(round_.accepted_count, 'label')}...")
     elif round_ is not None and round_.note and round_.state != RetrainingRound.State.DONE:
@@ -164,7 +164,7 @@ def loop_summary(*, project: Project, now: datetime | None = None) -> LoopSummar
         )
     elif round_ is not None and round_.note:
         parts.append(round_.note)
-    if next_at is not None and (round_ is None or round_.state not in ("queued", "training")):
+    if next_at is not None and (round_ is None or round_.state not in ("queued", "running")):
         parts.append(f"Next retraining at {_plural(next_at, 'label')} ({counted} so far).")
     return LoopSummary(
         text=" ".join(parts),

@@ -24,12 +24,11 @@ from activelearn.scoring.runs import (
     scoring_run_fail,
     scoring_run_finish,
     scoring_run_split,
-    scoring_runs_requeue_waiting,
 )
 from activelearn.scoring.runs import (
     score_chunk as chunk_score,
 )
-from activelearn.webhooks.delivery import WebhookFailed, webhook_attempt
+from activelearn.webhooks.delivery import RETRY_BACKOFF_MAX_S, WebhookFailed, webhook_attempt
 
 logger = logging.getLogger(__name__)
 
@@ -89,34 +88,28 @@ def loop_catch_up() -> int:
     return receivers.loop_catch_up()
 
 
-@shared_task(name="activelearn.requeue_waiting_runs")
-def requeue_waiting_runs() -> int:
-    """Periodic (config/celery.py): start scoring runs whose message never reached a worker."""
-    return scoring_runs_requeue_waiting()
-
-
 # --- the retraining loop: webhook deliveries and baseline retraining -------------------------
-# Both idempotent: a delivery is sent only while pending (its log may then show one extra try
-# after a redelivery), a round is claimed with a compare-and-set on its state.
+# Both jobs of the one job model, claimed with a compare-and-set on their state: a redelivered
+# message finds the job taken or finished and does nothing; the jobs sweep handles the rest.
 
-WEBHOOK_MAX_RETRIES = 8  # 1 + 2 + 4 + ... seconds (capped at 10 min, jittered): about an hour
+# 1 + 2 + 4 + ... seconds (capped at 10 min, jittered): about an hour. The delivery's own
+# attempt count (WebhookDelivery.max_attempts, one try and these retries) ends it.
+WEBHOOK_MAX_RETRIES = 8
 
 
 @shared_task(
     name="activelearn.webhook_deliver",
-    bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=(WebhookFailed,),
     retry_backoff=1,
-    retry_backoff_max=600,
+    retry_backoff_max=RETRY_BACKOFF_MAX_S,
     retry_jitter=True,
     max_retries=WEBHOOK_MAX_RETRIES,
 )
-def webhook_deliver(self, delivery_id: int) -> str:
+def webhook_deliver(delivery_id: int) -> str:
     """One try of a delivery; Celery retries it with backoff while it fails."""
-    final = self.request.retries >= WEBHOOK_MAX_RETRIES
-    return webhook_attempt(delivery_id=delivery_id, final=final)
+    return webhook_attempt(delivery_id=delivery_id)
 
 
 @shared_task(name="activelearn.retrain_baseline", acks_late=True, reject_on_worker_lost=True)

@@ -7,6 +7,7 @@ from celery import shared_task
 from annotate.exchange.tasks import export_run, import_run  # noqa: F401  (registers them)
 from annotate.ingest.services import videos_enqueue_pending
 from annotate.ingest.video import video_process
+from annotate.jobs import jobs_sweep as sweep
 
 
 @shared_task(name="annotate.process_video", acks_late=True, reject_on_worker_lost=True)
@@ -24,3 +25,11 @@ def requeue_pending_videos() -> int:
     """Queue again the videos left pending (the queue was down at upload) or processing
     (their worker died). Meant for a periodic schedule; repeating it is harmless."""
     return videos_enqueue_pending()
+
+
+@shared_task(name="annotate.jobs_sweep")
+def jobs_sweep() -> int:
+    """Periodic (config/celery.py): every job kind's queued jobs the broker never got are
+    sent again; running ones whose worker died are run again or failed with the reason.
+    Returns how many jobs it acted on; repeating it is harmless."""
+    return sweep().total

@@ -18,10 +18,13 @@ app.conf.beat_schedule = {
         "task": "annotate.requeue_pending_videos",
         "schedule": 300.0,
     },
-    # A scoring run made while Redis was down (or by seed_demo before `serve` started Redis)
-    # stays queued; this sends it, so the queue gets its order within a minute.
-    "requeue-waiting-scoring-runs": {
-        "task": "activelearn.requeue_waiting_runs",
+    # Every job (scoring run, export, import, retraining round, webhook delivery) is a row
+    # of the one job model. A job made while Redis was down (or by seed_demo before `serve`
+    # started Redis) stays queued, and a job whose worker was killed stays running: no
+    # message will ever come for either. This sends the first again and runs the second
+    # again, or fails it with the reason in words (annotate.jobs.jobs_sweep).
+    "jobs-sweep": {
+        "task": "annotate.jobs_sweep",
         "schedule": 60.0,
     },
     # annotate's events (annotate.events) whose receiver failed: the loop catches up on every

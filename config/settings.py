@@ -273,8 +273,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # A scoring run's states (with "superseded") are their own set: one name wherever shown.
-    "ENUM_NAME_OVERRIDES": {"ScoringRunStateEnum": "activelearn.models.ScoringRun.State"},
+    # Every job kind's states are the one job model's set: one name wherever shown.
+    "ENUM_NAME_OVERRIDES": {"JobStateEnum": "annotate.models.jobs.JobState"},
 }
 
 # Security: on by default, relaxed only by DEBUG or explicit opt-out behind a proxy.

@@ -132,12 +132,13 @@ class ModelVersionAdmin(ManagedProjectsMixin, admin.ModelAdmin):
 
 @admin.register(ScoringRun)
 class ScoringRunAdmin(ManagedProjectsMixin, admin.ModelAdmin):
-    list_display = ("id", "project", "model_version", "reason", "state", "progress", "created_at")
+    list_display = ("id", "project", "model_version", "reason", "state", "chunks", "created_at")
     list_filter = ("state", "reason", "project")
     readonly_fields = [field.name for field in ScoringRun._meta.fields]
 
+    # Not named "progress": the job model's field of that name would win over it.
     @admin.display(description="progress")
-    def progress(self, run: ScoringRun) -> str:
+    def chunks(self, run: ScoringRun) -> str:
         return f"{run.chunks_done}/{run.chunks_total} chunks, {run.tasks_scored} tasks"
 
     def has_add_permission(self, request) -> bool:

@@ -46,7 +46,7 @@ class ReadOnlyInline(admin.TabularInline):
 
 class DeliveryInline(ReadOnlyInline):
     model = WebhookDelivery
-    fields = ("event", "state", "attempts", "created_at", "delivered_at")
+    fields = ("event", "state", "attempts", "created_at", "finished_at")
     readonly_fields = fields
     ordering = ("-created_at",)
 
@@ -88,10 +88,21 @@ class ReadOnlyAdmin(ManagedProjectsMixin, admin.ModelAdmin):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ("event", "endpoint", "state", "attempts", "created_at", "delivered_at")
+    list_display = ("event", "endpoint", "state", "attempts", "created_at", "finished_at")
     list_filter = ("state", "event", "endpoint__project")
     list_select_related = ("endpoint", "endpoint__project")
-    readonly_fields = ("endpoint", "event", "payload", "state", "attempts", "delivered_at")
+    readonly_fields = (
+        "endpoint",
+        "event",
+        "payload",
+        "state",
+        "error",
+        "attempts",
+        "created_at",
+        "started_at",
+        "deadline_at",
+        "finished_at",
+    )
     inlines = [AttemptInline]
 
 

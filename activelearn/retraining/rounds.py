@@ -22,11 +22,9 @@ link), and retrains the built-in baseline in a worker:
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 from dataclasses import dataclass
-from functools import partial
 
 import cv2
 import numpy as np
@@ -35,9 +33,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
 from onnx import TensorProto, helper, numpy_helper
 
 from activelearn.inference.runtime import (
@@ -56,7 +52,7 @@ from activelearn.scoring.validation_slice import in_validation_slice
 from activelearn.versions.services import CheckpointError, checkpoint_activate
 from activelearn.webhooks.delivery import webhooks_notify
 from annotate.exchange.services import export_create
-from annotate.jobs import enqueue_on_commit
+from annotate.jobs import job_claim, job_enqueue, job_fail, job_finish
 from annotate.models import Annotation, AnnotationTask, Project
 
 logger = logging.getLogger(__name__)
@@ -180,20 +176,9 @@ def retraining_round_start(*, project: Project, count: int | None = None) -> Ret
                 },
             },
         )
-        enqueue_on_commit(
-            "activelearn.retrain_baseline",
-            round_.pk,
-            on_failure=partial(_round_not_sent, round_.pk),
-        )
+        # The broker down: the round stays queued saying so, and the jobs sweep sends it.
+        job_enqueue(round_)
     return round_
-
-
-def _round_not_sent(round_id: int, error: Exception) -> None:
-    RetrainingRound.objects.filter(pk=round_id, state=RetrainingRound.State.QUEUED).update(
-        state=RetrainingRound.State.FAILED,
-        note=f"The task queue is unreachable ({error}); nothing was trained.",
-        finished_at=timezone.now(),
-    )
 
 
 # --- examples and features ----------------------------------------------------------------------
@@ -344,24 +329,15 @@ def accuracy_of(version: ModelVersion, tensor: np.ndarray, labels: list[str]) ->
 
 
 def _finish(round_id: int, state: str, note: str = "", **fields) -> str:
-    RetrainingRound.objects.filter(pk=round_id).update(
-        state=state, note=note, finished_at=timezone.now(), **fields
-    )
+    job_finish(RetrainingRound, round_id, state=state, note=note, **fields)
     return state
 
 
 def retraining_round_run(*, round_id: int) -> str:
     """Train, measure, register and maybe activate. Claimed with a compare-and-set, so a
-    redelivered message finds the round taken and does nothing."""
-    # A round still "training" past the Celery time limit lost its worker: take it again.
-    stale = timezone.now() - dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    claimable = Q(state=RetrainingRound.State.QUEUED) | Q(
-        state=RetrainingRound.State.TRAINING, created_at__lt=stale
-    )
-    claimed = RetrainingRound.objects.filter(claimable, pk=round_id).update(
-        state=RetrainingRound.State.TRAINING
-    )
-    if not claimed:
+    redelivered message finds the round taken and does nothing; a round whose worker died
+    is queued again by the jobs sweep (annotate.jobs), and a new run redoes it whole."""
+    if not job_claim(RetrainingRound, round_id, note=""):
         return "taken"
     round_ = RetrainingRound.objects.select_related("project").get(pk=round_id)
     project = round_.project
@@ -369,7 +345,10 @@ def retraining_round_run(*, round_id: int) -> str:
         return _train(round_, project)
     except Exception as error:
         logger.exception("retraining round %s failed", round_id)
-        return _finish(round_id, RetrainingRound.State.FAILED, f"{type(error).__name__}: {error}")
+        reason = f"{type(error).__name__}: {error}"
+        # The note too: the loop's summary shows a round's note.
+        job_fail(RetrainingRound, round_id, reason, note=reason)
+        return RetrainingRound.State.FAILED
 
 
 def _train(round_: RetrainingRound, project: Project) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
 
 from activelearn.models import ScoringRun
 from activelearn.scoring.adapters import POOL_K_CENTER_HEAD
@@ -21,6 +20,7 @@ from activelearn.scoring.runs import (
     scores_write,
 )
 from activelearn.strategies import k_center_scores
+from annotate.jobs import job_claim, job_finish
 from annotate.models import AnnotationTask, Asset, Project
 
 
@@ -53,10 +53,12 @@ def coldstart_order(*, project: Project, run_id: int | None = None) -> int:
     """Score the pending tasks for coverage and write their priorities; with `run_id`, as
     that (one-chunk) run. Idempotent: the same tasks and features give the same rows."""
     if run_id is not None:
-        claimed = ScoringRun.objects.filter(
-            pk=run_id, state__in=[ScoringRun.State.QUEUED, ScoringRun.State.RUNNING]
-        ).update(state=ScoringRun.State.RUNNING, chunks_total=1, error="")
-        if not claimed:
+        # A redelivery of a run already running does it again: the writes are upserts.
+        claimed = job_claim(ScoringRun, run_id, chunks_total=1, chunks_done=0, tasks_scored=0)
+        if (
+            not claimed
+            and not ScoringRun.objects.filter(pk=run_id, state=ScoringRun.State.RUNNING).exists()
+        ):
             return 0
     task_ids, scores = coldstart_scores(project=project)
     breakdowns = [{"k_center": round(float(score), 6)} for score in scores]
@@ -78,10 +80,7 @@ def coldstart_order(*, project: Project, run_id: int | None = None) -> int:
             breakdowns=breakdowns,
         )
         if run_id is not None:
-            ScoringRun.objects.filter(pk=run_id).update(
-                state=ScoringRun.State.DONE,
-                chunks_done=F("chunks_total"),
-                tasks_scored=len(task_ids),
-                finished_at=timezone.now(),
+            job_finish(
+                ScoringRun, run_id, chunks_done=F("chunks_total"), tasks_scored=len(task_ids)
             )
     return len(task_ids)

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
-from functools import partial
 
 import numpy as np
 from django.db import connection, transaction
@@ -35,7 +33,7 @@ from activelearn.scoring.adapters import (
     tasks_score,
 )
 from activelearn.scoring.evaluation import version_evaluate
-from annotate.jobs import enqueue_on_commit, job_send_now
+from annotate.jobs import job_enqueue, job_fail, job_finish, job_heartbeat, job_run_deadline
 from annotate.models import AnnotationTask, Asset, Frame, Project
 
 logger = logging.getLogger(__name__)
@@ -100,33 +98,11 @@ def scoring_run_start(
         now = timezone.now()
         ScoringRun.objects.filter(
             project=project, state__in=[ScoringRun.State.QUEUED, ScoringRun.State.RUNNING]
-        ).update(state=ScoringRun.State.SUPERSEDED, finished_at=now)
+        ).update(state=ScoringRun.State.SUPERSEDED, finished_at=now, deadline_at=None)
         run = ScoringRun.objects.create(project=project, model_version=model_version, reason=reason)
-        enqueue_on_commit(
-            "activelearn.score_project", run.pk, on_failure=partial(_run_waits, run.pk)
-        )
+        # The broker down: the run stays queued saying so, and the jobs sweep sends it.
+        job_enqueue(run)
     return run
-
-
-def _run_waits(run_id: int, error: Exception) -> None:
-    ScoringRun.objects.filter(pk=run_id, state=ScoringRun.State.QUEUED).update(
-        error=f"The task queue is unreachable ({error}); the run waits to be started again."
-    )
-
-
-def scoring_runs_requeue_waiting(*, older_than_s: float = 30.0) -> int:
-    """Send again the runs still queued (the broker was down when they were made, e.g. a
-    demo seeded before its Redis started). Harmless when a message is already on its way:
-    only the first delivery finds the run queued and splits it."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_s)
-    run_ids = list(
-        ScoringRun.objects.filter(state=ScoringRun.State.QUEUED, created_at__lt=cutoff)
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
-    for run_id in run_ids:
-        job_send_now("activelearn.score_project", run_id, on_failure=partial(_run_waits, run_id))
-    return len(run_ids)
 
 
 def scoring_run_split(*, run_id: int) -> list[list[int]]:
@@ -143,18 +119,36 @@ def scoring_run_split(*, run_id: int) -> list[list[int]]:
             .values_list("pk", flat=True)
         )
         chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
+        # The claim of the one job model, under this lock: queued -> running, one attempt.
+        now = timezone.now()
         run.chunks_total = len(chunks)
+        run.chunks_done = run.tasks_scored = 0
         run.state = ScoringRun.State.RUNNING if chunks else ScoringRun.State.DONE
         run.error = ""
-        run.finished_at = None if chunks else timezone.now()
-        run.save(update_fields=["chunks_total", "state", "error", "finished_at"])
+        run.attempts += 1
+        run.started_at = now
+        run.progress = 0.0 if chunks else 1.0
+        run.deadline_at = job_run_deadline(ScoringRun, now) if chunks else None
+        run.finished_at = None if chunks else now
+        run.save(
+            update_fields=[
+                "chunks_total",
+                "chunks_done",
+                "tasks_scored",
+                "state",
+                "error",
+                "attempts",
+                "started_at",
+                "progress",
+                "deadline_at",
+                "finished_at",
+            ]
+        )
     return chunks
 
 
 def scoring_run_fail(*, run_id: int, error: str) -> None:
-    ScoringRun.objects.filter(
-        pk=run_id, state__in=[ScoringRun.State.QUEUED, ScoringRun.State.RUNNING]
-    ).update(state=ScoringRun.State.FAILED, error=error[:2000], finished_at=timezone.now())
+    job_fail(ScoringRun, run_id, error[:2000])
 
 
 # --- loading a chunk ------------------------------------------------------------------------
@@ -415,9 +409,11 @@ def score_chunk(*, run_id: int, task_ids: Sequence[int]) -> int:
         ).first()
         if state != ScoringRun.State.RUNNING:
             return 0
+        # Since this attempt started: a run the sweep started again counts its chunks anew.
+        since = run.started_at or run.created_at
         already_counted = bool(ids) and (
             TaskScore.objects.filter(
-                task_id__in=ids, model_version=version, computed_at__gte=run.created_at
+                task_id__in=ids, model_version=version, computed_at__gte=since
             ).count()
             == len(ids)
         )
@@ -433,7 +429,14 @@ def score_chunk(*, run_id: int, task_ids: Sequence[int]) -> int:
             ScoringRun.objects.filter(pk=run_id, chunks_done__lt=F("chunks_total")).update(
                 chunks_done=F("chunks_done") + 1, tasks_scored=F("tasks_scored") + len(ids)
             )
+        # The run's sign of life (the sweep's deadline moves on) and its progress.
+        job_heartbeat(ScoringRun, run_id, progress=_progress_of(run_id))
     return len(ids)
+
+
+def _progress_of(run_id: int) -> float:
+    done, total = ScoringRun.objects.values_list("chunks_done", "chunks_total").get(pk=run_id)
+    return done / total if total else 0.0
 
 
 def scoring_run_finish(*, run_id: int) -> bool:
@@ -474,9 +477,7 @@ def scoring_run_finish(*, run_id: int) -> bool:
                 scores=scores,
                 breakdowns=breakdowns,
             )
-        ScoringRun.objects.filter(pk=run_id).update(
-            state=ScoringRun.State.DONE, finished_at=timezone.now()
-        )
+        job_finish(ScoringRun, run_id)
     if version is not None:
         _version_measure(version)
     return True

@@ -2,9 +2,11 @@
 
 Each request is signed: `X-Annotate-Signature: sha256=<hex HMAC-SHA256 of
 "<timestamp>.<body>" with the endpoint's secret>` and `X-Annotate-Timestamp: <unix seconds>`,
-so a receiver can check both origin and freshness. A delivery is retried with exponential
-backoff by a Celery task (`activelearn.webhook_deliver`); every try is logged as a
-WebhookAttempt.
+so a receiver can check both origin and freshness. A delivery is a job of the one job model
+(annotate.jobs): each try claims it (queued -> running, one attempt) and is logged as a
+WebhookAttempt; a failed try puts it back to queued and the Celery task
+(`activelearn.webhook_deliver`) retries it with exponential backoff; a retry message that
+never comes (a dead worker, a broker restart) is sent again by the jobs sweep.
 
 Server-side request forgery: the URL's host is resolved once and every address it resolves
 to must be globally routable (`ipaddress` is_global: this also refuses shared address space
@@ -29,15 +31,16 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from activelearn.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from annotate.jobs import enqueue_on_commit
+from annotate.jobs import job_claim, job_enqueue, job_fail, job_finish
+from annotate.models.jobs import RESEND_AFTER_S, JobState
 
 SIGNATURE_HEADER = "X-Annotate-Signature"
 TIMESTAMP_HEADER = "X-Annotate-Timestamp"
@@ -45,6 +48,10 @@ EVENT_HEADER = "X-Annotate-Event"
 DELIVERY_HEADER = "X-Annotate-Delivery"
 TIMEOUT_S = 10
 MAX_ERROR_CHARS = 2000
+# The longest backoff between two tries (activelearn.tasks.webhook_deliver's
+# retry_backoff_max): a delivery waiting for its next try is sent again by the sweep only
+# once this (and the sweep's own margin) has passed without the try.
+RETRY_BACKOFF_MAX_S = 600
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +197,7 @@ def webhooks_notify(*, project_id: int, event: str, payload: dict) -> list[Webho
                 endpoint=endpoint, event=event, payload=payload
             )
             deliveries.append(delivery)
-            _enqueue(delivery.pk)
+            job_enqueue(delivery)
     return deliveries
 
 
@@ -200,47 +207,35 @@ def webhook_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
         delivery = WebhookDelivery.objects.create(
             endpoint=endpoint, event="ping", payload={"project": {"id": endpoint.project_id}}
         )
-        _enqueue(delivery.pk)
+        job_enqueue(delivery)
     return delivery
 
 
-def _enqueue(delivery_id: int) -> None:
-    started = time.monotonic()
-
-    def not_sent(error: Exception) -> None:
-        # Visible in the delivery log rather than lost; the delivery stays pending.
-        _attempt_log(
-            delivery_id,
-            status_code=None,
-            error=f"not sent: queue unreachable ({error})",
-            started=started,
-        )
-
-    enqueue_on_commit("activelearn.webhook_deliver", delivery_id, on_failure=not_sent)
-
-
-def _attempt_log(delivery_id: int, *, status_code: int | None, error: str, started: float) -> int:
-    """Count and log one try; returns its number."""
-    with transaction.atomic():
-        WebhookDelivery.objects.filter(pk=delivery_id).update(attempts=F("attempts") + 1)
-        number = WebhookDelivery.objects.values_list("attempts", flat=True).get(pk=delivery_id)
-        WebhookAttempt.objects.create(
-            delivery_id=delivery_id,
-            number=number,
-            status_code=status_code,
-            error=error[:MAX_ERROR_CHARS],
-            duration_ms=int((time.monotonic() - started) * 1000),
-        )
-    return number
+def _attempt_log(
+    delivery_id: int, number: int, *, status_code: int | None, error: str, started: float
+) -> None:
+    """Log one try (its number: the delivery's attempts, counted by the claim)."""
+    WebhookAttempt.objects.update_or_create(
+        delivery_id=delivery_id,
+        number=number,
+        defaults={
+            "status_code": status_code,
+            "error": error[:MAX_ERROR_CHARS],
+            "duration_ms": int((time.monotonic() - started) * 1000),
+        },
+    )
 
 
-def webhook_attempt(*, delivery_id: int, final: bool = False) -> str:
+def webhook_attempt(*, delivery_id: int) -> str:
     """Try one delivery once. Returns its state; raises WebhookFailed when it is worth
-    trying again. A refused URL fails at once (retrying cannot make it allowed); `final`
-    marks the delivery failed when this try fails too."""
-    delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
-    if delivery is None or delivery.state != WebhookDelivery.State.PENDING:
-        return delivery.state if delivery else "missing"
+    trying again (it is queued again for that try). A refused URL fails at once (retrying
+    cannot make it allowed); the last allowed try (WebhookDelivery.max_attempts) fails it.
+    A delivery that is not queued (done, failed, or another worker's try) is left alone."""
+    if not job_claim(WebhookDelivery, delivery_id):
+        state = WebhookDelivery.objects.filter(pk=delivery_id).values_list("state", flat=True)
+        return state.first() or "missing"
+    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    number = delivery.attempts
     body = json.dumps(
         {"event": delivery.event, "delivery": delivery.pk, **delivery.payload},
         separators=(",", ":"),
@@ -251,11 +246,11 @@ def webhook_attempt(*, delivery_id: int, final: bool = False) -> str:
     try:
         target = url_resolve(delivery.endpoint.url)
     except WebhookRefused as error:
-        _attempt_log(delivery_id, status_code=None, error=f"refused: {error}", started=started)
-        WebhookDelivery.objects.filter(pk=delivery_id, state="pending").update(
-            state=WebhookDelivery.State.FAILED
+        _attempt_log(
+            delivery_id, number, status_code=None, error=f"refused: {error}", started=started
         )
-        return WebhookDelivery.State.FAILED
+        job_fail(WebhookDelivery, delivery_id, f"The address is refused: {error}.")
+        return JobState.FAILED
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "annotate-webhooks/1",
@@ -273,15 +268,22 @@ def webhook_attempt(*, delivery_id: int, final: bool = False) -> str:
             error = f"HTTP {status_code}"
     except (OSError, http.client.HTTPException) as problem:
         error = f"{type(problem).__name__}: {problem}"
-    _attempt_log(delivery_id, status_code=status_code, error=error, started=started)
+    _attempt_log(delivery_id, number, status_code=status_code, error=error, started=started)
     if not error:
-        WebhookDelivery.objects.filter(pk=delivery_id, state="pending").update(
-            state=WebhookDelivery.State.DELIVERED, delivered_at=timezone.now()
+        job_finish(WebhookDelivery, delivery_id)
+        return JobState.DONE
+    if number >= WebhookDelivery.max_attempts:
+        job_fail(
+            WebhookDelivery,
+            delivery_id,
+            f"All {number} tries failed; the last one: {error}.",
         )
-        return WebhookDelivery.State.DELIVERED
-    if final:
-        WebhookDelivery.objects.filter(pk=delivery_id, state="pending").update(
-            state=WebhookDelivery.State.FAILED
-        )
-        return WebhookDelivery.State.FAILED
+        return JobState.FAILED
+    # Waits for its next try (Celery's retry); the sweep sends it should that never come.
+    wait = timedelta(seconds=RETRY_BACKOFF_MAX_S + RESEND_AFTER_S)
+    WebhookDelivery.objects.filter(pk=delivery_id, state=JobState.RUNNING).update(
+        state=JobState.QUEUED,
+        deadline_at=timezone.now() + wait,
+        error=f"Try {number} failed ({error}); it is tried again with backoff.",
+    )
     raise WebhookFailed(error)

@@ -36,9 +36,10 @@ def _error(error: ServiceError) -> Response:
 
 
 def _started(job, request, shape) -> Response:
-    """202 with the job; 503 when the queue was unreachable and the job failed at once."""
+    """202 with the job; 503 when the queue was unreachable (the job waits, saying why, and
+    the jobs sweep sends it once the queue is back)."""
     job.refresh_from_db()
-    unreachable = job.state == JobState.FAILED
+    unreachable = job.state == JobState.QUEUED and bool(job.error)
     code = status.HTTP_503_SERVICE_UNAVAILABLE if unreachable else status.HTTP_202_ACCEPTED
     return Response(shape(job, request), status=code)
 

@@ -1,8 +1,9 @@
 """Export and import jobs: create them (validated, queued after commit), run them (in a worker).
 
-Runs are idempotent: a job is claimed with a conditional update, so a redelivered message finds
-it done; a run interrupted by a lost worker left nothing committed and is claimed again once
-the Celery time limit has passed.
+Both are jobs of the one job model (annotate.models.jobs, annotate.jobs): claimed with a
+compare-and-set, so a redelivered message finds the job taken or done; progress reports keep
+the job's deadline moving; a job whose worker died is run again (exports) or failed with the
+reason (imports) by the periodic sweep.
 """
 
 from __future__ import annotations
@@ -12,19 +13,16 @@ import logging
 import re
 import tempfile
 from collections.abc import Callable
-from functools import partial
 from typing import BinaryIO
 
 from django.conf import settings
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Q
-from django.utils import timezone
 
-from annotate.jobs import enqueue_on_commit
+from annotate.jobs import job_claim, job_enqueue, job_fail, job_finish, job_heartbeat
 from annotate.models import Project
-from annotate.models.exchange_jobs import ExchangeFormat, ExportJob, ImportJob, JobState
+from annotate.models.exchange_jobs import ExchangeFormat, ExportJob, ImportJob
 from annotate.services.errors import ServiceError
 
 from .importing import ImportRefused, import_file
@@ -42,29 +40,6 @@ MAX_STORED_ERRORS = 1000
 class QueueUnavailable(ServiceError):
     status = 503
     code = "queue_unavailable"
-
-
-def _claim(model, job_id: int) -> bool:
-    """Move a queued job (or one whose worker died past the time limit) to running."""
-    stale = timezone.now() - dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    claimable = Q(state=JobState.QUEUED) | Q(state=JobState.RUNNING, started_at__lt=stale)
-    return bool(
-        model.objects.filter(claimable, pk=job_id).update(
-            state=JobState.RUNNING, started_at=timezone.now(), progress=0.0, error=""
-        )
-    )
-
-
-def _enqueue(task_name: str, model, job_id: int) -> None:
-    enqueue_on_commit(task_name, job_id, on_failure=partial(_not_sent, model, job_id))
-
-
-def _not_sent(model, job_id: int, error: Exception) -> None:
-    model.objects.filter(pk=job_id, state=JobState.QUEUED).update(
-        state=JobState.FAILED,
-        error=f"The job queue is unreachable ({error}); nothing was run. Try again later.",
-        finished_at=timezone.now(),
-    )
 
 
 # --- export ---------------------------------------------------------------------------------
@@ -101,7 +76,7 @@ def export_create(
             date_from=date_from,
             date_to=date_to,
         )
-        _enqueue("annotate.exchange.export_run", ExportJob, job.pk)
+        job_enqueue(job)
     return job
 
 
@@ -139,7 +114,7 @@ def export_write(
 
 def export_run(*, job_id: int) -> ExportJob:
     """Write the export file of a queued job, reporting progress as it goes."""
-    if not _claim(ExportJob, job_id):
+    if not job_claim(ExportJob, job_id, tasks_done=0):
         return ExportJob.objects.get(pk=job_id)
     job = ExportJob.objects.select_related("project").get(pk=job_id)
     export_filter = export_filter_of(job)
@@ -148,8 +123,8 @@ def export_run(*, job_id: int) -> ExportJob:
     ExportJob.objects.filter(pk=job.pk).update(tasks_total=total)
 
     def progress(done: int) -> None:
-        ExportJob.objects.filter(pk=job.pk, state=JobState.RUNNING).update(
-            tasks_done=done, progress=min(done / total, 0.99) if total else 0.0
+        job_heartbeat(
+            ExportJob, job.pk, progress=min(done / total, 0.99) if total else 0.0, tasks_done=done
         )
 
     try:
@@ -172,21 +147,18 @@ def export_run(*, job_id: int) -> ExportJob:
     except Exception as error:
         logger.exception("export %s failed", job.pk)
         return _fail(ExportJob, job.pk, f"The export failed: {error}")
-    ExportJob.objects.filter(pk=job.pk).update(
-        state=JobState.DONE,
-        progress=1.0,
+    job_finish(
+        ExportJob,
+        job.pk,
         tasks_done=done,
         file=job.file.name,
         download_name=name,
-        finished_at=timezone.now(),
     )
     return ExportJob.objects.get(pk=job.pk)
 
 
 def _fail(model, job_id: int, message: str, **fields):
-    model.objects.filter(pk=job_id).update(
-        state=JobState.FAILED, error=message, finished_at=timezone.now(), **fields
-    )
+    job_fail(model, job_id, message, **fields)
     return model.objects.get(pk=job_id)
 
 
@@ -231,7 +203,7 @@ def import_create(
         )
         job.file.save(upload.name or "upload", upload, save=False)
         job.save()
-        _enqueue("annotate.exchange.import_run", ImportJob, job.pk)
+        job_enqueue(job)
     return job
 
 
@@ -250,7 +222,7 @@ def predictions_sink() -> PredictionsSink | None:
 def import_run(*, job_id: int, sink: PredictionsSink | None = None) -> ImportJob:
     """Read a queued import job's file, check every record, then write all of it (or, with
     skip_invalid, the valid records) in one transaction; errors are kept per record."""
-    if not _claim(ImportJob, job_id):
+    if not job_claim(ImportJob, job_id):
         return ImportJob.objects.get(pk=job_id)
     job = ImportJob.objects.select_related("project", "created_by").get(pk=job_id)
     if job.mode == ImportJob.Mode.PREDICTIONS:
@@ -263,9 +235,7 @@ def import_run(*, job_id: int, sink: PredictionsSink | None = None) -> ImportJob
             )
 
     def progress(fraction: float) -> None:
-        ImportJob.objects.filter(pk=job.pk, state=JobState.RUNNING).update(
-            progress=min(max(fraction, 0.0), 0.99)
-        )
+        job_heartbeat(ImportJob, job.pk, progress=min(max(fraction, 0.0), 0.99))
 
     try:
         with job.file.open("rb") as stream:
@@ -292,14 +262,13 @@ def import_run(*, job_id: int, sink: PredictionsSink | None = None) -> ImportJob
     except Exception as error:
         logger.exception("import %s failed", job.pk)
         return _fail(ImportJob, job.pk, f"The import failed: {error}")
-    ImportJob.objects.filter(pk=job.pk).update(
-        state=JobState.DONE,
-        progress=1.0,
+    job_finish(
+        ImportJob,
+        job.pk,
         records_total=result.records_total,
         records_imported=result.records_imported,
         records_failed=len(result.errors),
         tasks_written=result.tasks_written,
         errors=result.errors[:MAX_STORED_ERRORS],
-        finished_at=timezone.now(),
     )
     return ImportJob.objects.get(pk=job.pk)

@@ -559,5 +559,7 @@ class Budget(models.Model):
         return self.cost_per_image
 
 
-# Export and import jobs in a module of their own; imported here so Django registers them.
+# The one job model, and export and import jobs in modules of their own; imported here so
+# Django registers them.
 from annotate.models.exchange_jobs import ExportJob, ImportJob  # noqa: E402,F401
+from annotate.models.jobs import Job, JobState  # noqa: E402,F401

@@ -1,6 +1,7 @@
 """Export and import jobs: what was asked, how far it got, and where the file is.
 
-They belong to the annotate app and are imported by annotate/models/__init__.py.
+They belong to the annotate app and are imported by annotate/models/__init__.py. Their state,
+progress, timestamps, error and attempts come from the one job model (annotate.models.jobs).
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+from annotate.models.jobs import Job, JobState
+
+__all__ = ["ExchangeFormat", "ExportJob", "ImportJob", "JobState"]
 
 
 def export_upload_to(instance: ExportJob, filename: str) -> str:
@@ -24,13 +29,6 @@ def import_upload_to(instance: ImportJob, filename: str) -> str:
     return f"projects/{instance.project_id}/imports/{uuid.uuid4().hex}{suffix}"
 
 
-class JobState(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    FAILED = "failed", "Failed"
-
-
 class ExchangeFormat(models.TextChoices):
     COCO = "coco", "COCO JSON"
     YOLO = "yolo", "YOLO (detection and pose)"
@@ -38,8 +36,14 @@ class ExchangeFormat(models.TextChoices):
     CVAT = "cvat", "CVAT for video 1.1"
 
 
-class ExportJob(models.Model):
+class ExportJob(Job):
     """One export of a project's annotations, run by a Celery worker."""
+
+    task_name = "annotate.exchange.export_run"
+    kind_name = "export"
+    # Running it again writes a new file over the old one's place: harmless.
+    max_attempts = 3
+    restart_fields = {"tasks_done": 0}
 
     class StateFilter(models.TextChoices):
         ACCEPTED = "accepted", "Accepted only"
@@ -59,36 +63,25 @@ class ExportJob(models.Model):
     phase = models.CharField(max_length=8, choices=Phase.choices, default=Phase.LABEL)
     date_from = models.DateField(null=True, blank=True)
     date_to = models.DateField(null=True, blank=True, help_text="Inclusive.")
-    state = models.CharField(max_length=8, choices=JobState.choices, default=JobState.QUEUED)
-    progress = models.FloatField(default=0.0, help_text="0 to 1.")
     tasks_total = models.PositiveIntegerField(default=0)
     tasks_done = models.PositiveIntegerField(default=0)
     shapes_written = models.PositiveIntegerField(default=0)
     file = models.FileField(upload_to=export_upload_to, max_length=255, blank=True)
     download_name = models.CharField(max_length=200, blank=True)
-    error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
+    class Meta(Job.Meta):
         app_label = "annotate"
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(progress__gte=0) & Q(progress__lte=1), name="exportjob_progress_range"
-            ),
+            *Job.Meta.constraints,
             models.CheckConstraint(
                 condition=Q(date_from__isnull=True)
                 | Q(date_to__isnull=True)
                 | Q(date_from__lte=models.F("date_to")),
                 name="exportjob_dates_ordered",
-            ),
-            models.CheckConstraint(
-                condition=~Q(state="failed") | ~Q(error=""), name="exportjob_failure_has_error"
             ),
         ]
 
@@ -96,8 +89,14 @@ class ExportJob(models.Model):
         return f"{self.get_format_display()} export of {self.project} ({self.state})"
 
 
-class ImportJob(models.Model):
+class ImportJob(Job):
     """One uploaded file imported as ground truth or as a model's predictions."""
+
+    task_name = "annotate.exchange.import_run"
+    kind_name = "import"
+    # Not run again by the sweep: a worker that died just after the import's transaction
+    # committed would import the file twice. Its reason tells the user to check and retry.
+    max_attempts = 1
 
     class Mode(models.TextChoices):
         GROUND_TRUTH = "ground_truth", "Ground truth"
@@ -117,8 +116,6 @@ class ImportJob(models.Model):
     )
     file = models.FileField(upload_to=import_upload_to, max_length=255)
     original_name = models.CharField(max_length=255, blank=True)
-    state = models.CharField(max_length=8, choices=JobState.choices, default=JobState.QUEUED)
-    progress = models.FloatField(default=0.0)
     records_total = models.PositiveIntegerField(default=0)
     records_imported = models.PositiveIntegerField(default=0)
     records_failed = models.PositiveIntegerField(default=0)
@@ -126,27 +123,18 @@ class ImportJob(models.Model):
     errors = models.JSONField(
         default=list, blank=True, help_text='[{"record": "...", "message": "..."}], first 1000.'
     )
-    error = models.TextField(blank=True, help_text="Why the whole file was refused.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
+    class Meta(Job.Meta):
         app_label = "annotate"
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(progress__gte=0) & Q(progress__lte=1), name="importjob_progress_range"
-            ),
+            *Job.Meta.constraints,
             models.CheckConstraint(
                 condition=~Q(mode="predictions") | ~Q(model_version_name=""),
                 name="importjob_predictions_named",
-            ),
-            models.CheckConstraint(
-                condition=~Q(state="failed") | ~Q(error=""), name="importjob_failure_has_error"
             ),
         ]
 

@@ -9,20 +9,23 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from activelearn.demo import demo_learning_ensure
 from activelearn.models import LearningSettings, RetrainingRound, ScoringRun, TaskScore
 from activelearn.retraining.rounds import in_validation_slice, labels_accepted, labels_submitted
-from activelearn.scoring.runs import scoring_runs_requeue_waiting
 from activelearn.selectors import queue_ranked
+from annotate.jobs import jobs_sweep
 from annotate.management.commands.seed_demo import DEMO_PROJECT
 from annotate.models import AnnotationTask, Project
+from annotate.models.jobs import RESEND_AFTER_S
 from annotate.roles import sync_groups
 from tests.conftest import ROOT, _database_url
 
@@ -91,9 +94,10 @@ def test_five_submissions_in_the_demo_train_a_model_that_reorders_the_queue(cele
     learning = LearningSettings.objects.get(project=project)
     assert (learning.retrain_every_accepted, learning.retrain_counts) == (5, "submitted")
     # seed_demo runs before `serve` starts Redis: its cold-start run waits for the periodic
-    # re-send, which this does now.
+    # jobs sweep, which this does now (as it would a few minutes later).
     (cold,) = ScoringRun.objects.filter(project=project)
-    assert scoring_runs_requeue_waiting(older_than_s=0) == 1
+    later = timezone.now() + timedelta(seconds=RESEND_AFTER_S + 1)
+    assert jobs_sweep(now=later).sent == {"activelearn.ScoringRun": [cold.pk]}
     _wait_for(
         lambda: ScoringRun.objects.get(pk=cold.pk).state == "done", timeout=60, what="cold start"
     )
@@ -122,7 +126,7 @@ def test_five_submissions_in_the_demo_train_a_model_that_reorders_the_queue(cele
     round_ = RetrainingRound.objects.get(project=project)
     assert round_.accepted_count == FIRST_ROUND
     _wait_for(
-        lambda: RetrainingRound.objects.get(pk=round_.pk).state not in ("queued", "training"),
+        lambda: RetrainingRound.objects.get(pk=round_.pk).state not in ("queued", "running"),
         timeout=120,
         what="the retraining round",
     )

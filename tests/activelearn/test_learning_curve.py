@@ -93,7 +93,11 @@ def test_the_admin_shows_an_endpoints_delivery_log_read_only(client, project, pa
         project=project, url="https://train.example.com/hook", secret="s"
     )
     delivery = WebhookDelivery.objects.create(
-        endpoint=endpoint, event="labels.ready", state="failed", attempts=1
+        endpoint=endpoint,
+        event="labels.ready",
+        state="failed",
+        attempts=1,
+        error="All 1 tries failed; the last one: HTTP 502.",
     )
     WebhookAttempt.objects.create(delivery=delivery, number=1, status_code=502, error="HTTP 502")
     assert client.login(username="pat", password=PASSWORD)

@@ -5,10 +5,12 @@ activated when it beats the active version - end to end through a real Celery wo
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import numpy as np
 import onnxruntime as ort
 import pytest
+from django.utils import timezone
 
 from activelearn.models import (
     LearningSettings,
@@ -27,6 +29,7 @@ from activelearn.retraining.rounds import (
     labels_accepted,
     retraining_round_run,
 )
+from annotate.jobs import jobs_sweep
 from annotate.models import Annotation, AnnotationTask, Box, LabelClass
 from annotate.models.exchange_jobs import ExportJob
 from annotate.services.reviews import review_decide
@@ -114,7 +117,7 @@ def test_accepted_labels_retrain_the_baseline_which_is_activated_and_rescores(
     round_ = RetrainingRound.objects.get(project=project)
     assert round_.accepted_count == len(tasks)
     _wait_for(
-        lambda: RetrainingRound.objects.get(pk=round_.pk).state not in ("queued", "training"),
+        lambda: RetrainingRound.objects.get(pk=round_.pk).state not in ("queued", "running"),
         timeout=90,
         what="the retraining round to finish",
     )
@@ -248,18 +251,28 @@ def test_a_project_on_an_uploaded_model_still_retrains_the_baseline_without_acti
 
 
 @pytest.mark.django_db
-def test_a_round_whose_worker_died_while_training_is_taken_again_after_the_time_limit(
-    project, alice, media_root, settings, django_capture_on_commit_callbacks
+def test_a_round_whose_worker_died_while_training_is_run_again_by_the_sweep(
+    project, alice, media_root, monkeypatch, django_capture_on_commit_callbacks
 ):
+    """Rounds used to be taken again only by a message that never came."""
+    sent = []
+    monkeypatch.setattr("annotate.jobs.job_send", lambda name, args: sent.append((name, args)))
     tasks = _labeled_project(project, alice, count=16)
     AnnotationTask.objects.filter(pk__in=[t.pk for t in tasks]).update(state="accepted")
     round_ = RetrainingRound.objects.create(
-        project=project, accepted_count=len(tasks), state="training"
+        project=project, accepted_count=len(tasks), state="running", attempts=1
     )
     with django_capture_on_commit_callbacks(execute=False):
-        assert retraining_round_run(round_id=round_.pk) == "taken"  # still within the limit
-        settings.CELERY_TASK_TIME_LIMIT = 0
+        assert retraining_round_run(round_id=round_.pk) == "taken"  # a redelivery: left alone
+        RetrainingRound.objects.filter(pk=round_.pk).update(
+            deadline_at=timezone.now() - timedelta(seconds=1)
+        )
+        report = jobs_sweep()
+        assert report.restarted == {"activelearn.RetrainingRound": [round_.pk]}
+        assert sent == [("activelearn.retrain_baseline", [round_.pk])]
         assert retraining_round_run(round_id=round_.pk) == "done"
+    round_.refresh_from_db()
+    assert (round_.state, round_.attempts) == ("done", 2)
     assert ModelVersion.objects.get().name == f"baseline-{len(tasks)}-r{round_.pk}"
 
 

@@ -72,7 +72,7 @@ def test_a_webhook_is_retried_with_backoff_until_the_receiver_answers(project, s
         webhook_deliver.apply(args=[delivery.pk])
 
     delivery.refresh_from_db()
-    assert delivery.state == "delivered" and delivery.attempts == 3
+    assert delivery.state == "done" and delivery.attempts == 3
     attempts = list(WebhookAttempt.objects.filter(delivery=delivery).order_by("number"))
     assert [(a.number, a.status_code) for a in attempts] == [(1, 500), (2, 500), (3, 200)]
     assert attempts[0].error == "HTTP 500" and attempts[2].error == ""
