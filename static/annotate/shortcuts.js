@@ -1,4 +1,5 @@
-// Keyboard shortcuts: one table drives both the key handling and the `?` overlay.
+// Keyboard shortcuts: one table drives both the key handling and the `?` overlay; the
+// Shortcuts class sends keys and buttons to the page's commands (see commands.js).
 
 export const SHORTCUTS = [
   {
@@ -113,4 +114,57 @@ export function renderShortcuts(container, classes) {
     table.append(tr);
   }
   container.replaceChildren(table);
+}
+
+/**
+ * The page's keys and buttons: each key of SHORTCUTS, each [data-action] and [data-tool]
+ * button, runs a command by name through run(action, extra).
+ */
+export class Shortcuts {
+  constructor({ root, stage, hotkeys, run }) {
+    this.root = root;
+    this.stage = stage;
+    this.hotkeys = hotkeys; // () => {key: class name} of the open task's schema
+    this.run = run;
+  }
+
+  bind() {
+    document.addEventListener("keydown", (e) => this.onKey(e));
+    const tools = { select: "tool-select", box: "tool-box", kp: "tool-keypoints" };
+    for (const button of this.root.querySelectorAll("[data-tool]")) {
+      button.addEventListener("click", () => this.run(tools[button.dataset.tool]));
+    }
+    for (const button of this.root.querySelectorAll("[data-action]")) {
+      button.addEventListener("click", () => this.run(button.dataset.action));
+    }
+    // After a toolbar click the keys belong to the image again (Space must not re-click).
+    for (const button of this.root.querySelectorAll(".lb-toolbar button, .lb-timeline button")) {
+      button.addEventListener("click", () => this.stage.focus({ preventScroll: true }));
+    }
+    const overlay = document.getElementById("shortcuts");
+    overlay.addEventListener("click", (e) => {
+      if (e.target === overlay) overlay.hidden = true;
+    });
+  }
+
+  onKey(event) {
+    const target = event.target;
+    if (target instanceof HTMLElement && target.closest("input, textarea, select, dialog")) {
+      if (!(target instanceof HTMLInputElement && target.type === "range")) return;
+    }
+    const match = actionFor(event, this.hotkeys() || {});
+    if (!match) return;
+    if (this.root.dataset.state !== "ready" && match.action !== "help") return;
+    // Tab moves between shapes only while the image has the focus; elsewhere it is Tab.
+    // So does Enter (accept a suggestion): on a focused button it must still press the button.
+    const imageKeys = match.action.startsWith("select-") || match.action === "accept-suggestion";
+    if (imageKeys && document.activeElement !== this.stage) return;
+    const overlay = document.getElementById("shortcuts");
+    if (!overlay.hidden && match.action !== "help") {
+      if (event.key === "Escape") overlay.hidden = true;
+      return;
+    }
+    event.preventDefault();
+    this.run(match.action, match);
+  }
 }
