@@ -138,7 +138,11 @@ export class Editor {
   selectItem(item, point = null) {
     this.selectedPoint = point;
     this.select(
-      item ? (item.track != null ? { track: item.track, type: item.type } : { id: item.keyframe.id }) : null,
+      item
+        ? item.track != null
+          ? { track: item.track, type: item.type }
+          : { id: item.keyframe.id }
+        : null,
     );
   }
 

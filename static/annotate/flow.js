@@ -2,13 +2,7 @@
 // (conflicts, schema changes, expired sessions), the lease (heartbeat), and the queue (next
 // task, prefetch, submit, skip).
 
-import {
-  DraftSaver,
-  clearLocalDraft,
-  isAuthProblem,
-  request,
-  storeLocalDraft,
-} from "./api.js";
+import { DraftSaver, clearLocalDraft, isAuthProblem, request, storeLocalDraft } from "./api.js";
 import { fromPayload, toPayload } from "./model.js";
 import { $, url, canonical } from "./dom.js";
 
@@ -21,17 +15,30 @@ export class Flow {
    * schemaReloaded(): the editor has a new schema (the palette follows);
    * requestDraw(): repaint the shapes (errors are drawn on them).
    */
-  constructor(editor, { config, mode, notices, panels, ...callbacks }) {
+  constructor(
+    editor,
+    {
+      config,
+      mode,
+      notices,
+      panels,
+      openTask,
+      closeTask,
+      finishSkeleton,
+      schemaReloaded,
+      requestDraw,
+    },
+  ) {
     this.editor = editor;
     this.config = config;
     this.mode = mode;
     this.notices = notices;
     this.panels = panels;
-    this.openTask = callbacks.openTask;
-    this.closeTask = callbacks.closeTask;
-    this.finishSkeleton = callbacks.finishSkeleton;
-    this.schemaReloaded = callbacks.schemaReloaded;
-    this.requestDraw = callbacks.requestDraw;
+    this.openTask = openTask;
+    this.closeTask = closeTask;
+    this.finishSkeleton = finishSkeleton;
+    this.schemaReloaded = schemaReloaded;
+    this.requestDraw = requestDraw;
     this.saver = null; // a DraftSaver while an editable task is open
     this.heartbeat = null;
     this.prefetched = null; // {task, payload} of the next task, held while this one is labeled
@@ -154,7 +161,11 @@ export class Flow {
         ]);
       },
       notEditable: (data) => {
-        this.notices.banner("locked", "error", data.detail || "This task can no longer be changed.");
+        this.notices.banner(
+          "locked",
+          "error",
+          data.detail || "This task can no longer be changed.",
+        );
       },
       auth: () => this.showAuthBanner(),
       leaseLost: (data) => this.showLeaseLost(data),

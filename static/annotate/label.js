@@ -33,7 +33,6 @@ class LabelPage {
     this.stage = $("stage");
     // Read by the browser tests and benchmarks/ui.py.
     this.stats = { frameChangeMs: [], readyMs: null, draws: 0, loads: 0 };
-    this.data = null; // the open task's payload
 
     const editor = (this.editor = new Editor());
     const { root, stage, mode } = this;
@@ -44,7 +43,8 @@ class LabelPage {
       shapeCanvas: $("shape-layer"),
       stats: this.stats,
     }));
-    // The parts call each other through these callbacks, so none needs the whole page.
+    // The parts reach each other through these callbacks, so none needs the whole page
+    // (arrow functions, so that they may name a part built further down).
     const goToFrame = (position) => this.timeline.setFrame(position);
     this.panels = new Panels(editor, {
       root,
@@ -194,7 +194,6 @@ class LabelPage {
       payload = result.data;
     }
     this.closeTask();
-    this.data = payload;
     const { task, schema } = payload;
     const frames = payload.media.frames;
     const editor = this.editor;
@@ -216,7 +215,10 @@ class LabelPage {
       );
     }
 
-    if (this.mode === "label" && window.location.pathname !== url(this.config.urls.label_page, task.id)) {
+    if (
+      this.mode === "label" &&
+      window.location.pathname !== url(this.config.urls.label_page, task.id)
+    ) {
       history.replaceState({}, "", url(this.config.urls.label_page, task.id));
     }
     const preload = document.getElementById("preload-image");

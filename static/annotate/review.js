@@ -59,7 +59,9 @@ export class ReviewPanel {
     const done = $("review-result");
     done.hidden = false;
     done.textContent =
-      decision === "accept" ? "Accepted." : "Rejected: sent back to the annotator with your comment.";
+      decision === "accept"
+        ? "Accepted."
+        : "Rejected: sent back to the annotator with your comment.";
     this.task.state = result.data.state;
     this.reviewed(result.data.state);
   }
