@@ -11,14 +11,11 @@
 
 import { loadLocalDraft, pruneLocalDrafts } from "./api.js";
 import { CanvasView } from "./canvas.js";
-import { createCommands } from "./commands.js";
 import { Editor } from "./editor.js";
-import { Flow } from "./flow.js";
+import { Flow, ReviewPanel } from "./flow.js";
 import { fromPayload, toPayload } from "./model.js";
-import { Notices } from "./notices.js";
-import { Panels } from "./panels.js";
-import { ReviewPanel } from "./review.js";
-import { Shortcuts } from "./shortcuts.js";
+import { Notices, Panels } from "./panels.js";
+import { Shortcuts, createCommands } from "./shortcuts.js";
 import { Suggestions } from "./suggestions.js";
 import { Timeline } from "./timeline.js";
 import { Tools } from "./tools.js";

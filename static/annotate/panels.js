@@ -1,12 +1,76 @@
-// The labeling page's side panels: the task and its counts, the reviewer's comment, the
-// selected shape (with a skeleton's points and their visibility), the problems the server
-// found, the empty-page message and the shortcuts overlay. They read an Editor and call
-// back for what they cannot do themselves (go to a frame, change a point's visibility).
+// What the labeling page shows beside the image. Notices: the save status and the banners.
+// Panels: the task and its counts, the reviewer's comment, the selected shape (with a
+// skeleton's points and their visibility), the problems the server found, the empty-page
+// message and the shortcuts overlay; they read an Editor and call back for what they cannot
+// do themselves (go to a frame, change a point's visibility).
 
 import { SIDE_COLORS } from "./canvas.js";
 import { countShapes } from "./model.js";
 import { renderShortcuts } from "./shortcuts.js";
 import { $ } from "./dom.js";
+
+/** The save status in the toolbar and the banners above the stage (one per id: showing a
+ * banner again replaces it). */
+export class Notices {
+  constructor() {
+    this.banners = {}; // id -> element
+  }
+
+  /** kind: saved | saving | dirty | retrying | error | blocked | idle (styled by label.css). */
+  status(kind, text) {
+    const el = $("save-status");
+    el.dataset.kind = kind;
+    el.textContent = text;
+    el.title = text;
+  }
+
+  /** actions: [{label, run}] or [{label, href}] (opened in a new tab). */
+  banner(id, kind, text, actions = []) {
+    this.hide(id);
+    const el = document.createElement("div");
+    el.className = "lb-banner";
+    el.dataset.kind = kind;
+    el.dataset.banner = id;
+    const span = document.createElement("span");
+    span.className = "text";
+    span.textContent = text;
+    el.append(span);
+    for (const action of actions) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = action.label;
+      if (action.href) {
+        button.addEventListener("click", () => window.open(action.href, "_blank", "noopener"));
+      } else {
+        button.addEventListener("click", action.run);
+      }
+      el.append(button);
+    }
+    const close = document.createElement("button");
+    close.type = "button";
+    close.textContent = "×";
+    close.title = "Dismiss";
+    close.addEventListener("click", () => this.hide(id));
+    el.append(close);
+    $("banners").append(el);
+    this.banners[id] = el;
+  }
+
+  shows(id) {
+    return Boolean(this.banners[id]);
+  }
+
+  hide(id) {
+    this.banners[id]?.remove();
+    delete this.banners[id];
+  }
+
+  /** A new task: the previous one's banners go. */
+  clear() {
+    this.banners = {};
+    $("banners").replaceChildren();
+  }
+}
 
 const VISIBILITY_LABELS = { 2: "visible", 1: "occluded", 0: "not labeled" };
 
