@@ -1,12 +1,15 @@
 // The labeling page (and the review page, read-only): loads a task through the API, lets the
 // annotator draw boxes, skeletons and tracks, autosaves drafts and moves through the queue.
 // This entry module builds the page's parts and wires them together:
-//   editor.js       the task's schema, shapes, frame, selection and undo (no DOM)
-//   canvas.js       CanvasView: zoom/pan and drawing         tools.js     pointer tools, toolbar
-//   timeline.js     frames, scrubber, play                   tracks.js    track list, commands
-//   suggestions.js  model suggestions                        panels.js    side panels
-//   flow.js         drafts, lease, next/submit/skip          notices.js   status, banners
-//   shortcuts.js    keys and buttons -> commands.js          review.js    the review form
+//   editor.js       Editor: the task's schema, shapes, frame, selection, undo (no DOM; events)
+//   canvas.js       CanvasView: zoom/pan and drawing the editor's shapes (Renderer paints)
+//   tools.js        Tools: pointer input (select, box, skeleton points), toolbar and palette
+//   timeline.js     Timeline: frames, scrubber, play; FrameCache: frame images decoded ahead
+//   tracks.js       Tracks: the track list, keyframe ticks, copy/extend/split/merge
+//   suggestions.js  Suggestions: the model's suggestions, to accept or drop
+//   flow.js         Flow: drafts, lease, next/submit/skip; ReviewPanel: accept/reject
+//   panels.js       Panels: the side panels; Notices: save status and banners
+//   shortcuts.js    Shortcuts: keys and buttons -> createCommands: what each command does
 // Pure logic lives in geometry.js, interpolate.js, undo.js and model.js.
 
 import { loadLocalDraft, pruneLocalDrafts } from "./api.js";
