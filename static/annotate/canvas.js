@@ -1,7 +1,9 @@
 // Drawing: the image on one canvas, the shapes on a second one above it, so that dragging a
 // shape redraws only the shapes. Everything in image pixels through the view transform.
+// Renderer paints what it is given; CanvasView owns the view (zoom and pan) and decides when
+// to paint the editor's shapes (at most once per animation frame).
 
-import { handlePoints } from "./geometry.js";
+import { fitView, handlePoints, toImage, zoomAt } from "./geometry.js";
 
 export const SIDE_COLORS = { left: "#1e88e5", right: "#fb8c00", center: "#fdd835" };
 const ERROR_COLOR = "#ff1744";
@@ -183,5 +185,110 @@ export class Renderer {
         ctx.fillText(`⚠ ${errors[0]}`, first[0] * s + view.x + 8, first[1] * s + view.y + 16);
       }
     }
+  }
+}
+
+/** The stage: the view transform, the current frame's image, and the shapes of an Editor. */
+export class CanvasView {
+  constructor(editor, { stage, imageCanvas, shapeCanvas, stats }) {
+    this.editor = editor;
+    this.stage = stage;
+    this.renderer = new Renderer(stage, imageCanvas, shapeCanvas);
+    this.stats = stats; // {draws}: counted for benchmarks/ui.py
+    this.view = { scale: 1, x: 0, y: 0 };
+    this.bitmap = null;
+    this.imageDirty = true;
+    this.drawPending = false;
+    this.shapesHidden = false;
+    this.draft = null; // the box being drawn, {x, y, w, h}, set by the box tool
+    this.overlays = []; // painters called after the shapes (model suggestions)
+  }
+
+  /** Follow the stage's size; the first call only measures. */
+  watchSize() {
+    this.renderer.resize();
+    new ResizeObserver(() => {
+      this.renderer.resize();
+      this.imageDirty = true;
+      this.requestDraw();
+    }).observe(this.stage);
+  }
+
+  addOverlay(paint) {
+    this.overlays.push(paint);
+  }
+
+  showImage(bitmap) {
+    this.bitmap = bitmap;
+    this.imageDirty = true;
+    this.drawNow();
+  }
+
+  requestDraw() {
+    if (this.drawPending) return;
+    this.drawPending = true;
+    requestAnimationFrame(() => {
+      this.drawPending = false;
+      this.drawNow();
+    });
+  }
+
+  drawNow() {
+    const editor = this.editor;
+    if (!editor.frames?.length || !editor.frames[0].width) return;
+    const { width, height } = editor.imageSize;
+    if (this.imageDirty) {
+      this.renderer.drawImage(this.bitmap, this.view, width, height);
+      this.imageDirty = false;
+    }
+    this.renderer.drawShapes(this.shapesHidden ? [] : editor.items(), this.view, {
+      colors: editor.colors,
+      skeleton: editor.schema.skeleton,
+      sides: editor.sides,
+      isSelected: (item) => editor.isSelected(item),
+      selectedPoint: editor.selectedPoint,
+      errors: editor.errors,
+      errorKey: (item) => editor.errorKeyOf(item),
+      editable: editor.editable,
+      draft: this.draft,
+      currentLabel: editor.currentLabel,
+    });
+    for (const paint of this.overlays) paint();
+    this.stats.draws += 1;
+  }
+
+  setView(view) {
+    this.view = view;
+    this.imageDirty = true;
+    this.requestDraw();
+  }
+
+  /** The view that shows the whole current image. */
+  fitted() {
+    const { width, height } = this.editor.imageSize;
+    return fitView(width, height, this.renderer.width, this.renderer.height);
+  }
+
+  fit() {
+    this.setView(this.fitted());
+  }
+
+  /** Zoom by `factor` around a screen point (the stage's centre by default). */
+  zoom(factor, sx = this.renderer.width / 2, sy = this.renderer.height / 2) {
+    this.setView(zoomAt(this.view, factor, sx, sy));
+  }
+
+  toggleShapes() {
+    this.shapesHidden = !this.shapesHidden;
+    this.requestDraw();
+  }
+
+  /** A pointer event in stage pixels (sx, sy) and image pixels (ix, iy). */
+  pointer(event) {
+    const rect = this.stage.getBoundingClientRect();
+    const sx = event.clientX - rect.left;
+    const sy = event.clientY - rect.top;
+    const [ix, iy] = toImage(this.view, sx, sy);
+    return { sx, sy, ix, iy };
   }
 }

@@ -1,4 +1,9 @@
-// Keyboard shortcuts: one table drives both the key handling and the `?` overlay.
+// Keys, buttons and commands: one table of shortcuts drives both the key handling and the `?`
+// overlay; the Shortcuts class sends keys and [data-action] buttons to the page's commands,
+// and createCommands says what each command does.
+
+import { deleteTrack, removeShape } from "./model.js";
+import { $ } from "./dom.js";
 
 export const SHORTCUTS = [
   {
@@ -113,4 +118,124 @@ export function renderShortcuts(container, classes) {
     table.append(tr);
   }
   container.replaceChildren(table);
+}
+
+/**
+ * The page's keys and buttons: each key of SHORTCUTS, each [data-action] and [data-tool]
+ * button, runs a command by name through run(action, extra).
+ */
+export class Shortcuts {
+  constructor({ root, stage, hotkeys, run }) {
+    this.root = root;
+    this.stage = stage;
+    this.hotkeys = hotkeys; // () => {key: class name} of the open task's schema
+    this.run = run;
+  }
+
+  bind() {
+    document.addEventListener("keydown", (e) => this.onKey(e));
+    const tools = { select: "tool-select", box: "tool-box", kp: "tool-keypoints" };
+    for (const button of this.root.querySelectorAll("[data-tool]")) {
+      button.addEventListener("click", () => this.run(tools[button.dataset.tool]));
+    }
+    for (const button of this.root.querySelectorAll("[data-action]")) {
+      button.addEventListener("click", () => this.run(button.dataset.action));
+    }
+    // After a toolbar click the keys belong to the image again (Space must not re-click).
+    for (const button of this.root.querySelectorAll(".lb-toolbar button, .lb-timeline button")) {
+      button.addEventListener("click", () => this.stage.focus({ preventScroll: true }));
+    }
+    const overlay = document.getElementById("shortcuts");
+    overlay.addEventListener("click", (e) => {
+      if (e.target === overlay) overlay.hidden = true;
+    });
+  }
+
+  onKey(event) {
+    const target = event.target;
+    if (target instanceof HTMLElement && target.closest("input, textarea, select, dialog")) {
+      if (!(target instanceof HTMLInputElement && target.type === "range")) return;
+    }
+    const match = actionFor(event, this.hotkeys() || {});
+    if (!match) return;
+    if (this.root.dataset.state !== "ready" && match.action !== "help") return;
+    // Tab moves between shapes only while the image has the focus; elsewhere it is Tab.
+    // So does Enter (accept a suggestion): on a focused button it must still press the button.
+    const imageKeys = match.action.startsWith("select-") || match.action === "accept-suggestion";
+    if (imageKeys && document.activeElement !== this.stage) return;
+    const overlay = document.getElementById("shortcuts");
+    if (!overlay.hidden && match.action !== "help") {
+      if (event.key === "Escape") overlay.hidden = true;
+      return;
+    }
+    event.preventDefault();
+    this.run(match.action, match);
+  }
+}
+
+// -- the commands ------------------------------------------------------------------------
+
+/** parts: the page's Editor, CanvasView, Tools, Tracks, Timeline, Suggestions and Flow. */
+export function createCommands({ editor, canvas, tools, tracks, timeline, suggestions, flow }) {
+  const table = {
+    "tool-select": () => tools.selectTool(),
+    "tool-box": () => tools.setTool("box"),
+    "tool-keypoints": () => tools.setTool("kp"),
+    "skip-point": () => tools.skipPoint(),
+    "cycle-visibility": () => tools.cycleVisibility(),
+    class: ({ label }) => tools.chooseClass(label),
+    delete: () => deleteSelected(editor),
+    "delete-track": () => tracks.deleteTrack(),
+    undo: () => editor.editable && editor.undo(),
+    redo: () => editor.editable && editor.redo(),
+    "next-frame": () => timeline.next(),
+    "prev-frame": () => timeline.previous(),
+    play: () => timeline.togglePlay(),
+    "copy-next": () => tracks.copyToNext(),
+    "extend-track": () => tracks.extend(),
+    "split-track": () => tracks.split(),
+    "merge-tracks": () => tracks.mergeChecked(),
+    "toggle-shapes": () => {
+      canvas.toggleShapes();
+      tools.renderHint();
+    },
+    "select-next": () => selectNeighbour(editor, 1),
+    "select-prev": () => selectNeighbour(editor, -1),
+    fit: () => canvas.fit(),
+    "zoom-in": () => canvas.zoom(1.25),
+    "zoom-out": () => canvas.zoom(0.8),
+    save: () => flow.saveDraft(),
+    submit: () => flow.submit(),
+    skip: () => flow.openSkip(),
+    help: () => {
+      const overlay = $("shortcuts");
+      overlay.hidden = !overlay.hidden;
+    },
+  };
+  /** Run a command; model suggestions have the first say (Enter, Delete on a suggestion). */
+  return function run(action, extra = {}) {
+    if (suggestions.handle(action)) return;
+    return table[action]?.(extra);
+  };
+}
+
+/** Delete: the selected shape on this frame; on an interpolated frame, its whole track. */
+function deleteSelected(editor) {
+  const item = editor.selectedItem();
+  if (!editor.editable || !item) return;
+  editor.change(() => {
+    if (item.keyframe) removeShape(editor.doc, item.keyframe.id);
+    else deleteTrack(editor.doc, item.track);
+    // A track that lives on (now interpolated here) stays selected.
+    if (item.track == null || !editor.doc.tracks[item.track]) editor.selection = null;
+    editor.placing = null;
+  });
+}
+
+/** Tab / Shift+Tab: the next or previous shape on this frame. */
+function selectNeighbour(editor, step) {
+  const items = editor.items();
+  if (!items.length) return;
+  const at = items.findIndex((i) => editor.isSelected(i));
+  editor.selectItem(items[(at + step + items.length) % items.length]);
 }

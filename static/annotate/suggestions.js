@@ -4,9 +4,10 @@
 // uncertain points unplaced, and the next-point prompt walks those. The rest are suggestions,
 // drawn dashed with their confidence, to accept (Enter), adjust (accept, then edit) or
 // delete (Delete). Pending suggestions live in doc.suggestions, so undo and the draft kept
-// in this browser carry them.
+// in this browser carry them. The functions at the top are pure (tested on their own);
+// the Suggestions class shows them on the page.
 
-import { loadLocalDraft, request, storeLocalDraft } from "./api.js";
+import { loadLocalDraft, request } from "./api.js";
 import { addShape, toPayload } from "./model.js";
 import { $, url, canonical } from "./dom.js";
 
@@ -129,20 +130,36 @@ export function nextUncertain(doc, names, frame, afterId = null) {
   return null;
 }
 
-// -- methods of LabelApp ----------------------------------------------------------------
+// -- on the page --------------------------------------------------------------------------
 
 function percent(confidence) {
   return `${Math.round((confidence ?? 0) * 100)}%`;
 }
 
-export const suggestionsMethods = {
+export class Suggestions {
+  /**
+   * goToFrame(position): show another frame; keepLocally(): store the document in this
+   * browser without sending it; onUncertainSkeleton(placing): a model skeleton has points
+   * still to place, the next-point prompt should start there.
+   */
+  constructor(editor, { canvas, stage, goToFrame, keepLocally, onUncertainSkeleton }) {
+    this.editor = editor;
+    this.canvas = canvas;
+    this.stage = stage;
+    this.goToFrame = goToFrame;
+    this.keepLocally = keepLocally;
+    this.onUncertainSkeleton = onUncertainSkeleton;
+    this.selected = null; // id of the selected suggestion
+  }
+
   /** After a task opened: restore pending suggestions kept in this browser, or ask the
    * server when nothing was saved yet. Never blocks the page. */
-  async loadSuggestions(serverVersion) {
-    this.suggestionSelected = null;
-    const taskId = this.task.id;
-    if (!this.editable) return this.renderSuggestions();
-    if (!this.doc.suggestions) {
+  async load(serverVersion) {
+    const editor = this.editor;
+    this.selected = null;
+    const taskId = editor.task.id;
+    if (!editor.editable) return this.render();
+    if (!editor.doc.suggestions) {
       const local = loadLocalDraft(taskId);
       // Saved already, and this browser holds the same shapes plus what the server does not
       // keep (pending suggestions, the points still to place): take this browser's copy.
@@ -150,15 +167,14 @@ export const suggestionsMethods = {
         serverVersion != null &&
         local?.doc?.suggestions &&
         (local.baseVersion ?? null) === serverVersion &&
-        shapesKey(local.doc, this.frames) === shapesKey(this.doc, this.frames)
+        shapesKey(local.doc, editor.frames) === shapesKey(editor.doc, editor.frames)
       ) {
-        this.doc = local.doc;
-        this.invalidate();
+        editor.setDoc(local.doc);
       }
     }
-    if (this.doc.suggestions || serverVersion != null || this.doc.shapes.length) {
+    if (editor.doc.suggestions || serverVersion != null || editor.doc.shapes.length) {
       document.documentElement.dataset.suggestions = String(taskId);
-      return this.afterSuggestions();
+      return this.afterLoad();
     }
     let result = null;
     try {
@@ -166,214 +182,205 @@ export const suggestionsMethods = {
     } catch {
       result = null; // no suggestions is no loss: the task is labeled by hand
     }
-    if (this.task?.id !== taskId) return; // the annotator moved on meanwhile
-    if (result?.ok && !this.doc.suggestions) {
-      const accepted = applySuggestions(this.doc, result.data, this.frames);
-      if (accepted.length && this.saver) this.saver.markDirty();
-      this.invalidate();
-      this.renderCounts();
-      this.requestDraw();
-      const placing = nextUncertain(this.doc, this.pointNames(), this.frame);
-      if (placing && !this.placing) {
-        this.setTool("kp");
-        this.placing = placing;
-        this.selection = { id: placing.shapeId };
-        this.renderHint();
-        this.renderSelection();
-      }
+    if (editor.task?.id !== taskId) return; // the annotator moved on meanwhile
+    if (result?.ok && !editor.doc.suggestions) {
+      const accepted = applySuggestions(editor.doc, result.data, editor.frames);
+      editor.changed({ save: accepted.length > 0 }); // no undo step: nothing to go back to
+      const placing = nextUncertain(editor.doc, editor.pointNames(), editor.frame);
+      if (placing && !editor.placing) this.onUncertainSkeleton(placing);
     }
     document.documentElement.dataset.suggestions = String(taskId);
-    this.afterSuggestions();
-  },
+    this.afterLoad();
+  }
 
-  pointNames() {
-    return this.schema.skeleton.keypoints.map((k) => k.name);
-  },
-
-  /** The next-point prompt moves on to the next model skeleton with unplaced points. */
-  nextUncertainPlacing(afterId) {
-    return nextUncertain(this.doc, this.pointNames(), this.frame, afterId);
-  },
-
-  afterSuggestions() {
-    this.renderSuggestions();
-    this.requestDraw();
-  },
+  afterLoad() {
+    this.render();
+    this.canvas.requestDraw();
+  }
 
   /** Keys and buttons: Enter accepts, Delete deletes the selected suggestion. Returns true
    * when it handled the action. */
-  suggestionAction(action) {
-    if (!this.editable || !this.doc.suggestions?.length) return false;
+  handle(action) {
+    const editor = this.editor;
+    if (!editor.editable || !editor.doc.suggestions?.length) return false;
     if (action === "accept-all-suggestions") {
-      this.acceptAllSuggestions();
+      this.acceptAll();
       this.stage.focus({ preventScroll: true });
       return true;
     }
     if (action === "accept-suggestion") {
-      const id = this.suggestionSelected ?? suggestionsAt(this.doc, this.frame)[0]?.id;
-      if (id != null) this.acceptSuggestionById(id);
+      const id = this.selected ?? suggestionsAt(editor.doc, editor.frame)[0]?.id;
+      if (id != null) this.accept(id);
       return true;
     }
-    if (action === "delete" && this.suggestionSelected != null && !this.selectedItem()) {
-      this.deleteSuggestionById(this.suggestionSelected);
+    if (action === "delete" && this.selected != null && !editor.selectedItem()) {
+      this.drop(this.selected);
       return true;
     }
     return false;
-  },
+  }
 
-  acceptSuggestionById(id) {
-    this.change(() => {
-      const shape = acceptSuggestion(this.doc, id);
-      if (shape) this.selection = { id: shape.id };
+  accept(id) {
+    const editor = this.editor;
+    editor.change(() => {
+      const shape = acceptSuggestion(editor.doc, id);
+      if (shape) editor.selection = { id: shape.id };
     });
-    this.suggestionSelected = null;
-    this.renderSuggestions();
-  },
-
-  deleteSuggestionById(id) {
-    this.change(() => dropSuggestion(this.doc, id), { save: false });
-    this.suggestionSelected = null;
-    this.keepSuggestionsLocally();
-    this.renderSuggestions();
-  },
-
-  acceptAllSuggestions() {
-    const ids = (this.doc.suggestions ?? []).map((s) => s.id);
-    if (!ids.length) return;
-    this.change(() => {
-      for (const id of ids) acceptSuggestion(this.doc, id);
-    });
-    this.suggestionSelected = null;
-    this.renderSuggestions();
-  },
+    this.selected = null;
+    this.render();
+  }
 
   /** Deleting a suggestion changes no shape, so nothing is sent; the browser copy keeps it. */
-  keepSuggestionsLocally() {
-    if (!this.saver) return;
-    storeLocalDraft(this.task.id, {
-      baseVersion: this.saver.baseVersion,
-      doc: this.doc,
-      dirty: this.saver.dirty,
-    });
-  },
+  drop(id) {
+    this.editor.change(() => dropSuggestion(this.editor.doc, id), { save: false });
+    this.selected = null;
+    this.keepLocally();
+    this.render();
+  }
 
-  selectSuggestion(id) {
-    this.suggestionSelected = id;
-    if (id != null) this.selectItem(null);
-    this.renderSuggestions();
-    this.requestDraw();
-  },
+  acceptAll() {
+    const editor = this.editor;
+    const ids = (editor.doc.suggestions ?? []).map((s) => s.id);
+    if (!ids.length) return;
+    editor.change(() => {
+      for (const id of ids) acceptSuggestion(editor.doc, id);
+    });
+    this.selected = null;
+    this.render();
+  }
+
+  select(id) {
+    this.selected = id;
+    if (id != null) this.editor.selectItem(null);
+    this.render();
+    this.canvas.requestDraw();
+  }
 
   /** Select tool: a click on a suggestion selects it; true when one was hit. */
-  pickSuggestion(p) {
-    if (this.shapesHidden || !this.doc.suggestions?.length) return false;
-    const hit = suggestionAt(this.doc, this.frame, p.ix, p.iy, 8 / this.view.scale);
+  pick(p) {
+    const editor = this.editor;
+    if (this.canvas.shapesHidden || !editor.doc.suggestions?.length) return false;
+    const hit = suggestionAt(editor.doc, editor.frame, p.ix, p.iy, 8 / this.canvas.view.scale);
     if (!hit) return false;
-    this.selectSuggestion(hit.id);
+    this.select(hit.id);
     return true;
-  },
+  }
 
-  renderSuggestions() {
+  render() {
     const panel = $("suggestions-panel");
     if (!panel) return;
-    const pending = this.editable ? (this.doc.suggestions ?? []) : [];
+    const editor = this.editor;
+    const pending = editor.editable ? (editor.doc.suggestions ?? []) : [];
     panel.hidden = !pending.length;
-    $("suggestions-version").textContent = this.doc.modelVersion
-      ? `· ${this.doc.modelVersion}`
+    $("suggestions-version").textContent = editor.doc.modelVersion
+      ? `· ${editor.doc.modelVersion}`
       : "";
     const list = $("suggestion-list");
     list.replaceChildren();
     list.dataset.count = String(pending.length);
-    for (const s of pending) {
-      const li = document.createElement("li");
-      li.dataset.suggestion = String(s.id);
-      if (s.id === this.suggestionSelected) li.classList.add("selected");
-      const text = document.createElement("span");
-      text.className = "name";
-      const where = this.frames.length > 1 ? ` · frame ${s.frame + 1}` : "";
-      text.textContent = `${s.label} ${s.type === "box" ? "box" : "skeleton"} · ${percent(s.confidence)}${where}`;
-      text.addEventListener("click", () => {
-        if (s.frame !== this.frame) this.setFrame(s.frame);
-        this.selectSuggestion(s.id);
-        this.stage.focus({ preventScroll: true });
-      });
-      const accept = document.createElement("button");
-      accept.type = "button";
-      accept.textContent = "Accept";
-      accept.title = "Make it a shape (Enter)";
-      accept.addEventListener("click", () => {
-        this.acceptSuggestionById(s.id);
-        this.stage.focus({ preventScroll: true });
-      });
-      const drop = document.createElement("button");
-      drop.type = "button";
-      drop.textContent = "Delete";
-      drop.title = "Drop it (select it, then Delete)";
-      drop.addEventListener("click", () => {
-        this.deleteSuggestionById(s.id);
-        this.stage.focus({ preventScroll: true });
-      });
-      li.append(text, accept, drop);
-      list.append(li);
-    }
-  },
+    for (const s of pending) list.append(this.row(s));
+  }
+
+  row(s) {
+    const refocus = () => this.stage.focus({ preventScroll: true });
+    const li = document.createElement("li");
+    li.dataset.suggestion = String(s.id);
+    if (s.id === this.selected) li.classList.add("selected");
+    const text = document.createElement("span");
+    text.className = "name";
+    const where = this.editor.frames.length > 1 ? ` · frame ${s.frame + 1}` : "";
+    text.textContent = `${s.label} ${s.type === "box" ? "box" : "skeleton"} · ${percent(s.confidence)}${where}`;
+    text.addEventListener("click", () => {
+      if (s.frame !== this.editor.frame) this.goToFrame(s.frame);
+      this.select(s.id);
+      refocus();
+    });
+    const accept = document.createElement("button");
+    accept.type = "button";
+    accept.textContent = "Accept";
+    accept.title = "Make it a shape (Enter)";
+    accept.addEventListener("click", () => {
+      this.accept(s.id);
+      refocus();
+    });
+    const drop = document.createElement("button");
+    drop.type = "button";
+    drop.textContent = "Delete";
+    drop.title = "Drop it (select it, then Delete)";
+    drop.addEventListener("click", () => {
+      this.drop(s.id);
+      refocus();
+    });
+    li.append(text, accept, drop);
+    return li;
+  }
 
   /** Drawn over the shapes: suggestions dashed and translucent with their confidence, and
    * where the model put the uncertain points of accepted skeletons still to be placed. */
-  drawSuggestions() {
-    if (this.shapesHidden) return;
-    const pending = suggestionsAt(this.doc, this.frame);
-    const hints = this.doc.shapes.filter((s) => s.frame === this.frame && s.uncertain?.length);
+  draw() {
+    if (this.canvas.shapesHidden) return;
+    const { doc, frame } = this.editor;
+    const pending = suggestionsAt(doc, frame);
+    const hints = doc.shapes.filter((s) => s.frame === frame && s.uncertain?.length);
     if (!pending.length && !hints.length) return;
-    const ctx = this.renderer.shapeCtx;
-    const { scale: s, x: ox, y: oy } = this.view;
+    const { renderer, view } = this.canvas;
+    const ctx = renderer.shapeCtx;
     ctx.save();
-    ctx.setTransform(this.renderer.ratio, 0, 0, this.renderer.ratio, 0, 0);
+    ctx.setTransform(renderer.ratio, 0, 0, renderer.ratio, 0, 0);
     ctx.font = "12px system-ui, sans-serif";
     ctx.textBaseline = "bottom";
-    for (const g of pending) {
-      const selected = g.id === this.suggestionSelected;
-      const color = this.colors[g.label] || "#e6194b";
-      ctx.globalAlpha = selected ? 0.95 : 0.6;
-      ctx.strokeStyle = color;
-      ctx.fillStyle = color;
-      ctx.lineWidth = selected ? 2.5 : 1.5;
-      ctx.setLineDash([6, 4]);
-      if (g.type === "box") {
-        const x = g.x * s + ox;
-        const y = g.y * s + oy;
-        ctx.strokeRect(x, y, g.w * s, g.h * s);
-        ctx.globalAlpha = selected ? 0.25 : 0.1;
-        ctx.fillRect(x, y, g.w * s, g.h * s);
-        ctx.globalAlpha = selected ? 0.95 : 0.75;
-        ctx.fillText(`${g.label}? ${percent(g.confidence)}`, x + 2, y - 2);
-      } else {
-        for (const [a, b] of this.schema.skeleton.edges) {
-          const pa = g.points[a];
-          const pb = g.points[b];
-          if (!pa || !pb || pa[2] === 0 || pb[2] === 0) continue;
-          ctx.beginPath();
-          ctx.moveTo(pa[0] * s + ox, pa[1] * s + oy);
-          ctx.lineTo(pb[0] * s + ox, pb[1] * s + oy);
-          ctx.stroke();
-        }
-        ctx.setLineDash([]);
-        for (const [name, p] of Object.entries(g.points)) {
-          if (p[2] === 0) continue;
-          ctx.beginPath();
-          ctx.arc(p[0] * s + ox, p[1] * s + oy, 4, 0, Math.PI * 2);
-          ctx.stroke();
-          const c = g.pointConfidence?.[name];
-          if (selected && c != null) ctx.fillText(percent(c), p[0] * s + ox + 6, p[1] * s + oy - 4);
-        }
-      }
+    for (const g of pending) this.drawSuggestion(ctx, view, g);
+    this.drawUncertainPoints(ctx, view, hints);
+    ctx.restore();
+  }
+
+  drawSuggestion(ctx, view, g) {
+    const { scale: s, x: ox, y: oy } = view;
+    const selected = g.id === this.selected;
+    const color = this.editor.colors[g.label] || "#e6194b";
+    ctx.globalAlpha = selected ? 0.95 : 0.6;
+    ctx.strokeStyle = color;
+    ctx.fillStyle = color;
+    ctx.lineWidth = selected ? 2.5 : 1.5;
+    ctx.setLineDash([6, 4]);
+    if (g.type === "box") {
+      const x = g.x * s + ox;
+      const y = g.y * s + oy;
+      ctx.strokeRect(x, y, g.w * s, g.h * s);
+      ctx.globalAlpha = selected ? 0.25 : 0.1;
+      ctx.fillRect(x, y, g.w * s, g.h * s);
+      ctx.globalAlpha = selected ? 0.95 : 0.75;
+      ctx.fillText(`${g.label}? ${percent(g.confidence)}`, x + 2, y - 2);
+      return;
     }
+    for (const [a, b] of this.editor.schema.skeleton.edges) {
+      const pa = g.points[a];
+      const pb = g.points[b];
+      if (!pa || !pb || pa[2] === 0 || pb[2] === 0) continue;
+      ctx.beginPath();
+      ctx.moveTo(pa[0] * s + ox, pa[1] * s + oy);
+      ctx.lineTo(pb[0] * s + ox, pb[1] * s + oy);
+      ctx.stroke();
+    }
+    ctx.setLineDash([]);
+    for (const [name, p] of Object.entries(g.points)) {
+      if (p[2] === 0) continue;
+      ctx.beginPath();
+      ctx.arc(p[0] * s + ox, p[1] * s + oy, 4, 0, Math.PI * 2);
+      ctx.stroke();
+      const c = g.pointConfidence?.[name];
+      if (selected && c != null) ctx.fillText(percent(c), p[0] * s + ox + 6, p[1] * s + oy - 4);
+    }
+  }
+
+  drawUncertainPoints(ctx, view, shapes) {
+    const { scale: s, x: ox, y: oy } = view;
     ctx.globalAlpha = 0.7;
     ctx.setLineDash([3, 3]);
     ctx.lineWidth = 1.5;
     ctx.strokeStyle = "#ffffff";
     ctx.fillStyle = "#ffffff";
-    for (const shape of hints) {
+    for (const shape of shapes) {
       for (const name of shape.uncertain) {
         const p = shape.uncertainPoints?.[name];
         if (!p || (shape.points[name]?.[2] ?? 0) > 0) continue;
@@ -383,6 +390,5 @@ export const suggestionsMethods = {
         ctx.fillText(`${name}?`, p[0] * s + ox + 8, p[1] * s + oy - 4);
       }
     }
-    ctx.restore();
-  },
-};
+  }
+}

@@ -1,5 +1,7 @@
 // The labeling page's pointer tools: select/move/resize, drawing boxes, placing skeleton
-// points, zoom and pan. Methods of LabelApp (label.js).
+// points, zoom and pan; with the toolbar they drive (tool buttons, class palette, hint line,
+// the next-point hint at the cursor). Edits go through the Editor; the view through the
+// CanvasView.
 
 import {
   boxFromCorners,
@@ -7,87 +9,249 @@ import {
   handleAt,
   moveBox,
   resizeBox,
-  toImage,
   topmostBoxAt,
-  zoomAt,
 } from "./geometry.js";
 import { addShape, cloneDoc, materialize, newTrack, removeShape, setLabel } from "./model.js";
+import { nextUncertain } from "./suggestions.js";
 import { $ } from "./dom.js";
 
 const POINT_TOLERANCE_PX = 8;
 const HANDLE_TOLERANCE_PX = 6;
 
-export const toolsMethods = {
+export class Tools {
+  /** suggestions: a Suggestions (a click on empty space may pick one). */
+  constructor(editor, { root, stage, canvas, suggestions }) {
+    this.editor = editor;
+    this.root = root;
+    this.stage = stage;
+    this.canvas = canvas;
+    this.suggestions = suggestions;
+    this.tool = "select"; // select | box | kp
+    this.drag = null; // the gesture under way: {kind: pan | draw | move | resize | point, ...}
+  }
+
+  bind() {
+    const stage = this.stage;
+    stage.addEventListener("pointerdown", (e) => this.onPointerDown(e));
+    stage.addEventListener("pointermove", (e) => this.onPointerMove(e));
+    stage.addEventListener("pointerup", (e) => this.onPointerUp(e));
+    stage.addEventListener("pointercancel", (e) => this.onPointerUp(e));
+    stage.addEventListener("pointerleave", () => ($("cursor-hint").hidden = true));
+    stage.addEventListener("wheel", (e) => this.onWheel(e), { passive: false });
+    stage.addEventListener("contextmenu", (e) => e.preventDefault());
+  }
+
+  // -- toolbar ---------------------------------------------------------------------------
+
+  renderPalette() {
+    const palette = $("palette");
+    palette.replaceChildren();
+    for (const cls of this.editor.schema.classes) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.dataset.label = cls.name;
+      button.setAttribute("aria-pressed", String(cls.name === this.editor.currentLabel));
+      const swatch = document.createElement("span");
+      swatch.className = "swatch";
+      swatch.style.background = /^#[0-9a-fA-F]{6}$/.test(cls.color) ? cls.color : "#888888";
+      button.append(swatch, cls.name);
+      if (cls.hotkey) {
+        const kbd = document.createElement("kbd");
+        kbd.textContent = cls.hotkey;
+        button.append(" ", kbd);
+      }
+      button.addEventListener("click", () => this.chooseClass(cls.name));
+      palette.append(button);
+    }
+  }
+
+  /** The class of the next shape drawn; the selected shape takes it too. */
   chooseClass(label) {
-    this.currentLabel = label;
+    const editor = this.editor;
+    editor.currentLabel = label;
     for (const b of $("palette").querySelectorAll("button")) {
       b.setAttribute("aria-pressed", String(b.dataset.label === label));
     }
-    const item = this.selectedItem();
-    if (item && this.editable && item.label !== label) {
-      this.change(() => setLabel(this.doc, item, label));
+    const item = editor.selectedItem();
+    if (item && editor.editable && item.label !== label) {
+      editor.change(() => setLabel(editor.doc, item, label));
     }
-  },
+  }
 
   setTool(tool) {
-    if (!this.editable && tool !== "select") tool = "select";
-    if (tool === "box" && !this.schema.boxes) return;
-    if (tool === "kp" && !this.schema.keypoints) return;
-    if (tool !== "kp") this.placing = null;
+    const { editable, schema } = this.editor;
+    if (!editable && tool !== "select") tool = "select";
+    if (tool === "box" && !schema.boxes) return;
+    if (tool === "kp" && !schema.keypoints) return;
+    if (tool !== "kp") this.editor.placing = null;
     this.tool = tool;
     this.stage.dataset.tool = tool;
     for (const b of $("tools").querySelectorAll("button")) {
       b.setAttribute("aria-pressed", String(b.dataset.tool === tool));
       const enabled =
         b.dataset.tool === "select" ||
-        (this.editable && (b.dataset.tool === "box" ? this.schema.boxes : this.schema.keypoints));
+        (editable && (b.dataset.tool === "box" ? schema.boxes : schema.keypoints));
       b.disabled = !enabled;
     }
     this.renderHint();
-  },
+  }
 
-  nextPointName() {
-    if (!this.placing) return this.schema.skeleton.keypoints[0]?.name ?? null;
-    return this.schema.skeleton.keypoints[this.placing.index]?.name ?? null;
-  },
+  /** Esc / v: the select tool, ending a skeleton being placed. */
+  selectTool() {
+    if (this.editor.placing) this.finishSkeleton();
+    this.setTool("select");
+  }
+
+  renderHint() {
+    const hint = $("hint");
+    hint.replaceChildren();
+    if (this.canvas.shapesHidden) {
+      hint.textContent = "Shapes hidden: press h to show them";
+    } else if (this.tool === "kp") {
+      hint.append("Next point: ");
+      const strong = document.createElement("strong");
+      strong.id = "next-point";
+      strong.textContent = this.editor.nextPointName() ?? "—";
+      hint.append(strong, " · Shift+click = occluded · n = skip · Esc = done");
+    } else if (this.tool === "box") {
+      hint.textContent = `Drag to draw a ${this.editor.currentLabel ?? ""} box`;
+    } else {
+      hint.textContent = this.editor.editable
+        ? "Click to select; drag to move; handles resize; drag empty space to pan"
+        : "Read-only";
+    }
+  }
+
+  updateCursorHint(p) {
+    const hint = $("cursor-hint");
+    if (this.tool !== "kp") {
+      hint.hidden = true;
+      return;
+    }
+    hint.hidden = false;
+    hint.textContent = this.editor.nextPointName() ?? "";
+    hint.style.left = `${p.sx + 14}px`;
+    hint.style.top = `${p.sy + 10}px`;
+  }
+
+  // -- skeleton points -------------------------------------------------------------------
 
   setVisibility(item, name, v) {
-    const snapshot = cloneDoc(this.doc);
-    const shape = materialize(this.doc, item);
+    const editor = this.editor;
+    const snapshot = cloneDoc(editor.doc);
+    const shape = materialize(editor.doc, item);
     const p = shape.points[name] || [0, 0, 0];
     if (p[2] === 0 && v > 0) {
       // Not placed yet: the next click places it with that visibility.
-      this.placing = {
+      editor.placing = {
         shapeId: shape.id,
-        index: this.schema.skeleton.keypoints.findIndex((k) => k.name === name),
+        index: editor.schema.skeleton.keypoints.findIndex((k) => k.name === name),
         visibility: v,
         only: true,
       };
       this.setTool("kp");
-      this.afterDocChange(false);
+      editor.changed({ save: false });
       return;
     }
-    this.change(
+    editor.change(
       () => {
         shape.points[name] = v === 0 ? [0, 0, 0] : [p[0], p[1], v];
       },
       { snapshot },
     );
-  },
+  }
 
-  pointer(event) {
-    const rect = this.stage.getBoundingClientRect();
-    const sx = event.clientX - rect.left;
-    const sy = event.clientY - rect.top;
-    const [ix, iy] = toImage(this.view, sx, sy);
-    return { sx, sy, ix, iy };
-  },
+  /** o: the selected point goes visible -> occluded -> not labeled. */
+  cycleVisibility() {
+    const editor = this.editor;
+    const item = editor.selectedItem();
+    if (!editor.editable || item?.type !== "kp" || !editor.selectedPoint) return;
+    const v = item.value.points[editor.selectedPoint]?.[2] ?? 0;
+    this.setVisibility(item, editor.selectedPoint, v === 2 ? 1 : v === 1 ? 0 : 2);
+  }
+
+  /** A model skeleton has points left to place: the prompt starts there. */
+  startPlacing(placing) {
+    this.setTool("kp");
+    this.editor.placing = placing;
+    this.renderHint();
+    this.editor.select({ id: placing.shapeId });
+  }
+
+  placePoint(p, occluded) {
+    const editor = this.editor;
+    const names = editor.pointNames();
+    const { width, height } = editor.imageSize;
+    if (p.ix < 0 || p.iy < 0 || p.ix > width || p.iy > height) return;
+    if (!editor.currentLabel || !names.length) return;
+    editor.change(() => {
+      const doc = editor.doc;
+      let shape = editor.placing ? doc.shapes.find((s) => s.id === editor.placing.shapeId) : null;
+      if (!shape) {
+        const track = editor.useTracks ? newTrack(doc, editor.currentLabel) : null;
+        const points = Object.fromEntries(names.map((n) => [n, [0, 0, 0]]));
+        shape = addShape(doc, {
+          type: "kp",
+          frame: editor.frame,
+          label: editor.currentLabel,
+          track,
+          points,
+        });
+        editor.placing = { shapeId: shape.id, index: 0 };
+      }
+      const name = names[editor.placing.index];
+      const v = editor.placing.visibility ?? (occluded ? 1 : 2);
+      shape.points[name] = [p.ix, p.iy, v];
+      editor.selection =
+        shape.track != null ? { track: shape.track, type: "kp" } : { id: shape.id };
+      editor.selectedPoint = name;
+      if (editor.placing.only) editor.placing = null;
+      else this.advancePlacing();
+    });
+    this.renderHint();
+  }
+
+  advancePlacing() {
+    const editor = this.editor;
+    const names = editor.pointNames();
+    const shape = editor.doc.shapes.find((s) => s.id === editor.placing?.shapeId);
+    if (!shape) return;
+    let index = editor.placing.index + 1;
+    while (index < names.length && shape.points[names[index]]?.[2] > 0) index++;
+    // Done with this skeleton: the prompt moves on to a model skeleton with points to place.
+    editor.placing =
+      index < names.length
+        ? { shapeId: shape.id, index }
+        : nextUncertain(editor.doc, names, editor.frame, shape.id);
+  }
+
+  /** n: leave the next point unlabeled. */
+  skipPoint() {
+    if (this.tool !== "kp" || !this.editor.placing) return;
+    this.advancePlacing();
+    this.renderHint();
+    this.editor.emit("selection"); // the selection panel marks the next point
+  }
+
+  finishSkeleton() {
+    const editor = this.editor;
+    const placing = editor.placing;
+    const shape = placing ? editor.doc.shapes.find((s) => s.id === placing.shapeId) : null;
+    editor.placing = null;
+    if (shape && !Object.values(shape.points).some((p) => p[2] > 0)) {
+      editor.change(() => removeShape(editor.doc, shape.id));
+    }
+    this.renderHint();
+  }
+
+  // -- pointer ---------------------------------------------------------------------------
 
   hitTest(p) {
-    if (this.shapesHidden) return null; // what is not shown cannot be grabbed
-    const tolPoint = POINT_TOLERANCE_PX / this.view.scale;
-    const items = this.items();
-    const selected = this.selectedItem();
+    if (this.canvas.shapesHidden) return null; // what is not shown cannot be grabbed
+    const scale = this.canvas.view.scale;
+    const tolPoint = POINT_TOLERANCE_PX / scale;
+    const items = this.editor.items();
+    const selected = this.editor.selectedItem();
     // Points first (the selected skeleton's before others), then the selected box's handles.
     const skeletons = items.filter((i) => i.type === "kp");
     if (selected?.type === "kp") skeletons.unshift(selected);
@@ -97,28 +261,31 @@ export const toolsMethods = {
           return { item, point: name };
       }
     }
-    if (selected?.type === "box" && this.editable) {
-      const handle = handleAt(selected.value, p.ix, p.iy, HANDLE_TOLERANCE_PX / this.view.scale);
+    if (selected?.type === "box" && this.editor.editable) {
+      const handle = handleAt(selected.value, p.ix, p.iy, HANDLE_TOLERANCE_PX / scale);
       if (handle) return { item: selected, handle };
     }
     const boxes = items.filter((i) => i.type === "box").map((item) => ({ item, box: item.value }));
-    const hit = topmostBoxAt(boxes, p.ix, p.iy, 2 / this.view.scale);
+    const hit = topmostBoxAt(boxes, p.ix, p.iy, 2 / scale);
     return hit ? { item: hit.item } : null;
-  },
+  }
+
+  startPan(p) {
+    this.drag = { kind: "pan", start: p, view: { ...this.canvas.view } };
+    this.stage.classList.add("panning");
+  }
 
   onPointerDown(event) {
     if (this.root.dataset.state !== "ready") return;
+    const editor = this.editor;
     this.stage.focus({ preventScroll: true });
-    const p = this.pointer(event);
+    const p = this.canvas.pointer(event);
     this.stage.setPointerCapture(event.pointerId);
-    if (event.button === 1 || (event.button === 0 && event.altKey)) {
-      this.drag = { kind: "pan", start: p, view: { ...this.view } };
-      this.stage.classList.add("panning");
-      return;
-    }
+    if (event.button === 1 || (event.button === 0 && event.altKey)) return this.startPan(p);
     if (event.button !== 0) return;
     if (this.tool === "box") {
       this.drag = { kind: "draw", start: p, box: null };
+      this.canvas.draft = null;
       return;
     }
     if (this.tool === "kp") {
@@ -126,62 +293,41 @@ export const toolsMethods = {
       return;
     }
     const hit = this.hitTest(p);
-    if (!hit && this.pickSuggestion(p)) return;
-    this.suggestionSelected = null;
+    if (!hit && this.suggestions.pick(p)) return;
+    this.suggestions.selected = null;
     if (!hit) {
-      this.selectItem(null);
-      this.drag = { kind: "pan", start: p, view: { ...this.view } };
-      this.stage.classList.add("panning");
-      return;
+      editor.selectItem(null);
+      return this.startPan(p);
     }
-    this.selectItem(hit.item, hit.point ?? null);
-    if (!this.editable) return;
-    const snapshot = cloneDoc(this.doc);
-    const shape = materialize(this.doc, hit.item);
-    this.invalidate();
-    const { width, height } = this.imageSize;
-    if (hit.point) {
-      this.drag = { kind: "point", shape, name: hit.point, snapshot, moved: false, width, height };
-    } else if (hit.handle) {
-      this.drag = {
-        kind: "resize",
-        shape,
-        handle: hit.handle,
-        snapshot,
-        moved: false,
-        width,
-        height,
-      };
-    } else {
-      this.drag = {
-        kind: "move",
-        shape,
-        start: p,
-        origin: { ...shape },
-        snapshot,
-        moved: false,
-        width,
-        height,
-      };
-    }
-  },
+    editor.selectItem(hit.item, hit.point ?? null);
+    if (!editor.editable) return;
+    const snapshot = cloneDoc(editor.doc);
+    const shape = materialize(editor.doc, hit.item);
+    editor.invalidate();
+    const { width, height } = editor.imageSize;
+    const common = { shape, snapshot, moved: false, width, height };
+    if (hit.point) this.drag = { kind: "point", name: hit.point, ...common };
+    else if (hit.handle) this.drag = { kind: "resize", handle: hit.handle, ...common };
+    else this.drag = { kind: "move", start: p, origin: { ...shape }, ...common };
+  }
 
   onPointerMove(event) {
-    const p = this.pointer(event);
+    const p = this.canvas.pointer(event);
     this.updateCursorHint(p);
     const drag = this.drag;
     if (!drag) return;
     if (drag.kind === "pan") {
-      this.setView({
+      this.canvas.setView({
         scale: drag.view.scale,
         x: drag.view.x + p.sx - drag.start.sx,
         y: drag.view.y + p.sy - drag.start.sy,
       });
       return;
     }
-    const { width, height } = this.imageSize;
+    const { width, height } = this.editor.imageSize;
     if (drag.kind === "draw") {
       drag.box = boxFromCorners(drag.start.ix, drag.start.iy, p.ix, p.iy, width, height);
+      this.canvas.draft = drag.box;
     } else if (drag.kind === "move") {
       const moved = moveBox(drag.origin, p.ix - drag.start.ix, p.iy - drag.start.iy, width, height);
       Object.assign(drag.shape, moved);
@@ -198,126 +344,55 @@ export const toolsMethods = {
       ];
       drag.moved = true;
     }
-    this.requestDraw();
-  },
+    this.canvas.requestDraw();
+  }
 
   onPointerUp(event) {
+    const editor = this.editor;
     const drag = this.drag;
     this.drag = null;
+    this.canvas.draft = null;
     this.stage.classList.remove("panning");
     if (this.stage.hasPointerCapture?.(event.pointerId))
       this.stage.releasePointerCapture(event.pointerId);
     if (!drag) return;
     if (drag.kind === "draw") {
       const box = drag.box;
-      if (
-        box &&
-        box.w * this.view.scale >= 3 &&
-        box.h * this.view.scale >= 3 &&
-        this.currentLabel
-      ) {
-        this.change(() => {
-          const track = this.useTracks ? newTrack(this.doc, this.currentLabel) : null;
-          const shape = addShape(this.doc, {
+      const scale = this.canvas.view.scale;
+      if (box && box.w * scale >= 3 && box.h * scale >= 3 && editor.currentLabel) {
+        editor.change(() => {
+          const label = editor.currentLabel;
+          const track = editor.useTracks ? newTrack(editor.doc, label) : null;
+          const shape = addShape(editor.doc, {
             type: "box",
-            frame: this.frame,
-            label: this.currentLabel,
+            frame: editor.frame,
+            label,
             track,
             ...box,
           });
-          this.selection = track != null ? { track, type: "box" } : { id: shape.id };
+          editor.selection = track != null ? { track, type: "box" } : { id: shape.id };
         });
       } else {
         // A click with the box tool selects what is under it.
-        const hit = this.hitTest(this.pointer(event));
-        this.selectItem(hit?.item ?? null);
+        const hit = this.hitTest(this.canvas.pointer(event));
+        editor.selectItem(hit?.item ?? null);
       }
-      this.requestDraw();
+      this.canvas.requestDraw();
       return;
     }
     if (drag.snapshot) {
-      if (drag.moved) this.change(() => {}, { snapshot: drag.snapshot });
-      else if (!drag.shape || drag.snapshot.shapes.length !== this.doc.shapes.length) {
+      if (drag.moved) editor.change(() => {}, { snapshot: drag.snapshot });
+      else if (!drag.shape || drag.snapshot.shapes.length !== editor.doc.shapes.length) {
         // Materialized by the click but not moved: keep it (harmless), but make it undoable.
-        this.change(() => {}, { snapshot: drag.snapshot });
+        editor.change(() => {}, { snapshot: drag.snapshot });
       }
     }
-    this.requestDraw();
-  },
-
-  placePoint(p, occluded) {
-    const names = this.schema.skeleton.keypoints.map((k) => k.name);
-    const { width, height } = this.imageSize;
-    if (p.ix < 0 || p.iy < 0 || p.ix > width || p.iy > height) return;
-    if (!this.currentLabel || !names.length) return;
-    this.change(() => {
-      let shape = this.placing ? this.doc.shapes.find((s) => s.id === this.placing.shapeId) : null;
-      if (!shape) {
-        const track = this.useTracks ? newTrack(this.doc, this.currentLabel) : null;
-        const points = Object.fromEntries(names.map((n) => [n, [0, 0, 0]]));
-        shape = addShape(this.doc, {
-          type: "kp",
-          frame: this.frame,
-          label: this.currentLabel,
-          track,
-          points,
-        });
-        this.placing = { shapeId: shape.id, index: 0 };
-      }
-      const name = names[this.placing.index];
-      const v = this.placing.visibility ?? (occluded ? 1 : 2);
-      shape.points[name] = [p.ix, p.iy, v];
-      this.selection = shape.track != null ? { track: shape.track, type: "kp" } : { id: shape.id };
-      this.selectedPoint = name;
-      if (this.placing.only) this.placing = null;
-      else this.advancePlacing();
-    });
-    this.renderHint();
-  },
-
-  advancePlacing() {
-    const names = this.schema.skeleton.keypoints.map((k) => k.name);
-    const shape = this.doc.shapes.find((s) => s.id === this.placing?.shapeId);
-    if (!shape) return;
-    let index = this.placing.index + 1;
-    while (index < names.length && shape.points[names[index]]?.[2] > 0) index++;
-    // Done with this skeleton: the prompt moves on to a model skeleton with points to place.
-    this.placing =
-      index < names.length ? { shapeId: shape.id, index } : this.nextUncertainPlacing(shape.id);
-  },
-
-  skipPoint() {
-    if (this.tool !== "kp") return;
-    if (!this.placing) return;
-    this.advancePlacing();
-    this.renderHint();
-    this.renderSelection();
-  },
-
-  finishSkeleton() {
-    const shape = this.placing ? this.doc.shapes.find((s) => s.id === this.placing.shapeId) : null;
-    this.placing = null;
-    if (shape && !Object.values(shape.points).some((p) => p[2] > 0)) {
-      this.change(() => removeShape(this.doc, shape.id));
-    }
-    this.renderHint();
-  },
-
-  updateCursorHint(p) {
-    const hint = $("cursor-hint");
-    if (this.tool !== "kp") {
-      hint.hidden = true;
-      return;
-    }
-    hint.hidden = false;
-    hint.textContent = this.nextPointName() ?? "";
-    hint.style.left = `${p.sx + 14}px`;
-    hint.style.top = `${p.sy + 10}px`;
-  },
+    this.canvas.requestDraw();
+  }
 
   onWheel(event) {
     event.preventDefault();
-    const p = this.pointer(event);
-    this.setView(zoomAt(this.view, Math.exp(-event.deltaY * 0.0015), p.sx, p.sy));
-  },
-};
+    const p = this.canvas.pointer(event);
+    this.canvas.zoom(Math.exp(-event.deltaY * 0.0015), p.sx, p.sy);
+  }
+}
