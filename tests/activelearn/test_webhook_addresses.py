@@ -7,8 +7,8 @@ from __future__ import annotations
 import socket
 
 import pytest
-from activelearn.admin_webhooks import WebhookEndpointForm
 
+from activelearn.admin.webhooks import WebhookEndpointForm
 from activelearn.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from activelearn.webhooks.delivery import WebhookRefused, url_resolve, webhook_attempt
 
