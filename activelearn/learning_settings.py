@@ -16,11 +16,14 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
+from activelearn.inference.spec import OUTPUT_LAYOUTS, declared_layout
 from activelearn.models import LearningSettings, ModelVersion, ScoringRun
-from activelearn.scoring.runs import active_model_version, rescore_project
+from activelearn.scoring.runs import rescore_project
 from activelearn.strategies import (
+    BLEND,
     BOXES,
     CLASS_PROBS,
+    DEFAULT,
     EMBEDDINGS,
     KEYPOINTS,
     NEED_WORDS,
@@ -28,25 +31,12 @@ from activelearn.strategies import (
 )
 from annotate.models import LabelClass, Project
 
-DEFAULT = "default"
-BLEND = "blend"
 DEFAULT_SUMMARY = (
     "Picked from what the model gives: keypoints, boxes, diverse margin on class "
     "probabilities, else k-center coverage."
 )
 BLEND_SUMMARY = "A weighted mix of the strategies named in the blend weights."
 
-# What an ONNX file (uploaded or a trained baseline) gives, by its output layout. Every box
-# comes with class probabilities: the detector's own, or one class's score spread as pushed
-# boxes get it.
-LAYOUT_GIVES: dict[str, frozenset[str]] = {
-    "probs": frozenset({CLASS_PROBS}),
-    "logits": frozenset({CLASS_PROBS}),
-    "embedding": frozenset({EMBEDDINGS}),
-    "detection": frozenset({BOXES}),
-    "yolo_detect": frozenset({BOXES}),
-    "yolo_pose": frozenset({BOXES, KEYPOINTS}),
-}
 # What pushed predictions give, by the version's task type (set from the first row pushed).
 PUSHED_GIVES: dict[str, frozenset[str]] = {
     ModelVersion.TaskType.CLASSIFICATION: frozenset({CLASS_PROBS}),
@@ -55,7 +45,9 @@ PUSHED_GIVES: dict[str, frozenset[str]] = {
     ModelVersion.TaskType.EMBEDDING: frozenset({EMBEDDINGS}),
 }
 # Everything any version here can give; a need outside it is refused whatever is active.
-OBTAINABLE: frozenset[str] = frozenset().union(*LAYOUT_GIVES.values(), *PUSHED_GIVES.values())
+OBTAINABLE: frozenset[str] = frozenset().union(
+    *(layout.gives for layout in OUTPUT_LAYOUTS.values()), *PUSHED_GIVES.values()
+)
 
 SCORING_FIELDS = frozenset({"strategy", "blend", "detection_aggregate", "keypoint_weights"})
 
@@ -72,15 +64,13 @@ class LearningSettingsInvalid(Exception):
 
 
 def version_gives(version: ModelVersion) -> frozenset[str]:
-    """What the version's predictions hold for the strategies to read."""
+    """What the version's predictions hold for the strategies to read: by its output layout
+    (an uploaded or baseline ONNX file), or its task type (pushed predictions)."""
     if version.kind == ModelVersion.Kind.PUSHED:
         return PUSHED_GIVES.get(version.task_type, frozenset())
     spec = version.spec or {}
-    output = spec.get("output") if isinstance(spec.get("output"), dict) else {}
-    task_type = spec.get("task_type") or version.task_type
-    default = "embedding" if task_type == ModelVersion.TaskType.EMBEDDING else "probs"
-    layout = output.get("layout") or spec.get("output_layout") or default
-    gives = LAYOUT_GIVES.get(str(layout), frozenset())
+    layout = OUTPUT_LAYOUTS.get(declared_layout(spec, version.task_type))
+    gives = layout.gives if layout is not None else frozenset()
     if spec.get("embedding_output"):
         gives = gives | {EMBEDDINGS}
     return gives
@@ -102,9 +92,10 @@ def strategy_problem(
     if strategy is None:
         return f"unknown strategy {name!r}"
     impossible = strategy.needs - OBTAINABLE
-    if impossible:
+    if impossible or strategy.adapter is None:  # no input adapter: scoring could not feed it
         return (
-            f"strategy {name} needs {needs_words(impossible)}; no model version here gives "
+            f"strategy {name} needs {needs_words(impossible or strategy.needs)}; no model "
+            "version here gives "
             "that (neither an uploaded checkpoint, the built-in baseline nor pushed predictions)"
         )
     if version is None:
@@ -227,7 +218,7 @@ def learning_settings_errors(*, settings: LearningSettings) -> dict[str, list[st
     the form and the serializer take from the model): the strategy against the project's
     active version, the blend, keypoint weights and auto-accept thresholds."""
     project = settings.project
-    errors = strategy_errors(settings=settings, version=active_model_version(project))
+    errors = strategy_errors(settings=settings, version=ModelVersion.objects.active_for(project))
     weights = _keypoint_weight_errors(project, settings.keypoint_weights)
     if weights:
         errors["keypoint_weights"] = weights
@@ -247,7 +238,7 @@ def learning_settings_save(
     rescore so the queue follows at once. Returns that run, if any."""
     with transaction.atomic():
         settings.save()
-        if SCORING_FIELDS & set(changed) and active_model_version(settings.project):
+        if SCORING_FIELDS & set(changed) and ModelVersion.objects.active_for(settings.project):
             return rescore_project(project=settings.project, reason=ScoringRun.Reason.MANUAL)
     return None
 

@@ -89,6 +89,17 @@ class LearningSettings(models.Model):
     def __str__(self) -> str:
         return f"learning settings of {self.project}"
 
+    @classmethod
+    def for_project(cls, project: Project) -> LearningSettings:
+        """The project's settings, or the defaults (not saved) when a manager never saved any."""
+        return cls.objects.filter(project=project).first() or cls(project=project)
+
+
+class ModelVersionQuerySet(models.QuerySet):
+    def active_for(self, project: Project) -> ModelVersion | None:
+        """The project's one active version (the database allows one), or None."""
+        return self.filter(project=project, is_active=True).first()
+
 
 class ModelVersion(models.Model):
     """A model of a project: an uploaded ONNX checkpoint, the built-in baseline, or a name
@@ -121,6 +132,8 @@ class ModelVersion(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     activated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ModelVersionQuerySet.as_manager()
 
     class Meta:
         ordering = ["project", "-created_at"]

@@ -11,10 +11,16 @@ from decimal import Decimal
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from activelearn.models import BudgetLedger, ModelVersion, RetrainingRound, ScoringRun, TaskScore
+from activelearn.models import (
+    BudgetLedger,
+    LearningSettings,
+    ModelVersion,
+    RetrainingRound,
+    ScoringRun,
+    TaskScore,
+)
 from activelearn.queue import label_money, ledger_derived
 from activelearn.retraining.rounds import COUNTED_STATES
-from activelearn.scoring.runs import learning_settings_for
 from annotate.models import AnnotationTask, Budget, Project
 
 QUEUE_STATES = (
@@ -22,10 +28,6 @@ QUEUE_STATES = (
     AnnotationTask.State.IN_PROGRESS,
     AnnotationTask.State.REJECTED,
 )
-
-
-def active_model_version(*, project: Project) -> ModelVersion | None:
-    return ModelVersion.objects.filter(project=project, is_active=True).first()
 
 
 def queue_ranked(
@@ -115,7 +117,7 @@ def loop_summary(*, project: Project, now: datetime | None = None) -> LoopSummar
         .order_by("-created_at", "-id")
         .first()
     )
-    learning = learning_settings_for(project)
+    learning = LearningSettings.for_project(project)
     every = learning.retrain_every_accepted
     counted = AnnotationTask.objects.filter(
         project=project, state__in=COUNTED_STATES[learning.retrain_counts]

@@ -14,7 +14,7 @@ from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
 from activelearn import receivers
-from activelearn.inference.runtime import ScoringError
+from activelearn.inference.spec import ScoringError
 from activelearn.models import ScoringRun
 from activelearn.retraining.rounds import retraining_round_run
 from activelearn.scoring.coldstart import coldstart_order

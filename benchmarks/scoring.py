@@ -157,12 +157,12 @@ def _plain_loop(version, assets) -> float:
 
     from activelearn.inference.runtime import (
         ImageRef,
-        ModelSpec,
         image_decode,
         images_to_tensor,
         model_run,
         model_session,
     )
+    from activelearn.inference.spec import ModelSpec
 
     spec = ModelSpec.from_version(version)
     session = model_session(version)

@@ -7,8 +7,8 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from activelearn.inference.spec import OUTPUT_LAYOUTS
 from activelearn.models import ModelVersion
-from activelearn.versions.services import OUTPUT_LAYOUTS
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):

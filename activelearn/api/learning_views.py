@@ -15,8 +15,7 @@ from activelearn.learning_settings import (
     strategy_choices,
     strategy_choices_for,
 )
-from activelearn.models import LearningSettings
-from activelearn.scoring.runs import active_model_version, learning_settings_for
+from activelearn.models import LearningSettings, ModelVersion
 from annotate.models import Project
 from annotate.permissions import get_object_for
 
@@ -80,7 +79,7 @@ class LearningSettingsAnswer(LearningSettingsSerializer):
 
 
 def _answer(settings: LearningSettings, *, scoring_run=None) -> dict:
-    version = active_model_version(settings.project)
+    version = ModelVersion.objects.active_for(settings.project)
     return LearningSettingsAnswer(
         settings, context={"version": version, "scoring_run": scoring_run}
     ).data
@@ -90,7 +89,7 @@ class LearningSettingsView(APIView):
     @extend_schema(responses={200: LearningSettingsAnswer})
     def get(self, request, pk: int) -> Response:
         project = get_object_for(request.user, "model.manage", Project.objects, pk=pk)
-        return Response(_answer(learning_settings_for(project)))
+        return Response(_answer(LearningSettings.for_project(project)))
 
     @extend_schema(
         request=LearningSettingsSerializer(partial=True),
@@ -99,7 +98,7 @@ class LearningSettingsView(APIView):
     def patch(self, request, pk: int) -> Response:
         project = get_object_for(request.user, "model.manage", Project.objects, pk=pk)
         form = LearningSettingsSerializer(
-            learning_settings_for(project), data=request.data, partial=True
+            LearningSettings.for_project(project), data=request.data, partial=True
         )
         form.is_valid(raise_exception=True)
         try:

@@ -26,6 +26,7 @@ from activelearn.api.serializers import (
     SubmitInput,
     leased_task_data,
 )
+from activelearn.models import ModelVersion
 from annotate.models import AnnotationTask, Membership, Project
 from annotate.permissions import ANY, get_object_for, role_in, rule
 from annotate.services.errors import ServiceError
@@ -147,7 +148,7 @@ class RankedQueue(APIView):
     @extend_schema(responses={200: QueueTaskSerializer(many=True)})
     def get(self, request, pk: int) -> Response:
         project = _project_for(request.user, pk, "queue.view")
-        version = selectors.active_model_version(project=project)
+        version = ModelVersion.objects.active_for(project)
         paginator = QueuePagination()
         page = paginator.paginate_queryset(
             selectors.queue_ranked(project=project, model_version=version), request, view=self

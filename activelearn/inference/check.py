@@ -4,8 +4,9 @@ memory limit (RLIMIT_AS), so a hostile or broken file cannot take the web worker
     python -m activelearn.inference.check MODEL_PATH < spec.json
     -> one JSON line: {"ok": true, "outputs": {...}} or {"ok": false, "field": ..., "error": ...}
 
-No Django here: only numpy, onnxruntime and activelearn.inference.yolo. The parent (activelearn.
-checkpoints) has already refused non-ONNX files, external data and custom operator domains.
+No Django here: only numpy, onnxruntime and the Django-free inference modules (the spec is
+read by the same ModelSpec as scoring reads it). The parent (activelearn.versions.services)
+has already refused non-ONNX files, external data and custom operator domains.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 
 import numpy as np
 
+from activelearn.inference.spec import OUTPUT_LAYOUTS, ModelSpec, SpecInvalid
 from activelearn.inference.yolo import yolo_detect_decode, yolo_pose_decode
 
 
@@ -29,15 +31,12 @@ def _dims(shape) -> list:
     return [d if isinstance(d, int) else None for d in shape]
 
 
-def input_shape_for(spec: dict, declared_shape: list) -> list[int]:
+def input_shape_for(spec: ModelSpec, name: str, declared_shape: list) -> list[int]:
     """The dummy batch's shape: the spec's size and layout, batch 2 unless the model fixes
     it. Refused when a fixed dimension of the model disagrees with the spec."""
-    source = spec["input"]
-    height, width = source["size"]
-    layout = source.get("layout", "NCHW")
-    wanted = [3, height, width] if layout == "NCHW" else [height, width, 3]
+    layout = spec.layout
+    wanted = [3, spec.height, spec.width] if layout == "NCHW" else [spec.height, spec.width, 3]
     dims = _dims(declared_shape)
-    name = source.get("name") or "input"
     if len(dims) != 4:
         raise CheckFailed(
             f"input {name}", f"the model takes a rank-{len(dims)} input; expected a {layout} batch"
@@ -57,16 +56,12 @@ def _shape_error(name: str, array: np.ndarray, expected: str) -> CheckFailed:
     return CheckFailed(f"output {name}", f"shape {list(array.shape)}, expected {expected}")
 
 
-# What each layout's outputs carry, for the message when one is not made of real numbers.
-MEANING = {
-    "probs": "class probabilities",
-    "logits": "class scores (logits)",
-    "embedding": "embeddings",
+# What the detection layout's three outputs carry, for the message when one is not made of
+# real numbers (a whole layout's output: OutputLayout.meaning).
+DETECTION_PARTS = {
     "boxes": "box coordinates",
     "scores": "box scores",
     "class_probs": "class probabilities",
-    "yolo_detect": "boxes and class scores",
-    "yolo_pose": "boxes, scores and keypoints",
 }
 
 
@@ -81,15 +76,15 @@ def _floats(name: str, array: np.ndarray, meaning: str) -> None:
         )
 
 
-def outputs_check(spec: dict, outputs: dict[str, np.ndarray], batch: int) -> dict:
+def outputs_check(spec: ModelSpec, outputs: dict[str, np.ndarray], batch: int) -> dict:
     """Check the model's outputs against the declared layout; returns a summary per output."""
-    output = spec["output"]
-    layout = output["layout"]
-    classes = spec.get("class_names") or []
-    keypoints = spec.get("keypoint_names") or []
+    layout = spec.output_layout
+    meaning = OUTPUT_LAYOUTS[layout].meaning
+    classes = list(spec.class_names)
+    keypoints = list(spec.keypoint_names)
 
-    def get(key: str, default_index: int = 0) -> tuple[str, np.ndarray]:
-        name = output.get(key) or output.get("name") or list(outputs)[default_index]
+    def found(name: str | None, default_index: int = 0) -> tuple[str, np.ndarray]:
+        name = name or list(outputs)[default_index]
         if name not in outputs:
             raise CheckFailed(
                 f"output {name}", f"no such output; the model has {', '.join(outputs)}"
@@ -103,7 +98,7 @@ def outputs_check(spec: dict, outputs: dict[str, np.ndarray], batch: int) -> dic
 
     summary = {}
     if layout in ("probs", "logits"):
-        name, array = get("name")
+        name, array = found(spec.output_name)
         if array.ndim != 2 or array.shape[0] != batch:
             raise _shape_error(name, array, f"[{batch}, {len(classes)}] (batch, classes)")
         if array.shape[1] != len(classes):
@@ -111,22 +106,22 @@ def outputs_check(spec: dict, outputs: dict[str, np.ndarray], batch: int) -> dic
                 f"output {name}",
                 f"{array.shape[1]} class values, but the spec names {len(classes)} classes",
             )
-        finite(name, array, MEANING[layout])
+        finite(name, array, meaning)
         if layout == "probs" and not np.allclose(array.sum(axis=1), 1.0, atol=1e-3):
             raise CheckFailed(
                 f"output {name}", "declared as probabilities but rows do not sum to 1"
             )
         summary[name] = list(array.shape)
     elif layout == "embedding":
-        name, array = get("name")
+        name, array = found(spec.output_name)
         if array.ndim != 2 or array.shape[0] != batch or array.shape[1] < 1:
             raise _shape_error(name, array, f"[{batch}, D] (batch, dimensions)")
-        finite(name, array, MEANING["embedding"])
+        finite(name, array, meaning)
         summary[name] = list(array.shape)
     elif layout == "detection":
-        boxes_name, boxes = get("boxes")
-        scores_name, scores = get("scores", 1)
-        probs_name, probs = get("class_probs", 2)
+        boxes_name, boxes = found(spec.detection_outputs[0])
+        scores_name, scores = found(spec.detection_outputs[1], 1)
+        probs_name, probs = found(spec.detection_outputs[2], 2)
         if boxes.ndim != 3 or boxes.shape[0] != batch or boxes.shape[2] != 4:
             raise _shape_error(boxes_name, boxes, f"[{batch}, B, 4]")
         count = boxes.shape[1]
@@ -141,10 +136,10 @@ def outputs_check(spec: dict, outputs: dict[str, np.ndarray], batch: int) -> dic
             )
         parts = (("boxes", boxes_name, boxes), ("scores", scores_name, scores))
         for key, name, array in (*parts, ("class_probs", probs_name, probs)):
-            finite(name, array, MEANING[key])
+            finite(name, array, DETECTION_PARTS[key])
             summary[name] = list(array.shape)
     elif layout in ("yolo_detect", "yolo_pose"):
-        name, array = get("name")
+        name, array = found(spec.output_name)
         expected = 4 + len(classes) if layout == "yolo_detect" else 5 + 3 * len(keypoints)
         what = (
             f"4 + {len(classes)} classes"
@@ -158,7 +153,7 @@ def outputs_check(spec: dict, outputs: dict[str, np.ndarray], batch: int) -> dic
                 f"output {name}",
                 f"{array.shape[1]} values per anchor, expected {expected} ({what})",
             )
-        finite(name, array, MEANING[layout])
+        finite(name, array, meaning)
         try:  # the decoder must accept what the model makes
             if layout == "yolo_detect":
                 yolo_detect_decode(array[:1], classes)
@@ -172,9 +167,13 @@ def outputs_check(spec: dict, outputs: dict[str, np.ndarray], batch: int) -> dic
     return summary
 
 
-def check(model_path: str, spec: dict) -> dict:
+def check(model_path: str, raw_spec: dict) -> dict:
     import onnxruntime as ort
 
+    try:
+        spec = ModelSpec.parse(raw_spec)
+    except SpecInvalid as error:
+        raise CheckFailed(*error.problems[0]) from error
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.intra_op_num_threads = 1
@@ -186,7 +185,7 @@ def check(model_path: str, spec: dict) -> dict:
     except Exception as error:  # onnxruntime raises its own types
         raise CheckFailed("file", f"onnxruntime cannot load the model: {error}") from error
     inputs = session.get_inputs()
-    name = spec["input"].get("name") or inputs[0].name
+    name = spec.input_name or inputs[0].name
     declared = next((i for i in inputs if i.name == name), None)
     if declared is None:
         raise CheckFailed(
@@ -194,7 +193,7 @@ def check(model_path: str, spec: dict) -> dict:
         )
     if len(inputs) != 1:
         raise CheckFailed("input", f"the model takes {len(inputs)} inputs; one image batch is run")
-    shape = input_shape_for({**spec, "input": {**spec["input"], "name": name}}, declared.shape)
+    shape = input_shape_for(spec, name, declared.shape)
     dummy = np.random.default_rng(0).random(shape, dtype=np.float32)
     names = [o.name for o in session.get_outputs()]
     try:

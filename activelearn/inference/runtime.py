@@ -1,32 +1,9 @@
-"""Running a model version over images: its spec, a per-process onnxruntime session cache,
-decoding stored images at the model's input size, and batched inference.
+"""Running a model version over images: a per-process onnxruntime session cache, decoding
+stored images at the model's input size, and batched inference (outputs read per the
+version's ModelSpec, activelearn.inference.spec; box layouts decoded by
+activelearn.inference.decode).
 
 No database writes here; `activelearn.scoring.runs` decides what to run and stores the results.
-
-A version's spec (JSON) describes how to feed and read the model:
-
-    {"input": {"name": "images", "size": [H, W], "layout": "NCHW" | "NHWC",
-               "channel_order": "RGB" | "BGR", "scale": 1/255,
-               "mean": [r, g, b], "std": [r, g, b]},
-     "output": {"name": "probs", "layout": "probs" | "logits" | "embedding" | "detection"
-                | "yolo_detect" | "yolo_pose"},
-     "embedding_output": "name of an optional second output with embeddings",
-     "class_names": [...], "keypoint_names": [...],   # default: the project's
-     "batch_size": 32}
-
-Flat keys (`input_size`, `channel_order`, `mean`, `std`, `output_layout`) are read too.
-Mean and std are given in the spec's channel order, on the scaled values.
-
-Box layouts are decoded per image into Prediction.data as pushed predictions store it, in the
-image's own pixels (the input is resized without letterboxing, so x and y scale back apart):
-`{"boxes": [{"x", "y", "w", "h", "score", "label", "class_probs"}]}`, and for pose also
-`"keypoints": [{"label", "score", "points": {name: [x, y, c]}, "confidences": {name: c}}]`.
-"detection" reads three outputs (`output.boxes` [N, B, 4], `output.scores` [N, B],
-`output.class_probs` [N, B, C]; default the model's first three), boxes as
-`output.box_format` "xyxy" (default) | "xywh" | "cxcywh" in input pixels, or in 0..1 with
-`"normalized": true`. YOLO layouts are decoded by `activelearn.inference.yolo`.
-`output.score_threshold` (0.25), `output.iou_threshold` (0.45) and `output.max_detections`
-(100) bound what is kept.
 """
 
 from __future__ import annotations
@@ -45,7 +22,8 @@ import onnxruntime as ort
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from activelearn.inference.yolo import nms, yolo_detect_decode, yolo_pose_decode
+from activelearn.inference.decode import unit_decode
+from activelearn.inference.spec import ModelSpec, ScoringError
 from activelearn.models import ModelVersion
 from annotate.ingest.images import HISTOGRAM_BINS, colour_histogram
 from annotate.models import Asset
@@ -53,134 +31,6 @@ from annotate.models import Asset
 logger = logging.getLogger(__name__)
 
 SESSION_CACHE_SIZE = 4
-DEFAULT_BATCH_SIZE = 32
-OUTPUT_LAYOUTS = ("probs", "logits", "embedding", "detection", "yolo_detect", "yolo_pose")
-BOX_LAYOUTS = ("detection", "yolo_detect", "yolo_pose")
-BOX_FORMATS = ("xyxy", "xywh", "cxcywh")
-
-
-class ScoringError(Exception):
-    """A model version or its inputs cannot be scored; the message says why, for the run's
-    error field and the admin."""
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    task_type: str
-    input_name: str | None
-    height: int
-    width: int
-    layout: str
-    channel_order: str
-    scale: float
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    output_name: str | None
-    output_layout: str
-    embedding_output: str | None
-    batch_size: int
-    class_names: tuple[str, ...] = ()
-    keypoint_names: tuple[str, ...] = ()
-    detection_outputs: tuple[str | None, str | None, str | None] = (None, None, None)
-    box_format: str = "xyxy"
-    normalized_boxes: bool = False
-    score_threshold: float = 0.25
-    iou_threshold: float = 0.45
-    max_detections: int = 100
-
-    @classmethod
-    def from_version(cls, version: ModelVersion) -> ModelSpec:
-        spec = version.spec or {}
-        source = spec.get("input") or {}
-        output = spec.get("output") or {}
-        task_type = spec.get("task_type") or version.task_type
-        size = source.get("size") or spec.get("input_size")
-        if isinstance(size, int):
-            size = [size, size]
-        if not (
-            isinstance(size, list | tuple) and len(size) == 2 and all(_positive(v) for v in size)
-        ):
-            raise ScoringError(
-                f"spec of {version}: input size must be [height, width], got {size!r}"
-            )
-        layout = str(source.get("layout") or spec.get("layout") or "NCHW").upper()
-        order = str(source.get("channel_order") or spec.get("channel_order") or "RGB").upper()
-        default_layout = "embedding" if task_type == ModelVersion.TaskType.EMBEDDING else "probs"
-        output_layout = str(output.get("layout") or spec.get("output_layout") or default_layout)
-        mean = tuple(float(v) for v in source.get("mean", spec.get("mean", (0.0, 0.0, 0.0))))
-        std = tuple(float(v) for v in source.get("std", spec.get("std", (1.0, 1.0, 1.0))))
-        problems = []
-        if layout not in ("NCHW", "NHWC"):
-            problems.append(f"layout must be NCHW or NHWC, got {layout!r}")
-        if order not in ("RGB", "BGR"):
-            problems.append(f"channel_order must be RGB or BGR, got {order!r}")
-        if output_layout not in OUTPUT_LAYOUTS:
-            problems.append(f"output layout must be one of {', '.join(OUTPUT_LAYOUTS)}")
-        if len(mean) != 3 or len(std) != 3 or not all(v > 0 for v in std):
-            problems.append("mean and std need 3 values each, std > 0")
-        batch_size = spec.get("batch_size", DEFAULT_BATCH_SIZE)
-        if not _positive(batch_size):
-            problems.append(f"batch_size must be a positive integer, got {batch_size!r}")
-        class_names = spec.get("class_names")
-        keypoint_names = spec.get("keypoint_names")
-        if output_layout in BOX_LAYOUTS:
-            project = version.project
-            if class_names is None:
-                class_names = list(
-                    project.label_classes.order_by("order", "id").values_list("name", flat=True)
-                )
-            if keypoint_names is None:
-                keypoint_names = list(project.keypoint_names) if project.keypoints_enabled else []
-        class_names = list(class_names or [])
-        keypoint_names = list(keypoint_names or [])
-        if output_layout in ("detection", "yolo_detect") and not class_names:
-            problems.append(f"a {output_layout} model needs class_names")
-        if output_layout == "yolo_pose" and not keypoint_names:
-            problems.append("a yolo_pose model needs keypoint_names")
-        box_format = str(output.get("box_format") or "xyxy").lower()
-        if box_format not in BOX_FORMATS:
-            problems.append(f"box_format must be one of {', '.join(BOX_FORMATS)}")
-        try:
-            score_threshold = float(output.get("score_threshold", 0.25))
-            iou_threshold = float(output.get("iou_threshold", 0.45))
-        except (TypeError, ValueError):
-            problems.append("score_threshold and iou_threshold must be numbers")
-            score_threshold, iou_threshold = 0.25, 0.45
-        max_detections = output.get("max_detections", 100)
-        if not _positive(max_detections):
-            problems.append(f"max_detections must be a positive integer, got {max_detections!r}")
-        if problems:
-            raise ScoringError(f"spec of {version}: " + "; ".join(problems))
-        fallback = output.get("name")
-        return cls(
-            task_type=task_type,
-            input_name=source.get("name") or spec.get("input_name"),
-            height=int(size[0]),
-            width=int(size[1]),
-            layout=layout,
-            channel_order=order,
-            scale=float(source.get("scale", spec.get("scale", 1.0 / 255.0))),
-            mean=mean,
-            std=std,
-            output_name=output.get("name") or spec.get("output_name"),
-            output_layout=output_layout,
-            embedding_output=spec.get("embedding_output"),
-            batch_size=int(batch_size),
-            class_names=tuple(str(name) for name in class_names),
-            keypoint_names=tuple(str(name) for name in keypoint_names),
-            detection_outputs=tuple(  # as the upload check reads them
-                output.get(key) or fallback for key in ("boxes", "scores", "class_probs")
-            ),
-            box_format=box_format,
-            normalized_boxes=bool(output.get("normalized", False)),
-            score_threshold=score_threshold,
-            iou_threshold=iou_threshold,
-            max_detections=int(max_detections),
-        )
-
-
-def _positive(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 # One cache per worker process (prefork children each build their own, lazily). Keyed by
@@ -311,7 +161,7 @@ def image_load_into(
     try:
         with default_storage.open(ref.name, "rb") as handle:
             data = handle.read()
-        if not (ref.width and ref.height) and spec.output_layout in BOX_LAYOUTS:
+        if not (ref.width and ref.height) and spec.output.boxes:
             ref = _sized(ref, data)
         image_to_input(image_decode(data, ref, spec), spec, out=batch[slot])
         return (int(ref.width or spec.width), int(ref.height or spec.height))
@@ -342,151 +192,6 @@ def _fixed_batch(session: ort.InferenceSession, spec: ModelSpec) -> int | None:
     declared = next((i for i in inputs if i.name == spec.input_name), inputs[0])
     first = declared.shape[0] if declared.shape else None
     return first if isinstance(first, int) and first > 0 else None
-
-
-def _unit_interval(value: float) -> float:
-    return round(min(max(float(value), 0.0), 1.0), 6)
-
-
-def _scaled_box(box: dict, sx: float, sy: float, width: int, height: int) -> dict | None:
-    """A box in input pixels to the image's pixels, clipped to the image; None without area."""
-    left = min(max(box["x"] * sx, 0.0), width)
-    top = min(max(box["y"] * sy, 0.0), height)
-    right = min(max((box["x"] + box["w"]) * sx, 0.0), width)
-    bottom = min(max((box["y"] + box["h"]) * sy, 0.0), height)
-    if right - left <= 0 or bottom - top <= 0:
-        return None
-    return {
-        "x": round(left, 2),
-        "y": round(top, 2),
-        "w": round(right - left, 2),
-        "h": round(bottom - top, 2),
-    }
-
-
-def _one_class_probs(label: str, score: float, names: tuple[str, ...]) -> list[float]:
-    """A single-class score as a distribution over the classes (as pushed boxes with only
-    a label and a score get one)."""
-    if len(names) == 1:
-        return [1.0]
-    rest = round((1.0 - score) / (len(names) - 1), 6)
-    return [score if name == label else rest for name in names]
-
-
-def _box_entry(box: dict, size: tuple[int, int], spec: ModelSpec) -> dict | None:
-    width, height = size
-    placed = _scaled_box(box, width / spec.width, height / spec.height, width, height)
-    if placed is None:
-        return None
-    score = _unit_interval(box["score"])
-    label = box["label"]
-    if box.get("class_probs") is not None:
-        probs = [_unit_interval(p) for p in box["class_probs"]]
-    elif label in spec.class_names:
-        probs = _one_class_probs(label, score, spec.class_names)
-    else:
-        return None
-    return {**placed, "score": score, "label": label, "class_probs": probs}
-
-
-def _detection_boxes(
-    boxes: np.ndarray, scores: np.ndarray, probs: np.ndarray, spec: ModelSpec
-) -> list[dict]:
-    """One image of the "detection" layout to boxes in input pixels: thresholded on the
-    score and suppressed per class, best first."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    if spec.normalized_boxes:
-        boxes = boxes * np.array([spec.width, spec.height, spec.width, spec.height])
-    a, b, c, d = boxes.T
-    if spec.box_format == "xywh":
-        corners = np.stack([a, b, a + c, b + d], axis=1)
-    elif spec.box_format == "cxcywh":
-        corners = np.stack([a - c / 2, b - d / 2, a + c / 2, b + d / 2], axis=1)
-    else:
-        corners = boxes
-    corners = np.stack(  # a model may give the corners either way round
-        [
-            np.minimum(corners[:, 0], corners[:, 2]),
-            np.minimum(corners[:, 1], corners[:, 3]),
-            np.maximum(corners[:, 0], corners[:, 2]),
-            np.maximum(corners[:, 1], corners[:, 3]),
-        ],
-        axis=1,
-    )
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    probs = np.asarray(probs, dtype=np.float64).reshape(len(scores), -1)
-    best = probs.argmax(axis=1)
-    chosen = np.flatnonzero(scores >= spec.score_threshold)
-    result = []
-    for label in np.unique(best[chosen]):
-        mine = chosen[best[chosen] == label]
-        for index in mine[nms(corners[mine], scores[mine], iou_threshold=spec.iou_threshold)]:
-            x1, y1, x2, y2 = corners[index]
-            row = probs[index]
-            total = row.sum()
-            result.append(
-                {
-                    "x": float(x1),
-                    "y": float(y1),
-                    "w": float(x2 - x1),
-                    "h": float(y2 - y1),
-                    "score": float(scores[index]),
-                    "label": spec.class_names[int(label)],
-                    "class_probs": [float(p) for p in (row / total if total > 0 else row)],
-                }
-            )
-    result.sort(key=lambda box: -box["score"])
-    return result
-
-
-def _pose_instance(instance: dict, size: tuple[int, int], spec: ModelSpec) -> dict:
-    width, height = size
-    sx, sy = width / spec.width, height / spec.height
-    points = {
-        name: [
-            round(min(max(x * sx, 0.0), width), 2),
-            round(min(max(y * sy, 0.0), height), 2),
-            _unit_interval(c),
-        ]
-        for name, (x, y, c) in instance["points"].items()
-    }
-    return {
-        "label": instance["label"],
-        "score": _unit_interval(instance["score"]),
-        "points": points,
-        "confidences": {name: point[2] for name, point in points.items()},
-    }
-
-
-def _unit_decode(arrays: list[np.ndarray], size: tuple[int, int], spec: ModelSpec) -> dict:
-    """One image's raw box-layout outputs to its Prediction.data (image pixels)."""
-    layout = spec.output_layout
-    if layout == "detection":
-        raw = _detection_boxes(arrays[0], arrays[1], arrays[2], spec)
-        instances: list[dict] = []
-    elif layout == "yolo_detect":
-        raw = yolo_detect_decode(
-            arrays[0],
-            list(spec.class_names),
-            score_threshold=spec.score_threshold,
-            iou_threshold=spec.iou_threshold,
-        )
-        instances = []
-    else:
-        label = spec.class_names[0] if len(spec.class_names) == 1 else "person"
-        instances = yolo_pose_decode(
-            arrays[0],
-            list(spec.keypoint_names),
-            label=label,
-            score_threshold=spec.score_threshold,
-            iou_threshold=spec.iou_threshold,
-        )[: spec.max_detections]
-        raw = [{**instance, "class_probs": None} for instance in instances]
-    boxes = [entry for box in raw if (entry := _box_entry(box, size, spec)) is not None]
-    data: dict = {"boxes": boxes[: spec.max_detections]}
-    if layout == "yolo_pose":
-        data["keypoints"] = [_pose_instance(instance, size, spec) for instance in instances]
-    return data
 
 
 def model_run(
@@ -535,11 +240,11 @@ def model_run(
     outputs = ModelOutputs()
     if spec.embedding_output:
         outputs.embeddings = results.pop().reshape(count, -1)
-    if spec.output_layout in BOX_LAYOUTS:
+    if spec.output.boxes:
         sizes = sizes or [(spec.width, spec.height)] * count
         try:
             outputs.units = [
-                _unit_decode([array[row] for array in results], sizes[row], spec)
+                unit_decode([array[row] for array in results], sizes[row], spec)
                 for row in range(count)
             ]
         except (ValueError, IndexError) as error:  # shapes the layout does not fit
@@ -611,7 +316,7 @@ def images_infer(version: ModelVersion, refs: list[ImageRef]) -> tuple[ModelOutp
     result = ModelOutputs(
         probs=np.concatenate(probs) if probs else None,
         embeddings=np.concatenate(embeddings) if embeddings else None,
-        units=units if spec.output_layout in BOX_LAYOUTS else None,
+        units=units if spec.output.boxes else None,
     )
     return result, kept
 

@@ -1,5 +1,5 @@
-"""Decoding the Ultralytics YOLO ONNX export layouts into boxes (and keypoints), with a
-numpy-only non-maximum suppression. Pure functions over arrays: no model, no database.
+"""Decoding the Ultralytics YOLO ONNX export layouts into boxes (and keypoints), suppressed by
+activelearn.inference.nms. Pure functions over arrays: no model, no database.
 
 Detect: one output `[1, 4 + C, A]`: per anchor a box (centre x, centre y, width, height, in
 input pixels) and C class scores. Pose: `[1, 4 + 1 + K * 3, A]`: a box, one person score and
@@ -10,31 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def box_iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """IoU of one `[4]` box (x1, y1, x2, y2) with `[n, 4]` boxes."""
-    x1 = np.maximum(box[0], others[:, 0])
-    y1 = np.maximum(box[1], others[:, 1])
-    x2 = np.minimum(box[2], others[:, 2])
-    y2 = np.minimum(box[3], others[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-12)
-
-
-def nms(boxes: np.ndarray, scores: np.ndarray, *, iou_threshold: float = 0.45) -> np.ndarray:
-    """Greedy non-maximum suppression: indices of the boxes kept, best score first."""
-    order = np.argsort(-scores, kind="stable")
-    keep: list[int] = []
-    while order.size:
-        best = int(order[0])
-        keep.append(best)
-        if order.size == 1:
-            break
-        rest = order[1:]
-        order = rest[box_iou(boxes[best], boxes[rest]) <= iou_threshold]
-    return np.asarray(keep, dtype=np.int64)
+from activelearn.inference.nms import class_nms, nms
 
 
 def _corners(centre_boxes: np.ndarray) -> np.ndarray:
@@ -68,20 +44,19 @@ def yolo_detect_decode(
     chosen = np.flatnonzero(scores >= score_threshold)
     corners = _corners(rows[:4].T[chosen])
     result = []
-    for label in np.unique(best[chosen]):
-        mine = np.flatnonzero(best[chosen] == label)
-        for index in mine[nms(corners[mine], scores[chosen][mine], iou_threshold=iou_threshold)]:
-            anchor = chosen[index]
-            probs = class_scores[anchor]
-            total = probs.sum()
-            result.append(
-                {
-                    "label": class_names[int(label)],
-                    **_box_dict(corners[index]),
-                    "score": float(scores[anchor]),
-                    "class_probs": [float(p) for p in (probs / total if total > 0 else probs)],
-                }
-            )
+    labels = best[chosen]
+    for index in class_nms(corners, scores[chosen], labels, iou_threshold=iou_threshold):
+        anchor = chosen[index]
+        probs = class_scores[anchor]
+        total = probs.sum()
+        result.append(
+            {
+                "label": class_names[int(labels[index])],
+                **_box_dict(corners[index]),
+                "score": float(scores[anchor]),
+                "class_probs": [float(p) for p in (probs / total if total > 0 else probs)],
+            }
+        )
     result.sort(key=lambda box: -box["score"])
     return result
 

@@ -38,16 +38,14 @@ from onnx import TensorProto, helper, numpy_helper
 
 from activelearn.inference.runtime import (
     ImageRef,
-    ModelSpec,
-    ScoringError,
     image_decode,
     image_to_input,
     model_run,
     model_session,
 )
+from activelearn.inference.spec import ModelSpec, ScoringError
 from activelearn.models import LearningSettings, ModelVersion, RetrainingRound
 from activelearn.retraining.baseline import baseline_fit
-from activelearn.scoring.runs import learning_settings_for
 from activelearn.scoring.validation_slice import in_validation_slice
 from activelearn.versions.services import CheckpointError, checkpoint_activate
 from activelearn.webhooks.delivery import webhooks_notify
@@ -63,7 +61,7 @@ LABELS_READY = "labels.ready"
 
 
 def baseline_spec(class_names: list[str]) -> dict:
-    """The spec of a trained baseline, in activelearn.inference.runtime's format."""
+    """The spec of a trained baseline, as activelearn.inference.spec reads it."""
     return {
         "task_type": ModelVersion.TaskType.CLASSIFICATION,
         "input": {
@@ -98,7 +96,7 @@ COUNTED_STATES = {
 
 
 def counted_states(project: Project) -> tuple[str, ...]:
-    return COUNTED_STATES[learning_settings_for(project).retrain_counts]
+    return COUNTED_STATES[LearningSettings.for_project(project).retrain_counts]
 
 
 def accepted_count(project: Project) -> int:
@@ -157,7 +155,7 @@ def retraining_round_start(*, project: Project, count: int | None = None) -> Ret
             project=project,
             user=None,
             format="coco",
-            state_filter=learning_settings_for(project).retrain_counts,
+            state_filter=LearningSettings.for_project(project).retrain_counts,
         )
         round_.export_job = job
         round_.save()

@@ -1,26 +1,36 @@
 """Applying a project's strategy to stored prediction data: from per-task JSON (images, or
-video frames) to one score per task with its per-strategy breakdown. The math itself is in
-`activelearn.strategies`; this module only shapes the arrays and reduces frames per task."""
+video frames) to one score per task with its per-strategy breakdown.
+
+The math is in `activelearn.strategies`. Each registered strategy declares its input adapter
+(`Strategy.adapter`); this module holds one function per adapter, which shapes the arrays the
+strategy's function takes and reduces frames per task. Nothing here branches on a strategy's
+name: what a setting scores with, whether it needs the whole pool and whether it reads
+embeddings all come from the registry's declarations."""
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from activelearn import strategies
-from activelearn.inference.runtime import ScoringError
+from activelearn.inference.spec import ScoringError
 from activelearn.models import LearningSettings
 from activelearn.strategies.validation import aggregate_by_group
 
-# Strategies whose score of one task depends on the other tasks scored with it. A chunk
-# gives them a provisional score; the run's last step recomputes them over the whole pool.
-POOL_WIDE = frozenset({"k_center", "diverse_margin"})
 # k-center over the pool picks this many centres farthest-first (O(pool x head)); the rest
 # follow by distance to them.
 POOL_K_CENTER_HEAD = 2000
+# What a key of Prediction.data (an image's, or one video frame's) holds, in the words of
+# the strategies' needs.
+PREDICTION_KEYS: dict[str, str] = {
+    "probs": strategies.CLASS_PROBS,
+    "embedding": strategies.EMBEDDINGS,
+    "boxes": strategies.BOXES,
+    "keypoints": strategies.KEYPOINTS,
+}
 
 
 @dataclass
@@ -55,19 +65,72 @@ def _mean_rows(rows: list, name: str):
     return rows[0] if len(rows) == 1 else np.mean(_unit_matrix(rows, name), axis=0)
 
 
-def _strategy_for(settings: LearningSettings, datas: Sequence[dict]) -> str:
-    """The stored name, with "default" resolved by what the predictions hold."""
-    name = settings.strategy or "default"
-    if name != "default":
-        return name
-    held = {key for data in datas for unit in frames_of(data) for key in unit}
-    if "keypoints" in held:  # pose predictions come with their boxes; the points matter more
-        return "keypoints"
-    if "boxes" in held:
-        return "detection"
-    if "probs" in held:
-        return strategies.DEFAULT_STRATEGY
-    return "k_center"
+# --- which strategies a project's setting uses ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mix:
+    """The strategies a setting scores with and their weights; `ranked`: mixed as a weighted
+    rank blend (the blend setting), else the one strategy's scores as they are."""
+
+    weights: dict[str, float]
+    ranked: bool = False
+
+
+def _held(datas: Sequence[dict]) -> frozenset[str]:
+    """What the predictions hold, in the registry's words."""
+    keys = {key for data in datas for unit in frames_of(data) for key in unit}
+    return frozenset(PREDICTION_KEYS[key] for key in keys if key in PREDICTION_KEYS)
+
+
+def _default_pick(held: frozenset[str]) -> str:
+    for need, name in strategies.DEFAULT_PICKS:
+        if need in held:
+            return name
+    return strategies.DEFAULT_WITHOUT_OUTPUTS
+
+
+def settings_mix(settings: LearningSettings, datas: Sequence[dict]) -> Mix:
+    """The strategies `settings` scores these predictions with ("default" resolved by what
+    they hold)."""
+    name = settings.strategy or strategies.DEFAULT
+    if name == strategies.BLEND:
+        return Mix({k: float(v) for k, v in (settings.blend or {}).items()}, ranked=True)
+    if name == strategies.DEFAULT:
+        name = _default_pick(_held(datas))
+    return Mix({name: 1.0})
+
+
+def _candidates(settings: LearningSettings) -> tuple[bool, list[strategies.Strategy]]:
+    """Whether the setting ranks a blend, and every registered strategy it may score with
+    (all the default's picks before the predictions are seen)."""
+    name = settings.strategy or strategies.DEFAULT
+    if name == strategies.BLEND:
+        ranked, names = True, list(settings.blend or {})
+    elif name == strategies.DEFAULT:
+        ranked = False
+        names = [pick for _, pick in strategies.DEFAULT_PICKS]
+        names.append(strategies.DEFAULT_WITHOUT_OUTPUTS)
+    else:
+        ranked, names = False, [name]
+    return ranked, [strategies.STRATEGIES[n] for n in names if n in strategies.STRATEGIES]
+
+
+def needs_pool(settings: LearningSettings) -> bool:
+    """Whether a chunk's scores are provisional: rank blends and pool-wide strategies."""
+    ranked, candidates = _candidates(settings)
+    return ranked or any(strategy.pool_wide for strategy in candidates)
+
+
+def uses_embeddings(settings: LearningSettings) -> bool:
+    """Whether scoring may read embeddings (the model's, else the assets' colour
+    histograms) and the labeled assets' ones: what the strategies declare they use."""
+    _, candidates = _candidates(settings)
+    wanted = {strategies.EMBEDDINGS}
+    return any(wanted & (strategy.needs | strategy.optional) for strategy in candidates)
+
+
+# --- the input adapters: prediction data to a strategy's arguments ----------------------------
 
 
 def _embeddings(
@@ -103,6 +166,7 @@ def _units(datas: Sequence[dict]) -> tuple[list[dict], np.ndarray]:
 
 
 def _extra_kwargs(function, ctx: ScoringContext, n: int) -> dict:
+    """The project's settings, for the functions that take them."""
     parameters = inspect.signature(function).parameters
     extra = {}
     if "aggregate" in parameters:
@@ -112,92 +176,126 @@ def _extra_kwargs(function, ctx: ScoringContext, n: int) -> dict:
         extra["batch_size"] = max(1, min(int(ctx.settings.rescore_every_labels), n))
     if "weights" in parameters and ctx.settings.keypoint_weights:
         extra["weights"] = ctx.settings.keypoint_weights
+    if "k" in parameters:  # k-center over a large pool: farthest-first for the head only
+        extra["k"] = min(n, POOL_K_CENTER_HEAD)
     return extra
+
+
+def _per_task(per_unit, owner: np.ndarray, n: int, ctx: ScoringContext) -> np.ndarray:
+    """Per-frame scores reduced per task by the project's aggregate (max, mean or sum)."""
+    per_unit = np.asarray(per_unit, dtype=np.float64)
+    return aggregate_by_group(per_unit, owner, n, how=ctx.settings.detection_aggregate)
+
+
+def _count_input(strategy, datas, task_ids, ctx) -> np.ndarray:
+    rng = np.random.default_rng(list(ctx.seed) + [min(task_ids)])
+    return strategy.score(len(datas), rng=rng)
+
+
+def _unit_probs_input(strategy, datas, task_ids, ctx) -> np.ndarray:
+    units, owner = _units(datas)
+    rows = [unit.get("probs") for unit in units]
+    if any(row is None for row in rows):
+        raise ScoringError(
+            f"strategy {strategy.name!r} needs class probabilities; the model gives none"
+        )
+    return _per_task(strategy.score(_unit_matrix(rows, "probs")), owner, len(datas), ctx)
+
+
+def _task_embeddings_input(strategy, datas, task_ids, ctx) -> np.ndarray:
+    inputs = {"embeddings": _embeddings(datas, task_ids, ctx, per_unit=False)}
+    if "probs" in strategy.inputs:
+        per_task = [_mean_rows([f.get("probs") for f in frames_of(d)], "probs") for d in datas]
+        inputs["probs"] = _unit_matrix(per_task, "probs")
+    labeled = ctx.labeled_embeddings
+    if "labeled_embeddings" in strategy.inputs and labeled is not None and len(labeled):
+        inputs["labeled_embeddings"] = labeled
+    return strategy.score(**inputs, **_extra_kwargs(strategy.score, ctx, len(datas)))
+
+
+def _unit_embeddings_input(strategy, datas, task_ids, ctx) -> np.ndarray:
+    _, owner = _units(datas)
+    embeddings = _embeddings(datas, task_ids, ctx, per_unit=True)
+    return _per_task(strategy.score(embeddings, ctx.labeled_embeddings), owner, len(datas), ctx)
+
+
+def _boxes_input(strategy, datas, task_ids, ctx) -> np.ndarray:
+    units, owner = _units(datas)
+    probs, objectness, index = [], [], []
+    for unit_index, unit in enumerate(units):
+        for box in unit.get("boxes") or []:
+            probs.append(box.get("class_probs", box.get("probs")))
+            objectness.append(box.get("objectness", box.get("score", 1.0)))
+            index.append(unit_index)
+    if not probs:  # no boxes anywhere: the detector is sure there is nothing to label
+        return np.zeros(len(datas))
+    per_unit = strategy.score(
+        _unit_matrix(probs, "class_probs").reshape(len(probs), -1),
+        np.asarray(index, dtype=np.int64),
+        len(units),
+        objectness=_unit_matrix(objectness, "objectness"),
+        aggregate=ctx.settings.detection_aggregate,
+    )
+    return _per_task(per_unit, owner, len(datas), ctx)
+
+
+def _keypoints_input(strategy, datas, task_ids, ctx) -> np.ndarray:
+    units, owner = _units(datas)
+    names = ctx.keypoint_names
+    confidences, index = [], []
+    for unit_index, unit in enumerate(units):
+        for instance in unit.get("keypoints") or []:
+            # Per-point confidences; else the instance's score stands for every point.
+            points = instance.get("confidences") or dict.fromkeys(names, instance.get("score", 0.0))
+            confidences.append([float(points.get(key, 0.0)) for key in names])
+            index.append(unit_index)
+    if not names:
+        raise ScoringError("keypoint predictions, but the project has no skeleton")
+    extra = _extra_kwargs(strategy.score, ctx, len(datas))
+    per_unit = strategy.score(
+        _unit_matrix(confidences, "confidences").reshape(len(confidences), len(names)),
+        np.asarray(index, dtype=np.int64),
+        len(units),
+        names,
+        **extra,
+    )
+    return _per_task(per_unit, owner, len(datas), ctx)
+
+
+Adapter = Callable[[strategies.Strategy, Sequence[dict], Sequence[int], ScoringContext], np.ndarray]
+# One function per input adapter a strategy can declare (Strategy.adapter).
+ADAPTERS: dict[str, Adapter] = {
+    strategies.COUNT_INPUT: _count_input,
+    strategies.UNIT_PROBS_INPUT: _unit_probs_input,
+    strategies.TASK_EMBEDDINGS_INPUT: _task_embeddings_input,
+    strategies.UNIT_EMBEDDINGS_INPUT: _unit_embeddings_input,
+    strategies.BOXES_INPUT: _boxes_input,
+    strategies.KEYPOINTS_INPUT: _keypoints_input,
+}
 
 
 def strategy_scores(
     name: str, datas: Sequence[dict], task_ids: Sequence[int], ctx: ScoringContext
 ) -> np.ndarray:
-    """One score per task for the registered strategy `name`. Per-frame strategies score
-    every frame and reduce per task by the project's aggregate (max, mean or sum)."""
+    """One score per task for the registered strategy `name`, its inputs built by the
+    adapter it declares. Per-frame strategies score every frame and reduce per task by the
+    project's aggregate (max, mean or sum)."""
     try:
         strategy = strategies.get_strategy(name)
     except ValueError as error:
         raise ScoringError(str(error)) from error
-    n = len(datas)
-    if n == 0:
+    if not datas:
         return np.zeros(0)
-    function = strategy.score
-    extra = _extra_kwargs(function, ctx, n)
-    aggregate = ctx.settings.detection_aggregate
-    if name == "random":
-        return function(n, rng=np.random.default_rng(list(ctx.seed) + [min(task_ids)]))
-    if name in POOL_WIDE:
-        inputs = {"embeddings": _embeddings(datas, task_ids, ctx, per_unit=False)}
-        if "probs" in strategy.inputs:
-            per_task = [_mean_rows([f.get("probs") for f in frames_of(d)], "probs") for d in datas]
-            inputs["probs"] = _unit_matrix(per_task, "probs")
-        labeled = ctx.labeled_embeddings
-        if "labeled_embeddings" in strategy.inputs and labeled is not None and len(labeled):
-            inputs["labeled_embeddings"] = ctx.labeled_embeddings
-        if name == "k_center":
-            extra["k"] = min(n, POOL_K_CENTER_HEAD)
-        return function(**inputs, **extra)
-    units, owner = _units(datas)
-    if strategy.inputs == ("probs",) and strategy.task == "classification":
-        rows = [unit.get("probs") for unit in units]
-        if any(row is None for row in rows):
-            raise ScoringError(f"strategy {name!r} needs class probabilities; the model gives none")
-        per_unit = function(_unit_matrix(rows, "probs"))
-    elif name == "novelty":
-        labeled = ctx.labeled_embeddings
-        if labeled is None or len(labeled) == 0:
-            # Nothing labeled yet: novelty is undefined; coverage is what it would approach.
-            return strategy_scores("k_center", datas, task_ids, ctx)
-        per_unit = function(_embeddings(datas, task_ids, ctx, per_unit=True), labeled)
-    elif name == "detection":
-        probs, objectness, index = [], [], []
-        for unit_index, unit in enumerate(units):
-            for box in unit.get("boxes") or []:
-                probs.append(box.get("class_probs", box.get("probs")))
-                objectness.append(box.get("objectness", box.get("score", 1.0)))
-                index.append(unit_index)
-        if not probs:  # no boxes anywhere: the detector is sure there is nothing to label
-            return np.zeros(n)
-        per_unit = function(
-            _unit_matrix(probs, "class_probs").reshape(len(probs), -1),
-            np.asarray(index, dtype=np.int64),
-            len(units),
-            objectness=_unit_matrix(objectness, "objectness"),
-            aggregate=aggregate,
-        )
-    elif name == "keypoints":
-        names = ctx.keypoint_names
-        confidences, index = [], []
-        for unit_index, unit in enumerate(units):
-            for instance in unit.get("keypoints") or []:
-                # Per-point confidences; else the instance's score stands for every point.
-                points = instance.get("confidences") or dict.fromkeys(
-                    names, instance.get("score", 0.0)
-                )
-                confidences.append([float(points.get(key, 0.0)) for key in names])
-                index.append(unit_index)
-        if not names:
-            raise ScoringError("keypoint predictions, but the project has no skeleton")
-        per_unit = function(
-            _unit_matrix(confidences, "confidences").reshape(len(confidences), len(names)),
-            np.asarray(index, dtype=np.int64),
-            len(units),
-            names,
-            **{k: v for k, v in extra.items() if k != "aggregate"},
-            aggregate=aggregate,
-        )
-    else:
+    labeled = ctx.labeled_embeddings
+    if strategy.until_labeled and (labeled is None or len(labeled) == 0):
+        return strategy_scores(strategy.until_labeled, datas, task_ids, ctx)
+    adapter = ADAPTERS.get(strategy.adapter) if strategy.adapter else None
+    if adapter is None:
         raise ScoringError(
             f"strategy {name!r} needs inputs ({', '.join(strategy.inputs)}) that scoring a "
             "model version cannot give; choose another strategy in the learning settings"
         )
-    return aggregate_by_group(np.asarray(per_unit, dtype=np.float64), owner, n, how=aggregate)
+    return adapter(strategy, datas, task_ids, ctx)
 
 
 def tasks_score(
@@ -219,26 +317,14 @@ def tasks_score(
         return scores, breakdowns
     rest_datas = [datas[i] for i in rest]
     rest_ids = [task_ids[i] for i in rest]
-    name = _strategy_for(ctx.settings, rest_datas)
+    mix = settings_mix(ctx.settings, rest_datas)
     try:
-        if name == "blend":
-            weights = {k: float(v) for k, v in (ctx.settings.blend or {}).items()}
-            parts = {k: strategy_scores(k, rest_datas, rest_ids, ctx) for k in weights}
-            mixed = strategies.blend(parts, weights)
-        else:
-            parts = {name: strategy_scores(name, rest_datas, rest_ids, ctx)}
-            mixed = parts[name]
+        parts = {k: strategy_scores(k, rest_datas, rest_ids, ctx) for k in mix.weights}
+        mixed = strategies.blend(parts, mix.weights) if mix.ranked else next(iter(parts.values()))
     except ValueError as error:  # the strategies refuse bad arrays with a clear message
-        raise ScoringError(f"strategy {name!r}: {error}") from error
+        label = ctx.settings.strategy if mix.ranked else next(iter(mix.weights))
+        raise ScoringError(f"strategy {label!r}: {error}") from error
     for position, i in enumerate(rest):
         scores[i] = float(mixed[position])
         breakdowns[i] = {k: round(float(v[position]), 6) for k, v in parts.items()}
     return scores, breakdowns
-
-
-def needs_pool(settings: LearningSettings) -> bool:
-    """Whether a chunk's scores are provisional: rank blends and pool-wide strategies."""
-    name = settings.strategy or "default"
-    if name == "default":
-        return strategies.DEFAULT_STRATEGY in POOL_WIDE
-    return name == "blend" or name in POOL_WIDE

@@ -26,11 +26,11 @@ from activelearn.inference.runtime import (
 from activelearn.models import LearningSettings, ModelVersion, Prediction, ScoringRun, TaskScore
 from activelearn.queue import priorities_write_bulk
 from activelearn.scoring.adapters import (
-    POOL_WIDE,
     ScoringContext,
     frames_of,
     needs_pool,
     tasks_score,
+    uses_embeddings,
 )
 from activelearn.scoring.evaluation import version_evaluate
 from annotate.jobs import job_enqueue, job_fail, job_finish, job_heartbeat, job_run_deadline
@@ -47,16 +47,6 @@ LABELED_STATES = (
 # Frames of a video segment run through the model: first, middle and last. Consecutive
 # frames look alike; three catch a change within the segment at a tenth of the cost.
 FRAMES_PER_SEGMENT = 3
-
-
-def learning_settings_for(project: Project) -> LearningSettings:
-    """The project's settings, or the defaults when a manager never saved any."""
-    found = LearningSettings.objects.filter(project=project).first()
-    return found or LearningSettings(project=project)
-
-
-def active_model_version(project: Project) -> ModelVersion | None:
-    return ModelVersion.objects.filter(project=project, is_active=True).first()
 
 
 # --- starting and splitting runs ------------------------------------------------------------
@@ -77,7 +67,7 @@ def scoring_run_start(
     stays queued with the reason in `error`, never silently run inline."""
     with transaction.atomic():
         if model_version is None:
-            model_version = active_model_version(project)
+            model_version = ModelVersion.objects.active_for(project)
         reason = ScoringRun.Reason.COLD_START if model_version is None else reason
         if reason in COALESCED_REASONS:
             # Locked: a worker splitting it (select_for_update there too) waits, then reads
@@ -112,7 +102,7 @@ def scoring_run_split(*, run_id: int) -> list[list[int]]:
         run = ScoringRun.objects.select_for_update().select_related("project").get(pk=run_id)
         if run.state != ScoringRun.State.QUEUED:
             return []
-        size = learning_settings_for(run.project).scoring_chunk_size
+        size = LearningSettings.for_project(run.project).scoring_chunk_size
         ids = list(
             AnnotationTask.objects.filter(project=run.project, state=PENDING)
             .order_by("pk")
@@ -277,9 +267,7 @@ def _context(
         uses_model_embeddings=model_embeddings,
         asset_of=asset_of,
     )
-    name = settings.strategy or "default"
-    wants_embeddings = name in ("default", "blend", "novelty") or name in POOL_WIDE
-    if wants_embeddings:
+    if uses_embeddings(settings):
         if not model_embeddings:
             if assets is None:
                 ids = set(asset_of.values())
@@ -374,7 +362,7 @@ def score_chunk(*, run_id: int, task_ids: Sequence[int]) -> int:
     if run is None or run.state != ScoringRun.State.RUNNING or run.model_version is None:
         return 0
     project, version = run.project, run.model_version
-    settings = learning_settings_for(project)
+    settings = LearningSettings.for_project(project)
     tasks = list(
         AnnotationTask.objects.filter(project=project, pk__in=list(task_ids))
         .select_related("asset")
@@ -446,7 +434,7 @@ def scoring_run_finish(*, run_id: int) -> bool:
     if run is None or run.state != ScoringRun.State.RUNNING or run.chunks_done < run.chunks_total:
         return False
     project, version = run.project, run.model_version
-    settings = learning_settings_for(project)
+    settings = LearningSettings.for_project(project)
     rows = []
     # One chunk already saw the whole pool; more chunks each saw only their own part.
     if version is not None and run.chunks_total > 1 and needs_pool(settings):
@@ -512,7 +500,7 @@ def maybe_rescore_after_labels(*, project: Project) -> ScoringRun | None:
     """Start a run when `rescore_every_labels` tasks were submitted since the last run
     started (0 turns it off). Cheap: two indexed queries; called on every submission
     (activelearn.receivers)."""
-    every = learning_settings_for(project).rescore_every_labels
+    every = LearningSettings.for_project(project).rescore_every_labels
     if not every:
         return None
     with transaction.atomic():

@@ -4,7 +4,8 @@ Higher scores mean "label this sooner". Scores are finite and do not depend on t
 the assets; NaN, infinite or mis-shaped inputs raise ValueError. Nothing here touches Django,
 a model or the database. Choosing assets from scores is separate (`select_top_k`,
 `diverse_batch`). `STRATEGIES` maps the name a project stores to the scoring function and
-the inputs it needs; `DEFAULT_STRATEGY` is what a new project uses.
+the inputs it needs and the input adapter that feeds it; `DEFAULT_STRATEGY` is what a new
+project uses.
 """
 
 from __future__ import annotations
@@ -55,13 +56,35 @@ NEED_WORDS: dict[str, str] = {
     LAST_LAYER_INPUTS: "the inputs of the model's last linear layer",
 }
 
+# How scoring turns prediction data (an image's or a video frame's "probs", "embedding",
+# "boxes", "keypoints") into the arguments of a strategy's function. Each name is one
+# function in activelearn.scoring.adapters; scoring reads this declaration, not the name.
+COUNT_INPUT = "count"  # how many assets, and an rng seeded by the run
+UNIT_PROBS_INPUT = "unit_probs"  # [units, classes] class probabilities, one row per image/frame
+TASK_EMBEDDINGS_INPUT = "task_embeddings"  # one embedding per task (its frames averaged),
+# its class probabilities too when the function takes them, and the labeled assets' embeddings
+UNIT_EMBEDDINGS_INPUT = "unit_embeddings"  # [units, dims] against the labeled embeddings
+BOXES_INPUT = "boxes"  # every box's class probabilities and objectness, with its image/frame
+KEYPOINTS_INPUT = "keypoints"  # every instance's per-keypoint confidences, with its image/frame
+
+# What a project's strategy setting takes besides the registry's names.
+DEFAULT = "default"  # picked from what the predictions hold (DEFAULT_PICKS)
+BLEND = "blend"  # a weighted rank blend of the strategies named in the blend weights
+
 
 @dataclass(frozen=True)
 class Strategy:
     """A named strategy: its scoring function, the keyword inputs that function takes, and
     what it needs from a model version (`needs`, all required) or uses when there
-    (`optional`: model embeddings, else the assets' colour histograms stand in). Settings
-    validation and scoring read `needs`; nothing branches on the name."""
+    (`optional`: model embeddings, else the assets' colour histograms stand in).
+
+    `adapter` names how scoring builds those inputs from prediction data (one of the
+    `*_INPUT` names; None: nothing a model version here gives can feed it). `pool_wide`: the
+    score of one asset depends on the others scored with it, so a run scores the whole pool
+    again at its end. `until_labeled`: the strategy that stands in while nothing is labeled
+    (one measured against the labeled set is undefined before). Settings validation reads
+    `needs`, scoring reads `adapter`, `pool_wide` and `until_labeled`; nothing branches on
+    the name."""
 
     name: str
     score: Callable[..., np.ndarray]
@@ -70,6 +93,9 @@ class Strategy:
     summary: str
     needs: frozenset[str] = frozenset()
     optional: frozenset[str] = frozenset()
+    adapter: str | None = None
+    pool_wide: bool = False
+    until_labeled: str | None = None
 
 
 _PROBS = frozenset({CLASS_PROBS})
@@ -78,7 +104,14 @@ _OPTIONAL_EMBEDDINGS = frozenset({EMBEDDINGS})
 STRATEGIES: dict[str, Strategy] = {
     strategy.name: strategy
     for strategy in (
-        Strategy("random", random_scores, ("n", "rng"), "any", "Random order (the baseline)."),
+        Strategy(
+            "random",
+            random_scores,
+            ("n", "rng"),
+            "any",
+            "Random order (the baseline).",
+            adapter=COUNT_INPUT,
+        ),
         Strategy(
             "least_confidence",
             least_confidence,
@@ -86,12 +119,25 @@ STRATEGIES: dict[str, Strategy] = {
             "classification",
             "1 - top class probability.",
             needs=_PROBS,
+            adapter=UNIT_PROBS_INPUT,
         ),
         Strategy(
-            "margin", margin, ("probs",), "classification", "1 - (top1 - top2).", needs=_PROBS
+            "margin",
+            margin,
+            ("probs",),
+            "classification",
+            "1 - (top1 - top2).",
+            needs=_PROBS,
+            adapter=UNIT_PROBS_INPUT,
         ),
         Strategy(
-            "entropy", entropy, ("probs",), "classification", "Predictive entropy.", needs=_PROBS
+            "entropy",
+            entropy,
+            ("probs",),
+            "classification",
+            "Predictive entropy.",
+            needs=_PROBS,
+            adapter=UNIT_PROBS_INPUT,
         ),
         Strategy(
             "diverse_margin",
@@ -101,6 +147,8 @@ STRATEGIES: dict[str, Strategy] = {
             "Margin, next batch re-picked from the top candidates for diversity.",
             needs=_PROBS,
             optional=_OPTIONAL_EMBEDDINGS,
+            adapter=TASK_EMBEDDINGS_INPUT,
+            pool_wide=True,
         ),
         Strategy(
             "expected_gradient_length",
@@ -111,6 +159,7 @@ STRATEGIES: dict[str, Strategy] = {
             # Exact only on the inputs of the model's last linear layer, which no model
             # version here exposes (the baseline's ONNX gives probabilities alone).
             needs=frozenset({CLASS_PROBS, LAST_LAYER_INPUTS}),
+            # No adapter: nothing here can give it those inputs.
         ),
         Strategy(
             "vote_entropy",
@@ -119,6 +168,7 @@ STRATEGIES: dict[str, Strategy] = {
             "committee",
             "Entropy of committee votes; probs is [n, classes, members].",
             needs=frozenset({COMMITTEE}),
+            # No adapter: no model version here gives a committee's probabilities.
         ),
         Strategy(
             "mean_kl_to_consensus",
@@ -135,6 +185,8 @@ STRATEGIES: dict[str, Strategy] = {
             "any",
             "Farthest-first coverage of the embedding space (core-set).",
             optional=_OPTIONAL_EMBEDDINGS,
+            adapter=TASK_EMBEDDINGS_INPUT,
+            pool_wide=True,
         ),
         Strategy(
             "novelty",
@@ -143,6 +195,8 @@ STRATEGIES: dict[str, Strategy] = {
             "any",
             "Distance to the nearest labeled assets.",
             optional=_OPTIONAL_EMBEDDINGS,
+            adapter=UNIT_EMBEDDINGS_INPUT,
+            until_labeled="k_center",
         ),
         Strategy(
             "detection",
@@ -151,6 +205,7 @@ STRATEGIES: dict[str, Strategy] = {
             "detection",
             "Per-box class and objectness uncertainty, aggregated per image.",
             needs=frozenset({BOXES}),
+            adapter=BOXES_INPUT,
         ),
         Strategy(
             "keypoints",
@@ -159,6 +214,7 @@ STRATEGIES: dict[str, Strategy] = {
             "keypoints",
             "Weighted per-keypoint uncertainty, aggregated per instance and frame.",
             needs=frozenset({KEYPOINTS}),
+            adapter=KEYPOINTS_INPUT,
         ),
     )
 }
@@ -166,6 +222,14 @@ STRATEGIES: dict[str, Strategy] = {
 # Margin with diversity-aware batches: a robust uncertainty score, made safe for batches of
 # similar assets (video frames, near-duplicate photos); see `diverse_margin` for why.
 DEFAULT_STRATEGY = "diverse_margin"
+# What "default" scores with: the first of these whose need the predictions hold (pose
+# predictions come with their boxes; the points matter more), else DEFAULT_WITHOUT_OUTPUTS.
+DEFAULT_PICKS: tuple[tuple[str, str], ...] = (
+    (KEYPOINTS, "keypoints"),
+    (BOXES, "detection"),
+    (CLASS_PROBS, DEFAULT_STRATEGY),
+)
+DEFAULT_WITHOUT_OUTPUTS = "k_center"
 
 
 def get_strategy(name: str) -> Strategy:
@@ -178,15 +242,25 @@ def get_strategy(name: str) -> Strategy:
 
 
 __all__ = [
+    "BLEND",
     "BOXES",
+    "BOXES_INPUT",
     "CLASS_PROBS",
     "COMMITTEE",
+    "COUNT_INPUT",
+    "DEFAULT",
+    "DEFAULT_PICKS",
     "DEFAULT_STRATEGY",
+    "DEFAULT_WITHOUT_OUTPUTS",
     "EMBEDDINGS",
     "KEYPOINTS",
+    "KEYPOINTS_INPUT",
     "LAST_LAYER_INPUTS",
     "NEED_WORDS",
     "STRATEGIES",
+    "TASK_EMBEDDINGS_INPUT",
+    "UNIT_EMBEDDINGS_INPUT",
+    "UNIT_PROBS_INPUT",
     "Strategy",
     "blend",
     "box_uncertainty",

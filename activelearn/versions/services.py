@@ -23,21 +23,13 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from activelearn.inference.spec import ModelSpec, SpecInvalid
 from activelearn.learning_settings import strategy_errors
-from activelearn.models import ModelVersion, ScoringRun
-from activelearn.scoring.runs import learning_settings_for, rescore_project
+from activelearn.models import LearningSettings, ModelVersion, ScoringRun
+from activelearn.scoring.runs import rescore_project
 from annotate.models import LabelClass, Project
 
 ALLOWED_DOMAINS = {"", "ai.onnx", "ai.onnx.ml"}
-OUTPUT_LAYOUTS = ("probs", "logits", "embedding", "detection", "yolo_detect", "yolo_pose")
-TASK_TYPE_OF_LAYOUT = {
-    "probs": ModelVersion.TaskType.CLASSIFICATION,
-    "logits": ModelVersion.TaskType.CLASSIFICATION,
-    "embedding": ModelVersion.TaskType.EMBEDDING,
-    "detection": ModelVersion.TaskType.DETECTION,
-    "yolo_detect": ModelVersion.TaskType.DETECTION,
-    "yolo_pose": ModelVersion.TaskType.KEYPOINTS,
-}
 
 
 class CheckpointError(Exception):
@@ -54,73 +46,48 @@ def _setting(name: str, default: float) -> float:
 
 
 def spec_normalise(*, project: Project, spec: object) -> dict:
-    """The spec as stored: input size/layout/normalisation, output layout and names, with
-    class names and keypoint names (default: the project's)."""
+    """The spec as stored: read and checked by the ModelSpec scoring reads it with, the output
+    layout named, class and keypoint names filled in (default: the project's), input size,
+    layout and normalisation written out."""
     if not isinstance(spec, dict):
         raise CheckpointError("spec", "The spec must be a JSON object.")
     source = spec.get("input")
     output = spec.get("output")
     if not isinstance(source, dict) or not isinstance(output, dict):
         raise CheckpointError("spec", 'The spec needs "input" and "output" objects.')
-    size = source.get("size")
-    if isinstance(size, int):
-        size = [size, size]
-    if not (
-        isinstance(size, list)
-        and len(size) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 8192 for v in size)
-    ):
-        raise CheckpointError("spec.input.size", "Give [height, width] in pixels.")
-    layout = str(source.get("layout", "NCHW")).upper()
-    if layout not in ("NCHW", "NHWC"):
-        raise CheckpointError("spec.input.layout", "NCHW or NHWC.")
-    order = str(source.get("channel_order", "RGB")).upper()
-    if order not in ("RGB", "BGR"):
-        raise CheckpointError("spec.input.channel_order", "RGB or BGR.")
-    output_layout = output.get("layout")
-    if output_layout not in OUTPUT_LAYOUTS:
-        raise CheckpointError("spec.output.layout", f"One of: {', '.join(OUTPUT_LAYOUTS)}.")
-    class_names = spec.get("class_names")
-    if class_names is None:
-        class_names = list(
-            LabelClass.objects.filter(project=project)
-            .order_by("order", "id")
-            .values_list("name", flat=True)
-        )
-    keypoint_names = spec.get("keypoint_names")
-    if keypoint_names is None:
-        keypoint_names = list(project.keypoint_names) if project.keypoints_enabled else []
-    for field, names in (("class_names", class_names), ("keypoint_names", keypoint_names)):
-        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
-            raise CheckpointError(f"spec.{field}", "A list of names.")
-    if output_layout == "yolo_pose" and not keypoint_names:
-        raise CheckpointError("spec.keypoint_names", "A pose model needs keypoint names.")
-    task_type = spec.get("task_type") or TASK_TYPE_OF_LAYOUT[output_layout]
-    if task_type not in ModelVersion.TaskType.values:
-        raise CheckpointError("spec.task_type", f"One of: {', '.join(ModelVersion.TaskType)}.")
+    # A stored spec names its classes and keypoints, so the version keeps reading the same
+    # outputs when the project's classes change later.
+    if spec.get("class_names") is None:
+        spec = {
+            **spec,
+            "class_names": list(
+                LabelClass.objects.filter(project=project)
+                .order_by("order", "id")
+                .values_list("name", flat=True)
+            ),
+        }
+    if spec.get("keypoint_names") is None:
+        keypoints = list(project.keypoint_names) if project.keypoints_enabled else []
+        spec = {**spec, "keypoint_names": keypoints}
     try:
-        mean = [float(v) for v in source.get("mean", [0.0, 0.0, 0.0])]
-        std = [float(v) for v in source.get("std", [1.0, 1.0, 1.0])]
-        scale = float(source.get("scale", 1 / 255))
-    except (TypeError, ValueError):
-        raise CheckpointError("spec.input", "scale, mean and std must be numbers.") from None
-    if len(mean) != 3 or len(std) != 3 or not all(v > 0 for v in std):
-        raise CheckpointError("spec.input", "mean and std need 3 values each, std > 0.")
+        parsed = ModelSpec.parse(spec)  # no default layout: an upload names its own
+    except SpecInvalid as error:
+        raise CheckpointError(*error.problems[0]) from None
     return {
         **spec,
-        "task_type": task_type,
-        "class_names": class_names,
-        "keypoint_names": keypoint_names,
+        "task_type": parsed.task_type,
+        "class_names": list(parsed.class_names),
+        "keypoint_names": list(parsed.keypoint_names),
         "input": {
             **source,
-            "size": size,
-            "layout": layout,
-            "channel_order": order,
-            "scale": scale,
-            "mean": mean,
-            "std": std,
+            "size": [parsed.height, parsed.width],
+            "layout": parsed.layout,
+            "channel_order": parsed.channel_order,
+            "scale": parsed.scale,
+            "mean": list(parsed.mean),
+            "std": list(parsed.std),
         },
-        "output": {**output, "layout": output_layout},
+        "output": {**output, "layout": parsed.output_layout},
     }
 
 
@@ -283,7 +250,7 @@ def checkpoint_activate(*, version: ModelVersion) -> ScoringRun:
     """Make `version` (an upload, a baseline or pushed predictions) its project's one active
     version and start rescoring. Refused (CheckpointError on "strategy") when the project's
     strategy needs what the version does not give, so no run fails on it later."""
-    settings = learning_settings_for(version.project)
+    settings = LearningSettings.for_project(version.project)
     problems = strategy_errors(settings=settings, version=version, described_as="the model")
     if problems:
         reason = " ".join(message for messages in problems.values() for message in messages)
@@ -336,7 +303,7 @@ def checkpoint_rollback(*, project: Project) -> Rollback:
     """Go back from the active version: to the version active before it; when none was,
     to the newest built-in baseline version; when there is none, to no model at all (the
     cold-start order). Refused only when no model is active and none ever was."""
-    active = ModelVersion.objects.filter(project=project, is_active=True).first()
+    active = ModelVersion.objects.active_for(project)
     others = ModelVersion.objects.filter(project=project).exclude(pk=active.pk if active else None)
     previous = others.filter(activated_at__isnull=False).order_by("-activated_at", "-id").first()
     if previous is not None:

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from rest_framework.test import APIClient
 
-from activelearn.inference.runtime import ModelSpec
+from activelearn.inference.spec import ModelSpec
 from activelearn.learning_settings import version_gives
 from activelearn.models import ModelVersion
 from activelearn.versions.services import spec_normalise

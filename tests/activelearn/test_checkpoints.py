@@ -13,7 +13,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from activelearn.inference.yolo import nms, yolo_detect_decode, yolo_pose_decode
+from activelearn.inference.nms import nms
+from activelearn.inference.yolo import yolo_detect_decode, yolo_pose_decode
 from activelearn.models import ModelVersion, ScoringRun
 from activelearn.versions.services import CheckpointError, checkpoint_activate, checkpoint_upload
 

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from activelearn.inference.runtime import ScoringError
+from activelearn.inference.spec import ScoringError
 from activelearn.learning_settings import strategy_errors
 from activelearn.models import LearningSettings, ModelVersion
 from activelearn.scoring.adapters import ScoringContext, tasks_score
