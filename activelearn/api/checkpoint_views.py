@@ -175,4 +175,10 @@ class PredictionPush(APIView):
             )
         except PushError as error:
             return Response({"model_version": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(PredictionPushAnswer(result.as_dict()).data, status=status.HTTP_200_OK)
+        # Nothing stored and something refused: the push failed, whatever its size; the
+        # answer lists each row's reason as a partial push's does.
+        refused = result.stored == 0 and result.error_count > 0
+        return Response(
+            PredictionPushAnswer(result.as_dict()).data,
+            status=status.HTTP_400_BAD_REQUEST if refused else status.HTTP_200_OK,
+        )

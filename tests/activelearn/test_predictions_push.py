@@ -223,3 +223,18 @@ def test_a_chunked_json_lines_upload_without_a_length_is_read_to_the_end(project
         **{"wsgi.input": io.BytesIO(body.encode())},
     )
     assert response.json()["stored"] == 3
+
+
+def test_a_push_whose_every_row_is_invalid_answers_400_with_each_rows_reason(project, eve):
+    """It answered 200 with stored: 0, which a client's script reads as success."""
+    (asset,) = make_assets(project, 1)
+    rows = [
+        {"asset": asset.pk, "model_version": "v1", "probs": [0.6, 0.4, 0.1]},
+        {"asset": 999999, "model_version": "v1", "probs": [0.6, 0.4]},
+    ]
+    response = client_for(eve).post(f"/api/projects/{project.pk}/predictions/", rows, format="json")
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["stored"] == 0 and body["error_count"] == 2
+    assert [error["row"] for error in body["errors"]] == [1, 2]
+    assert stored() == {}
