@@ -27,6 +27,7 @@ from activelearn.strategies import (
     STRATEGIES,
 )
 from annotate.models import LabelClass, Project
+from annotate.services.errors import InvalidFields
 
 DEFAULT = "default"
 BLEND = "blend"
@@ -60,12 +61,8 @@ OBTAINABLE: frozenset[str] = frozenset().union(*LAYOUT_GIVES.values(), *PUSHED_G
 SCORING_FIELDS = frozenset({"strategy", "blend", "detection_aggregate", "keypoint_weights"})
 
 
-class LearningSettingsInvalid(Exception):
+class LearningSettingsInvalid(InvalidFields):
     """Settings refused; `errors` maps a field to its messages, for a 400 or a form."""
-
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
-        self.errors = errors
 
 
 # --- what a version gives, what a strategy needs ----------------------------------------------

@@ -227,8 +227,10 @@ class FrameSerializer(serializers.ModelSerializer):
 
 
 class TaskSerializer(serializers.ModelSerializer):
-    lease_user = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    annotator = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    lease_user = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    annotator = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     asset_name = serializers.CharField(source="asset.original_name", read_only=True)
     latest_version = serializers.IntegerField(read_only=True, allow_null=True, default=None)
 
