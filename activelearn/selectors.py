@@ -17,19 +17,13 @@ from activelearn.retraining.rounds import COUNTED_STATES
 from activelearn.scoring.runs import learning_settings_for
 from annotate.models import AnnotationTask, Budget, Project
 
-QUEUE_STATES = (
-    AnnotationTask.State.PENDING,
-    AnnotationTask.State.IN_PROGRESS,
-    AnnotationTask.State.REJECTED,
-)
-
 
 def active_model_version(*, project: Project) -> ModelVersion | None:
     return ModelVersion.objects.filter(project=project, is_active=True).first()
 
 
 def queue_ranked(
-    *, project: Project, model_version: ModelVersion | None, states=QUEUE_STATES
+    *, project: Project, model_version: ModelVersion | None, states=AnnotationTask.State.IN_QUEUE
 ) -> QuerySet[AnnotationTask]:
     """The project's tasks in the order the queue hands them out, each with `ranking_scores`:
     its TaskScore of the active model version, or the cold-start score (no model version)."""
