@@ -30,6 +30,7 @@ from activelearn.strategies import (
     STRATEGIES,
 )
 from annotate.models import LabelClass, Project
+from annotate.services.errors import InvalidFields
 
 DEFAULT_SUMMARY = (
     "Picked from what the model gives: keypoints, boxes, diverse margin on class "
@@ -52,12 +53,8 @@ OBTAINABLE: frozenset[str] = frozenset().union(
 SCORING_FIELDS = frozenset({"strategy", "blend", "detection_aggregate", "keypoint_weights"})
 
 
-class LearningSettingsInvalid(Exception):
+class LearningSettingsInvalid(InvalidFields):
     """Settings refused; `errors` maps a field to its messages, for a 400 or a form."""
-
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
-        self.errors = errors
 
 
 # --- what a version gives, what a strategy needs ----------------------------------------------

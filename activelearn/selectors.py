@@ -23,15 +23,9 @@ from activelearn.queue import label_money, ledger_derived
 from activelearn.retraining.rounds import COUNTED_STATES
 from annotate.models import AnnotationTask, Budget, Project
 
-QUEUE_STATES = (
-    AnnotationTask.State.PENDING,
-    AnnotationTask.State.IN_PROGRESS,
-    AnnotationTask.State.REJECTED,
-)
-
 
 def queue_ranked(
-    *, project: Project, model_version: ModelVersion | None, states=QUEUE_STATES
+    *, project: Project, model_version: ModelVersion | None, states=AnnotationTask.State.IN_QUEUE
 ) -> QuerySet[AnnotationTask]:
     """The project's tasks in the order the queue hands them out, each with `ranking_scores`:
     its TaskScore of the active model version, or the cold-start score (no model version)."""

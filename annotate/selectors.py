@@ -44,11 +44,6 @@ from .models import (
 from .permissions import visible
 
 State = AnnotationTask.State
-LABELED_STATES = (State.SUBMITTED, State.IN_REVIEW, State.ACCEPTED, State.REJECTED)
-REVIEWED_STATES = (State.ACCEPTED, State.REJECTED)
-# Work still to do; a rejected task goes back to its annotator.
-PENDING_STATES = (State.PENDING, State.IN_PROGRESS, State.REJECTED)
-DONE_STATES = (State.SUBMITTED, State.IN_REVIEW, State.ACCEPTED)
 
 MONEY = DecimalField(max_digits=18, decimal_places=4)
 ZERO = Decimal("0")
@@ -72,8 +67,8 @@ def _spend_aggregates(prefix: str, cost_per_image, cost_per_video_frame, review_
     ("" from AnnotationTask, "tasks__" from Project). The cost arguments are expressions:
     values of one budget, or F() paths to the budget row joined in."""
     cost = task_cost_expression(prefix, cost_per_image, cost_per_video_frame)
-    labeled = Q(**{f"{prefix}state__in": LABELED_STATES})
-    reviewed = Q(**{f"{prefix}state__in": REVIEWED_STATES})
+    labeled = Q(**{f"{prefix}state__in": State.HANDED_IN})
+    reviewed = Q(**{f"{prefix}state__in": State.REVIEWED})
     return {
         "label_tasks": Count(f"{prefix}id", filter=labeled),
         "label_money": Coalesce(Sum(cost, filter=labeled), Value(ZERO), output_field=MONEY),
@@ -169,8 +164,8 @@ def project_stats(projects: QuerySet[Project]) -> QuerySet[Project]:
     return (
         projects.select_related("budget")
         .annotate(
-            tasks_pending=Count("tasks__id", filter=Q(tasks__state__in=PENDING_STATES)),
-            tasks_done=Count("tasks__id", filter=Q(tasks__state__in=DONE_STATES)),
+            tasks_pending=Count("tasks__id", filter=Q(tasks__state__in=State.IN_QUEUE)),
+            tasks_done=Count("tasks__id", filter=Q(tasks__state__in=State.LABELED)),
             **spend,
         )
         .annotate(money_spent=F("label_money") + F("review_money"))

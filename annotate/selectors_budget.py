@@ -13,9 +13,7 @@ from django.db.models.functions import Coalesce, Trunc
 
 from .models import AnnotationTask, Project
 from .selectors import (
-    LABELED_STATES,
     MONEY,
-    REVIEWED_STATES,
     ZERO,
     budget_of,
     task_cost_expression,
@@ -60,10 +58,10 @@ def _events(project: Project) -> tuple[QuerySet, QuerySet]:
     without a timestamp (imported work) fall back to the task's last change, so they still
     count, as they do in budget_spent."""
     tasks = AnnotationTask.objects.filter(project=project)
-    labeled = tasks.filter(state__in=LABELED_STATES).annotate(
+    labeled = tasks.filter(state__in=AnnotationTask.State.HANDED_IN).annotate(
         at=Coalesce("submitted_at", "updated_at", output_field=DateTimeField())
     )
-    reviewed = tasks.filter(state__in=REVIEWED_STATES).annotate(
+    reviewed = tasks.filter(state__in=AnnotationTask.State.REVIEWED).annotate(
         at=Coalesce("reviewed_at", "submitted_at", "updated_at", output_field=DateTimeField())
     )
     return labeled, reviewed

@@ -18,7 +18,6 @@ from .models import (
 )
 from .permissions import can, visible
 from .schema import keypoint_side
-from .services.annotations import LOCKED_STATES
 
 
 def _url(name: str, pk: int, fallback: str) -> str:
@@ -184,13 +183,13 @@ def task_payload(task: AnnotationTask, user) -> dict:
             "lease_expires_at": (
                 task.lease_expires_at.isoformat() if task.lease_expires_at else None
             ),
-            "editable": task.state not in LOCKED_STATES and can(user, "task.label", task),
+            "editable": task.state not in AnnotationTask.State.LABELED
+            and can(user, "task.label", task),
             # Submitting goes through the queue, which wants the user to hold the lease.
             "leased_to_me": task.lease_user_id == user.pk
             and task.lease_expires_at is not None
             and task.lease_expires_at > timezone.now(),
-            "reviewable": task.state
-            in (AnnotationTask.State.SUBMITTED, AnnotationTask.State.IN_REVIEW)
+            "reviewable": task.state in AnnotationTask.State.AWAITING_REVIEW
             and can(user, "task.review", task),
         },
         "schema": schema_data(task.project),
@@ -204,7 +203,7 @@ def tasks_to_review(user, project) -> QuerySet[AnnotationTask]:
     """Submitted tasks of a project the user may review, oldest submission first."""
     return (
         visible(user, "task.review", AnnotationTask.objects.filter(project=project))
-        .filter(state__in=[AnnotationTask.State.SUBMITTED, AnnotationTask.State.IN_REVIEW])
+        .filter(state__in=AnnotationTask.State.AWAITING_REVIEW)
         .select_related("asset", "annotator")
         .order_by("submitted_at", "id")
     )

@@ -261,7 +261,8 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "rest_framework.views.exception_handler",
+    # DRF's, plus the answer each service error carries (annotate.services.errors).
+    "EXCEPTION_HANDLER": "annotate.api.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Annotate API",
@@ -273,8 +274,22 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Every job kind's states are the one job model's set: one name wherever shown.
-    "ENUM_NAME_OVERRIDES": {"JobStateEnum": "annotate.models.jobs.JobState"},
+    # One name per choice set wherever it is shown (every job kind shares the job model's
+    # states). AnnotationKindEnum is named in annotate.api.serializers.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStateEnum": "annotate.models.jobs.JobState",
+        "ModelVersionKindEnum": "activelearn.models.ModelVersion.Kind",
+        "TaskStateEnum": "annotate.models.AnnotationTask.State",
+        "MediaKindEnum": "annotate.models.Asset.Kind",
+        "AssetStateEnum": "annotate.models.Asset.State",
+        "TaskKindEnum": "annotate.models.AnnotationTask.Kind",
+        "ShapeSourceEnum": "annotate.models.ShapeSource",
+        "ReviewDecisionEnum": "annotate.models.Review.Decision",
+        "ExchangeFormatEnum": "annotate.models.exchange_jobs.ExchangeFormat.values",
+        "ExportPhaseEnum": "annotate.models.exchange_jobs.ExportJob.Phase",
+        "ExportStateFilterEnum": "annotate.exchange.selectors.STATES_BY_FILTER",
+        "ImportModeEnum": "annotate.models.exchange_jobs.ImportJob.Mode",
+    },
 }
 
 # Security: on by default, relaxed only by DEBUG or explicit opt-out behind a proxy.

@@ -84,6 +84,30 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _api_answers_match_the_schema(monkeypatch):
+    """Every /api/ answer a test gets is checked against the OpenAPI schema
+    (tests/schema_check.py): a test that passes while the schema lies fails here."""
+    from django.test.client import Client
+
+    from tests.schema_check import answer_problem
+
+    problems: list[str] = []
+    send = Client.request
+
+    def request(self, **kwargs):
+        response = send(self, **kwargs)
+        if response.request["PATH_INFO"].startswith("/api/") and not response.streaming:
+            problem = answer_problem(response)
+            if problem:
+                problems.append(problem)
+        return response
+
+    monkeypatch.setattr(Client, "request", request)
+    yield
+    assert not problems, "Answers the schema does not describe:\n" + "\n".join(problems)
+
+
 @pytest.fixture
 def media_root(settings, tmp_path):
     """This test's own media folder (file-system storage), so it can see what was left."""

@@ -12,7 +12,9 @@ from activelearn.models import ModelVersion
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
-    uploaded_by = serializers.CharField(source="uploaded_by.username", default=None)
+    uploaded_by = serializers.CharField(
+        source="uploaded_by.username", default=None, allow_null=True
+    )
 
     class Meta:
         model = ModelVersion

@@ -1,6 +1,7 @@
 """Checkpoints and prediction push over the API, for ML engineers and project managers
 ("model.manage"): upload an ONNX file with its spec, list versions, activate, roll back, and
-push predictions as JSON or streamed JSON Lines. Other projects are 404, annotators 403."""
+push predictions as JSON or streamed JSON Lines. Other projects are 404, annotators 403.
+Refusals (CheckpointError, PushError) are 400s by field, from the shared exception handler."""
 
 from __future__ import annotations
 
@@ -22,13 +23,13 @@ from activelearn.api.checkpoint_serializers import (
     RollbackAnswer,
 )
 from activelearn.models import ModelVersion
-from activelearn.predictions.push import PushError, predictions_push
+from activelearn.predictions.push import predictions_push
 from activelearn.versions.services import (
-    CheckpointError,
     checkpoint_activate,
     checkpoint_rollback,
     checkpoint_upload,
 )
+from annotate.api.errors import FieldErrorsSerializer
 from annotate.models import Project
 from annotate.permissions import get_object_for
 
@@ -55,7 +56,10 @@ class Checkpoints(APIView):
             ModelVersionSerializer(versions.order_by("-created_at", "-id"), many=True).data
         )
 
-    @extend_schema(request=CheckpointUploadInput, responses={201: ModelVersionSerializer})
+    @extend_schema(
+        request=CheckpointUploadInput,
+        responses={201: ModelVersionSerializer, 400: FieldErrorsSerializer},
+    )
     def post(self, request, pk: int) -> Response:
         project = get_object_for(request.user, "model.manage", Project.objects, pk=pk)
         form = CheckpointUploadInput(data=request.data)
@@ -64,18 +68,15 @@ class Checkpoints(APIView):
         metrics = _json_field(values.get("metrics") or {})
         if not isinstance(metrics, dict):
             return Response({"metrics": ["A JSON object."]}, status=status.HTTP_400_BAD_REQUEST)
-        try:
-            version = checkpoint_upload(
-                project=project,
-                user=request.user,
-                name=values["name"],
-                file=values["file"],
-                spec=_json_field(values["spec"]),
-                notes=values["notes"],
-                metrics=metrics,
-            )
-        except CheckpointError as error:
-            return Response(error.errors, status=status.HTTP_400_BAD_REQUEST)
+        version = checkpoint_upload(
+            project=project,
+            user=request.user,
+            name=values["name"],
+            file=values["file"],
+            spec=_json_field(values["spec"]),
+            notes=values["notes"],
+            metrics=metrics,
+        )
         return Response(ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
@@ -83,15 +84,12 @@ class CheckpointActivate(APIView):
     """Activate any version of the project: an upload, a built-in baseline or pushed
     predictions. 400 on "strategy" when the project's strategy cannot use what it gives."""
 
-    @extend_schema(request=None, responses={202: ActivationAnswer, 400: dict})
+    @extend_schema(request=None, responses={202: ActivationAnswer, 400: FieldErrorsSerializer})
     def post(self, request, pk: int) -> Response:
         version = get_object_for(
             request.user, "model.manage", ModelVersion.objects.select_related("project"), pk=pk
         )
-        try:
-            run = checkpoint_activate(version=version)
-        except CheckpointError as error:
-            return Response(error.errors, status=status.HTTP_400_BAD_REQUEST)
+        run = checkpoint_activate(version=version)
         return Response(
             ActivationAnswer({"version": version, "scoring_run": run.pk}).data,
             status=status.HTTP_202_ACCEPTED,
@@ -102,13 +100,10 @@ class CheckpointRollback(APIView):
     """Back to the version active before; else the newest built-in baseline; else no model
     (the cold-start order). `to` and `message` say which."""
 
-    @extend_schema(request=None, responses={202: RollbackAnswer, 400: dict})
+    @extend_schema(request=None, responses={202: RollbackAnswer, 400: FieldErrorsSerializer})
     def post(self, request, pk: int) -> Response:
         project = get_object_for(request.user, "model.manage", Project.objects, pk=pk)
-        try:
-            rollback = checkpoint_rollback(project=project)
-        except CheckpointError as error:
-            return Response(error.errors, status=status.HTTP_400_BAD_REQUEST)
+        rollback = checkpoint_rollback(project=project)
         answer = {
             "to": rollback.to,
             "version": rollback.version,
@@ -144,7 +139,7 @@ class PredictionPush(APIView):
             OpenApiParameter("model_version", str, description="Version for rows naming none."),
             OpenApiParameter("activate", bool, description="Make the pushed version active."),
         ],
-        responses={200: PredictionPushAnswer, 400: dict},
+        responses={200: PredictionPushAnswer, 400: FieldErrorsSerializer},
     )
     def post(self, request, pk: int) -> Response:
         project = get_object_for(request.user, "model.manage", Project.objects, pk=pk)
@@ -165,16 +160,13 @@ class PredictionPush(APIView):
                     status=status.HTTP_400_BAD_REQUEST,
                 )
             rows = body
-        try:
-            result = predictions_push(
-                project=project,
-                rows=rows,
-                user=request.user,
-                model_version_name=default_version,
-                activate=activate,
-            )
-        except PushError as error:
-            return Response({"model_version": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+        result = predictions_push(
+            project=project,
+            rows=rows,
+            user=request.user,
+            model_version_name=default_version,
+            activate=activate,
+        )
         # Nothing stored and something refused: the push failed, whatever its size; the
         # answer lists each row's reason as a partial push's does.
         refused = result.stored == 0 and result.error_count > 0

@@ -5,17 +5,17 @@ validator (activelearn.learning_settings) and answers 400 with messages per fiel
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from activelearn.learning_settings import (
-    LearningSettingsInvalid,
     learning_settings_update,
     strategy_choices,
     strategy_choices_for,
 )
 from activelearn.models import LearningSettings, ModelVersion
+from annotate.api.errors import FieldErrorsSerializer
 from annotate.models import Project
 from annotate.permissions import get_object_for
 
@@ -93,7 +93,7 @@ class LearningSettingsView(APIView):
 
     @extend_schema(
         request=LearningSettingsSerializer(partial=True),
-        responses={200: LearningSettingsAnswer, 400: dict},
+        responses={200: LearningSettingsAnswer, 400: FieldErrorsSerializer},
     )
     def patch(self, request, pk: int) -> Response:
         project = get_object_for(request.user, "model.manage", Project.objects, pk=pk)
@@ -101,8 +101,6 @@ class LearningSettingsView(APIView):
             LearningSettings.for_project(project), data=request.data, partial=True
         )
         form.is_valid(raise_exception=True)
-        try:
-            settings, run = learning_settings_update(project=project, changes=form.validated_data)
-        except LearningSettingsInvalid as error:
-            return Response(error.errors, status=status.HTTP_400_BAD_REQUEST)
+        # Refused settings (LearningSettingsInvalid) are 400s by field, from the handler.
+        settings, run = learning_settings_update(project=project, changes=form.validated_data)
         return Response(_answer(settings, scoring_run=run))

@@ -4,7 +4,7 @@ read, "model.manage" to start; other projects are 404."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -12,12 +12,15 @@ from rest_framework.views import APIView
 
 from activelearn.models import ModelVersion, ScoringRun
 from activelearn.scoring.runs import scoring_run_start
+from annotate.api.errors import ErrorSerializer, FieldErrorsSerializer
 from annotate.models import Project
 from annotate.permissions import get_object_for
 
 
 class ScoringRunSerializer(serializers.ModelSerializer):
-    model_version_name = serializers.CharField(source="model_version.name", default=None)
+    model_version_name = serializers.CharField(
+        source="model_version.name", default=None, allow_null=True
+    )
     progress = serializers.SerializerMethodField()
 
     class Meta:
@@ -43,14 +46,30 @@ class ScoringRunSerializer(serializers.ModelSerializer):
         return round(run.chunks_done / run.chunks_total, 4) if run.chunks_total else 0.0
 
 
+class ScoringRunPage(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ScoringRunSerializer(many=True)
+
+
 class ScoringRunStartInput(serializers.Serializer):
     model_version = serializers.IntegerField(
         required=False, help_text="A version of this project; default: the active one."
     )
 
 
+class ScoringRunNotSent(serializers.Serializer):
+    detail = serializers.CharField(help_text="Why the run could not be sent to a worker.")
+    run = ScoringRunSerializer(help_text="The run, queued: it is sent again later.")
+
+
 class ScoringRuns(APIView):
-    @extend_schema(responses={200: ScoringRunSerializer(many=True)})
+    @extend_schema(
+        operation_id="projects_scoring_runs_list",  # a list, though not a bare array
+        parameters=[OpenApiParameter("page", int, description="A page number (from 1).")],
+        responses={200: ScoringRunPage},
+    )
     def get(self, request, pk: int) -> Response:
         project = get_object_for(request.user, "queue.view", Project.objects, pk=pk)
         runs = ScoringRun.objects.filter(project=project).select_related("model_version")
@@ -58,7 +77,16 @@ class ScoringRuns(APIView):
         page = paginator.paginate_queryset(runs.order_by("-created_at", "-id"), request, view=self)
         return paginator.get_paginated_response(ScoringRunSerializer(page, many=True).data)
 
-    @extend_schema(request=ScoringRunStartInput, responses={202: ScoringRunSerializer, 503: dict})
+    @extend_schema(
+        request=ScoringRunStartInput,
+        responses={
+            202: ScoringRunSerializer,
+            400: FieldErrorsSerializer,
+            503: OpenApiResponse(
+                ScoringRunNotSent, description="The broker was unreachable; the run waits."
+            ),
+        },
+    )
     def post(self, request, pk: int) -> Response:
         project = get_object_for(request.user, "model.manage", Project.objects, pk=pk)
         data = ScoringRunStartInput(data=request.data)
@@ -86,7 +114,7 @@ class ScoringRuns(APIView):
 
 
 class ScoringRunDetail(APIView):
-    @extend_schema(responses={200: ScoringRunSerializer})
+    @extend_schema(responses={200: ScoringRunSerializer, 404: ErrorSerializer})
     def get(self, request, pk: int, run_id: int) -> Response:
         project = get_object_for(request.user, "queue.view", Project.objects, pk=pk)
         run = ScoringRun.objects.filter(project=project, pk=run_id).first()

@@ -78,3 +78,27 @@ class QueueTaskSerializer(serializers.Serializer):
             if score is None
             else serializers.DateTimeField().to_representation(score.computed_at)
         )
+
+
+class QueueBudgetSerializer(serializers.Serializer):
+    """Limits, what the queue has committed (submitted plus reserved), and what is left;
+    money as decimal strings, null where there is no limit."""
+
+    currency = serializers.CharField(allow_null=True)
+    label_money_limit = serializers.CharField(allow_null=True)
+    money_committed = serializers.CharField()
+    money_left = serializers.CharField(allow_null=True)
+    task_limit = serializers.IntegerField(allow_null=True)
+    tasks_committed = serializers.IntegerField()
+    tasks_left = serializers.IntegerField(allow_null=True)
+
+
+class RankedQueuePage(serializers.Serializer):
+    """One page of the ranked queue, with the version the scores come from and the budget."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = QueueTaskSerializer(many=True)
+    model_version = serializers.CharField(allow_null=True)
+    budget = QueueBudgetSerializer()

@@ -4,7 +4,8 @@ without a human and suggestions to review. Anyone who may see the task may read 
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
+from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,13 +15,60 @@ from annotate.models import AnnotationTask
 from annotate.permissions import get_object_for
 
 
+def _point() -> serializers.ListField:
+    return serializers.ListField(child=serializers.FloatField(), help_text="[x, y, visibility]")
+
+
+class SuggestedBox(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["box"])
+    frame = serializers.IntegerField(allow_null=True, help_text="null on an image task.")
+    label = serializers.CharField()
+    x = serializers.FloatField()
+    y = serializers.FloatField()
+    w = serializers.FloatField()
+    h = serializers.FloatField()
+    source = serializers.CharField(help_text='Always "model".')
+    confidence = serializers.FloatField()
+
+
+class SuggestedKeypoints(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["kp"])
+    frame = serializers.IntegerField(allow_null=True, help_text="null on an image task.")
+    label = serializers.CharField()
+    points = serializers.DictField(child=_point(), help_text="Keypoint name -> [x, y, visibility].")
+    point_confidence = serializers.DictField(child=serializers.FloatField())
+    source = serializers.CharField(help_text='Always "model".')
+    confidence = serializers.FloatField()
+    # On accepted instances: the points below their threshold, left out of `points`.
+    uncertain = serializers.ListField(child=serializers.CharField(), required=False)
+    uncertain_points = serializers.DictField(child=_point(), required=False)
+
+
+def _shapes(help_text: str) -> PolymorphicProxySerializer:
+    return PolymorphicProxySerializer(
+        component_name="SuggestedShape",
+        serializers={"box": SuggestedBox, "kp": SuggestedKeypoints},
+        resource_type_field_name="type",
+        many=True,
+        help_text=help_text,
+    )
+
+
+class TaskSuggestionsSerializer(serializers.Serializer):
+    model_version = serializers.CharField(
+        allow_null=True, help_text="The active version; null: none, so nothing to suggest."
+    )
+    accepted = _shapes("Confident enough to be placed without a human.")
+    suggestions = _shapes("For a human to review.")
+
+
 class TaskSuggestions(APIView):
     """GET {"model_version", "accepted": [shape], "suggestions": [shape]}; shapes are in the
     save format of /api/tasks/<id>/annotation/ plus "type" ("box" | "kp")."""
 
     authentication_classes = [TokenAuthentication, SessionAuthentication]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: TaskSuggestionsSerializer})
     def get(self, request, pk: int) -> Response:
         queryset = AnnotationTask.objects.select_related("project", "asset")
         task = get_object_for(request.user, "task.view", queryset, pk=pk)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -22,6 +22,7 @@ from activelearn.api.auth import LeanTokenAuthentication
 from activelearn.api.serializers import (
     NextTaskInput,
     QueueTaskSerializer,
+    RankedQueuePage,
     SkipInput,
     SubmitInput,
     leased_task_data,
@@ -145,7 +146,14 @@ class RankedQueue(APIView):
     """The project's queue in the order tasks are handed out, with each task's score and
     its breakdown per strategy, the model version the scores come from, and the budget."""
 
-    @extend_schema(responses={200: QueueTaskSerializer(many=True)})
+    @extend_schema(
+        operation_id="projects_queue_list",  # a list, though not a bare array
+        parameters=[
+            OpenApiParameter("page", int, description="A page number (from 1)."),
+            OpenApiParameter("page_size", int, description="Tasks per page, at most 200."),
+        ],
+        responses={200: RankedQueuePage},
+    )
     def get(self, request, pk: int) -> Response:
         project = _project_for(request.user, pk, "queue.view")
         version = ModelVersion.objects.active_for(project)

@@ -35,14 +35,19 @@ from activelearn.models import ModelVersion, Prediction
 from activelearn.scoring.runs import rescore_project
 from activelearn.versions.services import CheckpointError, checkpoint_activate
 from annotate.models import AnnotationTask, Asset, LabelClass, Project
+from annotate.services.errors import InvalidFields
 
 BATCH_SIZE = 5000
 MAX_ERRORS_SHOWN = 1000
 BOX_TOLERANCE = 1.0  # pixels a box may overhang the image (rounding of exported boxes)
 
 
-class PushError(Exception):
-    """The push as a whole is refused (not one row): e.g. a version name of another kind."""
+class PushError(InvalidFields):
+    """The push as a whole is refused (not one row): e.g. a version name of another kind.
+    Every such refusal is about the version, so it is answered on "model_version"."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__({"model_version": [message]}, message)
 
 
 @dataclass

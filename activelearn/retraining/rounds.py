@@ -87,11 +87,7 @@ def baseline_spec(class_names: list[str]) -> dict:
 # same sets as an export's state filter, so the export a webhook gets holds the same labels.
 COUNTED_STATES = {
     LearningSettings.RetrainCounts.ACCEPTED: (AnnotationTask.State.ACCEPTED,),
-    LearningSettings.RetrainCounts.SUBMITTED: (
-        AnnotationTask.State.SUBMITTED,
-        AnnotationTask.State.IN_REVIEW,
-        AnnotationTask.State.ACCEPTED,
-    ),
+    LearningSettings.RetrainCounts.SUBMITTED: AnnotationTask.State.LABELED,
 }
 
 

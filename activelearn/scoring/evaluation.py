@@ -28,7 +28,6 @@ from activelearn.scoring.validation_slice import in_validation_slice
 from annotate.models import Annotation, AnnotationTask, LabelClass
 from annotate.schema import COCO17_KEYPOINTS
 
-LABELED_STATES = (AnnotationTask.State.ACCEPTED, AnnotationTask.State.SUBMITTED)
 COCO17_SIGMAS = [
     0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72,
     0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89,
@@ -52,7 +51,7 @@ def labeled_count(project) -> int:
     """Labeled tasks: accepted or submitted, with at least one annotation version."""
     return (
         AnnotationTask.objects.filter(
-            project=project, state__in=LABELED_STATES, annotations__isnull=False
+            project=project, state__in=AnnotationTask.State.LABELED, annotations__isnull=False
         )
         .distinct()
         .count()
@@ -64,7 +63,7 @@ def _slice_annotations(project, task_ids: list[int]) -> dict[int, Annotation]:
     tasks = AnnotationTask.objects.filter(
         pk__in=task_ids,
         project=project,
-        state__in=LABELED_STATES,
+        state__in=AnnotationTask.State.LABELED,
         kind=AnnotationTask.Kind.IMAGE,
     ).values_list("pk", flat=True)
     in_slice = [pk for pk in tasks if in_validation_slice(project_id=project.pk, task_id=pk)]

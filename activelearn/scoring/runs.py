@@ -39,11 +39,6 @@ from annotate.models import AnnotationTask, Asset, Frame, Project
 logger = logging.getLogger(__name__)
 
 PENDING = AnnotationTask.State.PENDING
-LABELED_STATES = (
-    AnnotationTask.State.SUBMITTED,
-    AnnotationTask.State.IN_REVIEW,
-    AnnotationTask.State.ACCEPTED,
-)
 # Frames of a video segment run through the model: first, middle and last. Consecutive
 # frames look alike; three catch a change within the segment at a tenth of the cost.
 FRAMES_PER_SEGMENT = 3
@@ -223,7 +218,7 @@ def features_for_assets(assets: Sequence[Asset]) -> dict[int, list[float]]:
 def labeled_embeddings_of(
     project: Project, version: ModelVersion | None, *, model_embeddings: bool
 ) -> np.ndarray:
-    labeled = AnnotationTask.objects.filter(project=project, state__in=LABELED_STATES)
+    labeled = AnnotationTask.objects.filter(project=project, state__in=AnnotationTask.State.LABELED)
     rows: list = []
     if model_embeddings and version is not None:
         for data in Prediction.objects.filter(model_version=version, task__in=labeled).values_list(

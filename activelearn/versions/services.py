@@ -28,17 +28,17 @@ from activelearn.learning_settings import strategy_errors
 from activelearn.models import LearningSettings, ModelVersion, ScoringRun
 from activelearn.scoring.runs import rescore_project
 from annotate.models import LabelClass, Project
+from annotate.services.errors import InvalidFields
 
 ALLOWED_DOMAINS = {"", "ai.onnx", "ai.onnx.ml"}
 
 
-class CheckpointError(Exception):
+class CheckpointError(InvalidFields):
     """A refused checkpoint: `errors` maps a field (or an output's name) to messages, for
     a 400."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.errors = {field: [message]}
+        super().__init__({field: [message]}, f"{field}: {message}")
 
 
 def _setting(name: str, default: float) -> float:

@@ -227,8 +227,10 @@ class FrameSerializer(serializers.ModelSerializer):
 
 
 class TaskSerializer(serializers.ModelSerializer):
-    lease_user = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    annotator = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    lease_user = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    annotator = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     asset_name = serializers.CharField(source="asset.original_name", read_only=True)
     latest_version = serializers.IntegerField(read_only=True, allow_null=True, default=None)
 
@@ -267,7 +269,7 @@ class AnnotationKindField(serializers.ChoiceField):
 
 
 class AnnotationVersionSerializer(serializers.ModelSerializer):
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     kind = AnnotationKindField(choices=Annotation.Kind.choices, read_only=True)
     box_count = serializers.IntegerField(read_only=True)
     keypoint_count = serializers.IntegerField(read_only=True)
@@ -352,7 +354,7 @@ class TrackSerializer(serializers.ModelSerializer):
 class AnnotationSerializer(serializers.ModelSerializer):
     """One version with its shapes; `tracks` lists the tracks its shapes belong to."""
 
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     kind = AnnotationKindField(choices=Annotation.Kind.choices, read_only=True)
     boxes = BoxSerializer(many=True, read_only=True)
     keypoints = KeypointInstanceSerializer(source="keypoint_instances", many=True, read_only=True)

@@ -15,7 +15,7 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.authtoken.models import Token
-from rest_framework.exceptions import APIException, PermissionDenied, Throttled, ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
@@ -28,7 +28,6 @@ from ..roles import GROUP_PROJECT_MANAGER
 from ..services import projects as project_services
 from ..services.logins import (
     CACHE_ERRORS,
-    LoginThrottled,
     LoginUnavailable,
     client_address,
     login_attempt_check,
@@ -36,6 +35,7 @@ from ..services.logins import (
     login_success_record,
 )
 from . import filters
+from .errors import ErrorSerializer, FieldErrorsSerializer
 from .serializers import (
     AnnotationSerializer,
     AnnotationVersionSerializer,
@@ -205,7 +205,7 @@ class LabelClassDetail(ScopedObjectMixin, generics.RetrieveUpdateDestroyAPIView)
         except DjangoValidationError as error:
             raise _as_drf_error(error) from error
 
-    @extend_schema(responses=LabelClassSerializer)
+    @extend_schema(responses={200: LabelClassSerializer})
     def delete(self, request, *args, **kwargs):
         label_class = project_services.label_class_deactivate(label_class=self.get_object())
         return Response(self.get_serializer(label_class).data)
@@ -403,13 +403,7 @@ class TokenRateThrottle(AnonRateThrottle):
         try:
             return super().allow_request(request, view)
         except CACHE_ERRORS:
-            raise _Unavailable() from None
-
-
-class _Unavailable(APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_code = "login_unavailable"
-    default_detail = LoginUnavailable().message
+            raise LoginUnavailable() from None
 
 
 class TokenCreate(APIView):
@@ -424,12 +418,15 @@ class TokenCreate(APIView):
         request=TokenRequestSerializer,
         responses={
             200: TokenSerializer,
-            400: OpenApiResponse(description="Wrong username or password."),
+            400: OpenApiResponse(FieldErrorsSerializer, description="Wrong username or password."),
             429: OpenApiResponse(
+                ErrorSerializer,
                 description="Too many failed attempts for this username or address; the "
-                "Retry-After header says in how many seconds to try again."
+                "Retry-After header says in how many seconds to try again.",
             ),
-            503: OpenApiResponse(description="The attempt counter (Redis) is unreachable."),
+            503: OpenApiResponse(
+                ErrorSerializer, description="The attempt counter (Redis) is unreachable."
+            ),
         },
     )
     def post(self, request):
@@ -437,18 +434,13 @@ class TokenCreate(APIView):
         credentials.is_valid(raise_exception=True)
         username = credentials.validated_data["username"]
         address = client_address(request.META)
-        try:
-            login_attempt_check(username=username, address=address)
-            user = authenticate(request, **credentials.validated_data)
-            if user is None:
-                login_failure_record(username=username, address=address)
-            else:
-                login_success_record(username=username, address=address)
-        except LoginThrottled as locked:
-            raise Throttled(wait=locked.retry_after, detail=locked.message) from None
-        except LoginUnavailable as error:
-            raise _Unavailable(error.message) from None
+        # Refused attempts (LoginThrottled 429, LoginUnavailable 503) are answered by the
+        # shared exception handler, with Retry-After.
+        login_attempt_check(username=username, address=address)
+        user = authenticate(request, **credentials.validated_data)
         if user is None:
+            login_failure_record(username=username, address=address)
             raise serializers.ValidationError({"non_field_errors": ["Wrong username or password."]})
+        login_success_record(username=username, address=address)
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key}, status=status.HTTP_200_OK)

@@ -1,27 +1,27 @@
 """REST endpoints for export and import jobs: thin views over the exchange services.
 
 Access: "export.run" / "import.run" on the job's project. A project the user is not in does
-not exist for them (404); one they see without the right gives 403.
+not exist for them (404); one they see without the right gives 403. Service errors become
+their HTTP answers in annotate.api.errors.exception_handler.
 """
 
 from __future__ import annotations
 
 from django.http import FileResponse, Http404
-from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotate.api.errors import ErrorSerializer, RefusalSerializer
 from annotate.models import Project
-from annotate.models.exchange_jobs import ExchangeFormat, ExportJob, ImportJob, JobState
+from annotate.models.exchange_jobs import ExportJob, ImportJob, JobState
 from annotate.permissions import get_object_for
-from annotate.services.errors import ServiceError
 
 from . import services
-from .selectors import STATES_BY_FILTER
+from .serializers import ExportInput, ExportJobSerializer, ImportInput, ImportJobSerializer
 
 EXPORT_ACTION = "export.run"
 IMPORT_ACTION = "import.run"
@@ -31,103 +31,37 @@ def _project(user, action: str, pk: int) -> Project:
     return get_object_for(user, action, Project.objects, pk=pk)
 
 
-def _error(error: ServiceError) -> Response:
-    return Response(error.as_response_data(), status=error.status)
-
-
-def _started(job, request, shape) -> Response:
+def _started(job, request, serializer_class) -> Response:
     """202 with the job; 503 when the queue was unreachable (the job waits, saying why, and
     the jobs sweep sends it once the queue is back)."""
     job.refresh_from_db()
     unreachable = job.state == JobState.QUEUED and bool(job.error)
     code = status.HTTP_503_SERVICE_UNAVAILABLE if unreachable else status.HTTP_202_ACCEPTED
-    return Response(shape(job, request), status=code)
+    return Response(serializer_class(job, context={"request": request}).data, status=code)
 
 
-class ExportInput(serializers.Serializer):
-    format = serializers.ChoiceField(choices=ExchangeFormat.values)
-    state = serializers.ChoiceField(choices=list(STATES_BY_FILTER), default="accepted")
-    phase = serializers.ChoiceField(choices=ExportJob.Phase.values, default="label")
-    date_from = serializers.DateField(required=False, allow_null=True, default=None)
-    date_to = serializers.DateField(required=False, allow_null=True, default=None)
-
-
-class ImportInput(serializers.Serializer):
-    file = serializers.FileField()
-    format = serializers.ChoiceField(choices=list(services.IMPORT_FORMATS))
-    # "as" is a Python keyword, so the field is declared below under its wire name.
-    model_version = serializers.CharField(required=False, allow_blank=True, default="")
-    skip_invalid = serializers.BooleanField(required=False, default=False)
-
-    def get_fields(self):
-        fields = super().get_fields()
-        fields["as"] = serializers.ChoiceField(
-            choices=ImportJob.Mode.values, default="ground_truth"
-        )
-        return fields
-
-
-def export_data(job: ExportJob, request) -> dict:
-    data = {
-        "id": job.pk,
-        "project": job.project_id,
-        "format": job.format,
-        "state_filter": job.state_filter,
-        "phase": job.phase,
-        "date_from": job.date_from,
-        "date_to": job.date_to,
-        "state": job.state,
-        "progress": round(job.progress, 4),
-        "tasks_total": job.tasks_total,
-        "tasks_done": job.tasks_done,
-        "error": job.error,
-        "created_at": job.created_at,
-        "finished_at": job.finished_at,
-        "url": request.build_absolute_uri(reverse("api-export-detail", args=[job.pk])),
-        "download_url": None,
-    }
-    if job.state == JobState.DONE and job.file:
-        data["download_url"] = request.build_absolute_uri(
-            reverse("api-export-download", args=[job.pk])
-        )
-    return data
-
-
-def import_data(job: ImportJob, request) -> dict:
+def _started_responses(serializer_class) -> dict:
     return {
-        "id": job.pk,
-        "project": job.project_id,
-        "format": job.format,
-        "as": job.mode,
-        "model_version": job.model_version_name,
-        "skip_invalid": job.skip_invalid,
-        "state": job.state,
-        "progress": round(job.progress, 4),
-        "records_total": job.records_total,
-        "records_imported": job.records_imported,
-        "records_failed": job.records_failed,
-        "tasks_written": job.tasks_written,
-        "error": job.error,
-        "errors": job.errors,
-        "created_at": job.created_at,
-        "finished_at": job.finished_at,
-        "url": request.build_absolute_uri(reverse("api-import-detail", args=[job.pk])),
+        202: serializer_class,
+        400: RefusalSerializer,
+        503: OpenApiResponse(
+            serializer_class, description="The queue was unreachable: the job failed at once."
+        ),
     }
-
-
-JOB = OpenApiResponse(OpenApiTypes.OBJECT, description="The job, with progress.")
 
 
 class ExportList(APIView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="A project's recent exports")
+    @extend_schema(
+        responses={200: ExportJobSerializer(many=True)}, summary="A project's recent exports"
+    )
     def get(self, request, pk: int):
         project = _project(request.user, EXPORT_ACTION, pk)
         jobs = ExportJob.objects.filter(project=project)[:50]
-        return Response([export_data(job, request) for job in jobs])
+        return Response(ExportJobSerializer(jobs, many=True, context={"request": request}).data)
 
     @extend_schema(
         request=ExportInput,
-        responses={202: JOB, 400: OpenApiTypes.OBJECT, 503: JOB},
+        responses=_started_responses(ExportJobSerializer),
         summary="Start an export job (COCO, YOLO, MOT or CVAT)",
     )
     def post(self, request, pk: int):
@@ -135,19 +69,16 @@ class ExportList(APIView):
         given = ExportInput(data=request.data)
         given.is_valid(raise_exception=True)
         values = given.validated_data
-        try:
-            job = services.export_create(
-                project=project,
-                user=request.user,
-                format=values["format"],
-                state_filter=values["state"],
-                phase=values["phase"],
-                date_from=values["date_from"],
-                date_to=values["date_to"],
-            )
-        except ServiceError as error:
-            return _error(error)
-        return _started(job, request, export_data)
+        job = services.export_create(
+            project=project,
+            user=request.user,
+            format=values["format"],
+            state_filter=values["state"],
+            phase=values["phase"],
+            date_from=values["date_from"],
+            date_to=values["date_to"],
+        )
+        return _started(job, request, ExportJobSerializer)
 
 
 def _export_job(request, pk: int) -> ExportJob:
@@ -159,16 +90,19 @@ def _export_job(request, pk: int) -> ExportJob:
 
 
 class ExportDetail(APIView):
-    @extend_schema(responses={200: JOB}, summary="An export job: progress and download URL")
+    @extend_schema(
+        responses={200: ExportJobSerializer}, summary="An export job: progress and download URL"
+    )
     def get(self, request, pk: int):
-        return Response(export_data(_export_job(request, pk), request))
+        job = _export_job(request, pk)
+        return Response(ExportJobSerializer(job, context={"request": request}).data)
 
 
 class ExportDownload(APIView):
     @extend_schema(
         responses={
             (200, "application/octet-stream"): OpenApiTypes.BINARY,
-            409: OpenApiTypes.OBJECT,
+            409: OpenApiResponse(ErrorSerializer, description="Not done yet (code not_ready)."),
         },
         summary="Download a finished export (streamed)",
     )
@@ -192,15 +126,17 @@ class ExportDownload(APIView):
 class ImportList(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="A project's recent imports")
+    @extend_schema(
+        responses={200: ImportJobSerializer(many=True)}, summary="A project's recent imports"
+    )
     def get(self, request, pk: int):
         project = _project(request.user, IMPORT_ACTION, pk)
         jobs = ImportJob.objects.filter(project=project)[:50]
-        return Response([import_data(job, request) for job in jobs])
+        return Response(ImportJobSerializer(jobs, many=True, context={"request": request}).data)
 
     @extend_schema(
         request={"multipart/form-data": ImportInput},
-        responses={202: JOB, 400: OpenApiTypes.OBJECT, 503: JOB},
+        responses=_started_responses(ImportJobSerializer),
         summary="Import a COCO, YOLO, MOT or CVAT file as ground truth or predictions",
     )
     def post(self, request, pk: int):
@@ -208,26 +144,26 @@ class ImportList(APIView):
         given = ImportInput(data=request.data)
         given.is_valid(raise_exception=True)
         values = given.validated_data
-        try:
-            job = services.import_create(
-                project=project,
-                user=request.user,
-                format=values["format"],
-                upload=values["file"],
-                mode=values["as"],
-                model_version_name=values["model_version"],
-                skip_invalid=values["skip_invalid"],
-            )
-        except ServiceError as error:
-            return _error(error)
-        return _started(job, request, import_data)
+        job = services.import_create(
+            project=project,
+            user=request.user,
+            format=values["format"],
+            upload=values["file"],
+            mode=values["as"],
+            model_version_name=values["model_version"],
+            skip_invalid=values["skip_invalid"],
+        )
+        return _started(job, request, ImportJobSerializer)
 
 
 class ImportDetail(APIView):
-    @extend_schema(responses={200: JOB}, summary="An import job: progress and per-record errors")
+    @extend_schema(
+        responses={200: ImportJobSerializer},
+        summary="An import job: progress and per-record errors",
+    )
     def get(self, request, pk: int):
         job = ImportJob.objects.filter(pk=pk).first()
         if job is None:
             raise Http404("Not found.")
         _project(request.user, IMPORT_ACTION, job.project_id)
-        return Response(import_data(job, request))
+        return Response(ImportJobSerializer(job, context={"request": request}).data)

@@ -23,13 +23,10 @@ from annotate.models import (
 )
 
 EXPORTED_KINDS = (Annotation.Kind.SUBMISSION, Annotation.Kind.IMPORT)
+# An export's state filter: "submitted" exports every labeled task, reviewed or not.
 STATES_BY_FILTER = {
     "accepted": (AnnotationTask.State.ACCEPTED,),
-    "submitted": (
-        AnnotationTask.State.SUBMITTED,
-        AnnotationTask.State.IN_REVIEW,
-        AnnotationTask.State.ACCEPTED,
-    ),
+    "submitted": AnnotationTask.State.LABELED,
 }
 DEFAULT_CHUNK_SIZE = 500
 

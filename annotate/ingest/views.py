@@ -17,9 +17,8 @@ from django.http import (
 )
 from django.shortcuts import render
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
@@ -27,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotate.api.errors import ErrorSerializer, FieldErrorsSerializer
 from annotate.models import Asset, Frame, Project
 from annotate.permissions import get_object_for
 
@@ -159,6 +159,24 @@ def frame_image(request: HttpRequest, frame_id: int) -> FileResponse:
     return _serve(frame.image, content_type="image/jpeg", filename=f"frame-{frame.pk}.jpg")
 
 
+class FileResultSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="The file name as sent (for display only).")
+    status = serializers.ChoiceField(choices=["created", "duplicate", "error"])
+    message = serializers.CharField(allow_blank=True)
+    asset_id = serializers.IntegerField(allow_null=True)
+    kind = serializers.ChoiceField(choices=Asset.Kind.choices, allow_null=True)
+    state = serializers.ChoiceField(choices=Asset.State.choices, allow_null=True)
+
+
+class IngestReportSerializer(serializers.Serializer):
+    """What became of each file (a zip's members each count as one)."""
+
+    created = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    errors = serializers.IntegerField()
+    results = FileResultSerializer(many=True)
+
+
 class AssetUploadView(APIView):
     """POST multipart with one or more `files`: per-file results.
 
@@ -180,7 +198,19 @@ class AssetUploadView(APIView):
                 "required": [FIELD],
             }
         },
-        responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+        responses={
+            201: OpenApiResponse(IngestReportSerializer, description="Something was stored."),
+            200: OpenApiResponse(IngestReportSerializer, description="Only duplicates."),
+            400: OpenApiResponse(
+                PolymorphicProxySerializer(
+                    component_name="UploadRefused",
+                    serializers=[IngestReportSerializer, FieldErrorsSerializer],
+                    resource_type_field_name=None,
+                ),
+                description="Nothing stored: every file had an error, or no file was sent.",
+            ),
+            413: OpenApiResponse(ErrorSerializer, description="The body is over the limit."),
+        },
         summary="Upload images, videos or zips to a project",
     )
     def post(self, request: Request, project_id: int) -> Response:

@@ -1,5 +1,6 @@
 """REST endpoints of the labeling page: a task's payload, its draft (GET/PUT) and the
 reviewer's decision. Thin: check access, call one service or selector, shape the answer.
+Service errors become their HTTP answers in annotate.api.errors.exception_handler.
 
 An expired session answers 401 (token authentication is asked first, so DRF sends
 WWW-Authenticate), which the page turns into "log in again; your draft is kept".
@@ -8,33 +9,26 @@ WWW-Authenticate), which the page turns into "log in again; your draft is kept".
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ..api.errors import ErrorSerializer
 from ..models import AnnotationTask
 from ..permissions import get_object_for
 from ..selectors_labeling import annotation_data, latest_annotation, review_data, task_payload
 from ..services.annotations import annotation_save
 from ..services.errors import ServiceError
 from ..services.reviews import review_decide
-
-
-class DraftSaveInput(serializers.Serializer):
-    """For the API docs; the view checks the body itself to answer with field paths."""
-
-    base_version = serializers.IntegerField(allow_null=True, help_text="null: never saved")
-    force = serializers.BooleanField(required=False, default=False)
-    payload = serializers.DictField(
-        help_text='{"tracks": [...], "boxes": [...], "keypoints": [...]}'
-    )
-
-
-class ReviewInput(serializers.Serializer):
-    decision = serializers.ChoiceField(choices=["accept", "reject"])
-    comment = serializers.CharField(required=False, allow_blank=True)
+from .serializers import (
+    AnnotationData,
+    DraftSaved,
+    DraftSaveInput,
+    ReviewAnswer,
+    ReviewInput,
+    TaskPayloadSerializer,
+)
 
 
 class LabelingAPIView(APIView):
@@ -45,14 +39,10 @@ class LabelingAPIView(APIView):
         return get_object_for(request.user, action, queryset, pk=pk)
 
 
-def _error(err: ServiceError) -> Response:
-    return Response(err.as_response_data(), status=err.status)
-
-
 class TaskPayloadView(LabelingAPIView):
     """GET: media, schema, latest version and latest review of one task."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: TaskPayloadSerializer})
     def get(self, request: Request, pk: int) -> Response:
         task = self.task(request, "task.view", pk)
         return Response(task_payload(task, request.user))
@@ -61,12 +51,15 @@ class TaskPayloadView(LabelingAPIView):
 class TaskAnnotationView(LabelingAPIView):
     """GET the latest version; PUT {"base_version", "force", "payload"} saves a new draft."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: AnnotationData})
     def get(self, request: Request, pk: int) -> Response:
         task = self.task(request, "annotation.view", pk)
         return Response(annotation_data(latest_annotation(task)))
 
-    @extend_schema(request=DraftSaveInput, responses={200: dict, 400: dict, 409: dict})
+    @extend_schema(
+        request=DraftSaveInput,
+        responses={200: DraftSaved, 400: ErrorSerializer, 409: ErrorSerializer},
+    )
     def put(self, request: Request, pk: int) -> Response:
         task = self.task(request, "task.label", pk)
         body = request.data if isinstance(request.data, dict) else {}
@@ -84,20 +77,15 @@ class TaskAnnotationView(LabelingAPIView):
         if "payload" not in body:
             errors["payload"] = ["This field is required."]
         if errors:
-            return Response(
-                {"detail": "The request is incomplete.", "code": "invalid", "errors": errors},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        try:
-            annotation = annotation_save(
-                task=task,
-                user=request.user,
-                payload=body["payload"],
-                base_version=base_version,
-                force=force,
-            )
-        except ServiceError as err:
-            return _error(err)
+            # In the shape of the shape errors below, so the page reads both alike.
+            raise ServiceError("The request is incomplete.", detail={"errors": errors})
+        annotation = annotation_save(
+            task=task,
+            user=request.user,
+            payload=body["payload"],
+            base_version=base_version,
+            force=force,
+        )
         return Response(
             {
                 "version": annotation.version,
@@ -110,18 +98,18 @@ class TaskAnnotationView(LabelingAPIView):
 class TaskReviewView(LabelingAPIView):
     """POST {"decision": "accept"|"reject", "comment": ".."}."""
 
-    @extend_schema(request=ReviewInput, responses={200: dict, 400: dict, 409: dict})
+    @extend_schema(
+        request=ReviewInput,
+        responses={200: ReviewAnswer, 400: ErrorSerializer, 409: ErrorSerializer},
+    )
     def post(self, request: Request, pk: int) -> Response:
         task = self.task(request, "task.review", pk)
         body = request.data if isinstance(request.data, dict) else {}
-        try:
-            review = review_decide(
-                task=task,
-                reviewer=request.user,
-                decision=body.get("decision", ""),
-                comment=body.get("comment", "") if isinstance(body.get("comment"), str) else "",
-            )
-        except ServiceError as err:
-            return _error(err)
+        review = review_decide(
+            task=task,
+            reviewer=request.user,
+            decision=body.get("decision", ""),
+            comment=body.get("comment", "") if isinstance(body.get("comment"), str) else "",
+        )
         task.refresh_from_db()
         return Response({"state": task.state, "review": review_data(review)})

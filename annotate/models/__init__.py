@@ -251,6 +251,21 @@ class AnnotationTask(models.Model):
         REJECTED = "rejected", "Rejected"
         SKIPPED = "skipped", "Skipped"
 
+    # Groups of states, one meaning each: code names a group rather than listing states.
+    # (Set once the enum exists: inside its body a tuple would become one more state.)
+    # Waiting for an annotator: new, being labeled, or sent back by a reviewer.
+    State.IN_QUEUE = (State.PENDING, State.IN_PROGRESS, State.REJECTED)
+    # Labeled: an annotator's submission stands (waiting for review, or accepted). Its
+    # annotator cannot change it; retraining, exports of "submitted" work and evaluation use it.
+    State.LABELED = (State.SUBMITTED, State.IN_REVIEW, State.ACCEPTED)
+    # Waiting for a reviewer's decision.
+    State.AWAITING_REVIEW = (State.SUBMITTED, State.IN_REVIEW)
+    # A reviewer decided.
+    State.REVIEWED = (State.ACCEPTED, State.REJECTED)
+    # Handed in at least once, so its labeling is spent: LABELED and also REJECTED, since a
+    # rejection sends the work back without refunding what labeling it cost.
+    State.HANDED_IN = (*State.LABELED, State.REJECTED)
+
     # No single-column indexes here: the composite indexes below lead with these columns,
     # and every extra index slows the bulk priority writes of a re-rank.
     project = models.ForeignKey(

@@ -33,12 +33,6 @@ MAX_SHAPES_PER_SAVE = 20_000
 MAX_TRACKS_PER_SAVE = 5_000
 VISIBILITIES = (0, 1, 2)
 MAX_NUMBER = 2**31 - 1  # track and version numbers are PostgreSQL integers
-# The annotator cannot change work that waits for or passed review; a rejection sends it back.
-LOCKED_STATES = (
-    AnnotationTask.State.SUBMITTED,
-    AnnotationTask.State.IN_REVIEW,
-    AnnotationTask.State.ACCEPTED,
-)
 
 
 def clipping_rule(width: int, height: int) -> str:
@@ -450,7 +444,8 @@ def annotation_save(
     with transaction.atomic():
         # Serialises concurrent saves of one task: the second waits and then sees the first.
         locked = AnnotationTask.objects.select_for_update().get(pk=task.pk)
-        if locked.state in LOCKED_STATES:
+        # Labeled work waits for or passed review; only a rejection gives it back.
+        if locked.state in AnnotationTask.State.LABELED:
             raise TaskNotEditable(
                 f"This task is {locked.get_state_display().lower()}: it cannot be changed "
                 "unless a reviewer sends it back.",

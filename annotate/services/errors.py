@@ -1,4 +1,6 @@
-"""Errors that services raise and views turn into HTTP answers (see each class's status)."""
+"""Errors that services raise. Each carries its HTTP answer (status, code, body), which the
+one DRF exception handler (annotate.api.errors.exception_handler) sends, so views never catch
+them; pages and the admin catch them to show the message."""
 
 from __future__ import annotations
 
@@ -14,6 +16,23 @@ class ServiceError(Exception):
 
     def as_response_data(self) -> dict:
         return {"detail": self.message, "code": self.code, **self.detail}
+
+    def response_headers(self) -> dict[str, str]:
+        return {}
+
+
+class InvalidFields(ServiceError):
+    """Input refused field by field. The body is {field: [messages]}, the shape DRF gives an
+    invalid serializer, so that a client reads a service's refusal and a serializer's alike."""
+
+    def __init__(self, errors: dict[str, list[str]], message: str | None = None) -> None:
+        if message is None:
+            message = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
+        super().__init__(message)
+        self.errors = errors
+
+    def as_response_data(self) -> dict:
+        return self.errors
 
 
 class ShapeValidationError(ServiceError):

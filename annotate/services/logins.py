@@ -41,6 +41,9 @@ class LoginThrottled(ServiceError):
         )
         self.retry_after = retry_after
 
+    def response_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
 
 class LoginUnavailable(ServiceError):
     status = 503

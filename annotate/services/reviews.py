@@ -11,7 +11,6 @@ from annotate.events import labels_accepted
 from ..models import AnnotationTask, Review
 from .errors import ServiceError, ShapeValidationError
 
-REVIEWABLE_STATES = (AnnotationTask.State.SUBMITTED, AnnotationTask.State.IN_REVIEW)
 MAX_COMMENT_LENGTH = 5000
 
 
@@ -39,7 +38,7 @@ def review_decide(*, task: AnnotationTask, reviewer, decision: str, comment: str
 
     with transaction.atomic():
         locked = AnnotationTask.objects.select_for_update().get(pk=task.pk)
-        if locked.state not in REVIEWABLE_STATES:
+        if locked.state not in AnnotationTask.State.AWAITING_REVIEW:
             raise TaskNotReviewable(
                 f"This task is {locked.get_state_display().lower()}, not waiting for review.",
                 detail={"state": locked.state},

@@ -23,7 +23,6 @@ ASSETS_PER_PAGE = 48
 FRAMES_PER_VIDEO = 8
 # A colour goes into a style attribute: only #rrggbb passes, whatever reached the database.
 SAFE_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
-DONE_STATES = [AnnotationTask.State.SUBMITTED, AnnotationTask.State.ACCEPTED]
 
 
 def _optional_url(name: str, *args: object) -> str | None:
@@ -39,7 +38,9 @@ def projects_for_home(user) -> QuerySet[Project]:
     return visible(user, "project.view", Project.objects.all()).annotate(
         asset_count=Count("assets", distinct=True),
         task_count=Count("tasks", distinct=True),
-        tasks_done=Count("tasks", filter=Q(tasks__state__in=DONE_STATES), distinct=True),
+        tasks_done=Count(
+            "tasks", filter=Q(tasks__state__in=AnnotationTask.State.LABELED), distinct=True
+        ),
     )
 
 

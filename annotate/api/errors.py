@@ -1,0 +1,86 @@
+"""How refusals reach API clients: the one DRF exception handler (settings REST_FRAMEWORK
+"EXCEPTION_HANDLER") and the serializers that describe error bodies in the OpenAPI schema.
+
+A service raises a ServiceError subclass (annotate.services.errors); the error carries its
+status, code and body, and the handler sends them, so views never catch service errors.
+Everything else (DRF's validation, 401, 403, 404, 405, 429) keeps DRF's own answer.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.plumbing import build_array_type, build_basic_type, build_object_type
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import PolymorphicProxySerializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+from ..services.errors import ServiceError
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's handler, plus service errors: their own status, body and headers."""
+    if isinstance(exc, ServiceError):
+        # As DRF does for its own errors: a refused request leaves no partial writes.
+        set_rollback()
+        return Response(exc.as_response_data(), status=exc.status, headers=exc.response_headers())
+    return drf_exception_handler(exc, context)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """An answer in words. A service's refusal also names its `code` and may add the fields
+    below that explain it; DRF's own answers (401, 403, 404, 405, 429) have `detail` only."""
+
+    detail = serializers.CharField(help_text="What went wrong, in words for people.")
+    code = serializers.CharField(
+        required=False, help_text="A stable name for the refusal, e.g. version_conflict."
+    )
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text='Messages by field path, e.g. "boxes[3].w" (invalid_shapes, schema_changed).',
+    )
+    state = serializers.CharField(
+        required=False, help_text="The object's state, when that is why (task_not_editable)."
+    )
+    latest_version = serializers.IntegerField(
+        required=False, help_text="The version saved meanwhile (version_conflict)."
+    )
+    retry_after = serializers.IntegerField(
+        required=False, help_text="Seconds to wait before trying again (login_throttled)."
+    )
+    units = serializers.IntegerField(
+        required=False, help_text="Tasks spent of the budget (budget_exhausted)."
+    )
+    money = serializers.CharField(
+        required=False, help_text="Money spent of the budget, a decimal (budget_exhausted)."
+    )
+
+
+class FieldErrorsSerializer(serializers.Serializer):
+    """Input refused field by field: {field: [messages]}, with "non_field_errors" for the
+    request as a whole (DRF's shape for an invalid serializer; services answer alike)."""
+
+
+class FieldErrorsExtension(OpenApiSerializerExtension):
+    """Its fields are the request's own, so the schema is a map of message lists."""
+
+    target_class = FieldErrorsSerializer
+
+    def map_serializer(self, auto_schema, direction) -> dict:
+        messages = build_array_type(build_basic_type(OpenApiTypes.STR))
+        schema = build_object_type(additionalProperties=messages)
+        schema["description"] = (
+            'Messages by field: {field: [messages]}; "non_field_errors" for the request.'
+        )
+        return schema
+
+
+# Where a 400 comes from a serializer or from a service that answers in words.
+RefusalSerializer = PolymorphicProxySerializer(
+    component_name="Refusal",
+    serializers=[FieldErrorsSerializer, ErrorSerializer],
+    resource_type_field_name=None,
+)
