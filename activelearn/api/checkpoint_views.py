@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -139,7 +139,15 @@ class PredictionPush(APIView):
             OpenApiParameter("model_version", str, description="Version for rows naming none."),
             OpenApiParameter("activate", bool, description="Make the pushed version active."),
         ],
-        responses={200: PredictionPushAnswer, 400: FieldErrorsSerializer},
+        responses={
+            200: PredictionPushAnswer,
+            # A refused request (bad version, not a list) or a push whose every row was refused.
+            400: PolymorphicProxySerializer(
+                component_name="PredictionPushRefusal",
+                serializers=[FieldErrorsSerializer, PredictionPushAnswer],
+                resource_type_field_name=None,
+            ),
+        },
     )
     def post(self, request, pk: int) -> Response:
         project = get_object_for(request.user, "model.manage", Project.objects, pk=pk)
