@@ -56,22 +56,28 @@ def _private_celery_queue():
 @pytest.fixture(scope="session", autouse=True)
 def _flush_waits_out_deadlocks():
     """A transactional test ends with a TRUNCATE of every table. A real worker or the live
-    server may still be finishing a transaction of that test (a rescoring it started), and
-    PostgreSQL then breaks the lock cycle by failing the TRUNCATE, which left the rows for
-    the next test. Try the flush again once that transaction is over."""
-    from django.db import OperationalError
+    server may still be working for that test (a rescoring it started, chunk after chunk),
+    and PostgreSQL then breaks the lock cycle by failing the TRUNCATE, which left the rows
+    for the next test. The test is over: end the other sessions on its database (their
+    Celery task retries or gives up) and flush again."""
+    from django.db import OperationalError, connection
     from django.test import TransactionTestCase
 
     original = TransactionTestCase._fixture_teardown
 
     def teardown(self):
-        for attempt in range(5):
+        for attempt in range(3):
             try:
                 return original(self)
             except OperationalError as error:
-                if "deadlock detected" not in str(error) or attempt == 4:
+                if "deadlock detected" not in str(error) or attempt == 2:
                     raise
-                time.sleep(0.5 * (attempt + 1))
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                time.sleep(0.2)
 
     TransactionTestCase._fixture_teardown = teardown
     yield
