@@ -5,11 +5,12 @@ without a human and suggestions to review. Anyone who may see the task may read 
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from activelearn.predictions.suggestions import task_suggestions
+from annotate.auth import LeanTokenAuthentication
 from annotate.models import AnnotationTask
 from annotate.permissions import get_object_for
 
@@ -18,7 +19,7 @@ class TaskSuggestions(APIView):
     """GET {"model_version", "accepted": [shape], "suggestions": [shape]}; shapes are in the
     save format of /api/tasks/<id>/annotation/ plus "type" ("box" | "kp")."""
 
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [LeanTokenAuthentication, SessionAuthentication]
 
     @extend_schema(responses={200: dict})
     def get(self, request, pk: int) -> Response:

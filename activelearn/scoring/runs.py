@@ -26,7 +26,6 @@ from activelearn.inference.runtime import (
     images_infer,
 )
 from activelearn.models import LearningSettings, ModelVersion, Prediction, ScoringRun, TaskScore
-from activelearn.queue import priorities_write_bulk
 from activelearn.scoring.adapters import (
     POOL_WIDE,
     ScoringContext,
@@ -37,6 +36,7 @@ from activelearn.scoring.adapters import (
 from activelearn.scoring.evaluation import version_evaluate
 from annotate.jobs import enqueue_on_commit, job_send_now
 from annotate.models import AnnotationTask, Asset, Frame, Project
+from annotate.queue.priorities import priorities_write_bulk
 
 logger = logging.getLogger(__name__)
 

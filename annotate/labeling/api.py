@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ..auth import LeanTokenAuthentication
 from ..models import AnnotationTask
 from ..permissions import get_object_for
+from ..queue.selectors import has_own_versions
 from ..selectors_labeling import annotation_data, latest_annotation, review_data, task_payload
 from ..services.annotations import annotation_save
 from ..services.errors import ServiceError
@@ -38,7 +40,7 @@ class ReviewInput(serializers.Serializer):
 
 
 class LabelingAPIView(APIView):
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [LeanTokenAuthentication, SessionAuthentication]
 
     def task(self, request: Request, action: str, pk: int) -> AnnotationTask:
         queryset = AnnotationTask.objects.select_related("project", "asset", "annotator")
@@ -64,7 +66,7 @@ class TaskAnnotationView(LabelingAPIView):
     @extend_schema(responses={200: dict})
     def get(self, request: Request, pk: int) -> Response:
         task = self.task(request, "annotation.view", pk)
-        return Response(annotation_data(latest_annotation(task)))
+        return Response(annotation_data(latest_annotation(task, request.user)))
 
     @extend_schema(request=DraftSaveInput, responses={200: dict, 400: dict, 409: dict})
     def put(self, request: Request, pk: int) -> Response:
@@ -95,6 +97,7 @@ class TaskAnnotationView(LabelingAPIView):
                 payload=body["payload"],
                 base_version=base_version,
                 force=force,
+                own_chain=has_own_versions(task, request.user),
             )
         except ServiceError as err:
             return _error(err)
