@@ -9,9 +9,8 @@ limit, is touched last so it stays locked only from there to the commit.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
-from decimal import Decimal
+from functools import partial
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
@@ -49,10 +48,19 @@ def task_claim_next(
     slot. Raises TooManyLeases, or BudgetExhausted when what is left of the budget cannot pay
     for the task that would be leased."""
     exclude = {int(pk) for pk in exclude}
-    context = sql.claim_context(project_id=project.pk, user_id=user.pk, now=timezone.now())
+    claim = partial(sql.claim, project_id=project.pk, user_id=user.pk, exclude=exclude)
+    # The statement reads what it must know and, when nothing stands in the way (the common
+    # case: see ClaimContext.plain), takes the task too: one round trip, its own transaction.
+    first = claim(state=State.PENDING, now=timezone.now(), plain_only=True)
+    context = first.context
+    if context.plain:
+        return first.lease
     if context.expired_leases:
         leases_expire()
-        context = sql.claim_context(project_id=project.pk, user_id=user.pk, now=timezone.now())
+        first = claim(state=State.PENDING, now=timezone.now(), plain_only=True)
+        context = first.context
+        if context.plain:
+            return first.lease
     if context.held:
         held = sql.held_leases(user_id=user.pk, project_id=project.pk)
         for lease in held:
@@ -64,119 +72,61 @@ def task_claim_next(
                 "submit or skip one before taking another."
             )
     states = [State.REJECTED, State.PENDING] if context.has_rework else [State.PENDING]
+    # The same statement again, within a transaction: the ledger takes the charge after it
+    # (BudgetExhausted undoes the lease), and with k > 1 the task is locked first.
     with transaction.atomic():
         for from_state in states:
-            lease = _claim_first(
-                project_id=project.pk,
-                from_state=from_state,
-                user=user,
-                exclude=exclude,
-                context=context,
-            )
+            lease = _claim_first(claim, from_state=from_state, user=user, context=context)
             if lease is not None:
                 return lease
     return None
 
 
-def _claim_first(
-    *, project_id: int, from_state: str, user, exclude, context: sql.ClaimContext
-) -> TaskLease | None:
+def _claim_first(claim, *, from_state: str, user, context: sql.ClaimContext) -> TaskLease | None:
+    """The user's lease of the best task in `from_state` with a free slot, or None."""
     k = context.annotators_per_task
-    find = {
-        "project_id": project_id,
-        "state": from_state,
-        "user_id": user.pk,
-        "exclude": exclude,
-        "exclude_mine": k > 1 and from_state == State.PENDING,
-    }
     for _ in range(CLAIM_ROUNDS):
-        task = sql.candidates(**find, lock="skip")
-        if task is None and k > 1:
+        taken = _take_one(claim, state=from_state, k=k, lock="skip")
+        if taken is None and k > 1:
             # With k slots a task locked by another claim may still have a slot free
             # for us once that claim commits: wait for it rather than skip it.
-            task = sql.candidates(**find, lock="wait")
-        if task is None:
+            taken = _take_one(claim, state=from_state, k=k, lock="wait")
+        if taken is None:
             return None
-        lease = _lease_task(task, from_state=from_state, user=user, context=context)
-        if lease is not None:
-            return lease
+        if taken.lease is None:
+            continue  # its last slot was taken meanwhile: the task is full now
+        if not taken.paid_before:
+            # Last, so the ledger row (shared by every claim of the project) is locked only
+            # from here to the commit.
+            ledger_reserve(
+                taken.task.project_id,
+                taken.lease.charged,
+                context.budget,
+                ledger_exists=context.ledger_exists,
+            )
+        taken.lease.user = user
+        return taken.lease
     return None
 
 
-def _lease_task(
-    task: AnnotationTask, *, from_state: str, user, context: sql.ClaimContext
-) -> TaskLease | None:
-    """Give the user a slot of `task`, or None when someone else was faster or the task has
-    no free slot. The caller holds the task's row lock."""
-    k = context.annotators_per_task
-    budget = context.budget
-    now = timezone.now()
-    expires_at = now + dt.timedelta(minutes=context.lease_minutes)
-    previous = None
-    if from_state == State.REJECTED:
-        previous = TaskLease.objects.filter(task=task, user=user).first()
-    if previous is not None and previous.state in (Lease.SUBMITTED, Lease.ACTIVE):
-        slot, fills_task = previous.slot, True  # rework keeps the slot it already had
-    elif k == 1:
-        slot, fills_task = 0, True
-    else:
-        taken = set(
-            TaskLease.objects.filter(
-                task=task, state__in=[Lease.ACTIVE, Lease.SUBMITTED]
-            ).values_list("slot", flat=True)
+def _take_one(claim, *, state: str, k: int, lock: str) -> sql.Claimed | None:
+    """One task taken by the claim statement, or None when there was none. With one slot
+    per task the statement picks the task itself: the compare-and-set on its state turns
+    away a claim that lost the race. With k > 1 the task is locked by a statement of its
+    own first, so that the statement that counts its free slots starts after, and sees,
+    every lease committed before the lock."""
+    task_id = None
+    if k > 1:
+        params = claim.keywords
+        task_id = sql.lock_best(
+            lock=lock,
+            project=params["project_id"],
+            state=state,
+            user=params["user_id"],
+            exclude=sorted(params["exclude"]),
+            exclude_mine=state == State.PENDING,
         )
-        free = [s for s in range(k) if s not in taken]
-        if not free:
-            sql.task_move(
-                task_id=task.pk,
-                from_state=State.PENDING,
-                changes={"state": State.IN_PROGRESS, "updated_at": now},
-            )
+        if task_id is None:
             return None
-        slot, fills_task = free[0], len(free) == 1
-
-    # Compare-and-set: the task moves only if it is still where we found it.
-    changes: dict = {"updated_at": now}
-    if fills_task:
-        changes["state"] = State.IN_PROGRESS
-    if k == 1:
-        # The one holder, copied onto the task for the task list and the admin; who may
-        # label it is read from the lease rows (annotate.permissions).
-        changes.update(lease_user_id=user.pk, lease_expires_at=expires_at)
-    if not sql.task_move(task_id=task.pk, from_state=from_state, changes=changes):
-        return None
-
-    already_paid = previous is not None and previous.submitted_at is not None
-    charged = Decimal(0)
-    if not already_paid and budget is not None:
-        charged = budget.task_cost(task)
-
-    if already_paid:
-        previous.slot, previous.state, previous.expires_at = slot, Lease.ACTIVE, expires_at
-        previous.save(update_fields=["slot", "state", "expires_at"])
-        lease = previous
-    else:
-        lease = TaskLease(
-            task=task,
-            user=user,
-            slot=slot,
-            state=Lease.ACTIVE,
-            expires_at=expires_at,
-            charged=charged,
-            claimed_at=now,
-        )
-        lease.pk = sql.lease_upsert(
-            task_id=task.pk,
-            user_id=user.pk,
-            slot=slot,
-            expires_at=expires_at,
-            charged=charged,
-            now=now,
-        )
-        # Last, so the ledger row (shared by every claim of the project) is locked only
-        # from here to the commit.
-        ledger_reserve(task.project_id, charged, budget, ledger_exists=context.ledger_exists)
-    for field, value in changes.items():
-        setattr(task, field, value)
-    lease.task = task
-    return lease
+    taken = claim(state=state, now=timezone.now(), plain_only=False, task_id=task_id, lock=lock)
+    return None if taken.task is None else taken
