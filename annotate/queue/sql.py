@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+import psycopg
 from django.db import connection
 from django.db.models import Value
 
@@ -108,7 +110,7 @@ def _best(*, lock: str, gated: bool = False) -> str:
         "   WHERE m.task_id = t.id AND m.user_id = %(user)s"
         "   AND m.state IN ('active', 'submitted')))"
         " ORDER BY t.priority DESC, t.id LIMIT 1"
-         + (" FOR UPDATE OF t SKIP LOCKED" if lock == "skip" else " FOR UPDATE OF t")
+        + (" FOR UPDATE OF t SKIP LOCKED" if lock == "skip" else " FOR UPDATE OF t")
     )
 
 
@@ -194,25 +196,25 @@ go AS (
 ),
 pick AS ({pick}),
 mine AS (
-    SELECT l.state, l.slot, l.charged, l.claimed_at, l.submitted_at
+    SELECT l.slot, l.charged, l.claimed_at, l.submitted_at,
+        l.state IN ('active', 'submitted') AS holds_slot
     FROM {lease} l, pick
     WHERE l.task_id = pick.id AND l.user_id = %(user)s AND %(state)s = 'rejected'
 ),
 free AS (
-    SELECT s.slot FROM pick, conf, generate_series(0, conf.k - 1) AS s(slot)
-    WHERE NOT EXISTS (SELECT 1 FROM {lease} l WHERE l.task_id = pick.id AND l.slot = s.slot
-                      AND l.state IN ('active', 'submitted'))
+    SELECT min(s.slot) AS lowest, count(*) AS left_over
+    FROM conf, generate_series(0, conf.k - 1) AS s(slot)
+    WHERE s.slot <> ALL(ARRAY(
+        SELECT l.slot FROM {lease} l
+        WHERE l.task_id = (SELECT id FROM pick) AND l.state IN ('active', 'submitted')))
 ),
 claim AS (
     SELECT pick.id,
-        COALESCE((SELECT slot FROM mine WHERE state IN ('active', 'submitted')),
-                 (SELECT min(slot) FROM free)) AS slot,
-        EXISTS (SELECT 1 FROM mine WHERE state IN ('active', 'submitted'))
-            OR (SELECT count(*) FROM free) <= 1 AS fills,
-        (SELECT submitted_at FROM mine) AS paid_at,
-        (SELECT charged FROM mine) AS paid_charge,
-        (SELECT claimed_at FROM mine) AS first_claimed_at
-    FROM pick WHERE EXISTS (SELECT 1 FROM go)
+        CASE WHEN mine.holds_slot THEN mine.slot ELSE free.lowest END AS slot,
+        mine.holds_slot IS TRUE OR free.left_over <= 1 AS fills,
+        mine.submitted_at AS paid_at, mine.charged AS paid_charge,
+        mine.claimed_at AS first_claimed_at
+    FROM pick CROSS JOIN free LEFT JOIN mine ON TRUE
 ),
 moved AS (
     UPDATE {task} SET
@@ -288,6 +290,24 @@ def _statement(pick_task: bool, lock: str) -> str:
     return _claim_sql(pick)
 
 
+def _run_prepared(statement: str, params: dict) -> tuple:
+    """Run the claim statement as a server-side prepared statement on Django's connection
+    (same session, same transaction). Planning this statement costs PostgreSQL more than
+    running it (benchmarks/README.md), and next-task is the busiest endpoint: psycopg
+    prepares it once per connection and reuses the plan. Django's own cursors bind
+    parameters on the client and so cannot prepare."""
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        # Django turns psycopg's prepared statements off (for connection poolers without
+        # protocol-level support: PgBouncer before 1.21). Only a statement that asks for it
+        # (prepare=True) is prepared: Django's own cursors bind on the client, never prepare.
+        raw.prepare_threshold = sys.maxsize
+    with psycopg.Cursor(raw) as cursor:
+        cursor.execute(statement, params, prepare=True)
+        return cursor.fetchone()
+
+
 def claim(
     *,
     project_id: int,
@@ -312,9 +332,7 @@ def claim(
         "now": now,
         "plain_only": plain_only,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(_statement(task_id is not None, lock), params)
-        row = cursor.fetchone()
+    row = _run_prepared(_statement(task_id is not None, lock), params)
     k, minutes, *row = row
     budget_row, row = row[: len(_BUDGET_COLUMNS)], row[len(_BUDGET_COLUMNS) :]
     ledger_exists, held, has_rework, expired, moved, lease_id, charged, expires_at = row[:8]
