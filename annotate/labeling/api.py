@@ -17,11 +17,11 @@ from rest_framework.views import APIView
 from ..auth import LeanTokenAuthentication
 from ..models import AnnotationTask
 from ..permissions import get_object_for
+from ..queue.reviews import review_decide
 from ..queue.selectors import has_own_versions
 from ..selectors_labeling import annotation_data, latest_annotation, review_data, task_payload
 from ..services.annotations import annotation_save
 from ..services.errors import ServiceError
-from ..services.reviews import review_decide
 
 
 class DraftSaveInput(serializers.Serializer):

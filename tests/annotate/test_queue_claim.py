@@ -191,7 +191,7 @@ def test_an_invalid_submission_keeps_the_lease(project, alice):
 
 
 def test_a_rejected_task_goes_back_to_its_annotator_first(project, alice, bob, rita):
-    from annotate.services.reviews import review_decide
+    from annotate.queue.reviews import review_decide
 
     make_tasks(project, 3)
     lease = task_claim_next(user=alice, project=project)
@@ -204,7 +204,7 @@ def test_a_rejected_task_goes_back_to_its_annotator_first(project, alice, bob, r
 
 
 def test_reworking_a_rejected_task_costs_nothing_more(project, alice, rita):
-    from annotate.services.reviews import review_decide
+    from annotate.queue.reviews import review_decide
 
     Budget.objects.filter(project=project).update(task_limit=10)
     make_tasks(project, 2)
@@ -218,7 +218,7 @@ def test_reworking_a_rejected_task_costs_nothing_more(project, alice, rita):
 
 
 def test_an_expired_rework_lease_returns_the_task_to_its_annotator(project, alice, bob, rita):
-    from annotate.services.reviews import review_decide
+    from annotate.queue.reviews import review_decide
 
     make_tasks(project, 1)
     lease = task_claim_next(user=alice, project=project)
