@@ -52,15 +52,14 @@ def task_claim_next(
     # The statement reads what it must know and, when nothing stands in the way (the common
     # case: see ClaimContext.plain), takes the task too: one round trip, its own transaction.
     first = claim(state=State.PENDING, now=timezone.now(), plain_only=True)
-    context = first.context
-    if context.plain:
-        return first.lease
-    if context.expired_leases:
+    if first.context.expired_leases:
         leases_expire()
         first = claim(state=State.PENDING, now=timezone.now(), plain_only=True)
-        context = first.context
-        if context.plain:
-            return first.lease
+    context = first.context
+    if context.plain:
+        if first.lease is not None:
+            first.lease.user = user
+        return first.lease
     if context.held:
         held = sql.held_leases(user_id=user.pk, project_id=project.pk)
         for lease in held:
