@@ -2,7 +2,7 @@
 first minutes. Called when annotate's seed_demo sends DEMO_SEEDED (activelearn.receivers).
 
 Why these numbers: the newcomer labels alone as `annotator`, and nobody may review their own
-work (annotate.services.reviews), so a loop counting accepted labels would never turn.
+work (annotate.queue.reviews), so a loop counting accepted labels would never turn.
 Rounds count submitted labels instead; review stays on, and what the demo reviewer rejects
 leaves the next round. Five labels start the first round (the baseline needs a few images of
 two classes, and one in the validation slice, to train and be measured) and a rescoring.

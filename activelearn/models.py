@@ -1,5 +1,5 @@
-"""Per-project learning settings, model versions, stored predictions, informativeness scores
-and scoring runs."""
+"""Per-project learning settings, model versions, stored predictions, informativeness scores,
+scoring runs, retraining rounds and webhooks. (Leases and the ledger are annotate's.)"""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.db.models import Q
 
 from annotate.models import AnnotationTask, Project
 from annotate.models.jobs import DEADLINE_GRACE_S, Job
+from annotate.queue.settings import DEFAULT_ANNOTATORS_PER_TASK, DEFAULT_LEASE_MINUTES
 
 
 def checkpoint_upload_to(instance: ModelVersion, filename: str) -> str:
@@ -47,10 +48,13 @@ class LearningSettings(models.Model):
     keypoint_weights = models.JSONField(
         default=dict, blank=True, help_text='{"left_shoulder": 2.0, ...}; missing names weigh 1.'
     )
+    # The queue's two settings (annotate.queue.settings reads them from here).
     annotators_per_task = models.PositiveSmallIntegerField(
-        default=1, validators=[MinValueValidator(1)]
+        default=DEFAULT_ANNOTATORS_PER_TASK, validators=[MinValueValidator(1)]
     )
-    lease_minutes = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1)])
+    lease_minutes = models.PositiveIntegerField(
+        default=DEFAULT_LEASE_MINUTES, validators=[MinValueValidator(1)]
+    )
     rescore_every_labels = models.PositiveIntegerField(
         default=50, help_text="Rescore after this many new labels; 0 turns it off."
     )
@@ -236,75 +240,6 @@ class ScoringRun(Job):
 
     def __str__(self) -> str:
         return f"scoring of {self.project} ({self.chunks_done}/{self.chunks_total})"
-
-
-class TaskLease(models.Model):
-    """One annotator's hold on one task: the queue's single lease mechanism.
-
-    A task has `annotators_per_task` (k) slots; an active or submitted lease occupies one, and
-    the partial unique constraint on (task, slot) makes two holders of one slot impossible in
-    the database. For k = 1 the holder is also written to AnnotationTask.lease_user and
-    lease_expires_at, which the permission table and the labeling page read.
-    `charged` is what this lease put on the project's BudgetLedger."""
-
-    class State(models.TextChoices):
-        ACTIVE = "active", "Active"
-        SUBMITTED = "submitted", "Submitted"
-        EXPIRED = "expired", "Expired"
-        SKIPPED = "skipped", "Skipped"
-        RELEASED = "released", "Released"
-
-    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="leases")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="task_leases"
-    )
-    slot = models.PositiveSmallIntegerField(default=0)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
-    expires_at = models.DateTimeField()
-    charged = models.DecimalField(max_digits=12, decimal_places=4, default=0)
-    claimed_at = models.DateTimeField()
-    submitted_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["task", "user"], name="tasklease_unique_task_user"),
-            models.UniqueConstraint(
-                fields=["task", "slot"],
-                condition=Q(state__in=["active", "submitted"]),
-                name="tasklease_one_holder_per_slot",
-            ),
-            models.CheckConstraint(condition=Q(charged__gte=0), name="tasklease_charged_nonneg"),
-        ]
-        indexes = [
-            # The expiry sweep: active leases by expiry time, nothing else.
-            models.Index(
-                fields=["expires_at"],
-                condition=Q(state="active"),
-                name="tasklease_active_expiry_idx",
-            ),
-            models.Index(fields=["user", "state"], name="tasklease_user_state_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"lease of task {self.task_id} by user {self.user_id} ({self.state})"
-
-
-class BudgetLedger(models.Model):
-    """What the queue has committed of a project's labeling budget: work submitted plus work
-    held under a lease (reserved), so racing annotators cannot overspend the last unit.
-    Changed only by activelearn.queue with conditional updates; derivable from TaskLease."""
-
-    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="ledger")
-    units = models.PositiveIntegerField(default=0)
-    money = models.DecimalField(max_digits=14, decimal_places=4, default=0)
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(condition=Q(money__gte=0), name="budgetledger_money_nonneg"),
-        ]
-
-    def __str__(self) -> str:
-        return f"ledger of {self.project}: {self.units} units, {self.money}"
 
 
 # --- the retraining loop (activelearn.retraining, activelearn.webhooks) -------------------

@@ -1,27 +1,24 @@
-"""Reads of the queue: the ranked queue with each task's score breakdown, what is left of
-a project's budget as the queue counts it (submitted work plus reserved leases), and what the
-loop did last, in one line for the project page."""
+"""Reads of the loop: the ranked queue with each task's score breakdown, and what the loop
+did last, in one line for the project page. What is left of the budget as the queue counts
+it is annotate.queue.selectors.budget_remaining."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from activelearn.models import (
-    BudgetLedger,
     LearningSettings,
     ModelVersion,
     RetrainingRound,
     ScoringRun,
     TaskScore,
 )
-from activelearn.queue import label_money, ledger_derived
 from activelearn.retraining.rounds import COUNTED_STATES
-from annotate.models import AnnotationTask, Budget, Project
+from annotate.models import AnnotationTask, Project
 
 
 def queue_ranked(
@@ -37,27 +34,6 @@ def queue_ranked(
         .order_by("-priority", "id")
         .prefetch_related(Prefetch("scores", queryset=scores, to_attr="ranking_scores"))
     )
-
-
-def budget_remaining(*, project: Project) -> dict:
-    """Limits, what the queue has committed (submitted plus reserved), and what is left."""
-    budget = Budget.objects.filter(project=project).first()
-    ledger = BudgetLedger.objects.filter(project=project).first()
-    if ledger is not None:
-        units, money = ledger.units, ledger.money
-    else:
-        units, money = ledger_derived(project.pk)
-    cap = label_money(budget) if budget is not None else None
-    task_limit = budget.task_limit if budget is not None else None
-    return {
-        "currency": budget.currency if budget is not None else None,
-        "label_money_limit": None if cap is None else str(cap.quantize(Decimal("0.01"))),
-        "money_committed": str(money.quantize(Decimal("0.01"))),
-        "money_left": None if cap is None else str(max(cap - money, 0).quantize(Decimal("0.01"))),
-        "task_limit": task_limit,
-        "tasks_committed": units,
-        "tasks_left": None if task_limit is None else max(task_limit - units, 0),
-    }
 
 
 # --- what the loop did, in one line --------------------------------------------------------

@@ -23,12 +23,14 @@ from .models import (
     Asset,
     Box,
     Budget,
+    BudgetLedger,
     Frame,
     KeypointInstance,
     LabelClass,
     Membership,
     Project,
     Review,
+    TaskLease,
     Track,
 )
 from .permissions import SCOPES, can, visible
@@ -472,6 +474,23 @@ class RightsGuardedGroupAdmin(GroupAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
+
+
+# The queue's rows (annotate.queue): read-only, only the queue's services change them.
+
+
+@admin.register(TaskLease)
+class TaskLeaseAdmin(ReadOnlyMixin, ManagedProjectsMixin, admin.ModelAdmin):
+    list_display = ("task", "user", "slot", "state", "expires_at", "charged", "submitted_at")
+    list_filter = ("state", "task__project")
+    list_select_related = ("task", "task__asset", "user")
+    raw_id_fields = ("task",)
+
+
+@admin.register(BudgetLedger)
+class BudgetLedgerAdmin(ReadOnlyMixin, ManagedProjectsMixin, admin.ModelAdmin):
+    list_display = ("project", "units", "money")
+    list_filter = ("project",)
 
 
 admin.site.unregister(User)

@@ -13,7 +13,10 @@ Within a project, the table says which role may do what, on any object or only o
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
@@ -23,13 +26,16 @@ from .models import (
     Asset,
     Box,
     Budget,
+    BudgetLedger,
     Frame,
     KeypointInstance,
     LabelClass,
     Membership,
     Project,
     Review,
+    TaskLease,
     Track,
+    holds_task,
 )
 
 ANY = "any"  # every object of the user's project
@@ -69,8 +75,18 @@ RULES: dict[str, tuple[str, str, str, str]] = {
 }
 # fmt: on
 
-# model -> (path to the project id, paths to the users who "own" an object)
-SCOPES: dict[type[Model], tuple[str, tuple[str, ...]]] = {
+# Who "owns" an object: a path to a user (a forward foreign key), or a function of the user
+# giving a condition. Holding a task is having an active lease of it: each of a task's k
+# holders has their own lease row (annotate.models.queue.TaskLease).
+Owner = str | Callable[[object], Q]
+
+
+def _holder(task_path: str) -> Callable[[object], Q]:
+    return lambda user: holds_task(user, task_path)
+
+
+# model -> (path to the project id, owners of an object)
+SCOPES: dict[type[Model], tuple[str, tuple[Owner, ...]]] = {
     Project: ("id", ()),
     LabelClass: ("project_id", ()),
     Membership: ("project_id", ("user",)),
@@ -78,14 +94,16 @@ SCOPES: dict[type[Model], tuple[str, tuple[str, ...]]] = {
     Asset: ("project_id", ()),
     Frame: ("asset__project_id", ()),
     Track: ("asset__project_id", ()),
-    AnnotationTask: ("project_id", ("lease_user", "annotator")),
-    Annotation: ("task__project_id", ("author", "task__lease_user", "task__annotator")),
+    AnnotationTask: ("project_id", (_holder("pk"), "annotator")),
+    Annotation: ("task__project_id", ("author", _holder("task"), "task__annotator")),
     Box: ("annotation__task__project_id", ("annotation__author", "annotation__task__annotator")),
     KeypointInstance: (
         "annotation__task__project_id",
         ("annotation__author", "annotation__task__annotator"),
     ),
     Review: ("task__project_id", ("task__annotator", "reviewer")),
+    TaskLease: ("task__project_id", ("user",)),
+    BudgetLedger: ("project_id", ()),
 }
 
 
@@ -103,11 +121,13 @@ VIEW_ACTIONS: dict[type[Model], str] = {
     Box: "annotation.view",
     KeypointInstance: "annotation.view",
     Review: "annotation.view",
+    TaskLease: "task.view",
+    BudgetLedger: "project.view",
 }
 
 
 def register_scope(
-    model: type[Model], project_path: str, owner_paths: tuple[str, ...] = (), view: str = ""
+    model: type[Model], project_path: str, owner_paths: tuple[Owner, ...] = (), view: str = ""
 ) -> None:
     """Let another app's project-owned model be scoped by this table (annotate never
     imports those apps; they register here when Django starts)."""
@@ -134,7 +154,7 @@ def view_action(action: str, model: type[Model] | None = None) -> str:
     return candidate if candidate in RULES else "project.view"
 
 
-def _scope(model: type[Model]) -> tuple[str, tuple[str, ...]]:
+def _scope(model: type[Model]) -> tuple[str, tuple[Owner, ...]]:
     for cls in model.__mro__:
         if cls in SCOPES:
             return SCOPES[cls]
@@ -147,7 +167,15 @@ def roles_by_project(user) -> dict[int, str]:
         return {}
     cached = getattr(user, "_roles_by_project", None)
     if cached is None:
-        cached = dict(Membership.objects.filter(user=user).values_list("project_id", "role"))
+        # One plain statement: every request asks, and next-task is the busiest endpoint
+        # (building this through the ORM cost it more CPU than the query).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT project_id, role FROM {Membership._meta.db_table}"  # noqa: S608
+                " WHERE user_id = %s",
+                [user.pk],
+            )
+            cached = dict(cursor.fetchall())
         user._roles_by_project = cached
     return cached
 
@@ -178,11 +206,29 @@ def visible(user, action: str, queryset: QuerySet) -> QuerySet:
     condition = Q(**{f"{project_path}__in": any_projects})
     if own_projects and owner_paths:
         mine = Q()
-        for path in owner_paths:
-            mine |= Q(**{path: user})
+        for owner in owner_paths:
+            mine |= owner(user) if callable(owner) else Q(**{owner: user})
         condition |= Q(**{f"{project_path}__in": own_projects}) & mine
-    # Owner paths are forward foreign keys: OR-ing them never duplicates rows.
+    # Owner paths are forward foreign keys or EXISTS conditions: OR-ing them never
+    # duplicates rows.
     return queryset.filter(condition)
+
+
+def project_for(user, pk: int, action: str) -> Project:
+    """The project, for a user who may do `action` in it: 404 unless the user is in it, 403
+    unless their role may. Decided from the user's roles (one query, shared with the rest of
+    the request) and the table; the project row itself is left to the caller. (get_object_for
+    with "task.claim" would judge visibility by "task.view", which an annotator has only on
+    their own tasks.)"""
+    if user.is_superuser:
+        return get_object_for(user, "project.view", Project.objects, pk=pk)
+    role = role_in(user, pk)
+    if role is None:
+        raise Http404("Not found.")
+    if rule(action, role) != ANY:
+        raise PermissionDenied(f"You may not do {action} here.")
+    # A membership's project exists (foreign key), so a reference by id is enough here.
+    return Project(pk=pk)
 
 
 def can(user, action: str, obj: Model) -> bool:

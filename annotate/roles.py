@@ -33,6 +33,8 @@ GROUP_PERMISSIONS: dict[str, dict[str, list[str]]] = {
         "track": _VIEW,
         "review": _VIEW,
         "budget": ["add", "change", "view"],
+        "tasklease": _VIEW,
+        "budgetledger": _VIEW,
     },
     GROUP_ML_ENGINEER: {
         "project": _VIEW,

@@ -3,7 +3,7 @@ each needs, so that pages, the API and the admin never run a query per row.
 
 Money spent is derived here from the state of tasks, never typed in:
 label phase  = tasks that were labeled (submitted, in review, accepted, rejected) at the
-               budget's cost per image or per video frame (Budget.task_cost);
+               budget's cost per image or per video frame (annotate.models.task_cost_expression);
 review phase = tasks that were reviewed (accepted, rejected) at that cost x review_cost_factor.
 """
 
@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import (
-    Case,
     Count,
-    DecimalField,
     F,
     IntegerField,
     OuterRef,
@@ -25,11 +23,11 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
-    When,
 )
 from django.db.models.functions import Coalesce
 
 from .models import (
+    MONEY,
     Annotation,
     AnnotationTask,
     Asset,
@@ -40,26 +38,13 @@ from .models import (
     LabelClass,
     Project,
     Track,
+    task_cost_expression,
 )
 from .permissions import visible
 
 State = AnnotationTask.State
 
-MONEY = DecimalField(max_digits=18, decimal_places=4)
 ZERO = Decimal("0")
-
-
-def task_cost_expression(prefix: str, cost_per_image, cost_per_video_frame) -> Case:
-    """What labeling one task costs, as an SQL expression (Budget.task_cost in the database):
-    a video task by its frames, an image at the image price. The costs are expressions."""
-    return Case(
-        When(
-            **{f"{prefix}kind": AnnotationTask.Kind.VIDEO},
-            then=cost_per_video_frame * F(f"{prefix}frame_count"),
-        ),
-        default=cost_per_image,
-        output_field=MONEY,
-    )
 
 
 def _spend_aggregates(prefix: str, cost_per_image, cost_per_video_frame, review_factor) -> dict:

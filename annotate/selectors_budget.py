@@ -11,13 +11,8 @@ from decimal import Decimal
 from django.db.models import Count, DateTimeField, Max, Min, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, Trunc
 
-from .models import AnnotationTask, Project
-from .selectors import (
-    MONEY,
-    ZERO,
-    budget_of,
-    task_cost_expression,
-)
+from .models import MONEY, AnnotationTask, Project, task_cost_expression
+from .selectors import ZERO, budget_of
 
 # Coarsest first is never needed: the finest bucket that keeps the plot under MAX_POINTS.
 BUCKETS: tuple[tuple[str, int], ...] = (

@@ -17,6 +17,7 @@ from .models import (
     Review,
 )
 from .permissions import can, visible
+from .queue.selectors import active_lease, version_chain
 from .schema import keypoint_side
 
 
@@ -36,9 +37,12 @@ def frame_image_url(frame_id: int) -> str:
     return _url("frame-image", frame_id, f"/media/frames/{frame_id}/")
 
 
-def latest_annotation(task: AnnotationTask) -> Annotation | None:
+def latest_annotation(task: AnnotationTask, user=None) -> Annotation | None:
+    """The newest version of the task, or of the user's own chain when several annotators
+    share it (annotate.queue.selectors.version_chain)."""
     return (
-        task.annotations.select_related("author")
+        version_chain(task, user)
+        .select_related("author")
         .prefetch_related(
             Prefetch("boxes", queryset=Box.objects.select_related("label_class", "track")),
             Prefetch(
@@ -168,7 +172,10 @@ def media_data(task: AnnotationTask) -> dict:
 
 def task_payload(task: AnnotationTask, user) -> dict:
     """Everything the labeling page needs to show one task."""
-    annotation = latest_annotation(task)
+    annotation = latest_annotation(task, user)
+    # The user's own lease when they hold the task (each of k holders has one).
+    lease = active_lease(task_id=task.pk, user=user)
+    expires = lease.expires_at if lease is not None else task.lease_expires_at
     return {
         "task": {
             "id": task.pk,
@@ -180,15 +187,11 @@ def task_payload(task: AnnotationTask, user) -> dict:
             "frame_start": task.frame_start,
             "frame_end": task.frame_end,
             "annotator": task.annotator.get_username() if task.annotator else None,
-            "lease_expires_at": (
-                task.lease_expires_at.isoformat() if task.lease_expires_at else None
-            ),
+            "lease_expires_at": expires.isoformat() if expires else None,
             "editable": task.state not in AnnotationTask.State.LABELED
             and can(user, "task.label", task),
             # Submitting goes through the queue, which wants the user to hold the lease.
-            "leased_to_me": task.lease_user_id == user.pk
-            and task.lease_expires_at is not None
-            and task.lease_expires_at > timezone.now(),
+            "leased_to_me": lease is not None and lease.expires_at > timezone.now(),
             "reviewable": task.state in AnnotationTask.State.AWAITING_REVIEW
             and can(user, "task.review", task),
         },

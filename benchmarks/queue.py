@@ -6,8 +6,8 @@ Creates its own database (bench_queue, dropped at the end unless --keep) on the 
 DATABASE_URL (default: the embedded PostgreSQL), fills it with N pending
 image tasks (INSERT ... SELECT generate_series), then measures:
 
-- rerank_all_s: new priorities for all N tasks through activelearn.queue.priorities_write_bulk
-  (one UPDATE per chunk of 50,000);
+- rerank_all_s: new priorities for all N tasks through
+  annotate.queue.priorities.priorities_write_bulk (one UPDATE per chunk of 50,000);
 - rerank_10k_s: new priorities for 10,000 random tasks inside that queue;
 - assign_per_s: POST /api/projects/<id>/tasks/next/ against gunicorn on loopback (DEBUG=0,
   token auth), 32 clients in a closed loop with keep-alive connections. Each request is made
@@ -167,7 +167,7 @@ def rerank(
     CPU seconds of the writers' database backends)."""
     from django.db import connection, connections
 
-    from activelearn.queue import PRIORITY_CHUNK, priorities_write_bulk
+    from annotate.queue.priorities import PRIORITY_CHUNK, priorities_write_bulk
 
     with connection.cursor() as cursor:
         cursor.execute(

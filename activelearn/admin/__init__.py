@@ -1,5 +1,5 @@
-"""Admin of the active-learning app: learning settings per project, and the queue's leases
-and budget ledger (read-only: only the queue's services change them)."""
+"""Admin of the active-learning app: learning settings per project (the queue's leases and
+budget ledger are annotate's: annotate.queue.admin)."""
 
 from django import forms
 from django.contrib import admin
@@ -11,8 +11,8 @@ from activelearn.learning_settings import (
     learning_settings_save,
     strategy_choices,
 )
-from activelearn.models import BudgetLedger, LearningSettings, TaskLease
-from annotate.admin import ManagedProjectsMixin, ReadOnlyMixin
+from activelearn.models import LearningSettings
+from annotate.admin import ManagedProjectsMixin
 
 
 class LearningSettingsForm(forms.ModelForm):
@@ -65,21 +65,3 @@ class LearningSettingsAdmin(ManagedProjectsMixin, admin.ModelAdmin):
         run = learning_settings_save(settings=obj, changed=form.changed_data)
         if run is not None:
             self.message_user(request, f"The queue is being rescored (scoring run {run.pk}).")
-
-
-class ReadOnlyAdmin(ReadOnlyMixin, ManagedProjectsMixin, admin.ModelAdmin):
-    """Leases and the ledger change only through the queue's services."""
-
-
-@admin.register(TaskLease)
-class TaskLeaseAdmin(ReadOnlyAdmin):
-    list_display = ("task", "user", "slot", "state", "expires_at", "charged", "submitted_at")
-    list_filter = ("state", "task__project")
-    list_select_related = ("task", "task__asset", "user")
-    raw_id_fields = ("task",)
-
-
-@admin.register(BudgetLedger)
-class BudgetLedgerAdmin(ReadOnlyAdmin):
-    list_display = ("project", "units", "money")
-    list_filter = ("project",)

@@ -1,47 +1,8 @@
-"""Input and output shapes of the queue's endpoints."""
+"""Output shape of the ranked queue (the claim's inputs are annotate.queue.api's)."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
-
-MAX_EXCLUDE = 20
-
-
-class NextTaskInput(serializers.Serializer):
-    exclude = serializers.ListField(
-        # Ids are PostgreSQL bigints: a larger number is a 400, not a database error.
-        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
-        required=False,
-        default=list,
-        max_length=MAX_EXCLUDE,
-        help_text="Task ids not to return (the page's current task, when prefetching).",
-    )
-
-
-class SkipInput(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000, help_text="Why the task cannot be labeled.")
-
-
-class SubmitInput(serializers.Serializer):
-    base_version = serializers.IntegerField(min_value=1, max_value=2**31 - 1, allow_null=True)
-    payload = serializers.DictField()
-    force = serializers.BooleanField(required=False, default=False)
-
-
-def leased_task_data(lease) -> dict:
-    """The task of a lease as the labeling page needs it (no query: lease.task is loaded)."""
-    task = lease.task
-    return {
-        "id": task.pk,
-        "kind": task.kind,
-        "asset": task.asset_id,
-        "frame_start": task.frame_start,
-        "frame_end": task.frame_end,
-        "frame_count": task.frame_count,
-        "state": task.state,
-        "lease_expires_at": serializers.DateTimeField().to_representation(lease.expires_at),
-        "priority": task.priority,
-    }
 
 
 class QueueTaskSerializer(serializers.Serializer):

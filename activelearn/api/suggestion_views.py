@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from activelearn.predictions.suggestions import task_suggestions
+from annotate.auth import LeanTokenAuthentication
 from annotate.models import AnnotationTask
 from annotate.permissions import get_object_for
 
@@ -66,7 +67,7 @@ class TaskSuggestions(APIView):
     """GET {"model_version", "accepted": [shape], "suggestions": [shape]}; shapes are in the
     save format of /api/tasks/<id>/annotation/ plus "type" ("box" | "kp")."""
 
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [LeanTokenAuthentication, SessionAuthentication]
 
     @extend_schema(responses={200: TaskSuggestionsSerializer})
     def get(self, request, pk: int) -> Response:

@@ -6,6 +6,8 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+    # The tables made here belong to annotate's state from its 0006 on (the queue moved).
+    run_before = [('annotate', '0007_queue_leases_ledger')]
 
     dependencies = [
         ('activelearn', '0001_initial'),

@@ -24,7 +24,6 @@ from activelearn.inference.runtime import (
     images_infer,
 )
 from activelearn.models import LearningSettings, ModelVersion, Prediction, ScoringRun, TaskScore
-from activelearn.queue import priorities_write_bulk
 from activelearn.scoring.adapters import (
     ScoringContext,
     frames_of,
@@ -35,6 +34,7 @@ from activelearn.scoring.adapters import (
 from activelearn.scoring.evaluation import version_evaluate
 from annotate.jobs import job_enqueue, job_fail, job_finish, job_heartbeat, job_run_deadline
 from annotate.models import AnnotationTask, Asset, Frame, Project
+from annotate.queue.priorities import priorities_write_bulk
 
 logger = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ from django.urls import include, path
 from . import burndown, views
 
 urlpatterns = [
+    path("", include("annotate.queue.urls")),
     path("token/", views.TokenCreate.as_view(), name="api-token"),
     path("projects/", views.ProjectList.as_view(), name="api-project-list"),
     path("projects/<int:pk>/", views.ProjectDetail.as_view(), name="api-project-detail"),

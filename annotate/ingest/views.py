@@ -19,7 +19,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -27,6 +27,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotate.api.errors import ErrorSerializer, FieldErrorsSerializer
+from annotate.auth import LeanTokenAuthentication
 from annotate.models import Asset, Frame, Project
 from annotate.permissions import get_object_for
 
@@ -184,7 +185,7 @@ class AssetUploadView(APIView):
     because of errors, 200 when every file was a duplicate.
     """
 
-    authentication_classes = [SessionAuthentication, TokenAuthentication]
+    authentication_classes = [SessionAuthentication, LeanTokenAuthentication]
     permission_classes = [IsAuthenticated]
     parser_classes = [MultiPartParser, FormParser]
 

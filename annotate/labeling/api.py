@@ -9,18 +9,20 @@ WWW-Authenticate), which the page turns into "log in again; your draft is kept".
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..api.errors import ErrorSerializer
+from ..auth import LeanTokenAuthentication
 from ..models import AnnotationTask
 from ..permissions import get_object_for
+from ..queue.reviews import review_decide
+from ..queue.selectors import has_own_versions
 from ..selectors_labeling import annotation_data, latest_annotation, review_data, task_payload
 from ..services.annotations import annotation_save
 from ..services.errors import ServiceError
-from ..services.reviews import review_decide
 from .serializers import (
     AnnotationData,
     DraftSaved,
@@ -32,7 +34,7 @@ from .serializers import (
 
 
 class LabelingAPIView(APIView):
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [LeanTokenAuthentication, SessionAuthentication]
 
     def task(self, request: Request, action: str, pk: int) -> AnnotationTask:
         queryset = AnnotationTask.objects.select_related("project", "asset", "annotator")
@@ -54,7 +56,7 @@ class TaskAnnotationView(LabelingAPIView):
     @extend_schema(responses={200: AnnotationData})
     def get(self, request: Request, pk: int) -> Response:
         task = self.task(request, "annotation.view", pk)
-        return Response(annotation_data(latest_annotation(task)))
+        return Response(annotation_data(latest_annotation(task, request.user)))
 
     @extend_schema(
         request=DraftSaveInput,
@@ -85,6 +87,7 @@ class TaskAnnotationView(LabelingAPIView):
             payload=body["payload"],
             base_version=base_version,
             force=force,
+            own_chain=has_own_versions(task, request.user),
         )
         return Response(
             {

@@ -569,12 +569,43 @@ class Budget(models.Model):
         return f"budget of {self.project}"
 
     def task_cost(self, task: AnnotationTask) -> Decimal:
-        if task.kind == AnnotationTask.Kind.VIDEO:
-            return self.cost_per_video_frame * task.frame_count
-        return self.cost_per_image
+        """What labeling `task` costs under this budget: task_cost_expression for one row."""
+        return task_cost_expression(
+            "",
+            models.Value(self.cost_per_image, output_field=MONEY),
+            models.Value(self.cost_per_video_frame, output_field=MONEY),
+            task=task,
+        )
 
 
-# The one job model, and export and import jobs in modules of their own; imported here so
-# Django registers them.
+MONEY = models.DecimalField(max_digits=18, decimal_places=4)
+
+
+def task_cost_expression(prefix: str, cost_per_image, cost_per_video_frame, *, task=None):
+    """The one rule of what labeling a task costs: a video segment by its frames at the
+    price per video frame, an image at the price per image.
+
+    Returns a Django expression over the task reached through `prefix` ("" from
+    AnnotationTask, "tasks__" from Project), for the spend aggregates, the burn-down and
+    the claim's charge (`cost_per_*` are expressions: F() paths or Values). Given a `task`
+    (a row already in memory) it evaluates the same rule on it instead, so the claim does not
+    need a query to price the task it just locked."""
+    if task is not None:
+        price = cost_per_video_frame if task.kind == AnnotationTask.Kind.VIDEO else cost_per_image
+        units = task.frame_count if task.kind == AnnotationTask.Kind.VIDEO else 1
+        return price.value * units
+    return models.Case(
+        models.When(
+            **{f"{prefix}kind": AnnotationTask.Kind.VIDEO},
+            then=cost_per_video_frame * F(f"{prefix}frame_count"),
+        ),
+        default=cost_per_image,
+        output_field=MONEY,
+    )
+
+
+# The one job model, export and import jobs, and the queue's leases and ledger live in
+# modules of their own; imported here so Django registers them.
 from annotate.models.exchange_jobs import ExportJob, ImportJob  # noqa: E402,F401
 from annotate.models.jobs import Job, JobState  # noqa: E402,F401
+from annotate.models.queue import BudgetLedger, TaskLease, holds_task  # noqa: E402,F401

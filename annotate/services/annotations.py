@@ -42,8 +42,11 @@ def clipping_rule(width: int, height: int) -> str:
     )
 
 
-def latest_version(task: AnnotationTask) -> int | None:
-    return task.annotations.aggregate(v=Max("version"))["v"]
+def latest_version(task: AnnotationTask, author=None) -> int | None:
+    """The newest version of the task, or of `author`'s own chain of it (see
+    annotation_save's own_chain)."""
+    versions = task.annotations.all() if author is None else task.annotations.filter(author=author)
+    return versions.aggregate(v=Max("version"))["v"]
 
 
 @dataclass
@@ -433,8 +436,13 @@ def annotation_save(
     base_version: int | None,
     kind: str = Annotation.Kind.DRAFT,
     force: bool = False,
+    own_chain: bool = False,
 ) -> Annotation:
     """Validate and store a new version of the task's labels.
+
+    `own_chain`: the save continues the user's own versions of the task, not the task's
+    (one of several annotators sharing it: annotate.queue.selectors.has_own_versions), so
+    another holder's save is no conflict.
 
     Raises ShapeValidationError (400), TaskNotEditable (409), VersionConflict (409, unless
     `force`), SchemaChanged (409). Nothing is written unless everything passes.
@@ -451,7 +459,7 @@ def annotation_save(
                 "unless a reviewer sends it back.",
                 detail={"state": locked.state},
             )
-        latest = latest_version(locked)
+        latest = latest_version(locked, user if own_chain else None)
         if base_version != latest and not force:
             raise VersionConflict(
                 f"This task was saved elsewhere (version {latest}) after the version you "
@@ -460,10 +468,12 @@ def annotation_save(
             )
         checked = annotation_validate(task=locked, payload=payload)
 
+        # Numbers stay unique per task: a holder's chain is a subsequence of the task's.
+        newest = latest_version(locked) if own_chain else latest
         annotation = Annotation.objects.create(
             task=locked,
             author=user,
-            version=(latest or 0) + 1,
+            version=(newest or 0) + 1,
             base_version=base_version,
             kind=kind,
         )

@@ -32,7 +32,7 @@ from activelearn.retraining.rounds import (
 from annotate.jobs import jobs_sweep
 from annotate.models import Annotation, AnnotationTask, Box, LabelClass
 from annotate.models.exchange_jobs import ExportJob
-from annotate.services.reviews import review_decide
+from annotate.queue.reviews import review_decide
 from tests.activelearn.scoring_helpers import image_task_create, version_register
 
 RED, BLUE = "person", "bicycle"

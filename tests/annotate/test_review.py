@@ -8,9 +8,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from annotate.models import AnnotationTask, Review
+from annotate.queue.reviews import TaskNotReviewable, review_decide
 from annotate.services.annotations import annotation_save
 from annotate.services.errors import ShapeValidationError, TaskNotEditable
-from annotate.services.reviews import TaskNotReviewable, review_decide
 from tests.browser.media import image_task
 
 BOX = {"frame": None, "label": "person", "x": 10, "y": 20, "w": 100, "h": 50}

@@ -10,7 +10,7 @@ import uuid
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from annotate.models import AnnotationTask, Asset, Frame, Project
+from annotate.models import AnnotationTask, Asset, Frame, Project, TaskLease
 
 
 def _jpeg(width: int, height: int, shade: int) -> bytes:
@@ -106,7 +106,8 @@ def _task(project, asset, kind, start, end, count, lease_user, priority) -> Anno
 
     from django.utils import timezone
 
-    return AnnotationTask.objects.create(
+    expires_at = timezone.now() + timedelta(minutes=30) if lease_user else None
+    task = AnnotationTask.objects.create(
         project=project,
         asset=asset,
         kind=kind,
@@ -116,5 +117,11 @@ def _task(project, asset, kind, start, end, count, lease_user, priority) -> Anno
         priority=priority,
         state=(AnnotationTask.State.IN_PROGRESS if lease_user else AnnotationTask.State.PENDING),
         lease_user=lease_user,
-        lease_expires_at=timezone.now() + timedelta(minutes=30) if lease_user else None,
+        lease_expires_at=expires_at,
     )
+    if lease_user is not None:
+        # Held as the claim leaves a task: the lease row is what says who holds it.
+        TaskLease.objects.create(
+            task=task, user=lease_user, expires_at=expires_at, claimed_at=timezone.now()
+        )
+    return task

@@ -6,8 +6,9 @@ import math
 
 import pytest
 
-from activelearn.queue import priorities_write_bulk, task_claim_next
 from annotate.models import AnnotationTask
+from annotate.queue.claim import task_claim_next
+from annotate.queue.priorities import priorities_write_bulk
 
 from .queue_fixtures import make_tasks
 

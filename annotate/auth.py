@@ -1,9 +1,11 @@
-"""Token authentication for the queue's busiest endpoint, in one plain SQL statement.
+"""Token authentication of the whole API ("Authorization: Token <key>"), in one plain SQL
+statement.
 
 DRF's TokenAuthentication builds its token-and-user query through the ORM on every request,
-which cost next-task more CPU than the claim itself (benchmarks/README.md). This class
-reads the same rows with the same checks and the same error messages; nothing is cached, so
-a deleted token or a deactivated user is refused on the very next request.
+which cost next-task, the busiest endpoint, more CPU than the claim itself
+(benchmarks/README.md). This subclass reads the same rows with the same checks and the same
+error messages; nothing is cached, so a deleted token or a deactivated user is refused on the
+very next request. It is the only token authentication: settings and every view use it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ _SQL = (
 
 
 class LeanTokenAuthentication(TokenAuthentication):
+    """DRF's token scheme, its user read in one statement."""
+
     def authenticate_credentials(self, key):
         with connection.cursor() as cursor:
             cursor.execute(_SQL, [key])

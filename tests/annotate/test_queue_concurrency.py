@@ -9,9 +9,11 @@ from decimal import Decimal
 
 import pytest
 
-from activelearn.models import BudgetLedger, LearningSettings, TaskLease
-from activelearn.queue import ledger_derived, task_claim_next, task_skip
-from annotate.models import AnnotationTask, Budget
+from activelearn.models import LearningSettings
+from annotate.models import AnnotationTask, Budget, BudgetLedger, TaskLease
+from annotate.queue.claim import task_claim_next
+from annotate.queue.ledger import ledger_derived
+from annotate.queue.services import task_skip
 from annotate.services.errors import BudgetExhausted
 
 from .queue_fixtures import make_annotators, make_tasks, run_in_threads

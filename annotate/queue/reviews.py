@@ -7,9 +7,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotate.events import labels_accepted
+from annotate.services.errors import ServiceError, ShapeValidationError
 
 from ..models import AnnotationTask, Review
-from .errors import ServiceError, ShapeValidationError
 
 MAX_COMMENT_LENGTH = 5000
 

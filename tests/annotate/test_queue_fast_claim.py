@@ -1,6 +1,6 @@
-"""Next-task outside a transaction, as gunicorn runs it: the one-statement claim writes what
-the general path writes, steps aside whenever it must, and the endpoint's lean token and
-session checks refuse what DRF's own classes refuse."""
+"""Next-task outside a transaction, as gunicorn runs it: the claim (annotate.queue.claim,
+the one path) writes task, lease and ledger as inside one, and the lean token and session
+checks refuse what DRF's own classes refuse."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from activelearn.models import BudgetLedger, LearningSettings, TaskLease
-from activelearn.queue import task_claim_next
-from annotate.models import AnnotationTask, Budget
+from activelearn.models import LearningSettings
+from annotate.models import AnnotationTask, Budget, BudgetLedger, TaskLease
+from annotate.queue.claim import task_claim_next
 
 from .queue_fixtures import make_annotators, make_tasks
 

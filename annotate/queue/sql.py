@@ -1,0 +1,389 @@
+"""The statements of the claim, written as SQL once.
+
+Building these queries through the ORM cost more CPU per request than the database spent
+running them (benchmarks/README.md), and next-task is the busiest endpoint. Each function
+is one statement; annotate.queue.claim decides what they mean.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+import psycopg
+from django.db import connection
+from django.db.models import Value
+
+from annotate.models import AnnotationTask, Budget, BudgetLedger, TaskLease, task_cost_expression
+
+from .settings import DEFAULT_ANNOTATORS_PER_TASK, DEFAULT_LEASE_MINUTES, queue_settings_source
+
+TASK = AnnotationTask._meta.db_table
+LEASE = TaskLease._meta.db_table
+LEDGER = BudgetLedger._meta.db_table
+BUDGET = Budget._meta.db_table
+# What the claim and the labeling page need of a task, in the model's field order (from_db
+# wants that order).
+_NEEDED = {"id", "project_id", "asset_id", "kind", "frame_start", "frame_end", "frame_count",
+           "state", "priority", "lease_user_id", "annotator_id"}  # fmt: skip
+TASK_COLUMNS = tuple(
+    field.attname for field in AnnotationTask._meta.concrete_fields if field.attname in _NEEDED
+)
+_SELECT_TASK = ", ".join(f"t.{column}" for column in TASK_COLUMNS)
+_BUDGET_COLUMNS = ("id", "money_limit", "task_limit", "cost_per_image", "cost_per_video_frame",
+                   "label_share", "currency")  # fmt: skip
+
+
+def _task(row) -> AnnotationTask:
+    return AnnotationTask.from_db(connection.alias, TASK_COLUMNS, row)
+
+
+@dataclass(frozen=True)
+class ClaimContext:
+    """What the claim statement read of the project and the user, as it started."""
+
+    annotators_per_task: int
+    lease_minutes: int
+    budget: Budget | None
+    ledger_exists: bool
+    held: int  # the user's active leases in the project
+    has_rework: bool  # a rejected task of the user waits in the project
+    expired_leases: bool  # some lease anywhere expired and waits for the sweep
+
+    @property
+    def plain(self) -> bool:
+        """Nothing stands in the way of the statement taking a task on its own: one
+        annotator per task, no ledger to keep, nothing held, no rework, nothing to sweep."""
+        limited = self.budget is not None and (
+            self.budget.task_limit is not None or self.budget.money_limit is not None
+        )
+        return (
+            self.annotators_per_task == 1
+            and not limited
+            and not self.ledger_exists
+            and not self.held
+            and not self.has_rework
+            and not self.expired_leases
+        )
+
+
+def held_leases(*, user_id: int, project_id: int) -> list[TaskLease]:
+    """The user's active leases in the project, oldest first, each with its task."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT l.id, l.slot, l.expires_at, {_SELECT_TASK} FROM {LEASE} l"  # noqa: S608
+            f" JOIN {TASK} t ON t.id = l.task_id"
+            " WHERE l.user_id = %s AND l.state = 'active' AND t.project_id = %s"
+            " ORDER BY l.claimed_at, l.id",
+            [user_id, project_id],
+        )
+        rows = cursor.fetchall()
+    return [
+        TaskLease(
+            id=lease_id,
+            task=_task(task_row),
+            user_id=user_id,
+            slot=slot,
+            state=TaskLease.State.ACTIVE,
+            expires_at=expires_at,
+        )
+        for lease_id, slot, expires_at, *task_row in rows
+    ]
+
+
+def _best(*, lock: str, gated: bool = False) -> str:
+    """The best task of the project in %(state)s that the user may take, locked. State
+    "rejected" means the user's own rejected tasks; with k > 1 tasks the user already has a
+    slot of are left out. lock: "skip" (SKIP LOCKED) or "wait". `gated`: only when the
+    claim statement's `go` says it may take a task (no row is locked otherwise)."""
+    return (
+        f"SELECT t.id FROM {TASK} t"  # noqa: S608
+        " WHERE t.project_id = %(project)s AND t.state = %(state)s"
+        + (" AND EXISTS (SELECT 1 FROM go)" if gated else "")
+        + " AND t.id <> ALL(%(exclude)s::bigint[])"  # noqa: S608
+        " AND (%(state)s <> 'rejected' OR t.annotator_id = %(user)s)"
+        f" AND NOT (%(exclude_mine)s AND EXISTS (SELECT 1 FROM {LEASE} m"
+        "   WHERE m.task_id = t.id AND m.user_id = %(user)s"
+        "   AND m.state IN ('active', 'submitted')))"
+        " ORDER BY t.priority DESC, t.id LIMIT 1"
+        + (" FOR UPDATE OF t SKIP LOCKED" if lock == "skip" else " FOR UPDATE OF t")
+    )
+
+
+def lock_best(*, lock: str, **params) -> int | None:
+    """Lock the best task (see _best) for this transaction; its id, or None."""
+    with connection.cursor() as cursor:
+        cursor.execute(_best(lock=lock), params)
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+@functools.cache
+def _task_cost_sql() -> str:
+    """annotate.models.task_cost_expression compiled to SQL over the task table's own
+    columns, with the budget's prices taken from the statement's `conf` row: the claim
+    charges by the very expression the spend page sums. Compiled once per process."""
+    per_image, per_frame = Decimal("-1.5"), Decimal("-2.5")  # stand-ins, found by value
+    query = AnnotationTask.objects.all().query
+    expression = task_cost_expression("", Value(per_image), Value(per_frame))
+    compiler = query.get_compiler(connection=connection)
+    sql, params = compiler.compile(expression.resolve_expression(query))
+    pieces = sql.split("%s")
+    assert len(pieces) == len(params) + 1, sql
+    out = pieces[0]
+    for param, piece in zip(params, pieces[1:], strict=True):
+        if param == per_image:
+            value = "conf.cost_per_image"
+        elif param == per_frame:
+            value = "conf.cost_per_video_frame"
+        else:
+            value = _literal(param)
+        out += f"{value}{piece}"
+    return out
+
+
+def _literal(value) -> str:
+    """A constant of the cost rule (the video kind's name) as an SQL literal."""
+    if not isinstance(value, str) or "'" in value:
+        raise ValueError(f"unexpected constant in the task cost rule: {value!r}")
+    return f"'{value}'"
+
+
+def _settings_sql() -> str:
+    source = queue_settings_source()
+    if source is None:
+        return "SELECT NULL::int AS k, NULL::int AS minutes"
+    return (
+        "SELECT annotators_per_task AS k, lease_minutes AS minutes"  # noqa: S608
+        f" FROM {source._meta.db_table} WHERE project_id = %(project)s"
+    )
+
+
+# The claim, in one statement: what it must know (`conf`: the queue settings, the budget,
+# the ledger, what the user holds, rework, leases waiting for the sweep), then one task taken
+# for the user: the task `pick` names (the best free one, or one this transaction locked
+# already), its slot (the user's own when they redo rejected work, else the lowest free one
+# of k), the task moved to in_progress once its last slot is taken (a compare-and-set on its
+# state), and the user's lease row, reusing their earlier row for the task. Work already
+# submitted (a rejected task redone) keeps its charge: it was paid. A task whose slots are
+# all taken is moved to in_progress and comes back without a lease.
+# With %(plain_only)s it takes a task only when nothing stands in the way (ClaimContext.plain):
+# then, in autocommit, it is the whole claim in one round trip.
+_CLAIM = """
+WITH conf AS (
+    SELECT COALESCE(s.k, {default_k}) AS k, COALESCE(s.minutes, {default_minutes}) AS minutes,
+        {budget_columns},
+        EXISTS (SELECT 1 FROM {ledger} WHERE project_id = %(project)s) AS ledger_exists,
+        (SELECT count(*) FROM {lease} l JOIN {task} h ON h.id = l.task_id
+         WHERE l.user_id = %(user)s AND l.state = 'active' AND h.project_id = %(project)s)
+            AS held,
+        EXISTS (SELECT 1 FROM {task} r WHERE r.project_id = %(project)s
+                AND r.state = 'rejected' AND r.annotator_id = %(user)s) AS has_rework,
+        EXISTS (SELECT 1 FROM {lease} WHERE state = 'active' AND expires_at < %(now)s)
+            AS expired
+    FROM (SELECT 1) AS one
+    LEFT JOIN ({settings}) AS s ON TRUE
+    LEFT JOIN {budget} b ON b.project_id = %(project)s
+),
+go AS (
+    SELECT 1 FROM conf WHERE NOT %(plain_only)s OR (k = 1 AND money_limit IS NULL
+        AND task_limit IS NULL AND NOT ledger_exists AND held = 0 AND NOT has_rework
+        AND NOT expired)
+),
+pick AS ({pick}),
+mine AS (
+    SELECT l.slot, l.charged, l.claimed_at, l.submitted_at,
+        l.state IN ('active', 'submitted') AS holds_slot
+    FROM {lease} l, pick
+    WHERE l.task_id = pick.id AND l.user_id = %(user)s AND %(state)s = 'rejected'
+),
+free AS (
+    SELECT min(s.slot) AS lowest, count(*) AS left_over
+    FROM conf, generate_series(0, conf.k - 1) AS s(slot)
+    WHERE s.slot <> ALL(ARRAY(
+        SELECT l.slot FROM {lease} l
+        WHERE l.task_id = (SELECT id FROM pick) AND l.state IN ('active', 'submitted')))
+),
+claim AS (
+    SELECT pick.id,
+        CASE WHEN mine.holds_slot THEN mine.slot ELSE free.lowest END AS slot,
+        mine.holds_slot IS TRUE OR free.left_over <= 1 AS fills,
+        mine.submitted_at AS paid_at, mine.charged AS paid_charge,
+        mine.claimed_at AS first_claimed_at
+    FROM pick CROSS JOIN free LEFT JOIN mine ON TRUE
+),
+moved AS (
+    UPDATE {task} SET
+        state = CASE WHEN claim.fills THEN 'in_progress' ELSE {task}.state END,
+        lease_user_id = CASE WHEN conf.k = 1 AND claim.slot IS NOT NULL
+                        THEN %(user)s ELSE {task}.lease_user_id END,
+        lease_expires_at = CASE WHEN conf.k = 1 AND claim.slot IS NOT NULL
+                           THEN %(now)s + make_interval(mins => conf.minutes)
+                           ELSE {task}.lease_expires_at END,
+        updated_at = %(now)s
+    FROM claim, conf
+    WHERE {task}.id = claim.id AND {task}.state = %(state)s
+    RETURNING {task_columns}, claim.slot, claim.paid_at, claim.paid_charge,
+        claim.first_claimed_at, %(now)s + make_interval(mins => conf.minutes) AS expires,
+        CASE WHEN conf.budget_id IS NULL THEN 0 ELSE {cost} END AS cost
+),
+leased AS (
+    INSERT INTO {lease} (task_id, user_id, slot, state, expires_at, charged, claimed_at,
+        submitted_at)
+    SELECT id, %(user)s, slot, 'active', expires,
+        CASE WHEN paid_at IS NULL THEN cost ELSE paid_charge END,
+        CASE WHEN paid_at IS NULL THEN %(now)s ELSE first_claimed_at END, paid_at
+    FROM moved WHERE slot IS NOT NULL
+    ON CONFLICT (task_id, user_id) DO UPDATE SET slot = excluded.slot,
+        state = excluded.state, expires_at = excluded.expires_at, charged = excluded.charged,
+        claimed_at = excluded.claimed_at, submitted_at = excluded.submitted_at
+    RETURNING id, charged, expires_at
+)
+SELECT conf.k, conf.minutes, {conf_budget}, conf.ledger_exists, conf.held, conf.has_rework,
+    conf.expired, moved.id IS NOT NULL, leased.id, leased.charged, leased.expires_at,
+    moved.slot, moved.paid_at IS NOT NULL, {moved_columns}
+FROM conf LEFT JOIN moved ON TRUE LEFT JOIN leased ON TRUE
+"""
+
+
+@dataclass(frozen=True)
+class Claimed:
+    context: ClaimContext
+    task: AnnotationTask | None  # None: no task was taken
+    lease: TaskLease | None  # None: none taken, or the task had no free slot left
+    paid_before: bool  # redone work that was paid for when first submitted
+
+
+def _claim_sql(pick: str) -> str:
+    return _CLAIM.format(
+        default_k=int(DEFAULT_ANNOTATORS_PER_TASK),
+        default_minutes=int(DEFAULT_LEASE_MINUTES),
+        budget_columns=", ".join(
+            f"b.{c} AS budget_id" if c == "id" else f"b.{c}" for c in _BUDGET_COLUMNS
+        ),
+        conf_budget=", ".join(
+            "conf.budget_id" if c == "id" else f"conf.{c}" for c in _BUDGET_COLUMNS
+        ),
+        ledger=LEDGER,
+        lease=LEASE,
+        task=TASK,
+        budget=BUDGET,
+        settings=_settings_sql(),
+        pick=pick,
+        task_columns=", ".join(f"{TASK}.{column}" for column in TASK_COLUMNS),
+        moved_columns=", ".join(f"moved.{column}" for column in TASK_COLUMNS),
+        cost=_task_cost_sql(),
+    )
+
+
+@functools.cache
+def _statement(pick_task: bool, lock: str) -> str:
+    # Built on first use: the settings model registers itself when Django starts.
+    if pick_task:
+        pick = f"SELECT id FROM {TASK} WHERE id = %(task)s"  # noqa: S608
+    else:
+        pick = _best(lock=lock, gated=True)
+    return _claim_sql(pick)
+
+
+def _run_prepared(statement: str, params: dict) -> tuple:
+    """Run the claim statement as a server-side prepared statement on Django's connection
+    (same session, same transaction). Planning this statement costs PostgreSQL more than
+    running it (benchmarks/README.md), and next-task is the busiest endpoint: psycopg
+    prepares it once per connection and reuses the plan. Django's own cursors bind
+    parameters on the client and so cannot prepare."""
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        # Django turns psycopg's prepared statements off (for connection poolers without
+        # protocol-level support: PgBouncer before 1.21). Only a statement that asks for it
+        # (prepare=True) is prepared: Django's own cursors bind on the client, never prepare.
+        raw.prepare_threshold = sys.maxsize
+    with psycopg.Cursor(raw) as cursor:
+        cursor.execute(statement, params, prepare=True)
+        return cursor.fetchone()
+
+
+def claim(
+    *,
+    project_id: int,
+    user_id: int,
+    state: str,
+    exclude: Iterable[int],
+    now: dt.datetime,
+    plain_only: bool,
+    task_id: int | None = None,
+    lock: str = "skip",
+    exclude_mine: bool = False,
+) -> Claimed:
+    """Run the claim statement (see _CLAIM): take the task `task_id` names, which the
+    caller's transaction has locked, or (None) the best free one."""
+    params = {
+        "task": task_id,
+        "project": project_id,
+        "state": state,
+        "user": user_id,
+        "exclude": sorted(exclude),
+        "exclude_mine": exclude_mine,
+        "now": now,
+        "plain_only": plain_only,
+    }
+    row = _run_prepared(_statement(task_id is not None, lock), params)
+    k, minutes, *row = row
+    budget_row, row = row[: len(_BUDGET_COLUMNS)], row[len(_BUDGET_COLUMNS) :]
+    ledger_exists, held, has_rework, expired, moved, lease_id, charged, expires_at = row[:8]
+    slot, paid_before, *task_row = row[8:]
+    budget = None
+    if budget_row[0] is not None:
+        fields = dict(zip(_BUDGET_COLUMNS, budget_row, strict=True))
+        budget = Budget(project_id=project_id, **fields)
+    context = ClaimContext(
+        annotators_per_task=k,
+        lease_minutes=minutes,
+        budget=budget,
+        ledger_exists=ledger_exists,
+        held=held,
+        has_rework=has_rework,
+        expired_leases=expired,
+    )
+    if not moved:
+        return Claimed(context, None, None, False)
+    task = _task(task_row)
+    lease = None
+    if lease_id is not None:
+        lease = TaskLease(
+            id=lease_id,
+            task=task,
+            user_id=user_id,
+            slot=slot,
+            state=TaskLease.State.ACTIVE,
+            expires_at=expires_at,
+            charged=charged,
+        )
+    return Claimed(context, task, lease, paid_before)
+
+
+def ledger_add(
+    *, project_id: int, cost: Decimal, task_limit: int | None, money_cap: Decimal | None
+) -> bool:
+    """One more unit of `cost` on the ledger, only if it stays within the limits. The check
+    is part of the UPDATE, so racing claims are judged one after another against the row as
+    the previous one left it."""
+    where, params = ["project_id = %s"], [project_id]
+    if task_limit is not None:
+        where.append("units < %s")
+        params.append(task_limit)
+    if money_cap is not None:
+        where.append("money <= %s")
+        params.append(money_cap - cost)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {LEDGER} SET units = units + 1, money = money + %s"  # noqa: S608
+            f" WHERE {' AND '.join(where)}",
+            [cost, *params],
+        )
+        return cursor.rowcount == 1
