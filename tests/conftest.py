@@ -60,6 +60,7 @@ def _flush_waits_out_deadlocks():
     and PostgreSQL then breaks the lock cycle by failing the TRUNCATE, which left the rows
     for the next test. The test is over: end the other sessions on its database (their
     Celery task retries or gives up) and flush again."""
+    from django.core.management.base import CommandError
     from django.db import OperationalError, connection
     from django.test import TransactionTestCase
 
@@ -69,8 +70,9 @@ def _flush_waits_out_deadlocks():
         for attempt in range(3):
             try:
                 return original(self)
-            except OperationalError as error:
-                if "deadlock detected" not in str(error) or attempt == 2:
+            except (OperationalError, CommandError) as error:
+                # flush wraps the database's error in a CommandError.
+                if "deadlock detected" not in f"{error} {error.__cause__}" or attempt == 2:
                     raise
                 with connection.cursor() as cursor:
                     cursor.execute(
