@@ -1,10 +1,12 @@
-"""Celery tasks of the annotate app. Each takes ids, loads rows and calls a service."""
+"""Every Celery task of the annotate app. Each takes ids, loads rows and calls a service; all
+are idempotent (claims by conditional update), so late acks are safe. Services never import
+this module: they send work by task name (annotate.jobs)."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from annotate.exchange.tasks import export_run, import_run  # noqa: F401  (registers them)
+from annotate.exchange import services as exchange
 from annotate.ingest.services import videos_enqueue_pending
 from annotate.ingest.video import video_process
 from annotate.jobs import jobs_sweep as sweep
@@ -33,3 +35,13 @@ def jobs_sweep() -> int:
     sent again; running ones whose worker died are run again or failed with the reason.
     Returns how many jobs it acted on; repeating it is harmless."""
     return sweep().total
+
+
+@shared_task(name="annotate.exchange.export_run", acks_late=True, reject_on_worker_lost=True)
+def export_run(job_id: int) -> str:
+    return exchange.export_run(job_id=job_id).state
+
+
+@shared_task(name="annotate.exchange.import_run", acks_late=True, reject_on_worker_lost=True)
+def import_run(job_id: int) -> str:
+    return exchange.import_run(job_id=job_id).state

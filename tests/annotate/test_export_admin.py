@@ -7,8 +7,8 @@ import pytest
 from django.contrib import admin
 from django.urls import path
 
+from annotate import tasks
 from annotate.admin_exchange import EXPORT_ACTIONS, register_exchange_admin
-from annotate.exchange import tasks
 from annotate.models import Project
 from annotate.models.exchange_jobs import ExportJob
 from tests.conftest import PASSWORD

@@ -9,7 +9,7 @@ import pytest
 from django.urls import include, path
 from rest_framework.test import APIClient
 
-from annotate.exchange import tasks
+from annotate import tasks
 from annotate.models.exchange_jobs import ExportJob, ImportJob
 
 from .exchange_builders import fresh_copy, labeled_project

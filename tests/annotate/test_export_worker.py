@@ -1,7 +1,5 @@
 """Export and import jobs on a real Celery worker: queued by the API after commit, run by the
-worker with progress on the job row, and a redelivered message changes nothing.
-
-Needs annotate/tasks.py to import annotate.exchange.tasks, so the worker registers them."""
+worker with progress on the job row, and a redelivered message changes nothing."""
 
 from __future__ import annotations
 
