@@ -179,7 +179,9 @@ def _minutes(seconds: float) -> str:
     return f"{minutes} minute{'s' * (minutes != 1)}"
 
 
-def _sweep_kind(model: type[Job], now: datetime, report: SweepReport) -> None:
+def _sweep_kind(
+    model: type[Job], now: datetime, report: SweepReport, *, all_queued: bool = False
+) -> None:
     label = model._meta.label
     kind = model.kind_name
     resend = now + timedelta(seconds=RESEND_AFTER_S)
@@ -241,11 +243,11 @@ def _sweep_kind(model: type[Job], now: datetime, report: SweepReport) -> None:
 
     # Queued past the deadline: the broker never got the message (it was down) or lost it.
     # Sending again is harmless: a worker claims the row with a compare-and-set.
+    overdue = (
+        Q() if all_queued else _overdue(now, created_before=now - timedelta(seconds=RESEND_AFTER_S))
+    )
     waiting = list(
-        model.objects.filter(
-            _overdue(now, created_before=now - timedelta(seconds=RESEND_AFTER_S)),
-            state=JobState.QUEUED,
-        )
+        model.objects.filter(overdue, state=JobState.QUEUED)
         .exclude(pk__in=report.restarted.get(label, []))
         .order_by("pk")
         .values_list("pk", flat=True)
@@ -256,13 +258,16 @@ def _sweep_kind(model: type[Job], now: datetime, report: SweepReport) -> None:
             job_send_now(model.task_name, pk, on_failure=partial(job_not_sent, model, pk))
 
 
-def jobs_sweep(*, now: datetime | None = None) -> SweepReport:
+def jobs_sweep(*, now: datetime | None = None, all_queued: bool = False) -> SweepReport:
     """Periodic (config/celery.py): for every job kind, send again what the broker never got
-    and fail, or run again, what a dead worker left running. Repeating it is harmless."""
+    and fail, or run again, what a dead worker left running. Repeating it is harmless.
+
+    `all_queued` sends every queued job, due or not: for a broker known to be new and empty
+    (`serve`'s private Redis at start), where no queued job's message can be waiting."""
     now = now or timezone.now()
     report = SweepReport()
     for model in job_models():
-        _sweep_kind(model, now, report)
+        _sweep_kind(model, now, report, all_queued=all_queued)
     if report.total:
         logger.info(
             "jobs sweep: sent %s, restarted %s, failed %s",

@@ -30,11 +30,11 @@ def requeue_pending_videos() -> int:
 
 
 @shared_task(name="annotate.jobs_sweep")
-def jobs_sweep() -> int:
+def jobs_sweep(all_queued: bool = False) -> int:
     """Periodic (config/celery.py): every job kind's queued jobs the broker never got are
     sent again; running ones whose worker died are run again or failed with the reason.
     Returns how many jobs it acted on; repeating it is harmless."""
-    return sweep().total
+    return sweep(all_queued=all_queued).total
 
 
 @shared_task(name="annotate.exchange.export_run", acks_late=True, reject_on_worker_lost=True)

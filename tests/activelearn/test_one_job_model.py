@@ -177,6 +177,14 @@ def test_only_runs_still_queued_for_a_while_are_sent(project, broker):
     assert just_made.pk not in [pk for _, pk in broker.sent]
 
 
+def test_a_sweep_for_a_new_empty_broker_sends_every_queued_job_at_once(project, broker):
+    """serve's private Redis starts empty: seed_demo's cold-start run waited two minutes."""
+    just_made = ScoringRun.objects.create(project=project, reason="cold_start")
+    assert jobs_sweep().sent == {}
+    assert jobs_sweep(all_queued=True).sent == {"activelearn.ScoringRun": [just_made.pk]}
+    assert broker.sent == [("activelearn.score_project", just_made.pk)]
+
+
 # --- run twice, same result -----------------------------------------------------------------
 
 

@@ -30,6 +30,7 @@ from config.celery import app
 STOP_TIMEOUT_S = 20.0
 START_TIMEOUT_S = 60.0
 MAX_RESTARTS = 5
+JOBS_SWEEP = "annotate.jobs_sweep"  # annotate/tasks.py
 RESTART_WINDOW_S = 300.0
 
 
@@ -243,7 +244,10 @@ class Command(BaseCommand):
                 "Celery worker",
             )
             if not stop_requested:
-                self._periodic_jobs_once(env.get("REDIS_URL") or settings.CELERY_BROKER_URL)
+                self._periodic_jobs_once(
+                    env.get("REDIS_URL") or settings.CELERY_BROKER_URL,
+                    private=not os.environ.get("REDIS_URL"),
+                )
                 self.stdout.write(
                     self.style.SUCCESS(f"Annotate is running at http://{host}:{port}/")
                     + "  (Ctrl-C stops the web server, the worker and Redis)"
@@ -282,14 +286,16 @@ class Command(BaseCommand):
         )
         return url
 
-    def _periodic_jobs_once(self, broker_url: str) -> None:
+    def _periodic_jobs_once(self, broker_url: str, *, private: bool) -> None:
         """Send every periodic job once now that a worker listens: work made before Redis
         was up (seed_demo's cold-start run, a video uploaded meanwhile) then starts at once
         instead of at the job's first interval."""
         probe = Celery(broker=broker_url)
         try:
             for entry in app.conf.beat_schedule.values():
-                probe.send_task(entry["task"], queue=app.conf.task_default_queue)
+                # A private Redis starts empty: every queued job's message must be sent now.
+                kwargs = {"all_queued": True} if private and entry["task"] == JOBS_SWEEP else {}
+                probe.send_task(entry["task"], kwargs=kwargs, queue=app.conf.task_default_queue)
         except Exception as error:  # the broker went away again: the schedule still runs
             self.stderr.write(f"Could not send the periodic jobs once at start: {error}")
         else:
