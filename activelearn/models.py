@@ -90,6 +90,21 @@ class LearningSettings(models.Model):
             ),
         ]
 
+    # What managers and ML engineers may change, in the admin and the API alike.
+    EDITABLE_FIELDS = (
+        "strategy",
+        "blend",
+        "detection_aggregate",
+        "keypoint_weights",
+        "annotators_per_task",
+        "lease_minutes",
+        "rescore_every_labels",
+        "scoring_chunk_size",
+        "retrain_every_accepted",
+        "retrain_counts",
+        "auto_accept_thresholds",
+    )
+
     def __str__(self) -> str:
         return f"learning settings of {self.project}"
 

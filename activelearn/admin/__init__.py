@@ -26,19 +26,7 @@ class LearningSettingsForm(forms.ModelForm):
 
     class Meta:
         model = LearningSettings
-        fields = [
-            "project",
-            "strategy",
-            "blend",
-            "detection_aggregate",
-            "keypoint_weights",
-            "annotators_per_task",
-            "lease_minutes",
-            "rescore_every_labels",
-            "scoring_chunk_size",
-            "retrain_every_accepted",
-            "auto_accept_thresholds",
-        ]
+        fields = ["project", *LearningSettings.EDITABLE_FIELDS]
 
     def clean(self) -> dict:
         data = super().clean()

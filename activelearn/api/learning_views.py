@@ -19,18 +19,7 @@ from annotate.api.errors import FieldErrorsSerializer
 from annotate.models import Project
 from annotate.permissions import get_object_for
 
-EDITABLE = [
-    "strategy",
-    "blend",
-    "detection_aggregate",
-    "keypoint_weights",
-    "annotators_per_task",
-    "lease_minutes",
-    "rescore_every_labels",
-    "scoring_chunk_size",
-    "retrain_every_accepted",
-    "auto_accept_thresholds",
-]
+EDITABLE = list(LearningSettings.EDITABLE_FIELDS)
 
 
 class LearningSettingsSerializer(serializers.ModelSerializer):

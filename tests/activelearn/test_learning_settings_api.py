@@ -41,6 +41,15 @@ def test_an_ml_engineer_reads_the_defaults_of_a_project_never_configured(project
     assert not LearningSettings.objects.exists()
 
 
+def test_the_api_and_the_admin_edit_the_same_settings():
+    """retrain_counts (submitted or accepted labels) could be changed in neither."""
+    from activelearn.admin import LearningSettingsForm
+
+    fields = set(LearningSettings.EDITABLE_FIELDS)
+    assert "retrain_counts" in fields
+    assert set(LearningSettingsForm._meta.fields) == {"project", *fields}
+
+
 def test_a_manager_changes_every_kind_of_setting(project, pat):
     changes = {
         "strategy": "blend",
@@ -52,6 +61,7 @@ def test_a_manager_changes_every_kind_of_setting(project, pat):
         "rescore_every_labels": 20,
         "scoring_chunk_size": 128,
         "retrain_every_accepted": 0,
+        "retrain_counts": "submitted",
         "auto_accept_thresholds": {"person": 0.9, "*": 0.95},
     }
     response = client_for(pat).patch(url(project), changes, format="json")

@@ -217,6 +217,7 @@ def admin_form(project, **changes) -> dict:
         "rescore_every_labels": 50,
         "scoring_chunk_size": 256,
         "retrain_every_accepted": 50,
+        "retrain_counts": "accepted",
         "auto_accept_thresholds": "{}",
         **changes,
     }
