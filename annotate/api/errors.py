@@ -71,9 +71,12 @@ class FieldErrorsExtension(OpenApiSerializerExtension):
 
     def map_serializer(self, auto_schema, direction) -> dict:
         messages = build_array_type(build_basic_type(OpenApiTypes.STR))
-        schema = build_object_type(additionalProperties=messages)
+        # A list's items and a nested object's fields are refused by position or name.
+        nested = build_object_type(additionalProperties=True)
+        schema = build_object_type(additionalProperties={"oneOf": [messages, nested]})
         schema["description"] = (
-            'Messages by field: {field: [messages]}; "non_field_errors" for the request.'
+            'Messages by field: {field: [messages]}; "non_field_errors" for the request; '
+            'a list field by item position ({"exclude": {"0": [messages]}}).'
         )
         return schema
 

@@ -16,10 +16,10 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotate.api.errors import ErrorSerializer, RefusalSerializer
 from annotate.auth import LeanTokenAuthentication
 from annotate.models import AnnotationTask
 from annotate.permissions import project_for
-from annotate.services.errors import ServiceError
 
 from . import services
 from .claim import task_claim_next
@@ -48,24 +48,60 @@ class SubmitInput(serializers.Serializer):
     force = serializers.BooleanField(required=False, default=False)
 
 
+class LeasedTaskSerializer(serializers.Serializer):
+    """A task as the labeling page needs it, with the user's lease."""
+
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=AnnotationTask.Kind.choices)
+    asset = serializers.IntegerField()
+    frame_start = serializers.IntegerField(allow_null=True)
+    frame_end = serializers.IntegerField(allow_null=True)
+    frame_count = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=AnnotationTask.State.choices)
+    lease_expires_at = serializers.DateTimeField()
+    priority = serializers.FloatField()
+
+
+class NextTaskAnswer(serializers.Serializer):
+    task = LeasedTaskSerializer(allow_null=True, help_text="null: no task left for you.")
+    detail = serializers.CharField(required=False, help_text="Why there is no task.")
+
+
+class HeartbeatAnswer(serializers.Serializer):
+    lease_expires_at = serializers.DateTimeField()
+
+
+class SkipAnswer(serializers.Serializer):
+    id = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=AnnotationTask.State.choices)
+    skip_reason = serializers.CharField()
+
+
+class SubmitAnswer(serializers.Serializer):
+    version = serializers.IntegerField(help_text="The submission's annotation version.")
+
+
+# Service errors (409 lease_lost, too_many_leases, version conflicts; 402/409 budget) are
+# answered by the one exception handler (annotate.api.errors).
+REFUSALS = {400: RefusalSerializer, 409: ErrorSerializer}
+
+
 def leased_task_data(lease) -> dict:
     """The task of a lease as the labeling page needs it (no query: lease.task is loaded)."""
     task = lease.task
-    return {
-        "id": task.pk,
-        "kind": task.kind,
-        "asset": task.asset_id,
-        "frame_start": task.frame_start,
-        "frame_end": task.frame_end,
-        "frame_count": task.frame_count,
-        "state": task.state,
-        "lease_expires_at": serializers.DateTimeField().to_representation(lease.expires_at),
-        "priority": task.priority,
-    }
-
-
-def _error(err: ServiceError) -> Response:
-    return Response(err.as_response_data(), status=err.status)
+    return LeasedTaskSerializer(
+        {
+            "id": task.pk,
+            "kind": task.kind,
+            "asset": task.asset_id,
+            "frame_start": task.frame_start,
+            "frame_end": task.frame_end,
+            "frame_count": task.frame_count,
+            "state": task.state,
+            "lease_expires_at": lease.expires_at,
+            "priority": task.priority,
+        }
+    ).data
 
 
 def _task_for_holder(user, pk: int) -> AnnotationTask:
@@ -81,56 +117,44 @@ class NextTask(APIView):
     # Session (with its CSRF check) as everywhere, then the token.
     authentication_classes = [SessionAuthentication, LeanTokenAuthentication]
 
-    @extend_schema(request=NextTaskInput, responses={200: dict, 409: dict})
+    @extend_schema(request=NextTaskInput, responses={200: NextTaskAnswer, **REFUSALS})
     def post(self, request, pk: int) -> Response:
         project = project_for(request.user, pk, "task.claim")
         data = NextTaskInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            lease = task_claim_next(
-                user=request.user, project=project, exclude=data.validated_data["exclude"]
-            )
-        except ServiceError as err:
-            return _error(err)
+        lease = task_claim_next(
+            user=request.user, project=project, exclude=data.validated_data["exclude"]
+        )
         if lease is None:
             return Response({"task": None, "detail": "No tasks left in this project."})
         return Response({"task": leased_task_data(lease)})
 
 
 class Heartbeat(APIView):
-    @extend_schema(request=None, responses={200: dict, 409: dict})
+    @extend_schema(request=None, responses={200: HeartbeatAnswer, **REFUSALS})
     def post(self, request, pk: int) -> Response:
         task = _task_for_holder(request.user, pk)
-        try:
-            lease = services.task_heartbeat(task=task, user=request.user)
-        except ServiceError as err:
-            return _error(err)
-        return Response({"lease_expires_at": leased_task_data(lease)["lease_expires_at"]})
+        lease = services.task_heartbeat(task=task, user=request.user)
+        return Response(HeartbeatAnswer({"lease_expires_at": lease.expires_at}).data)
 
 
 class Skip(APIView):
-    @extend_schema(request=SkipInput, responses={200: dict, 409: dict})
+    @extend_schema(request=SkipInput, responses={200: SkipAnswer, **REFUSALS})
     def post(self, request, pk: int) -> Response:
         task = _task_for_holder(request.user, pk)
         data = SkipInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            task = services.task_skip(
-                task=task, user=request.user, reason=data.validated_data["reason"]
-            )
-        except ServiceError as err:
-            return _error(err)
-        return Response({"id": task.pk, "state": task.state, "skip_reason": task.skip_reason})
+        task = services.task_skip(
+            task=task, user=request.user, reason=data.validated_data["reason"]
+        )
+        return Response(SkipAnswer(task).data)
 
 
 class Submit(APIView):
-    @extend_schema(request=SubmitInput, responses={200: dict, 400: dict, 409: dict})
+    @extend_schema(request=SubmitInput, responses={200: SubmitAnswer, **REFUSALS})
     def post(self, request, pk: int) -> Response:
         task = _task_for_holder(request.user, pk)
         data = SubmitInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            annotation = services.task_submit(task=task, user=request.user, **data.validated_data)
-        except ServiceError as err:
-            return _error(err)
-        return Response({"version": annotation.version})
+        annotation = services.task_submit(task=task, user=request.user, **data.validated_data)
+        return Response(SubmitAnswer({"version": annotation.version}).data)
