@@ -33,6 +33,11 @@ def _optional_url(name: str, *args: object) -> str | None:
         return None
 
 
+def _url_if_allowed(user, action: str, name: str, project: Project) -> str | None:
+    """A project page's link, only for a role that may open it: nothing shown answers 403."""
+    return _optional_url(name, project.pk) if can(user, action, project) else None
+
+
 def projects_for_home(user) -> QuerySet[Project]:
     """The user's projects with the counts the list shows, in one query."""
     return visible(user, "project.view", Project.objects.all()).annotate(
@@ -129,33 +134,13 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
             for asset in assets
         ],
         "asset_total": page.paginator.count,
-        "upload_url": (
-            _optional_url("asset-upload", project.pk)
-            if can(request.user, "asset.upload", project)
-            else None
-        ),
-        "label_url": (
-            _optional_url("label-next", project.pk)
-            if can(request.user, "task.claim", project)
-            else None
-        ),
-        "review_url": (
-            _optional_url("review-list", project.pk)
-            if can(request.user, "task.review", project)
-            else None
-        ),
+        "upload_url": _url_if_allowed(request.user, "asset.upload", "asset-upload", project),
+        "label_url": _url_if_allowed(request.user, "task.claim", "label-next", project),
+        "review_url": _url_if_allowed(request.user, "task.review", "review-list", project),
         # The loop's page and its plot, by URL name only (annotate never imports activelearn),
         # and only for the roles that may read them: nothing on the page answers 403.
-        "model_url": (
-            _optional_url("model-queue", project.pk)
-            if can(request.user, "queue.view", project)
-            else None
-        ),
-        "exports_url": (
-            _optional_url("project-exports", project.pk)
-            if can(request.user, "export.run", project)
-            else None
-        ),
+        "model_url": _url_if_allowed(request.user, "queue.view", "model-queue", project),
+        "exports_url": _url_if_allowed(request.user, "export.run", "project-exports", project),
         "show_curve": (
             _optional_url("api-learning-curve", project.pk) is not None
             and can(request.user, "queue.view", project)
