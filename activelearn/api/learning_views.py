@@ -34,6 +34,11 @@ class LearningSettingsSerializer(serializers.ModelSerializer):
     class Meta:
         model = LearningSettings
         fields = EDITABLE
+        # The JSON fields are NOT NULL in the database: null is a 400, not a 500.
+        extra_kwargs = {
+            name: {"allow_null": False}
+            for name in ("blend", "keypoint_weights", "auto_accept_thresholds")
+        }
 
 
 class StrategyChoiceSerializer(serializers.Serializer):

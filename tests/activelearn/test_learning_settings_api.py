@@ -135,3 +135,11 @@ def test_another_projects_learning_settings_do_not_exist_for_its_manager(other_p
 def test_annotators_and_reviewers_get_403(project, alice, rita):
     for user in (alice, rita):
         assert client_for(user).get(url(project)).status_code == 403
+
+
+@pytest.mark.parametrize("field", ["blend", "keypoint_weights", "auto_accept_thresholds"])
+def test_a_null_json_setting_is_a_400_not_a_500(project, pat, field):
+    """Found by schemathesis: PATCH {"blend": null} reached the NOT NULL column (500)."""
+    response = client_for(pat).patch(url(project), {field: None}, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()

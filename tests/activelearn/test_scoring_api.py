@@ -77,3 +77,14 @@ def test_an_unreachable_broker_is_reported_not_hidden(project, pat, monkeypatch)
     assert response.status_code == 503
     assert "unreachable" in response.json()["detail"]
     assert ScoringRun.objects.get().state == "queued"
+
+
+def test_a_body_that_is_not_json_is_a_400_the_schema_describes(project, pat):
+    """Found by schemathesis: the parse error's {"detail": ...} broke the declared 400."""
+    response = _client(pat).post(
+        f"/api/projects/{project.pk}/scoring-runs/",
+        data="{not json",
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert "JSON parse error" in response.json()["detail"]
