@@ -29,7 +29,7 @@ from activelearn.versions.services import (
     checkpoint_rollback,
     checkpoint_upload,
 )
-from annotate.api.errors import FieldErrorsSerializer
+from annotate.api.errors import ErrorSerializer, FieldErrorsSerializer, RefusalSerializer
 from annotate.models import Project
 from annotate.permissions import get_object_for
 
@@ -58,7 +58,7 @@ class Checkpoints(APIView):
 
     @extend_schema(
         request=CheckpointUploadInput,
-        responses={201: ModelVersionSerializer, 400: FieldErrorsSerializer},
+        responses={201: ModelVersionSerializer, 400: RefusalSerializer},
     )
     def post(self, request, pk: int) -> Response:
         project = get_object_for(request.user, "model.manage", Project.objects, pk=pk)
@@ -144,7 +144,7 @@ class PredictionPush(APIView):
             # A refused request (bad version, not a list) or a push whose every row was refused.
             400: PolymorphicProxySerializer(
                 component_name="PredictionPushRefusal",
-                serializers=[FieldErrorsSerializer, PredictionPushAnswer],
+                serializers=[FieldErrorsSerializer, ErrorSerializer, PredictionPushAnswer],
                 resource_type_field_name=None,
             ),
         },

@@ -15,7 +15,7 @@ from activelearn.learning_settings import (
     strategy_choices_for,
 )
 from activelearn.models import LearningSettings, ModelVersion
-from annotate.api.errors import FieldErrorsSerializer
+from annotate.api.errors import RefusalSerializer
 from annotate.models import Project
 from annotate.permissions import get_object_for
 
@@ -34,11 +34,18 @@ class LearningSettingsSerializer(serializers.ModelSerializer):
     class Meta:
         model = LearningSettings
         fields = EDITABLE
-        # The JSON fields are NOT NULL in the database: null is a 400, not a 500.
-        extra_kwargs = {
-            name: {"allow_null": False}
+
+    def validate(self, attrs: dict) -> dict:
+        # The JSON fields are NOT NULL in the database; a form's "null" is parsed to None
+        # after DRF's own null check, so it is refused here: a 400, not a 500.
+        nulls = {
+            name: ["An object is needed, not null."]
             for name in ("blend", "keypoint_weights", "auto_accept_thresholds")
+            if name in attrs and attrs[name] is None
         }
+        if nulls:
+            raise serializers.ValidationError(nulls)
+        return attrs
 
 
 class StrategyChoiceSerializer(serializers.Serializer):
@@ -87,7 +94,7 @@ class LearningSettingsView(APIView):
 
     @extend_schema(
         request=LearningSettingsSerializer(partial=True),
-        responses={200: LearningSettingsAnswer, 400: FieldErrorsSerializer},
+        responses={200: LearningSettingsAnswer, 400: RefusalSerializer},
     )
     def patch(self, request, pk: int) -> Response:
         project = get_object_for(request.user, "model.manage", Project.objects, pk=pk)

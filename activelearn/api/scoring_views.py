@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from activelearn.models import ModelVersion, ScoringRun
 from activelearn.scoring.runs import scoring_run_start
-from annotate.api.errors import ErrorSerializer, FieldErrorsSerializer
+from annotate.api.errors import ErrorSerializer, RefusalSerializer
 from annotate.models import Project
 from annotate.permissions import get_object_for
 
@@ -81,7 +81,7 @@ class ScoringRuns(APIView):
         request=ScoringRunStartInput,
         responses={
             202: ScoringRunSerializer,
-            400: FieldErrorsSerializer,
+            400: RefusalSerializer,  # field errors, or a body that is not JSON
             503: OpenApiResponse(
                 ScoringRunNotSent, description="The broker was unreachable; the run waits."
             ),

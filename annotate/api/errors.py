@@ -73,13 +73,10 @@ class FieldErrorsExtension(OpenApiSerializerExtension):
         messages = build_array_type(build_basic_type(OpenApiTypes.STR))
         # A list's items and a nested object's fields are refused by position or name.
         nested = build_object_type(additionalProperties=True)
-        # A body that is not even JSON is refused as a whole: {"detail": "JSON parse error"}.
-        words = build_basic_type(OpenApiTypes.STR)
-        schema = build_object_type(additionalProperties={"oneOf": [messages, nested, words]})
+        schema = build_object_type(additionalProperties={"oneOf": [messages, nested]})
         schema["description"] = (
             'Messages by field: {field: [messages]}; "non_field_errors" for the request; '
-            'a list field by item position ({"exclude": {"0": [messages]}}); '
-            '{"detail": "..."} for a body that cannot be parsed.'
+            'a list field by item position ({"exclude": {"0": [messages]}}).'
         )
         return schema
 

@@ -143,3 +143,10 @@ def test_a_null_json_setting_is_a_400_not_a_500(project, pat, field):
     response = client_for(pat).patch(url(project), {field: None}, format="json")
     assert response.status_code == 400, response.content
     assert field in response.json()
+
+
+def test_a_forms_null_json_setting_is_a_400_not_a_500(project, pat):
+    """Found by schemathesis: multipart "blend=null" is parsed to None after DRF's null check."""
+    response = client_for(pat).patch(url(project), {"blend": "null"}, format="multipart")
+    assert response.status_code == 400, response.content
+    assert "blend" in response.json()
