@@ -35,7 +35,7 @@ from ..services.logins import (
     login_success_record,
 )
 from . import filters
-from .errors import ErrorSerializer, FieldErrorsSerializer
+from .errors import ErrorSerializer, RefusalSerializer
 from .serializers import (
     AnnotationSerializer,
     AnnotationVersionSerializer,
@@ -418,7 +418,7 @@ class TokenCreate(APIView):
         request=TokenRequestSerializer,
         responses={
             200: TokenSerializer,
-            400: OpenApiResponse(FieldErrorsSerializer, description="Wrong username or password."),
+            400: OpenApiResponse(RefusalSerializer, description="Wrong username or password."),
             429: OpenApiResponse(
                 ErrorSerializer,
                 description="Too many failed attempts for this username or address; the "

@@ -116,3 +116,11 @@ def test_a_huge_base_version_with_force_is_a_400(project, alice):
 )
 def test_an_id_beyond_the_database_integers_is_not_a_500(project, pat, url):
     assert client_for(pat).get(url).status_code in (200, 400, 404)
+
+
+@pytest.mark.django_db
+def test_a_token_request_that_is_not_json_is_a_400_the_schema_describes(client):
+    """Found by schemathesis: the parse error's {"detail": ...} broke the declared 400."""
+    response = client.post("/api/token/", data="{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert "JSON parse error" in response.json()["detail"]
