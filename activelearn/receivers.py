@@ -77,6 +77,7 @@ def loop_catch_up(*, now: dt.datetime | None = None) -> int:
     since = (now or timezone.now()) - CATCH_UP_WINDOW
     project_ids = list(
         AnnotationTask.objects.filter(updated_at__gte=since)
+        .order_by()  # the model's ordering would make DISTINCT keep one row per task
         .values_list("project_id", flat=True)
         .distinct()
     )
