@@ -30,6 +30,12 @@ class SuggestedBox(serializers.Serializer):
     h = serializers.FloatField()
     source = serializers.CharField(help_text='Always "model".')
     confidence = serializers.FloatField()
+    track = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="On a video with tracks on: the track of the shape (listed in `tracks`); "
+        "null: a shape of no track.",
+    )
 
 
 class SuggestedKeypoints(serializers.Serializer):
@@ -43,6 +49,12 @@ class SuggestedKeypoints(serializers.Serializer):
     # On accepted instances: the points below their threshold, left out of `points`.
     uncertain = serializers.ListField(child=serializers.CharField(), required=False)
     uncertain_points = serializers.DictField(child=_point(), required=False)
+    track = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="On a video with tracks on: the track of the shape (listed in `tracks`); "
+        "null: a shape of no track.",
+    )
 
 
 def _shapes(help_text: str) -> PolymorphicProxySerializer:
@@ -55,17 +67,28 @@ def _shapes(help_text: str) -> PolymorphicProxySerializer:
     )
 
 
+class SuggestedTrack(serializers.Serializer):
+    number = serializers.IntegerField(help_text="Unique in the task, from 1.")
+    label = serializers.CharField(help_text="The class of every shape of the track.")
+
+
 class TaskSuggestionsSerializer(serializers.Serializer):
     model_version = serializers.CharField(
         allow_null=True, help_text="The active version; null: none, so nothing to suggest."
     )
     accepted = _shapes("Confident enough to be placed without a human.")
     suggestions = _shapes("For a human to review.")
+    tracks = SuggestedTrack(
+        many=True,
+        help_text="The tracks the shapes belong to (a video with tracks on; else empty): "
+        "the detections joined across frames, one object's box and skeleton in one track.",
+    )
 
 
 class TaskSuggestions(APIView):
-    """GET {"model_version", "accepted": [shape], "suggestions": [shape]}; shapes are in the
-    save format of /api/tasks/<id>/annotation/ plus "type" ("box" | "kp")."""
+    """GET {"model_version", "accepted": [shape], "suggestions": [shape], "tracks": [track]};
+    shapes are in the save format of /api/tasks/<id>/annotation/ plus "type" ("box" |
+    "kp"); on a video, a shape's "track" is one of `tracks`."""
 
     authentication_classes = [LeanTokenAuthentication, SessionAuthentication]
 

@@ -3,8 +3,9 @@
 Frame by frame, the boxes are matched one-to-one to the tracks alive so far by the Hungarian
 algorithm (scipy's `linear_sum_assignment`) on IoU with where each track is expected to be:
 its last box moved on at its recent velocity, so two people who cross keep their identities
-when they move smoothly. A match needs IoU >= `iou_threshold` and the same class; a box left
-over starts a track, and a track unmatched for more than `max_age` frames ends. This is SORT
+when they move smoothly. A match needs the same class and IoU >= `iou_threshold` (or, for a
+fast mover, a centre within one box size of where it was expected); a box left over starts a
+track, and a track unmatched for more than `max_age` frames ends. This is SORT
 (Bewley, Ge, Ott, Ramos and Upcroft, "Simple Online and Realtime Tracking", ICIP 2016) with
 a smoothed constant-velocity estimate in place of its Kalman filter.
 
@@ -35,6 +36,9 @@ IOU_THRESHOLD = 0.2
 MAX_AGE = 5
 # Weight of the newest displacement in a track's velocity (the rest: its previous velocity).
 VELOCITY_SMOOTHING = 0.6
+# A track seen once has no velocity yet: a box this far from it (centre distance in box sizes,
+# the square root of its area) is still a candidate when their IoU is below the threshold.
+MAX_JUMP = 1.0
 # Share of a skeleton's points a box must hold for the skeleton to follow it.
 SKELETON_IN_BOX = 0.5
 _NO_MATCH = 1e6
@@ -98,8 +102,10 @@ def link_boxes(
         if alive:
             expected = np.array([track.expected(frame) for track in alive])
             iou = box_iou_matrix(expected, boxes[chunk])
+            jump = _centre_distance(expected, boxes[chunk])
             same = np.array([t.label for t in alive])[:, None] == labels[chunk][None, :]
-            cost = np.where(same & (iou >= iou_threshold), 1.0 - iou, _NO_MATCH)
+            near = (iou >= iou_threshold) | (jump <= MAX_JUMP)
+            cost = np.where(same & near, 1.0 - iou + 0.1 * np.minimum(jump, 2.0), _NO_MATCH)
             rows, cols = linear_sum_assignment(cost)
             for row, col in zip(rows, cols, strict=True):
                 if cost[row, col] >= _NO_MATCH:
@@ -121,6 +127,14 @@ def link_boxes(
             numbers[detection] = next_number
             next_number += 1
     return numbers
+
+
+def _centre_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """[n, m] distance between the centres of `a` and `b`, in sizes of the `a` box."""
+    centre_a = a[:, :2] + a[:, 2:] / 2
+    centre_b = b[:, :2] + b[:, 2:] / 2
+    scale = np.sqrt(np.maximum(a[:, 2] * a[:, 3], 1.0))[:, None]
+    return np.linalg.norm(centre_a[:, None, :] - centre_b[None, :, :], axis=2) / scale
 
 
 def skeletons_to_boxes(
@@ -199,6 +213,18 @@ def _points_of(instance: object) -> np.ndarray | None:
     return np.array(points, dtype=np.float64) if points else None
 
 
+def _label_of(shape: object) -> object:
+    """The class a shape is linked within: its label, else its most probable class."""
+    if not isinstance(shape, Mapping):
+        return None
+    if isinstance(shape.get("label"), str):
+        return shape["label"]
+    probs = shape.get("class_probs") or shape.get("probs")
+    if isinstance(probs, list) and probs and all(_number(p) is not None for p in probs):
+        return ("class", max(range(len(probs)), key=probs.__getitem__))
+    return None
+
+
 def _given_track(shape: object) -> int | None:
     track = shape.get("track") if isinstance(shape, Mapping) else None
     if isinstance(track, int) and not isinstance(track, bool) and track >= 1:
@@ -242,15 +268,13 @@ def link_frames(
         for i in valid:
             frames.append(position[_frame_key(unit)])
             boxes.append(unit_boxes[i])
-            labels.append(
-                label_ids.setdefault((unit["boxes"][i] or {}).get("label"), len(label_ids))
-            )
+            labels.append(label_ids.setdefault(_label_of(unit["boxes"][i]), len(label_ids)))
             owners.append((u, "box", i))
         for i in with_points:
             if unit_follows[i] < 0:
                 frames.append(position[_frame_key(unit)])
                 boxes.append(_bounds(unit_points[i]))
-                label = (unit["keypoints"][i] or {}).get("label")
+                label = _label_of(unit["keypoints"][i])
                 labels.append(label_ids.setdefault(label, len(label_ids)))
                 owners.append((u, "kp", i))
 

@@ -2,6 +2,11 @@
 in the labeling page's save format, split by the project's auto-accept thresholds into shapes
 accepted without a human and suggestions a person reviews.
 
+On a video task whose project has tracks on, the predicted shapes come as tracks: boxes
+are joined across frames (activelearn.inference.linking: IoU and Hungarian assignment, or the
+track ids the predictions carry) and each skeleton follows its box, so one object's boxes and
+skeletons share one track number, listed in the answer's "tracks" with its class.
+
 The split and the conversion are pure functions over Prediction.data (as scoring and
 activelearn.predictions.imports write it); `task_suggestions` is the one read that feeds them.
 """
@@ -11,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from activelearn.inference.linking import LinkedFrame, link_frames
 from activelearn.models import LearningSettings, ModelVersion, Prediction
 from annotate.models import AnnotationTask, Frame, LabelClass
 
@@ -155,29 +161,30 @@ def prediction_shapes(
     boxes: bool,
     keypoints: bool,
     frames: Mapping[int | None, tuple[int | None, int, int]],
+    tracks: bool = False,
 ) -> list[dict]:
     """Every shape a Prediction.data offers. `frames` maps a frame index (None for an image)
     to (frame id or None, width, height); units for frames not in the task are ignored.
-    Class probabilities and embeddings give no shapes."""
+    Class probabilities and embeddings give no shapes. With `tracks`, a video's shapes get
+    a "track" number (None for a shape left out of every track)."""
     units = data.get("frames") if isinstance(data.get("frames"), list) else [data]
+    units = [unit for unit in units if isinstance(unit, Mapping) and unit.get("index") in frames]
+    video = isinstance(data.get("frames"), list)
+    links = link_frames(units) if tracks and video else None
     shapes: list[dict] = []
-    for unit in units:
-        if not isinstance(unit, Mapping):
-            continue
-        where = frames.get(unit.get("index"))
-        if where is None:
-            continue
-        frame, width, height = where
+    for position, unit in enumerate(units):
+        frame, width, height = frames[unit.get("index")]
+        link = links[position] if links is not None else None
         if boxes:
-            for box in unit.get("boxes") or []:
+            for i, box in enumerate(unit.get("boxes") or []):
                 if isinstance(box, Mapping):
                     shape = box_shape(
                         box, class_names=class_names, width=width, height=height, frame=frame
                     )
                     if shape:
-                        shapes.append(shape)
+                        shapes.append(_tracked(shape, link, "boxes", i))
         if keypoints:
-            for instance in unit.get("keypoints") or []:
+            for i, instance in enumerate(unit.get("keypoints") or []):
                 if isinstance(instance, Mapping):
                     shape = keypoint_shape(
                         instance,
@@ -188,8 +195,38 @@ def prediction_shapes(
                         frame=frame,
                     )
                     if shape:
-                        shapes.append(shape)
+                        shapes.append(_tracked(shape, link, "keypoints", i))
+    return _one_class_per_track(shapes) if links is not None else shapes
+
+
+def _tracked(shape: dict, link: LinkedFrame | None, kind: str, position: int) -> dict:
+    if link is None:
+        return shape
+    return {**shape, "track": getattr(link, kind)[position]}
+
+
+def _one_class_per_track(shapes: list[dict]) -> list[dict]:
+    """A track is one class, with one box and one skeleton per frame (what a save accepts):
+    a shape of another class than its track's first one, or a second box or skeleton of the
+    track on a frame, is offered on its own (track None)."""
+    label_of: dict[int, str] = {}
+    seen: set[tuple[int, str, int | None]] = set()
+    for shape in shapes:
+        track = shape.get("track")
+        if track is None:
+            continue
+        key = (track, shape["type"], shape["frame"])
+        if label_of.setdefault(track, shape["label"]) != shape["label"] or key in seen:
+            shape["track"] = None
+            continue
+        seen.add(key)
     return shapes
+
+
+def shape_tracks(shapes: list[dict]) -> list[dict]:
+    """[{"number", "label"}] of the tracks the shapes name, by number."""
+    tracks = {shape["track"]: shape["label"] for shape in shapes if shape.get("track")}
+    return [{"number": number, "label": label} for number, label in sorted(tracks.items())]
 
 
 # --- the split ---------------------------------------------------------------------------
@@ -237,10 +274,11 @@ def shapes_split(
 
 
 def task_suggestions(*, task: AnnotationTask) -> dict:
-    """{"model_version": name or None, "accepted": [...], "suggestions": [...]} for a task:
-    its prediction by the project's active version, as shapes, split by the thresholds."""
+    """{"model_version": name or None, "accepted": [...], "suggestions": [...], "tracks":
+    [...]} for a task: its prediction by the project's active version, as shapes, split by
+    the thresholds; on a video with tracks on, the tracks those shapes belong to."""
     project = task.project
-    empty = {"model_version": None, "accepted": [], "suggestions": []}
+    empty = {"model_version": None, "accepted": [], "suggestions": [], "tracks": []}
     version = ModelVersion.objects.filter(project=project, is_active=True).first()
     if version is None:
         return empty
@@ -279,9 +317,15 @@ def task_suggestions(*, task: AnnotationTask) -> dict:
         boxes=project.box_enabled,
         keypoints=project.keypoints_enabled,
         frames=frames,
+        tracks=project.tracks_enabled and task.kind == AnnotationTask.Kind.VIDEO,
     )
     shapes = [shape for shape in shapes if shape["label"] in active]
     learning = LearningSettings.objects.filter(project=project).first()
     thresholds = learning.auto_accept_thresholds if learning else {}
     accepted, suggestions = shapes_split(shapes, thresholds if isinstance(thresholds, dict) else {})
-    return {"model_version": version.name, "accepted": accepted, "suggestions": suggestions}
+    return {
+        "model_version": version.name,
+        "accepted": accepted,
+        "suggestions": suggestions,
+        "tracks": shape_tracks(shapes),
+    }

@@ -249,7 +249,7 @@ def test_the_labeler_gets_accepted_shapes_and_suggestions_of_the_active_version(
 def test_an_inactive_version_offers_nothing(predicted_task, alice):
     ModelVersion.objects.update(is_active=False)
     body = _client(alice).get(f"/api/tasks/{predicted_task.pk}/suggestions/").json()
-    assert body == {"model_version": None, "accepted": [], "suggestions": []}
+    assert body == {"model_version": None, "accepted": [], "suggestions": [], "tracks": []}
 
 
 @pytest.mark.django_db
