@@ -8,10 +8,18 @@ One row (a JSON object, or one line of JSON Lines):
     {"asset": 17 | "external_key": "cam1/0001" | "file_name": "0001.jpg",
      "model_version": "resnet-v3",           # or the push's default version
      "probs": [0.7, 0.3],                    # one per project class, in class order
-     "boxes": [{"x", "y", "w", "h", "score", "label", "class_probs": [...]}],
-     "keypoints": [{"label", "score", "points": {"nose": [x, y, confidence]}}],
+     "boxes": [{"x", "y", "w", "h", "score", "label", "class_probs": [...], "track": 3}],
+     "keypoints": [{"label", "score", "points": {"nose": [x, y, confidence]}, "track": 3}],
      "embedding": [0.1, ...],
      "score": 0.42}                          # a ready informativeness score
+
+A video asset's row gives its predictions per frame instead, each frame by its index in the
+source video: {"asset": 18, "model_version": "det-v2", "frames": [{"frame": 0, "boxes":
+[...], "keypoints": [...]}, ...]}; each frame goes to the task (segment) holding it. The
+frames of one video may come in several rows of one push (one row per frame is fine); a
+later push replaces a task's frames. "track" (optional, a whole number from 1) is the
+tracker's own identity; without it, boxes are joined into tracks when they are read
+(activelearn.inference.linking).
 
 A bad row (unknown asset, NaN, a box outside the image, an unknown keypoint name, a wrong
 number of probabilities) comes back as an error with its row number; the good rows are stored.
@@ -208,7 +216,19 @@ def _box(box: object, n: int, size: tuple[int | None, int | None], ctx: _Context
     else:
         raise RowError(f"box {n} needs a label or class_probs")
     out.setdefault("label", label)
+    track = _track(box, f"box {n}")
+    if track is not None:
+        out["track"] = track
     return out
+
+
+def _track(shape: dict, what: str) -> int | None:
+    track = shape.get("track")
+    if track is None:
+        return None
+    if isinstance(track, bool) or not isinstance(track, int) or not 1 <= track <= 2**31 - 1:
+        raise RowError(f"{what} track must be a whole number from 1")
+    return track
 
 
 def _instance(item: object, n: int, ctx: _Context) -> dict:
@@ -227,11 +247,40 @@ def _instance(item: object, n: int, ctx: _Context) -> dict:
         confidences[name] = confidence
     score = 1.0 if item.get("score") is None else _unit_interval(item["score"], "score")
     label = item.get("label") or (ctx.classes[0] if ctx.classes else "")
-    return {"label": label, "points": points, "score": score, "confidences": confidences}
+    out = {"label": label, "points": points, "score": score, "confidences": confidences}
+    track = _track(item, f"keypoint instance {n}")
+    if track is not None:
+        out["track"] = track
+    return out
 
 
 def row_data(row: dict, size: tuple[int | None, int | None], ctx: _Context) -> dict:
-    """What a row stores in Prediction.data, or RowError saying what is wrong."""
+    """What a row stores in Prediction.data, or RowError saying what is wrong. A video's
+    row ({"frames": [...]}) gives {"frames": [{"index": frame, ...}, ...]}."""
+    if "frames" in row:
+        frames = row["frames"]
+        if not isinstance(frames, list) or not frames:
+            raise RowError("frames must be a non-empty list of {frame, boxes, keypoints, ...}")
+        units, seen = [], set()
+        for n, unit in enumerate(frames):
+            if not isinstance(unit, dict):
+                raise RowError(f"frames[{n}] must be an object")
+            index = unit.get("frame")
+            if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+                raise RowError(f"frames[{n}] needs frame, its index in the video (from 0)")
+            if index in seen:
+                raise RowError(f"frame {index} is given twice")
+            seen.add(index)
+            try:
+                data = _unit_data({k: v for k, v in unit.items() if k != "frame"}, size, ctx)
+            except RowError as error:
+                raise RowError(f"frame {index}: {error}") from None
+            units.append({"index": index, **data})
+        return {"frames": units}
+    return _unit_data(row, size, ctx)
+
+
+def _unit_data(row: dict, size: tuple[int | None, int | None], ctx: _Context) -> dict:
     data: dict = {}
     if "probs" in row:
         data["probs"] = _probs(row["probs"], ctx.classes, "probs")
@@ -256,6 +305,8 @@ def row_data(row: dict, size: tuple[int | None, int | None], ctx: _Context) -> d
 
 
 def _task_type(data: dict) -> str:
+    if isinstance(data.get("frames"), list):
+        data = {key: True for unit in data["frames"] for key in unit}
     if "keypoints" in data:
         return ModelVersion.TaskType.KEYPOINTS
     if "boxes" in data:
@@ -340,7 +391,8 @@ def _asset_key(row: dict) -> tuple[str, object] | None:
 
 
 def _assets_find(project: Project, keys: set[tuple[str, object]]) -> dict:
-    """{(kind, value): (width, height, [task ids])} for the batch's keys, one query per kind.
+    """{(kind, value): (width, height, [(task id, first frame, last frame)])} for the
+    batch's keys, one query per kind (frames None on an image).
     A file name shared by several assets maps to the first; use external keys for those."""
     found: dict = {}
     assets, tasks = Asset._meta.db_table, AnnotationTask._meta.db_table
@@ -352,17 +404,31 @@ def _assets_find(project: Project, keys: set[tuple[str, object]]) -> dict:
         with connection.cursor() as cursor:
             # Driven from the keys (indexed lookups), not from the project's assets.
             cursor.execute(
-                f"SELECT a.{kind}, a.width, a.height, t.id "  # noqa: S608
+                f"SELECT a.{kind}, a.width, a.height, t.id, t.frame_start, t.frame_end "  # noqa: S608
                 f"FROM (SELECT DISTINCT k{cast} AS k "
                 "FROM jsonb_array_elements_text(%s::jsonb) k) keys "
                 f"JOIN {assets} a ON a.{kind} = keys.k AND a.project_id = %s "
                 f"JOIN {tasks} t ON t.asset_id = a.id ORDER BY a.id, t.id",
                 [json.dumps(values), project.pk],
             )
-            for value, width, height, task_id in cursor.fetchall():
+            for value, width, height, task_id, start, end in cursor.fetchall():
                 entry = found.setdefault((kind, value), (width, height, []))
-                entry[2].append(task_id)
+                entry[2].append((task_id, start, end))
     return found
+
+
+def _frames_to_tasks(
+    units: list[dict],
+    tasks: list[tuple[int, int | None, int | None]],
+    version_id: int,
+    video_frames: dict[tuple[int, int], dict[int, dict]],
+) -> None:
+    """Each frame to the video task (segment) holding it; frames outside every segment (not
+    extracted at the project's stride, past the end) are left out."""
+    for unit in units:
+        for task_id, start, end in tasks:
+            if start is not None and end is not None and start <= unit["index"] <= end:
+                video_frames.setdefault((task_id, version_id), {})[unit["index"]] = unit
 
 
 def predictions_push(
@@ -427,11 +493,19 @@ def predictions_push(
             except (RowError, PushError) as error:
                 fail(number, row, str(error))
                 continue
-            for task_id in asset[2]:
+            if "frames" in data:
+                if all(start is None for _, start, _ in asset[2]):
+                    fail(number, row, "frames are for a video; this asset is an image")
+                    continue
+                _frames_to_tasks(data["frames"], asset[2], version.pk, video_frames)
+                continue
+            for task_id, _, _ in asset[2]:
                 out[(task_id, version.pk)] = data
         writer.write(out)
 
     writer = _BatchWriter()
+    # A video's frames, gathered over the whole push: {(task, version): {frame: unit}}.
+    video_frames: dict[tuple[int, int], dict[int, dict]] = {}
     try:
         batch: list[tuple[int, dict]] = []
         for number, row, error in _rows(rows):
@@ -445,6 +519,14 @@ def predictions_push(
                 batch = []
         if batch:
             flush(batch)
+        pending = list(video_frames.items())
+        for start in range(0, len(pending), batch_size):
+            writer.write(
+                {
+                    key: {"frames": [units[index] for index in sorted(units)]}
+                    for key, units in pending[start : start + batch_size]
+                }
+            )
     finally:
         result.stored = writer.close()
     result.model_versions = sorted(versions)

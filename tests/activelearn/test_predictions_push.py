@@ -238,3 +238,76 @@ def test_a_push_whose_every_row_is_invalid_answers_400_with_each_rows_reason(pro
     assert body["stored"] == 0 and body["error_count"] == 2
     assert [error["row"] for error in body["errors"]] == [1, 2]
     assert stored() == {}
+
+
+def make_video(project, *, segments: int = 2, length: int = 5) -> Asset:
+    asset = Asset.objects.create(
+        project=project,
+        kind="video",
+        file=f"projects/{project.pk}/assets/clip.mp4",
+        original_name="clip.mp4",
+        sha256=uuid.uuid4().hex * 2,
+        content_type="video/mp4",
+        width=640,
+        height=360,
+        state="ready",
+    )
+    for segment in range(segments):
+        start = segment * length
+        AnnotationTask.objects.create(
+            project=project,
+            asset=asset,
+            kind="video",
+            frame_start=start,
+            frame_end=start + length - 1,
+            frame_count=length,
+        )
+    return asset
+
+
+def test_a_videos_frames_go_to_the_segments_holding_them_with_their_track_ids(project, eve):
+    video = make_video(project)
+    box = {"x": 10, "y": 10, "w": 50, "h": 80, "label": "person", "score": 0.9, "track": 4}
+    rows = [
+        # One row per frame, or several frames in a row: the push gathers them per segment.
+        {"asset": video.pk, "model_version": "det", "frames": [{"frame": 1, "boxes": [box]}]},
+        {
+            "asset": video.pk,
+            "model_version": "det",
+            "frames": [{"frame": 0, "boxes": [box]}, {"frame": 7, "boxes": [box]}],
+        },
+    ]
+    result = predictions_push(project=project, rows=rows, user=eve, batch_size=1)
+    assert result.error_count == 0 and result.stored == 2
+    by_segment = {
+        p.task.frame_start: p.data
+        for p in Prediction.objects.filter(model_version__name="det").select_related("task")
+    }
+    assert [u["index"] for u in by_segment[0]["frames"]] == [0, 1]
+    assert [u["index"] for u in by_segment[5]["frames"]] == [7]
+    assert by_segment[5]["frames"][0]["boxes"][0]["track"] == 4
+    assert ModelVersion.objects.get(name="det").task_type == "detection"
+
+
+BAD_TRACK = {"x": 1, "y": 1, "w": 5, "h": 5, "label": "person"}
+
+
+def test_bad_video_rows_say_which_frame_is_wrong(project, eve):
+    video = make_video(project)
+    (image,) = make_assets(project, 1)
+    rows = [
+        {"asset": video.pk, "model_version": "v1", "frames": [{"boxes": []}]},
+        {"asset": video.pk, "model_version": "v1", "frames": [{"frame": 2, "boxes": [{"x": 1}]}]},
+        {"asset": image.pk, "model_version": "v1", "frames": [{"frame": 0, "probs": [1, 0]}]},
+        {
+            "asset": video.pk,
+            "model_version": "v1",
+            "frames": [{"frame": 3, "boxes": [{**BAD_TRACK, "track": 0}]}],
+        },
+    ]
+    result = predictions_push(project=project, rows=rows, user=eve)
+    errors = [e["error"] for e in result.errors]
+    assert errors[0].startswith("frames[0] needs frame")
+    assert errors[1] == "frame 2: box 0 y must be a number"
+    assert errors[2] == "frames are for a video; this asset is an image"
+    assert errors[3] == "frame 3: box 0 track must be a whole number from 1"
