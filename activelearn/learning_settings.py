@@ -28,6 +28,7 @@ from activelearn.strategies import (
     KEYPOINTS,
     NEED_WORDS,
     STRATEGIES,
+    TRACKS,
 )
 from annotate.models import LabelClass, Project
 from annotate.services.errors import InvalidFields
@@ -45,9 +46,20 @@ PUSHED_GIVES: dict[str, frozenset[str]] = {
     ModelVersion.TaskType.KEYPOINTS: frozenset({KEYPOINTS}),
     ModelVersion.TaskType.EMBEDDING: frozenset({EMBEDDINGS}),
 }
+# What scoring makes from what a version gives: boxes on the frames of a video are joined
+# into tracks (activelearn.inference.linking).
+DERIVED: dict[str, str] = {TRACKS: BOXES}
+
+
+def _with_derived(gives: frozenset[str]) -> frozenset[str]:
+    return gives | {need for need, source in DERIVED.items() if source in gives}
+
+
 # Everything any version here can give; a need outside it is refused whatever is active.
-OBTAINABLE: frozenset[str] = frozenset().union(
-    *(layout.gives for layout in OUTPUT_LAYOUTS.values()), *PUSHED_GIVES.values()
+OBTAINABLE: frozenset[str] = _with_derived(
+    frozenset().union(
+        *(layout.gives for layout in OUTPUT_LAYOUTS.values()), *PUSHED_GIVES.values()
+    )
 )
 
 SCORING_FIELDS = frozenset({"strategy", "blend", "detection_aggregate", "keypoint_weights"})
@@ -97,7 +109,7 @@ def strategy_problem(
         )
     if version is None:
         return None
-    missing = strategy.needs - version_gives(version)
+    missing = strategy.needs - _with_derived(version_gives(version))
     if missing:
         return (
             f"strategy {name} needs {needs_words(missing)}; {described_as} {version.name!r} "

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from activelearn import strategies
+from activelearn.inference.linking import link_frames
 from activelearn.inference.spec import ScoringError
 from activelearn.models import LearningSettings
 from activelearn.strategies.validation import aggregate_by_group
@@ -44,6 +45,20 @@ class ScoringContext:
     seed: tuple[int, ...] = ()
     uses_model_embeddings: bool = False
     asset_of: dict[int, int] = field(default_factory=dict)  # task id -> asset id
+    # For strategies that read tracks (uses_tracks): each video task's first and last frame,
+    # its image size, and the shapes optical flow propagated in its latest annotation as
+    # rows (frame, track, x, y, w, h, forward-backward confidence).
+    frame_ranges: dict[int, tuple[int, int]] = field(default_factory=dict)
+    image_sizes: dict[int, tuple[int, int]] = field(default_factory=dict)
+    propagated: dict[int, list[tuple]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Explained:
+    """A strategy's scores with, per task, the reasons a person reads in the queue."""
+
+    scores: np.ndarray
+    reasons: list[list[dict]]
 
 
 def frames_of(data: dict) -> list[dict]:
@@ -120,6 +135,18 @@ def needs_pool(settings: LearningSettings) -> bool:
     """Whether a chunk's scores are provisional: rank blends and pool-wide strategies."""
     ranked, candidates = _candidates(settings)
     return ranked or any(strategy.pool_wide for strategy in candidates)
+
+
+def uses_tracks(settings: LearningSettings) -> bool:
+    """Whether scoring may read tracks (video frame ranges, sizes, propagated shapes)."""
+    _, candidates = _candidates(settings)
+    return any(strategies.TRACKS in strategy.needs for strategy in candidates)
+
+
+def reads_every_frame(settings: LearningSettings) -> bool:
+    """Whether the model must see every frame of a video segment, not a few."""
+    _, candidates = _candidates(settings)
+    return any(strategy.every_frame for strategy in candidates)
 
 
 def uses_embeddings(settings: LearningSettings) -> bool:
@@ -262,7 +289,49 @@ def _keypoints_input(strategy, datas, task_ids, ctx) -> np.ndarray:
     return _per_task(per_unit, owner, len(datas), ctx)
 
 
-Adapter = Callable[[strategies.Strategy, Sequence[dict], Sequence[int], ScoringContext], np.ndarray]
+def _tracks_input(strategy, datas, task_ids, ctx) -> Explained:
+    """Each video task's boxes joined into tracks (the tracker's own ids when the
+    predictions carry them), with the task's frame range, image size and propagated
+    shapes. An image task has no tracks: no risk."""
+    rows, owner, carried, carried_owner = [], [], [], []
+    ranges, sizes = [], []
+    for position, (data, task_id) in enumerate(zip(datas, task_ids, strict=True)):
+        units = [u for u in frames_of(data) if isinstance(u.get("index"), int)]
+        units = units if isinstance(data.get("frames"), list) else []
+        for unit, link in zip(units, link_frames(units), strict=True):
+            for box, number in zip(unit.get("boxes") or [], link.boxes, strict=True):
+                if number is None:
+                    continue
+                confidence = box.get("score", box.get("objectness", 1.0))
+                geometry = box.get("bbox") or [box.get(k) for k in ("x", "y", "w", "h")]
+                rows.append([unit["index"], number, *geometry, confidence])
+                owner.append(position)
+        indices = [u["index"] for u in units]
+        default = (min(indices), max(indices)) if indices else (0, 0)
+        ranges.append(ctx.frame_ranges.get(task_id, default))
+        sizes.append(ctx.image_sizes.get(task_id, (0, 0)))
+        for row in ctx.propagated.get(task_id, []):
+            carried.append(list(row))
+            carried_owner.append(position)
+    inputs = {
+        "tracks": _unit_matrix(rows, "boxes").reshape(-1, 7),
+        "segment_index": np.asarray(owner, dtype=np.int64),
+        "n_segments": len(datas),
+        "frame_ranges": np.asarray(ranges, dtype=np.float64).reshape(-1, 2),
+        "image_sizes": np.asarray(sizes, dtype=np.float64).reshape(-1, 2),
+        "propagated": _unit_matrix(carried, "propagated shapes").reshape(-1, 7),
+        "propagated_index": np.asarray(carried_owner, dtype=np.int64),
+    }
+    extra = _extra_kwargs(strategy.score, ctx, len(datas))
+    if strategy.explain is None:
+        return strategy.score(**inputs, **extra)
+    report = strategy.explain(**inputs, **extra)
+    return Explained(np.asarray(report.scores, dtype=np.float64), report.reasons)
+
+
+Adapter = Callable[
+    [strategies.Strategy, Sequence[dict], Sequence[int], ScoringContext], "np.ndarray | Explained"
+]
 # One function per input adapter a strategy can declare (Strategy.adapter).
 ADAPTERS: dict[str, Adapter] = {
     strategies.COUNT_INPUT: _count_input,
@@ -271,6 +340,7 @@ ADAPTERS: dict[str, Adapter] = {
     strategies.UNIT_EMBEDDINGS_INPUT: _unit_embeddings_input,
     strategies.BOXES_INPUT: _boxes_input,
     strategies.KEYPOINTS_INPUT: _keypoints_input,
+    strategies.TRACKS_INPUT: _tracks_input,
 }
 
 
@@ -280,29 +350,46 @@ def strategy_scores(
     """One score per task for the registered strategy `name`, its inputs built by the
     adapter it declares. Per-frame strategies score every frame and reduce per task by the
     project's aggregate (max, mean or sum)."""
+    return strategy_scores_explained(name, datas, task_ids, ctx).scores
+
+
+def strategy_scores_explained(
+    name: str, datas: Sequence[dict], task_ids: Sequence[int], ctx: ScoringContext
+) -> Explained:
+    """`strategy_scores` with the reasons per task of a strategy that explains itself
+    (`Strategy.explain`; else no reasons)."""
     try:
         strategy = strategies.get_strategy(name)
     except ValueError as error:
         raise ScoringError(str(error)) from error
     if not datas:
-        return np.zeros(0)
+        return Explained(np.zeros(0), [])
     labeled = ctx.labeled_embeddings
     if strategy.until_labeled and (labeled is None or len(labeled) == 0):
-        return strategy_scores(strategy.until_labeled, datas, task_ids, ctx)
+        return strategy_scores_explained(strategy.until_labeled, datas, task_ids, ctx)
     adapter = ADAPTERS.get(strategy.adapter) if strategy.adapter else None
     if adapter is None:
         raise ScoringError(
             f"strategy {name!r} needs inputs ({', '.join(strategy.inputs)}) that scoring a "
             "model version cannot give; choose another strategy in the learning settings"
         )
-    return adapter(strategy, datas, task_ids, ctx)
+    result = adapter(strategy, datas, task_ids, ctx)
+    if isinstance(result, Explained):
+        return result
+    return Explained(np.asarray(result, dtype=np.float64), [[] for _ in datas])
+
+
+# A breakdown keeps this many reasons, the largest first.
+MAX_REASONS = 5
 
 
 def tasks_score(
     datas: Sequence[dict], task_ids: Sequence[int], ctx: ScoringContext
 ) -> tuple[np.ndarray, list[dict]]:
     """Scores and per-strategy breakdowns of tasks from their prediction data. A pushed
-    ready-made score ({"score": x} and nothing else) is taken as it is."""
+    ready-made score ({"score": x} and nothing else) is taken as it is. A breakdown is
+    {strategy: its part, ...} plus, when a strategy explains itself, "reasons": [{"strategy",
+    "kind", "text", ...}] (which frames and tracks made a video segment rise)."""
     scores = np.zeros(len(datas))
     breakdowns: list[dict] = [{} for _ in datas]
     ready = [i for i, d in enumerate(datas) if set(d) == {"score"}]
@@ -319,7 +406,10 @@ def tasks_score(
     rest_ids = [task_ids[i] for i in rest]
     mix = settings_mix(ctx.settings, rest_datas)
     try:
-        parts = {k: strategy_scores(k, rest_datas, rest_ids, ctx) for k in mix.weights}
+        explained = {
+            k: strategy_scores_explained(k, rest_datas, rest_ids, ctx) for k in mix.weights
+        }
+        parts = {k: result.scores for k, result in explained.items()}
         mixed = strategies.blend(parts, mix.weights) if mix.ranked else next(iter(parts.values()))
     except ValueError as error:  # the strategies refuse bad arrays with a clear message
         label = ctx.settings.strategy if mix.ranked else next(iter(mix.weights))
@@ -327,4 +417,12 @@ def tasks_score(
     for position, i in enumerate(rest):
         scores[i] = float(mixed[position])
         breakdowns[i] = {k: round(float(v[position]), 6) for k, v in parts.items()}
+        reasons = [
+            {"strategy": k, **reason}
+            for k, result in explained.items()
+            for reason in result.reasons[position]
+        ]
+        if reasons:
+            reasons.sort(key=lambda reason: -float(reason.get("score", 0.0)))
+            breakdowns[i]["reasons"] = reasons[:MAX_REASONS]
     return scores, breakdowns

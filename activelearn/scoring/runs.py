@@ -28,12 +28,14 @@ from activelearn.scoring.adapters import (
     ScoringContext,
     frames_of,
     needs_pool,
+    reads_every_frame,
     tasks_score,
     uses_embeddings,
+    uses_tracks,
 )
 from activelearn.scoring.evaluation import version_evaluate
 from annotate.jobs import job_enqueue, job_fail, job_finish, job_heartbeat, job_run_deadline
-from annotate.models import AnnotationTask, Asset, Frame, Project
+from annotate.models import Annotation, AnnotationTask, Asset, Box, Frame, Project
 from annotate.queue.priorities import priorities_write_bulk
 
 logger = logging.getLogger(__name__)
@@ -42,6 +44,9 @@ PENDING = AnnotationTask.State.PENDING
 # Frames of a video segment run through the model: first, middle and last. Consecutive
 # frames look alike; three catch a change within the segment at a tenth of the cost.
 FRAMES_PER_SEGMENT = 3
+# The source of shapes optical flow carried from frame to frame (annotate's ShapeSource
+# "propagation"), whose confidence is the forward-backward one.
+PROPAGATED_SOURCE = "propagation"
 
 
 # --- starting and splitting runs ------------------------------------------------------------
@@ -150,9 +155,12 @@ def _rounded(row: np.ndarray) -> list[float]:
     return [round(float(v), 6) for v in row]
 
 
-def _infer(version: ModelVersion, tasks: list[AnnotationTask]) -> dict[int, dict]:
-    """Run the model over the chunk's images (video segments: a few frames each) and
-    return the prediction data per task id, in the shape Prediction.data documents."""
+def _infer(
+    version: ModelVersion, tasks: list[AnnotationTask], *, every_frame: bool = False
+) -> dict[int, dict]:
+    """Run the model over the chunk's images (video segments: a few frames each, or every
+    frame for a strategy that reads tracks) and return the prediction data per task id,
+    in the shape Prediction.data documents."""
     video = [task for task in tasks if task.kind == AnnotationTask.Kind.VIDEO]
     frames_by_asset: dict[int, list[Frame]] = {}
     if video:
@@ -170,7 +178,7 @@ def _infer(version: ModelVersion, tasks: list[AnnotationTask]) -> dict[int, dict
                 for frame in frames_by_asset.get(task.asset_id, [])
                 if task.frame_start <= frame.index <= task.frame_end
             ]
-            for frame in _segment_frames(segment):
+            for frame in segment if every_frame else _segment_frames(segment):
                 refs.append(ImageRef(frame.image.name, frame.width, frame.height))
                 owners.append((task.pk, frame.index))
         else:
@@ -280,7 +288,37 @@ def _context(
         ctx.labeled_embeddings = labeled_embeddings_of(
             project, version, model_embeddings=model_embeddings
         )
+    if uses_tracks(settings):
+        _tracks_context(ctx, list(asset_of))
     return ctx
+
+
+def _tracks_context(ctx: ScoringContext, task_ids: list[int]) -> None:
+    """Video tasks' frame ranges and image sizes, and the propagated shapes of their latest
+    annotation: three queries."""
+    for task_id, start, end, width, height in AnnotationTask.objects.filter(
+        pk__in=task_ids, kind=AnnotationTask.Kind.VIDEO
+    ).values_list("pk", "frame_start", "frame_end", "asset__width", "asset__height"):
+        if start is not None and end is not None:
+            ctx.frame_ranges[task_id] = (start, end)
+        ctx.image_sizes[task_id] = (width or 0, height or 0)
+    latest = (
+        Annotation.objects.filter(task_id__in=list(ctx.frame_ranges))
+        .order_by("task_id", "-version")
+        .distinct("task_id")
+        .values_list("pk", flat=True)
+    )
+    shapes = Box.objects.filter(
+        annotation_id__in=list(latest),
+        source=PROPAGATED_SOURCE,
+        track__isnull=False,
+        frame__isnull=False,
+    ).values_list(
+        "annotation__task_id", "frame__index", "track__number", "x", "y", "w", "h", "confidence"
+    )
+    for task_id, index, number, x, y, w, h, confidence in shapes:
+        row = (index, number, x, y, w, h, 1.0 if confidence is None else confidence)
+        ctx.propagated.setdefault(task_id, []).append(row)
 
 
 # --- writing --------------------------------------------------------------------------------
@@ -371,7 +409,7 @@ def score_chunk(*, run_id: int, task_ids: Sequence[int]) -> int:
         )
         new_predictions = None
     else:
-        datas_by_task = _infer(version, tasks)
+        datas_by_task = _infer(version, tasks, every_frame=reads_every_frame(settings))
         new_predictions = datas_by_task
     tasks = [task for task in tasks if task.pk in datas_by_task]
     ids = [task.pk for task in tasks]

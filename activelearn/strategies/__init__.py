@@ -39,6 +39,11 @@ from activelearn.strategies.expected_change import (
 from activelearn.strategies.keypoints import keypoint_frame_scores, keypoint_instance_scores
 from activelearn.strategies.novelty import nearest_labeled_distance
 from activelearn.strategies.selection import select_top_k
+from activelearn.strategies.tracks import (
+    frame_risk,
+    track_risk_report,
+    track_risk_scores,
+)
 
 # What a strategy can need from a model version, in the words an error message uses.
 CLASS_PROBS = "class_probs"
@@ -47,6 +52,7 @@ EMBEDDINGS = "embeddings"
 BOXES = "boxes"
 KEYPOINTS = "keypoints"
 LAST_LAYER_INPUTS = "last_layer_inputs"
+TRACKS = "tracks"
 NEED_WORDS: dict[str, str] = {
     CLASS_PROBS: "class probabilities",
     COMMITTEE: "a committee (class probabilities of several members)",
@@ -54,6 +60,7 @@ NEED_WORDS: dict[str, str] = {
     BOXES: "boxes",
     KEYPOINTS: "keypoints",
     LAST_LAYER_INPUTS: "the inputs of the model's last linear layer",
+    TRACKS: "boxes on video frames (joined into tracks)",
 }
 
 # How scoring turns prediction data (an image's or a video frame's "probs", "embedding",
@@ -66,6 +73,8 @@ TASK_EMBEDDINGS_INPUT = "task_embeddings"  # one embedding per task (its frames 
 UNIT_EMBEDDINGS_INPUT = "unit_embeddings"  # [units, dims] against the labeled embeddings
 BOXES_INPUT = "boxes"  # every box's class probabilities and objectness, with its image/frame
 KEYPOINTS_INPUT = "keypoints"  # every instance's per-keypoint confidences, with its image/frame
+TRACKS_INPUT = "tracks"  # each video task's boxes joined into tracks, its frames and image
+# size, and the shapes optical flow propagated in its latest annotation
 
 # What a project's strategy setting takes besides the registry's names.
 DEFAULT = "default"  # picked from what the predictions hold (DEFAULT_PICKS)
@@ -84,18 +93,23 @@ class Strategy:
     again at its end. `until_labeled`: the strategy that stands in while nothing is labeled
     (one measured against the labeled set is undefined before). Settings validation reads
     `needs`, scoring reads `adapter`, `pool_wide` and `until_labeled`; nothing branches on
-    the name."""
+    the name. `every_frame`: it reads consecutive frames, so scoring runs the model on every
+    frame of a video segment rather than a few. `explain`: a function of the same inputs
+    giving a report with `scores` and, per asset, `reasons` (dicts with a "text") that the
+    queue shows beside the score."""
 
     name: str
     score: Callable[..., np.ndarray]
     inputs: tuple[str, ...]
-    task: str  # "any", "classification", "committee", "detection" or "keypoints"
+    task: str  # "any", "classification", "committee", "detection", "keypoints" or "tracks"
     summary: str
     needs: frozenset[str] = frozenset()
     optional: frozenset[str] = frozenset()
     adapter: str | None = None
     pool_wide: bool = False
     until_labeled: str | None = None
+    every_frame: bool = False
+    explain: Callable[..., object] | None = None
 
 
 _PROBS = frozenset({CLASS_PROBS})
@@ -216,6 +230,25 @@ STRATEGIES: dict[str, Strategy] = {
             needs=frozenset({KEYPOINTS}),
             adapter=KEYPOINTS_INPUT,
         ),
+        Strategy(
+            "track_risk",
+            track_risk_scores,
+            (
+                "tracks",
+                "segment_index",
+                "n_segments",
+                "frame_ranges",
+                "image_sizes",
+                "propagated",
+                "propagated_index",
+            ),
+            "tracks",
+            "Video segments where tracks collide, get lost, or flow and model disagree.",
+            needs=frozenset({TRACKS}),
+            adapter=TRACKS_INPUT,
+            every_frame=True,
+            explain=track_risk_report,
+        ),
     )
 }
 
@@ -259,6 +292,8 @@ __all__ = [
     "NEED_WORDS",
     "STRATEGIES",
     "TASK_EMBEDDINGS_INPUT",
+    "TRACKS",
+    "TRACKS_INPUT",
     "UNIT_EMBEDDINGS_INPUT",
     "UNIT_PROBS_INPUT",
     "Strategy",
@@ -271,6 +306,7 @@ __all__ = [
     "entropy",
     "expected_gradient_length",
     "expected_gradient_length_from_weights",
+    "frame_risk",
     "get_strategy",
     "k_center_greedy",
     "k_center_scores",
@@ -284,5 +320,7 @@ __all__ = [
     "random_scores",
     "rank_normalise",
     "select_top_k",
+    "track_risk_report",
+    "track_risk_scores",
     "vote_entropy",
 ]

@@ -21,6 +21,14 @@ from tests.conftest import PASSWORD
 KEYPOINTS = ["nose", "left_eye"]
 BOX = {"x": 1, "y": 2, "w": 5, "h": 6, "score": 0.6, "label": "person"}
 
+
+def video_boxes(p: float, **unit) -> dict:
+    """Three frames of a video: a box, and a second one whose overlap with it (a collision
+    between tracks) and whose class probabilities follow `p`."""
+    boxes = [{**BOX, "class_probs": [p, 1 - p]}, {**BOX, "x": 1 + 6 * p, "class_probs": [p, 1 - p]}]
+    return {"frames": [{"index": f, "boxes": boxes, **unit} for f in range(3)]}
+
+
 # What each kind of version gives, written out here rather than read from the code under
 # test, with prediction data of that kind (four tasks) for scoring.
 MODEL_KINDS: dict[str, tuple[dict, set[str], list[dict]]] = {
@@ -45,25 +53,24 @@ MODEL_KINDS: dict[str, tuple[dict, set[str], list[dict]]] = {
     ),
     "onnx detection": (
         {"kind": "onnx", "task_type": "detection", "spec": {"output": {"layout": "detection"}}},
-        {"boxes"},
-        [{"boxes": [{**BOX, "class_probs": [p, 1 - p]}]} for p in (0.9, 0.6, 0.5, 0.2)],
+        {"boxes", "tracks"},
+        [video_boxes(p) for p in (0.9, 0.6, 0.5, 0.2)],
     ),
     "onnx yolo_detect": (
         {"kind": "onnx", "task_type": "detection", "spec": {"output": {"layout": "yolo_detect"}}},
-        {"boxes"},
-        [{"boxes": [{**BOX, "class_probs": [p, 1 - p]}]} for p in (0.9, 0.6, 0.5, 0.2)],
+        {"boxes", "tracks"},
+        [video_boxes(p) for p in (0.9, 0.6, 0.5, 0.2)],
     ),
     "onnx yolo_pose": (
         {"kind": "onnx", "task_type": "keypoints", "spec": {"output": {"layout": "yolo_pose"}}},
-        {"boxes", "keypoints"},
+        {"boxes", "keypoints", "tracks"},
         [
-            {
-                # A pose box's class probabilities are its one score, spread.
-                "boxes": [{**BOX, "score": p, "class_probs": [p, 1 - p]}],
-                "keypoints": [
+            video_boxes(
+                p,
+                keypoints=[
                     {"label": "person", "score": p, "confidences": {"nose": p, "left_eye": 0.5}}
                 ],
-            }
+            )
             for p in (0.9, 0.6, 0.5, 0.2)
         ],
     ),
@@ -83,8 +90,8 @@ MODEL_KINDS: dict[str, tuple[dict, set[str], list[dict]]] = {
     ),
     "pushed detection": (
         {"kind": "pushed", "task_type": "detection", "spec": {}},
-        {"boxes"},
-        [{"boxes": [{**BOX, "class_probs": [p, 1 - p]}]} for p in (0.9, 0.6, 0.5, 0.2)],
+        {"boxes", "tracks"},
+        [video_boxes(p) for p in (0.9, 0.6, 0.5, 0.2)],
     ),
     "pushed keypoints": (
         {"kind": "pushed", "task_type": "keypoints", "spec": {}},
@@ -153,7 +160,7 @@ def test_a_blend_is_refused_when_one_of_its_parts_cannot_be_fed(project, kind):
     else:
         assert errors["blend"] == [
             f"entropy: strategy entropy needs class probabilities; the active model "
-            f"'the-model' gives {' and '.join(NEED_WORDS[g] for g in sorted(gives))}"
+            f"'the-model' gives {' and '.join(NEED_WORDS[g] for g in sorted(gives - {'tracks'}))}"
         ]
 
 
