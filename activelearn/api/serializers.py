@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+
+class QueueReasonSerializer(serializers.Serializer):
+    """Why a task sits where it does, in words and in numbers (from a strategy that explains
+    itself, such as track_risk)."""
+
+    strategy = serializers.CharField()
+    kind = serializers.CharField(
+        help_text="collision, lost, flow, dip or disagreement (track_risk)."
+    )
+    text = serializers.CharField(help_text='e.g. "collision of #3 and #7 at frames 41–47".')
+    tracks = serializers.ListField(child=serializers.IntegerField())
+    frames = serializers.ListField(
+        child=serializers.IntegerField(), help_text="First and last frame (video frame index)."
+    )
+    peak = serializers.IntegerField(help_text="The frame where it is strongest.")
+    score = serializers.FloatField()
 
 
 class QueueTaskSerializer(serializers.Serializer):
@@ -18,6 +36,7 @@ class QueueTaskSerializer(serializers.Serializer):
     rank = serializers.IntegerField()
     score = serializers.SerializerMethodField()
     breakdown = serializers.SerializerMethodField()
+    reasons = serializers.SerializerMethodField()
     scored_at = serializers.SerializerMethodField()
 
     def _score(self, task):
@@ -28,9 +47,23 @@ class QueueTaskSerializer(serializers.Serializer):
         score = self._score(task)
         return None if score is None else score.score
 
+    @extend_schema_field(
+        {
+            "type": "object",
+            "additionalProperties": {"type": "number"},
+            "description": "Each strategy's part of the score.",
+        }
+    )
     def get_breakdown(self, task) -> dict:
         score = self._score(task)
-        return {} if score is None else score.breakdown
+        breakdown = {} if score is None else score.breakdown
+        return {k: v for k, v in breakdown.items() if isinstance(v, int | float)}
+
+    @extend_schema_field(QueueReasonSerializer(many=True))
+    def get_reasons(self, task) -> list:
+        score = self._score(task)
+        reasons = [] if score is None else score.breakdown.get("reasons") or []
+        return QueueReasonSerializer([r for r in reasons if isinstance(r, dict)], many=True).data
 
     def get_scored_at(self, task) -> str | None:
         score = self._score(task)
