@@ -54,6 +54,11 @@ export function breakdownEntries(breakdown) {
     .map(([k, v]) => [k, fmt(v)]);
 }
 
+/** Why a task ranks where it does, in words: its reasons' texts, strongest first. */
+export function reasonTexts(task) {
+  return (task?.reasons ?? []).map((reason) => reason?.text).filter((text) => typeof text === "string" && text);
+}
+
 /** "Page 2 of 5 (230 tasks)" from a DRF page. */
 export function pageText(page, count, pageSize) {
   const pages = Math.max(1, Math.ceil(count / pageSize));

@@ -1,9 +1,10 @@
 // The ranked queue on the Model & queue page: tasks in the order they are handed out, each
-// with its score and each strategy's part, a page at a time.
+// with its score, each strategy's part and why it sits there (e.g. "collision of #3 and #7
+// at frames 41–47"), a page at a time.
 import { request } from "../annotate/api.js";
 import { describeFailure, formatWhen } from "../annotate/errors.js";
 import { h, say } from "../annotate/forms.js";
-import { breakdownEntries, pageText } from "./loop_format.js";
+import { breakdownEntries, pageText, reasonTexts } from "./loop_format.js";
 
 export const PAGE_SIZE = 25;
 
@@ -52,6 +53,7 @@ export class RankedQueue {
             "td",
             {},
             h("ul", { class: "breakdown" }, ...breakdownEntries(task.breakdown).map(([name, value]) => h("li", {}, h("span", {}, `${name} `), value))),
+            ...(reasonTexts(task).length ? [h("ul", { class: "reasons small" }, ...reasonTexts(task).map((text) => h("li", {}, text)))] : []),
           ),
           h("td", { class: "small" }, formatWhen(task.scored_at)),
         ),

@@ -122,3 +122,12 @@ def test_api_errors_land_on_their_form_fields(modules):
     assert errors[0] == {"": [], "spec": ["output.layout: One of: probs."], "file": ["Empty."]}
     assert errors[1] == {"": [], "model_version": ["Needs a name."]}
     assert errors[2] == {"": ["No version was active before this one."]}
+
+
+def test_a_tasks_reasons_are_its_texts_and_nothing_else(modules):
+    texts = modules(
+        """return [f.reasonTexts({reasons: [{text: "collision of #3 and #7 at frames 41–47"},
+                                              {kind: "dip"}, null]}),
+                   f.reasonTexts({}), f.breakdownEntries({track_risk: 0.5, reasons: []})];"""
+    )
+    assert texts == [["collision of #3 and #7 at frames 41–47"], [], [["track_risk", "0.500"]]]
