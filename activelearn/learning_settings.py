@@ -57,9 +57,7 @@ def _with_derived(gives: frozenset[str]) -> frozenset[str]:
 
 # Everything any version here can give; a need outside it is refused whatever is active.
 OBTAINABLE: frozenset[str] = _with_derived(
-    frozenset().union(
-        *(layout.gives for layout in OUTPUT_LAYOUTS.values()), *PUSHED_GIVES.values()
-    )
+    frozenset().union(*(layout.gives for layout in OUTPUT_LAYOUTS.values()), *PUSHED_GIVES.values())
 )
 
 SCORING_FIELDS = frozenset({"strategy", "blend", "detection_aggregate", "keypoint_weights"})
