@@ -274,6 +274,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The refusals DRF answers by itself (400, 401, 403, 404) are declared where they occur.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "annotate.api.errors.declare_refusals",
+    ],
     # One name per choice set wherever it is shown (every job kind shares the job model's
     # states). AnnotationKindEnum is named in annotate.api.serializers.
     "ENUM_NAME_OVERRIDES": {

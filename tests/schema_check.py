@@ -59,7 +59,8 @@ def operation_for(method: str, path: str) -> tuple[str, dict] | None:
 
 def answer_problem(response) -> str | None:
     """What is wrong with this answer by the schema, or None. Statuses an operation does not
-    declare are not checked when they are errors (DRF's 401/403/404/405 on every endpoint)."""
+    declare are not checked when they are errors (405, 413, 415; DRF's 400, 401, 403 and 404
+    are declared where they occur by annotate.api.errors.declare_refusals)."""
     request = response.request
     method, path = request["REQUEST_METHOD"], request["PATH_INFO"]
     found = operation_for(method, path)

@@ -46,7 +46,9 @@ class ErrorSerializer(serializers.Serializer):
         required=False, help_text="The object's state, when that is why (task_not_editable)."
     )
     latest_version = serializers.IntegerField(
-        required=False, help_text="The version saved meanwhile (version_conflict)."
+        required=False,
+        allow_null=True,
+        help_text="The latest saved version, null when there is none (version_conflict).",
     )
     retry_after = serializers.IntegerField(
         required=False, help_text="Seconds to wait before trying again (login_throttled)."
@@ -87,3 +89,47 @@ RefusalSerializer = PolymorphicProxySerializer(
     serializers=[FieldErrorsSerializer, ErrorSerializer],
     resource_type_field_name=None,
 )
+
+
+# --- the refusals every operation may answer, in the schema ---------------------------------
+
+_GENERIC_REFUSALS = {
+    "401": "Not logged in, or the token is unknown.",
+    "403": "Your role in this project does not allow it.",
+    "404": "No such object among your projects' (another project's objects are a 404 too), "
+    "or no such page.",
+}
+
+
+def declare_refusals(result: dict, generator, request, public) -> dict:
+    """drf-spectacular post-processing hook: the refusals DRF answers on its own (400 for
+    input, 401, 403, 404), declared on every operation they can come from, in the body this
+    handler gives them, unless the operation declares its own."""
+    schemas = result.get("components", {}).get("schemas", {})
+    missing = {"Error", "Refusal"} - set(schemas)
+    if missing:
+        raise RuntimeError(f"declare_refusals needs the components {sorted(missing)}")
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    refusal = {"application/json": {"schema": {"$ref": "#/components/schemas/Refusal"}}}
+    for path, operations in result.get("paths", {}).items():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            parameters = operation.get("parameters", [])
+            query = {p["name"] for p in parameters if p.get("in") == "query"}
+            # Unknown query parameters and orderings are refused (api.strict_filters).
+            if "requestBody" in operation or query:
+                responses.setdefault(
+                    "400", {"content": refusal, "description": "The request is refused."}
+                )
+            if {} in operation.get("security", result.get("security", [])):
+                continue  # open to anyone: no login to refuse
+            statuses = ["401", "403"]
+            if "{" in path or "page" in query:
+                statuses.append("404")
+            for status in statuses:
+                responses.setdefault(
+                    status, {"content": error, "description": _GENERIC_REFUSALS[status]}
+                )
+    return result

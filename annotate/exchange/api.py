@@ -21,7 +21,13 @@ from annotate.models.exchange_jobs import ExportJob, ImportJob, JobState
 from annotate.permissions import get_object_for
 
 from . import services
-from .serializers import ExportInput, ExportJobSerializer, ImportInput, ImportJobSerializer
+from .serializers import (
+    CocoFileSerializer,
+    ExportInput,
+    ExportJobSerializer,
+    ImportInput,
+    ImportJobSerializer,
+)
 
 EXPORT_ACTION = "export.run"
 IMPORT_ACTION = "import.run"
@@ -101,7 +107,10 @@ class ExportDetail(APIView):
 class ExportDownload(APIView):
     @extend_schema(
         responses={
-            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            (200, "application/json"): OpenApiResponse(CocoFileSerializer, description="COCO."),
+            (200, "application/zip"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="YOLO, MOT and CVAT video: a zip."
+            ),
             409: OpenApiResponse(ErrorSerializer, description="Not done yet (code not_ready)."),
         },
         summary="Download a finished export (streamed)",

@@ -461,9 +461,10 @@ def annotation_save(
             )
         latest = latest_version(locked, user if own_chain else None)
         if base_version != latest and not force:
+            saved = "nothing was saved" if latest is None else f"version {latest} is the latest"
             raise VersionConflict(
-                f"This task was saved elsewhere (version {latest}) after the version you "
-                f"started from ({base_version}). Your work is kept: reload, or overwrite.",
+                f"This task was saved elsewhere ({saved}) after the version you started "
+                f"from ({base_version or 'none'}). Your work is kept: reload, or overwrite.",
                 detail={"latest_version": latest},
             )
         checked = annotation_validate(task=locked, payload=payload)

@@ -59,6 +59,23 @@ def test_manager_starts_an_export_and_downloads_it_when_done(project, labeled, p
     assert len(data["images"]) == 8
 
 
+@pytest.mark.parametrize(
+    ("format", "content_type"), [("coco", "application/json"), ("yolo", "application/zip")]
+)
+def test_a_download_comes_in_a_content_type_the_schema_declares(
+    project, labeled, pat, format, content_type
+):
+    """Found by schemathesis: the schema said application/octet-stream for every download."""
+    from tests.schema_check import openapi
+
+    job = client_for(pat).post(f"/api/projects/{project.pk}/exports/", {"format": format}).json()
+    tasks.export_run.apply(args=[job["id"]])
+    download = client_for(pat).get(f"/api/exports/{job['id']}/download/")
+    assert download["Content-Type"] == content_type
+    declared = openapi()["paths"]["/api/exports/{id}/download/"]["get"]["responses"]["200"]
+    assert content_type in declared["content"]
+
+
 def test_running_the_export_task_twice_leaves_one_file(project, labeled, eve):
     job = client_for(eve).post(f"/api/projects/{project.pk}/exports/", {"format": "yolo"}).json()
     assert tasks.export_run.apply(args=[job["id"]]).get() == "done"

@@ -124,3 +124,18 @@ def test_a_token_request_that_is_not_json_is_a_400_the_schema_describes(client):
     response = client.post("/api/token/", data="{not json", content_type="application/json")
     assert response.status_code == 400
     assert "JSON parse error" in response.json()["detail"]
+
+
+def test_a_save_from_a_version_never_saved_is_a_conflict_whose_latest_version_is_null(
+    project, alice
+):
+    """Found by schemathesis: the 409's latest_version was null where the schema said an
+    integer, and the message read "saved elsewhere (version None)"."""
+    task = make_task(project, annotator=alice)
+    response = client_for(alice).put(
+        f"/api/tasks/{task.pk}/annotation/", {"base_version": 1, "payload": {}}, format="json"
+    )
+    assert response.status_code == 409
+    assert response.json()["latest_version"] is None
+    assert "nothing was saved" in response.json()["detail"]
+    assert "None" not in response.json()["detail"]
