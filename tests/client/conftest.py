@@ -72,6 +72,8 @@ def checked_session(schema_problems):
     session = requests.Session()
     session.hooks["response"].append(check)
     yield session
+    # Kept-alive connections hold a live-server thread, and its database session, open.
+    session.close()
     assert not schema_problems, "Answers the schema does not describe:\n" + "\n".join(
         schema_problems
     )

@@ -176,6 +176,16 @@ class Client:
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = f"annotate-client/{__version__}"
 
+    def close(self) -> None:
+        """Close the kept-alive connections (also at the end of a `with Client(...)`)."""
+        self.session.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     # --- requests --------------------------------------------------------------------------
 
     def _send(

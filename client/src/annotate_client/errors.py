@@ -155,6 +155,15 @@ def error_from_response(response: requests.Response, *, doing: str) -> ClientErr
     return error
 
 
+def _when(error: ClientError, otherwise: str) -> str:
+    """When to try again, unless the server's own sentence says so already."""
+    if "try again" in error.detail.lower():
+        return ""
+    if error.retry_after:
+        return f" Try again in {_seconds(error.retry_after)}."
+    return f" Try again {otherwise}." if otherwise else ""
+
+
 def _wording(error: ClientError, doing: str, reason: str) -> str:
     status, detail = error.status or 0, error.detail
     said = f" {detail}" if detail else ""
@@ -178,15 +187,9 @@ def _wording(error: ClientError, doing: str, reason: str) -> str:
     elif status == 413:
         text = f"{doing}: too large for the server (413).{said}"
     elif status == 429:
-        wait = f" Try again in {_seconds(error.retry_after)}." if error.retry_after else ""
-        text = f"{doing}: too many requests (429).{said}{wait}"
+        text = f"{doing}: too many requests (429).{said}{_when(error, '')}"
     elif status == 503:
-        wait = (
-            f"Try again in {_seconds(error.retry_after)}."
-            if error.retry_after
-            else "Try again later."
-        )
-        text = f"{doing}: the server is unavailable for now (503).{said} {wait}"
+        text = f"{doing}: the server is unavailable for now (503).{said}{_when(error, 'later')}"
     elif status >= 500:
         text = (
             f"{doing}: the server failed ({status} {reason}).{said} This is the server's "
