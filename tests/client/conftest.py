@@ -5,6 +5,7 @@ Django's test client: a client that passes while the schema lies fails here."""
 from __future__ import annotations
 
 import sys
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -42,6 +43,17 @@ def _is_file(operation: dict, status: int) -> bool:
     the server sends COCO as application/json and the others as application/zip.)"""
     declared = operation["responses"].get(str(status), {}).get("content", {})
     return any(media.get("schema", {}).get("format") == "binary" for media in declared.values())
+
+
+@pytest.fixture(autouse=True)
+def _own_login_counters(settings):
+    """Failed logins are counted per client address in the shared cache, and every request
+    here comes from 127.0.0.1: each test counts under its own key prefix, so the failures
+    one test makes on purpose never lock out another's login."""
+    settings.CACHES = {
+        name: {**options, "KEY_PREFIX": f"client-test-{uuid.uuid4().hex[:12]}"}
+        for name, options in settings.CACHES.items()
+    }
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 arrays, checkpoints, scoring runs and exports. See the repository README, "Python client"."""
 
 from ._version import __version__
-from .client import ENDPOINTS, Client
+from .client import Client
 from .errors import ClientError, ConnectionFailed, JobFailed, PushRefused, WaitTimeout
 from .predictions import (
     box_rows,
@@ -12,6 +12,7 @@ from .predictions import (
     probability_rows,
     score_rows,
 )
+from .transport import ENDPOINTS
 from .types import (
     Activation,
     ExportJob,

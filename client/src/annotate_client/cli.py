@@ -1,17 +1,16 @@
 """annotate-client: the command-line tool. Results go to stdout (a table, or JSON with
---json), progress bars and messages to stderr. Exit codes: 0 done; 1 refused or failed
-(also when some files or rows were refused); 2 wrong usage or unreadable input; 3 not
-logged in or credentials refused; 4 server unreachable; 5 timed out waiting; 130 interrupted.
-"""
+--json), progress bars and messages to stderr, and the exit code says how it went
+(EXIT_CODES)."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import getpass
+import importlib
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from ._version import __version__
 from .client import Client
 from .errors import ClientError, ConnectionFailed, WaitTimeout
 from .predictions import (
+    Row,
     box_rows,
     embedding_rows,
     keypoint_rows,
@@ -35,6 +35,14 @@ from .types import ModelVersion, PushResult, ScoringRun, UploadReport
 
 OK, FAILED, USAGE, AUTH, UNREACHABLE, TIMEOUT, INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
 SHOWN_ERRORS = 20
+EXIT_CODES = (
+    "Exit codes: 0 done; 1 refused or failed (also when some files or rows were refused); "
+    "2 wrong usage or unreadable input; 3 not logged in or credentials refused; "
+    "4 server unreachable; 5 timed out waiting; 130 interrupted. "
+    "The server and token come from --url/--token, else ANNOTATE_URL/ANNOTATE_TOKEN, "
+    "else the file `login` writes ($ANNOTATE_CONFIG, default "
+    "~/.config/annotate-client/config.json)."
+)
 
 
 class UsageError(Exception):
@@ -50,6 +58,7 @@ class Context:
     args: argparse.Namespace
     out: Console
     err: Console
+    opened: list[Client] = dataclasses.field(default_factory=list)
 
     def client(self, *, token_needed: bool = True) -> Client:
         found = config.resolve(url=self.args.url, token=self.args.token)
@@ -213,7 +222,7 @@ def _show_push(ctx: Context, result: PushResult) -> None:
             ctx.err.print(f"... and {result.error_count - SHOWN_ERRORS} more (all with --json)")
 
 
-def _rows_from_file(ctx: Context, client: Client, path: Path) -> Iterator[dict] | list[dict]:
+def _rows_from_file(ctx: Context, client: Client, path: Path) -> Iterable[Row]:
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
     suffix = path.suffix.lower()
@@ -236,7 +245,7 @@ def _rows_from_file(ctx: Context, client: Client, path: Path) -> Iterator[dict] 
     raise UsageError(f"{path}: give a .jsonl, .json, .npy or .npz file")
 
 
-def _jsonl_rows(path: Path) -> Iterator[dict]:
+def _jsonl_rows(path: Path) -> Iterator[Row]:
     with path.open() as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
@@ -249,16 +258,15 @@ def _jsonl_rows(path: Path) -> Iterator[dict]:
 
 
 def _numpy() -> Any:
-    try:
-        import numpy  # noqa: PLC0415 (optional: only .npy and .npz files need it)
+    try:  # optional: only .npy and .npz files need it
+        return importlib.import_module("numpy")
     except ImportError:
         raise UsageError(
             "reading .npy and .npz files needs numpy: pip install 'annotate-client[numpy]'"
         ) from None
-    return numpy
 
 
-def _array_rows(ctx: Context, client: Client, path: Path) -> list[dict]:
+def _array_rows(ctx: Context, client: Client, path: Path) -> list[Row]:
     """Rows from arrays: a .npy of probabilities [n, classes] or scores [n] (keys from
     --assets), or a .npz with `assets` and any of probs, embeddings, scores, boxes
     (box_scores, box_labels or box_class_probs, box_counts) and keypoints (keypoint_scores,
@@ -280,7 +288,7 @@ def _array_rows(ctx: Context, client: Client, path: Path) -> list[dict]:
             names_cache["classes"] = client.class_names(args.project)
         return names_cache["classes"]
 
-    parts: list[list[dict]] = []
+    parts: list[list[Row]] = []
     if "probs" in arrays:
         parts.append(probability_rows(arrays.pop("probs"), assets, by=by))
     if "embeddings" in arrays:
@@ -329,16 +337,16 @@ def _array_rows(ctx: Context, client: Client, path: Path) -> list[dict]:
     return merge_rows(*parts)
 
 
-def _need(arrays: dict, name: str, what: str) -> Any:
+def _need(arrays: dict[str, Any], name: str, what: str) -> Any:
     if name not in arrays:
         raise ValueError(f"{what} need {name}")
     return arrays.pop(name)
 
 
-def _asset_keys(args: argparse.Namespace, from_file: Any) -> list:
+def _asset_keys(args: argparse.Namespace, from_file: Any) -> list[Any]:
     if args.assets:
         lines = [line.strip() for line in Path(args.assets).read_text().splitlines()]
-        keys: list = [line for line in lines if line]
+        keys: list[Any] = [line for line in lines if line]
     elif from_file is not None:
         keys = from_file.tolist()
     else:
@@ -514,16 +522,20 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="annotate-client",
         description="Work with an Annotate server from the command line.",
-        epilog=__doc__.split("\n", 1)[1].strip() if __doc__ else None,
+        epilog=EXIT_CODES,
         parents=[common],
     )
     parser.set_defaults(url=None, token=None, quiet=False, json=False)
     parser.add_argument("--version", action="version", version=f"annotate-client {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, run: Callable[[Context], int], help: str, parent=commands):
-        sub = parent.add_parser(name, help=help, description=help, parents=[common])
-        sub.set_defaults(run=run)
+    def command(
+        name: str, run: Callable[[Context], int], help: str, parent: Any = commands
+    ) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = parent.add_parser(
+            name, help=help, description=help, parents=[common]
+        )
+        sub.set_defaults(handler=run)
         return sub
 
     def waiting(sub: argparse.ArgumentParser, *, flag: bool = True) -> None:
@@ -605,9 +617,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    ctx = Context(args=args, out=Console(), err=Console(stderr=True))
+    # Messages are never wrapped: a path or URL in one stays whole for copying.
+    ctx = Context(args=args, out=Console(), err=Console(stderr=True, soft_wrap=True))
     try:
-        return args.run(ctx)
+        code: int = args.handler(ctx)
+        return code
     except ClientError as error:
         ctx.err.print(f"[red]error:[/] {escape(error.message)}")
         if error.is_authentication:
@@ -626,3 +640,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         ctx.err.print("interrupted")
         return INTERRUPTED
+    finally:
+        for client in ctx.opened:
+            client.close()

@@ -1,26 +1,22 @@
-"""The API client: token login, projects, media upload, prediction push, checkpoints,
-scoring runs and exports. Every request goes through one method (`_send`) that names the
-endpoint in ENDPOINTS, so tests can check each path, method and answer type against the
-server's OpenAPI schema; every refusal becomes a ClientError worded for people."""
+"""The client's operations: token login, projects, media upload, prediction push,
+checkpoints, scoring runs and exports (requests go through transport.Transport)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import mimetypes
 import os
 import re
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from urllib.parse import unquote
 
 import requests
-from rich.console import Console
 
-from ._version import __version__
 from .errors import (
     ClientError,
     ConnectionFailed,
@@ -32,6 +28,7 @@ from .errors import (
 )
 from .multipart import CountedStream, FilePart, MultipartBody
 from .progress import job_bar, transfer_bar
+from .transport import Transport, connection_reason, object_id
 from .types import (
     Activation,
     ExportJob,
@@ -48,7 +45,6 @@ from .types import (
     parse,
 )
 
-T = TypeVar("T")
 ProjectRef = int | Project
 ExportFormat = Literal["coco", "yolo", "mot", "cvat"]
 
@@ -60,52 +56,6 @@ BYTES_PER_REQUEST = 512 * MiB
 # A push body up to this size is built in memory; larger ones spill to a temporary file.
 PUSH_MEMORY_BYTES = 32 * MiB
 NOT_FINITE = "NaN or infinity in the row: not sent (the server refuses them)"
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    method: str
-    path: str  # as the OpenAPI schema writes it
-    status: int  # the success answer
-    answer: type | None  # its body's type; None: a file
-    shape: Literal["one", "list", "page"] = "one"
-
-
-ENDPOINTS: dict[str, Endpoint] = {
-    "token": Endpoint("POST", "/api/token/", 200, Token),
-    "projects": Endpoint("GET", "/api/projects/", 200, Project, "page"),
-    "project": Endpoint("GET", "/api/projects/{id}/", 200, Project),
-    "classes": Endpoint("GET", "/api/projects/{id}/classes/", 200, LabelClass, "list"),
-    "upload": Endpoint("POST", "/api/projects/{project_id}/assets/upload/", 201, UploadReport),
-    "push": Endpoint("POST", "/api/projects/{id}/predictions/", 200, PushResult),
-    "checkpoints": Endpoint("GET", "/api/projects/{id}/checkpoints/", 200, ModelVersion, "list"),
-    "checkpoint_upload": Endpoint("POST", "/api/projects/{id}/checkpoints/", 201, ModelVersion),
-    "checkpoint_activate": Endpoint("POST", "/api/checkpoints/{id}/activate/", 202, Activation),
-    "checkpoint_rollback": Endpoint(
-        "POST", "/api/projects/{id}/checkpoints/rollback/", 202, Rollback
-    ),
-    "scoring_runs": Endpoint("GET", "/api/projects/{id}/scoring-runs/", 200, ScoringRun, "page"),
-    "scoring_run": Endpoint("GET", "/api/projects/{id}/scoring-runs/{run_id}/", 200, ScoringRun),
-    "export_start": Endpoint("POST", "/api/projects/{id}/exports/", 202, ExportJob),
-    "export": Endpoint("GET", "/api/exports/{id}/", 200, ExportJob),
-    "export_download": Endpoint("GET", "/api/exports/{id}/download/", 200, None),
-}
-
-
-def _id(thing: int | Any) -> int:
-    return thing if isinstance(thing, int) else int(thing.id)
-
-
-def _connection_reason(error: Exception) -> str:
-    """The operating system's words ("[Errno 111] Connection refused") from requests'
-    long chain of wrapped exceptions."""
-    text = str(error)
-    found = re.findall(r"\[Errno -?\d+\] [^'\")]+", text)
-    if found:
-        return found[-1].strip()
-    if "RemoteDisconnected" in text or "Connection aborted" in text:
-        return "the server closed the connection"
-    return text[:200]
 
 
 def _jsonable(value: Any) -> Any:
@@ -147,113 +97,13 @@ def _download_name(response: requests.Response, export_id: int) -> str:
     return name if name not in ("", ".", "..") else f"export-{export_id}"
 
 
-class Client:
+class Client(Transport):
     """A session with one server.
 
     >>> client = Client.login("http://127.0.0.1:8000", "mlengineer", "demo-mlengineer")
     >>> client.upload_media(3, ["photos/"])
 
     progress=True draws rich progress bars on stderr (or on `console`)."""
-
-    def __init__(
-        self,
-        url: str,
-        token: str | None = None,
-        *,
-        timeout: float | tuple[float, float] = (10.0, 600.0),
-        progress: bool = False,
-        console: Console | None = None,
-        session: requests.Session | None = None,
-    ) -> None:
-        url = url.strip().rstrip("/")
-        if not re.match(r"^https?://", url):
-            raise ValueError(f"the server address must start with http:// or https://: {url!r}")
-        self.url = url.removesuffix("/api")
-        self.token = token
-        self.timeout = timeout
-        self.progress = progress
-        self.console = console
-        self.session = session or requests.Session()
-        self.session.headers["User-Agent"] = f"annotate-client/{__version__}"
-
-    def close(self) -> None:
-        """Close the kept-alive connections (also at the end of a `with Client(...)`)."""
-        self.session.close()
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    # --- requests --------------------------------------------------------------------------
-
-    def _send(
-        self,
-        name: str,
-        *,
-        doing: str,
-        path: Mapping[str, object] | None = None,
-        accept: Sequence[int] = (),
-        headers: Mapping[str, str] | None = None,
-        sending: bool = False,
-        **kwargs: Any,
-    ) -> requests.Response:
-        """One request to ENDPOINTS[name]; an answer of 400 or more not in `accept` is
-        raised as a ClientError. `doing` says what it was for, in the error's first words."""
-        endpoint = ENDPOINTS[name]
-        url = self.url + endpoint.path.format(**(path or {}))
-        all_headers = {"Accept": "application/json", **(headers or {})}
-        if self.token and name != "token":
-            all_headers["Authorization"] = f"Token {self.token}"
-        try:
-            response = self.session.request(
-                endpoint.method, url, headers=all_headers, timeout=self.timeout, **kwargs
-            )
-        except requests.exceptions.Timeout:
-            raise ConnectionFailed(
-                f"{doing}: no answer from {self.url} within the time allowed "
-                f"({self.timeout} s). The server may be overloaded; try again."
-            ) from None
-        except requests.exceptions.ConnectionError as error:
-            hint = (
-                " It broke while the request body was being sent: the server may have refused "
-                "a body over its size limit (send fewer or smaller files at a time)."
-                if sending
-                else " Check the address (--url or ANNOTATE_URL) and that the server is running."
-            )
-            raise ConnectionFailed(
-                f"{doing}: cannot reach the server at {self.url} "
-                f"({_connection_reason(error)}).{hint}"
-            ) from None
-        if response.status_code >= 400 and response.status_code not in accept:
-            raise error_from_response(response, doing=doing)
-        return response
-
-    def _json(self, response: requests.Response, doing: str) -> Any:
-        body = json_body(response)
-        if body is None:
-            raise ClientError(
-                f"{doing}: the server answered {response.status_code} without JSON. "
-                f"Is {self.url} the address of the Annotate server?",
-                status=response.status_code,
-            )
-        return body
-
-    def _one(self, cls: type[T], response: requests.Response, doing: str) -> T:
-        return parse(cls, self._json(response, doing))
-
-    def _pages(self, name: str, cls: type[T], *, doing: str, path: Mapping[str, object]) -> list[T]:
-        found: list[T] = []
-        page = 1
-        while True:
-            body = self._json(
-                self._send(name, doing=doing, path=path, params={"page": page}), doing
-            )
-            found += [parse(cls, item) for item in body["results"]]
-            if not body.get("next"):
-                return found
-            page += 1
 
     # --- login and projects ----------------------------------------------------------------
 
@@ -278,12 +128,12 @@ class Client:
         return self._pages("projects", Project, doing="Listing projects", path={})
 
     def project(self, project: ProjectRef) -> Project:
-        pk = _id(project)
+        pk = object_id(project)
         doing = f"Reading project {pk}"
         return self._one(Project, self._send("project", doing=doing, path={"id": pk}), doing)
 
     def classes(self, project: ProjectRef) -> list[LabelClass]:
-        pk = _id(project)
+        pk = object_id(project)
         doing = f"Reading the classes of project {pk}"
         body = self._json(self._send("classes", doing=doing, path={"id": pk}), doing)
         return [parse(LabelClass, item) for item in body]
@@ -308,7 +158,7 @@ class Client:
         files each, streamed from disk. Each file's fate is in the report's results;
         a file the server refuses (not media, too large, broken) is an "error" result,
         not an exception."""
-        pk = _id(project)
+        pk = object_id(project)
         files = _media_files(paths)
         if not files:
             raise ValueError("no files to upload")
@@ -395,7 +245,7 @@ class Client:
         Refused rows are in the result's errors with their position in `rows` (from 1);
         rows holding NaN or infinity are not sent and reported the same way. When every
         row is refused, PushRefused carries the result."""
-        pk = _id(project)
+        pk = object_id(project)
         doing = f"Pushing predictions to project {pk}"
         local_errors: list[PushRowError] = []
         sent: list[int] = []  # the caller's row number of each line sent
@@ -425,19 +275,16 @@ class Client:
         finally:
             body.close()
         renumbered = [
-            PushRowError(**{**error.__dict__, "row": sent[error.row - 1]})
+            dataclasses.replace(error, row=sent[error.row - 1])
             if 0 < error.row <= len(sent)
             else error
             for error in result.errors
         ]
-        errors = sorted(renumbered + local_errors, key=lambda e: e.row)
-        result = PushResult(
-            **{
-                **result.__dict__,
-                "rows": result.rows + len(local_errors),
-                "error_count": result.error_count + len(local_errors),
-                "errors": errors,
-            }
+        result = dataclasses.replace(
+            result,
+            rows=result.rows + len(local_errors),
+            error_count=result.error_count + len(local_errors),
+            errors=sorted(renumbered + local_errors, key=lambda e: e.row),
         )
         if result.stored == 0 and result.error_count:
             raise PushRefused(_push_refused_words(doing, result), result=result)
@@ -475,7 +322,7 @@ class Client:
 
     def checkpoints(self, project: ProjectRef) -> list[ModelVersion]:
         """The project's model versions, newest first (uploads, baselines, pushed)."""
-        pk = _id(project)
+        pk = object_id(project)
         doing = f"Listing the model versions of project {pk}"
         body = self._json(self._send("checkpoints", doing=doing, path={"id": pk}), doing)
         return [parse(ModelVersion, item) for item in body]
@@ -487,7 +334,7 @@ class Client:
                 return version
         known = ", ".join(v.name for v in versions) or "none"
         raise ClientError(
-            f"Project {_id(project)} has no model version named {name!r} (it has: {known}).",
+            f"Project {object_id(project)} has no model version named {name!r} (it has: {known}).",
             status=404,
         )
 
@@ -503,7 +350,7 @@ class Client:
     ) -> ModelVersion:
         """Upload an ONNX file with its spec (README "Checkpoint spec"); the server test-runs
         it before storing it, and a spec it cannot use is refused by field."""
-        pk = _id(project)
+        pk = object_id(project)
         file = Path(path)
         if not file.is_file():
             raise FileNotFoundError(f"no such checkpoint file: {file}")
@@ -533,13 +380,13 @@ class Client:
 
     def activate_checkpoint(self, version: int | ModelVersion) -> Activation:
         """Make a version order the queue; the answer names the scoring run it started."""
-        pk = _id(version)
+        pk = object_id(version)
         doing = f"Activating model version {pk}"
         response = self._send("checkpoint_activate", doing=doing, path={"id": pk})
         return self._one(Activation, response, doing)
 
     def rollback_checkpoint(self, project: ProjectRef) -> Rollback:
-        pk = _id(project)
+        pk = object_id(project)
         doing = f"Rolling back the model of project {pk}"
         response = self._send("checkpoint_rollback", doing=doing, path={"id": pk})
         return self._one(Rollback, response, doing)
@@ -548,13 +395,13 @@ class Client:
 
     def scoring_runs(self, project: ProjectRef) -> list[ScoringRun]:
         """The project's most recent scoring runs, newest first (the first page)."""
-        pk = _id(project)
+        pk = object_id(project)
         doing = f"Listing the scoring runs of project {pk}"
         body = self._json(self._send("scoring_runs", doing=doing, path={"id": pk}), doing)
         return [parse(ScoringRun, item) for item in body["results"]]
 
     def scoring_run(self, project: ProjectRef, run: int) -> ScoringRun:
-        pk = _id(project)
+        pk = object_id(project)
         doing = f"Reading scoring run {run} of project {pk}"
         response = self._send("scoring_run", doing=doing, path={"id": pk, "run_id": run})
         return self._one(ScoringRun, response, doing)
@@ -570,7 +417,7 @@ class Client:
         """Wait until scoring run `run` (default: the newest) is done and return it. A run
         superseded by a newer one is followed to that one. None when the project has no run.
         JobFailed when it fails; WaitTimeout when it is still going after `timeout` s."""
-        pk = _id(project)
+        pk = object_id(project)
         current = self.scoring_run(pk, run) if run is not None else self._newest_run(pk)
         if current is None:
             return None
@@ -621,7 +468,7 @@ class Client:
         date_to: str | None = None,
     ) -> ExportJob:
         """Start an export job (a worker writes the file); follow it with wait_for_export."""
-        pk = _id(project)
+        pk = object_id(project)
         doing = f"Starting a {format} export of project {pk}"
         payload: dict[str, Any] = {"format": format, "state": state, "phase": phase}
         if date_from:
@@ -643,7 +490,7 @@ class Client:
         return job
 
     def export(self, export: int | ExportJob) -> ExportJob:
-        pk = _id(export)
+        pk = object_id(export)
         doing = f"Reading export {pk}"
         return self._one(ExportJob, self._send("export", doing=doing, path={"id": pk}), doing)
 
@@ -692,7 +539,7 @@ class Client:
         it), through a temporary file renamed at the end, so a broken download never looks
         complete. An existing file is kept unless overwrite=True. 409 (code not_ready)
         while the export runs."""
-        pk = _id(export)
+        pk = object_id(export)
         doing = f"Downloading export {pk}"
         with self._send("export_download", doing=doing, path={"id": pk}, stream=True) as response:
             target = Path(destination)
@@ -719,7 +566,7 @@ class Client:
             except requests.exceptions.RequestException as error:
                 partial.unlink(missing_ok=True)
                 raise ConnectionFailed(
-                    f"{doing}: the download broke off ({_connection_reason(error)}); "
+                    f"{doing}: the download broke off ({connection_reason(error)}); "
                     "nothing was kept. Download it again."
                 ) from None
             except BaseException:

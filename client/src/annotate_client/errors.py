@@ -103,9 +103,8 @@ def _retry_after(response: requests.Response, body: object) -> int | None:
     header = response.headers.get("Retry-After", "").strip()
     if header.isdigit():
         return int(header)
-    if isinstance(body, dict) and isinstance(body.get("retry_after"), int):
-        return body["retry_after"]
-    return None
+    seconds = body.get("retry_after") if isinstance(body, dict) else None
+    return seconds if isinstance(seconds, int) else None
 
 
 def _seconds(seconds: int) -> str:
