@@ -112,7 +112,7 @@ def test_upload_push_from_npz_and_waiting_for_the_scoring_it_starts(
     code, _, err = logged_in("push", project.pk, arrays, "-m", "npz-v1", "--wait", "--quiet")
 
     assert code == 0, err
-    assert "Stored 3 of 3 rows for 'npz-v1' (0 refused)." in err
+    assert "3 of 3 rows accepted for 'npz-v1', 0 refused (3 task predictions stored)." in err
     assert "'npz-v1' is now the active version" in err
     assert "Scoring run" in err and "is done: 3 tasks ranked with 'npz-v1'" in err
     assert ModelVersion.objects.get(project=project, name="npz-v1").is_active
@@ -144,7 +144,7 @@ def test_boxes_in_an_npz_with_class_indices_and_json_lines_with_a_bad_row(
     )  # fmt: skip
     code, out, err = logged_in("push", project.pk, lines, "-m", "scores-v1", "-q")
     assert code == cli.FAILED
-    assert "Stored 1 of 2 rows for 'scores-v1' (1 refused)." in err
+    assert "1 of 2 rows accepted for 'scores-v1', 1 refused (1 task predictions stored)." in err
     assert "987654" in out and "no asset 987654" in out
 
 
@@ -251,8 +251,7 @@ def test_in_its_own_process_the_tool_reads_the_environment_and_sets_exit_codes(
     assert listed.returncode == 0 and json.loads(listed.stdout)[0]["id"] == project.pk
     assert refused.returncode == 3
     assert refused.stderr.startswith(
-        "error: Listing projects: the server did not accept your credentials (403). "
-        "Invalid token."
+        "error: Listing projects: the server did not accept your credentials (403). Invalid token."
     )
     assert unreachable.returncode == 4
     assert "cannot reach the server at http://127.0.0.1:9 ([Errno 111] Connection refused)" in (

@@ -136,7 +136,7 @@ def test_a_checkpoint_spec_the_server_cannot_use_is_refused_by_field(
 
 
 @override_settings(LOGIN_FAILURES_PER_USERNAME=2, LOGIN_FAILURES_PER_ADDRESS=1000)
-def test_too_many_failed_logins_say_when_to_try_again(live_server, checked_session, db):
+def test_too_many_failed_logins_say_when_to_try_again(live_server, checked_session):
     username = f"user-{uuid.uuid4().hex[:8]}"
     User.objects.create_user(username, password=PASSWORD)
     for _ in range(2):

@@ -206,9 +206,11 @@ def cmd_push(ctx: Context) -> int:
 
 def _show_push(ctx: Context, result: PushResult) -> None:
     versions = ", ".join(repr(v) for v in result.model_versions) or "no version"
+    # `stored` counts task predictions: a video's row is stored for each of its segments.
     ctx.err.print(
-        f"Stored {result.stored} of {result.rows} rows for {escape(versions)}"
-        f" ({result.error_count} refused). {escape(result.message)}"
+        f"{result.rows - result.error_count} of {result.rows} rows accepted for "
+        f"{escape(versions)}, {result.error_count} refused ({result.stored} task predictions "
+        f"stored). {escape(result.message)}"
     )
     if result.errors:
         table = Table("row", "asset", "error")

@@ -177,6 +177,7 @@ def _wording(error: ClientError, doing: str, reason: str) -> str:
             "a project manager can change your role."
         )
     elif status == 404:
+        said = "" if detail.lower().rstrip(".") == "not found" else said
         text = (
             f"{doing}: not found (404).{said} It does not exist, or it belongs to a project "
             "you are not a member of."

@@ -100,7 +100,7 @@ class PushRowError:
 class PushResult:
     SCHEMA: ClassVar[str] = "PredictionPushAnswer"
     rows: int
-    stored: int
+    stored: int  # task predictions written: a video's row counts once per segment task
     error_count: int
     errors: list[PushRowError]
     model_versions: list[str]
