@@ -158,6 +158,10 @@ def test_a_real_onnx_checkpoint_is_uploaded_activated_and_scores_the_uploaded_im
     predicted = Prediction.objects.filter(model_version_id=version.id)
     assert predicted.count() == 4 and all(len(p.data["probs"]) == 2 for p in predicted)
 
+    rollback = client.rollback_checkpoint(project)  # nothing was active before: no model
+    assert (rollback.to, rollback.version, rollback.scoring_run > 0) == ("none", None, True)
+    assert not ModelVersion.objects.get(pk=version.id).is_active
+
 
 def test_an_export_is_started_waited_for_and_downloaded_to_a_file(
     client_for, project, eve, tmp_path, celery_worker
