@@ -38,9 +38,8 @@ class _Answer:
 
 
 def _is_file(operation: dict, status: int) -> bool:
-    """A file download (a binary body): its bytes are the file's, not an API answer, and are
-    never read here. (The schema names application/octet-stream for export downloads, while
-    the server sends COCO as application/json and the others as application/zip.)"""
+    """A file download declared as binary (a zip): its bytes are the file's, never read
+    here. A download the schema describes as JSON (a COCO file) is checked like an answer."""
     declared = operation["responses"].get(str(status), {}).get("content", {})
     return any(media.get("schema", {}).get("format") == "binary" for media in declared.values())
 
