@@ -376,8 +376,17 @@ def test_token_requests_are_rate_limited(alice, clear_throttle):
     assert codes[10] == 429
 
 
-def test_anonymous_requests_are_refused(project):
-    assert APIClient().get("/api/projects/").status_code == 403
+def test_anonymous_requests_are_refused_with_401(project):
+    answer = APIClient().get("/api/projects/")
+    assert answer.status_code == 401
+    assert answer["WWW-Authenticate"] == "Token"
+
+
+def test_a_bad_token_is_a_401_not_a_403(project):
+    client = APIClient(HTTP_AUTHORIZATION="Token not-a-real-token")
+    answer = client.get("/api/projects/")
+    assert answer.status_code == 401
+    assert "invalid token" in answer.json()["detail"].lower()
 
 
 def test_session_writes_need_the_csrf_token(project, pat):

@@ -251,7 +251,7 @@ def test_in_its_own_process_the_tool_reads_the_environment_and_sets_exit_codes(
     assert listed.returncode == 0 and json.loads(listed.stdout)[0]["id"] == project.pk
     assert refused.returncode == 3
     assert refused.stderr.startswith(
-        "error: Listing projects: the server did not accept your credentials (403). Invalid token."
+        "error: Listing projects: the server did not accept your credentials (401). Invalid token."
     )
     assert unreachable.returncode == 4
     assert "cannot reach the server at http://127.0.0.1:9 ([Errno 111] Connection refused)" in (
