@@ -71,37 +71,61 @@ export class Renderer {
     ctx.font = "12px system-ui, sans-serif";
     ctx.textBaseline = "bottom";
 
+    // Plain boxes are batched into one path per colour and line style (thousands of boxes
+    // cost a few strokes, not thousands); boxes off screen are not drawn at all. The
+    // selected box and boxes with errors are drawn one by one, above the others.
     let selected = null;
+    const batches = new Map(); // "color|dashed" -> [[x, y, w, h], ...]
+    const single = [];
+    const labels = [];
     for (const item of items) {
       if (item.type !== "box") continue;
       const b = item.value;
-      const isSel = opts.isSelected(item);
-      if (isSel) selected = item;
-      const errors = opts.errors.get(opts.errorKey(item));
-      const color = errors ? ERROR_COLOR : opts.colors[item.label] || "#e6194b";
-      ctx.strokeStyle = color;
-      ctx.lineWidth = isSel ? 2.5 : 1.5;
-      ctx.setLineDash(item.interpolated ? [6, 4] : errors ? [3, 3] : []);
       const x = sx(b.x);
       const y = sy(b.y);
       const w = b.w * s;
       const h = b.h * s;
+      const isSel = opts.isSelected(item);
+      if (isSel) selected = item;
+      else if (x > this.width || y > this.height || x + w < 0 || y + h < 0) continue;
+      const errors = opts.errors.get(opts.errorKey(item));
+      const color = errors ? ERROR_COLOR : opts.colors[item.label] || "#e6194b";
+      if (isSel || errors) single.push({ item, x, y, w, h, isSel, errors, color });
+      else {
+        const key = `${color}|${item.interpolated ? 1 : 0}`;
+        if (!batches.has(key)) batches.set(key, []);
+        batches.get(key).push([x, y, w, h]);
+      }
+      if (labelsFit && (w > 30 || isSel)) labels.push({ item, x, y, color });
+    }
+    ctx.lineWidth = 1.5;
+    for (const [key, rects] of batches) {
+      const [color, dashed] = key.split("|");
+      ctx.strokeStyle = color;
+      ctx.setLineDash(dashed === "1" ? [6, 4] : []);
+      ctx.beginPath();
+      for (const [x, y, w, h] of rects) ctx.rect(x, y, w, h);
+      ctx.stroke();
+    }
+    for (const { item, x, y, w, h, isSel, errors, color } of single) {
+      ctx.strokeStyle = color;
+      ctx.lineWidth = isSel ? 2.5 : 1.5;
+      ctx.setLineDash(item.interpolated ? [6, 4] : errors ? [3, 3] : []);
       if (isSel) {
         ctx.fillStyle = `${color}33`;
         ctx.fillRect(x, y, w, h);
       }
       ctx.strokeRect(x, y, w, h);
-      if (labelsFit && (w > 30 || isSel)) {
-        const text = `${item.label}${item.track != null ? ` #${item.track}` : ""}`;
-        ctx.fillStyle = color;
-        ctx.fillText(text, x + 2, y - 2);
-      }
       if (errors) {
         ctx.fillStyle = ERROR_COLOR;
         ctx.textBaseline = "top";
         ctx.fillText(`⚠ ${errors[0]}`, x + 2, y + h + 2);
         ctx.textBaseline = "bottom";
       }
+    }
+    for (const { item, x, y, color } of labels) {
+      ctx.fillStyle = color;
+      ctx.fillText(`${item.label}${item.track != null ? ` #${item.track}` : ""}`, x + 2, y - 2);
     }
     ctx.setLineDash([]);
 
@@ -218,10 +242,11 @@ export class CanvasView {
     this.overlays.push(paint);
   }
 
-  showImage(bitmap) {
+  /** The frame's decoded image (or null: a placeholder), drawn now unless draw is false. */
+  showImage(bitmap, { draw = true } = {}) {
     this.bitmap = bitmap;
     this.imageDirty = true;
-    this.drawNow();
+    if (draw) this.drawNow();
   }
 
   requestDraw() {
