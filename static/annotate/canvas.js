@@ -56,7 +56,8 @@ export class Renderer {
   }
 
   /**
-   * opts: {colors: {label: color}, skeleton: {keypoints: [{name, side}], edges},
+   * opts: {under: a layer drawn first (CanvasView.freeze) | null, total: shapes on the frame,
+   *        colors: {label: color}, skeleton: {keypoints: [{name, side}], edges},
    *        isSelected(item), selectedPoint, errors: Map(itemKey -> [messages]),
    *        errorKey(item), draft: {x, y, w, h}|null, placing: {itemKey, nextName}|null}
    */
@@ -64,10 +65,16 @@ export class Renderer {
     const ctx = this.shapeCtx;
     ctx.setTransform(this.ratio, 0, 0, this.ratio, 0, 0);
     ctx.clearRect(0, 0, this.width, this.height);
+    if (opts.under) {
+      // The shapes that do not change during a drag, drawn once (see CanvasView.freeze).
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.drawImage(opts.under, 0, 0);
+      ctx.setTransform(this.ratio, 0, 0, this.ratio, 0, 0);
+    }
     const s = view.scale;
     const sx = (x) => x * s + view.x;
     const sy = (y) => y * s + view.y;
-    const labelsFit = items.length <= 400;
+    const labelsFit = (opts.total ?? items.length) <= 400;
     ctx.font = "12px system-ui, sans-serif";
     ctx.textBaseline = "bottom";
 
@@ -98,13 +105,25 @@ export class Renderer {
       }
       if (labelsFit && (w > 30 || isSel)) labels.push({ item, x, y, color });
     }
-    ctx.lineWidth = 1.5;
+    // Many boxes: one-device-pixel lines on the pixel grid, which rasterize several times
+    // faster than wider anti-aliased ones (2,000 boxes in a millisecond or two).
+    const thin = !labelsFit;
+    const r = this.ratio;
+    const snap = (v) => (Math.round(v * r) + 0.5) / r;
+    ctx.lineWidth = thin ? 1 / r : 1.5;
     for (const [key, rects] of batches) {
       const [color, dashed] = key.split("|");
       ctx.strokeStyle = color;
       ctx.setLineDash(dashed === "1" ? [6, 4] : []);
       ctx.beginPath();
-      for (const [x, y, w, h] of rects) ctx.rect(x, y, w, h);
+      if (thin) {
+        for (const [x, y, w, h] of rects) {
+          const [left, top] = [snap(x), snap(y)];
+          ctx.rect(left, top, snap(x + w) - left, snap(y + h) - top);
+        }
+      } else {
+        for (const [x, y, w, h] of rects) ctx.rect(x, y, w, h);
+      }
       ctx.stroke();
     }
     for (const { item, x, y, w, h, isSel, errors, color } of single) {
@@ -226,6 +245,7 @@ export class CanvasView {
     this.shapesHidden = false;
     this.draft = null; // the box being drawn, {x, y, w, h}, set by the box tool
     this.overlays = []; // painters called after the shapes (model suggestions)
+    this.frozen = null; // {canvas, key}: the shapes a drag leaves alone, drawn once
   }
 
   /** Follow the stage's size; the first call only measures. */
@@ -258,15 +278,42 @@ export class CanvasView {
     });
   }
 
-  drawNow() {
+  /**
+   * A drag starts: until thaw(), every shape but the selected one stays as it is, so they are
+   * drawn once into a layer of their own and each frame of the drag redraws only the
+   * selected shape over it (with 2,000 boxes on a frame that is the difference at 60 fps).
+   */
+  freeze() {
     const editor = this.editor;
-    if (!editor.frames?.length || !editor.frames[0].width) return;
-    const { width, height } = editor.imageSize;
-    if (this.imageDirty) {
-      this.renderer.drawImage(this.bitmap, this.view, width, height);
-      this.imageDirty = false;
-    }
-    this.renderer.drawShapes(this.shapesHidden ? [] : editor.items(), this.view, {
+    const renderer = this.renderer;
+    const layer = document.createElement("canvas");
+    layer.width = renderer.shapeCanvas.width;
+    layer.height = renderer.shapeCanvas.height;
+    const still = editor.items().filter((item) => !editor.isSelected(item));
+    const saved = renderer.shapeCtx;
+    renderer.shapeCtx = layer.getContext("2d");
+    renderer.drawShapes(this.shapesHidden ? [] : still, this.view, this.shapeOptions(null));
+    renderer.shapeCtx = saved;
+    this.frozen = { canvas: layer, key: this.frozenKey() };
+  }
+
+  thaw() {
+    this.frozen = null;
+  }
+
+  /** What a frozen layer was drawn for: it is used only while all of it still holds. */
+  frozenKey() {
+    const { editor, view, renderer } = this;
+    const selection = JSON.stringify(editor.selection);
+    const size = [renderer.shapeCanvas.width, renderer.shapeCanvas.height];
+    return [editor.revision, editor.frame, view.scale, view.x, view.y, ...size, selection].join("|");
+  }
+
+  shapeOptions(under) {
+    const editor = this.editor;
+    return {
+      under,
+      total: this.shapesHidden ? 0 : editor.items().length, // labels are drawn up to 400
       colors: editor.colors,
       skeleton: editor.schema.skeleton,
       sides: editor.sides,
@@ -277,7 +324,24 @@ export class CanvasView {
       editable: editor.editable,
       draft: this.draft,
       currentLabel: editor.currentLabel,
-    });
+    };
+  }
+
+  drawNow() {
+    const editor = this.editor;
+    if (!editor.frames?.length || !editor.frames[0].width) return;
+    const { width, height } = editor.imageSize;
+    if (this.imageDirty) {
+      this.renderer.drawImage(this.bitmap, this.view, width, height);
+      this.imageDirty = false;
+    }
+    const items = this.shapesHidden ? [] : editor.items();
+    if (this.frozen && this.frozen.key === this.frozenKey()) {
+      const moving = items.filter((item) => editor.isSelected(item));
+      this.renderer.drawShapes(moving, this.view, this.shapeOptions(this.frozen.canvas));
+    } else {
+      this.renderer.drawShapes(items, this.view, this.shapeOptions(null));
+    }
     for (const paint of this.overlays) paint();
     this.stats.draws += 1;
   }

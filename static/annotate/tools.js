@@ -303,6 +303,7 @@ export class Tools {
     if (this.tool === "box") {
       this.drag = { kind: "draw", start: p, box: null };
       this.canvas.draft = null;
+      this.canvas.freeze();
       return;
     }
     if (this.tool === "kp") {
@@ -318,6 +319,7 @@ export class Tools {
         // The selected track is not on this frame: a drag draws its box here.
         this.drag = { kind: "draw", start: p, box: null, track: absent.track };
         this.canvas.draft = null;
+        this.canvas.freeze();
         return;
       }
       if (absent) {
@@ -356,6 +358,7 @@ export class Tools {
     drag.shape = materialize(this.editor.doc, drag.item);
     drag.origin = { ...drag.shape };
     this.editor.invalidate();
+    this.canvas.freeze(); // the other shapes stay still: drawn once for the whole drag
     return true;
   }
 
@@ -402,6 +405,7 @@ export class Tools {
     const drag = this.drag;
     this.drag = null;
     this.canvas.draft = null;
+    this.canvas.thaw();
     this.stage.classList.remove("panning");
     if (this.stage.hasPointerCapture?.(event.pointerId))
       this.stage.releasePointerCapture(event.pointerId);

@@ -30,7 +30,8 @@ export function boxOf(value) {
   return { x, y, w: Math.max(Math.max(...xs) - x, 1), h: Math.max(Math.max(...ys) - y, 1) };
 }
 
-/** Per track, its box on each frame (null where absent): the box track where it has one. */
+/** Per track, its box on each frame (null where absent): the box track where it has one.
+ * One walk along each track's keyframes, not a search per frame. */
 function boxesByTrack(index, frameCount) {
   const byTrack = new Map();
   for (const type of TYPES) {
@@ -38,16 +39,68 @@ function boxesByTrack(index, frameCount) {
       const { track } = keyframes[0];
       if (keyframes[0].type !== type || byTrack.has(track)) continue;
       const boxes = new Array(frameCount).fill(null);
-      for (const [first, last] of presentRanges(keyframes, frameCount)) {
-        for (let f = first; f <= last; f++) {
-          const at = shapeAtFrame(keyframes, f);
-          if (at) boxes[f] = boxOf(at.value);
+      for (let k = 0; k < keyframes.length; k++) {
+        const before = keyframes[k];
+        if (before.outside || before.frame >= frameCount) continue;
+        const after = keyframes[k + 1];
+        const end = Math.min(after ? after.frame : frameCount, frameCount);
+        const moves = after && !after.outside;
+        for (let f = Math.max(before.frame, 0); f < end; f++) {
+          if (type === "kp") {
+            boxes[f] = boxOf(shapeAtFrame(keyframes, f).value);
+          } else if (!moves || f === before.frame) {
+            boxes[f] = { x: before.x, y: before.y, w: before.w, h: before.h };
+          } else {
+            const t = (f - before.frame) / (after.frame - before.frame);
+            boxes[f] = {
+              x: before.x + (after.x - before.x) * t,
+              y: before.y + (after.y - before.y) * t,
+              w: before.w + (after.w - before.w) * t,
+              h: before.h + (after.h - before.h) * t,
+            };
+          }
         }
       }
       byTrack.set(track, boxes);
     }
   }
   return byTrack;
+}
+
+/** Pairs of boxes on one frame overlapping by more than `threshold` IoU: [[i, j, iou]].
+ * A grid of cells about the size of a box keeps it near linear in the number of boxes. */
+export function overlappingPairs(boxes, threshold = IOU_THRESHOLD) {
+  if (boxes.length < 2) return [];
+  const sizes = boxes.map((b) => Math.max(b.w, b.h)).sort((a, b) => a - b);
+  const cell = Math.max(sizes[sizes.length >> 1], 1);
+  const grid = new Map();
+  boxes.forEach((b, i) => {
+    const [c0, c1] = [Math.floor(b.x / cell), Math.floor((b.x + b.w) / cell)];
+    const [r0, r1] = [Math.floor(b.y / cell), Math.floor((b.y + b.h) / cell)];
+    for (let c = c0; c <= c1; c++) {
+      for (let r = r0; r <= r1; r++) {
+        const key = c * 1_000_003 + r;
+        const list = grid.get(key);
+        if (list) list.push(i);
+        else grid.set(key, [i]);
+      }
+    }
+  });
+  const pairs = [];
+  const tested = new Set();
+  for (const list of grid.values()) {
+    for (let a = 0; a < list.length; a++) {
+      for (let b = a + 1; b < list.length; b++) {
+        const [i, j] = list[a] < list[b] ? [list[a], list[b]] : [list[b], list[a]];
+        const key = i * boxes.length + j;
+        if (tested.has(key)) continue;
+        tested.add(key);
+        const overlap = iou(boxes[i], boxes[j]);
+        if (overlap > threshold) pairs.push([i, j, overlap]);
+      }
+    }
+  }
+  return pairs;
 }
 
 function nearBorder(box, width, height, margin) {
@@ -74,36 +127,29 @@ export function identityRisks(
   const risks = [];
   const open = new Map(); // "a-b" -> overlap entry still going on
   for (let f = 0; f < frameCount; f++) {
-    // Sweep along x: only boxes whose x ranges meet are compared.
     const here = [];
+    const boxes = [];
     for (const track of tracks) {
       const box = byTrack.get(track)[f];
-      if (box) here.push({ track, box });
+      if (box) {
+        here.push(track);
+        boxes.push(box);
+      }
     }
-    here.sort((a, b) => a.box.x - b.box.x);
     const seen = new Set();
-    const active = [];
-    for (const item of here) {
-      for (let i = active.length - 1; i >= 0; i--) {
-        if (active[i].box.x + active[i].box.w <= item.box.x) active.splice(i, 1);
+    for (const [i, j, overlap] of overlappingPairs(boxes, threshold)) {
+      const [a, b] = [here[i], here[j]];
+      const key = `${a}-${b}`;
+      seen.add(key);
+      const entry = open.get(key);
+      if (entry) {
+        entry.last = f;
+        if (overlap > entry.iou) Object.assign(entry, { iou: overlap, frame: f });
+      } else {
+        const made = { kind: "overlap", frame: f, first: f, last: f, tracks: [a, b], iou: overlap };
+        open.set(key, made);
+        risks.push(made);
       }
-      for (const other of active) {
-        const overlap = iou(item.box, other.box);
-        if (overlap <= threshold) continue;
-        const [a, b] = [other.track, item.track].sort((x, y) => x - y);
-        const key = `${a}-${b}`;
-        seen.add(key);
-        const entry = open.get(key);
-        if (entry) {
-          entry.last = f;
-          if (overlap > entry.iou) Object.assign(entry, { iou: overlap, frame: f });
-        } else {
-          const made = { kind: "overlap", frame: f, first: f, last: f, tracks: [a, b], iou: overlap };
-          open.set(key, made);
-          risks.push(made);
-        }
-      }
-      active.push(item);
     }
     for (const key of [...open.keys()]) if (!seen.has(key)) open.delete(key);
   }

@@ -233,9 +233,13 @@ export class Tracks {
 
   // -- likely identity switches ----------------------------------------------------------
 
+  /** Soon after the last change, when the page is idle (it scans every frame's boxes). */
   scheduleRisks() {
     clearTimeout(this.riskTimer);
-    this.riskTimer = setTimeout(() => this.renderRisks(), RISK_DELAY_MS);
+    this.riskTimer = setTimeout(() => {
+      if (window.requestIdleCallback) requestIdleCallback(() => this.renderRisks(), { timeout: 2000 });
+      else this.renderRisks();
+    }, RISK_DELAY_MS);
   }
 
   /** Recompute the list now (also read by the browser tests). */
