@@ -18,6 +18,7 @@ export class Renderer {
     this.width = 1;
     this.height = 1;
     this.ratio = 1;
+    this.boxesDrawn = 0; // by the last drawShapes (the others were off screen)
   }
 
   resize() {
@@ -111,10 +112,12 @@ export class Renderer {
     const r = this.ratio;
     const snap = (v) => (Math.round(v * r) + 0.5) / r;
     ctx.lineWidth = thin ? 1 / r : 1.5;
+    this.boxesDrawn = single.length;
     for (const [key, rects] of batches) {
       const [color, dashed] = key.split("|");
       ctx.strokeStyle = color;
       ctx.setLineDash(dashed === "1" ? [6, 4] : []);
+      this.boxesDrawn += rects.length;
       ctx.beginPath();
       if (thin) {
         for (const [x, y, w, h] of rects) {

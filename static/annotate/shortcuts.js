@@ -23,7 +23,7 @@ export const SHORTCUTS = [
   {
     keys: ["Delete", "Backspace"],
     action: "delete",
-    help: "Delete the selected shape on this frame",
+    help: "Delete the selected shape's keyframe on this frame (on a frame between keyframes: its whole track)",
   },
   {
     keys: ["Shift+Delete", "Shift+Backspace"],
@@ -252,7 +252,8 @@ export function createCommands({ editor, canvas, tools, tracks, timeline, sugges
   };
 }
 
-/** Delete: the selected shape on this frame; on an interpolated frame, its whole track. */
+/** Delete: the selected shape's keyframe on this frame; where it is not a keyframe
+ * (interpolated, or held after its last keyframe), its whole track, as in CVAT. */
 function deleteSelected(editor) {
   const item = editor.selectedItem();
   if (!editor.editable || !item) return;
