@@ -334,9 +334,16 @@ export class Tools {
     editor.selectItem(hit.item, hit.point ?? null);
     if (!editor.editable) return;
     // The shape becomes a keyframe here only once it is really moved (a click selects).
-    const snapshot = cloneDoc(editor.doc);
     const { width, height } = editor.imageSize;
-    const common = { item: hit.item, shape: null, snapshot, moved: false, width, height, start: p };
+    const common = {
+      item: hit.item,
+      shape: null, // the keyframe moved, once the pointer really moves (grab)
+      snapshot: null,
+      moved: false,
+      width,
+      height,
+      start: p,
+    };
     if (hit.point) this.drag = { kind: "point", name: hit.point, ...common };
     else if (hit.handle) this.drag = { kind: "resize", handle: hit.handle, ...common };
     else this.drag = { kind: "move", ...common };
@@ -355,6 +362,7 @@ export class Tools {
   grab(drag, p) {
     if (drag.shape) return true;
     if (Math.hypot(p.sx - drag.start.sx, p.sy - drag.start.sy) < 2) return false;
+    drag.snapshot = cloneDoc(this.editor.doc); // what undo goes back to
     drag.shape = materialize(this.editor.doc, drag.item);
     drag.origin = { ...drag.shape };
     this.editor.invalidate();
