@@ -83,6 +83,7 @@ def annotation_data(annotation: Annotation | None) -> dict:
                     "h": b.h,
                     "track": b.track.number if b.track else None,
                     "keyframe": b.keyframe,
+                    "outside": b.outside,
                     "source": b.source,
                     "confidence": b.confidence,
                 }
@@ -94,6 +95,7 @@ def annotation_data(annotation: Annotation | None) -> dict:
                     "label": k.label_class.name,
                     "track": k.track.number if k.track else None,
                     "keyframe": k.keyframe,
+                    "outside": k.outside,
                     "source": k.source,
                     "confidence": k.confidence,
                     "points": k.points,

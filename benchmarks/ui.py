@@ -17,8 +17,15 @@ serves the app with Django's live server thread (static files included). Measure
 - drag_fps: 200 boxes on one 1920x1080 frame; one box dragged for 3 s by real mouse input
   (Playwright), frames drawn per second (each draw repaints all 200 boxes).
 
+- frame_change_2000_ms and drag_fps_2000: the same two on a 1920x1080 video segment of
+  CROWD_FRAMES frames holding 2,000 tracks (a 50 x 40 grid of boxes moving across the
+  segment, each with keyframes on the first and the last frame, so every frame shows 2,000
+  interpolated shapes): the median frame change, and one of them dragged for 3 s.
+  `measure_frame_change_2000()` runs it alone (benchmarks/video.py calls it).
+
 Extra figures (not in the last line): cold frame change (a jump far outside the prefetch
-window) and the cost of one full redraw of the 200 boxes.
+window), the cost of one full redraw of the 200 boxes and of the 2,000, and of computing
+what is on a frame of the 2,000.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from urllib.parse import urlsplit, urlunsplit  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DB_NAME = "bench_ui"
+DB_NAME = os.environ.get("BENCH_UI_DATABASE", "bench_ui")  # another name: runs side by side
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -55,6 +62,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIDEO_FRAMES = 40
+CROWD_FRAMES = 32
+CROWD_COLUMNS, CROWD_ROWS = 50, 40  # 2,000 tracks
 
 
 def _server_url() -> str:
@@ -248,7 +257,211 @@ def make_data():
         for j in range(10)
     ]  # fmt: skip
     annotation_save(task=crowd_task, user=user, base_version=None, payload={"boxes": boxes})
+    for task in (video_task, big_task, crowd_task):
+        hold(task, user)  # a lease row says who holds a task
     return user, video_task, big_task, crowd_task
+
+
+def hold(task, user) -> None:
+    """The lease row that says the user holds the task, as a claim leaves it."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from annotate.models import TaskLease
+
+    now = timezone.now()
+    TaskLease.objects.create(
+        task=task, user=user, expires_at=now + timedelta(hours=2), claimed_at=now
+    )
+
+
+def make_crowd_video(name: str = "crowd"):
+    """A video task with 2,000 tracks on every frame; returns (user, task)."""
+    import hashlib
+    from datetime import timedelta
+
+    from django.contrib.auth.models import User
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from django.utils import timezone
+
+    from annotate.models import AnnotationTask, Asset, Frame, LabelClass, Membership, Project
+    from annotate.services.annotations import annotation_save
+
+    user = User.objects.create_user(f"bench-{name}", f"{name}@example.com", "bench-password-123")
+    project = Project.objects.create(
+        name=f"UI benchmark: {CROWD_COLUMNS * CROWD_ROWS} tracks",
+        tracks_enabled=True,
+        frame_stride=1,
+        segment_length=CROWD_FRAMES,
+    )
+    Membership.objects.create(project=project, user=user, role=Membership.Role.ANNOTATOR)
+    LabelClass.objects.create(project=project, name="person", color="#e6194b", hotkey="1")
+    LabelClass.objects.create(project=project, name="car", color="#3cb44b", hotkey="2", order=1)
+    video = Asset.objects.create(
+        project=project,
+        kind=Asset.Kind.VIDEO,
+        file=f"bench/{name}.mp4",
+        original_name=f"{name}.mp4",
+        sha256=hashlib.sha256(name.encode()).hexdigest(),
+        content_type="video/mp4",
+        width=1920,
+        height=1080,
+        fps=25,
+        frame_count=CROWD_FRAMES,
+        state=Asset.State.READY,
+        progress=1.0,
+    )
+    frames = []
+    for index in range(CROWD_FRAMES):
+        image = default_storage.save(
+            f"bench/{name}/{index}.jpg", ContentFile(noisy_jpeg(1920, 1080, 500 + index))
+        )
+        frames.append(
+            Frame.objects.create(
+                asset=video, index=index, timestamp=index / 25, image=image, width=1920, height=1080
+            )
+        )
+    task = AnnotationTask.objects.create(
+        project=project,
+        asset=video,
+        kind=AnnotationTask.Kind.VIDEO,
+        frame_start=0,
+        frame_end=CROWD_FRAMES - 1,
+        frame_count=CROWD_FRAMES,
+        lease_user=user,
+        lease_expires_at=timezone.now() + timedelta(hours=2),
+        state=AnnotationTask.State.IN_PROGRESS,
+    )
+    hold(task, user)
+    cell_w, cell_h = 1900 / CROWD_COLUMNS, 1060 / CROWD_ROWS
+    tracks, boxes = [], []
+    for i in range(CROWD_COLUMNS):
+        for j in range(CROWD_ROWS):
+            number = 1 + i * CROWD_ROWS + j
+            label = "person" if (i + j) % 2 else "car"
+            tracks.append({"number": number, "label": label})
+            x, y = 10 + i * cell_w, 10 + j * cell_h
+            size = {"w": cell_w * 0.7, "h": cell_h * 0.7}
+            for frame, dx in ((frames[0], 0.0), (frames[-1], cell_w * 0.2)):
+                boxes.append(
+                    {"frame": frame.pk, "label": label, "track": number, "x": x + dx, "y": y} | size
+                )
+    annotation_save(
+        task=task, user=user, base_version=None, payload={"tracks": tracks, "boxes": boxes}
+    )
+    return user, task
+
+
+def _crowd_figures(browser, cookie, base, task, steps: int, seconds: float) -> dict:
+    context, page = new_page(browser, cookie)
+    problems = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(f"{base}/tasks/{task.pk}/label/")
+    try:
+        wait_ready(page)
+    except Exception:
+        print("the page did not get ready:", problems, file=sys.stderr)
+        raise
+    count = page.evaluate("() => window.labelApp.items().length")
+    assert count == CROWD_COLUMNS * CROWD_ROWS, f"expected 2,000 shapes, got {count}"
+    page.wait_for_timeout(1500)  # the first prefetch window, the track list and its risks
+    times = []
+    for _ in range(min(steps, CROWD_FRAMES - 2)):
+        times.append(page.evaluate(STEP_JS))
+        page.wait_for_timeout(250)
+    costs = page.evaluate(
+        """() => {
+            const app = window.labelApp, editor = app.editor;
+            let t0 = performance.now();
+            for (let i = 0; i < 20; i++) app.drawNow();
+            const redraw = (performance.now() - t0) / 20;
+            t0 = performance.now();
+            for (let i = 0; i < 20; i++) { editor.setFrame(editor.frame); editor.items(); }
+            return {redraw, items: (performance.now() - t0) / 20};
+        }"""
+    )
+    page.keyboard.press("v")
+    # Grab the box of grid cell (25, 20) on the frame shown, then move it with pointer events
+    # every 8 ms (a 125 Hz mouse) for `seconds`: frames drawn per second.
+    start = page.evaluate(
+        """(track) => {
+            const app = window.labelApp, r = app.stage.getBoundingClientRect(), v = app.view;
+            const b = app.items().find((i) => i.track === track).value;
+            const [cx, cy] = [b.x + b.w / 2, b.y + b.h / 2];
+            return [r.left + cx * v.scale + v.x, r.top + cy * v.scale + v.y];
+        }""",
+        1 + 25 * CROWD_ROWS + 20,
+    )
+    page.mouse.move(*start)
+    page.mouse.down()
+    fps = page.evaluate(DRAG_JS, [*start, seconds])
+    page.mouse.up()
+    assert page.evaluate("() => window.labelApp.drag === null")
+    context.close()
+    return {
+        "frame_change_2000_ms": statistics.median(times),
+        "frame_change_2000_p90_ms": sorted(times)[int(0.9 * (len(times) - 1))],
+        "drag_fps_2000": fps,
+        "redraw_2000_ms": costs["redraw"],
+        "items_2000_ms": costs["items"],
+    }
+
+
+def measure_frame_change_2000(
+    *, browser=None, base: str | None = None, steps: int = 30, seconds: float = 3.0
+) -> dict:
+    """Frame change and drag with 2,000 tracked shapes on a frame, in the real page:
+    {"frame_change_2000_ms", "drag_fps_2000", and extra figures}.
+
+    With Django already set up (benchmarks/video.py, its own database), the crowd video goes
+    into that database; otherwise into a bench_ui database of its own, dropped at the end.
+    Without `base` it serves the app itself; without `browser` it starts chromium."""
+    from django.conf import settings
+
+    own_database = not settings.configured
+    media = server_url = None
+    if own_database:
+        media = tempfile.mkdtemp(prefix="bench-ui-media-")
+        server_url = _server_url()
+        admin_execute(server_url, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        admin_execute(server_url, f"CREATE DATABASE {DB_NAME}")
+        setup_environment(server_url, media)
+    try:
+        import django
+
+        django.setup()
+        if own_database:
+            from django.core.management import call_command
+
+            call_command("migrate", verbosity=0)
+        user, task = make_crowd_video(f"crowd-{time.time_ns()}")
+        server = None
+        if base is None:
+            server, base = start_server()
+        cookie = session_cookie(user, base)
+        if browser is not None:
+            return _crowd_figures(browser, cookie, base, task, steps, seconds)
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            own = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                return _crowd_figures(own, cookie, base, task, steps, seconds)
+            finally:
+                own.close()
+                if server is not None:
+                    server.terminate()
+    finally:
+        if own_database:
+            from django.db import connections
+
+            connections.close_all()
+            admin_execute(server_url, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+            import shutil
+
+            shutil.rmtree(media, ignore_errors=True)
 
 
 def start_server():
@@ -352,6 +565,32 @@ def measure_big_image(browser, cookie, base, task) -> tuple[float, dict]:
     return statistics.median(samples), breakdowns[samples.index(statistics.median(samples))]
 
 
+# Pointer events every 8 ms (a 125 Hz mouse) along a circle for `seconds`, dispatched in the
+# page so the test driver's round trips do not count: frames drawn per second.
+DRAG_JS = """async ([sx, sy, seconds]) => {
+            const app = window.labelApp;
+            const before = app.stats.draws;
+            const t0 = performance.now();
+            let step = 0;
+            await new Promise((resolve) => {
+                const timer = setInterval(() => {
+                    step += 1;
+                    const a = step * 0.05;
+                    app.stage.dispatchEvent(new PointerEvent("pointermove", {
+                        clientX: sx + 150 * Math.cos(a) - 150, clientY: sy + 150 * Math.sin(a),
+                        pointerId: 1, bubbles: true, buttons: 1,
+                    }));
+                    if (performance.now() - t0 > seconds * 1000) {
+                        clearInterval(timer);
+                        resolve();
+                    }
+                }, 8);
+            });
+            await new Promise((r) => requestAnimationFrame(r));
+            return (app.stats.draws - before) / ((performance.now() - t0) / 1000);
+        }"""
+
+
 def measure_drag(browser, cookie, base, task, seconds: float = 3.0) -> tuple[float, float, float]:
     context, page = new_page(browser, cookie)
     page.goto(f"{base}/tasks/{task.pk}/label/")
@@ -382,31 +621,7 @@ def measure_drag(browser, cookie, base, task, seconds: float = 3.0) -> tuple[flo
     sx, sy = to_screen(20 + 10 * 94 + 35, 20 + 5 * 105 + 40)
     page.mouse.move(sx, sy)
     page.mouse.down()
-    fps = page.evaluate(
-        """async ([sx, sy, seconds]) => {
-            const app = window.labelApp;
-            const before = app.stats.draws;
-            const t0 = performance.now();
-            let step = 0;
-            await new Promise((resolve) => {
-                const timer = setInterval(() => {
-                    step += 1;
-                    const a = step * 0.05;
-                    app.stage.dispatchEvent(new PointerEvent("pointermove", {
-                        clientX: sx + 150 * Math.cos(a) - 150, clientY: sy + 150 * Math.sin(a),
-                        pointerId: 1, bubbles: true, buttons: 1,
-                    }));
-                    if (performance.now() - t0 > seconds * 1000) {
-                        clearInterval(timer);
-                        resolve();
-                    }
-                }, 8);
-            });
-            await new Promise((r) => requestAnimationFrame(r));
-            return (app.stats.draws - before) / ((performance.now() - t0) / 1000);
-        }""",
-        [sx, sy, seconds],
-    )
+    fps = page.evaluate(DRAG_JS, [sx, sy, seconds])
     # The same through Playwright's input (each move is a round trip to the browser, so on
     # a loaded machine this measures the test driver as much as the page).
     draws_before = page.evaluate("() => window.labelApp.stats.draws")
@@ -444,7 +659,8 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         t0 = time.perf_counter()
         user, video_task, big_task, crowd_task = make_data()
-        print(f"data: {VIDEO_FRAMES} frames 1920x1080, a 4000x3000 image, 200 boxes "
+        print(f"data: {VIDEO_FRAMES} frames 1920x1080, a 4000x3000 image, 200 boxes; the "
+              f"{CROWD_COLUMNS * CROWD_ROWS}-track video is made when it is measured "
               f"({time.perf_counter() - t0:.1f} s)")  # fmt: skip
         server, base = start_server()
         cookie = session_cookie(user, base)
@@ -465,6 +681,13 @@ def main() -> None:
             print(f"drag with 200 boxes: {fps:.1f} fps with 125 Hz pointer events (goal ~60); "
                   f"{driven_fps:.1f} fps driven move by move through Playwright; one full "
                   f"redraw {redraw_ms:.2f} ms")  # fmt: skip
+            crowd = measure_frame_change_2000(browser=browser, base=base, steps=args.steps)
+            print(f"2,000 tracked shapes on a frame: frame change median "
+                  f"{crowd['frame_change_2000_ms']:.1f} ms, p90 "
+                  f"{crowd['frame_change_2000_p90_ms']:.1f} ms (goal median <= 16); drag "
+                  f"{crowd['drag_fps_2000']:.1f} fps (goal 60); one full redraw "
+                  f"{crowd['redraw_2000_ms']:.2f} ms; what is on a frame "
+                  f"{crowd['items_2000_ms']:.2f} ms")  # fmt: skip
             browser.close()
         server.terminate()
     finally:
@@ -476,7 +699,11 @@ def main() -> None:
         import shutil
 
         shutil.rmtree(media, ignore_errors=True)
-    print(f"frame_change_ms={frame_ms:.1f} big_image_ms={big_ms:.0f} drag_fps={fps:.1f}")
+    print(
+        f"frame_change_ms={frame_ms:.1f} big_image_ms={big_ms:.0f} drag_fps={fps:.1f} "
+        f"frame_change_2000_ms={crowd['frame_change_2000_ms']:.1f} "
+        f"drag_fps_2000={crowd['drag_fps_2000']:.1f}"
+    )
 
 
 if __name__ == "__main__":

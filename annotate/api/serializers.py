@@ -306,6 +306,7 @@ class BoxSerializer(serializers.ModelSerializer):
             "w",
             "h",
             "keyframe",
+            "outside",
             "source",
             "confidence",
         ]
@@ -338,6 +339,7 @@ class KeypointInstanceSerializer(serializers.ModelSerializer):
             "track",
             "points",
             "keyframe",
+            "outside",
             "source",
             "confidence",
         ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 from django.db import transaction
@@ -74,6 +74,8 @@ class Placed:
     score: float | None
     keyframe: bool = True
     record: str = ""  # where it came from, for the import report
+    outside: bool = False  # the track's object is gone from this frame on
+    derived: bool = False  # not in the file: the end of a track the file lists frame by frame
 
 
 class _Resolver:
@@ -218,7 +220,7 @@ class _Resolver:
             for i in range(0, len(flat), 3):
                 flat[i] *= scale_x
                 flat[i + 1] *= scale_y
-            if labeled_count(flat):
+            if labeled_count(flat) or record.outside:
                 points = points_from_triples(flat, names)
         if box is None and points is None:
             return "Nothing to import: no box and no labeled keypoint."
@@ -236,6 +238,7 @@ class _Resolver:
             score=record.score,
             keyframe=record.keyframe,
             record=record.record,
+            outside=record.outside and is_video and record.track is not None,
         )
 
 
@@ -278,11 +281,26 @@ def import_file(
                     result.records_imported += 1
     except FileRejected as rejected:
         raise ImportRefused(str(rejected)) from None
+    if mode == "predictions":
+        for placed_shapes in shapes.values():  # a prediction is a shape, never an absence
+            placed_shapes[:] = [p for p in placed_shapes if not p.outside]
     refused = placed_validate(
         project=project, shapes=shapes, format=format, predictions=mode == "predictions"
     )
+    if mode != "predictions":
+        # The tracks' ends are added to what passed, and checked like everything else.
+        ended = _as_track_keyframes(shapes, resolver, every_frame=format in EVERY_FRAME_FORMATS)
+        if ended:
+            refused += placed_validate(
+                project=project,
+                shapes={task_id: shapes[task_id] for task_id in ended},
+                format=format,
+                predictions=False,
+            )
     result.errors.extend(refused)
-    result.records_imported -= len(refused)
+    result.records_imported -= len([e for e in refused if not e.get("derived")])
+    for error in refused:
+        error.pop("derived", None)
     if result.records_total and not result.records_imported:
         raise ImportRefused(
             f"None of the file's {result.records_total} record(s) can be imported; nothing "
@@ -315,6 +333,66 @@ def import_file(
         _write_ground_truth(task_ids, shapes, user=user, on_progress=on_progress)
     result.tasks_written = len(task_ids)
     return result
+
+
+# Formats that list a tracked object on every frame where it is seen, and only there: a frame
+# without it means it is gone. CVAT says so itself (outside) and may give keyframes only.
+EVERY_FRAME_FORMATS = frozenset({"coco", "yolo", "mot"})
+
+
+def _as_track_keyframes(
+    shapes: dict[int, list[Placed]], resolver: _Resolver, *, every_frame: bool
+) -> set[int]:
+    """Make each task's tracked shapes what the editor keeps (annotate.track_shapes): a track
+    starts with a keyframe in every segment and after every outside one, and in a format that
+    lists every frame, each stretch of frames ends with an outside keyframe on the segment's
+    next frame, so that a track is not carried on where the file says it is gone. Returns the
+    tasks that got such ends."""
+    ended = set()
+    for task_id, placed in shapes.items():
+        tracked = [p for p in placed if p.track is not None and p.frame_index is not None]
+        if not tracked:
+            continue
+        asset_id = tracked[0].asset_id
+        start, end = next(t[2:4] for t in resolver.tasks(asset_id) if t[0] == task_id)
+        frames = resolver.frames(asset_id)
+        indices = [i for i in sorted(frames) if start <= i <= end]
+        following = dict(zip(indices, indices[1:], strict=False))
+        closers = []
+        for kind, other in (("box", "points"), ("points", "box")):
+            runs: dict[int, list[Placed]] = defaultdict(list)
+            for shape in tracked:
+                if getattr(shape, kind) is not None:
+                    runs[shape.track].append(shape)
+            for run in runs.values():
+                run.sort(key=lambda p: p.frame_index)
+                for before, shape in zip([None, *run], run, strict=False):
+                    if before is None or before.outside:
+                        shape.keyframe = True
+                if not every_frame:
+                    continue
+                for shape, after in zip(run, [*run[1:], None], strict=True):
+                    next_index = following.get(shape.frame_index)
+                    if shape.outside or next_index is None:
+                        continue
+                    if after is not None and after.frame_index == next_index:
+                        continue
+                    closers.append(
+                        replace(
+                            shape,
+                            frame_id=frames[next_index][0],
+                            frame_index=next_index,
+                            outside=True,
+                            keyframe=True,
+                            record=f"{shape.record} (where its track ends)",
+                            derived=True,
+                            **{other: None},
+                        )
+                    )
+        if closers:
+            placed.extend(closers)
+            ended.add(task_id)
+    return ended
 
 
 def _prediction_units(placed: list[Placed]) -> list[dict]:
@@ -437,6 +515,7 @@ def _write_ground_truth(
                             else None
                         ),
                         "keyframe": shape.keyframe,
+                        "outside": shape.outside,
                     }
                     if shape.box is not None:
                         x, y, w, h = shape.box

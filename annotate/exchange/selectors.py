@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
@@ -21,6 +21,7 @@ from annotate.models import (
     LabelClass,
     Project,
 )
+from annotate.track_shapes import track_frames
 
 EXPORTED_KINDS = (Annotation.Kind.SUBMISSION, Annotation.Kind.IMPORT)
 # An export's state filter: "submitted" exports every labeled task, reviewed or not.
@@ -70,6 +71,7 @@ class BoxRow:
     h: float
     keyframe: bool = True
     confidence: float | None = None
+    outside: bool = False
 
 
 @dataclass
@@ -80,22 +82,43 @@ class KeypointRow:
     points: dict
     keyframe: bool = True
     confidence: float | None = None
+    outside: bool = False
 
 
 @dataclass
 class ExportTask:
+    """One exported version: its frames, and its stored rows (a track's keyframes)."""
+
     task_id: int
     annotation_id: int
     asset: AssetInfo
     frames: list[FrameInfo]
     boxes: list[BoxRow] = field(default_factory=list)
     keypoints: list[KeypointRow] = field(default_factory=list)
+    _by_frame: dict | None = field(default=None, repr=False)
 
     def shapes_on(self, frame_id: int | None) -> tuple[list[BoxRow], list[KeypointRow]]:
-        return (
-            [b for b in self.boxes if b.frame_id == frame_id],
-            [k for k in self.keypoints if k.frame_id == frame_id],
-        )
+        """What is on one frame: its untracked shapes, and every track present there with
+        its shape computed from the keyframes (annotate.track_shapes)."""
+        if self._by_frame is None:
+            self._by_frame = self._shapes_by_frame()
+        return self._by_frame.get(frame_id, ([], []))
+
+    def _shapes_by_frame(self) -> dict[int | None, tuple[list, list]]:
+        by_frame: dict[int | None, tuple[list, list]] = defaultdict(lambda: ([], []))
+        position = {frame.id: i for i, frame in enumerate(self.frames)}
+        for kind, rows in ((0, self.boxes), (1, self.keypoints)):
+            keyframes: dict[int, list] = defaultdict(list)
+            for row in rows:
+                if row.track is None:
+                    by_frame[row.frame_id][kind].append(row)
+                elif row.keyframe and row.frame_id in position:
+                    keyframes[row.track].append((position[row.frame_id], row))
+            for track in sorted(keyframes):
+                for at, shape, _ in track_frames(keyframes[track], len(self.frames)):
+                    frame_id = self.frames[at].id
+                    by_frame[frame_id][kind].append(replace(shape, frame_id=frame_id))
+        return by_frame
 
 
 def asset_export_name(*, asset_id: int, external_key: str, original_name: str) -> str:
@@ -204,6 +227,7 @@ def _load_chunk(chunk: list[tuple]) -> Iterator[ExportTask]:
         "h",
         "keyframe",
         "confidence",
+        "outside",
     ):
         boxes[b[0]].append(BoxRow(*b[1:]))
     keypoints: dict[int, list[KeypointRow]] = defaultdict(list)
@@ -215,6 +239,7 @@ def _load_chunk(chunk: list[tuple]) -> Iterator[ExportTask]:
         "points",
         "keyframe",
         "confidence",
+        "outside",
     ):
         keypoints[k[0]].append(KeypointRow(*k[1:]))
 
@@ -234,36 +259,56 @@ def _load_chunk(chunk: list[tuple]) -> Iterator[ExportTask]:
         )
 
 
-def iter_track_boxes(annotations: QuerySet, *, asset_id: int, chunk_size: int = 2000):
-    """Tracked boxes of one video in the exported versions, ordered by track then frame, so a
-    track split over several segments comes out as one (CVAT). Rows:
-    (track number, label_class_id, frame index, x, y, w, h, keyframe)."""
-    return (
-        Box.objects.filter(
+@dataclass(frozen=True)
+class TrackKeyframe:
+    """A keyframe of a track in one exported version, with that version's segment."""
+
+    track: int
+    segment: tuple[int, int]  # first and last source frame index of the task
+    frame_index: int
+    shape: BoxRow | KeypointRow
+
+
+def iter_track_keyframes(
+    annotations: QuerySet, *, asset_id: int, skeletons: bool = False, chunk_size: int = 2000
+) -> Iterator[TrackKeyframe]:
+    """The keyframes of the tracked boxes (or skeletons) of one video in the exported
+    versions, ordered by track, segment and frame, so that a track split over several
+    segments comes out as one (CVAT)."""
+    model = KeypointInstance if skeletons else Box
+    geometry = ("points",) if skeletons else ("x", "y", "w", "h")
+    rows = (
+        model.objects.filter(
             annotation_id__in=annotations.values("id"),
             track__isnull=False,
+            keyframe=True,
             frame__asset_id=asset_id,
         )
-        .order_by("track__number", "frame__index", "id")
+        .order_by("track__number", "annotation__task__frame_start", "frame__index", "id")
         .values_list(
-            "track__number", "label_class_id", "frame__index", "x", "y", "w", "h", "keyframe"
+            "track__number",
+            "annotation__task__frame_start",
+            "annotation__task__frame_end",
+            "frame__index",
+            "frame_id",
+            "label_class_id",
+            *geometry,
+            "confidence",
+            "outside",
         )
         .iterator(chunk_size=chunk_size)
     )
+    make = KeypointRow if skeletons else BoxRow
+    for number, start, end, index, frame_id, class_id, *rest in rows:
+        *values, confidence, outside = rest
+        shape = make(frame_id, class_id, number, *values, True, confidence, outside)
+        yield TrackKeyframe(number, (start, end), index, shape)
 
 
-def iter_track_keypoints(annotations: QuerySet, *, asset_id: int, chunk_size: int = 2000):
-    """Like iter_track_boxes for skeletons. Rows:
-    (track number, label_class_id, frame index, points, keyframe)."""
-    return (
-        KeypointInstance.objects.filter(
-            annotation_id__in=annotations.values("id"),
-            track__isnull=False,
-            frame__asset_id=asset_id,
-        )
-        .order_by("track__number", "frame__index", "id")
-        .values_list("track__number", "label_class_id", "frame__index", "points", "keyframe")
-        .iterator(chunk_size=chunk_size)
+def frame_indices(asset_id: int) -> list[int]:
+    """The source indices of a video's extracted frames, in order."""
+    return list(
+        Frame.objects.filter(asset_id=asset_id).order_by("index").values_list("index", flat=True)
     )
 
 

@@ -51,7 +51,12 @@ class _TaskPayload:
         tracks: dict[int, str] = {}
         boxes, keypoints = [], []
         for i, shape in enumerate(placed):
-            common = {"frame": shape.frame_id, "label": shape.label, "keyframe": shape.keyframe}
+            common = {
+                "frame": shape.frame_id,
+                "label": shape.label,
+                "keyframe": shape.keyframe,
+                "outside": shape.outside,
+            }
             if shape.track is not None:
                 common["track"] = shape.track
                 if shape.track not in tracks:
@@ -105,7 +110,8 @@ def placed_validate(
 ) -> list[dict]:
     """Check every task's shapes with the editor's validator. Refused records are removed
     from `shapes`; the kept ones get the validator's (clipped) geometry. Returns the errors,
-    [{"record", "message"}], one per refused record."""
+    [{"record", "message", "derived"}], one per refused record ("derived": not a record of
+    the file but the end of a track the import added)."""
     classes = {c.name: c for c in LabelClass.objects.filter(project=project)}
     task_ids = sorted(shapes)
     tasks: dict[int, AnnotationTask] = {}
@@ -146,13 +152,21 @@ def placed_validate(
                     i: [_message(p, m) for p, m in problems.items()] for i in range(len(placed))
                 }
             errors.extend(
-                {"record": placed[i].record, "message": " ".join(refused[i])}
+                {
+                    "record": placed[i].record,
+                    "message": " ".join(refused[i]),
+                    "derived": placed[i].derived,
+                }
                 for i in sorted(refused)
             )
             placed = [s for i, s in enumerate(placed) if i not in refused]
         else:
             errors.extend(
-                {"record": s.record, "message": "Refused with the rest of its task."}
+                {
+                    "record": s.record,
+                    "message": "Refused with the rest of its task.",
+                    "derived": s.derived,
+                }
                 for s in placed
             )
             placed = []

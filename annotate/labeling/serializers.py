@@ -16,7 +16,9 @@ class DraftSaveInput(serializers.Serializer):
     base_version = serializers.IntegerField(allow_null=True, help_text="null: never saved")
     force = serializers.BooleanField(required=False, default=False)
     payload = serializers.DictField(
-        help_text='{"tracks": [...], "boxes": [...], "keypoints": [...]}'
+        help_text='{"tracks": [...], "boxes": [...], "keypoints": [...]}, each shape as in '
+        "the task payload's annotation (a track's shapes are its keyframes; `outside` true: "
+        "the object is gone from that frame until the track's next keyframe)."
     )
 
 
@@ -26,6 +28,11 @@ class ReviewInput(serializers.Serializer):
 
 
 # --- a version's shapes, in the save format -----------------------------------------------------
+
+OUTSIDE_HELP = (
+    "A track's keyframe saying the object is gone from this frame until the track's next "
+    "keyframe (its geometry: where it was last seen). Only on a tracked keyframe."
+)
 
 
 class TrackShape(serializers.Serializer):
@@ -42,6 +49,7 @@ class BoxShape(serializers.Serializer):
     h = serializers.FloatField()
     track = serializers.IntegerField(allow_null=True)
     keyframe = serializers.BooleanField()
+    outside = serializers.BooleanField(help_text=OUTSIDE_HELP)
     source = serializers.CharField()
     confidence = serializers.FloatField(allow_null=True)
 
@@ -51,6 +59,7 @@ class KeypointShape(serializers.Serializer):
     label = serializers.CharField()
     track = serializers.IntegerField(allow_null=True)
     keyframe = serializers.BooleanField()
+    outside = serializers.BooleanField(help_text=OUTSIDE_HELP)
     source = serializers.CharField()
     confidence = serializers.FloatField(allow_null=True)
     points = serializers.DictField(

@@ -408,7 +408,11 @@ class ShapeSource(models.TextChoices):
 
 
 class Box(models.Model):
-    """An axis-aligned box in image pixels (x, y: top-left corner)."""
+    """An axis-aligned box in image pixels (x, y: top-left corner).
+
+    A tracked box is a keyframe of its track (or, with keyframe false, a stored copy of the
+    interpolation there); an `outside` keyframe says the object is gone from that frame on
+    until the track's next keyframe. annotate.track_shapes computes the frames between."""
 
     annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="boxes")
     frame = models.ForeignKey(
@@ -423,6 +427,9 @@ class Box(models.Model):
     w = models.FloatField()
     h = models.FloatField()
     keyframe = models.BooleanField(default=True)
+    outside = models.BooleanField(
+        default=False, help_text="The tracked object is gone from this frame on."
+    )
     source = models.CharField(max_length=5, choices=ShapeSource.choices, default=ShapeSource.HUMAN)
     confidence = models.FloatField(
         null=True,
@@ -443,6 +450,10 @@ class Box(models.Model):
                 condition=Q(source="human") | Q(confidence__isnull=False),
                 name="box_model_has_confidence",
             ),
+            models.CheckConstraint(
+                condition=Q(outside=False) | (Q(keyframe=True) & Q(track__isnull=False)),
+                name="box_outside_is_a_track_keyframe",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -451,7 +462,8 @@ class Box(models.Model):
 
 class KeypointInstance(models.Model):
     """One skeleton: points = {name: [x, y, visibility]} with COCO visibility
-    0 = not labeled, 1 = labeled but occluded, 2 = labeled and visible."""
+    0 = not labeled, 1 = labeled but occluded, 2 = labeled and visible. Tracked skeletons are
+    keyframes with `outside` as for Box."""
 
     annotation = models.ForeignKey(
         Annotation, on_delete=models.CASCADE, related_name="keypoint_instances"
@@ -467,6 +479,9 @@ class KeypointInstance(models.Model):
     )
     points = models.JSONField(default=dict)
     keyframe = models.BooleanField(default=True)
+    outside = models.BooleanField(
+        default=False, help_text="The tracked object is gone from this frame on."
+    )
     source = models.CharField(max_length=5, choices=ShapeSource.choices, default=ShapeSource.HUMAN)
     confidence = models.FloatField(null=True, blank=True)
 
@@ -476,6 +491,10 @@ class KeypointInstance(models.Model):
                 condition=Q(confidence__isnull=True)
                 | (Q(confidence__gte=0) & Q(confidence__lte=1)),
                 name="kpi_confidence_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(outside=False) | (Q(keyframe=True) & Q(track__isnull=False)),
+                name="kpi_outside_is_a_track_keyframe",
             ),
         ]
 

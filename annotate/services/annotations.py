@@ -4,6 +4,9 @@ version with its shapes in one transaction, so no save ever overwrites earlier w
 Clipping rule (said in the error messages too): a box must lie within the image,
 [0, width] x [0, height] in pixels, with a tolerance of 0.5 px on every side; shapes within
 the tolerance are clipped to the image edge when stored. Keypoints follow the same rule.
+
+On a video a tracked shape is a keyframe of its track, or an outside keyframe (the object is
+gone from that frame on); annotate.track_shapes says where the track is on the frames between.
 """
 
 from __future__ import annotations
@@ -192,6 +195,26 @@ class _Validator:
             return True
         return value
 
+    def outside(self, shape: dict, path: str, keyframe: bool) -> bool:
+        """An outside keyframe: the tracked object is gone from this frame until the track's
+        next keyframe (annotate.track_shapes)."""
+        value = shape.get("outside", False)
+        if not isinstance(value, bool):
+            self.add(f"{path}.outside", "Must be true or false.")
+            return False
+        if value and shape.get("track") is None:
+            self.add(
+                f"{path}.outside",
+                "Only a track's shape can be outside (the object left the view); "
+                "delete an untracked shape instead.",
+            )
+        elif value and not keyframe:
+            self.add(
+                f"{path}.keyframe",
+                "An outside shape is a keyframe: it says from which frame the object is gone.",
+            )
+        return value
+
     # -- whole payload -----------------------------------------------------------------
 
     def check(self, payload: object) -> _Checked:
@@ -272,6 +295,7 @@ class _Validator:
         values = {k: self.number(box.get(k), f"{path}.{k}") for k in ("x", "y", "w", "h")}
         track = self.track(box.get("track"), f"{path}.track", cls, declared)
         keyframe = self.keyframe(box, path)
+        outside = self.outside(box, path, keyframe)
         source, confidence = self.source(box, path)
         if values["w"] is not None and values["w"] <= 0:
             self.add(f"{path}.w", "The width must be greater than 0.")
@@ -315,6 +339,7 @@ class _Validator:
             "w": right - left,
             "h": bottom - top,
             "keyframe": keyframe,
+            "outside": outside,
             "source": source,
             "confidence": confidence,
         }
@@ -327,6 +352,7 @@ class _Validator:
         cls = self.label(inst.get("label"), f"{path}.label")
         track = self.track(inst.get("track"), f"{path}.track", cls, declared)
         keyframe = self.keyframe(inst, path)
+        outside = self.outside(inst, path, keyframe)
         source, confidence = self.source(inst, path)
         points = inst.get("points")
         if not isinstance(points, dict):
@@ -366,7 +392,8 @@ class _Validator:
                 continue
             clean[name] = [min(max(px, 0.0), width), min(max(py, 0.0), height), v]
         unchanged = len(self.errors) == errors_before and len(self.schema_errors) == schema_before
-        if unchanged and not any(p[2] for p in clean.values()):
+        # An outside skeleton only says the object is gone: it may have no point left.
+        if unchanged and not outside and not any(p[2] for p in clean.values()):
             self.add(f"{path}.points", "Label at least one point, or delete the skeleton.")
         if where is None or cls is None or len(self.errors) != errors_before:
             return None
@@ -378,6 +405,7 @@ class _Validator:
             "track": track,
             "points": {name: clean.get(name, [0, 0, 0]) for name in self.project.keypoint_names},
             "keyframe": keyframe,
+            "outside": outside,
             "source": source,
             "confidence": confidence,
         }

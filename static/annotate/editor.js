@@ -1,15 +1,16 @@
 // The task being labeled, without the DOM: its schema and frames, the shapes (a document, see
 // model.js), the frame shown, the selection, the skeleton being placed, undo, and the server's
-// validation errors per shape. The page's views subscribe to two events:
+// validation errors per shape. The page's views subscribe to three events:
 //   "change" {save}  the shapes changed (save: false when there is nothing to send)
 //   "selection"      the selected shape or point changed
+//   "notice" {id, text, kind?}  something the annotator should be told (a banner)
 
-import { cloneDoc, emptyDoc, shapesAt, toPayload, trackGroups } from "./model.js";
+import { buildIndex, cloneDoc, emptyDoc, shapesAt, toPayload } from "./model.js";
 import { UndoStack } from "./undo.js";
 
 export class Editor {
   constructor() {
-    this.listeners = { change: [], selection: [] };
+    this.listeners = { change: [], selection: [], notice: [] };
     this.undoStack = new UndoStack();
     this.task = null;
     this.schema = null;
@@ -27,7 +28,9 @@ export class Editor {
     this.placing = null; // {shapeId, index, visibility?, only?} of the skeleton being placed
     this.errors = new Map(); // errorKeyOf(item) -> [messages]
     this.lastWhere = {}; // "boxes[3]" -> {shapeId, track, frame} of the last serialization
-    this.itemsCache = null;
+    this.itemsCache = null; // what is on the current frame
+    this.indexCache = null; // the document's lookup tables (model.buildIndex)
+    this.revision = 0; // counts changes of the document, for views that follow it
   }
 
   on(event, listener) {
@@ -102,9 +105,10 @@ export class Editor {
     this.changed();
   }
 
+  /** Another frame: the document's index stays, only what is on the frame is recomputed. */
   setFrame(position) {
     this.frame = position;
-    this.invalidate();
+    this.itemsCache = null;
   }
 
   get imageSize() {
@@ -112,14 +116,23 @@ export class Editor {
     return { width: f.width, height: f.height };
   }
 
-  /** Forget the shapes computed for this frame (after any change to doc or frame). */
+  /** The document changed (shapes added, removed, moved to other frames or tracks): forget
+   * what was computed from it. Geometry edited in place during a drag needs no call. */
   invalidate() {
     this.itemsCache = null;
+    this.indexCache = null;
+    this.revision += 1;
+  }
+
+  /** Keyframes per track and untracked shapes per frame (model.buildIndex), once per change. */
+  index() {
+    if (!this.indexCache) this.indexCache = buildIndex(this.doc);
+    return this.indexCache;
   }
 
   /** What is on the current frame, tracked shapes interpolated (see model.shapesAt). */
   items() {
-    if (!this.itemsCache) this.itemsCache = shapesAt(this.doc, this.frame, trackGroups(this.doc));
+    if (!this.itemsCache) this.itemsCache = shapesAt(this.doc, this.frame, this.index());
     return this.itemsCache;
   }
 

@@ -5,12 +5,13 @@
 //   canvas.js       CanvasView: zoom/pan and drawing the editor's shapes (Renderer paints)
 //   tools.js        Tools: pointer input (select, box, skeleton points), toolbar and palette
 //   timeline.js     Timeline: frames, scrubber, play; FrameCache: frame images decoded ahead
-//   tracks.js       Tracks: the track list, keyframe ticks, copy/extend/split/merge
+//   tracks.js       Tracks: the track list, keyframe ticks, outside/copy/extend/split/merge/
+//                   swap, likely identity switches (track_risk.js); addTrackAction for others
 //   suggestions.js  Suggestions: the model's suggestions, to accept or drop
 //   flow.js         Flow: drafts, lease, next/submit/skip; ReviewPanel: accept/reject
 //   panels.js       Panels: the side panels; Notices: save status and banners
 //   shortcuts.js    Shortcuts: keys and buttons -> createCommands: what each command does
-// Pure logic lives in geometry.js, interpolate.js, undo.js and model.js.
+// Pure logic lives in geometry.js, interpolate.js, undo.js, model.js and track_risk.js.
 
 import { loadLocalDraft, pruneLocalDrafts } from "./api.js";
 import { CanvasView } from "./canvas.js";
@@ -73,8 +74,9 @@ class LabelPage {
       stats: this.stats,
       beforeFrameChange: () => this.flow.saveDraft(), // autosave on frame change
       frameShown: () => {
-        this.tracks.render();
+        this.tracks.frameChanged(); // not the whole list: only what depends on the frame
         this.panels.renderSelection();
+        this.tools.renderHint();
       },
     });
     this.tracks = new Tracks(editor, { notices, goToFrame });
@@ -86,7 +88,13 @@ class LabelPage {
       onUncertainSkeleton: (placing) => this.tools.startPlacing(placing),
     });
     canvas.addOverlay(() => this.suggestions.draw());
-    this.tools = new Tools(editor, { root, stage, canvas, suggestions: this.suggestions });
+    this.tools = new Tools(editor, {
+      root,
+      stage,
+      canvas,
+      suggestions: this.suggestions,
+      picker: { active: () => Boolean(this.tracks.picking), pick: (n) => this.tracks.pick(n) },
+    });
     this.review = new ReviewPanel({
       root,
       reviewUrl: config.urls.review,
@@ -116,14 +124,18 @@ class LabelPage {
       this.panels.renderCounts();
       this.tracks.render();
       this.panels.renderSelection();
+      this.tools.renderHint();
       this.suggestions.render();
       canvas.requestDraw();
     });
     editor.on("selection", () => {
       this.panels.renderSelection();
-      this.tracks.render();
+      this.tracks.renderKeyframeTicks();
+      this.tracks.frameChanged();
+      this.tools.renderHint();
       canvas.requestDraw();
     });
+    editor.on("notice", ({ id, kind = "info", text }) => notices.banner(id, kind, text));
     window.labelApp = this;
   }
 
@@ -237,10 +249,12 @@ class LabelPage {
     for (const button of this.root.querySelectorAll(
       "[data-action=undo], [data-action=redo], #palette button, #tracks-panel button",
     )) {
-      button.disabled = !editor.editable;
+      const moves = ["prev-keyframe", "next-keyframe"].includes(button.dataset.action);
+      button.disabled = !editor.editable && !moves;
     }
 
     this.canvas.view = this.canvas.fitted();
+    this.tracks.open();
     await this.timeline.showFrame(0, { initial: true });
     this.stats.readyMs = performance.now();
     this.stats.loads += 1;

@@ -5,7 +5,7 @@
 // do themselves (go to a frame, change a point's visibility).
 
 import { SIDE_COLORS } from "./canvas.js";
-import { countShapes } from "./model.js";
+import { countShapes, presence } from "./model.js";
 import { renderShortcuts } from "./shortcuts.js";
 import { $ } from "./dom.js";
 
@@ -166,7 +166,9 @@ export class Panels {
     const editor = this.editor;
     const panel = $("selection-panel");
     const item = editor.selectedItem();
-    if (!item) {
+    const track = editor.selection?.track;
+    const absent = !item && track != null && editor.doc.tracks[track];
+    if (!item && !absent) {
       panel.hidden = !editor.placing;
       if (!editor.placing) return;
     }
@@ -174,18 +176,29 @@ export class Panels {
     const info = $("selection-info");
     const list = $("keypoint-list");
     list.replaceChildren();
+    if (absent) {
+      const why = presence(editor.doc, track, editor.frame, editor.index()).reason;
+      info.textContent = `${editor.doc.tracks[track].label} · track ${track} · not on this frame (${why})`;
+      return;
+    }
     if (!item) {
       info.textContent = "Placing a skeleton…";
       return;
     }
-    const where = item.interpolated ? " · interpolated" : item.track != null ? " · keyframe" : "";
-    const track = item.track != null ? ` · track ${item.track}` : "";
+    const where = item.held
+      ? " · held (after its last keyframe)"
+      : item.interpolated
+        ? " · interpolated"
+        : item.track != null
+          ? " · keyframe"
+          : "";
+    const trackText = item.track != null ? ` · track ${item.track}` : "";
     if (item.type === "box") {
       const b = item.value;
-      info.textContent = `${item.label}${track}${where} · ${Math.round(b.x)}, ${Math.round(b.y)} · ${Math.round(b.w)}×${Math.round(b.h)}`;
+      info.textContent = `${item.label}${trackText}${where} · ${Math.round(b.x)}, ${Math.round(b.y)} · ${Math.round(b.w)}×${Math.round(b.h)}`;
       return;
     }
-    info.textContent = `${item.label} skeleton${track}${where}`;
+    info.textContent = `${item.label} skeleton${trackText}${where}`;
     const next =
       editor.placing && item.keyframe?.id === editor.placing.shapeId
         ? editor.nextPointName()

@@ -16,13 +16,14 @@ export const SHORTCUTS = [
   { keys: ["n"], action: "skip-point", help: "Skip the next skeleton point (not labeled)" },
   {
     keys: ["o"],
-    action: "cycle-visibility",
-    help: "Selected point: visible → occluded → not labeled",
+    action: "outside-or-visibility",
+    help: "Track: outside from this frame on / back in (with a skeleton point selected: its visibility, visible → occluded → not labeled)",
   },
+  { keys: ["Shift+o"], action: "toggle-outside", help: "Track: outside from this frame on / back in" },
   {
     keys: ["Delete", "Backspace"],
     action: "delete",
-    help: "Delete the selected shape on this frame",
+    help: "Delete the selected shape's keyframe on this frame (on a frame between keyframes: its whole track)",
   },
   {
     keys: ["Shift+Delete", "Shift+Backspace"],
@@ -34,8 +35,22 @@ export const SHORTCUTS = [
   { keys: ["d", "ArrowRight"], action: "next-frame", help: "Next frame" },
   { keys: ["a", "ArrowLeft"], action: "prev-frame", help: "Previous frame" },
   { keys: [" "], action: "play", help: "Play / pause" },
+  { keys: [","], action: "prev-keyframe", help: "The selected track's previous keyframe" },
+  { keys: ["."], action: "next-keyframe", help: "The selected track's next keyframe" },
   { keys: ["c"], action: "copy-next", help: "Copy the selected shape to the next frame" },
   { keys: ["x"], action: "split-track", help: "Split the selected track at this frame" },
+  {
+    keys: ["w"],
+    action: "swap-tracks",
+    help: "Swap two tracks' identities from this frame on (the checked two, or the selected and the next one clicked)",
+  },
+  {
+    keys: ["m"],
+    action: "merge-tracks",
+    help: "Merge the checked tracks (with the selected one) into the lowest number",
+  },
+  { keys: ["]"], action: "next-risk", help: "Next likely identity switch (track panel)" },
+  { keys: ["["], action: "prev-risk", help: "Previous likely identity switch" },
   {
     keys: ["e"],
     action: "extend-track",
@@ -100,7 +115,11 @@ export function renderShortcuts(container, classes) {
       .filter((c) => c.hotkey)
       .map((c) => [[c.hotkey], `Class “${c.name}” (selected shape, or the next one drawn)`]),
     [["Wheel"], "Zoom at the pointer"],
-    [["Drag on empty space", "Middle button"], "Pan"],
+    [["Drag on empty space", "Middle button", "Alt+drag"], "Pan"],
+    [
+      ["Drag where the selected track is not"],
+      "Draw the selected track's box on this frame (select tool)",
+    ],
     [["Shift+click"], "Place a skeleton point as occluded"],
   ];
   for (const [keys, help] of rows) {
@@ -178,11 +197,25 @@ export class Shortcuts {
 /** parts: the page's Editor, CanvasView, Tools, Tracks, Timeline, Suggestions and Flow. */
 export function createCommands({ editor, canvas, tools, tracks, timeline, suggestions, flow }) {
   const table = {
-    "tool-select": () => tools.selectTool(),
+    "tool-select": () => {
+      tracks.cancelPick();
+      tools.selectTool();
+    },
     "tool-box": () => tools.setTool("box"),
     "tool-keypoints": () => tools.setTool("kp"),
     "skip-point": () => tools.skipPoint(),
     "cycle-visibility": () => tools.cycleVisibility(),
+    "outside-or-visibility": () => {
+      const item = editor.selectedItem();
+      if (item?.type === "kp" && editor.selectedPoint) tools.cycleVisibility();
+      else tracks.toggleOutside();
+    },
+    "toggle-outside": () => tracks.toggleOutside(),
+    "prev-keyframe": () => tracks.jumpToKeyframe(-1),
+    "next-keyframe": () => tracks.jumpToKeyframe(1),
+    "swap-tracks": () => tracks.swap(),
+    "next-risk": () => tracks.jumpToRisk(1),
+    "prev-risk": () => tracks.jumpToRisk(-1),
     class: ({ label }) => tools.chooseClass(label),
     delete: () => deleteSelected(editor),
     "delete-track": () => tracks.deleteTrack(),
@@ -219,7 +252,8 @@ export function createCommands({ editor, canvas, tools, tracks, timeline, sugges
   };
 }
 
-/** Delete: the selected shape on this frame; on an interpolated frame, its whole track. */
+/** Delete: the selected shape's keyframe on this frame; where it is not a keyframe
+ * (interpolated, or held after its last keyframe), its whole track, as in CVAT. */
 function deleteSelected(editor) {
   const item = editor.selectedItem();
   if (!editor.editable || !item) return;

@@ -7,6 +7,11 @@ import { $ } from "./dom.js";
 const PRELOAD_WATCHDOG_MS = 2500;
 
 export class FrameCache {
+  /**
+   * Decoded frames (ImageBitmap) by position, the least recently used closed beyond `limit`.
+   * A bitmap is closed only when nothing can draw it any more: never the frame on screen
+   * (show) nor the one being waited for (want), so the canvas never meets a closed bitmap.
+   */
   constructor(frames, { radius = 4, limit = 24, preloaded = null } = {}) {
     this.frames = frames;
     this.preloaded = preloaded; // the URL the page preloaded, if any
@@ -14,6 +19,9 @@ export class FrameCache {
     this.limit = limit;
     this.entries = new Map(); // position -> {promise, bitmap, error, used}
     this.clock = 0;
+    this.shown = null; // the position whose bitmap the canvas holds
+    this.wanted = null; // the position the timeline waits for
+    this.disposed = false;
   }
 
   peek(position) {
@@ -28,20 +36,37 @@ export class FrameCache {
       entry = { bitmap: null, error: null, used: ++this.clock };
       entry.promise = this._load(this.frames[position].url).then(
         (bitmap) => {
+          if (this.disposed) {
+            bitmap.close?.(); // the task closed while it was decoding
+            throw new Error("the task was closed");
+          }
           entry.bitmap = bitmap;
+          this._evict();
           return bitmap;
         },
         (err) => {
           entry.error = err;
-          this.entries.delete(position); // try again next time
+          if (this.entries.get(position) === entry) this.entries.delete(position); // retry later
           throw err;
         },
       );
       this.entries.set(position, entry);
-      this._evict(position);
+      this._evict();
     }
     entry.used = ++this.clock;
     return entry.promise;
+  }
+
+  /** The timeline waits for `position`: keep it until it is shown or another is wanted. */
+  want(position) {
+    this.wanted = position;
+  }
+
+  /** The canvas now holds `position`'s bitmap (the previous one may go). */
+  show(position) {
+    this.shown = position;
+    if (this.wanted === position) this.wanted = null;
+    this._evict();
   }
 
   async _load(url) {
@@ -76,19 +101,20 @@ export class FrameCache {
     }
   }
 
-  _evict(keep) {
+  _evict() {
     if (this.entries.size <= this.limit) return;
     const victims = [...this.entries.entries()]
-      .filter(([position, entry]) => position !== keep && entry.bitmap)
+      .filter(([p, entry]) => entry.bitmap && p !== this.shown && p !== this.wanted)
       .sort((a, b) => a[1].used - b[1].used);
     while (this.entries.size > this.limit && victims.length) {
       const [position, entry] = victims.shift();
-      entry.bitmap.close?.();
       this.entries.delete(position);
+      entry.bitmap.close?.();
     }
   }
 
   dispose() {
+    this.disposed = true;
     for (const entry of this.entries.values()) entry.bitmap?.close?.();
     this.entries.clear();
   }
@@ -110,6 +136,8 @@ export class Timeline {
     this.cache = null;
     this.fps = 10;
     this.playing = null; // the interval timer while playing
+    this.requested = null; // the latest frame asked for (shown, or decoding)
+    this.pending = null; // the promise of showing it
   }
 
   bind() {
@@ -124,59 +152,82 @@ export class Timeline {
     const scrubber = $("scrubber");
     scrubber.max = String(Math.max(0, frames.length - 1));
     scrubber.value = "0";
+    this.requested = null;
   }
 
   close() {
     this.stopPlaying();
+    this.canvas.showImage(null, { draw: false }); // its bitmap is about to be closed
     this.cache?.dispose();
     this.cache = null;
+    this.pending = null;
   }
 
+  /**
+   * Show the frame at `position` once its image is decoded: until then the previous frame's
+   * image and shapes stay, and edits go to the frame on screen. When frames are requested
+   * faster than they decode, only the latest one is shown.
+   */
   async showFrame(position, { initial = false } = {}) {
     const started = performance.now();
     const editor = this.editor;
-    editor.setFrame(position);
+    const cache = this.cache;
+    this.requested = position;
     $("scrubber").value = String(position);
-    const f = editor.frames[position];
-    const source = f.index != null && editor.task.kind === "video" ? ` · source #${f.index}` : "";
-    $("frame-label").textContent = `Frame ${position + 1} / ${editor.frames.length}${source}`;
-    let bitmap = this.cache.peek(position);
+    let bitmap = cache.peek(position);
     if (!bitmap) {
+      cache.want(position);
       try {
-        bitmap = await this.cache.get(position);
+        bitmap = await cache.get(position);
       } catch (err) {
+        if (this.cache !== cache) return; // the task closed meanwhile
         this.notices.banner(
           "image",
           "error",
           `The image could not be loaded (${err.message}); shapes are still editable.`,
         );
       }
-      if (editor.frame !== position) return; // the user moved on meanwhile
+      if (this.cache !== cache || this.requested !== position) return; // moved on meanwhile
     }
+    editor.placing = null;
+    editor.setFrame(position);
+    const f = editor.frames[position];
+    const source = f.index != null && editor.task.kind === "video" ? ` · source #${f.index}` : "";
+    $("frame-label").textContent = `Frame ${position + 1} / ${editor.frames.length}${source}`;
     this.canvas.showImage(bitmap);
+    cache.show(position);
     this.frameShown();
-    this.cache.prefetch(position);
+    cache.prefetch(position);
     if (!initial) {
       await new Promise((resolve) => requestAnimationFrame(resolve));
       this.stats.frameChangeMs.push(performance.now() - started);
     }
   }
 
+  /** The frame shown, or the one on its way. */
+  get target() {
+    return this.requested ?? this.editor.frame;
+  }
+
   setFrame(position) {
     const editor = this.editor;
     const target = Math.max(0, Math.min(editor.frames.length - 1, position));
-    if (target === editor.frame) return Promise.resolve();
-    editor.placing = null;
+    if (target === this.target) return this.pending ?? Promise.resolve();
     this.beforeFrameChange();
-    return this.showFrame(target);
+    const shown = this.showFrame(target);
+    this.pending = shown;
+    shown.finally(() => {
+      if (this.pending === shown) this.pending = null;
+    });
+    return shown;
   }
 
   next() {
-    return this.setFrame(this.editor.frame + 1);
+    return this.setFrame(this.target + 1);
   }
 
   previous() {
-    return this.setFrame(this.editor.frame - 1);
+    return this.setFrame(this.target - 1);
   }
 
   togglePlay() {
@@ -184,8 +235,8 @@ export class Timeline {
     const fps = Math.min(25, Math.max(2, this.fps / 2));
     $("play-button").textContent = "Pause";
     this.playing = setInterval(() => {
-      if (this.editor.frame >= this.editor.frames.length - 1) this.stopPlaying();
-      else this.next();
+      if (this.target >= this.editor.frames.length - 1) this.stopPlaying();
+      else if (!this.pending) this.next(); // playing waits for each frame to be shown
     }, 1000 / fps);
   }
 

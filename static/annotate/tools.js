@@ -11,7 +11,15 @@ import {
   resizeBox,
   topmostBoxAt,
 } from "./geometry.js";
-import { addShape, cloneDoc, materialize, newTrack, removeShape, setLabel } from "./model.js";
+import {
+  addShape,
+  cloneDoc,
+  copyToFrame,
+  materialize,
+  newTrack,
+  removeShape,
+  setLabel,
+} from "./model.js";
 import { nextUncertain } from "./suggestions.js";
 import { $ } from "./dom.js";
 
@@ -19,9 +27,11 @@ const POINT_TOLERANCE_PX = 8;
 const HANDLE_TOLERANCE_PX = 6;
 
 export class Tools {
-  /** suggestions: a Suggestions (a click on empty space may pick one). */
-  constructor(editor, { root, stage, canvas, suggestions }) {
+  /** suggestions: a Suggestions (a click on empty space may pick one); picker: {active(),
+   * pick(track number | null)} while a track is being chosen (the partner of a swap). */
+  constructor(editor, { root, stage, canvas, suggestions, picker }) {
     this.editor = editor;
+    this.picker = picker;
     this.root = root;
     this.stage = stage;
     this.canvas = canvas;
@@ -115,6 +125,9 @@ export class Tools {
       hint.append(strong, " · Shift+click = occluded · n = skip · Esc = done");
     } else if (this.tool === "box") {
       hint.textContent = `Drag to draw a ${this.editor.currentLabel ?? ""} box`;
+    } else if (this.absentSelectedTrack()?.type === "box") {
+      const { track } = this.editor.selection;
+      hint.textContent = `Track #${track} is not on this frame: drag to draw its box here (Alt+drag or middle button pans)`;
     } else {
       hint.textContent = this.editor.editable
         ? "Click to select; drag to move; handles resize; drag empty space to pan"
@@ -283,9 +296,14 @@ export class Tools {
     this.stage.setPointerCapture(event.pointerId);
     if (event.button === 1 || (event.button === 0 && event.altKey)) return this.startPan(p);
     if (event.button !== 0) return;
+    if (this.picker?.active()) {
+      this.picker.pick(this.hitTest(p)?.item.track ?? null);
+      return;
+    }
     if (this.tool === "box") {
       this.drag = { kind: "draw", start: p, box: null };
       this.canvas.draft = null;
+      this.canvas.freeze();
       return;
     }
     if (this.tool === "kp") {
@@ -296,19 +314,60 @@ export class Tools {
     if (!hit && this.suggestions.pick(p)) return;
     this.suggestions.selected = null;
     if (!hit) {
+      const absent = this.absentSelectedTrack();
+      if (absent?.type === "box") {
+        // The selected track is not on this frame: a drag draws its box here.
+        this.drag = { kind: "draw", start: p, box: null, track: absent.track };
+        this.canvas.draft = null;
+        this.canvas.freeze();
+        return;
+      }
+      if (absent) {
+        this.editor.emit("notice", {
+          id: "absent",
+          text: `Track #${absent.track} is not on this frame: press e to bring its skeleton here, or o to bring it back.`,
+        });
+      }
       editor.selectItem(null);
       return this.startPan(p);
     }
     editor.selectItem(hit.item, hit.point ?? null);
     if (!editor.editable) return;
-    const snapshot = cloneDoc(editor.doc);
-    const shape = materialize(editor.doc, hit.item);
-    editor.invalidate();
+    // The shape becomes a keyframe here only once it is really moved (a click selects).
     const { width, height } = editor.imageSize;
-    const common = { shape, snapshot, moved: false, width, height };
+    const common = {
+      item: hit.item,
+      shape: null, // the keyframe moved, once the pointer really moves (grab)
+      snapshot: null,
+      moved: false,
+      width,
+      height,
+      start: p,
+    };
     if (hit.point) this.drag = { kind: "point", name: hit.point, ...common };
     else if (hit.handle) this.drag = { kind: "resize", handle: hit.handle, ...common };
-    else this.drag = { kind: "move", start: p, origin: { ...shape }, ...common };
+    else this.drag = { kind: "move", ...common };
+  }
+
+  /** The selected track when it has no shape on this frame ({track, type}), else null. */
+  absentSelectedTrack() {
+    const { editor } = this;
+    const sel = editor.selection;
+    if (!editor.editable || sel?.track == null || editor.selectedItem()) return null;
+    if (!editor.doc.tracks[sel.track]) return null;
+    return sel;
+  }
+
+  /** The first real movement of a gesture on a shape: from here on it is a keyframe. */
+  grab(drag, p) {
+    if (drag.shape) return true;
+    if (Math.hypot(p.sx - drag.start.sx, p.sy - drag.start.sy) < 2) return false;
+    drag.snapshot = cloneDoc(this.editor.doc); // what undo goes back to
+    drag.shape = materialize(this.editor.doc, drag.item);
+    drag.origin = { ...drag.shape };
+    this.editor.invalidate();
+    this.canvas.freeze(); // the other shapes stay still: drawn once for the whole drag
+    return true;
   }
 
   onPointerMove(event) {
@@ -328,6 +387,8 @@ export class Tools {
     if (drag.kind === "draw") {
       drag.box = boxFromCorners(drag.start.ix, drag.start.iy, p.ix, p.iy, width, height);
       this.canvas.draft = drag.box;
+    } else if (!this.grab(drag, p)) {
+      return;
     } else if (drag.kind === "move") {
       const moved = moveBox(drag.origin, p.ix - drag.start.ix, p.iy - drag.start.iy, width, height);
       Object.assign(drag.shape, moved);
@@ -352,6 +413,7 @@ export class Tools {
     const drag = this.drag;
     this.drag = null;
     this.canvas.draft = null;
+    this.canvas.thaw();
     this.stage.classList.remove("panning");
     if (this.stage.hasPointerCapture?.(event.pointerId))
       this.stage.releasePointerCapture(event.pointerId);
@@ -359,7 +421,25 @@ export class Tools {
     if (drag.kind === "draw") {
       const box = drag.box;
       const scale = this.canvas.view.scale;
-      if (box && box.w * scale >= 3 && box.h * scale >= 3 && editor.currentLabel) {
+      const big = box && box.w * scale >= 3 && box.h * scale >= 3;
+      if (big && drag.track != null && editor.doc.tracks[drag.track]) {
+        editor.change(() => {
+          const label = editor.doc.tracks[drag.track].label;
+          copyToFrame(
+            editor.doc,
+            { track: drag.track, type: "box", label, value: { type: "box", label, ...box } },
+            editor.frame,
+          );
+          editor.selection = { track: drag.track, type: "box" };
+        });
+        editor.emit("notice", {
+          id: "absent",
+          kind: "info",
+          text: `Track #${drag.track} has a keyframe on frame ${editor.frame + 1} now (Ctrl+Z undoes it).`,
+        });
+      } else if (drag.track != null) {
+        editor.selectItem(null); // a click where the selected track is not: nothing selected
+      } else if (big && editor.currentLabel) {
         editor.change(() => {
           const label = editor.currentLabel;
           const track = editor.useTracks ? newTrack(editor.doc, label) : null;
@@ -380,13 +460,7 @@ export class Tools {
       this.canvas.requestDraw();
       return;
     }
-    if (drag.snapshot) {
-      if (drag.moved) editor.change(() => {}, { snapshot: drag.snapshot });
-      else if (!drag.shape || drag.snapshot.shapes.length !== editor.doc.shapes.length) {
-        // Materialized by the click but not moved: keep it (harmless), but make it undoable.
-        editor.change(() => {}, { snapshot: drag.snapshot });
-      }
-    }
+    if (drag.snapshot && drag.moved) editor.change(() => {}, { snapshot: drag.snapshot });
     this.canvas.requestDraw();
   }
 

@@ -4,7 +4,8 @@ export and import tests.
 `labeled_project(project)` gives the conftest project (upper-body skeleton: left_shoulder,
 right_shoulder, left_hip, right_hip) two accepted images, one submitted image, one image
 with only a draft, and an accepted video segment where person track 1 has a box and a
-skeleton on frames 0-2 with points visible (2), occluded (1) and not labeled (0).
+skeleton on frames 0-2 with points visible (2), occluded (1) and not labeled (0), and is
+outside from frame 3 on.
 """
 
 from __future__ import annotations
@@ -167,7 +168,8 @@ def labeled_project(project: Project) -> dict:
     mark(waiting, "submitted")
 
     # Video "walk.mp4", frames 0-5 in one segment: person track 1 on frames 0-2 with a box
-    # and a skeleton whose points change visibility; bicycle track 2 on frames 1-2.
+    # (frame 1 interpolated) and a skeleton whose points change visibility; bicycle track 2 on
+    # frames 1-2. Both are outside from frame 3 on (else they would last to the segment's end).
     segment = version(tasks["video"], 1, "submission")
     walker = Track.objects.create(asset=video, number=1, label_class=person)
     rider = Track.objects.create(asset=video, number=2, label_class=bicycle)
@@ -190,12 +192,7 @@ def labeled_project(project: Project) -> dict:
             v = visibility[i][j]
             points[name] = [0, 0, 0] if v == 0 else [60 + 10 * i + 10 * j, 60 + 20 * j, v]
         KeypointInstance.objects.create(
-            annotation=segment,
-            frame=frames[i],
-            track=walker,
-            label_class=person,
-            points=points,
-            keyframe=i != 1,
+            annotation=segment, frame=frames[i], track=walker, label_class=person, points=points
         )
     for i in (1, 2):
         Box.objects.create(
@@ -208,6 +205,10 @@ def labeled_project(project: Project) -> dict:
             w=70.5,
             h=40,
         )
+    gone = {"annotation": segment, "frame": frames[3], "outside": True}
+    Box.objects.create(**gone, track=walker, label_class=person, x=70, y=40, w=60, h=150)
+    KeypointInstance.objects.create(**gone, track=walker, label_class=person, points=points)
+    Box.objects.create(**gone, track=rider, label_class=bicycle, x=210, y=150, w=70.5, h=40)
     mark(tasks["video"], "accepted")
     made["tasks"].update({"draft": drafty, "waiting": waiting})
     return made

@@ -73,7 +73,7 @@ def test_video_keypoint_track_survives_the_round_trip_with_its_visibility(origin
         io.BytesIO(export(original, "coco")), project=fresh, format="coco", mode="ground_truth"
     )
     skeletons = KeypointInstance.objects.filter(
-        annotation__task__project=fresh, track__number=1
+        annotation__task__project=fresh, track__number=1, outside=False
     ).order_by("frame__index")
     assert [k.frame.index for k in skeletons] == [0, 1, 2]
     assert [
@@ -87,9 +87,20 @@ def test_cvat_round_trip_keeps_box_and_skeleton_of_one_object_on_one_track(origi
         io.BytesIO(export(original, "cvat")), project=fresh, format="cvat", mode="ground_truth"
     )
     walker = KeypointInstance.objects.filter(annotation__task__project=fresh, track__number=1)
-    assert walker.count() == 3
-    assert [k.keyframe for k in walker.order_by("frame__index")] == [True, False, True]
-    assert Box.objects.filter(annotation__task__project=fresh, track__number=1).count() == 3
+    boxes = Box.objects.filter(annotation__task__project=fresh, track__number=1)
+    # Frames 0-2, then the outside keyframe that ends the track on frame 3.
+    assert [(k.frame.index, k.outside) for k in walker.order_by("frame__index")] == [
+        (0, False),
+        (1, False),
+        (2, False),
+        (3, True),
+    ]
+    assert [(b.keyframe, b.outside) for b in boxes.order_by("frame__index")] == [
+        (True, False),
+        (False, False),
+        (True, False),
+        (True, True),
+    ]
 
 
 def test_importing_the_same_file_twice_adds_a_version_with_the_same_labels(original, fresh):
@@ -127,5 +138,5 @@ def test_coco_frames_named_by_folder_and_number_find_their_video(fresh):
         io.BytesIO(json.dumps(data).encode()), project=fresh, format="coco", mode="ground_truth"
     )
     assert result.errors == []
-    box = Box.objects.get(annotation__task__project=fresh)
+    box = Box.objects.get(annotation__task__project=fresh, outside=False)
     assert (box.frame.asset.original_name, box.frame.index, box.track.number) == ("walk.mp4", 2, 5)

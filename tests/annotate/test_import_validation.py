@@ -145,7 +145,11 @@ def test_mot_boxes_reaching_past_the_frame_are_clipped_as_the_format_allows(proj
 
     load(project, out.getvalue(), "mot", skip_invalid=True)
 
-    assert list(Box.objects.values_list("x", "y", "w", "h")) == [(0.0, 100.0, 80.0, 140.0)]
+    # The track's one box, and the outside keyframe where MOT says it is no longer there.
+    assert list(Box.objects.values_list("frame__index", "outside", "x", "y", "w", "h")) == [
+        (0, False, 0.0, 100.0, 80.0, 140.0),
+        (1, True, 0.0, 100.0, 80.0, 140.0),
+    ]
 
 
 def test_a_coco_track_id_of_zero_is_refused_as_the_editor_refuses_it(project, fresh):

@@ -58,3 +58,32 @@ def api_json(page: Page, path: str) -> dict:
     response = page.request.get(path)
     assert response.ok, response.text()
     return response.json()
+
+
+def go_to_frame(page: Page, position: int) -> None:
+    """Show the task's frame at `position` (0-based) and wait until it is drawn."""
+    page.evaluate("async (n) => { await window.labelApp.setFrame(n); }", position)
+    expect(page.locator("#frame-label")).to_contain_text(f"Frame {position + 1} /")
+
+
+def track_here(page: Page, track: int, type_: str = "box") -> dict | None:
+    """The track's shape on the frame shown: {x, y, w, h, keyframe, held}, or None."""
+    return page.evaluate(
+        """([track, type]) => {
+            const item = window.labelApp.items().find((i) => i.track === track && i.type === type);
+            if (!item) return null;
+            const v = item.value;
+            return {x: Math.round(v.x), y: Math.round(v.y), w: Math.round(v.w),
+                    h: Math.round(v.h), keyframe: Boolean(item.keyframe), held: item.held};
+        }""",
+        [track, type_],
+    )
+
+
+def keyframes(page: Page, track: int) -> list[list]:
+    """[[frame, outside], ...] of the track's stored keyframes, by frame."""
+    return page.evaluate(
+        """(track) => window.labelApp.doc.shapes.filter((s) => s.track === track)
+            .map((s) => [s.frame, Boolean(s.outside)]).sort((a, b) => a[0] - b[0])""",
+        track,
+    )

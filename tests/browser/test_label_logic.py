@@ -53,16 +53,18 @@ def test_zooming_at_a_point_keeps_that_point_under_the_pointer(modules):
     assert before == after
 
 
-def test_boxes_interpolate_linearly_between_keyframes(modules):
+def test_boxes_interpolate_linearly_between_keyframes_and_stay_after_the_last(modules):
     value = modules(
         """const kf = [
              {type: "box", frame: 0, x: 0, y: 0, w: 10, h: 10},
              {type: "box", frame: 4, x: 40, y: 8, w: 30, h: 10},
            ];
            const at = i.shapeAtFrame(kf, 1);
-           return [at.interpolated, at.value.x, at.value.y, at.value.w, i.shapeAtFrame(kf, 5)];"""
+           const after = i.shapeAtFrame(kf, 9);
+           return [at.interpolated, at.value.x, at.value.y, at.value.w,
+                   [after.held, after.value.x, after.value.frame], i.shapeAtFrame(kf, -1)];"""
     )
-    assert value == [True, 10, 2, 15, None]
+    assert value == [True, 10, 2, 15, [True, 40, 9], None]
 
 
 def test_keypoints_interpolate_only_where_both_keyframes_labeled_them(modules):
@@ -93,29 +95,31 @@ def test_splitting_and_merging_a_track_round_trips(modules):
            m.addShape(d, {...box, frame: 0, x: 0});
            m.addShape(d, {...box, frame: 4, x: 40});
            const created = m.splitTrack(d, t, 2);
-           const split = m.trackList(d).map((x) => [x.number, x.start, x.end]);
+           const split = m.trackList(d, 6).map((x) => [x.number, x.ranges]);
            m.mergeTracks(d, [t, created]);
-           const merged = m.trackList(d).map((x) => [x.number, x.start, x.end, x.keyframes]);
+           const merged = m.trackList(d, 6).map((x) => [x.number, x.ranges, x.keyframes]);
            return [split, merged];"""
     )
-    assert result == [[[1, 0, 1], [2, 2, 4]], [[1, 0, 4, 4]]]
+    # Track 1 ends where #2 begins; merged back, the new keyframes on frames 1 and 2 stay.
+    assert result == [[[1, [[0, 1]]], [2, [[2, 5]]]], [[1, [[0, 5]], 4]]]
 
 
-def test_the_payload_holds_keyframes_and_every_interpolated_frame(modules):
+def test_the_payload_holds_a_tracks_keyframes_only_with_its_outside_ones(modules):
     payload = modules(
         """const d = m.emptyDoc();
            const t = m.newTrack(d, "person");
            const box = {type: "box", label: "person", track: t, y: 0, w: 10, h: 10};
            m.addShape(d, {...box, frame: 0, x: 0});
            m.addShape(d, {...box, frame: 2, x: 20});
-           const frames = [{id: 7}, {id: 8}, {id: 9}];
+           m.addShape(d, {...box, frame: 3, x: 20, outside: true});
+           const frames = [{id: 7}, {id: 8}, {id: 9}, {id: 10}];
            const {payload} = m.toPayload(d, frames);
            const again = m.toPayload(m.fromPayload(payload, frames), frames).payload;
-           return [payload.boxes.map((b) => [b.frame, b.keyframe, b.x]), payload.tracks,
+           return [payload.boxes.map((b) => [b.frame, b.keyframe, b.outside, b.x]), payload.tracks,
                    JSON.stringify(again) === JSON.stringify(payload)];"""
     )
     assert payload == [
-        [[7, True, 0], [8, False, 10], [9, True, 20]],
+        [[7, True, False, 0], [9, True, False, 20], [10, True, True, 20]],
         [{"number": 1, "label": "person"}],
         True,
     ]

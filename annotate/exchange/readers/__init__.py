@@ -37,6 +37,7 @@ class ShapeRecord:
     score: float | None = None
     normalized: bool = False  # YOLO: coordinates are fractions of the image size
     keyframe: bool = True
+    outside: bool = False  # CVAT: the track's object is gone from this frame on
 
 
 @dataclass

@@ -1,10 +1,10 @@
 """CVAT for video 1.1 XML (one file, or a zip of them as our export writes) into records.
 
-Read as a stream (iterparse), one <track> at a time. Boxes and skeletons are read; "outside"
-shapes only end a track and are skipped. A track's group_id, when present, is the object's
-track number (our export writes it so a box track and a skeleton track stay one object), else
-its id. A skeleton point's flags give its visibility: outside 0, occluded 1, else 2. Labels
-"<class>_skeleton" (our export) name the class.
+Read as a stream (iterparse), one <track> at a time. Boxes and skeletons are read, an
+"outside" one as the keyframe from which the object is gone. A track's group_id, when
+present, is the object's track number (our export writes it so a box track and a skeleton
+track stay one object), else its id. A skeleton point's flags give its visibility: outside 0,
+occluded 1, else 2. Labels "<class>_skeleton" (our export) name the class.
 """
 
 from __future__ import annotations
@@ -118,8 +118,7 @@ def _track(name: str, video: str, track) -> Iterator[ShapeRecord | RecordError]:
         if shape.tag not in ("box", "skeleton"):
             yield RecordError(record, f"Only boxes and skeletons are read, not {shape.tag}.")
             continue
-        if _flag(shape, "outside"):
-            continue
+        outside = _flag(shape, "outside")
         try:
             frame = int(shape.get("frame"))
             if shape.tag == "box":
@@ -142,5 +141,6 @@ def _track(name: str, video: str, track) -> Iterator[ShapeRecord | RecordError]:
             box=box,
             named_points=points,
             track=number,
-            keyframe=_flag(shape, "keyframe") or shape.get("keyframe") is None,
+            keyframe=outside or _flag(shape, "keyframe") or shape.get("keyframe") is None,
+            outside=outside,
         )

@@ -4,26 +4,31 @@ A track split over several segments (tasks) is written as one <track>. Boxes and
 one object are two CVAT tracks with the same group_id (our track number): CVAT types its
 labels, so boxes use the class name and skeletons "<class>_skeleton", with the keypoints as
 sub-labels. A keypoint's visibility maps
-to CVAT's flags: 0 -> outside, 1 -> occluded, 2 -> visible. After a track's last shape an
-outside copy on the next extracted frame ends it, as CVAT would otherwise carry it on.
-Frame numbers are source frame indices (see frame_filter in the meta).
+to CVAT's flags: 0 -> outside, 1 -> occluded, 2 -> visible. Every frame where a track is
+present is written, computed from its keyframes (annotate.track_shapes, the rules CVAT has);
+after each stretch an outside copy on the next extracted frame ends it, as CVAT would
+otherwise carry it on. Frame numbers are source frame indices (see frame_filter in the meta).
 """
 
 from __future__ import annotations
 
 import zipfile
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
+from itertools import groupby
 from typing import BinaryIO
 from xml.sax.saxutils import escape, quoteattr
 
 from django.db.models import QuerySet
 
 from annotate.models import Project
+from annotate.track_shapes import track_frames
 
 from ..selectors import (
     AssetInfo,
-    iter_track_boxes,
-    iter_track_keypoints,
+    TrackKeyframe,
+    frame_indices,
+    iter_track_keyframes,
     label_classes,
     video_assets,
 )
@@ -66,7 +71,8 @@ def _meta(project: Project, asset: AssetInfo, names: list[str]) -> str:
     )
 
 
-def _box(index: int, x, y, w, h, keyframe: bool, outside: bool = False) -> str:
+def _box(index: int, row, keyframe: bool, outside: bool = False) -> str:
+    x, y, w, h = row.x, row.y, row.w, row.h
     return (
         f'<box frame="{index}" keyframe="{int(keyframe)}" outside="{int(outside)}" '
         f'occluded="0" xtl="{_f(x)}" ytl="{_f(y)}" xbr="{_f(x + w)}" ybr="{_f(y + h)}" '
@@ -74,51 +80,69 @@ def _box(index: int, x, y, w, h, keyframe: bool, outside: bool = False) -> str:
     )
 
 
-def _skeleton(index: int, points: dict, names: list[str], keyframe: bool, outside=False) -> str:
-    parts = [
-        f'<skeleton frame="{index}" keyframe="{int(keyframe)}" outside="{int(outside)}" '
-        'occluded="0" z_order="0">'
-    ]
-    for name in names:
-        point = points.get(name) or [0, 0, 0]
-        v = int(point[2]) if len(point) > 2 else 0
-        parts.append(
-            f'<points label={quoteattr(name)} keyframe="{int(keyframe)}" '
-            f'outside="{int(v == 0 or outside)}" occluded="{int(v == 1)}" '
-            f'points="{_f(point[0])},{_f(point[1])}"></points>'
-        )
-    parts.append("</skeleton>\n")
-    return "".join(parts)
+def _skeleton(names: list[str]):
+    def write(index: int, row, keyframe: bool, outside: bool = False) -> str:
+        parts = [
+            f'<skeleton frame="{index}" keyframe="{int(keyframe)}" outside="{int(outside)}" '
+            'occluded="0" z_order="0">'
+        ]
+        for name in names:
+            point = row.points.get(name) or [0, 0, 0]
+            v = int(point[2]) if len(point) > 2 else 0
+            parts.append(
+                f'<points label={quoteattr(name)} keyframe="{int(keyframe)}" '
+                f'outside="{int(v == 0 or outside)}" occluded="{int(v == 1)}" '
+                f'points="{_f(point[0])},{_f(point[1])}"></points>'
+            )
+        parts.append("</skeleton>\n")
+        return "".join(parts)
+
+    return write
 
 
-def _tracks(rows, make_shape, label_of, asset: AssetInfo, stride: int, first_id: int):
-    """Group ordered rows into <track> elements; yields text pieces and finally the next id."""
+def _present(keyframes: list[TrackKeyframe], indices: list[int]) -> Iterator[tuple]:
+    """(source frame index, shape, is keyframe) wherever one track is present, segment by
+    segment, from its keyframes in the exported versions (annotate.track_shapes)."""
+    for _, group in groupby(keyframes, key=lambda k: k.segment):
+        group = list(group)
+        first, last = group[0].segment
+        lo, hi = bisect_left(indices, first), bisect_right(indices, last)
+        segment = indices[lo:hi]
+        position = {index: i for i, index in enumerate(segment)}
+        pairs = [(position[k.frame_index], k.shape) for k in group if k.frame_index in position]
+        for at, shape, keyframe in track_frames(pairs, len(segment)):
+            yield segment[at], shape, keyframe
+
+
+def _tracks(keyframes, write, label_of, indices: list[int], first_id: int):
+    """<track> elements, one per track number; yields text pieces and finally the next id.
+
+    Every frame where the track is present is written (as CVAT does), a keyframe where ours
+    has one and wherever the track comes back; an outside shape on the next extracted frame
+    after each stretch, so CVAT neither carries the track on nor joins stretches up."""
+    following = dict(zip(indices, indices[1:], strict=False))
     track_id = first_id
-    current = None
-    last = None
-    for row in rows:
-        number, class_id = row[0], row[1]
-        if number != current:
-            if current is not None:
-                yield _close(make_shape, last, asset, stride)
-            current = number
-            label = quoteattr(label_of[class_id])
-            # group_id keeps the object: its box track and skeleton track share our number.
-            yield f'<track id="{track_id}" label={label} source="manual" group_id="{number}">\n'
-            track_id += 1
-        last = row
-        yield make_shape(row)
-    if current is not None:
-        yield _close(make_shape, last, asset, stride)
+    for number, group in groupby(keyframes, key=lambda k: k.track):
+        group = list(group)
+        label = quoteattr(label_of[group[0].shape.label_class_id])
+        pieces = []
+        previous = None  # (frame index, shape) last written
+        for index, shape, keyframe in _present(group, indices):
+            if previous is not None and following.get(previous[0]) != index:
+                pieces.append(write(following[previous[0]], previous[1], True, outside=True))
+                previous = None
+            pieces.append(write(index, shape, keyframe or previous is None))
+            previous = (index, shape)
+        if previous is not None and previous[0] in following:
+            pieces.append(write(following[previous[0]], previous[1], True, outside=True))
+        if not pieces:
+            continue
+        # group_id keeps the object: its box track and skeleton track share our number.
+        yield f'<track id="{track_id}" label={label} source="manual" group_id="{number}">\n'
+        yield from pieces
+        yield "</track>\n"
+        track_id += 1
     yield track_id
-
-
-def _close(make_shape, last, asset: AssetInfo, stride: int) -> str:
-    following = last[2] + stride
-    end = ""
-    if asset.frame_count is None or following < asset.frame_count:
-        end = make_shape((*last[:2], following, *last[3:]), outside=True)
-    return end + "</track>\n"
 
 
 def write_cvat(
@@ -135,34 +159,23 @@ def write_cvat(
     done = 0
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for asset in video_assets(annotations):
+            indices = frame_indices(asset.id)
             with archive.open(zip_entry(f"{without_suffix(asset.name)}.xml"), "w") as xml:
                 xml.write(b'<?xml version="1.0" encoding="utf-8"?>\n<annotations>\n')
                 xml.write(b"<version>1.1</version>\n")
                 xml.write(_meta(project, asset, names).encode())
-                pieces = _tracks(
-                    iter_track_boxes(annotations, asset_id=asset.id, chunk_size=chunk_size),
-                    lambda r, outside=False: _box(r[2], *r[3:7], r[7], outside),
-                    box_label,
-                    asset,
-                    project.frame_stride,
-                    0,
-                )
-                next_id = 0
-                for piece in pieces:
-                    if isinstance(piece, int):
-                        next_id = piece
-                    else:
-                        xml.write(piece.encode())
+                kinds = [(False, _box, box_label)]
                 if names:
-                    for piece in _tracks(
-                        iter_track_keypoints(annotations, asset_id=asset.id, chunk_size=chunk_size),
-                        lambda r, outside=False: _skeleton(r[2], r[3], names, r[4], outside),
-                        skeleton_label,
-                        asset,
-                        project.frame_stride,
-                        next_id,
-                    ):
-                        if not isinstance(piece, int):
+                    kinds.append((True, _skeleton(names), skeleton_label))
+                next_id = 0
+                for skeletons, write, label_of in kinds:
+                    keyframes = iter_track_keyframes(
+                        annotations, asset_id=asset.id, skeletons=skeletons, chunk_size=chunk_size
+                    )
+                    for piece in _tracks(keyframes, write, label_of, indices, next_id):
+                        if isinstance(piece, int):
+                            next_id = piece
+                        else:
                             xml.write(piece.encode())
                 xml.write(b"</annotations>\n")
             done += 1
