@@ -86,6 +86,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: a request whose database connection broke is tried again whole, or 503.
+    "annotate.middleware.DatabaseFaultMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "annotate.middleware.RequestBodyLimitMiddleware",  # before anything reads the body
     "whitenoise.middleware.WhiteNoiseMiddleware",
