@@ -37,10 +37,11 @@ from functools import partial
 from celery import Task
 from django.apps import apps
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connections, transaction
+from django.db import connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from annotate.faults import DATABASE_FAULTS, fresh_connections
 from annotate.models.jobs import GIVE_UP_AFTER_S, LIVE_STATES, RESEND_AFTER_S, Job, JobState
 from config.celery import app
 
@@ -287,8 +288,6 @@ holds = JobHolds()
 
 # --- job tasks: the one way tasks of either app survive a lost database ---------------------
 
-DATABASE_FAULTS = (OperationalError, InterfaceError)
-
 
 class JobTask(Task):
     """Base of every task that runs a job or other idempotent work (`shared_task(base=
@@ -337,16 +336,8 @@ class JobTask(Task):
         return super().retry(*args, exc=exc, **kwargs)
 
 
-def _fresh_connections() -> None:
-    """Drop this thread's broken connections; the next query opens a new one."""
-    for conn in connections.all(initialized_only=True):
-        if conn.in_atomic_block:
-            continue  # rolled back and closed by its atomic block as it unwinds
-        conn.close()
-
-
 def _held_jobs_hand_back(held: list[Hold], error: BaseException) -> None:
-    _fresh_connections()
+    fresh_connections()
     now = timezone.now()
     for job in held:
         try:
@@ -367,7 +358,7 @@ def _held_jobs_hand_back(held: list[Hold], error: BaseException) -> None:
 
 
 def _held_jobs_fail(held: list[Hold], error: BaseException) -> None:
-    _fresh_connections()
+    fresh_connections()
     now = timezone.now()
     for job in held:
         kind = job.model.kind_name

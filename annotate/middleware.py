@@ -24,9 +24,10 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.signals import got_request_exception
-from django.db import InterfaceError, OperationalError, connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+
+from .faults import DATABASE_FAULTS, fresh_connections
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +169,6 @@ class RequestBodyLimitMiddleware:
 
 # --- a database connection lost mid-request -------------------------------------------------
 
-DATABASE_FAULTS = (OperationalError, InterfaceError)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Pauses before the second and third tries of a request that changes nothing: long enough for
 # a terminated connection to be replaced, short enough not to hold a web thread for long.
@@ -195,14 +195,6 @@ def database_unavailable(request: HttpRequest) -> HttpResponse:
         headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
         page_context=False,
     )
-
-
-def _fresh_connections() -> None:
-    """Close this thread's connections that failed, so the next query opens a new one (a
-    web server would do it when the request ends; the retry must not wait for that)."""
-    for conn in connections.all(initialized_only=True):
-        if conn.connection is not None and not conn.in_atomic_block:
-            conn.close_if_unusable_or_obsolete()
 
 
 def _note_uncaught(sender, request: HttpRequest | None = None, **kwargs) -> None:
@@ -240,7 +232,7 @@ class DatabaseFaultMiddleware:
                     response["Retry-After"] = str(DEFAULT_RETRY_AFTER_S)
                 return response
             del request.database_fault
-            _fresh_connections()
+            fresh_connections()
             if not pauses:
                 logger.warning(
                     "%s %s: database unavailable: %s", request.method, request.path, error

@@ -254,6 +254,9 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
 JOB_HEARTBEAT_S = env_int("JOB_HEARTBEAT_S", 10)
 JOB_DEAD_AFTER_S = env_int("JOB_DEAD_AFTER_S", 90)
 JOBS_SWEEP_EVERY_S = env_int("JOBS_SWEEP_EVERY_S", 60)
+# A queued job no worker took within this many seconds is sent again by the sweep (its
+# message was lost: Redis restarted empty, or was down when it was sent).
+JOB_RESEND_AFTER_S = env_int("JOB_RESEND_AFTER_S", 120)
 if JOB_DEAD_AFTER_S < 3 * JOB_HEARTBEAT_S:
     raise ImproperlyConfigured(
         f"JOB_DEAD_AFTER_S={JOB_DEAD_AFTER_S} must be at least three heartbeats "

@@ -17,12 +17,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from ..middleware import (
-    DATABASE_FAULTS,
-    DATABASE_RETRY_AFTER_S,
-    DATABASE_UNAVAILABLE,
-    database_fault_seen,
-)
+from ..faults import DATABASE_FAULTS
+from ..middleware import DATABASE_RETRY_AFTER_S, DATABASE_UNAVAILABLE, database_fault_seen
 from ..services.errors import ServiceError
 
 

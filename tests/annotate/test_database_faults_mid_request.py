@@ -119,3 +119,21 @@ def test_a_page_form_whose_connection_ends_mid_request_is_a_503_page_not_a_500(
     assert page["Content-Type"].startswith("text/html")
     assert int(page["Retry-After"]) > 0
     assert "The database could not be reached for a moment" in page.content.decode()
+
+
+def test_a_next_task_whose_connection_ends_in_its_claim_statement_is_a_503_not_a_500(
+    project, alice, monkeypatch
+):
+    """The claim runs on psycopg's own cursor (annotate.queue.sql), whose errors Django does
+    not wrap: they were a 500 (found by benchmarks/load.py)."""
+    from annotate.queue import sql
+
+    make_tasks(project, 1)
+    monkeypatch.setattr(sql, "claim", terminated_once(sql.claim))
+
+    answer = client_for(alice).post(f"/api/projects/{project.pk}/tasks/next/", {}, format="json")
+
+    _is_database_unavailable(answer)
+    assert not TaskLease.objects.exists()
+    again = client_for(alice).post(f"/api/projects/{project.pk}/tasks/next/", {}, format="json")
+    assert again.status_code == 200 and again.json()["task"]
