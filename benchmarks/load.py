@@ -21,25 +21,27 @@ fails with a 5xx or no answer is sent again after a pause (Retry-After, at most 
 labeling page does; a save whose answer was lost and that is found saved meanwhile (409 with
 the newer version) carries on from that version.
 
-Faults, at fixed fractions of --duration: the whole Celery worker is SIGKILLed (the
-supervisor starts it again); Redis is stopped for --redis-down seconds and started again,
-empty, after which the jobs sweep is sent once with every queued job (as `serve` does for a
-new private Redis); every database connection but the benchmark's own is ended with
-pg_terminate_backend, three times a second apart. The worker runs with a short job
-heartbeat (JOB_DEAD_AFTER_S 8 s, the sweep every 5 s) so a killed worker's jobs are run
-again within the run.
+Faults, at fixed fractions of --duration: the whole Celery worker is SIGKILLed, as soon as
+a job is seen running (waiting up to 20 s for one), and the supervisor starts it again;
+Redis is stopped for --redis-down seconds and started again, empty, after which the jobs
+sweep is sent once with every queued job (as `serve` does for a new private Redis); every
+database connection but the benchmark's own is ended with pg_terminate_backend, three times
+a second apart. The worker runs with a short job heartbeat (JOB_DEAD_AFTER_S 8 s, the sweep
+every 5 s) so a killed worker's jobs are run again within the run.
 
 Afterwards, from the database and the clients' records:
 - lost: saves answered 200 whose version (kind and box count) is not in the database;
 - doubles: tasks two annotators held at once (overlapping holds in the clients' records, two
   active leases, or leases of two people on a task of one slot);
 - stuck_jobs: jobs still queued or running more than one sweep past their deadline once the
-  clients stopped and the jobs were given --drain seconds to settle;
+  clients stopped and the jobs were given up to --drain seconds to finish;
 - budget_drift: |ledger - ledger derived from the leases| (money and units) plus |money of
   the submitted leases - the label spend derived from submitted work| (annotate.selectors).
 Printed per phase (before, worker killed, Redis down, Redis back, database connections ended,
-after): requests/s, p50/p99 latency, errors by kind. recovered_s: the longest time, over the
-faults, from a fault's end to its last client error or job past its deadline.
+after; a request counts in the phase its answer came in): requests/s, p50/p99 latency, and
+errors by kind (the status, or the connection error when no answer came). recovered_s: the
+longest time, over the faults, from a fault's end to its last client error or job past its
+deadline.
 
 Last line: lost=0 doubles=0 stuck_jobs=0 budget_drift=0 rps=... p99_ms=... errors_5xx=...
 recovered_s=...
@@ -79,6 +81,7 @@ from load_checks import (  # noqa: E402  (beside this file)
     phase_table,
     phases_of,
     recovered_after,
+    running_jobs,
     watch_jobs,
 )
 from load_people import (  # noqa: E402
@@ -530,10 +533,13 @@ def main() -> None:
         # Let the jobs settle: the sweep runs what the faults left behind.
         import psycopg
 
-        settle_deadline = time.monotonic() + args.drain
+        settle_started = time.monotonic()
         with psycopg.connect(servers.database_url, autocommit=True) as conn:
-            while overdue_jobs(conn, project.job_tables) and time.monotonic() < settle_deadline:
+            while time.monotonic() < settle_started + args.drain and (
+                overdue_jobs(conn, project.job_tables) or running_jobs(conn, project.job_tables)
+            ):
                 time.sleep(1)
+            settled_s = time.monotonic() - settle_started
             stuck = overdue_jobs(conn, project.job_tables, grace_s=SWEEP_EVERY_S + 2)
         done_watching.set()
         watcher.join()
@@ -565,7 +571,10 @@ def main() -> None:
                 f"recovered {recovered[fault.name]:.1f} s after"
             )
         print(f"supervisor: {'; '.join(servers.restarts) or 'no restarts'}")
-        print(f"jobs: {job_summary(project.job_tables, servers.database_url)}")
+        print(
+            f"jobs, {settled_s:.0f} s after the clients stopped: "
+            + job_summary(project.job_tables, servers.database_url)
+        )
         print(
             f"saves answered 200: {found['saves']} ({found['submitted']} submissions); "
             f"label spend {found['label_spend']}; ledger units/money {found['ledger']}; "

@@ -37,6 +37,13 @@ def overdue_jobs(conn, tables: list[str], grace_s: float = 0) -> int:
     return total
 
 
+def running_jobs(conn, tables: list[str]) -> int:
+    return sum(
+        conn.execute(f"SELECT count(*) FROM {table} WHERE state = 'running'").fetchone()[0]  # noqa: S608
+        for table in tables
+    )
+
+
 def watch_jobs(url: str, tables: list[str], started_at: float, stop: threading.Event, out: list):
     """Every second: (seconds since the start, jobs past their deadline), on a connection of
     its own that it opens again when a fault ends it."""
