@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
 from activelearn import receivers
@@ -29,21 +28,14 @@ from activelearn.scoring.runs import (
     score_chunk as chunk_score,
 )
 from activelearn.webhooks.delivery import RETRY_BACKOFF_MAX_S, WebhookFailed, webhook_attempt
+from annotate.jobs import DATABASE_FAULTS, JobTask
 
 logger = logging.getLogger(__name__)
 
-# Database or broker hiccups: retried with exponential backoff. Anything else is a bug or
-# a bad model, recorded on the run instead of retried forever.
-TRANSIENT = (OperationalError, InterfaceError, BrokerError, ConnectionError, TimeoutError)
-RETRY = {
-    "acks_late": True,
-    "reject_on_worker_lost": True,
-    "autoretry_for": TRANSIENT,
-    "retry_backoff": 2,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 8,
-}
+# Database or broker hiccups: retried with exponential backoff (JobTask's, annotate.jobs).
+# Anything else is a bug or a bad model, recorded on the run instead of retried forever.
+TRANSIENT = (*DATABASE_FAULTS, BrokerError, ConnectionError, TimeoutError)
+RETRY = {"base": JobTask, "autoretry_for": TRANSIENT, "retry_backoff_max": 300}
 
 __all__ = ["maybe_rescore_after_labels", "rescore_project", "score_chunk", "score_project"]
 
@@ -98,10 +90,9 @@ WEBHOOK_MAX_RETRIES = 8
 
 
 @shared_task(
+    base=JobTask,
     name="activelearn.webhook_deliver",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(WebhookFailed,),
+    autoretry_for=(WebhookFailed, *DATABASE_FAULTS),
     retry_backoff=1,
     retry_backoff_max=RETRY_BACKOFF_MAX_S,
     retry_jitter=True,
@@ -112,7 +103,7 @@ def webhook_deliver(delivery_id: int) -> str:
     return webhook_attempt(delivery_id=delivery_id)
 
 
-@shared_task(name="activelearn.retrain_baseline", acks_late=True, reject_on_worker_lost=True)
+@shared_task(base=JobTask, name="activelearn.retrain_baseline")
 def retrain_baseline(round_id: int) -> str:
     """Train, measure and maybe activate a new baseline version for a retraining round."""
     return retraining_round_run(round_id=round_id)

@@ -1,7 +1,14 @@
-"""Request bodies are bounded before they are read: a declared Content-Length over the limit
+"""Two guards around every request.
+
+Request bodies are bounded before they are read: a declared Content-Length over the limit
 is answered 413 at once, and a chunked body (no length) is counted while it is read and
 refused as soon as it passes the limit (a view that streams it sees BodyTooLarge), so no
 oversized upload is ever spooled whole.
+
+A database connection lost mid-request (PostgreSQL restarted, the connection terminated) is
+not a 500: a request that changes nothing (GET, HEAD, OPTIONS) is run again, twice at most,
+after a short pause, on a new connection; any other, or one that still fails, is answered
+503 with Retry-After. Its transaction was rolled back whole, so the client may send it again.
 
 API clients (paths under /api/, XHR, or asking for JSON) get {"detail", "code"} as JSON;
 pages get the same sentence on an HTML page.
@@ -9,12 +16,20 @@ pages get the same sentence on an HTML page.
 
 from __future__ import annotations
 
+import logging
+import random
+import time
 from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.core.signals import got_request_exception
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+
+from .faults import DATABASE_FAULTS, fresh_connections
+
+logger = logging.getLogger(__name__)
 
 # Bodies that carry files or streams (uploads, checkpoints, JSON Lines) may be large; every
 # other body (JSON, forms) is parsed in memory and gets the small limit.
@@ -35,12 +50,24 @@ def wants_json(request: HttpRequest) -> bool:
 
 
 def error_response(
-    request: HttpRequest, status: int, code: str, message: str, *, headers: dict | None = None
+    request: HttpRequest,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    headers: dict | None = None,
+    page_context: bool = True,
 ) -> HttpResponse:
-    """One answer in words, as JSON for API clients and as a page for people."""
+    """One answer in words, as JSON for API clients and as a page for people. Without
+    `page_context` the page is rendered without the request's context processors, which
+    would read the user (and so the database) for the page's header."""
     if wants_json(request):
         return JsonResponse({"detail": message, "code": code}, status=status, headers=headers)
-    page = render_to_string("error.html", {"status": status, "message": message}, request=request)
+    page = render_to_string(
+        "error.html",
+        {"status": status, "message": message},
+        request=request if page_context else None,
+    )
     return HttpResponse(page, status=status, headers=headers)
 
 
@@ -137,4 +164,87 @@ class RequestBodyLimitMiddleware:
             return _too_large(request, settings.REQUEST_MAX_BODY_BYTES)
         if isinstance(exception, BodyTooLarge):
             return _too_large(request, exception.limit)
+        return None
+
+
+# --- a database connection lost mid-request -------------------------------------------------
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Pauses before the second and third tries of a request that changes nothing: long enough for
+# a terminated connection to be replaced, short enough not to hold a web thread for long.
+DATABASE_RETRY_PAUSES_S = (0.1, 0.5)
+DATABASE_RETRY_AFTER_S = 5
+DATABASE_UNAVAILABLE = (
+    "The database could not be reached for a moment, so nothing was saved or changed. "
+    "Try again in a few seconds."
+)
+
+
+def database_fault_seen(request: HttpRequest, error: BaseException) -> None:
+    """Note on the request that its database connection failed (the DRF exception handler,
+    this middleware and the got_request_exception receiver below all call this)."""
+    request.database_fault = error  # type: ignore[attr-defined]
+
+
+def database_unavailable(request: HttpRequest) -> HttpResponse:
+    return error_response(
+        request,
+        503,
+        "database_unavailable",
+        DATABASE_UNAVAILABLE,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+        page_context=False,
+    )
+
+
+def _note_uncaught(sender, request: HttpRequest | None = None, **kwargs) -> None:
+    """A database error raised outside a view (a middleware saving the session) reaches
+    Django's 500 handler only; this marks the request so the middleware answers 503."""
+    import sys
+
+    error = sys.exc_info()[1]
+    if request is not None and isinstance(error, DATABASE_FAULTS):
+        database_fault_seen(request, error)
+
+
+got_request_exception.connect(_note_uncaught, dispatch_uid="annotate.database_fault")
+
+
+# A 503 that does not say when to come back (the task queue was unreachable, and the job
+# waits for the jobs sweep, which runs every minute) gets this.
+DEFAULT_RETRY_AFTER_S = 30
+
+
+class DatabaseFaultMiddleware:
+    """First in MIDDLEWARE, so a retry runs the whole request again. Also gives every 503
+    answer a Retry-After header."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        pauses = list(DATABASE_RETRY_PAUSES_S) if request.method in SAFE_METHODS else []
+        while True:
+            response = self.get_response(request)
+            error = getattr(request, "database_fault", None)
+            if error is None:
+                if response.status_code == 503 and not response.has_header("Retry-After"):
+                    response["Retry-After"] = str(DEFAULT_RETRY_AFTER_S)
+                return response
+            del request.database_fault
+            fresh_connections()
+            if not pauses:
+                logger.warning(
+                    "%s %s: database unavailable: %s", request.method, request.path, error
+                )
+                return database_unavailable(request)
+            logger.info(
+                "%s %s: database fault (%s); trying again", request.method, request.path, error
+            )
+            time.sleep(pauses.pop(0) * random.uniform(0.5, 1.5))
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        if isinstance(exception, DATABASE_FAULTS):
+            database_fault_seen(request, exception)
+            return database_unavailable(request)
         return None

@@ -47,13 +47,29 @@ State = AnnotationTask.State
 ZERO = Decimal("0")
 
 
+def spent_on_labeling(prefix: str = "") -> Q:
+    """Tasks whose labeling is paid: handed in at least once. A rejected task its annotator
+    took back to fix is in progress again, but its first labeling stays paid (the budget
+    ledger keeps it), so it counts by its submission time too, not only by its state."""
+    return Q(**{f"{prefix}state__in": State.HANDED_IN}) | Q(
+        **{f"{prefix}submitted_at__isnull": False}
+    )
+
+
+def spent_on_review(prefix: str = "") -> Q:
+    """Tasks whose review is paid: reviewed, even if taken back for rework since."""
+    return Q(**{f"{prefix}state__in": State.REVIEWED}) | Q(
+        **{f"{prefix}reviewed_at__isnull": False}
+    )
+
+
 def _spend_aggregates(prefix: str, cost_per_image, cost_per_video_frame, review_factor) -> dict:
     """Aggregates of label and review spend over tasks reached through `prefix`
     ("" from AnnotationTask, "tasks__" from Project). The cost arguments are expressions:
     values of one budget, or F() paths to the budget row joined in."""
     cost = task_cost_expression(prefix, cost_per_image, cost_per_video_frame)
-    labeled = Q(**{f"{prefix}state__in": State.HANDED_IN})
-    reviewed = Q(**{f"{prefix}state__in": State.REVIEWED})
+    labeled = spent_on_labeling(prefix)
+    reviewed = spent_on_review(prefix)
     return {
         "label_tasks": Count(f"{prefix}id", filter=labeled),
         "label_money": Coalesce(Sum(cost, filter=labeled), Value(ZERO), output_field=MONEY),

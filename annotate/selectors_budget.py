@@ -12,7 +12,7 @@ from django.db.models import Count, DateTimeField, Max, Min, QuerySet, Sum, Valu
 from django.db.models.functions import Coalesce, Trunc
 
 from .models import MONEY, AnnotationTask, Project, task_cost_expression
-from .selectors import ZERO, budget_of
+from .selectors import ZERO, budget_of, spent_on_labeling, spent_on_review
 
 # Coarsest first is never needed: the finest bucket that keeps the plot under MAX_POINTS.
 BUCKETS: tuple[tuple[str, int], ...] = (
@@ -53,10 +53,10 @@ def _events(project: Project) -> tuple[QuerySet, QuerySet]:
     without a timestamp (imported work) fall back to the task's last change, so they still
     count, as they do in budget_spent."""
     tasks = AnnotationTask.objects.filter(project=project)
-    labeled = tasks.filter(state__in=AnnotationTask.State.HANDED_IN).annotate(
+    labeled = tasks.filter(spent_on_labeling()).annotate(
         at=Coalesce("submitted_at", "updated_at", output_field=DateTimeField())
     )
-    reviewed = tasks.filter(state__in=AnnotationTask.State.REVIEWED).annotate(
+    reviewed = tasks.filter(spent_on_review()).annotate(
         at=Coalesce("reviewed_at", "submitted_at", "updated_at", output_field=DateTimeField())
     )
     return labeled, reviewed

@@ -1,6 +1,7 @@
 """Every Celery task of the annotate app. Each takes ids, loads rows and calls a service; all
-are idempotent (claims by conditional update), so late acks are safe. Services never import
-this module: they send work by task name (annotate.jobs)."""
+are idempotent (claims by conditional update), so late acks are safe, and those that run work
+are JobTasks (annotate.jobs: retried with backoff when the database connection is lost).
+Services never import this module: they send work by task name (annotate.jobs)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from celery import shared_task
 from annotate.exchange import services as exchange
 from annotate.ingest.services import videos_enqueue_pending
 from annotate.ingest.video import video_process
+from annotate.jobs import JobTask
 from annotate.jobs import jobs_sweep as sweep
 
 
-@shared_task(name="annotate.process_video", acks_late=True, reject_on_worker_lost=True)
+@shared_task(base=JobTask, name="annotate.process_video")
 def process_video(asset_id: int) -> str:
     """Extract a pending video's frames and make its segment tasks.
 
@@ -37,11 +39,18 @@ def jobs_sweep(all_queued: bool = False) -> int:
     return sweep(all_queued=all_queued).total
 
 
-@shared_task(name="annotate.exchange.export_run", acks_late=True, reject_on_worker_lost=True)
+@shared_task(base=JobTask, name="annotate.exchange.export_run")
 def export_run(job_id: int) -> str:
     return exchange.export_run(job_id=job_id).state
 
 
-@shared_task(name="annotate.exchange.import_run", acks_late=True, reject_on_worker_lost=True)
+# Not retried on a lost database connection: the import's transaction may have committed
+# just before it broke, and a second run would import the file twice. Its job fails saying so.
+@shared_task(
+    base=JobTask,
+    name="annotate.exchange.import_run",
+    retries_database_faults=False,
+    autoretry_for=(),
+)
 def import_run(job_id: int) -> str:
     return exchange.import_run(job_id=job_id).state

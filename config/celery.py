@@ -1,10 +1,46 @@
-"""The Celery app: Redis broker, JSON only, late acks, one task prefetched per process."""
+"""The Celery app: Redis broker, JSON only, late acks, one task prefetched per process.
+
+Also kombu's Redis transport with one fix, for every redis:// broker URL: a worker that
+loses Redis while a task is running no longer exits (see RedisTransport).
+"""
 
 import os
 
+import kombu.transport
 from celery import Celery
+from django.conf import settings
+from kombu.transport import redis as kombu_redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+
+class RedisChannel(kombu_redis.Channel):
+    """A channel of a connection that was already torn down says so with a connection error
+    (which kombu and Celery ignore while cleaning up) instead of an AttributeError.
+
+    Without it, Redis going away while a late-acked task runs killed the worker
+    ("Unrecoverable error: AttributeError("'NoneType' object has no attribute 'hostname'")"):
+    on the connection loss Celery first collects the connection (which drops the transport's
+    link to its settings), then closes it; closing the consumer's channel tries to give the
+    running task's message back to Redis, and the channel, having lost its settings, failed
+    with an error nobody expected. The message is not lost either way: it waits in Redis's
+    unacked set until the visibility timeout (or, on a Redis that kept nothing, the jobs
+    sweep sends the job again)."""
+
+    def _connparams(self, asynchronous: bool = False) -> dict:
+        if self.connection.client is None:
+            raise RedisConnectionError("the broker connection of this channel was closed")
+        return super()._connparams(asynchronous=asynchronous)
+
+
+class RedisTransport(kombu_redis.Transport):
+    Channel = RedisChannel
+
+
+# kombu picks a transport by the broker URL's scheme in this table; redis:// (the only
+# broker here) gets the class above. Other schemes (memory:// in seed_demo) are untouched.
+kombu.transport.TRANSPORT_ALIASES["redis"] = f"{__name__}:RedisTransport"
 
 app = Celery("annotate")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -25,7 +61,7 @@ app.conf.beat_schedule = {
     # again, or fails it with the reason in words (annotate.jobs.jobs_sweep).
     "jobs-sweep": {
         "task": "annotate.jobs_sweep",
-        "schedule": 60.0,
+        "schedule": float(settings.JOBS_SWEEP_EVERY_S),
     },
     # annotate's events (annotate.events) whose receiver failed: the loop catches up on every
     # project changed lately (rescoring, retraining rounds, new tasks' place in the queue).

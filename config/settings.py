@@ -86,6 +86,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: a request whose database connection broke is tried again whole, or 503.
+    "annotate.middleware.DatabaseFaultMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "annotate.middleware.RequestBodyLimitMiddleware",  # before anything reads the body
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -227,12 +229,39 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3600)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 3300)
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker that loses Redis reconnects (2, 4, ... up to 30 s apart) for as long as it takes,
+# instead of exiting after 100 tries: Redis restarting is an outage to wait out, not a reason
+# to stop. (config/celery.py also keeps a task running at that moment from killing it.)
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Tasks running when the connection is lost keep running: the job's row, not the message, is
+# the job, so they finish it; their ack may fail, and a redelivery finds the job done (every
+# task is idempotent). Cancelling them (Celery 6's default) would only make the work again.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # A message taken by a worker that dies whole comes back after this many seconds; it must
 # exceed the task time limit, or a long task would run twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 600)
 }
 CELERY_RESULT_EXPIRES = 24 * 3600
+# Storing a result while Redis is down: a couple of quick tries, not Celery's 20 (some 20 s,
+# a worker process stuck meanwhile). Jobs keep their results in their rows, not here.
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    "retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
+}
+# Jobs (annotate.jobs): a worker running a job moves its deadline on every JOB_HEARTBEAT_S, to
+# JOB_DEAD_AFTER_S ahead; the sweep, every JOBS_SWEEP_EVERY_S, runs again (or fails) a job
+# whose deadline passed. A killed worker's job is so noticed within about two minutes.
+JOB_HEARTBEAT_S = env_int("JOB_HEARTBEAT_S", 10)
+JOB_DEAD_AFTER_S = env_int("JOB_DEAD_AFTER_S", 90)
+JOBS_SWEEP_EVERY_S = env_int("JOBS_SWEEP_EVERY_S", 60)
+# A queued job no worker took within this many seconds is sent again by the sweep (its
+# message was lost: Redis restarted empty, or was down when it was sent).
+JOB_RESEND_AFTER_S = env_int("JOB_RESEND_AFTER_S", 120)
+if JOB_DEAD_AFTER_S < 3 * JOB_HEARTBEAT_S:
+    raise ImproperlyConfigured(
+        f"JOB_DEAD_AFTER_S={JOB_DEAD_AFTER_S} must be at least three heartbeats "
+        f"(JOB_HEARTBEAT_S={JOB_HEARTBEAT_S}), or a slow beat would look like a dead worker"
+    )
 
 # Imported predictions are stored by activelearn; annotate reaches it through this path only.
 EXCHANGE_PREDICTIONS_SINK = "activelearn.predictions.imports.predictions_store"

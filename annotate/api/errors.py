@@ -17,15 +17,28 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from ..faults import DATABASE_FAULTS
+from ..middleware import DATABASE_RETRY_AFTER_S, DATABASE_UNAVAILABLE, database_fault_seen
 from ..services.errors import ServiceError
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    """DRF's handler, plus service errors: their own status, body and headers."""
+    """DRF's handler, plus service errors (their own status, body and headers) and a lost
+    database connection: 503 with Retry-After, which annotate.middleware may turn into a
+    second try of a request that changes nothing."""
     if isinstance(exc, ServiceError):
         # As DRF does for its own errors: a refused request leaves no partial writes.
         set_rollback()
         return Response(exc.as_response_data(), status=exc.status, headers=exc.response_headers())
+    if isinstance(exc, DATABASE_FAULTS):
+        request = context.get("request")
+        if request is not None:
+            database_fault_seen(request._request, exc)
+        return Response(
+            {"detail": DATABASE_UNAVAILABLE, "code": "database_unavailable"},
+            status=503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+        )
     return drf_exception_handler(exc, context)
 
 

@@ -37,7 +37,8 @@ LIVE_STATES = (JobState.QUEUED, JobState.RUNNING)
 # Seconds a job may stay queued without a worker taking it before the sweep sends it again
 # (the broker was down, or the message was lost): long enough that a message still on its
 # way is not doubled every minute; a double would be harmless anyway (claims compare-and-set).
-RESEND_AFTER_S = 120
+# Settings JOB_RESEND_AFTER_S (default 120).
+RESEND_AFTER_S = settings.JOB_RESEND_AFTER_S
 # A queued job no worker took for this long is failed with that reason, so the sweep's
 # re-sends are bounded and a job nobody will ever run does not look as if it waits.
 GIVE_UP_AFTER_S = 24 * 3600

@@ -14,8 +14,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotate.embedded.redis import RedisUnavailable, start_private_redis
+from annotate.embedded.redis import RedisUnavailable, redis_answers, start_private_redis
 from config.celery import app
 
 STOP_TIMEOUT_S = 20.0
@@ -67,6 +69,7 @@ class Child:
     process: subprocess.Popen
     restarts: deque = field(default_factory=deque)  # monotonic times of recent restarts
     restart_at: float | None = None  # when a dead child is due to start again
+    on_restart: Callable[[], None] | None = None  # run in a thread after each restart
 
 
 class Supervisor:
@@ -80,8 +83,15 @@ class Supervisor:
         self.max_restarts = max_restarts
         self.children: list[Child] = []
 
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
-        child = Child(name, argv, env, self._spawn(argv, env))
+    def start(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        *,
+        on_restart: Callable[[], None] | None = None,
+    ) -> subprocess.Popen:
+        child = Child(name, argv, env, self._spawn(argv, env), on_restart=on_restart)
         self.children.append(child)
         return child.process
 
@@ -106,6 +116,8 @@ class Supervisor:
                     self._signal_group(child.process, signal.SIGKILL)  # orphans of the old one
                     child.process = self._spawn(child.argv, child.env)
                     child.restart_at = None
+                    if child.on_restart is not None:
+                        threading.Thread(target=child.on_restart, daemon=True).start()
                 continue
             while child.restarts and now - child.restarts[0] > RESTART_WINDOW_S:
                 child.restarts.popleft()
@@ -269,9 +281,17 @@ class Command(BaseCommand):
         self.stdout.write("Stopped.")
 
     def _start_private_redis(self, supervisor: Supervisor, env: dict, run_dir: Path) -> str:
+        def started_again() -> None:
+            # A private Redis keeps nothing: the messages of queued jobs were lost with it.
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while not redis_answers(url) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            self._periodic_jobs_once(url, private=True)
+
+        url = ""
         try:
             process, url = start_private_redis(
-                run_dir, lambda argv: supervisor.start("Redis", argv, env)
+                run_dir, lambda argv: supervisor.start("Redis", argv, env, on_restart=started_again)
             )
         except RedisUnavailable as error:
             raise CommandError(str(error)) from None
