@@ -18,6 +18,7 @@ import numpy as np
 from activelearn import strategies
 from activelearn.inference.spec import ScoringError
 from activelearn.models import LearningSettings
+from activelearn.strategies import auto
 from activelearn.strategies.validation import aggregate_by_group
 
 # k-center over the pool picks this many centres farthest-first (O(pool x head)); the rest
@@ -44,6 +45,20 @@ class ScoringContext:
     seed: tuple[int, ...] = ()
     uses_model_embeddings: bool = False
     asset_of: dict[int, int] = field(default_factory=dict)  # task id -> asset id
+    auto_credits: dict[str, float] = field(default_factory=dict)  # what auto learned so far
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A strategy's scores with what each task's breakdown should show besides them (auto:
+    every arm's score and the pick record the rewards read, under PICK_KEY)."""
+
+    scores: np.ndarray
+    breakdowns: list[dict]
+
+
+# The breakdown key of auto's pick record: {"q", "advised", "pool", "batch"}.
+PICK_KEY = "auto_pick"
 
 
 def frames_of(data: dict) -> list[dict]:
@@ -83,13 +98,6 @@ def _held(datas: Sequence[dict]) -> frozenset[str]:
     return frozenset(PREDICTION_KEYS[key] for key in keys if key in PREDICTION_KEYS)
 
 
-def _default_pick(held: frozenset[str]) -> str:
-    for need, name in strategies.DEFAULT_PICKS:
-        if need in held:
-            return name
-    return strategies.DEFAULT_WITHOUT_OUTPUTS
-
-
 def settings_mix(settings: LearningSettings, datas: Sequence[dict]) -> Mix:
     """The strategies `settings` scores these predictions with ("default" resolved by what
     they hold)."""
@@ -97,7 +105,7 @@ def settings_mix(settings: LearningSettings, datas: Sequence[dict]) -> Mix:
     if name == strategies.BLEND:
         return Mix({k: float(v) for k, v in (settings.blend or {}).items()}, ranked=True)
     if name == strategies.DEFAULT:
-        name = _default_pick(_held(datas))
+        name = strategies.default_pick(_held(datas))
     return Mix({name: 1.0})
 
 
@@ -113,7 +121,17 @@ def _candidates(settings: LearningSettings) -> tuple[bool, list[strategies.Strat
         names.append(strategies.DEFAULT_WITHOUT_OUTPUTS)
     else:
         ranked, names = False, [name]
-    return ranked, [strategies.STRATEGIES[n] for n in names if n in strategies.STRATEGIES]
+    chosen = [strategies.STRATEGIES[n] for n in names if n in strategies.STRATEGIES]
+    if any(strategy.adapter == strategies.AUTO_INPUT for strategy in chosen):
+        # auto may score with any strategy scoring can feed: its arms.
+        chosen += [s for s in strategies.STRATEGIES.values() if s.adapter and s not in chosen]
+    return ranked, chosen
+
+
+def uses_auto(settings: LearningSettings) -> bool:
+    """Whether scoring needs what the adaptive strategy learned on the project."""
+    _, candidates = _candidates(settings)
+    return any(strategy.adapter == strategies.AUTO_INPUT for strategy in candidates)
 
 
 def needs_pool(settings: LearningSettings) -> bool:
@@ -262,6 +280,32 @@ def _keypoints_input(strategy, datas, task_ids, ctx) -> np.ndarray:
     return _per_task(per_unit, owner, len(datas), ctx)
 
 
+def _auto_input(strategy, datas, task_ids, ctx) -> Scored:
+    """Every arm auto can use on these predictions scores them; the bandit mixes them by
+    the project's credits (activelearn.strategies.auto); each task's breakdown gets every
+    arm's score and its pick record."""
+    held = _held(datas)
+    arms = auto.auto_arms(strategies.STRATEGIES, held, exclude=strategies.AUTO_INPUT)
+    log_weights = auto.log_weights_of(arms, strategies.default_pick(held), ctx.auto_credits)
+    arm_scores = {
+        arm: strategy_scores(arm, datas, task_ids, ctx) for arm in arms if arm != auto.RANDOM_ARM
+    }
+    batch = int(ctx.settings.rescore_every_labels or auto.DEFAULT_BATCH)
+    rng = np.random.default_rng(list(ctx.seed) + [min(task_ids)])
+    mixed = strategy.score(arm_scores, log_weights, batch=batch, rng=rng)
+    breakdowns = []
+    for position in range(len(datas)):
+        row = {arm: round(float(values[position]), 6) for arm, values in arm_scores.items()}
+        row[PICK_KEY] = {
+            "q": float(mixed.q[position]),
+            "advised": list(mixed.advised[position]),
+            "pool": len(datas),
+            "batch": mixed.batch,
+        }
+        breakdowns.append(row)
+    return Scored(mixed.priorities, breakdowns)
+
+
 Adapter = Callable[[strategies.Strategy, Sequence[dict], Sequence[int], ScoringContext], np.ndarray]
 # One function per input adapter a strategy can declare (Strategy.adapter).
 ADAPTERS: dict[str, Adapter] = {
@@ -271,15 +315,17 @@ ADAPTERS: dict[str, Adapter] = {
     strategies.UNIT_EMBEDDINGS_INPUT: _unit_embeddings_input,
     strategies.BOXES_INPUT: _boxes_input,
     strategies.KEYPOINTS_INPUT: _keypoints_input,
+    strategies.AUTO_INPUT: _auto_input,
 }
 
 
 def strategy_scores(
     name: str, datas: Sequence[dict], task_ids: Sequence[int], ctx: ScoringContext
-) -> np.ndarray:
+) -> np.ndarray | Scored:
     """One score per task for the registered strategy `name`, its inputs built by the
     adapter it declares. Per-frame strategies score every frame and reduce per task by the
-    project's aggregate (max, mean or sum)."""
+    project's aggregate (max, mean or sum). A strategy whose breakdown shows more than its
+    score (auto) gives `Scored`."""
     try:
         strategy = strategies.get_strategy(name)
     except ValueError as error:
@@ -319,7 +365,8 @@ def tasks_score(
     rest_ids = [task_ids[i] for i in rest]
     mix = settings_mix(ctx.settings, rest_datas)
     try:
-        parts = {k: strategy_scores(k, rest_datas, rest_ids, ctx) for k in mix.weights}
+        scored = {k: strategy_scores(k, rest_datas, rest_ids, ctx) for k in mix.weights}
+        parts = {k: v.scores if isinstance(v, Scored) else v for k, v in scored.items()}
         mixed = strategies.blend(parts, mix.weights) if mix.ranked else next(iter(parts.values()))
     except ValueError as error:  # the strategies refuse bad arrays with a clear message
         label = ctx.settings.strategy if mix.ranked else next(iter(mix.weights))
@@ -327,4 +374,7 @@ def tasks_score(
     for position, i in enumerate(rest):
         scores[i] = float(mixed[position])
         breakdowns[i] = {k: round(float(v[position]), 6) for k, v in parts.items()}
+        for detailed in scored.values():
+            if isinstance(detailed, Scored):
+                breakdowns[i].update(detailed.breakdowns[position])
     return scores, breakdowns

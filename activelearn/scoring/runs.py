@@ -29,8 +29,10 @@ from activelearn.scoring.adapters import (
     frames_of,
     needs_pool,
     tasks_score,
+    uses_auto,
     uses_embeddings,
 )
+from activelearn.scoring.auto import auto_credits_of
 from activelearn.scoring.evaluation import version_evaluate
 from annotate.jobs import job_enqueue, job_fail, job_finish, job_heartbeat, job_run_deadline
 from annotate.models import AnnotationTask, Asset, Frame, Project
@@ -262,6 +264,8 @@ def _context(
         uses_model_embeddings=model_embeddings,
         asset_of=asset_of,
     )
+    if uses_auto(settings):
+        ctx.auto_credits = auto_credits_of(project)
     if uses_embeddings(settings):
         if not model_embeddings:
             if assets is None:
