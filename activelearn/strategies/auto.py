@@ -9,9 +9,10 @@ Schapire, "Contextual bandit algorithms with supervised learning guarantees", AI
   ALBL's one pick per query, the uniform distribution over its `batch` best-scored tasks, and
   random's advice is the uniform distribution over the whole pool (random is always an arm);
 - the bandit mixes the advice with its arm probabilities into one probability per task, `q`,
-  and the queue is a weighted random order by `q` (Efraimidis & Spirakis, "Weighted random
-  sampling with a reservoir", IPL 2006), so the head of the queue, what the annotators label
-  before the next rescoring, is a sample of `q` without replacement;
+  and the queue is a random order by `q` (sequential Poisson sampling, Ohlsson, "Sequential
+  Poisson sampling", Journal of Official Statistics 1998: order by u / q, u uniform), so the
+  head of the queue, what the annotators label before the next rescoring, is a sample in
+  which each task is about batch * q likely to be;
 - the reward is the model's importance-weighted test accuracy (ALBL's IW-ACC), here measured
   on labels the model had not been trained on when it predicted them and as a paired gain:
   for the labels picked under model version v, whether v predicted each right minus whether
@@ -168,8 +169,11 @@ def mix(
     `arm_scores` holds every arm's scores over the same n tasks except random's (random
     advises the uniform distribution, its scores are not needed); `log_weights` names every
     arm, random included. q_j = p_random / n + sum over the arms advising j of p_arm / batch.
-    The priority orders the tasks by the Efraimidis-Spirakis key log(u) / q, a weighted
-    sample without replacement, rank-normalised into (0, 1]."""
+    The priority orders the tasks by the sequential Poisson sampling key u / q, lowest
+    first, so the first `batch` tasks hold each about batch * q_j likely (capped at 1), which
+    is what the rewards' importance weights assume; rank-normalised into (0, 1]. (Successive
+    sampling, the Efraimidis-Spirakis key log(u) / q, gives the arms' top tasks visibly less
+    than their share when a batch is small.)"""
     if isinstance(batch, bool) or not isinstance(batch, int | np.integer) or batch < 1:
         raise ValueError(f"batch must be a positive integer, got {batch!r}")
     if RANDOM_ARM not in log_weights:
@@ -194,8 +198,8 @@ def mix(
         q[top] += probabilities[arm] / top.shape[0]
         for index in top:
             advised[index].append(arm)
-    # 1 - u lies in (0, 1], so the key is finite; the smallest q is p_random / n > 0.
-    keys = np.log1p(-rng.random(n)) / q
+    # The smallest q is p_random / n > 0, so the key is finite.
+    keys = -rng.random(n) / q
     return Mixed(
         priorities=rank_normalise(keys) if n else np.zeros(0),
         q=q,
@@ -266,8 +270,13 @@ def credits_from_picks(
     before, which were picked while that version was active; so it is credited to the arms
     by their mean advice ratio over those picks (EXP4's importance-weighted reward, which is
     1 for every arm on average and more for the arms that picked more of those labels than
-    their probability said). A function of the whole history, in any order: the same picks
-    give the same credits however often they are recomputed."""
+    their probability said). Each gain is taken relative to the mean gain of all versions (a
+    baseline, as in policy-gradient bandits, Williams 1992): what an arm is credited is how
+    much better the versions after its picks did than the others, not the level of learning,
+    which falls as any project goes on; and the batch is a sample without replacement, whose
+    advice ratios are 1 on average only roughly, so an uncentred gain would favour whichever
+    arm's ratios run high. A function of the whole history, in any order: the same picks give
+    the same credits however often they are recomputed."""
     by_version: dict[int, list[Pick]] = {}
     arms: set[str] = {RANDOM_ARM}
     previous_of: dict[int, int] = {}
@@ -277,14 +286,19 @@ def credits_from_picks(
         if pick.previous_version is not None and pick.previous_correct is not None:
             previous_of[pick.version] = pick.previous_version
     credits = dict.fromkeys(sorted(arms), 0.0)
-    for version, gain in sorted(version_gains(picks).items()):
-        earlier = by_version.get(previous_of[version])
-        if not earlier:
-            continue
-        ratios = [advice_ratios(pick, arms) for pick in earlier]
+    gains = {
+        version: gain
+        for version, gain in version_gains(picks).items()
+        if by_version.get(previous_of[version])
+    }
+    if len(gains) < 2:
+        return credits  # one gain says nothing about one arm against another
+    baseline = sum(gains.values()) / len(gains)
+    for version, gain in sorted(gains.items()):
+        ratios = [advice_ratios(pick, arms) for pick in by_version[previous_of[version]]]
         for arm in arms:
             share = sum(r[arm] for r in ratios) / len(ratios)
-            credits[arm] += learning_rate * gain * share
+            credits[arm] += learning_rate * (gain - baseline) * share
     return credits
 
 
