@@ -36,8 +36,15 @@ weight grows. Deliberate departures from the papers, so a reader can judge them:
   importance weights stay bounded by 1 / floor;
 - the paired gain stands in for IW-ACC on the training labels, because a pushed model's
   training set is not known here; a label whose two predictions are missing gives no reward;
+- each gain is centred on the mean gain of all versions before it is credited (a
+  baseline), so the falling level of learning is not what the arms are credited with;
 - one round's gain is measured on a batch of labels, so it is noisy: the learning rate is
-  small, and the weights move on a sustained difference over many rounds, not on one batch.
+  small, and the weights move on a sustained difference over many rounds, not on one batch;
+- the reward is not the simpler "the model was wrong on the picked label": on the
+  benchmark's data sets, the arms whose picks the model most often got wrong (entropy, least
+  confidence) were not the ones whose labels bought the most accuracy (diverse margin), and
+  on the noisy set k-center's picks were wrong as often as margin's while its labels made
+  the model worse; a bandit on that reward moved to entropy on digits.
 
 Pure numpy: no Django, no model, no database. The Django side (activelearn.scoring.auto)
 stores the picks and the learned credits per project; the label-efficiency benchmark runs
@@ -64,7 +71,7 @@ PRIOR_DEFAULT_SHARE = 0.88
 PRIOR_RANDOM_SHARE = 0.10
 # How far an estimated accuracy gain of 1 (0 to 100%) moves an arm's log-weight, times its
 # advice ratio. Small, because one round's estimate is noisy: on the benchmark's data sets 1
-# and 3 moved the weights by noise and cost labels, 0.3 and 0 cost none (README).
+# and 3 moved the weights by noise and cost labels, 0.3 and 0 did not (README).
 LEARNING_RATE = 0.3
 # Advice per arm when the project does not rescore every N labels.
 DEFAULT_BATCH = 10
