@@ -20,6 +20,7 @@ from activelearn.inference.spec import OUTPUT_LAYOUTS, declared_layout
 from activelearn.models import LearningSettings, ModelVersion, ScoringRun
 from activelearn.scoring.runs import rescore_project
 from activelearn.strategies import (
+    AUTO_INPUT,
     BLEND,
     BOXES,
     CLASS_PROBS,
@@ -165,6 +166,9 @@ def strategy_errors(
         for part, weight in weights.items():
             if part not in STRATEGIES:
                 problems.append(f"{part}: unknown strategy")
+                continue
+            if STRATEGIES[part].adapter == AUTO_INPUT:
+                problems.append(f"{part}: it mixes the other strategies itself; not in a blend")
                 continue
             if isinstance(weight, bool) or not isinstance(weight, int | float) or not weight > 0:
                 problems.append(f"{part}: the weight must be a positive number")

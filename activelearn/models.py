@@ -1,5 +1,6 @@
 """Per-project learning settings, model versions, stored predictions, informativeness scores,
-scoring runs, retraining rounds and webhooks. (Leases and the ledger are annotate's.)"""
+scoring runs, what the adaptive strategy learned, retraining rounds and webhooks. (Leases and
+the ledger are annotate's.)"""
 
 from __future__ import annotations
 
@@ -36,8 +37,9 @@ class LearningSettings(models.Model):
     project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="learning")
     strategy = models.CharField(
         max_length=50,
-        default="default",
-        help_text="A strategy name from the registry, or 'blend' to use the weights below.",
+        default="auto",  # activelearn.strategies.DEFAULT_STRATEGY (models sit below strategies)
+        help_text="A strategy name from the registry ('auto' learns which pays off), "
+        "'default' (picked from what the model gives) or 'blend' to use the weights below.",
     )
     blend = models.JSONField(
         default=dict, blank=True, help_text='{"strategy name": weight, ...} for a blend.'
@@ -255,6 +257,62 @@ class ScoringRun(Job):
 
     def __str__(self) -> str:
         return f"scoring of {self.project} ({self.chunks_done}/{self.chunks_total})"
+
+
+# --- the adaptive strategy (activelearn.strategies.auto, activelearn.scoring.auto) --------
+
+
+class AutoStrategyState(models.Model):
+    """What the `auto` strategy learned on a project: each arm's credit, its log-weight above
+    the prior, recomputed from the project's picks (AutoStrategyPick) whenever labels come."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="auto_state")
+    credits = models.JSONField(default=dict, blank=True, help_text='{"arm": credit, ...}')
+    picks_counted = models.PositiveIntegerField(default=0)
+    rewarded_picks = models.PositiveIntegerField(
+        default=0, help_text="Picks whose label both versions predicted (they carry a reward)."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "auto strategy state"
+
+    def __str__(self) -> str:
+        return f"auto strategy of {self.project}"
+
+
+class AutoStrategyPick(models.Model):
+    """A labeled task as `auto` picked it (its probability under the mixture, the arms that
+    advised it, the pool and batch of that scoring pass) and what its label says about the
+    version that picked it and the version before (how right each was, 0 to 1)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="auto_picks")
+    task = models.OneToOneField(AnnotationTask, on_delete=models.CASCADE, related_name="auto_pick")
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, on_delete=models.SET_NULL, related_name="auto_picks"
+    )
+    q = models.FloatField(help_text="The task's probability under the mixture when picked.")
+    advised = models.JSONField(default=list, blank=True, help_text="Arms whose batch held it.")
+    pool = models.PositiveIntegerField()
+    batch = models.PositiveIntegerField()
+    correct = models.FloatField(null=True, blank=True)
+    previous_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    previous_correct = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(q__gt=0, q__lte=1), name="autopick_q_probability"),
+            models.CheckConstraint(
+                condition=Q(pool__gte=1, batch__gte=1), name="autopick_pool_batch_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"auto pick of task {self.task_id}"
 
 
 # --- the retraining loop (activelearn.retraining, activelearn.webhooks) -------------------

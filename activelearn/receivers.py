@@ -19,6 +19,7 @@ from activelearn.demo import demo_learning_ensure
 from activelearn.models import ScoringRun
 from activelearn.retraining import rounds
 from activelearn.scoring import runs
+from activelearn.scoring.auto import auto_picks_record
 from annotate import events
 from annotate.models import AnnotationTask, Project
 
@@ -44,10 +45,14 @@ def labels_submitted(*, project_id: int) -> None:
     project = Project.objects.get(pk=project_id)
     runs.maybe_rescore_after_labels(project=project)
     rounds.labels_submitted(project_id=project_id)
+    # Last, so a failure here never holds up the rescoring or the round (the catch-up
+    # records these picks later); the run reads the credits when its worker starts it.
+    auto_picks_record(project_id=project_id)
 
 
 def labels_accepted(*, project_id: int) -> None:
     rounds.labels_accepted(project_id=project_id)
+    auto_picks_record(project_id=project_id)
 
 
 def _receiver(function):

@@ -19,6 +19,7 @@ from activelearn import strategies
 from activelearn.inference.linking import link_frames
 from activelearn.inference.spec import ScoringError
 from activelearn.models import LearningSettings
+from activelearn.strategies import auto
 from activelearn.strategies.validation import aggregate_by_group
 
 # k-center over the pool picks this many centres farthest-first (O(pool x head)); the rest
@@ -51,14 +52,22 @@ class ScoringContext:
     frame_ranges: dict[int, tuple[int, int]] = field(default_factory=dict)
     image_sizes: dict[int, tuple[int, int]] = field(default_factory=dict)
     propagated: dict[int, list[tuple]] = field(default_factory=dict)
+    auto_credits: dict[str, float] = field(default_factory=dict)  # what auto learned so far
 
 
 @dataclass(frozen=True)
 class Explained:
-    """A strategy's scores with, per task, the reasons a person reads in the queue."""
+    """A strategy's scores with, per task, the reasons a person reads in the queue and what
+    else its breakdown should show besides the score (auto: every arm's score and the pick
+    record the rewards read, under PICK_KEY)."""
 
     scores: np.ndarray
     reasons: list[list[dict]]
+    breakdowns: list[dict] | None = None
+
+
+# The breakdown key of auto's pick record: {"q", "advised", "pool", "batch"}.
+PICK_KEY = "auto_pick"
 
 
 def frames_of(data: dict) -> list[dict]:
@@ -98,13 +107,6 @@ def _held(datas: Sequence[dict]) -> frozenset[str]:
     return frozenset(PREDICTION_KEYS[key] for key in keys if key in PREDICTION_KEYS)
 
 
-def _default_pick(held: frozenset[str]) -> str:
-    for need, name in strategies.DEFAULT_PICKS:
-        if need in held:
-            return name
-    return strategies.DEFAULT_WITHOUT_OUTPUTS
-
-
 def settings_mix(settings: LearningSettings, datas: Sequence[dict]) -> Mix:
     """The strategies `settings` scores these predictions with ("default" resolved by what
     they hold)."""
@@ -112,7 +114,7 @@ def settings_mix(settings: LearningSettings, datas: Sequence[dict]) -> Mix:
     if name == strategies.BLEND:
         return Mix({k: float(v) for k, v in (settings.blend or {}).items()}, ranked=True)
     if name == strategies.DEFAULT:
-        name = _default_pick(_held(datas))
+        name = strategies.default_pick(_held(datas))
     return Mix({name: 1.0})
 
 
@@ -128,7 +130,17 @@ def _candidates(settings: LearningSettings) -> tuple[bool, list[strategies.Strat
         names.append(strategies.DEFAULT_WITHOUT_OUTPUTS)
     else:
         ranked, names = False, [name]
-    return ranked, [strategies.STRATEGIES[n] for n in names if n in strategies.STRATEGIES]
+    chosen = [strategies.STRATEGIES[n] for n in names if n in strategies.STRATEGIES]
+    if any(strategy.adapter == strategies.AUTO_INPUT for strategy in chosen):
+        # auto may score with any strategy scoring can feed: its arms.
+        chosen += [s for s in strategies.STRATEGIES.values() if s.adapter and s not in chosen]
+    return ranked, chosen
+
+
+def uses_auto(settings: LearningSettings) -> bool:
+    """Whether scoring needs what the adaptive strategy learned on the project."""
+    _, candidates = _candidates(settings)
+    return any(strategy.adapter == strategies.AUTO_INPUT for strategy in candidates)
 
 
 def needs_pool(settings: LearningSettings) -> bool:
@@ -329,6 +341,34 @@ def _tracks_input(strategy, datas, task_ids, ctx) -> Explained:
     return Explained(np.asarray(report.scores, dtype=np.float64), report.reasons)
 
 
+def _auto_input(strategy, datas, task_ids, ctx) -> Explained:
+    """Every arm auto can use on these predictions scores them; the bandit mixes them by
+    the project's credits (activelearn.strategies.auto); each task's breakdown gets every
+    arm's score and its pick record."""
+    held = _held(datas)
+    arms = auto.auto_arms(strategies.STRATEGIES, held, exclude=strategies.AUTO_INPUT)
+    log_weights = auto.log_weights_of(arms, strategies.default_pick(held), ctx.auto_credits)
+    arm_scores = {
+        arm: strategy_scores(arm, datas, task_ids, ctx) for arm in arms if arm != auto.RANDOM_ARM
+    }
+    batch = int(ctx.settings.rescore_every_labels or auto.DEFAULT_BATCH)
+    rng = np.random.default_rng(list(ctx.seed) + [min(task_ids)])
+    mixed = strategy.score(arm_scores, log_weights, batch=batch, rng=rng)
+    breakdowns = []
+    for position in range(len(datas)):
+        row = {arm: round(float(values[position]), 6) for arm, values in arm_scores.items()}
+        row[PICK_KEY] = {
+            "q": float(mixed.q[position]),
+            "advised": list(mixed.advised[position]),
+            "pool": len(datas),
+            "batch": mixed.batch,
+        }
+        breakdowns.append(row)
+    return Explained(
+        np.asarray(mixed.priorities, dtype=np.float64), [[] for _ in datas], breakdowns
+    )
+
+
 Adapter = Callable[
     [strategies.Strategy, Sequence[dict], Sequence[int], ScoringContext], "np.ndarray | Explained"
 ]
@@ -341,6 +381,7 @@ ADAPTERS: dict[str, Adapter] = {
     strategies.BOXES_INPUT: _boxes_input,
     strategies.KEYPOINTS_INPUT: _keypoints_input,
     strategies.TRACKS_INPUT: _tracks_input,
+    strategies.AUTO_INPUT: _auto_input,
 }
 
 
@@ -425,4 +466,7 @@ def tasks_score(
         if reasons:
             reasons.sort(key=lambda reason: -float(reason.get("score", 0.0)))
             breakdowns[i]["reasons"] = reasons[:MAX_REASONS]
+        for result in explained.values():
+            if result.breakdowns is not None:
+                breakdowns[i].update(result.breakdowns[position])
     return scores, breakdowns

@@ -30,9 +30,11 @@ from activelearn.scoring.adapters import (
     needs_pool,
     reads_every_frame,
     tasks_score,
+    uses_auto,
     uses_embeddings,
     uses_tracks,
 )
+from activelearn.scoring.auto import auto_credits_of
 from activelearn.scoring.evaluation import version_evaluate
 from annotate.jobs import job_enqueue, job_fail, job_finish, job_heartbeat, job_run_deadline
 from annotate.models import Annotation, AnnotationTask, Asset, Box, Frame, Project
@@ -270,6 +272,8 @@ def _context(
         uses_model_embeddings=model_embeddings,
         asset_of=asset_of,
     )
+    if uses_auto(settings):
+        ctx.auto_credits = auto_credits_of(project)
     if uses_embeddings(settings):
         if not model_embeddings:
             if assets is None:

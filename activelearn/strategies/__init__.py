@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from activelearn.strategies.auto import mix
 from activelearn.strategies.blend import blend, rank_normalise
 from activelearn.strategies.classification import (
     entropy,
@@ -75,6 +76,7 @@ BOXES_INPUT = "boxes"  # every box's class probabilities and objectness, with it
 KEYPOINTS_INPUT = "keypoints"  # every instance's per-keypoint confidences, with its image/frame
 TRACKS_INPUT = "tracks"  # each video task's boxes joined into tracks, its frames and image
 # size, and the shapes optical flow propagated in its latest annotation
+AUTO_INPUT = "auto"  # every usable arm's scores and the project's bandit (strategies.auto)
 
 # What a project's strategy setting takes besides the registry's names.
 DEFAULT = "default"  # picked from what the predictions hold (DEFAULT_PICKS)
@@ -249,20 +251,39 @@ STRATEGIES: dict[str, Strategy] = {
             every_frame=True,
             explain=track_risk_report,
         ),
+        Strategy(
+            "auto",
+            mix,
+            ("arm_scores", "log_weights", "batch", "rng"),
+            "any",
+            "Learns online which strategy pays off (a bandit over the others, random included).",
+            adapter=AUTO_INPUT,
+            pool_wide=True,
+        ),
     )
 }
 
-# Margin with diversity-aware batches: a robust uncertainty score, made safe for batches of
-# similar assets (video frames, near-duplicate photos); see `diverse_margin` for why.
-DEFAULT_STRATEGY = "diverse_margin"
+# A new project learns which strategy pays off, starting from DEFAULT_PICKS' choice (see
+# strategies.auto). Stored settings keep their strategy: "default" still means the picks.
+DEFAULT_STRATEGY = "auto"
 # What "default" scores with: the first of these whose need the predictions hold (pose
 # predictions come with their boxes; the points matter more), else DEFAULT_WITHOUT_OUTPUTS.
 DEFAULT_PICKS: tuple[tuple[str, str], ...] = (
     (KEYPOINTS, "keypoints"),
     (BOXES, "detection"),
-    (CLASS_PROBS, DEFAULT_STRATEGY),
+    # Margin with diversity-aware batches: a robust uncertainty score, made safe for batches
+    # of similar assets (video frames, near-duplicate photos); see `diverse_margin` for why.
+    (CLASS_PROBS, "diverse_margin"),
 )
 DEFAULT_WITHOUT_OUTPUTS = "k_center"
+
+
+def default_pick(held: frozenset[str]) -> str:
+    """What "default" scores predictions holding `held` with (also auto's prior favourite)."""
+    for need, name in DEFAULT_PICKS:
+        if need in held:
+            return name
+    return DEFAULT_WITHOUT_OUTPUTS
 
 
 def get_strategy(name: str) -> Strategy:
@@ -275,6 +296,7 @@ def get_strategy(name: str) -> Strategy:
 
 
 __all__ = [
+    "AUTO_INPUT",
     "BLEND",
     "BOXES",
     "BOXES_INPUT",
@@ -302,6 +324,7 @@ __all__ = [
     "detection_image_scores",
     "diverse_batch",
     "diverse_margin",
+    "default_pick",
     "diverse_rerank",
     "entropy",
     "expected_gradient_length",

@@ -8,6 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from activelearn.models import LearningSettings, ModelVersion, ScoringRun
+from activelearn.strategies import DEFAULT_STRATEGY
 from annotate.models import Membership
 from annotate.permissions import ANY, ROLES, rule
 from tests.conftest import make_user
@@ -29,10 +30,11 @@ def test_an_ml_engineer_reads_the_defaults_of_a_project_never_configured(project
     answer = client_for(eve).get(url(project)).json()
     assert answer["project"] == project.pk
     assert (answer["strategy"], answer["lease_minutes"], answer["annotators_per_task"]) == (
-        "default",
+        DEFAULT_STRATEGY,
         30,
         1,
     )
+    assert DEFAULT_STRATEGY == "auto"
     assert answer["active_model_version"] is None
     choices = {choice["name"]: choice for choice in answer["strategy_choices"]}
     assert choices["entropy"]["needs"] == ["class_probs"] and choices["entropy"]["usable"]

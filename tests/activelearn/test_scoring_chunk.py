@@ -12,6 +12,7 @@ from activelearn.scoring.runs import (
     scoring_run_split,
     scoring_run_start,
 )
+from activelearn.strategies import DEFAULT_STRATEGY
 from annotate.models import AnnotationTask
 from tests.activelearn.scoring_helpers import (
     colour_classifier_onnx,
@@ -98,6 +99,7 @@ def test_pushed_predictions_are_scored_without_a_checkpoint(project):
 
 
 def test_pushed_boxes_are_scored_with_the_detection_strategy_by_default(project):
+    LearningSettings.objects.create(project=project, strategy="default")  # picks by outputs
     version = version_register(
         project,
         None,
@@ -123,7 +125,26 @@ def test_pushed_boxes_are_scored_with_the_detection_strategy_by_default(project)
 
 
 def test_the_default_strategy_is_rescored_over_the_whole_pool_at_the_end(project, classifier):
+    assert LearningSettings(project=project).strategy == DEFAULT_STRATEGY == "auto"
     LearningSettings.objects.create(project=project, scoring_chunk_size=2, rescore_every_labels=2)
+    tasks = [image_task_create(project, colour, features=True) for colour in COLOURS]
+    run = _run_all(scoring_run_start(project=project, reason=ScoringRun.Reason.MANUAL))
+    assert run.state == "done"
+    rows = TaskScore.objects.filter(model_version=classifier)
+    assert rows.count() == len(tasks)
+    # Chunks of 2 saw part of the pool; the pool pass mixed the arms over all 5 tasks.
+    picks = [breakdown["auto_pick"] for breakdown in rows.values_list("breakdown", flat=True)]
+    assert [pick["pool"] for pick in picks] == [5] * 5
+    assert sum(pick["q"] for pick in picks) == pytest.approx(1.0)
+    assert sorted(rows.values_list("score", flat=True)) == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
+
+
+def test_default_picks_diverse_margin_for_class_probabilities_over_the_whole_pool(
+    project, classifier
+):
+    LearningSettings.objects.create(
+        project=project, strategy="default", scoring_chunk_size=2, rescore_every_labels=2
+    )
     tasks = [image_task_create(project, colour, features=True) for colour in COLOURS]
     run = _run_all(scoring_run_start(project=project, reason=ScoringRun.Reason.MANUAL))
     assert run.state == "done"
@@ -140,6 +161,7 @@ def test_the_default_strategy_is_rescored_over_the_whole_pool_at_the_end(project
 
 
 def test_an_embedding_model_orders_by_coverage_and_stores_embeddings(project):
+    LearningSettings.objects.create(project=project, strategy="default")  # picks by outputs
     version = version_register(
         project,
         embedding_onnx(),
@@ -227,7 +249,9 @@ def test_a_video_segment_is_scored_from_its_frames_by_the_project_aggregate(proj
 
 def test_pushed_keypoints_rank_doubtful_weighted_points_first(project):
     names = project.keypoint_names
-    LearningSettings.objects.create(project=project, keypoint_weights={names[0]: 5.0})
+    LearningSettings.objects.create(
+        project=project, strategy="default", keypoint_weights={names[0]: 5.0}
+    )
     version = version_register(
         project,
         None,

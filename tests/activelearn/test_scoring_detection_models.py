@@ -59,6 +59,7 @@ def _assert_scores_finite(version: ModelVersion, count: int) -> None:
 
 
 def test_a_detection_layout_model_stores_boxes_in_image_pixels_and_scores(project):
+    LearningSettings.objects.create(project=project, strategy="default")  # picks by outputs
     version = _register(
         project,
         onnx_builders.detector(classes=2, boxes=5, size=32),
@@ -112,7 +113,9 @@ def test_a_yolo_detect_model_scales_its_boxes_back_to_each_pictures_size(project
 
 def test_a_yolo_pose_model_stores_boxes_and_named_keypoints_and_scores_them(project):
     names = project.keypoint_names
-    LearningSettings.objects.create(project=project, keypoint_weights={names[0]: 3.0})
+    LearningSettings.objects.create(
+        project=project, strategy="default", keypoint_weights={names[0]: 3.0}
+    )
     version = _register(
         project, onnx_builders.yolo(channels=5 + 3 * len(names), size=64), "yolo_pose", 64
     )
