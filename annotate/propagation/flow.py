@@ -57,6 +57,10 @@ class FlowSettings:
     fb_sigma: float = 1.0  # px: confidence exp(-fb_error / fb_sigma)
     fb_lost: float = 4.0  # px of forward-backward error beyond which a point counts as lost
     fb_checks_per_box: int = 5
+    # A patch difference this many times its usual value: something else is there now.
+    appearance_ratio: float = 3.0
+    residual_floor: float = 2.0  # grey levels: the usual value is at least this
+    residual_memory: float = 0.8  # weight of the past in the usual value
     # The backward search starts where the point came from, so it needs less of the pyramid.
     fb_levels: int = 1
     # Start each point's search where its shape's last motion would take it (constant
@@ -163,6 +167,11 @@ class FlowTracker:
         # The weakest step so far of each box and point: a shape carried over a bad frame
         # stays doubtful after it, even where the flow then agrees with itself again.
         self.box_chain = np.ones(n)
+        # The usual patch difference of each box's features and of each point (NaN: none
+        # yet), and which boxes changed looks on the last step.
+        self.box_residual = np.full(n, np.nan)
+        self.point_residual = np.full((n, p), np.nan)
+        self.box_changed = np.zeros(n, bool)
         self.point_chain = np.ones((n, p))
         for i in np.flatnonzero(self.has_box):
             self._refill(i, self.previous)
@@ -205,6 +214,7 @@ class FlowTracker:
         ).reshape(-1, 1, 2)
         after = before.copy()
         ok = np.zeros(len(before), bool)
+        changed = np.zeros(len(before), bool)
         # Round-trip error per point: NaN where not checked, inf where checked and lost.
         fb_error = np.full(len(before), np.nan)
         if len(before):
@@ -213,10 +223,12 @@ class FlowTracker:
                 owners = np.concatenate([feature_rows, point_rows])
                 guess = before + self.velocity[owners, None, :].astype(np.float32)
                 flags = cv2.OPTFLOW_USE_INITIAL_FLOW
-            after, status, _ = cv2.calcOpticalFlowPyrLK(
+            after, status, residual = cv2.calcOpticalFlowPyrLK(
                 self.previous, following, before, guess, flags=flags, **cfg.lk_params
             )
             ok = (status[:, 0] == 1) & _inside(after[:, 0], self.width, self.height)
+            changed = self._appearance_changed(residual[:, 0], ok, feature_mask, point_mask)
+            ok[n_features:] &= ~changed[n_features:]
             # The backward check: every keypoint, and a few features of each box.
             probe = np.ones(len(before), bool)
             probe[:n_features] = self._feature_probes(feature_mask)
@@ -244,6 +256,7 @@ class FlowTracker:
             fb_error[:n_features],
             feature_mask,
         )
+        box_step[self.box_changed] = 0.0
         point_step = self._move_points(
             after[n_features:, 0], ok[n_features:], fb_error[n_features:], point_mask, boxes_before
         )
@@ -260,6 +273,41 @@ class FlowTracker:
         features = self.alive & (self.active & self.has_box)[:, None]
         points = self.point_live & self.point_flow & self.active[:, None]
         return features, points
+
+    def _appearance_changed(
+        self, residual: np.ndarray, ok: np.ndarray, feature_mask: np.ndarray, point_mask: np.ndarray
+    ) -> np.ndarray:
+        """Whether what a point (or a box, through the median of its features) matched on
+        the next frame looks unlike what it used to match: the flow's patch difference
+        (calcOpticalFlowPyrLK's error, the mean absolute difference per pixel) above
+        `appearance_ratio` times its usual value. Something else stepped in front, or in
+        its place; the round-trip check alone can miss that when the newcomer moves alike.
+        (Median flow checks the same with a correlation of patches: Kalal et al., 2010.)
+        Sets self.box_changed; returns the changed points (features first, as queried)."""
+        cfg = self.settings
+        n, k = feature_mask.shape
+        residual = np.where(ok, residual, np.nan)
+        n_features = int(feature_mask.sum())
+        padded = np.full((n, k), np.nan)
+        padded[feature_mask] = residual[:n_features]
+        box_now = _nanmedian_rows(padded)
+        limit = cfg.appearance_ratio * np.maximum(self.box_residual, cfg.residual_floor)
+        self.box_changed = box_now > limit  # False while there is no usual value yet
+        usual = ~self.box_changed & ~np.isnan(box_now)
+        self.box_residual = np.where(
+            usual, _blend(self.box_residual, box_now, cfg.residual_memory), self.box_residual
+        )
+        point_now = residual[n_features:]
+        point_usual = self.point_residual[point_mask]
+        limit = cfg.appearance_ratio * np.maximum(point_usual, cfg.residual_floor)
+        changed_points = point_now > limit
+        keep = ~changed_points & ~np.isnan(point_now)
+        self.point_residual[point_mask] = np.where(
+            keep, _blend(point_usual, point_now, cfg.residual_memory), point_usual
+        )
+        changed = np.zeros(len(residual), bool)
+        changed[n_features:] = changed_points
+        return changed
 
     def _feature_probes(self, feature_mask: np.ndarray) -> np.ndarray:
         """Which of the queried features get the backward check this frame: per box about
@@ -475,6 +523,11 @@ def _gray(frame: np.ndarray) -> np.ndarray:
     if frame.dtype != np.uint8:
         frame = np.clip(frame, 0, 255).astype(np.uint8)
     return frame
+
+
+def _blend(usual: np.ndarray, now: np.ndarray, memory: float) -> np.ndarray:
+    """A running mean that starts at the first value."""
+    return np.where(np.isnan(usual), now, memory * usual + (1 - memory) * now)
 
 
 def _inside(points: np.ndarray, width: int, height: int) -> np.ndarray:
