@@ -41,6 +41,11 @@ class PropagationAPIView(APIView):
 
 
 class TaskPropagations(PropagationAPIView):
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        # Another project's task is 404 for every method, as everywhere in the API.
+        self.task(request, "task.view", kwargs["pk"])
+        return super().http_method_not_allowed(request, *args, **kwargs)
+
     @extend_schema(
         responses={200: PropagationJobSerializer(many=True)},
         summary="A task's recent propagations (the running one first)",
@@ -82,7 +87,13 @@ class TaskPropagations(PropagationAPIView):
         return Response(PropagationJobSerializer(job).data, status=code)
 
 
-class PropagationDetail(PropagationAPIView):
+class PropagationJobView(PropagationAPIView):
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        self.job(request, "task.view", kwargs["pk"])
+        return super().http_method_not_allowed(request, *args, **kwargs)
+
+
+class PropagationDetail(PropagationJobView):
     @extend_schema(
         responses={200: PropagationJobSerializer}, summary="A propagation: progress and result"
     )
@@ -91,7 +102,7 @@ class PropagationDetail(PropagationAPIView):
         return Response(PropagationJobSerializer(job).data)
 
 
-class PropagationUndo(PropagationAPIView):
+class PropagationUndo(PropagationJobView):
     @extend_schema(
         request=None,
         responses={200: PropagationJobSerializer, 409: ErrorSerializer},

@@ -4,7 +4,6 @@ the OpenAPI schema that tests check every answer against)."""
 from __future__ import annotations
 
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -103,7 +102,7 @@ class PropagationJobSerializer(serializers.Serializer):
     def get_progress(self, job: PropagationJob) -> float:
         return round(job.progress, 4)
 
-    @extend_schema_field(OpenApiTypes.INT)
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_version(self, job: PropagationJob) -> int | None:
         mine = [v["version"] for v in job.versions if v["task"] == job.task_id]
         return mine[0] if mine else None
