@@ -19,14 +19,12 @@ Rules:
 from __future__ import annotations
 
 import logging
-import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from annotate.jobs import job_claim, job_enqueue, job_fail, job_finish, job_heartbeat
@@ -35,8 +33,6 @@ from annotate.models import (
     AnnotationTask,
     Frame,
     PropagationBelow,
-    ShapeSource,
-    Track,
 )
 from annotate.models.jobs import LIVE_STATES
 from annotate.models.propagation_jobs import JobState, PropagationJob
@@ -51,7 +47,16 @@ from annotate.services.errors import (
     VersionConflict,
 )
 
-from .flow import FlowTracker, ShapeStart
+from .flow import FlowTracker
+from .payloads import (
+    TaskWork,
+    given_keyframe,
+    merged,
+    shapes_by_frame,
+    shapes_of_step,
+    starting_shapes,
+    stop_record,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -214,26 +219,6 @@ def _plan(task: AnnotationTask, user, start: Frame, direction: str, until: str) 
 # --- run ------------------------------------------------------------------------------------
 
 
-@dataclass
-class _TaskWork:
-    """One task the run touches: its version at the start and the shapes written into it."""
-
-    task: AnnotationTask
-    own_chain: bool
-    base_version: int | None
-    payload: dict
-    written: list[tuple[str, dict]] = field(default_factory=list)  # ("boxes"|"keypoints", shape)
-
-
-@dataclass
-class _Followed:
-    number: int
-    label: str
-    start_confidence: float
-    has_box: bool
-    visibility: dict[str, int]  # keypoint name -> 2 visible / 1 occluded, at the start
-
-
 def propagation_run(*, job_id: int) -> PropagationJob:
     """The job behind the Celery task annotate.propagation_run. Idempotent: a claimed or
     finished job is left alone, and everything is written in one transaction at the end."""
@@ -273,7 +258,7 @@ def _message(error: Exception) -> str:
 def _run(job: PropagationJob) -> None:
     task, user = job.task, job.created_by
     plan = _plan(task, user, job.start_frame, job.direction, job.until)
-    works: dict[int, _TaskWork] = {}
+    works: dict[int, TaskWork] = {}
     for owner in [task, *{t.pk: t for t in plan.tasks.values()}.values()]:
         if owner.pk in works:
             continue
@@ -282,10 +267,10 @@ def _run(job: PropagationJob) -> None:
         version = latest.version if latest else None
         if owner.pk == task.pk and version != job.base_version:
             raise VersionConflict("saved meanwhile", detail={"latest_version": version})
-        works[owner.pk] = _TaskWork(owner, own_chain, version, annotation_data(latest)["payload"])
+        works[owner.pk] = TaskWork(owner, own_chain, version, annotation_data(latest)["payload"])
     start_work = works[task.pk]
-    shapes_at = _shapes_by_frame([w.payload for w in works.values()])
-    followed, starts, stops = _starting_shapes(job, start_work, shapes_at)
+    shapes_at = shapes_by_frame([w.payload for w in works.values()])
+    followed, starts, stops = starting_shapes(job, start_work, shapes_at)
     if not starts:
         job_finish(
             PropagationJob,
@@ -306,20 +291,20 @@ def _run(job: PropagationJob) -> None:
     for frame in plan.frames:
         # Never over a keyframe someone made: the track ends before it.
         for number in tracker.following:
-            keyframe = _given_keyframe(shapes_at.get((number, frame.pk), {}))
+            keyframe = given_keyframe(shapes_at.get((number, frame.pk), {}))
             if keyframe:
                 tracker.drop(number)
-                stops.append(_stop(number, frame.index, f"a {keyframe} keyframe is there"))
+                stops.append(stop_record(number, frame.index, f"a {keyframe} keyframe is there"))
         if not tracker.following:
             break
         steps = tracker.step(_gray(frame))
         work = works[plan.tasks[frame.pk].pk]
         for step in steps:
             track = followed[step.key]
-            rows, below = _shapes_of_step(step, track, frame, threshold, stop_mode, tracker)
+            rows, below = shapes_of_step(step, track, frame, threshold, stop_mode, tracker)
             if rows is None:
                 tracker.drop(step.key)
-                stops.append(_stop(step.key, frame.index, below))
+                stops.append(stop_record(step.key, frame.index, below))
                 continue
             work.written.extend(rows)
             written += len(rows)
@@ -335,7 +320,7 @@ def _run(job: PropagationJob) -> None:
             ):
                 return  # failed by the sweep, or taken over: its result is not wanted
     for number in tracker.following:
-        stops.append(_stop(number, None, plan.ends_early or "the end was reached"))
+        stops.append(stop_record(number, None, plan.ends_early or "the end was reached"))
 
     versions = []
     with transaction.atomic():
@@ -345,7 +330,7 @@ def _run(job: PropagationJob) -> None:
             annotation = annotation_save(
                 task=work.task,
                 user=user,
-                payload=_merged(work, followed),
+                payload=merged(work, followed),
                 base_version=work.base_version,
                 own_chain=work.own_chain,
             )
@@ -377,214 +362,6 @@ def _nothing_reason(stops: list[dict]) -> str:
         f"track {s['track']}: {s['reason']}" if s["track"] else s["reason"] for s in stops[:5]
     )
     return f"Nothing was carried ({reasons or 'no shapes on the frame'})."
-
-
-def _stop(track: int | None, frame_index: int | None, reason: str) -> dict:
-    return {"track": track, "frame": frame_index, "reason": reason}
-
-
-def _shapes_by_frame(payloads: list[dict]) -> dict[tuple[int, int], dict[str, dict]]:
-    """(track, frame id) -> {"boxes": shape, "keypoints": shape} over the tasks' versions."""
-    out: dict[tuple[int, int], dict[str, dict]] = {}
-    for payload in payloads:
-        for kind in ("boxes", "keypoints"):
-            for shape in payload[kind]:
-                if shape["track"] is not None:
-                    out.setdefault((shape["track"], shape["frame"]), {})[kind] = shape
-    return out
-
-
-def _given_keyframe(shapes: dict[str, dict]) -> str:
-    """'human' or 'model' when one of the track's shapes on a frame is a keyframe that
-    propagation did not make; '' otherwise."""
-    for shape in shapes.values():
-        if shape["keyframe"] and shape["source"] != ShapeSource.PROPAGATION:
-            return "human" if shape["source"] == ShapeSource.HUMAN else shape["source"]
-    return ""
-
-
-def _starting_shapes(
-    job: PropagationJob, work: _TaskWork, shapes_at: dict
-) -> tuple[dict[int, _Followed], list[ShapeStart], list[dict]]:
-    """The tracks to carry with their shapes on the start frame. With "all", the frame's
-    shapes without a track become new tracks (in the start task's version)."""
-    frame_id = job.start_frame_id
-    payload = work.payload
-    labels = {t["number"]: t["label"] for t in payload["tracks"]}
-    stops: list[dict] = []
-    if job.tracks is None:
-        numbers = sorted({n for (n, f) in shapes_at if f == frame_id})
-        numbers += _tracks_for_loose_shapes(job, payload, shapes_at, labels)
-    else:
-        numbers = list(job.tracks)
-    followed: dict[int, _Followed] = {}
-    starts: list[ShapeStart] = []
-    for number in numbers:
-        here = shapes_at.get((number, frame_id), {})
-        if not here:
-            stops.append(_stop(number, job.start_frame.index, "it has no shape on this frame"))
-            continue
-        box, skeleton = here.get("boxes"), here.get("keypoints")
-        points = {}
-        visibility = {}
-        if skeleton is not None:
-            for name, (x, y, v) in skeleton["points"].items():
-                if v:
-                    points[name] = (float(x), float(y))
-                    visibility[name] = int(v)
-        if box is None and not points:
-            stops.append(_stop(number, job.start_frame.index, "its skeleton has no points"))
-            continue
-        confidences = [
-            s["confidence"]
-            for s in here.values()
-            if s["source"] != ShapeSource.HUMAN and s["confidence"] is not None
-        ]
-        followed[number] = _Followed(
-            number=number,
-            label=labels.get(number) or next(iter(here.values()))["label"],
-            start_confidence=min(confidences, default=1.0),
-            has_box=box is not None,
-            visibility=visibility,
-        )
-        starts.append(
-            ShapeStart(
-                key=number,
-                box=(box["x"], box["y"], box["w"], box["h"]) if box else None,
-                points=points,
-                occluded=frozenset(n for n, v in visibility.items() if v == 1),
-            )
-        )
-    return followed, starts, stops
-
-
-def _tracks_for_loose_shapes(
-    job: PropagationJob, payload: dict, shapes_at: dict, labels: dict[int, str]
-) -> list[int]:
-    """Give each shape of the start frame that has no track a new track number (the asset's
-    next), in the start task's version, so that it can be carried. Pairs a loose box and a
-    loose skeleton of one class only when each is alone of its class on the frame."""
-    frame_id = job.start_frame_id
-    loose = {
-        kind: [s for s in payload[kind] if s["frame"] == frame_id and s["track"] is None]
-        for kind in ("boxes", "keypoints")
-    }
-    if not loose["boxes"] and not loose["keypoints"]:
-        return []
-    used = Track.objects.filter(asset_id=job.task.asset_id).aggregate(n=Max("number"))["n"] or 0
-    in_versions = max((n for n, _ in shapes_at), default=0)
-    next_number = max(used, in_versions) + 1
-    created = []
-    skeletons = list(loose["keypoints"])
-    for box in loose["boxes"]:
-        same = [s for s in skeletons if s["label"] == box["label"]]
-        boxes_of_class = [b for b in loose["boxes"] if b["label"] == box["label"]]
-        group = [box]
-        if len(same) == 1 and len(boxes_of_class) == 1:
-            group.append(same[0])
-            skeletons.remove(same[0])
-        for shape in group:
-            shape["track"] = next_number
-        created.append((next_number, box["label"], group))
-        next_number += 1
-    for skeleton in skeletons:
-        skeleton["track"] = next_number
-        created.append((next_number, skeleton["label"], [skeleton]))
-        next_number += 1
-    for number, label, group in created:
-        payload["tracks"].append({"number": number, "label": label})
-        labels[number] = label
-        for shape in group:
-            kind = "boxes" if "x" in shape else "keypoints"
-            shapes_at.setdefault((number, frame_id), {})[kind] = shape
-    return [number for number, _, _ in created]
-
-
-def _shapes_of_step(
-    step, track: _Followed, frame: Frame, threshold: float, stop_mode: bool, tracker
-):
-    """The rows to write for one step of one track: ([(kind, shape)], below threshold), or
-    (None, why the track ends here)."""
-    rows: list[tuple[str, dict]] = []
-    base = {"frame": frame.pk, "label": track.label, "track": track.number, "keyframe": True,
-            "source": ShapeSource.PROPAGATION}  # fmt: skip
-    below = False
-    if track.has_box:
-        confidence = min(track.start_confidence, step.box_confidence or 0.0)
-        if step.lost:
-            return None, "its box lost every feature the flow could follow"
-        if stop_mode and confidence < threshold:
-            return None, f"the confidence fell below {threshold:g}"
-        box = _clipped(step.box, frame.width, frame.height)
-        if box is None:
-            return None, "it left the picture"
-        below = confidence < threshold
-        rows.append(("boxes", {**base, **box, "confidence": _rounded(confidence)}))
-    if track.visibility:
-        points = {}
-        confidences = []
-        for name, (x, y) in step.points.items():
-            confidence = min(track.start_confidence, step.point_confidence[name])
-            inside = 0 <= x <= frame.width and 0 <= y <= frame.height
-            if not inside or (stop_mode and confidence < threshold):
-                tracker.drop_point(step.key, name)  # from here on, not labeled
-                continue
-            points[name] = [round(x, 2), round(y, 2), track.visibility[name]]
-            confidences.append(confidence)
-        if points:
-            skeleton_confidence = sum(confidences) / len(confidences)
-            below = below or min(confidences) < threshold
-            rows.append(
-                (
-                    "keypoints",
-                    {**base, "points": points, "confidence": _rounded(skeleton_confidence)},
-                )
-            )
-        elif not track.has_box:
-            return None, f"every keypoint's confidence fell below {threshold:g}"
-    return rows, below
-
-
-def _rounded(confidence: float) -> float:
-    return min(max(round(float(confidence), 4), 0.0), 1.0)
-
-
-def _clipped(box: tuple[float, float, float, float], width: int, height: int) -> dict | None:
-    x, y, w, h = box
-    left, top = max(x, 0.0), max(y, 0.0)
-    right, bottom = min(x + w, float(width)), min(y + h, float(height))
-    if not all(map(math.isfinite, (left, top, right, bottom))):
-        return None
-    if right - left < 1 or bottom - top < 1:
-        return None
-    return {
-        "x": round(left, 2),
-        "y": round(top, 2),
-        "w": round(right - left, 2),
-        "h": round(bottom - top, 2),
-    }
-
-
-def _merged(work: _TaskWork, followed: dict[int, _Followed]) -> dict:
-    """The task's version with the written shapes in place of what was on their frames."""
-    payload = work.payload
-    replaced = {(kind, s["track"], s["frame"]) for kind, s in work.written}
-    out = {
-        "tracks": list(payload["tracks"]),
-        "boxes": [s for s in payload["boxes"] if ("boxes", s["track"], s["frame"]) not in replaced],
-        "keypoints": [
-            s for s in payload["keypoints"] if ("keypoints", s["track"], s["frame"]) not in replaced
-        ],
-    }
-    listed = {t["number"] for t in out["tracks"]}
-    for kind, shape in work.written:
-        out[kind].append(shape)
-        if shape["track"] not in listed:
-            out["tracks"].append(
-                {"number": shape["track"], "label": followed[shape["track"]].label}
-            )
-            listed.add(shape["track"])
-    return out
 
 
 def _gray(frame: Frame) -> np.ndarray:
