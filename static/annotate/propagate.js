@@ -182,6 +182,12 @@ export class Propagation {
       `${job.frames_done} frame${job.frames_done === 1 ? "" : "s"}` +
       (flaggedShapes ? `; check the ${flaggedShapes} the flow was unsure of:` : ".");
     const position = new Map(this.editor.frames.map((f, i) => [f.index, i]));
+    for (const stop of job.stops.filter((s) => s.frame !== null && s.track !== null)) {
+      const li = document.createElement("li");
+      const where = position.has(stop.frame) ? `frame ${position.get(stop.frame) + 1}` : "";
+      li.textContent = `Track ${stop.track} stopped before ${where || "another segment"}: ${stop.reason}.`;
+      list.append(li);
+    }
     for (const { track, frames } of job.flagged) {
       const here = frames.filter((index) => position.has(index)).map((i) => position.get(i));
       const li = document.createElement("li");
