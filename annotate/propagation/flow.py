@@ -63,8 +63,8 @@ class FlowSettings:
     inset: float = 0.12  # features come from the box shrunk by this share on each side
     fit_residual: float = 2.0  # px off the fitted motion: the feature is an outlier, dropped
     # px: confidence exp(-fb_error / fb_sigma). On benchmarks/crowd_scene.py, with the
-    # project's default threshold 0.5, this keeps 96-98% of boxes that are right to within
-    # 2 px and flags 60-90% of those more than 5 px off (benchmarks/README.md).
+    # project's default threshold 0.5, this keeps 95-97% of the boxes that are right to
+    # within 2 px and flags 75-91% of those more than 5 px off (benchmarks/README.md).
     fb_sigma: float = 0.5
     fb_lost: float = 4.0  # px of forward-backward error beyond which a point counts as lost
     fb_checks_per_box: int = 5
