@@ -124,6 +124,8 @@ class ProjectAdminForm(forms.ModelForm):
             "skeleton",
             "frame_stride",
             "segment_length",
+            "propagation_min_confidence",
+            "propagation_below",
         ]
 
     def clean(self):

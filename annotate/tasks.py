@@ -12,6 +12,7 @@ from annotate.ingest.services import videos_enqueue_pending
 from annotate.ingest.video import video_process
 from annotate.jobs import JobTask
 from annotate.jobs import jobs_sweep as sweep
+from annotate.propagation import services as propagation
 
 
 @shared_task(base=JobTask, name="annotate.process_video")
@@ -54,3 +55,11 @@ def export_run(job_id: int) -> str:
 )
 def import_run(job_id: int) -> str:
     return exchange.import_run(job_id=job_id).state
+
+
+@shared_task(name="annotate.propagation_run", acks_late=True, reject_on_worker_lost=True)
+def propagation_run(job_id: int) -> str:
+    """Carry a video task's tracks along its frames (annotate.propagation.services).
+    Idempotent: a compare-and-set claim, and its versions are written in one transaction with
+    the job's end, so a second delivery finds the job taken or finished."""
+    return propagation.propagation_run(job_id=job_id).state

@@ -37,7 +37,7 @@ from activelearn.scoring.adapters import (
 from activelearn.scoring.auto import auto_credits_of
 from activelearn.scoring.evaluation import version_evaluate
 from annotate.jobs import job_enqueue, job_fail, job_finish, job_heartbeat, job_run_deadline
-from annotate.models import Annotation, AnnotationTask, Asset, Box, Frame, Project
+from annotate.models import Annotation, AnnotationTask, Asset, Box, Frame, Project, ShapeSource
 from annotate.queue.priorities import priorities_write_bulk
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ PENDING = AnnotationTask.State.PENDING
 FRAMES_PER_SEGMENT = 3
 # The source of shapes optical flow carried from frame to frame (annotate's ShapeSource
 # "propagation"), whose confidence is the forward-backward one.
-PROPAGATED_SOURCE = "propagation"
+PROPAGATED_SOURCE = ShapeSource.PROPAGATION
 
 
 # --- starting and splitting runs ------------------------------------------------------------

@@ -58,6 +58,8 @@ class ProjectSerializer(serializers.ModelSerializer):
             "tracks_enabled",
             "frame_stride",
             "segment_length",
+            "propagation_min_confidence",
+            "propagation_below",
             "created_at",
             "role",
             "tasks_pending",

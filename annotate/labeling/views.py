@@ -33,6 +33,7 @@ def _page_config(project: Project, user, *, mode: str, task_id: int | None) -> d
             "skip": "/api/tasks/{id}/skip/",
             "heartbeat": "/api/tasks/{id}/heartbeat/",
             "review": "/api/tasks/{id}/review/",
+            "propagations": "/api/tasks/{id}/propagations/",
             "label_page": "/tasks/{id}/label/",
             "review_page": "/tasks/{id}/review/",
             "review_list": reverse("review-list", args=[project.pk]),

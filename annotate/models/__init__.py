@@ -41,6 +41,13 @@ def frame_upload_to(instance: Frame, filename: str) -> str:
     )
 
 
+class PropagationBelow(models.TextChoices):
+    """What propagation does where its confidence falls below the project's threshold."""
+
+    STOP = "stop", "Stop the track there"
+    FLAG = "flag", "Keep going, flag the shapes for a human"
+
+
 class Project(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -62,6 +69,19 @@ class Project(models.Model):
         validators=[MinValueValidator(1)],
         help_text="Extracted frames per video task; a segment keeps tracks continuous.",
     )
+    propagation_min_confidence = models.FloatField(
+        "propagation threshold",
+        default=0.5,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="A shape carried by propagation with a confidence below this (0 to 1) stops "
+        "its track there, or is flagged for a human to check.",
+    )
+    propagation_below = models.CharField(
+        "below the threshold",
+        max_length=4,
+        choices=PropagationBelow.choices,
+        default=PropagationBelow.FLAG,
+    )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
     )
@@ -78,6 +98,11 @@ class Project(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(segment_length__gte=1), name="project_segment_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(propagation_min_confidence__gte=0)
+                & Q(propagation_min_confidence__lte=1),
+                name="project_propagation_threshold_range",
             ),
         ]
 
@@ -405,6 +430,11 @@ class Annotation(models.Model):
 class ShapeSource(models.TextChoices):
     HUMAN = "human", "Human"
     MODEL = "model", "Model"
+    # Carried from another frame by optical flow (annotate.propagation), with its confidence.
+    PROPAGATION = "propagation", "Propagation"
+
+
+SOURCE_MAX_LENGTH = 12
 
 
 class Box(models.Model):
@@ -430,7 +460,9 @@ class Box(models.Model):
     outside = models.BooleanField(
         default=False, help_text="The tracked object is gone from this frame on."
     )
-    source = models.CharField(max_length=5, choices=ShapeSource.choices, default=ShapeSource.HUMAN)
+    source = models.CharField(
+        max_length=SOURCE_MAX_LENGTH, choices=ShapeSource.choices, default=ShapeSource.HUMAN
+    )
     confidence = models.FloatField(
         null=True,
         blank=True,
@@ -482,7 +514,9 @@ class KeypointInstance(models.Model):
     outside = models.BooleanField(
         default=False, help_text="The tracked object is gone from this frame on."
     )
-    source = models.CharField(max_length=5, choices=ShapeSource.choices, default=ShapeSource.HUMAN)
+    source = models.CharField(
+        max_length=SOURCE_MAX_LENGTH, choices=ShapeSource.choices, default=ShapeSource.HUMAN
+    )
     confidence = models.FloatField(null=True, blank=True)
 
     class Meta:
@@ -627,4 +661,5 @@ def task_cost_expression(prefix: str, cost_per_image, cost_per_video_frame, *, t
 # modules of their own; imported here so Django registers them.
 from annotate.models.exchange_jobs import ExportJob, ImportJob  # noqa: E402,F401
 from annotate.models.jobs import Job, JobState  # noqa: E402,F401
+from annotate.models.propagation_jobs import PropagationJob  # noqa: E402,F401
 from annotate.models.queue import BudgetLedger, TaskLease, holds_task  # noqa: E402,F401

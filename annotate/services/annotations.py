@@ -153,7 +153,7 @@ class _Validator:
     def source(self, shape: dict, path: str) -> tuple[str, float | None]:
         source = shape.get("source", ShapeSource.HUMAN)
         if source not in ShapeSource.values:
-            self.add(f"{path}.source", "Use 'human' or 'model'.")
+            self.add(f"{path}.source", "Use 'human', 'model' or 'propagation'.")
             source = ShapeSource.HUMAN
         confidence = shape.get("confidence")
         if confidence is not None:
@@ -163,6 +163,8 @@ class _Validator:
                 confidence = None
         if source == ShapeSource.MODEL and confidence is None:
             self.add(f"{path}.confidence", "A model's shape needs a confidence between 0 and 1.")
+        elif source == ShapeSource.PROPAGATION and confidence is None:
+            self.add(f"{path}.confidence", "A propagated shape needs a confidence between 0 and 1.")
         return source, confidence
 
     def track(self, value: object, path: str, cls: LabelClass | None, declared: dict) -> int | None:

@@ -20,6 +20,8 @@ PROJECT_FIELDS = (
     "tracks_enabled",
     "frame_stride",
     "segment_length",
+    "propagation_min_confidence",
+    "propagation_below",
 )
 LABEL_CLASS_FIELDS = ("name", "color", "hotkey", "order", "is_active")
 BUDGET_FIELDS = (

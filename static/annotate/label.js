@@ -19,6 +19,7 @@ import { Editor } from "./editor.js";
 import { Flow, ReviewPanel } from "./flow.js";
 import { fromPayload, toPayload } from "./model.js";
 import { Notices, Panels } from "./panels.js";
+import { Propagation } from "./propagate.js";
 import { Shortcuts, createCommands } from "./shortcuts.js";
 import { Suggestions } from "./suggestions.js";
 import { Timeline } from "./timeline.js";
@@ -80,6 +81,7 @@ class LabelPage {
       },
     });
     this.tracks = new Tracks(editor, { notices, goToFrame });
+    this.propagation = new Propagation(editor, { config, notices, flow: this.flow, goToFrame });
     this.suggestions = new Suggestions(editor, {
       canvas,
       stage,
@@ -116,6 +118,7 @@ class LabelPage {
         timeline: this.timeline,
         suggestions: this.suggestions,
         flow: this.flow,
+        propagation: this.propagation,
       }),
     });
 
@@ -245,6 +248,7 @@ class LabelPage {
     this.tools.setTool(editor.editable ? (schema.boxes ? "box" : "kp") : "select");
     $("tracks-panel").hidden = !editor.useTracks;
     this.flow.begin({ server, baseVersion, restored });
+    this.propagation.taskOpened(); // not awaited: it only looks for a job still running
     if (this.mode === "review") this.review.show(task);
     for (const button of this.root.querySelectorAll(
       "[data-action=undo], [data-action=redo], #palette button, #tracks-panel button",
@@ -278,6 +282,7 @@ class LabelPage {
   }
 
   closeTask() {
+    this.propagation.taskClosed();
     this.flow.end();
     this.timeline.close();
   }

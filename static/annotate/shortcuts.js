@@ -61,6 +61,12 @@ export const SHORTCUTS = [
     action: "accept-suggestion",
     help: "Accept the selected model suggestion (else the first on this frame)",
   },
+  {
+    keys: ["p"],
+    action: "propagate-forward",
+    help: "Propagate the selected track (or all) forward by optical flow",
+  },
+  { keys: ["Shift+p"], action: "propagate-backward", help: "Propagate backward" },
   { keys: ["f"], action: "fit", help: "Fit the image to the screen" },
   { keys: ["h"], action: "toggle-shapes", help: "Hide or show the shapes (look at the image)" },
   {
@@ -194,8 +200,18 @@ export class Shortcuts {
 
 // -- the commands ------------------------------------------------------------------------
 
-/** parts: the page's Editor, CanvasView, Tools, Tracks, Timeline, Suggestions and Flow. */
-export function createCommands({ editor, canvas, tools, tracks, timeline, suggestions, flow }) {
+/** parts: the page's Editor, CanvasView, Tools, Tracks, Timeline, Suggestions, Flow and
+ * Propagation. */
+export function createCommands({
+  editor,
+  canvas,
+  tools,
+  tracks,
+  timeline,
+  suggestions,
+  flow,
+  propagation,
+}) {
   const table = {
     "tool-select": () => {
       tracks.cancelPick();
@@ -228,6 +244,9 @@ export function createCommands({ editor, canvas, tools, tracks, timeline, sugges
     "extend-track": () => tracks.extend(),
     "split-track": () => tracks.split(),
     "merge-tracks": () => tracks.mergeChecked(),
+    "propagate-forward": () => propagation?.start("forward"),
+    "propagate-backward": () => propagation?.start("backward"),
+    "propagate-undo": () => propagation?.undo(),
     "toggle-shapes": () => {
       canvas.toggleShapes();
       tools.renderHint();

@@ -113,7 +113,7 @@ def test_track_risk_blended_with_detection_still_puts_the_crossing_first(project
 
 
 def test_propagated_shapes_that_the_flow_was_unsure_of_raise_their_segment(
-    project, segments, alice, monkeypatch
+    project, segments, alice
 ):
     LearningSettings.objects.create(project=project, strategy="track_risk")
     quiet = segments["quiet"]
@@ -122,12 +122,10 @@ def test_propagated_shapes_that_the_flow_was_unsure_of_raise_their_segment(
     track = Track.objects.create(asset=quiet.asset, number=4, label_class=person)
     for frame in Frame.objects.filter(asset=quiet.asset):
         confidence = 0.1 if frame.index == 6 else 0.95
-        box_row = Box(annotation=annotation, frame=frame, label_class=person, track=track,
-                      x=450, y=220, w=40, h=90, source="model", confidence=confidence)  # fmt: skip
-        box_row.save()
-    # annotate's ShapeSource gains "propagation" with the propagation work (annotate
-    # migration 0008); until then model shapes stand in for propagated ones.
-    monkeypatch.setattr(runs, "PROPAGATED_SOURCE", "model")
+        Box.objects.create(
+            annotation=annotation, frame=frame, label_class=person, track=track,
+            x=450, y=220, w=40, h=90, source="propagation", confidence=confidence,
+        )  # fmt: skip
     _run_all(project)
     scores = dict(TaskScore.objects.values_list("task_id", "score"))
     assert scores[quiet.pk] > scores[segments["calm"].pk]
