@@ -34,6 +34,7 @@ from activelearn.scoring.adapters import (
 from activelearn.scoring.evaluation import version_evaluate
 from annotate.jobs import job_enqueue, job_fail, job_finish, job_heartbeat, job_run_deadline
 from annotate.models import AnnotationTask, Asset, Frame, Project
+from annotate.queue.audit import audit_draw
 from annotate.queue.priorities import priorities_write_bulk
 
 logger = logging.getLogger(__name__)
@@ -422,9 +423,17 @@ def _progress_of(run_id: int) -> float:
     return done / total if total else 0.0
 
 
+def batch_close(*, project: Project, run_id: int) -> None:
+    """The end of a batch (the pending tasks one run ranked): its random audit share is
+    drawn from them (annotate.queue.audit), seeded by the run. Call inside the transaction
+    that finishes the run, so the batch's order and its audit sample start together."""
+    audit_draw(project_id=project.pk, seed=run_id)
+
+
 def scoring_run_finish(*, run_id: int) -> bool:
     """Close a run whose chunks are all done. Pool-wide strategies and blends are scored
-    again over every pending task, since a chunk only saw its own. True when it closed."""
+    again over every pending task, since a chunk only saw its own. The batch's audit share
+    is drawn as it closes. True when it closed."""
     run = ScoringRun.objects.select_related("project", "model_version").filter(pk=run_id).first()
     if run is None or run.state != ScoringRun.State.RUNNING or run.chunks_done < run.chunks_total:
         return False
@@ -460,6 +469,7 @@ def scoring_run_finish(*, run_id: int) -> bool:
                 scores=scores,
                 breakdowns=breakdowns,
             )
+        batch_close(project=project, run_id=run_id)
         job_finish(ScoringRun, run_id)
     if version is not None:
         _version_measure(version)
