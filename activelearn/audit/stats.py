@@ -371,12 +371,14 @@ class Savings:
 def labels_saved(
     arms: Arms, *, labels_used: int, cap: int, rng: np.random.Generator, draws: int = 500
 ) -> Savings | None:
-    """How many labels the ranking saved: random_needed (the audit curve's power law fit,
-    inverted at the accuracy the active arm reached with all `labels_used` labels) minus
-    `labels_used`, capped at `cap` labels. The interval resamples the audit test tasks with
-    replacement (the curves and the fit are computed again on each resample), so it covers
-    how the audit sample happened to fall, not the randomness of training itself beyond the
-    repeats averaged. None when the random arm has fewer than 3 sizes or does not fit."""
+    """How many labels the ranking saved: random_needed (the labels the audit curve needs to
+    reach the accuracy the active arm reached with all `labels_used` labels: its measured
+    points, and beyond them its power law fit) minus `labels_used`, capped at `cap` labels.
+    Once the curve is flat, more labels lower the saving: they bought nothing random would
+    have needed. The interval resamples the audit test tasks with replacement (the curves
+    and the fit are computed again on each resample), so it covers how the audit sample
+    happened to fall, not the randomness of training itself beyond the repeats averaged.
+    None when the random arm has fewer than 3 sizes or does not fit."""
     if len(arms.random_sizes) < 3 or arms.tested == 0 or not len(arms.active_sizes):
         return None
     ones = np.ones(arms.tested)
@@ -385,7 +387,7 @@ def labels_saved(
     if fit is None:
         return None
     active_value = float(active[-1])
-    needed = fit.labels_for(active_value)
+    needed = random_needed(active_value, arms.random_sizes, random, fit)
 
     def saved_of(needed_labels: float) -> float:
         return min(needed_labels, cap) - labels_used
@@ -401,7 +403,13 @@ def labels_saved(
         replicate_fit = power_law_fit(arms.random_sizes, replicate_random)
         if replicate_fit is None or not np.all(np.isfinite(replicate_random)):
             continue
-        savings.append(saved_of(replicate_fit.labels_for(float(replicate_active[-1]))))
+        savings.append(
+            saved_of(
+                random_needed(
+                    float(replicate_active[-1]), arms.random_sizes, replicate_random, replicate_fit
+                )
+            )
+        )
     if len(savings) < draws / 2:
         return None
     low, high = interval_of(np.asarray(savings))
@@ -425,6 +433,21 @@ def labels_saved(
         random_fit=fit,
         replicates=len(savings),
     )
+
+
+def random_needed(value: float, sizes: np.ndarray, values: np.ndarray, fit: PowerLaw) -> float:
+    """The labels random sampling needs to reach `value`: read off its measured curve where
+    a measured point reaches it (interpolated in log labels from the point before), and
+    from the power law fit only beyond them (inf where the fit never gets there)."""
+    reached = np.nonzero(values >= value)[0]
+    if not len(reached):
+        return fit.labels_for(value)
+    k = int(reached[0])
+    if k == 0:
+        return float(sizes[0])
+    below, above = float(values[k - 1]), float(values[k])
+    share = (value - below) / (above - below) if above > below else 1.0
+    return float(np.exp(np.log(sizes[k - 1]) + share * (np.log(sizes[k]) - np.log(sizes[k - 1]))))
 
 
 def _equal_size(arms: Arms) -> tuple[int, int] | None:

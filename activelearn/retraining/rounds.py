@@ -48,6 +48,7 @@ from activelearn.inference.runtime import (
 from activelearn.inference.spec import ModelSpec, ScoringError
 from activelearn.models import LearningSettings, ModelVersion, RetrainingRound
 from activelearn.retraining.baseline import baseline_fit
+from activelearn.scoring.runs import audit_measure_request
 from activelearn.scoring.validation_slice import in_validation_slice
 from activelearn.versions.services import CheckpointError, checkpoint_activate
 from activelearn.webhooks.delivery import webhooks_notify
@@ -347,13 +348,16 @@ def retraining_round_run(*, round_id: int) -> str:
     round_ = RetrainingRound.objects.select_related("project").get(pk=round_id)
     project = round_.project
     try:
-        return _train(round_, project)
+        state = _train(round_, project)
     except Exception as error:
         logger.exception("retraining round %s failed", round_id)
         reason = f"{type(error).__name__}: {error}"
         # The note too: the loop's summary shows a round's note.
         job_fail(RetrainingRound, round_id, reason, note=reason)
         return RetrainingRound.State.FAILED
+    # New labels were counted: the audit's curves and forecast take them in.
+    audit_measure_request(project=project)
+    return state
 
 
 def _train(round_: RetrainingRound, project: Project) -> str:

@@ -23,7 +23,14 @@ from activelearn.inference.runtime import (
     asset_features_compute,
     images_infer,
 )
-from activelearn.models import LearningSettings, ModelVersion, Prediction, ScoringRun, TaskScore
+from activelearn.models import (
+    AuditReport,
+    LearningSettings,
+    ModelVersion,
+    Prediction,
+    ScoringRun,
+    TaskScore,
+)
 from activelearn.scoring.adapters import (
     ScoringContext,
     frames_of,
@@ -195,6 +202,12 @@ def _infer(version: ModelVersion, tasks: list[AnnotationTask]) -> dict[int, dict
                 {"index": frame_index, **unit}
             )
     return datas
+
+
+def predictions_infer(version: ModelVersion, tasks: list[AnnotationTask]) -> dict[int, dict]:
+    """Run an ONNX (or baseline) version over the tasks' images, as a chunk does, and return
+    the prediction data per task id without storing it (tasks need `asset` loaded)."""
+    return _infer(version, tasks)
 
 
 def features_for_assets(assets: Sequence[Asset]) -> dict[int, list[float]]:
@@ -425,9 +438,27 @@ def _progress_of(run_id: int) -> float:
 
 def batch_close(*, project: Project, run_id: int) -> None:
     """The end of a batch (the pending tasks one run ranked): its random audit share is
-    drawn from them (annotate.queue.audit), seeded by the run. Call inside the transaction
-    that finishes the run, so the batch's order and its audit sample start together."""
+    drawn from them (annotate.queue.audit), seeded by the run, and the audit is measured
+    again (activelearn.audit). Call inside the transaction that finishes the run, so the
+    batch's order and its audit sample start together."""
     audit_draw(project_id=project.pk, seed=run_id)
+    audit_measure_request(project=project)
+
+
+def audit_measure_request(*, project: Project) -> AuditReport | None:
+    """Ask for the audit's figures to be measured again (a batch closed, a retraining round
+    ended): a measurement still queued takes the request in; none is made for a project
+    whose audit is off and never drew a task. Sent after commit."""
+    with transaction.atomic():
+        waiting = AuditReport.objects.filter(project=project, state=AuditReport.State.QUEUED)
+        if (report := waiting.order_by("-created_at").first()) is not None:
+            return report
+        share = LearningSettings.for_project(project).audit_share
+        if not share and not project.tasks.filter(audit_drawn_at__isnull=False).exists():
+            return None
+        report = AuditReport.objects.create(project=project)
+        job_enqueue(report)
+    return report
 
 
 def scoring_run_finish(*, run_id: int) -> bool:
