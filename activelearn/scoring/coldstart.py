@@ -82,7 +82,7 @@ def coldstart_order(*, project: Project, run_id: int | None = None) -> int:
             breakdowns=breakdowns,
         )
         if run_id is not None:
-            batch_close(project=project, run_id=run_id)
+            batch_close(project=project, run_id=run_id, version=None)
             job_finish(
                 ScoringRun, run_id, chunks_done=F("chunks_total"), tasks_scored=len(task_ids)
             )

@@ -436,12 +436,22 @@ def _progress_of(run_id: int) -> float:
     return done / total if total else 0.0
 
 
-def batch_close(*, project: Project, run_id: int) -> None:
+def batch_close(*, project: Project, run_id: int, version: ModelVersion | None) -> None:
     """The end of a batch (the pending tasks one run ranked): its random audit share is
-    drawn from them (annotate.queue.audit), seeded by the run, and the audit is measured
-    again (activelearn.audit). Call inside the transaction that finishes the run, so the
-    batch's order and its audit sample start together."""
-    audit_draw(project_id=project.pk, seed=run_id)
+    drawn from them (annotate.queue.audit), seeded by the run, the previous draw's tasks
+    going back to the ranked queue at their scores under `version` (None: the cold-start
+    scores), and the audit is measured again (activelearn.audit). Call inside the
+    transaction that finishes the run, so the batch's order and its audit sample start
+    together."""
+
+    def scores_of(task_ids: list[int]) -> dict[int, float]:
+        return dict(
+            TaskScore.objects.filter(task_id__in=task_ids, model_version=version).values_list(
+                "task_id", "score"
+            )
+        )
+
+    audit_draw(project_id=project.pk, seed=run_id, priorities_of=scores_of)
     audit_measure_request(project=project)
 
 
@@ -500,7 +510,7 @@ def scoring_run_finish(*, run_id: int) -> bool:
                 scores=scores,
                 breakdowns=breakdowns,
             )
-        batch_close(project=project, run_id=run_id)
+        batch_close(project=project, run_id=run_id, version=version)
         job_finish(ScoringRun, run_id)
     if version is not None:
         _version_measure(version)

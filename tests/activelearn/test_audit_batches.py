@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from activelearn.models import LearningSettings, ModelVersion, RetrainingRound, ScoringRun
+from activelearn.models import (
+    LearningSettings,
+    ModelVersion,
+    RetrainingRound,
+    ScoringRun,
+    TaskScore,
+)
 from activelearn.retraining.rounds import retraining_round_run
 from activelearn.scoring.coldstart import coldstart_order
 from activelearn.scoring.runs import (
@@ -55,6 +61,12 @@ def test_a_finished_scoring_run_draws_the_audit_share_of_its_batch(project, medi
     again = _audit(project)
     assert len(again) == 2
     assert {task.audit_drawn_at for task in again} != {task.audit_drawn_at for task in drawn}
+    # The first batch's audit tasks went back to the ranked queue at their new scores.
+    for task in drawn:
+        if task.pk not in {t.pk for t in again}:
+            back = AnnotationTask.objects.get(pk=task.pk)
+            score = TaskScore.objects.get(task=task, model_version__isnull=False).score
+            assert back.priority == pytest.approx(score)
 
 
 def test_a_superseded_run_draws_nothing(project, media_root):

@@ -12,8 +12,9 @@ import pytest
 from activelearn.models import LearningSettings
 from annotate.models import AnnotationTask
 from annotate.queue import claim as claim_module
-from annotate.queue.audit import audit_count, audit_draw
+from annotate.queue.audit import AUDIT_PRIORITY, UNSCORED_PRIORITY, audit_count, audit_draw
 from annotate.queue.claim import task_claim_next
+from annotate.queue.priorities import priorities_write_bulk
 from annotate.queue.services import task_skip
 
 from .queue_fixtures import make_annotators, make_tasks
@@ -97,6 +98,34 @@ def test_the_next_batch_gives_back_the_pending_audit_tasks_and_keeps_the_claimed
     task = AnnotationTask.objects.get(pk=lease.task.pk)
     assert task.audit_drawn_at is not None and task.state == "in_progress"
     assert len(audit_ids(project)) == 1 + 5
+
+
+def test_drawn_tasks_are_parked_below_every_score_and_re_ranks_leave_them_there(project):
+    """The ranked claim steps over audit tasks; parked at the far end of the priority index,
+    they are never in its way however many ranked claims a batch serves."""
+    tasks = make_tasks(project, 20)
+    audit_draw(project_id=project.pk, seed=9, share=0.2)
+    drawn = AnnotationTask.objects.filter(pk__in=audit_ids(project)).order_by("audit_order")
+    assert [t.priority for t in drawn] == [AUDIT_PRIORITY - n for n in (1, 2, 3, 4)]
+    changed = priorities_write_bulk(project=project, priorities=[(t.pk, 50.0) for t in tasks])
+    assert changed == 16
+    assert all(t.priority < AUDIT_PRIORITY for t in drawn.all())
+
+
+def test_the_next_batch_gives_its_tasks_back_at_the_priorities_it_is_told(project):
+    make_tasks(project, 10)
+    audit_draw(project_id=project.pk, seed=1, share=0.3)
+    first = sorted(audit_ids(project))
+    asked = []
+
+    def scores(ids):
+        asked.append(list(ids))
+        return {ids[0]: 0.75}
+
+    draw = audit_draw(project_id=project.pk, seed=2, share=0.0, priorities_of=scores)
+    assert draw.released == 3 and asked == [first]
+    back = dict(AnnotationTask.objects.filter(pk__in=first).values_list("pk", "priority"))
+    assert back == {first[0]: 0.75, first[1]: UNSCORED_PRIORITY, first[2]: UNSCORED_PRIORITY}
 
 
 def test_a_share_of_zero_draws_nothing_and_gives_back_every_pending_audit_task(project):
