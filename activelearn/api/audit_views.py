@@ -47,6 +47,14 @@ class AuditSliceFigureSerializer(serializers.Serializer):
     examples = serializers.IntegerField(allow_null=True)
 
 
+class AuditLatestBatchSerializer(serializers.Serializer):
+    value = serializers.FloatField()
+    low = serializers.FloatField(allow_null=True)
+    high = serializers.FloatField(allow_null=True)
+    examples = serializers.IntegerField()
+    drawn_at = serializers.DateTimeField()
+
+
 class AuditModelSerializer(serializers.Serializer):
     version = serializers.IntegerField(required=False)
     name = serializers.CharField(required=False)
@@ -67,6 +75,11 @@ class AuditModelSerializer(serializers.Serializer):
     left_out_labeled_before_the_version = serializers.IntegerField(
         required=False,
         help_text="Audit labels made before an outside model was: it may have trained on them.",
+    )
+    latest_batch = AuditLatestBatchSerializer(
+        required=False,
+        allow_null=True,
+        help_text="The latest batch's audit labels alone: today's pool, fewer examples.",
     )
     reason = serializers.CharField(required=False, help_text="Why there is no estimate.")
 
@@ -90,10 +103,40 @@ class AuditCurvesSerializer(serializers.Serializer):
     reason = serializers.CharField(help_text="Why there are no curves; empty when there are.")
 
 
+class AuditOpenTripleSerializer(serializers.Serializer):
+    """A figure and its 95% interval; null where unbounded (or, for the value, never
+    reached)."""
+
+    value = serializers.FloatField(allow_null=True)
+    low = serializers.FloatField(allow_null=True)
+    high = serializers.FloatField(allow_null=True)
+
+
 class AuditSavedSerializer(serializers.Serializer):
     labels_used = serializers.IntegerField(required=False)
     active_value = serializers.FloatField(required=False)
-    random_needed = serializers.FloatField(required=False, allow_null=True)
+    target_labels = serializers.IntegerField(
+        required=False, help_text="The most audit labels the random curve was measured at."
+    )
+    target_value = serializers.FloatField(
+        required=False, help_text="The accuracy that many random labels reached."
+    )
+    active_needed = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        help_text="Actively chosen labels that reached it (null: they never did).",
+    )
+    measured_share = AuditOpenTripleSerializer(
+        required=False,
+        allow_null=True,
+        help_text="Share of labels saved at target_value, measured: no extrapolation.",
+    )
+    random_needed = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        help_text="Random labels for the actively chosen labels' accuracy (null: too far to "
+        "read off the fit; see reason).",
+    )
     saved = serializers.FloatField(required=False, allow_null=True)
     saved_low = serializers.FloatField(required=False, allow_null=True)
     saved_high = serializers.FloatField(required=False, allow_null=True)
@@ -101,6 +144,7 @@ class AuditSavedSerializer(serializers.Serializer):
     cap = serializers.IntegerField(required=False)
     capped = serializers.BooleanField(required=False)
     beyond_measured = serializers.BooleanField(required=False)
+    extrapolation_limit = serializers.IntegerField(required=False)
     equal_labels = serializers.IntegerField(required=False, allow_null=True)
     equal_gain = AuditTripleSerializer(required=False, allow_null=True)
     random_fit = AuditFitSerializer(required=False, allow_null=True)

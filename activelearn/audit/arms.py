@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from activelearn.audit.samples import LabelOrder
-from activelearn.audit.stats import Arms
+from activelearn.audit.stats import Arms, arms_measure
 from activelearn.inference.spec import ModelSpec
 from activelearn.models import ModelVersion
 from activelearn.retraining.baseline import baseline_fit
@@ -71,12 +71,6 @@ def arm_data(project: Project, task_ids: set[int]) -> ArmData:
         image_class=image_class,
         image_row=image_row,
     )
-
-
-def _grid(low: int, high: int, points: int = GRID_POINTS) -> np.ndarray:
-    if high < low:
-        return np.zeros(0, dtype=int)
-    return np.unique(np.geomspace(low, high, points).round().astype(int))
 
 
 def _hits(data: ArmData, train: list[int], tests: list[int]) -> np.ndarray:
@@ -131,29 +125,14 @@ def arms_build(
         return built(None, f"{len(active)} actively chosen labels so far.")
     if len(np.unique(data.labels)) < 2:
         return built(None, "The labels hold one class only.")
-    random_sizes = _grid(2, int(len(audited) * 0.75), 6)
-    active_sizes = np.unique(
-        np.concatenate(
-            [_grid(min(5, len(active)), len(active)), random_sizes[random_sizes <= len(active)]]
-        )
+    arms = arms_measure(
+        active=active,
+        audited=audited,
+        tests=tests,
+        hits=lambda train, scored: _hits(data, train, scored),
+        rng=rng,
+        repeats=REPEATS,
+        points=GRID_POINTS,
+        progress=progress,
     )
-    total = len(active_sizes) + len(random_sizes) * REPEATS
-    done = 0
-    active_hits = []
-    for size in active_sizes:
-        active_hits.append(_hits(data, active[:size], tests))
-        done += 1
-        progress(done / total)
-    test_index = {t: j for j, t in enumerate(tests)}
-    random_hits = np.full((len(random_sizes), REPEATS, len(tests)), np.nan)
-    for i, size in enumerate(random_sizes):
-        for r in range(REPEATS):
-            chosen = set(rng.choice(len(audited), size=int(size), replace=False).tolist())
-            train = [audited[k] for k in sorted(chosen)]
-            scored = [t for t in tests if t not in set(train)]
-            if scored:
-                hits = _hits(data, train, scored)
-                random_hits[i, r, [test_index[t] for t in scored]] = hits
-            done += 1
-            progress(done / total)
-    return built(Arms(active_sizes, np.asarray(active_hits), random_sizes, random_hits))
+    return built(arms)

@@ -8,6 +8,12 @@ accuracy there, and Wilson's interval says how sure it is (mAP and OKS AP: a boo
 the sampled tasks). The version's figure on the validation slice is given beside it: the
 slice's labeled tasks are the ones the ranking chose, the hardest, so it reads low.
 
+On which data: each batch's pool is what the ranking left, and the ranking takes the hardest
+tasks first, so the pools shrink towards easier tasks. All audit labels together measure the
+pools over the project's history: higher than the model would score on the whole data set
+(which holds the hard tasks already labeled), lower than on today's pool. The audit labels of
+the latest batch alone (`latest_batch`) measure today's pool, with fewer examples.
+
 A version may not be measured on labels it trained on. The built-in baseline never trains
 on audit tasks (activelearn.retraining.rounds), so every labeled audit task counts for it;
 an uploaded checkpoint or pushed predictions come from training outside, which may have
@@ -105,14 +111,30 @@ def model_on_audit(
     latest = {pk: annotation for pk, annotation in latest.items() if pk in predictions}
     classes = list(LabelClass.objects.filter(project=project).order_by("order", "id"))
     metric = HEADLINE_OF.get(version.task_type, "accuracy")
+    figure = _figure(project, version, metric, predictions, latest, classes, rng)
+    if "reason" in figure:
+        return {**base, **figure}
+    last = max(order.drawn_at[pk] for pk in latest)
+    newest = {pk: a for pk, a in latest.items() if order.drawn_at[pk] == last}
+    latest_batch = _figure(project, version, metric, predictions, newest, classes, rng)
+    if "reason" not in latest_batch:
+        latest_batch = {key: latest_batch[key] for key in ("value", "low", "high", "examples")} | {
+            "drawn_at": last.isoformat()
+        }
+    else:
+        latest_batch = None
+    return {**base, **figure, "latest_batch": latest_batch}
+
+
+def _figure(project, version, metric, predictions, latest, classes, rng) -> dict:
+    """The metric over the tasks of `latest`, with its interval, or {"reason": ...}."""
     if metric == "accuracy":
         hits = accuracy_hits(predictions, latest, classes, class_names_of(version))
         if len(hits) < MIN_EXAMPLES:
-            return {**base, "reason": "No labeled audit image has one class the model predicts."}
+            return {"reason": "No labeled audit image has one class the model predicts."}
         right = int(sum(hits.values()))
         low, high = wilson_interval(right, len(hits))
         return {
-            **base,
             "metric": "accuracy",
             "value": right / len(hits),
             "low": low,
@@ -134,10 +156,9 @@ def model_on_audit(
 
     value = measure(np.arange(len(ids)))
     if value is None:
-        return {**base, "reason": f"The labeled audit tasks hold nothing to measure {metric} on."}
+        return {"reason": f"The labeled audit tasks hold nothing to measure {metric} on."}
     interval = bootstrap_interval(len(ids), measure, rng=rng, draws=COCO_BOOTSTRAP_DRAWS)
     return {
-        **base,
         "metric": metric,
         "value": value,
         "low": None if interval is None else interval[0],

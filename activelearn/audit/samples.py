@@ -9,7 +9,7 @@ units as the learning curve and the retraining rounds.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import Count, Max, Min, Q
 
@@ -24,6 +24,7 @@ class LabelOrder:
     task_ids: list[int]
     first_labeled: dict[int, dt.datetime]
     audit: set[int]  # the ones the audit drew
+    drawn_at: dict[int, dt.datetime] = field(default_factory=dict)  # audit task -> its batch
 
     @property
     def active(self) -> list[int]:
@@ -50,8 +51,8 @@ def label_order(project: Project) -> LabelOrder:
     )
     first = {pk: first or submitted or updated for pk, first, submitted, updated, _ in tasks}
     ordered = sorted(first, key=lambda pk: (first[pk], pk))
-    audit = {pk for pk, *_, drawn in tasks if drawn is not None}
-    return LabelOrder(task_ids=ordered, first_labeled=first, audit=audit)
+    drawn_at = {pk: drawn for pk, *_, drawn in tasks if drawn is not None}
+    return LabelOrder(task_ids=ordered, first_labeled=first, audit=set(drawn_at), drawn_at=drawn_at)
 
 
 @dataclass(frozen=True)

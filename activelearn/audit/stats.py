@@ -304,6 +304,60 @@ class Arms:
         return int(self.active_hits.shape[1])
 
 
+def _grid(low: int, high: int, points: int) -> np.ndarray:
+    if high < low or high < 1:
+        return np.zeros(0, dtype=int)
+    return np.unique(np.geomspace(max(low, 1), high, points).round().astype(int))
+
+
+def arms_measure(
+    *,
+    active: list,
+    audited: list,
+    tests: list,
+    hits: Callable[[list, list], np.ndarray],
+    rng: np.random.Generator,
+    repeats: int = 5,
+    points: int = 8,
+    progress: Callable[[float], None] = lambda done: None,
+) -> Arms:
+    """Train and score both arms with `hits(train, tests)` (whether a learner trained on the
+    labels `train` gets each of `tests` right): the first n of `active` (the labels the
+    ranking chose, in the order they came), for n on a geometric grid up to all of them,
+    scored on every one of `tests` (audit labels, never trained on); and `repeats` random
+    draws of n of `audited`, n up to three quarters of them, scored on the tests they left
+    out. The active grid holds the random sizes it reaches, for the equal-labels comparison."""
+    random_sizes = _grid(2, int(len(audited) * 0.75), 6)
+    active_sizes = np.unique(
+        np.concatenate(
+            [
+                _grid(min(5, len(active)), len(active), points),
+                random_sizes[random_sizes <= len(active)],
+            ]
+        )
+    ).astype(int)
+    total = len(active_sizes) + len(random_sizes) * repeats
+    done = 0
+    active_hits = []
+    for size in active_sizes:
+        active_hits.append(hits(active[:size], tests))
+        done += 1
+        progress(done / total)
+    index = {t: j for j, t in enumerate(tests)}
+    random_hits = np.full((len(random_sizes), repeats, len(tests)), np.nan)
+    for i, size in enumerate(random_sizes):
+        for r in range(repeats):
+            chosen = sorted(rng.choice(len(audited), size=int(size), replace=False).tolist())
+            train = [audited[k] for k in chosen]
+            left = set(train)
+            scored = [t for t in tests if t not in left]
+            if scored:
+                random_hits[i, r, [index[t] for t in scored]] = hits(train, scored)
+            done += 1
+            progress(done / total)
+    return Arms(active_sizes, np.asarray(active_hits, dtype=float), random_sizes, random_hits)
+
+
 def arm_values(arms: Arms, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each arm's accuracy at each size, with audit test task j counted weights[j] times
     (all ones: the measured values; a bootstrap resample's counts: one replicate)."""
@@ -318,101 +372,167 @@ def arm_values(arms: Arms, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return active, np.nanmean(per_repeat, axis=1)
 
 
+# The random curve's fit is read at most this many times beyond its largest measured size:
+# a power law fitted to 15 labels says little about 1,000 (benchmarks/audit_honesty.py).
+EXTRAPOLATION_LIMIT = 4.0
+
+
+def _bounds(samples) -> tuple[float | None, float | None]:
+    """A 95% percentile interval of samples that may hold infinities (no interpolation
+    across them); an infinite bound is None: unbounded on that side."""
+    samples = np.asarray(samples, dtype=np.float64)
+    samples = samples[~np.isnan(samples)]
+    if not len(samples):
+        return None, None
+    low = float(np.quantile(samples, (1 - LEVEL) / 2, method="lower"))
+    high = float(np.quantile(samples, (1 + LEVEL) / 2, method="higher"))
+    return (low if math.isfinite(low) else None), (high if math.isfinite(high) else None)
+
+
+def _finite(value: float | None) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
 @dataclass(frozen=True)
 class Savings:
-    """Labels random sampling would have needed to reach the accuracy the actively chosen
-    labels reached, minus the labels used, with a bootstrap interval over the audit sample;
-    and, without any extrapolation, the two arms compared at equal labels."""
+    """What the ranking saved against random sampling, two ways.
+
+    Measured, without extrapolation: at `target_value`, the accuracy the most audit labels
+    measured reached (`target_labels` of them), the labels the actively chosen arm needed
+    to reach it (`active_needed`), and the share of labels that saves. The figure the issue
+    asks for: the labels random sampling would need to reach the accuracy all the actively
+    chosen labels reached (`random_needed`, from the random curve's fit beyond its measured
+    points), minus the labels used; only within EXTRAPOLATION_LIMIT times the measured
+    range, else None with the `reason`. Intervals: bootstrap over the audit sample; a bound
+    of None is unbounded (a resample whose curve never gets there)."""
 
     labels_used: int
     active_value: float
-    random_needed: float  # may be inf: the random curve's fit never reaches active_value
-    saved: float
-    saved_low: float
-    saved_high: float
-    cap: int  # random can use no more labels than there are tasks: figures are capped here
-    capped: bool  # random_needed went beyond the cap (the saving is at least `saved`)
-    beyond_measured: bool  # random_needed lies beyond the largest measured random size
+    target_labels: int
+    target_value: float
+    active_needed: float | None  # None: the active arm never reached target_value
+    measured_share: tuple[float | None, float | None, float | None] | None
+    random_needed: float | None
+    saved: float | None
+    saved_low: float | None
+    saved_high: float | None
+    cap: int  # random can use no more labels than there are tasks
+    capped: bool
+    beyond_measured: bool
+    extrapolation_limit: int  # labels up to which the fit is read
+    reason: str  # why `saved` is None ("" when it is not)
     equal_labels: int | None
     equal_gain: tuple[float, float, float] | None  # active - random at equal_labels
     random_fit: PowerLaw | None
     replicates: int
 
     def as_dict(self) -> dict:
-        def finite(value: float) -> float | None:
-            return float(value) if math.isfinite(value) else None
+        def triple(values):
+            if values is None:
+                return None
+            return dict(zip(("value", "low", "high"), map(_finite, values), strict=True))
 
         return {
             "labels_used": self.labels_used,
             "active_value": self.active_value,
-            "random_needed": finite(self.random_needed),
-            "saved": finite(self.saved),
-            "saved_low": finite(self.saved_low),
-            "saved_high": finite(self.saved_high),
+            "target_labels": self.target_labels,
+            "target_value": self.target_value,
+            "active_needed": _finite(self.active_needed),
+            "measured_share": triple(self.measured_share),
+            "random_needed": _finite(self.random_needed),
+            "saved": _finite(self.saved),
+            "saved_low": _finite(self.saved_low),
+            "saved_high": _finite(self.saved_high),
             "share_saved": (
-                finite(self.saved / min(self.random_needed, self.cap))
-                if self.random_needed > 0
+                _finite(self.saved / min(self.random_needed, self.cap))
+                if self.saved is not None and self.random_needed
                 else None
             ),
             "cap": self.cap,
             "capped": self.capped,
             "beyond_measured": self.beyond_measured,
+            "extrapolation_limit": self.extrapolation_limit,
+            "reason": self.reason,
             "equal_labels": self.equal_labels,
-            "equal_gain": (
-                None
-                if self.equal_gain is None
-                else dict(zip(("value", "low", "high"), self.equal_gain, strict=True))
-            ),
+            "equal_gain": triple(self.equal_gain),
             "random_fit": None if self.random_fit is None else self.random_fit.as_dict(),
             "replicates": self.replicates,
         }
 
 
+def curve_needed(value: float, sizes: np.ndarray, values: np.ndarray) -> float:
+    """The labels a measured curve needs to reach `value`, interpolated in log labels
+    between the points around it; inf when no point reaches it."""
+    reached = np.nonzero(np.asarray(values) >= value)[0]
+    if not len(reached):
+        return math.inf
+    k = int(reached[0])
+    if k == 0:
+        return float(sizes[0])
+    below, above = float(values[k - 1]), float(values[k])
+    share = (value - below) / (above - below) if above > below else 1.0
+    return float(np.exp(np.log(sizes[k - 1]) + share * (np.log(sizes[k]) - np.log(sizes[k - 1]))))
+
+
 def labels_saved(
     arms: Arms, *, labels_used: int, cap: int, rng: np.random.Generator, draws: int = 500
 ) -> Savings | None:
-    """How many labels the ranking saved: random_needed (the labels the audit curve needs to
-    reach the accuracy the active arm reached with all `labels_used` labels: its measured
-    points, and beyond them its power law fit) minus `labels_used`, capped at `cap` labels.
-    Once the curve is flat, more labels lower the saving: they bought nothing random would
-    have needed. The interval resamples the audit test tasks with replacement (the curves
-    and the fit are computed again on each resample), so it covers how the audit sample
-    happened to fall, not the randomness of training itself beyond the repeats averaged.
-    None when the random arm has fewer than 3 sizes or does not fit."""
+    """What the ranking saved (see Savings). random_needed reads the audit curve's measured
+    points where they reach the accuracy all `labels_used` actively chosen labels reached,
+    and its power law fit beyond them, up to EXTRAPOLATION_LIMIT times its largest size;
+    capped at `cap`. Once the curve is flat, more labels lower the saving: they bought
+    nothing random would have needed. The intervals resample the audit test tasks with
+    replacement (curves and fit computed again on each resample), so they cover how the
+    audit sample happened to fall, not the randomness of training beyond the repeats
+    averaged. None when the random arm has fewer than 3 sizes."""
     if len(arms.random_sizes) < 3 or arms.tested == 0 or not len(arms.active_sizes):
         return None
     ones = np.ones(arms.tested)
+    sizes = arms.random_sizes
+    limit = float(sizes.max()) * EXTRAPOLATION_LIMIT
+
+    def figures(active: np.ndarray, random: np.ndarray):
+        target = float(random[-1])
+        active_needed = curve_needed(target, arms.active_sizes, active)
+        share = 1.0 - active_needed / float(sizes[-1])
+        fit = power_law_fit(sizes, random)
+        value = float(active[-1])
+        needed = curve_needed(value, sizes, random)
+        if not math.isfinite(needed):
+            needed = fit.labels_for(value) if fit is not None else math.inf
+        return target, active_needed, share, needed, fit
+
     active, random = arm_values(arms, ones)
-    fit = power_law_fit(arms.random_sizes, random)
-    if fit is None:
-        return None
-    active_value = float(active[-1])
-    needed = random_needed(active_value, arms.random_sizes, random, fit)
-
-    def saved_of(needed_labels: float) -> float:
-        return min(needed_labels, cap) - labels_used
-
+    target, active_needed, share, needed, fit = figures(active, random)
     equal = _equal_size(arms)
-    savings, gains = [], []
+    shares, saveds, gains = [], [], []
     for _ in range(draws):
         weights = rng.multinomial(arms.tested, ones / arms.tested).astype(np.float64)
         replicate_active, replicate_random = arm_values(arms, weights)
+        if not np.all(np.isfinite(replicate_random)):
+            continue
         if equal is not None:
             i, j = equal
             gains.append(replicate_active[i] - replicate_random[j])
-        replicate_fit = power_law_fit(arms.random_sizes, replicate_random)
-        if replicate_fit is None or not np.all(np.isfinite(replicate_random)):
-            continue
-        savings.append(
-            saved_of(
-                random_needed(
-                    float(replicate_active[-1]), arms.random_sizes, replicate_random, replicate_fit
-                )
-            )
+        _, _, replicate_share, replicate_needed, _ = figures(replicate_active, replicate_random)
+        shares.append(replicate_share)
+        if replicate_needed > limit:
+            replicate_needed = math.inf
+        saveds.append(min(replicate_needed, cap) - labels_used)
+    share_low, share_high = _bounds(shares)
+    within = needed <= limit
+    reason = ""
+    saved = saved_low = saved_high = None
+    if within:
+        saved = min(needed, cap) - labels_used
+        saved_low, saved_high = _bounds(saveds)
+    else:
+        reason = (
+            f"Random labels would need more than {int(limit)} labels to reach "
+            f"{value_words(float(active[-1]))}: beyond {EXTRAPOLATION_LIMIT:g} times the "
+            f"{int(sizes.max())} audit labels measured, too far to read off a fitted curve. "
+            "More audit labels (or a larger audit share) measure it."
         )
-    if len(savings) < draws / 2:
-        return None
-    low, high = interval_of(np.asarray(savings))
     equal_gain = None
     if equal is not None:
         i, j = equal
@@ -420,34 +540,29 @@ def labels_saved(
         equal_gain = (float(active[i] - random[j]), float(gain_low), float(gain_high))
     return Savings(
         labels_used=int(labels_used),
-        active_value=active_value,
-        random_needed=float(needed),
-        saved=float(saved_of(needed)),
-        saved_low=float(low),
-        saved_high=float(high),
+        active_value=float(active[-1]),
+        target_labels=int(sizes[-1]),
+        target_value=target,
+        active_needed=active_needed if math.isfinite(active_needed) else None,
+        measured_share=(share, share_low, share_high),
+        random_needed=float(needed) if within else None,
+        saved=saved,
+        saved_low=saved_low,
+        saved_high=saved_high,
         cap=int(cap),
-        capped=bool(needed > cap),
-        beyond_measured=bool(needed > arms.random_sizes.max()),
-        equal_labels=None if equal is None else int(arms.random_sizes[equal[1]]),
+        capped=bool(within and needed > cap),
+        beyond_measured=bool(needed > sizes.max()),
+        extrapolation_limit=int(limit),
+        reason=reason,
+        equal_labels=None if equal is None else int(sizes[equal[1]]),
         equal_gain=equal_gain,
         random_fit=fit,
-        replicates=len(savings),
+        replicates=len(saveds),
     )
 
 
-def random_needed(value: float, sizes: np.ndarray, values: np.ndarray, fit: PowerLaw) -> float:
-    """The labels random sampling needs to reach `value`: read off its measured curve where
-    a measured point reaches it (interpolated in log labels from the point before), and
-    from the power law fit only beyond them (inf where the fit never gets there)."""
-    reached = np.nonzero(values >= value)[0]
-    if not len(reached):
-        return fit.labels_for(value)
-    k = int(reached[0])
-    if k == 0:
-        return float(sizes[0])
-    below, above = float(values[k - 1]), float(values[k])
-    share = (value - below) / (above - below) if above > below else 1.0
-    return float(np.exp(np.log(sizes[k - 1]) + share * (np.log(sizes[k]) - np.log(sizes[k - 1]))))
+def value_words(value: float) -> str:
+    return f"{100 * value:.1f}%"
 
 
 def _equal_size(arms: Arms) -> tuple[int, int] | None:

@@ -52,33 +52,54 @@ export function modelSentence(model) {
   const left = model.left_out_labeled_before_the_version
     ? ` ${model.left_out_labeled_before_the_version} audit labels made before this model are left out.`
     : "";
+  const batch = model.latest_batch;
+  const latest =
+    batch && batch.examples < model.examples
+      ? ` Today's pool, from the latest batch's ${batch.examples} audit labels alone: ${figure(model.metric, batch.value)}${range(model.metric, batch.low, batch.high)}.`
+      : "";
   return (
     `${model.name}: ${model.metric} ${figure(model.metric, model.value)}${range(model.metric, model.low, model.high)} ` +
-    `on ${model.examples} audit labels, a uniform sample of the pool.${slice}${left}`
+    `on ${model.examples} audit labels, uniform samples of the pool as each batch found it.${latest}${slice}${left}`
   );
 }
 
 const whole = (value) => Math.round(value).toLocaleString("en");
 
-/** Labels saved against random sampling, in one or two sentences. */
+/** Labels saved against random sampling, in a few sentences: measured first (no
+ *  extrapolation), then the labels random would need for today's accuracy when the fitted
+ *  curve may be read that far, then the two curves at equal labels. */
 export function savedSentence(saved) {
-  if (saved.reason) return saved.reason;
-  const interval =
-    saved.saved_low != null && saved.saved_high != null
-      ? ` (95% interval ${whole(saved.saved_low)} to ${whole(saved.saved_high)})`
-      : "";
-  const word = saved.saved >= 0 ? "saved" : "cost";
-  const amount = whole(Math.abs(saved.saved));
-  let text =
-    `Labels ${word} against random sampling: ${saved.capped ? "at least " : ""}${amount}${interval}. ` +
-    `Random labels would need ${saved.random_needed == null ? "more than every task" : whole(saved.random_needed)} ` +
-    `to reach the ${pct(saved.active_value)} the ${whole(saved.labels_used)} actively chosen ones reached`;
-  text += saved.beyond_measured ? " (read from the fitted curve, beyond the measured points)." : ".";
+  if (saved.reason && saved.target_labels == null) return saved.reason;
+  const parts = [];
+  const share = saved.measured_share;
+  if (saved.active_needed == null) {
+    parts.push(`The actively chosen labels never reached the ${pct(saved.target_value)} that ${whole(saved.target_labels)} random audit labels reached.`);
+  } else {
+    const interval = share.low != null && share.high != null ? ` (95% interval ${pct(share.low)} to ${pct(share.high)})` : "";
+    parts.push(
+      `Measured: to reach ${pct(saved.target_value)}, the accuracy of ${whole(saved.target_labels)} random audit labels, ` +
+      `the actively chosen ones needed ${whole(saved.active_needed)}: ${pct(share.value)} fewer${interval}.`,
+    );
+  }
+  if (saved.saved != null) {
+    const interval =
+      saved.saved_low != null || saved.saved_high != null
+        ? ` (95% interval ${saved.saved_low == null ? "unbounded" : whole(saved.saved_low)} to ${saved.saved_high == null ? "unbounded" : whole(saved.saved_high)})`
+        : "";
+    const word = saved.saved >= 0 ? "saved" : "cost";
+    parts.push(
+      `Labels ${word} so far against random sampling: ${saved.capped ? "at least " : ""}${whole(Math.abs(saved.saved))}${interval}; ` +
+      `random labels would need ${whole(saved.random_needed)} to reach the ${pct(saved.active_value)} the ${whole(saved.labels_used)} actively chosen ones reached` +
+      (saved.beyond_measured ? " (read from the fitted curve, beyond the measured points)." : "."),
+    );
+  } else if (saved.reason) {
+    parts.push(saved.reason);
+  }
   if (saved.equal_gain) {
     const gain = saved.equal_gain;
-    text += ` At ${whole(saved.equal_labels)} labels each, actively chosen minus random: ${(100 * gain.value).toFixed(1)} points (${(100 * gain.low).toFixed(1)} to ${(100 * gain.high).toFixed(1)}).`;
+    parts.push(`At ${whole(saved.equal_labels)} labels each, actively chosen minus random: ${(100 * gain.value).toFixed(1)} points (${(100 * gain.low).toFixed(1)} to ${(100 * gain.high).toFixed(1)}).`);
   }
-  return text;
+  return parts.join(" ");
 }
 
 /** What the rest of the budget buys, and whether to stop, in words. */

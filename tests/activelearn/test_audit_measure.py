@@ -76,6 +76,32 @@ def test_an_outside_model_is_measured_on_the_audit_labels_made_after_it(project,
     assert figures["high"] == pytest.approx(0.8881, abs=1e-3)
     assert figures["left_out_labeled_before_the_version"] == 2
     assert figures["validation_slice"] == {"metric": "accuracy", "value": 0.55, "examples": 40}
+    assert figures["latest_batch"]["examples"] == 20  # one batch drew them all
+
+
+def test_the_latest_batch_alone_measures_todays_pool(project, alice, media_root):
+    LearningSettings.objects.create(project=project, retrain_counts="submitted")
+    version = ModelVersion.objects.create(
+        project=project, name="p", kind="pushed", task_type="classification", is_active=True
+    )
+    tasks = _submitted(project, alice, 12)
+    _mark_audit(tasks)
+    later = tasks[8:]  # drawn again by a later batch (claimed then)
+    AnnotationTask.objects.filter(pk__in=[t.pk for t in later]).update(
+        audit_drawn_at="2026-02-01T00:00:00Z"
+    )
+    for index, task in enumerate(tasks):
+        red = index % 2 == 0
+        right = index >= 8  # the model gets only the latest batch's right
+        probs = [0.8, 0.2] if red == right else [0.2, 0.8]
+        Prediction.objects.create(task=task, model_version=version, data={"probs": probs})
+    figures = model_on_audit(
+        project=project, version=version, order=label_order(project), rng=np.random.default_rng(0)
+    )
+    assert figures["value"] == pytest.approx(4 / 12) and figures["examples"] == 12
+    latest = figures["latest_batch"]
+    assert (latest["value"], latest["examples"]) == (1.0, 4)
+    assert latest["drawn_at"].startswith("2026-02-01")
 
 
 def test_without_an_audit_label_there_is_no_estimate_and_it_says_why(project, alice, media_root):

@@ -155,7 +155,11 @@ def test_the_labels_saved_are_what_random_needs_for_the_active_accuracy_minus_th
     assert saved is not None and saved.labels_used == 100
     assert saved.saved_low <= 300 <= saved.saved_high
     assert saved.saved == pytest.approx(300, rel=0.25)
-    assert saved.beyond_measured and not saved.capped
+    assert saved.beyond_measured and not saved.capped and saved.reason == ""
+    # Measured, without the fit: 160 audit labels reached what 40 actively chosen ones did.
+    assert saved.target_labels == 160 and saved.target_value == pytest.approx(truth(160), abs=0.02)
+    share, low, high = saved.measured_share
+    assert share == pytest.approx(0.75, abs=0.08) and low <= 0.75 <= high
     # Without extrapolation: at 10 labels each (the largest size both arms share).
     assert saved.equal_labels == 10
     value, low, high = saved.equal_gain
@@ -178,19 +182,41 @@ def test_when_ranking_does_no_better_than_random_nothing_is_saved():
     assert saved.equal_labels == 80 and low <= 0 <= high
 
 
-def test_a_saving_beyond_every_task_is_capped_and_says_so():
+def test_a_saving_far_beyond_the_measured_audit_curve_is_not_read_off_its_fit():
+    """Regression: 15 audit labels on ten digit classes gave a 'saving' of every task with
+    an interval of one point; the truth was a fifth of that (benchmarks/audit_honesty.py)."""
     rng = np.random.default_rng(8)
     arms = _arms(
         rng,
         tested=4000,
         active_curve=lambda n: 0.95,  # above what random ever reaches (0.9)
         random_curve=lambda n: float(truth(n)),
-        active_sizes=[50],
+        active_sizes=[10, 20, 50],
         random_sizes=[10, 20, 40, 80],
     )
     saved = labels_saved(arms, labels_used=50, cap=2000, rng=rng, draws=100)
-    assert saved.capped and saved.saved == 1950 and saved.random_needed == math.inf
-    assert saved.as_dict()["random_needed"] is None
+    assert saved.saved is None and saved.random_needed is None and not saved.capped
+    assert "too far to read off a fitted curve" in saved.reason
+    assert saved.extrapolation_limit == 320
+    as_dict = saved.as_dict()
+    assert as_dict["saved"] is None and as_dict["share_saved"] is None
+    # What was measured still stands: the first 10 active labels beat 80 random ones.
+    share, low, high = saved.measured_share
+    assert share == pytest.approx(1 - 10 / 80) and low is not None
+
+
+def test_a_saving_beyond_every_task_is_capped_and_says_so():
+    rng = np.random.default_rng(9)
+    arms = _arms(
+        rng,
+        tested=6000,
+        active_curve=lambda n: float(truth(n * 4)),
+        random_curve=lambda n: float(truth(n)),
+        active_sizes=[10, 25, 50, 100],
+        random_sizes=[10, 20, 40, 80, 160],
+    )
+    saved = labels_saved(arms, labels_used=100, cap=250, rng=rng, draws=100)
+    assert saved.capped and saved.saved == 150
 
 
 def test_weights_count_each_audit_task_as_often_as_the_resample_drew_it():

@@ -74,6 +74,13 @@ def _figures(now: dt.datetime) -> dict:
             "interval": "Wilson 95%",
             "validation_slice": {"metric": "accuracy", "value": 0.61, "examples": 18},
             "left_out_labeled_before_the_version": 0,
+            "latest_batch": {
+                "value": 1.0,
+                "low": 0.61,
+                "high": 1.0,
+                "examples": 4,
+                "drawn_at": now.isoformat(),
+            },
         },
         "curves": {
             "learner": "the built-in baseline's learner (16x16 pixels, logistic regression)",
@@ -87,11 +94,17 @@ def _figures(now: dt.datetime) -> dict:
         "saved": {
             "labels_used": 90,
             "active_value": 0.82,
-            "random_needed": 160.0,
-            "saved": 70.0,
-            "saved_low": 10.0,
-            "saved_high": 180.0,
-            "share_saved": 0.44,
+            "target_labels": 7,
+            "target_value": 0.58,
+            "active_needed": 4.2,
+            "measured_share": {"value": 0.4, "low": 0.1, "high": 0.6},
+            "extrapolation_limit": 28,
+            "reason": "",
+            "random_needed": 24.0,
+            "saved": -66.0,
+            "saved_low": -80.0,
+            "saved_high": None,
+            "share_saved": -2.75,
             "cap": 400,
             "capped": False,
             "beyond_measured": True,
@@ -167,8 +180,9 @@ def test_a_manager_sees_the_audit_curves_the_saving_and_the_forecast_on_the_burn
     expect(audit.locator(".audit-empty")).to_be_hidden()
     expect(audit.locator(".audit-model")).to_have_text(
         "<b>baseline-90</b>: accuracy 80.0% (95% interval 49.0% to 94.0%) on 10 audit labels, "
-        "a uniform sample of the pool. On the validation slice, which the ranking chose, it "
-        "measures 61.0%."
+        "uniform samples of the pool as each batch found it. Today's pool, from the latest "
+        "batch's 4 audit labels alone: 100.0% (95% interval 61.0% to 100.0%). On the "
+        "validation slice, which the ranking chose, it measures 61.0%."
     )
     expect(audit.locator(".audit-share")).to_contain_text("10 audit labels of 100")
     plot = audit.locator(".audit-plot svg")
@@ -180,7 +194,11 @@ def test_a_manager_sees_the_audit_curves_the_saving_and_the_forecast_on_the_burn
         "actively chosen labels, 90 labels: 82.0% (95% interval 76.1 to 87.9)"
     )
     expect(audit.locator(".audit-saved")).to_contain_text(
-        "Labels saved against random sampling: 70 (95% interval 10 to 180)."
+        "Measured: to reach 58.0%, the accuracy of 7 random audit labels, the actively chosen "
+        "ones needed 4: 40.0% fewer (95% interval 10.0% to 60.0%)."
+    )
+    expect(audit.locator(".audit-saved")).to_contain_text(
+        "Labels cost so far against random sampling: 66 (95% interval -80 to unbounded)"
     )
     expect(audit.locator(".audit-saved")).to_contain_text("beyond the measured points")
     expect(audit.locator(".audit-forecast")).to_contain_text("Stopping is recommended")
