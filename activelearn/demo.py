@@ -6,6 +6,8 @@ work (annotate.queue.reviews), so a loop counting accepted labels would never tu
 Rounds count submitted labels instead; review stays on, and what the demo reviewer rejects
 leaves the next round. Five labels start the first round (the baseline needs a few images of
 two classes, and one in the validation slice, to train and be measured) and a rescoring.
+The random audit is off: its figures need hundreds of labels, more than the demo's 49 tasks,
+and an audit label never trains the baseline, which the first five labels must do.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ DEMO_LEARNING = {
     "retrain_every_accepted": 5,
     "retrain_counts": LearningSettings.RetrainCounts.SUBMITTED,
     "rescore_every_labels": 5,
+    "audit_share": 0.0,
 }
 
 

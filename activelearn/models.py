@@ -5,13 +5,21 @@ the ledger are annotate's.)"""
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
 from annotate.models import AnnotationTask, Project
 from annotate.models.jobs import DEADLINE_GRACE_S, Job
-from annotate.queue.settings import DEFAULT_ANNOTATORS_PER_TASK, DEFAULT_LEASE_MINUTES
+from annotate.queue.settings import (
+    DEFAULT_ANNOTATORS_PER_TASK,
+    DEFAULT_AUDIT_SHARE,
+    DEFAULT_LEASE_MINUTES,
+)
+
+# The most of the budget the random audit may take: beyond half, ranking hardly orders the
+# queue any more, and random sampling itself is the better setting.
+MAX_AUDIT_SHARE = 0.5
 
 
 def checkpoint_upload_to(instance: ModelVersion, filename: str) -> str:
@@ -74,6 +82,21 @@ class LearningSettings(models.Model):
         "labeled without a reviewer (one person alone, the demo); a label a reviewer later "
         "rejects leaves the next round.",
     )
+    # The random audit (annotate.queue.audit, activelearn.audit) and the stop recommendation.
+    audit_share = models.FloatField(
+        default=DEFAULT_AUDIT_SHARE,
+        validators=[MinValueValidator(0.0), MaxValueValidator(MAX_AUDIT_SHARE)],
+        help_text="Share of every scoring run's batch drawn uniformly from the pool and of "
+        "claims that take one (0 to 0.5): the audit labels that measure the model honestly. "
+        "The built-in baseline never trains on them. 0 turns the audit off.",
+    )
+    stop_gain_per_1000 = models.FloatField(
+        default=0.005,
+        validators=[MinValueValidator(0.0)],
+        help_text="Recommend stopping when the forecast gain of the metric per 1,000 more "
+        "labels is, at the top of its 95% interval, below this (0.005: half a point of "
+        "accuracy). 0 never recommends stopping.",
+    )
     auto_accept_thresholds = models.JSONField(
         default=dict,
         blank=True,
@@ -90,6 +113,13 @@ class LearningSettings(models.Model):
             models.CheckConstraint(
                 condition=Q(lease_minutes__gte=1), name="learning_lease_positive"
             ),
+            models.CheckConstraint(
+                condition=Q(audit_share__gte=0) & Q(audit_share__lte=MAX_AUDIT_SHARE),
+                name="learning_audit_share_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(stop_gain_per_1000__gte=0), name="learning_stop_gain_nonneg"
+            ),
         ]
 
     # What managers and ML engineers may change, in the admin and the API alike.
@@ -105,6 +135,8 @@ class LearningSettings(models.Model):
         "retrain_every_accepted",
         "retrain_counts",
         "auto_accept_thresholds",
+        "audit_share",
+        "stop_gain_per_1000",
     )
 
     def __str__(self) -> str:
@@ -420,3 +452,55 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number}: {self.status_code or self.error[:60]}"
+
+
+# --- the audit's figures and the stop recommendation (activelearn.audit) ------------------
+
+
+class AuditReport(Job):
+    """One measurement of a project from its random audit sample (activelearn.audit): the
+    active model's metric on the audit labels with an interval, the learning curves of
+    actively chosen against audit labels, the labels saved against random sampling, and
+    the forecast of what the rest of the budget buys. Started when a scoring run closes a
+    batch and when a retraining round ends; a queued one takes in every later start, and
+    the newest done one is what the model page shows."""
+
+    task_name = "activelearn.audit_measure"
+    kind_name = "audit measurement"
+    # It only reads and replaces its own figures: running it again is harmless.
+    max_attempts = 2
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="audit_reports")
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    labels = models.PositiveIntegerField(default=0, help_text="Labels counted when it measured.")
+    figures = models.JSONField(default=dict, blank=True)
+
+    class Meta(Job.Meta):
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"audit measurement of {self.project} ({self.state})"
+
+
+class StopRecommendation(models.Model):
+    """The first time a project's forecast said more labels hardly help: the gain per 1,000
+    labels under the project's threshold. One per project, so the webhooks hear of it once
+    (event "learning.stop_recommended")."""
+
+    project = models.OneToOneField(
+        Project, on_delete=models.CASCADE, related_name="stop_recommendation"
+    )
+    report = models.ForeignKey(
+        AuditReport, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    labels = models.PositiveIntegerField(help_text="Labels counted when it was made.")
+    metric = models.CharField(max_length=20)
+    gain_per_1000 = models.FloatField(help_text="The forecast gain of the next 1,000 labels.")
+    gain_per_1000_high = models.FloatField(help_text="The top of its 95% interval.")
+    threshold = models.FloatField(help_text="The project's stop_gain_per_1000 then.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"stop recommended for {self.project} at {self.labels} labels"

@@ -13,6 +13,7 @@ from celery import shared_task
 from kombu.exceptions import OperationalError as BrokerError
 
 from activelearn import receivers
+from activelearn.audit.reports import audit_measure_run
 from activelearn.inference.spec import ScoringError
 from activelearn.models import ScoringRun
 from activelearn.retraining.rounds import retraining_round_run
@@ -107,3 +108,9 @@ def webhook_deliver(delivery_id: int) -> str:
 def retrain_baseline(round_id: int) -> str:
     """Train, measure and maybe activate a new baseline version for a retraining round."""
     return retraining_round_run(round_id=round_id)
+
+
+@shared_task(name="activelearn.audit_measure", acks_late=True, reject_on_worker_lost=True)
+def audit_measure(report_id: int) -> str:
+    """Measure the audit's figures for one report (activelearn.audit.reports)."""
+    return audit_measure_run(report_id=report_id)

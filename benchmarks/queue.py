@@ -16,7 +16,10 @@ image tasks (INSERT ... SELECT generate_series), then measures:
 - next_p99_ms: the same endpoint at a steady open-loop 100 requests/s; latency counts from
   the scheduled send time, so a slow server cannot hide its queueing;
 - double_assignments: tasks handed to two clients, plus tasks with more than one active lease
-  or whose lease row and task row disagree, checked in the database afterwards. Must be 0.
+  or whose lease row and task row disagree, checked in the database afterwards. Must be 0;
+- audit_draw_s: one batch's random audit draw over the whole queue
+  (annotate.queue.audit.audit_draw at the default share, 10%), done before the HTTP phases,
+  so their claims take audit tasks at that share as a project's claims do.
 
 Bounded: each HTTP phase runs at most --seconds (default 10), loopback only.
 """
@@ -205,6 +208,21 @@ def rerank(
     for thread in threads:
         thread.join()
     return time.perf_counter() - started, sum(changed), sum(backend_cpu)
+
+
+def audit_claims(task_ids: list[int]) -> float:
+    """The share of the handed-out tasks that were audit ones."""
+    from django.db import connection
+
+    if not task_ids:
+        return 0.0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM annotate_annotationtask"
+            " WHERE id = ANY(%s) AND audit_drawn_at IS NOT NULL",
+            [list(set(task_ids))],
+        )
+        return cursor.fetchone()[0] / len(set(task_ids))
 
 
 class Server:
@@ -481,6 +499,13 @@ def main() -> None:
         rerank_10k_s, changed_10k, _ = rerank(project_id, changed_count, 1, args.chunk)
         print(f"rerank {changed_count}: {changed_10k} rows in {rerank_10k_s:.3f} s", flush=True)
 
+        from annotate.queue.audit import audit_draw
+
+        started = time.perf_counter()
+        drawn = audit_draw(project_id=project_id, seed=1)
+        audit_draw_s = time.perf_counter() - started
+        print(f"audit draw: {drawn.drawn} of {drawn.pool} in {audit_draw_s:.2f} s", flush=True)
+
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE annotate_annotationtask")
         connection.close()
@@ -531,6 +556,7 @@ def main() -> None:
             + found["lease_rows_disagreeing_with_task"]
         )
         failures = warm["failures"] + closed["failures"] + opened["failures"]
+        audit_claimed = audit_claims(handed)
 
         rows = [
             ("tasks in the queue", f"{args.tasks:,}"),
@@ -553,6 +579,8 @@ def main() -> None:
             ("active leases in the database", f"{found['active_leases']:,}"),
             ("failed requests", str(len(failures))),
             ("double assignments", f"{double_assignments}  (must be 0)"),
+            ("audit draw over the queue (s)", f"{audit_draw_s:.2f}"),
+            ("share of assignments that were audit tasks", f"{audit_claimed:.3f}  (share 0.1)"),
         ]  # fmt: skip
         width = max(len(name) for name, _ in rows)
         print()
@@ -561,7 +589,7 @@ def main() -> None:
         print(
             f"rerank_all_s={rerank_all_s:.2f} rerank_10k_s={rerank_10k_s:.3f} "
             f"next_p99_ms={p99:.1f} assign_per_s={assign_per_s:.0f} "
-            f"double_assignments={double_assignments}"
+            f"double_assignments={double_assignments} audit_draw_s={audit_draw_s:.2f}"
         )
     finally:
         if server is not None:

@@ -34,6 +34,10 @@ class QueueTaskSerializer(serializers.Serializer):
     state = serializers.CharField()
     priority = serializers.FloatField()
     rank = serializers.IntegerField()
+    audit = serializers.SerializerMethodField(
+        help_text="Drawn for the random audit: handed out at the project's audit share of "
+        "claims, in the audit's own random order, not at this rank."
+    )
     score = serializers.SerializerMethodField()
     breakdown = serializers.SerializerMethodField()
     reasons = serializers.SerializerMethodField()
@@ -42,6 +46,9 @@ class QueueTaskSerializer(serializers.Serializer):
     def _score(self, task):
         scores = getattr(task, "ranking_scores", [])
         return scores[0] if scores else None
+
+    def get_audit(self, task) -> bool:
+        return task.audit_drawn_at is not None
 
     def get_score(self, task) -> float | None:
         score = self._score(task)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("projects/<int:pk>/queue/", views.RankedQueue.as_view(), name="api-queue"),
     path("", include("activelearn.api.scoring_urls")),
     path("", include("activelearn.api.curve_urls")),
+    path("", include("activelearn.api.audit_urls")),
     path("", include("activelearn.api.loop_urls")),
     path("", include("activelearn.api.suggestion_urls")),
     path("", include("activelearn.api.checkpoint_urls")),

@@ -38,6 +38,7 @@ def page_config(request: HttpRequest, project: Project) -> dict:
             "activate": reverse("api-checkpoint-activate", args=[0]),
             "runs": reverse("api-scoring-runs", args=[project.pk]),
             "queue": reverse("api-queue", args=[project.pk]),
+            "audit": reverse("api-audit", args=[project.pk]),
             "burndown": (
                 reverse("api-budget-burndown", args=[project.pk]) if may_see_budget else None
             ),

@@ -12,6 +12,8 @@ link), and retrains the built-in baseline in a worker:
 - measured on a validation slice never trained on: a task is in it when a hash of
   (project, task) falls below VALIDATION_FRACTION, so membership is random but fixed forever,
   and no later version is ever measured on a task an earlier one trained on;
+- never trained on the random audit's tasks either (annotate.queue.audit): they are the
+  uniform sample activelearn.audit measures every version on;
 - registered as a ModelVersion (kind baseline, with labels_at_training and metrics) and
   activated when its accuracy on the slice beats the active baseline's on the same slice,
   or at once when no model is active (the first model, even before the slice holds enough
@@ -46,6 +48,7 @@ from activelearn.inference.runtime import (
 from activelearn.inference.spec import ModelSpec, ScoringError
 from activelearn.models import LearningSettings, ModelVersion, RetrainingRound
 from activelearn.retraining.baseline import baseline_fit
+from activelearn.scoring.runs import audit_measure_request
 from activelearn.scoring.validation_slice import in_validation_slice
 from activelearn.versions.services import CheckpointError, checkpoint_activate
 from activelearn.webhooks.delivery import webhooks_notify
@@ -184,6 +187,15 @@ class Example:
     image: ImageRef
     label: str
     box: tuple[float, float, float, float] | None  # x, y, w, h in pixels; None: whole image
+
+
+def audit_task_ids(project: Project) -> set[int]:
+    """The project's tasks drawn for the random audit (annotate.queue.audit)."""
+    return set(
+        AnnotationTask.objects.filter(project=project, audit_drawn_at__isnull=False).values_list(
+            "pk", flat=True
+        )
+    )
 
 
 def accepted_examples(project: Project) -> list[Example]:
@@ -336,13 +348,16 @@ def retraining_round_run(*, round_id: int) -> str:
     round_ = RetrainingRound.objects.select_related("project").get(pk=round_id)
     project = round_.project
     try:
-        return _train(round_, project)
+        state = _train(round_, project)
     except Exception as error:
         logger.exception("retraining round %s failed", round_id)
         reason = f"{type(error).__name__}: {error}"
         # The note too: the loop's summary shows a round's note.
         job_fail(RetrainingRound, round_id, reason, note=reason)
         return RetrainingRound.State.FAILED
+    # New labels were counted: the audit's curves and forecast take them in.
+    audit_measure_request(project=project)
+    return state
 
 
 def _train(round_: RetrainingRound, project: Project) -> str:
@@ -357,12 +372,18 @@ def _train(round_: RetrainingRound, project: Project) -> str:
         dtype=bool,
     )
     labels = np.asarray([e.label for e in examples])
-    train_labels = labels[~validation]
+    # The random audit's labels measure the model (activelearn.audit); trained on, they
+    # would flatter it. Like the slice, they are never trained on.
+    audit_tasks = audit_task_ids(project)
+    audit = np.asarray([e.task_id in audit_tasks for e in examples], dtype=bool)
+    training = ~validation & ~audit
+    train_labels = labels[training]
     if len(set(train_labels.tolist())) < 2:
         return _finish(
             round_.pk,
             RetrainingRound.State.SKIPPED,
-            "The training part needs labeled examples of at least two classes.",
+            "The training part needs labeled examples of at least two classes"
+            + (" (audit labels are never trained on)." if audit.any() else "."),
         )
     # The first model has nothing to beat but the cold-start order, so it needs no measure:
     # a newcomer's first labels train it even when none of them fell in the validation slice.
@@ -376,11 +397,11 @@ def _train(round_: RetrainingRound, project: Project) -> str:
             f"The validation slice has fewer than {MIN_VALIDATION_EXAMPLES} examples yet.",
         )
     features = tensor.reshape(len(examples), -1).astype(np.float64)
-    model = baseline_fit(features[~validation], train_labels)
+    model = baseline_fit(features[training], train_labels)
     class_names = [str(name) for name in model.classes]
     data = baseline_to_onnx(model)
     validation_tasks = sorted({e.task_id for e, v in zip(examples, validation, strict=True) if v})
-    training_tasks = {e.task_id for e, v in zip(examples, validation, strict=True) if not v}
+    training_tasks = {e.task_id for e, t in zip(examples, training, strict=True) if t}
     with transaction.atomic():
         previous = ModelVersion.objects.filter(project=project, is_active=True).first()
         name = f"baseline-{round_.accepted_count}-r{round_.pk}"
@@ -411,8 +432,9 @@ def _train(round_: RetrainingRound, project: Project) -> str:
         "accuracy": accuracy,
         "validation_examples": int(validation.sum()),
         "validation_task_ids": validation_tasks,
-        "training_examples": int((~validation).sum()),
+        "training_examples": int(training.sum()),
         "training_tasks": len(training_tasks),
+        "audit_tasks_left_out": len({e.task_id for e, a in zip(examples, audit, strict=True) if a}),
         "compared_with": (
             {"version": previous.pk, "name": previous.name, "accuracy": previous_accuracy}
             if previous

@@ -15,6 +15,7 @@ from activelearn.models import ScoringRun
 from activelearn.scoring.adapters import POOL_K_CENTER_HEAD
 from activelearn.scoring.runs import (
     PENDING,
+    batch_close,
     features_for_assets,
     labeled_embeddings_of,
     scores_write,
@@ -51,7 +52,8 @@ def coldstart_scores(*, project: Project) -> tuple[list[int], np.ndarray]:
 
 def coldstart_order(*, project: Project, run_id: int | None = None) -> int:
     """Score the pending tasks for coverage and write their priorities; with `run_id`, as
-    that (one-chunk) run. Idempotent: the same tasks and features give the same rows."""
+    that (one-chunk) run, whose batch draws its audit share as it closes. Idempotent: the
+    same tasks and features give the same rows."""
     if run_id is not None:
         # A redelivery of a run already running does it again: the writes are upserts.
         claimed = job_claim(ScoringRun, run_id, chunks_total=1, chunks_done=0, tasks_scored=0)
@@ -80,6 +82,7 @@ def coldstart_order(*, project: Project, run_id: int | None = None) -> int:
             breakdowns=breakdowns,
         )
         if run_id is not None:
+            batch_close(project=project, run_id=run_id, version=None)
             job_finish(
                 ScoringRun, run_id, chunks_done=F("chunks_total"), tasks_scored=len(task_ids)
             )

@@ -58,18 +58,17 @@ def labeled_count(project) -> int:
     )
 
 
-def _slice_annotations(project, task_ids: list[int]) -> dict[int, Annotation]:
-    """Latest annotation of each labeled slice task among task_ids."""
+def latest_annotations(project, task_ids: list[int]) -> dict[int, Annotation]:
+    """Latest annotation of each labeled image task among task_ids (with its shapes)."""
     tasks = AnnotationTask.objects.filter(
         pk__in=task_ids,
         project=project,
         state__in=AnnotationTask.State.LABELED,
         kind=AnnotationTask.Kind.IMAGE,
     ).values_list("pk", flat=True)
-    in_slice = [pk for pk in tasks if in_validation_slice(project_id=project.pk, task_id=pk)]
     latest: dict[int, Annotation] = {}
     for annotation in (
-        Annotation.objects.filter(task_id__in=in_slice)
+        Annotation.objects.filter(task_id__in=list(tasks))
         .order_by("task_id", "-version")
         .prefetch_related("boxes", "keypoint_instances")
     ):
@@ -77,10 +76,25 @@ def _slice_annotations(project, task_ids: list[int]) -> dict[int, Annotation]:
     return latest
 
 
-def _accuracy(predictions: dict[int, dict], latest, classes: list[LabelClass]) -> dict | None:
-    names = [c.name for c in classes]
+def _slice_annotations(project, task_ids: list[int]) -> dict[int, Annotation]:
+    """Latest annotation of each labeled slice task among task_ids."""
+    in_slice = [pk for pk in task_ids if in_validation_slice(project_id=project.pk, task_id=pk)]
+    return latest_annotations(project, in_slice)
+
+
+def accuracy_hits(
+    predictions: dict[int, dict],
+    latest,
+    classes: list[LabelClass],
+    names: list[str] | None = None,
+) -> dict[int, bool]:
+    """For each task with class probabilities and a labeled image class (all its boxes of
+    one class, the rule retraining uses), whether the most probable class is that one.
+    `names`: the probabilities' classes in column order (a version's spec class_names; the
+    baseline's are sorted), by default the project's classes in their order."""
+    names = list(names) if names else [c.name for c in classes]
     by_id = {c.pk: c.name for c in classes}
-    right = total = 0
+    hits: dict[int, bool] = {}
     for task_id, data in predictions.items():
         probs = data.get("probs")
         annotation = latest.get(task_id)
@@ -89,11 +103,17 @@ def _accuracy(predictions: dict[int, dict], latest, classes: list[LabelClass]) -
         labels = {by_id.get(b.label_class_id) for b in annotation.boxes.all() if b.frame_id is None}
         if len(labels) != 1:
             continue
-        total += 1
-        right += names[int(np.argmax(probs))] == labels.pop()
-    if not total:
+        hits[task_id] = names[int(np.argmax(probs))] == labels.pop()
+    return hits
+
+
+def _accuracy(
+    predictions: dict[int, dict], latest, classes: list[LabelClass], names=None
+) -> dict | None:
+    hits = accuracy_hits(predictions, latest, classes, names)
+    if not hits:
         return None
-    return {"accuracy": right / total, "examples": total}
+    return {"accuracy": sum(hits.values()) / len(hits), "examples": len(hits)}
 
 
 def _coco_eval(gt: dict, dt: list[dict], iou_type: str, sigmas=None) -> float | None:
@@ -212,6 +232,25 @@ def _keypoint_ap(predictions, latest, classes, names: list[str]) -> dict | None:
     return None if value is None else {"oks": value, "examples": len(latest)}
 
 
+def class_names_of(version: ModelVersion) -> list[str] | None:
+    """The class of each probability column, as the version's spec names them (None: the
+    project's classes in their order, what a spec without names means)."""
+    names = (version.spec or {}).get("class_names")
+    return [str(name) for name in names] if isinstance(names, list) and names else None
+
+
+def box_map(predictions, latest, classes) -> float | None:
+    """mAP@[.5:.95] of the predictions' boxes on the tasks of `latest` (COCOeval)."""
+    result = _box_map(predictions, latest, classes)
+    return None if result is None else result["mAP"]
+
+
+def keypoint_ap(predictions, latest, classes, names: list[str]) -> float | None:
+    """OKS AP@[.5:.95] of the predictions' keypoints on the tasks of `latest` (COCOeval)."""
+    result = _keypoint_ap(predictions, latest, classes, names)
+    return None if result is None else result["oks"]
+
+
 def version_evaluate(*, version: ModelVersion) -> dict:
     """Measure a version's stored predictions on the validation slice; store and return its
     metrics ({} when nothing could be measured: no predictions on labeled slice tasks)."""
@@ -232,7 +271,7 @@ def version_evaluate(*, version: ModelVersion) -> dict:
     classes = list(LabelClass.objects.filter(project=project).order_by("order", "id"))
     names = project.keypoint_names
     measures = (
-        ("probs", _accuracy, (predictions, latest, classes)),
+        ("probs", _accuracy, (predictions, latest, classes, class_names_of(version))),
         ("boxes", _box_map, (predictions, latest, classes)),
         ("keypoints", _keypoint_ap, (predictions, latest, classes, names)),
     )

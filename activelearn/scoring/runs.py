@@ -23,7 +23,14 @@ from activelearn.inference.runtime import (
     asset_features_compute,
     images_infer,
 )
-from activelearn.models import LearningSettings, ModelVersion, Prediction, ScoringRun, TaskScore
+from activelearn.models import (
+    AuditReport,
+    LearningSettings,
+    ModelVersion,
+    Prediction,
+    ScoringRun,
+    TaskScore,
+)
 from activelearn.scoring.adapters import (
     ScoringContext,
     frames_of,
@@ -38,6 +45,7 @@ from activelearn.scoring.auto import auto_credits_of
 from activelearn.scoring.evaluation import version_evaluate
 from annotate.jobs import job_enqueue, job_fail, job_finish, job_heartbeat, job_run_deadline
 from annotate.models import Annotation, AnnotationTask, Asset, Box, Frame, Project, ShapeSource
+from annotate.queue.audit import audit_draw
 from annotate.queue.priorities import priorities_write_bulk
 
 logger = logging.getLogger(__name__)
@@ -204,6 +212,12 @@ def _infer(
                 {"index": frame_index, **unit}
             )
     return datas
+
+
+def predictions_infer(version: ModelVersion, tasks: list[AnnotationTask]) -> dict[int, dict]:
+    """Run an ONNX (or baseline) version over the tasks' images, as a chunk does, and return
+    the prediction data per task id without storing it (tasks need `asset` loaded)."""
+    return _infer(version, tasks)
 
 
 def features_for_assets(assets: Sequence[Asset]) -> dict[int, list[float]]:
@@ -464,9 +478,45 @@ def _progress_of(run_id: int) -> float:
     return done / total if total else 0.0
 
 
+def batch_close(*, project: Project, run_id: int, version: ModelVersion | None) -> None:
+    """The end of a batch (the pending tasks one run ranked): its random audit share is
+    drawn from them (annotate.queue.audit), seeded by the run, the previous draw's tasks
+    going back to the ranked queue at their scores under `version` (None: the cold-start
+    scores), and the audit is measured again (activelearn.audit). Call inside the
+    transaction that finishes the run, so the batch's order and its audit sample start
+    together."""
+
+    def scores_of(task_ids: list[int]) -> dict[int, float]:
+        return dict(
+            TaskScore.objects.filter(task_id__in=task_ids, model_version=version).values_list(
+                "task_id", "score"
+            )
+        )
+
+    audit_draw(project_id=project.pk, seed=run_id, priorities_of=scores_of)
+    audit_measure_request(project=project)
+
+
+def audit_measure_request(*, project: Project) -> AuditReport | None:
+    """Ask for the audit's figures to be measured again (a batch closed, a retraining round
+    ended): a measurement still queued takes the request in; none is made for a project
+    whose audit is off and never drew a task. Sent after commit."""
+    with transaction.atomic():
+        waiting = AuditReport.objects.filter(project=project, state=AuditReport.State.QUEUED)
+        if (report := waiting.order_by("-created_at").first()) is not None:
+            return report
+        share = LearningSettings.for_project(project).audit_share
+        if not share and not project.tasks.filter(audit_drawn_at__isnull=False).exists():
+            return None
+        report = AuditReport.objects.create(project=project)
+        job_enqueue(report)
+    return report
+
+
 def scoring_run_finish(*, run_id: int) -> bool:
     """Close a run whose chunks are all done. Pool-wide strategies and blends are scored
-    again over every pending task, since a chunk only saw its own. True when it closed."""
+    again over every pending task, since a chunk only saw its own. The batch's audit share
+    is drawn as it closes. True when it closed."""
     run = ScoringRun.objects.select_related("project", "model_version").filter(pk=run_id).first()
     if run is None or run.state != ScoringRun.State.RUNNING or run.chunks_done < run.chunks_total:
         return False
@@ -502,6 +552,7 @@ def scoring_run_finish(*, run_id: int) -> bool:
                 scores=scores,
                 breakdowns=breakdowns,
             )
+        batch_close(project=project, run_id=run_id, version=version)
         job_finish(ScoringRun, run_id)
     if version is not None:
         _version_measure(version)

@@ -1,4 +1,5 @@
-"""Webhooks that tell an ML engineer's training service that new labels are ready.
+"""Webhooks that tell an ML engineer's training service what the loop did: new labels are
+ready, or more labels have stopped paying (the events are listed in EVENTS).
 
 Each request is signed: `X-Annotate-Signature: sha256=<hex HMAC-SHA256 of
 "<timestamp>.<body>" with the endpoint's secret>` and `X-Annotate-Timestamp: <unix seconds>`,
@@ -54,6 +55,24 @@ MAX_ERROR_CHARS = 2000
 RETRY_BACKOFF_MAX_S = 600
 
 logger = logging.getLogger(__name__)
+
+STOP_RECOMMENDED = "learning.stop_recommended"
+# Every event a delivery may carry; the body is {"event", "delivery", **payload}.
+EVENTS = {
+    "ping": "Sent by hand from the admin, to check a receiver. Payload: project {id}.",
+    "labels.ready": (
+        "A retraining round started (activelearn.retraining.rounds): accepted_labels, round, "
+        "project {id, name} and export {id, format, url, download_url} of the labels."
+    ),
+    STOP_RECOMMENDED: (
+        "Once per project, the first time the audit's forecast (activelearn.audit.forecast) "
+        "says the next 1,000 labels gain, at the top of their 95% interval, less than the "
+        "project's stop_gain_per_1000: project {id, name}, report (the audit measurement), "
+        "labels (counted so far), metric, source ('audit' or 'validation_slice'), "
+        "gain_per_1000 {value, low, high}, threshold, now and at_budget_end "
+        "{value, low, high} (the forecast metric), labels_left (what the budget still pays)."
+    ),
+}
 
 
 class WebhookRefused(Exception):
@@ -190,6 +209,8 @@ def _post(target: Target, body: bytes, headers: dict[str, str]) -> int:
 
 def webhooks_notify(*, project_id: int, event: str, payload: dict) -> list[WebhookDelivery]:
     """One delivery per active endpoint of the project, each sent by Celery after commit."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown webhook event {event!r}: list it in EVENTS")
     deliveries = []
     with transaction.atomic():
         for endpoint in WebhookEndpoint.objects.filter(project_id=project_id, is_active=True):

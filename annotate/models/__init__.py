@@ -328,6 +328,18 @@ class AnnotationTask(models.Model):
         help_text="Who labeled it; a rejected task returns to this person.",
     )
     skip_reason = models.TextField(blank=True)
+    # The random audit share (annotate.queue.audit): each scoring run's batch draws a share of
+    # the pending pool uniformly at random; the claim hands those out in their own random
+    # order at that share of claims, never by priority. Kept once the task is labeled: the
+    # labeled audit tasks are the project's uniform sample.
+    audit_drawn_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a batch drew the task for the random audit (empty: not an audit task).",
+    )
+    audit_order = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Its place in the audit's random claim order."
+    )
     submitted_at = models.DateTimeField(null=True, blank=True)
     reviewed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -351,6 +363,11 @@ class AnnotationTask(models.Model):
                 name="task_lease_has_expiry",
             ),
             models.UniqueConstraint(fields=["asset", "frame_start"], name="task_unique_segment"),
+            models.CheckConstraint(
+                condition=(Q(audit_drawn_at__isnull=True) & Q(audit_order__isnull=True))
+                | (Q(audit_drawn_at__isnull=False) & Q(audit_order__isnull=False)),
+                name="task_audit_has_order",
+            ),
         ]
         indexes = [
             # The queue: highest priority pending task of a project.
@@ -368,6 +385,13 @@ class AnnotationTask(models.Model):
                 fields=["annotator"],
                 name="task_annotator_idx",
                 condition=Q(annotator__isnull=False),
+            ),
+            # The audit's own queue (its claim order) and its labeled sample; partial, so a
+            # re-rank of the other tasks never touches it.
+            models.Index(
+                fields=["project", "state", "audit_order", "id"],
+                name="task_audit_idx",
+                condition=Q(audit_drawn_at__isnull=False),
             ),
         ]
 

@@ -9,6 +9,7 @@ limit, is touched last so it stays locked only from there to the commit.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
 from functools import partial
 
@@ -30,6 +31,13 @@ State = AnnotationTask.State
 Lease = TaskLease.State
 
 
+def audit_draw() -> float:
+    """This claim's uniform number in [0, 1): under the project's audit share, the claim
+    takes an audit task first (annotate.queue.audit). Its own function so that tests can
+    decide it."""
+    return random.random()
+
+
 class TooManyLeases(ServiceError):
     """The user already holds the most tasks a user may hold in one project."""
 
@@ -45,10 +53,18 @@ def task_claim_next(
 
     Order: a task the user already holds here (not in `exclude`, which lets the page prefetch);
     then a rejected task the user labeled; then the highest-priority pending task with a free
-    slot. Raises TooManyLeases, or BudgetExhausted when what is left of the budget cannot pay
-    for the task that would be leased."""
+    slot; with the project's audit share of claims (one draw per call), an audit task in the
+    audit's random order instead (annotate.queue.audit). Raises TooManyLeases, or
+    BudgetExhausted when what is left of the budget cannot pay for the task that would be
+    leased."""
     exclude = {int(pk) for pk in exclude}
-    claim = partial(sql.claim, project_id=project.pk, user_id=user.pk, exclude=exclude)
+    claim = partial(
+        sql.claim,
+        project_id=project.pk,
+        user_id=user.pk,
+        exclude=exclude,
+        audit_draw=audit_draw(),
+    )
     # The statement reads what it must know and, when nothing stands in the way (the common
     # case: see ClaimContext.plain), takes the task too: one round trip, its own transaction.
     first = claim(state=State.PENDING, now=timezone.now(), plain_only=True)
@@ -85,11 +101,11 @@ def _claim_first(claim, *, from_state: str, user, context: sql.ClaimContext) -> 
     """The user's lease of the best task in `from_state` with a free slot, or None."""
     k = context.annotators_per_task
     for _ in range(CLAIM_ROUNDS):
-        taken = _take_one(claim, state=from_state, k=k, lock="skip")
+        taken = _take_one(claim, state=from_state, context=context, lock="skip")
         if taken is None and k > 1:
             # With k slots a task locked by another claim may still have a slot free
             # for us once that claim commits: wait for it rather than skip it.
-            taken = _take_one(claim, state=from_state, k=k, lock="wait")
+            taken = _take_one(claim, state=from_state, context=context, lock="wait")
         if taken is None:
             return None
         if taken.lease is None:
@@ -108,14 +124,14 @@ def _claim_first(claim, *, from_state: str, user, context: sql.ClaimContext) -> 
     return None
 
 
-def _take_one(claim, *, state: str, k: int, lock: str) -> sql.Claimed | None:
+def _take_one(claim, *, state: str, context: sql.ClaimContext, lock: str) -> sql.Claimed | None:
     """One task taken by the claim statement, or None when there was none. With one slot
     per task the statement picks the task itself: the compare-and-set on its state turns
     away a claim that lost the race. With k > 1 the task is locked by a statement of its
     own first, so that the statement that counts its free slots starts after, and sees,
     every lease committed before the lock."""
     task_id = None
-    if k > 1:
+    if context.annotators_per_task > 1:
         params = claim.keywords
         task_id = sql.lock_best(
             lock=lock,
@@ -124,6 +140,7 @@ def _take_one(claim, *, state: str, k: int, lock: str) -> sql.Claimed | None:
             user=params["user_id"],
             exclude=sorted(params["exclude"]),
             exclude_mine=state == State.PENDING,
+            audit_first=params["audit_draw"] < context.audit_share,
         )
         if task_id is None:
             return None

@@ -2,6 +2,9 @@
 
 activelearn never touches leases or task states; this is the one service it calls to put
 its scores to work. The claim (annotate.queue.claim) orders by these priorities.
+
+Tasks drawn for the random audit are left alone: annotate.queue.audit parks their priority
+below every score, so that the ranked claim, which steps over them, never meets them first.
 """
 
 from __future__ import annotations
@@ -25,9 +28,9 @@ def priorities_write_bulk(
 ) -> int:
     """Set many tasks' priorities: one UPDATE statement per chunk, never a query per row.
     Rows whose priority does not change are not written, so the cost follows the change.
-    Tasks of other projects are left alone. Each chunk commits on its own (unless called
-    inside a transaction), so claims are never held up by a long rerank. Returns rows
-    changed."""
+    Tasks of other projects, and audit tasks (parked: see the module), are left alone.
+    Each chunk commits on its own (unless called inside a transaction), so claims are never
+    held up by a long rerank. Returns rows changed."""
     project_id = project.pk if isinstance(project, Project) else int(project)
     chunk_size = chunk_size or PRIORITY_CHUNK
     changed = 0
@@ -42,7 +45,7 @@ def priorities_write_bulk(
             cursor.execute(
                 f"UPDATE {TASK} AS t SET priority = v.priority "  # noqa: S608
                 "FROM unnest(%s::bigint[], %s::double precision[]) AS v(id, priority) "
-                "WHERE t.id = v.id AND t.project_id = %s "
+                "WHERE t.id = v.id AND t.project_id = %s AND t.audit_drawn_at IS NULL "
                 "AND t.priority IS DISTINCT FROM v.priority",
                 [ids, values, project_id],
             )

@@ -20,7 +20,12 @@ from django.db.models import Value
 
 from annotate.models import AnnotationTask, Budget, BudgetLedger, TaskLease, task_cost_expression
 
-from .settings import DEFAULT_ANNOTATORS_PER_TASK, DEFAULT_LEASE_MINUTES, queue_settings_source
+from .settings import (
+    DEFAULT_ANNOTATORS_PER_TASK,
+    DEFAULT_AUDIT_SHARE,
+    DEFAULT_LEASE_MINUTES,
+    queue_settings_source,
+)
 
 TASK = AnnotationTask._meta.db_table
 LEASE = TaskLease._meta.db_table
@@ -48,6 +53,7 @@ class ClaimContext:
 
     annotators_per_task: int
     lease_minutes: int
+    audit_share: float
     budget: Budget | None
     ledger_exists: bool
     held: int  # the user's active leases in the project
@@ -95,22 +101,45 @@ def held_leases(*, user_id: int, project_id: int) -> list[TaskLease]:
     ]
 
 
-def _best(*, lock: str, gated: bool = False) -> str:
+def _best(*, lock: str, gated: bool = False, audit_first: str = "%(audit_first)s") -> str:
     """The best task of the project in %(state)s that the user may take, locked. State
     "rejected" means the user's own rejected tasks; with k > 1 tasks the user already has a
     slot of are left out. lock: "skip" (SKIP LOCKED) or "wait". `gated`: only when the
-    claim statement's `go` says it may take a task (no row is locked otherwise)."""
-    return (
-        f"SELECT t.id FROM {TASK} t"  # noqa: S608
-        " WHERE t.project_id = %(project)s AND t.state = %(state)s"
+    claim statement's `go` says it may take a task (no row is locked otherwise).
+
+    "Best" has two queues (annotate.queue.audit): the audit tasks in their random order and
+    the others by priority. `audit_first` (an SQL truth value: this claim's draw fell under
+    the audit share) says which is tried first; the other is the fallback when the first has
+    nothing free. Each is one index scan under LIMIT 1, and the branches run in order and
+    stop at the first row, so one row at most is locked."""
+    where = (
+        " WHERE t.project_id = %(project)s AND t.state = %(state)s"  # noqa: S608
         + (" AND EXISTS (SELECT 1 FROM go)" if gated else "")
         + " AND t.id <> ALL(%(exclude)s::bigint[])"  # noqa: S608
         " AND (%(state)s <> 'rejected' OR t.annotator_id = %(user)s)"
         f" AND NOT (%(exclude_mine)s AND EXISTS (SELECT 1 FROM {LEASE} m"
         "   WHERE m.task_id = t.id AND m.user_id = %(user)s"
         "   AND m.state IN ('active', 'submitted')))"
-        " ORDER BY t.priority DESC, t.id LIMIT 1"
-        + (" FOR UPDATE OF t SKIP LOCKED" if lock == "skip" else " FOR UPDATE OF t")
+    )
+    locking = " FOR UPDATE OF t SKIP LOCKED" if lock == "skip" else " FOR UPDATE OF t"
+
+    def audit(condition: str) -> str:
+        return (
+            f"SELECT t.id FROM {TASK} t{where}"  # noqa: S608
+            f" AND t.audit_drawn_at IS NOT NULL AND {condition}"
+            f" ORDER BY t.audit_order, t.id LIMIT 1{locking}"
+        )
+
+    ranked = (
+        f"SELECT t.id FROM {TASK} t{where} AND t.audit_drawn_at IS NULL"  # noqa: S608
+        f" ORDER BY t.priority DESC, t.id LIMIT 1{locking}"
+    )
+    # PostgreSQL refuses FOR UPDATE directly under UNION: each branch is a subquery.
+    return (
+        f"SELECT id FROM ({audit(audit_first)}) AS audit_first"  # noqa: S608
+        f" UNION ALL SELECT id FROM ({ranked}) AS ranked"
+        f" UNION ALL SELECT id FROM ({audit(f'NOT {audit_first}')}) AS audit_after"
+        " LIMIT 1"
     )
 
 
@@ -156,10 +185,10 @@ def _literal(value) -> str:
 def _settings_sql() -> str:
     source = queue_settings_source()
     if source is None:
-        return "SELECT NULL::int AS k, NULL::int AS minutes"
+        return "SELECT NULL::int AS k, NULL::int AS minutes, NULL::float AS audit_share"
     return (
-        "SELECT annotators_per_task AS k, lease_minutes AS minutes"  # noqa: S608
-        f" FROM {source._meta.db_table} WHERE project_id = %(project)s"
+        "SELECT annotators_per_task AS k, lease_minutes AS minutes,"  # noqa: S608
+        f" audit_share FROM {source._meta.db_table} WHERE project_id = %(project)s"
     )
 
 
@@ -172,10 +201,12 @@ def _settings_sql() -> str:
 # submitted (a rejected task redone) keeps its charge: it was paid. A task whose slots are
 # all taken is moved to in_progress and comes back without a lease.
 # With %(plain_only)s it takes a task only when nothing stands in the way (ClaimContext.plain):
-# then, in autocommit, it is the whole claim in one round trip.
+# then, in autocommit, it is the whole claim in one round trip. %(audit_draw)s is this claim's
+# uniform number in [0, 1): under the project's audit share, an audit task is tried first.
 _CLAIM = """
 WITH conf AS (
     SELECT COALESCE(s.k, {default_k}) AS k, COALESCE(s.minutes, {default_minutes}) AS minutes,
+        COALESCE(s.audit_share, {default_audit_share}) AS audit_share,
         {budget_columns},
         EXISTS (SELECT 1 FROM {ledger} WHERE project_id = %(project)s) AS ledger_exists,
         (SELECT count(*) FROM {lease} l JOIN {task} h ON h.id = l.task_id
@@ -243,9 +274,9 @@ leased AS (
         claimed_at = excluded.claimed_at, submitted_at = excluded.submitted_at
     RETURNING id, charged, expires_at
 )
-SELECT conf.k, conf.minutes, {conf_budget}, conf.ledger_exists, conf.held, conf.has_rework,
-    conf.expired, moved.id IS NOT NULL, leased.id, leased.charged, leased.expires_at,
-    moved.slot, moved.paid_at IS NOT NULL, {moved_columns}
+SELECT conf.k, conf.minutes, conf.audit_share, {conf_budget}, conf.ledger_exists, conf.held,
+    conf.has_rework, conf.expired, moved.id IS NOT NULL, leased.id, leased.charged,
+    leased.expires_at, moved.slot, moved.paid_at IS NOT NULL, {moved_columns}
 FROM conf LEFT JOIN moved ON TRUE LEFT JOIN leased ON TRUE
 """
 
@@ -262,6 +293,7 @@ def _claim_sql(pick: str) -> str:
     return _CLAIM.format(
         default_k=int(DEFAULT_ANNOTATORS_PER_TASK),
         default_minutes=int(DEFAULT_LEASE_MINUTES),
+        default_audit_share=float(DEFAULT_AUDIT_SHARE),
         budget_columns=", ".join(
             f"b.{c} AS budget_id" if c == "id" else f"b.{c}" for c in _BUDGET_COLUMNS
         ),
@@ -286,7 +318,9 @@ def _statement(pick_task: bool, lock: str) -> str:
     if pick_task:
         pick = f"SELECT id FROM {TASK} WHERE id = %(task)s"  # noqa: S608
     else:
-        pick = _best(lock=lock, gated=True)
+        pick = _best(
+            lock=lock, gated=True, audit_first="(SELECT %(audit_draw)s < audit_share FROM conf)"
+        )
     return _claim_sql(pick)
 
 
@@ -316,13 +350,16 @@ def claim(
     exclude: Iterable[int],
     now: dt.datetime,
     plain_only: bool,
+    audit_draw: float,
     task_id: int | None = None,
     lock: str = "skip",
     exclude_mine: bool = False,
 ) -> Claimed:
     """Run the claim statement (see _CLAIM): take the task `task_id` names, which the
-    caller's transaction has locked, or (None) the best free one."""
+    caller's transaction has locked, or (None) the best free one, an audit task first when
+    `audit_draw` falls under the project's audit share."""
     params = {
+        "audit_draw": float(audit_draw),
         "task": task_id,
         "project": project_id,
         "state": state,
@@ -333,7 +370,7 @@ def claim(
         "plain_only": plain_only,
     }
     row = _run_prepared(_statement(task_id is not None, lock), params)
-    k, minutes, *row = row
+    k, minutes, audit_share, *row = row
     budget_row, row = row[: len(_BUDGET_COLUMNS)], row[len(_BUDGET_COLUMNS) :]
     ledger_exists, held, has_rework, expired, moved, lease_id, charged, expires_at = row[:8]
     slot, paid_before, *task_row = row[8:]
@@ -344,6 +381,7 @@ def claim(
     context = ClaimContext(
         annotators_per_task=k,
         lease_minutes=minutes,
+        audit_share=audit_share,
         budget=budget,
         ledger_exists=ledger_exists,
         held=held,

@@ -75,6 +75,12 @@ export function drawBurndown(section, data, { forecast = [] } = {}) {
       points: polylinePoints([last, ...layout.forecastCoords]), fill: "none", stroke: "#888",
       "stroke-dasharray": "3 3", "stroke-width": 1.5, class: "forecast-line",
     }));
+    // Where to stop and where the budget ends, with the metric forecast there.
+    for (const point of layout.forecastCoords.filter((p) => p.note)) {
+      const mark = el("circle", { cx: point.cx, cy: point.cy, r: 4, fill: "#fff", stroke: "#888", "stroke-width": 1.5, class: "forecast-mark" });
+      mark.append(el("title", {}, `${point.note}, ${amount(point.value, layout, data.currency)} by ${day(point.at)}`));
+      svg.append(mark, el("text", { x: point.cx - 6, y: point.cy + 14, "text-anchor": "end", "font-size": 10, fill: "#555", class: "forecast-note" }, point.note));
+    }
   }
   const last = layout.coords[layout.coords.length - 1];
   const dot = el("circle", { cx: last.cx, cy: last.cy, r: 4, fill: "#4363d8" });

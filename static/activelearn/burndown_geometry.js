@@ -1,6 +1,7 @@
 // Pure geometry of the budget burn-down plot (no DOM): cumulative spend over time against the
-// budget, scaled into an SVG box. A forecast line (points {at, value}) can be passed in and is
-// laid out on the same axes; nothing computes one yet.
+// budget, scaled into an SVG box. A forecast line (points {at, value}, with an optional note)
+// is laid out on the same axes: the audit's forecast of the rest of the budget
+// (audit_geometry.forecastForBurndown).
 
 /** Which budget the plot measures: money when there is a money cap, tasks when only a task
  *  cap is set, money when there is neither. */
@@ -22,7 +23,7 @@ export function burndownLayout(
   const limitRaw = measure === "tasks" ? data.task_limit : data.money_limit;
   const limit = limitRaw == null ? null : Number(limitRaw);
   const series = data.points.map((p) => ({ at: Date.parse(p.at), value: valueOf(p, measure) }));
-  const ahead = forecast.map((p) => ({ at: Date.parse(p.at), value: Number(p.value) }));
+  const ahead = forecast.map((p) => ({ ...p, at: Date.parse(p.at), value: Number(p.value) }));
   const times = [...series, ...ahead].map((p) => p.at);
   if (now != null) times.push(Date.parse(now));
   const t0 = times.length ? Math.min(...times) : 0;

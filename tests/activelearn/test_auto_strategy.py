@@ -56,7 +56,7 @@ def test_a_new_project_uses_auto_and_existing_ones_keep_their_strategy(project):
     assert LearningSettings.objects.create(project=make_project("Fresh")).strategy == "auto"
     # The migration that made auto the default gave every project without settings a row
     # saying "default", which still means the picks by outputs (diverse margin on classes).
-    migration = importlib.import_module("activelearn.migrations.0012_auto_strategy")
+    migration = importlib.import_module("activelearn.migrations.0011_auto_strategy")
     migration._keep_existing_projects_on_default(apps, None)
     assert LearningSettings.objects.get(project=project).strategy == "default"
     assert LearningSettings.objects.filter(strategy="auto").count() == 1

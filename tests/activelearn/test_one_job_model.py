@@ -1,7 +1,7 @@
 """The one job model: every kind (scoring run, export, import, retraining round, webhook
-delivery) waits visibly while the broker is down and is sent by the jobs sweep later; a
-running job whose worker died is run again while attempts remain, else failed with the reason
-in words; the sweep and the tasks can run twice with the same result."""
+delivery, audit measurement) waits visibly while the broker is down and is sent by the jobs
+sweep later; a running job whose worker died is run again while attempts remain, else failed
+with the reason in words; the sweep and the tasks can run twice with the same result."""
 
 from __future__ import annotations
 
@@ -15,7 +15,11 @@ from rest_framework.test import APIClient
 
 from activelearn.models import RetrainingRound, ScoringRun, WebhookDelivery, WebhookEndpoint
 from activelearn.retraining.rounds import retraining_round_start
-from activelearn.scoring.runs import scoring_run_split, scoring_run_start
+from activelearn.scoring.runs import (
+    audit_measure_request,
+    scoring_run_split,
+    scoring_run_start,
+)
 from activelearn.selectors import loop_summary
 from activelearn.webhooks.delivery import webhook_attempt, webhook_ping
 from annotate.exchange.services import export_create, export_run, import_create
@@ -61,13 +65,22 @@ def _make(kind: str, project, pat):
         return scoring_run_start(project=project, reason=ScoringRun.Reason.MANUAL)
     if kind == "retraining round":
         return retraining_round_start(project=project, count=0)
+    if kind == "audit measurement":
+        return audit_measure_request(project=project)
     endpoint = WebhookEndpoint.objects.create(
         project=project, url="https://train.example.com/hook", secret="s"
     )
     return webhook_ping(endpoint=endpoint)
 
 
-KINDS = ["export", "import", "scoring run", "retraining round", "webhook delivery"]
+KINDS = [
+    "export",
+    "import",
+    "scoring run",
+    "retraining round",
+    "webhook delivery",
+    "audit measurement",
+]
 
 
 def test_every_job_kind_is_a_job_the_sweep_knows():

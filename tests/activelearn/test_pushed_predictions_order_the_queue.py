@@ -112,7 +112,10 @@ def test_the_push_answer_is_described_in_the_openapi_schema(pat):
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_pushed_confidences_reorder_the_queue_through_a_real_worker(project, eve, celery_worker):
-    LearningSettings.objects.create(project=project, strategy="margin", rescore_every_labels=0)
+    # The ranking alone: no random audit share parked out of the priority order.
+    LearningSettings.objects.create(
+        project=project, strategy="margin", rescore_every_labels=0, audit_share=0.0
+    )
     assets = make_assets(project)
     answer = push(eve, project, probs_rows(assets)).json()
     deadline = time.monotonic() + 60

@@ -42,7 +42,10 @@ def classifier(project) -> ModelVersion:
 
 
 def test_a_run_scores_every_pending_task_and_orders_the_queue_by_uncertainty(project, classifier):
-    LearningSettings.objects.create(project=project, strategy="margin", scoring_chunk_size=2)
+    # The ranking alone: no random audit share parked out of the priority order.
+    LearningSettings.objects.create(
+        project=project, strategy="margin", scoring_chunk_size=2, audit_share=0.0
+    )
     tasks = [image_task_create(project, colour) for colour in COLOURS]
     run = _run_all(scoring_run_start(project=project, reason=ScoringRun.Reason.MANUAL))
 

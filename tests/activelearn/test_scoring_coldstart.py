@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from activelearn.models import ScoringRun, TaskScore
+from activelearn.models import LearningSettings, ScoringRun, TaskScore
 from activelearn.scoring.coldstart import coldstart_order
 from activelearn.scoring.runs import scoring_run_start
 from annotate.models import AnnotationTask, Asset
@@ -22,6 +22,7 @@ def _queue(project) -> list[int]:
 
 
 def test_cold_start_puts_the_few_distinct_pictures_before_the_many_near_identical_ones(project):
+    LearningSettings.objects.create(project=project, audit_share=0.0)  # the ranking alone
     # Uploaded first: twelve almost identical greys; last: three clearly different pictures.
     greys = [
         image_task_create(project, (100 + i, 100 + i, 100 + i), features=True) for i in range(12)

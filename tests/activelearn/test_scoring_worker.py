@@ -59,7 +59,10 @@ def _redeliver_unacked(queue: str) -> int:
 
 
 def test_a_real_worker_scores_a_project_and_writes_scores_and_priorities(project, celery_worker):
-    LearningSettings.objects.create(project=project, strategy="margin", scoring_chunk_size=3)
+    # The ranking alone: no random audit share parked out of the priority order.
+    LearningSettings.objects.create(
+        project=project, strategy="margin", scoring_chunk_size=3, audit_share=0.0
+    )
     version = version_register(project, colour_classifier_onnx(), spec=image_spec(32))
     colours = [(240, 10, 10), (10, 240, 10), (128, 128, 128), (10, 10, 240)] * 2
     tasks = [
@@ -145,6 +148,7 @@ def test_a_pool_process_killed_mid_chunk_is_requeued_and_redone(project, celery_
 
 
 def test_without_a_model_the_worker_orders_the_queue_for_coverage(project, celery_worker):
+    LearningSettings.objects.create(project=project, audit_share=0.0)  # the ranking alone
     greys = [
         image_task_create(project, (100 + i, 100 + i, 100 + i), features=True) for i in range(6)
     ]
