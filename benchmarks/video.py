@@ -22,11 +22,14 @@ deterministic for BENCH_SEED), measures:
   confidence separates good shapes from bad ones, and plain LK with its own backward check
   (two calls per frame) for comparison.
 
-Slots left for the lead (marked SLOT below): risk_precision (trackrisk's strategy on these
-frames, k = the number of crossings), idsw / hota / idf1 (annotate/quality/track_metrics.py
-on `propagated_tracks` against `scene` truth), frame_change_2000_ms (benchmarks/ui.py).
+Also: risk_precision (the track-risk strategy's reasons on the true tracks: the share
+of its k highest-ranked reasons that name a true crossing, pair and frames, k = the
+crossings; also printed on the tracks propagation carries, as a model's would be), idsw /
+hota / idf1
+(annotate/quality/track_metrics.py on the tracks propagation carries from frame 0 alone,
+against the truth), frame_change_2000_ms (benchmarks/ui.py, the real page with 2,000 shapes).
 Last line: `prop_err_px_10=... prop_err_px_30=... risk_precision=... idsw=... hota=...
-idf1=... flow_ratio=... frame_change_2000_ms=...` (keys without a figure yet are left out).
+idf1=... flow_ratio=... frame_change_2000_ms=...`.
 """
 
 from __future__ import annotations
@@ -45,8 +48,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from crowd_scene import CrowdScene, render_crowd  # noqa: E402
+from ui import measure_frame_change_2000  # noqa: E402
 
+from activelearn.strategies.tracks import track_risk_report  # noqa: E402
 from annotate.propagation.flow import FlowSettings, FlowTracker, ShapeStart  # noqa: E402
+from annotate.quality.track_metrics import track_scores  # noqa: E402
 
 SEED = int(os.environ.get("BENCH_SEED", 0))
 FRAMES = int(os.environ.get("BENCH_FRAMES", 300))
@@ -183,26 +189,72 @@ def propagated_tracks(scene: CrowdScene, settings: FlowSettings) -> list[list[tu
     return out
 
 
-# --- SLOTS for the lead: each returns its figure, or None while its code is not merged. ----
+# --- risk ranking, track metrics and the page with 2,000 shapes -----------------------------
 
 
-def risk_precision(scene: CrowdScene) -> float | None:
-    # SLOT(lead): trackrisk's track-risk strategy over `scene` (detections = scene.boxes, or
-    # propagated_tracks), frames ranked by risk; precision@k of scene.crossing_frames with
-    # k = len(scene.crossings).
-    return None
+def risk_precision(scene: CrowdScene, tracks: list[list[tuple[int, tuple]]] | None = None) -> float:
+    """Precision@k of the product's track-risk ranking (activelearn.strategies.tracks, the
+    reasons the queue page shows: "collision of #3 and #7 at frames 41-47") over the
+    scene's true tracks, with k the number of true crossings: the share of the k
+    highest-ranked reasons that name a true crossing, i.e. the same two players and a frame
+    range holding the frame where they overlap most (each crossing found once)."""
+    if tracks is None:
+        tracks = [[(n, tuple(scene.boxes[t, n])) for n in range(scene.boxes.shape[1])]
+                  for t in range(scene.boxes.shape[0])]  # fmt: skip
+    rows = [(t, n + 1, *box, 1.0) for t, shapes in enumerate(tracks) for n, box in shapes if box]
+    k = len(scene.crossings)
+    report = track_risk_report(
+        np.asarray(rows, dtype=np.float64),
+        frame_ranges=np.array([[0, len(scene.frames) - 1]]),
+        image_sizes=np.array([scene.size], dtype=np.float64),
+        max_reasons=k,
+    )
+    unfound = {(frame, a + 1, b + 1) for frame, a, b in scene.crossings}
+    hits = 0
+    for reason in report.reasons[0][:k]:
+        first, last = reason["frames"]
+        pair = sorted(reason["tracks"])
+        match = next(
+            (c for c in sorted(unfound) if [c[1], c[2]] == pair and first <= c[0] <= last), None
+        )
+        if match is not None:
+            unfound.discard(match)
+            hits += 1
+    return round(hits / k, 3) if k else 0.0
 
 
-def track_metrics(scene: CrowdScene, settings: FlowSettings) -> dict[str, float | None]:
-    # SLOT(lead): annotate/quality/track_metrics.py (trackrisk) on
-    # propagated_tracks(scene, settings) against the truth scene.boxes (track = player
-    # index): {"idsw": ..., "hota": ..., "idf1": ...}.
-    return {"idsw": None, "hota": None, "idf1": None}
+def track_metrics(scene: CrowdScene, settings: FlowSettings) -> dict[str, float]:
+    """HOTA, IDF1 and identity switches (annotate.quality.track_metrics) of the tracks
+    propagation carries from the first frame alone, against the true tracks."""
+    truth = [
+        (t, n, *scene.boxes[t, n])
+        for t in range(scene.boxes.shape[0])
+        for n in range(scene.boxes.shape[1])
+    ]
+    predicted = [
+        (t, key, *box)
+        for t, shapes in enumerate(propagated_tracks(scene, settings))
+        for key, box in shapes
+        if box is not None
+    ]
+    scores = track_scores(truth, predicted)
+    return {
+        "idsw": int(scores.idsw),
+        "hota": round(float(scores.hota), 3),
+        "idf1": round(float(scores.idf1), 3),
+    }
 
 
 def frame_change_2000_ms() -> float | None:
-    # SLOT(lead): tracksui's benchmarks/ui.py figure with 2,000 shapes on a frame.
-    return None
+    """benchmarks/ui.py's figure with 2,000 tracked shapes on a frame, in the real page
+    (its own database and server); None, with the reason, when chromium is missing."""
+    try:
+        figures = measure_frame_change_2000()
+    except FileNotFoundError as error:
+        print(f"frame_change_2000_ms skipped: {error}")
+        return None
+    print(f"page with 2,000 shapes: {figures}")
+    return figures["frame_change_2000_ms"]
 
 
 def main() -> None:
@@ -253,6 +305,9 @@ def main() -> None:
         )
 
     figures["risk_precision"] = risk_precision(scene)
+    carried = risk_precision(scene, propagated_tracks(scene, settings))
+    print(f"risk precision@{len(scene.crossings)}: true tracks {figures['risk_precision']}, "
+          f"propagated tracks {carried}")  # fmt: skip
     figures.update(track_metrics(scene, settings))
     figures["frame_change_2000_ms"] = frame_change_2000_ms()
     print(f"\nload average at the end {os.getloadavg()[0]:.2f}")

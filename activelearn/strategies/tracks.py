@@ -148,8 +148,9 @@ def _segment(
     propagated: np.ndarray,
     frame_range: np.ndarray | None,
     size: np.ndarray | None,
+    max_reasons: int = MAX_REASONS,
 ) -> tuple[np.ndarray, np.ndarray, list[dict]]:
-    """One segment's frames, their risk and its reasons."""
+    """One segment's frames, their risk and its `max_reasons` largest reasons."""
     frames = np.union1d(rows[:, 0], propagated[:, 0]).astype(np.int64)
     if frame_range is not None:
         first_frame, last_frame = int(frame_range[0]), int(frame_range[1])
@@ -222,7 +223,7 @@ def _segment(
     for kind, weight in WEIGHTS.items():
         calm *= 1.0 - weight * np.clip(signals[kind], 0.0, 1.0)
     reasons.sort(key=lambda r: (-r["score"] * WEIGHTS[r["kind"]], r["frames"][0], r["tracks"]))
-    return frames, 1.0 - calm, reasons[:MAX_REASONS]
+    return frames, 1.0 - calm, reasons[:max_reasons]
 
 
 def track_risk_report(
@@ -235,8 +236,10 @@ def track_risk_report(
     propagated: np.ndarray | None = None,
     propagated_index: np.ndarray | None = None,
     aggregate: Aggregate = "max",
+    max_reasons: int = MAX_REASONS,
 ) -> TrackRiskReport:
-    """Risk of `n_segments` video segments from their tracks.
+    """Risk of `n_segments` video segments from their tracks (each with at most
+    `max_reasons` reasons, the largest first).
 
     `tracks`: `[n, 7]` rows (frame, track, x, y, w, h, confidence) of the model's tracks
     (6 columns: confidence 1), `segment_index` `[n]` the segment of each row;
@@ -269,6 +272,7 @@ def track_risk_report(
             carried[carried_owner == segment],
             None if ranges is None else ranges[segment],
             None if sizes is None else sizes[segment],
+            max_reasons,
         )
         all_frames.append(frames)
         all_risk.append(risk)
