@@ -209,6 +209,18 @@ def shapes_of_step(
     return rows, below
 
 
+def outside_rows(rows: list[tuple[str, dict]], frame: Frame) -> list[tuple[str, dict]]:
+    """Outside keyframes on `frame` for a track whose last written shapes are `rows`: the
+    track is gone from this frame on (its geometry, the last one seen, moves nothing)."""
+    out = []
+    for kind, shape in rows:
+        gone = {**shape, "frame": frame.pk, "outside": True}
+        if kind == "keypoints":
+            gone["points"] = {}
+        out.append((kind, gone))
+    return out
+
+
 def rounded(confidence: float) -> float:
     return min(max(round(float(confidence), 4), 0.0), 1.0)
 

@@ -52,6 +52,7 @@ from .payloads import (
     TaskWork,
     given_keyframe,
     merged,
+    outside_rows,
     shapes_by_frame,
     shapes_of_step,
     starting_shapes,
@@ -288,6 +289,8 @@ def _run(job: PropagationJob) -> None:
     tracker = FlowTracker(_gray(job.start_frame), starts)
     last_report = time.monotonic()
     frames_done = 0
+    forward = job.direction == FORWARD
+    last_rows: dict[int, list[tuple[str, dict]]] = {}
     for frame in plan.frames:
         # Never over a keyframe someone made: the track ends before it.
         for number in tracker.following:
@@ -305,7 +308,12 @@ def _run(job: PropagationJob) -> None:
             if rows is None:
                 tracker.drop(step.key)
                 stops.append(stop_record(step.key, frame.index, below))
+                if forward and step.key in last_rows:
+                    # A track lasts until it is marked outside: where the flow lost it,
+                    # it is gone from here on, not held at its last shape.
+                    work.written.extend(outside_rows(last_rows[step.key], frame))
                 continue
+            last_rows[step.key] = rows
             work.written.extend(rows)
             written += len(rows)
             if below:

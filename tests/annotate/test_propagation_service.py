@@ -131,7 +131,8 @@ def test_below_the_threshold_in_stop_mode_the_track_ends_there(
     job = run(task, alice, frame_id=ids[0], base_version=first.version)
 
     boxes = boxes_of(Annotation.objects.get(task=task, version=2))
-    assert sorted(boxes) == [0, 1, 2, 3, 4]  # the player's look changes on frame 5
+    assert sorted(boxes) == [0, 1, 2, 3, 4, 5]  # the player's look changes on frame 5
+    assert [f for f, row in boxes.items() if row.outside] == [5]  # gone from there on
     assert job.stops[0]["frame"] == 5 and "below 0.5" in job.stops[0]["reason"]
     assert job.flagged == []
 
