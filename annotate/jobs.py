@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -166,7 +167,15 @@ def job_finish(
 
 
 def job_fail(model: type[Job], job_id: int, error: str, **fields: object) -> bool:
-    """Fail a live job with the reason in words (never empty: the database checks it)."""
+    """Fail a live job with the reason in words (never empty: the database checks it).
+
+    Called while handling a lost database connection (a service's `except Exception`) in a
+    JobTask that retries those, it fails nothing and raises the fault again instead: the
+    task then hands the job back and is retried, as if the service had not caught it."""
+    fault = sys.exc_info()[1]
+    delivery = _delivery.get()
+    if isinstance(fault, DATABASE_FAULTS) and delivery is not None and delivery.retries:
+        raise fault
     return job_finish(
         model,
         job_id,
@@ -186,6 +195,7 @@ class Delivery:
 
     task_id: str
     in_worker: bool
+    retries: bool = False  # retried when the database connection is lost
 
 
 # The JobTask running in this thread, if any (set by JobTask.__call__).
@@ -316,6 +326,7 @@ class JobTask(Task):
         delivery = Delivery(
             task_id=str(request.id or ""),
             in_worker=not (request.called_directly or request.is_eager),
+            retries=self.retries_database_faults,
         )
         token = _delivery.set(delivery)
         try:

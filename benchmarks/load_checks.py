@@ -206,4 +206,8 @@ def job_summary(tables: list[str], url: str) -> str:
             if rows:
                 kind = table.split("_", 1)[1]
                 parts.append(f"{kind} " + ", ".join(f"{state} {n}" for state, n in rows))
+            for pk, error in conn.execute(
+                f"SELECT id, error FROM {table} WHERE state = 'failed' ORDER BY id"  # noqa: S608
+            ).fetchall():
+                parts.append(f"{table.split('_', 1)[1]} {pk} failed: {error[:160]}")
     return "; ".join(parts) or "none"

@@ -61,3 +61,42 @@ def test_an_import_whose_connection_ends_mid_job_fails_saying_why_and_is_not_run
     job = wait_until(lambda: _finished(ImportJob, job.pk), "the import ending")
     assert (job.state, job.attempts) == ("failed", 1)
     assert "connection" in job.error.lower()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_whose_service_catches_every_error_is_retried_when_its_connection_ends(
+    project, pat, monkeypatch
+):
+    """export_run (like a retraining round) fails its job on any error. A connection lost
+    inside a transaction is closed by it, so failing the job worked on a new connection,
+    and the lost connection became a failed job instead of a retry (found by
+    benchmarks/load.py, on a retraining round). Run eagerly: the retry runs at once, here."""
+    from django.db import connection, transaction
+
+    from annotate.exchange import services
+    from annotate.models import Annotation
+    from annotate.tasks import export_run
+
+    from .database_faults import terminate_this_connection
+
+    labeled_project(project)
+    monkeypatch.setattr("annotate.jobs.job_send", lambda name, args: None)
+    job = export_create(project=project, user=pat, format="coco")
+    write, calls = services.export_write, []
+
+    def write_after_a_lost_transaction(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            with transaction.atomic():
+                terminate_this_connection()
+                Annotation.objects.count()  # fails; the atomic block closes the connection
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(services, "export_write", write_after_a_lost_transaction)
+
+    export_run.apply(args=[job.pk])
+
+    assert connection.is_usable()
+    job.refresh_from_db()
+    assert (job.state, job.attempts, job.tasks_done, job.error) == ("done", 2, 3, "")
+    assert len(calls) == 2
