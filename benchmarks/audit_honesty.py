@@ -220,9 +220,10 @@ def main() -> None:
         else float("nan")
     )
     for r in with_share:
+        low, high = (f"{v:.2f}" if v is not None else "unbounded" for v in r["share"][1:])
         print(
-            f"seed {r['seed']}: measured share saved {r['share'][0]:.2f}"
-            f" [{r['share'][1]}, {r['share'][2]}], true {r['true_share']:.2f}"
+            f"seed {r['seed']}: measured share saved {r['share'][0]:.2f} [{low}, {high}],"
+            f" true {r['true_share']:.2f}"
         )
     saved_error = (
         np.median(

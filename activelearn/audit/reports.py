@@ -30,6 +30,8 @@ from annotate.models import Project
 logger = logging.getLogger(__name__)
 
 SAVINGS_DRAWS = 500
+# One report per closed batch: the newest ones are kept, to compare; older ones go.
+KEEP_REPORTS = 20
 
 
 def _points(sizes, values, errors) -> list[dict]:
@@ -127,6 +129,9 @@ def audit_measure_run(*, report_id: int) -> str:
     with transaction.atomic():
         job_finish(AuditReport, report_id, figures=figures, labels=labels, model_version=version)
         stop_announce(project=project, report_id=report_id, figures=figures)
+        done = AuditReport.objects.filter(project=project, state=AuditReport.State.DONE)
+        old = done.order_by("-created_at", "-id").values_list("pk", flat=True)[KEEP_REPORTS:]
+        AuditReport.objects.filter(pk__in=list(old)).delete()
     return AuditReport.State.DONE
 
 

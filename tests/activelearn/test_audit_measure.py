@@ -276,3 +276,14 @@ def test_a_project_with_the_audit_off_that_never_drew_is_not_measured(project):
 def test_an_event_nobody_documented_cannot_be_sent(project):
     with pytest.raises(ValueError, match="unknown webhook event"):
         webhooks_notify(project_id=project.pk, event="labels.maybe", payload={})
+
+
+def test_only_the_newest_reports_are_kept(project, django_capture_on_commit_callbacks):
+    from activelearn.audit.reports import KEEP_REPORTS
+
+    old = [AuditReport.objects.create(project=project, state="done") for _ in range(KEEP_REPORTS)]
+    report = AuditReport.objects.create(project=project)
+    with django_capture_on_commit_callbacks(execute=False):
+        audit_measure_run(report_id=report.pk)
+    kept = set(AuditReport.objects.values_list("pk", flat=True))
+    assert report.pk in kept and old[0].pk not in kept and len(kept) == KEEP_REPORTS
