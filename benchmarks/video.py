@@ -254,7 +254,7 @@ def frame_change_2000_ms() -> float | None:
         print(f"frame_change_2000_ms skipped: {error}")
         return None
     print(f"page with 2,000 shapes: {figures}")
-    return figures["frame_change_2000_ms"]
+    return round(float(figures["frame_change_2000_ms"]), 1)
 
 
 def main() -> None:

@@ -196,7 +196,11 @@ def test_a_new_project_is_scored_with_auto_by_a_real_worker(project, celery_work
         assert row.breakdown["auto_pick"]["pool"] == len(tasks)
         assert row.breakdown["auto"] == pytest.approx(row.score)
     assert sum(row.breakdown["auto_pick"]["q"] for row in rows) == pytest.approx(1.0)
-    priorities = sorted(
-        AnnotationTask.objects.filter(project=project).values_list("priority", flat=True)
-    )
-    assert priorities == pytest.approx([(i + 1) / len(tasks) for i in range(len(tasks))])
+    # The default audit share draws a tenth of the pool, parked below every ranked task.
+    tasks_of = AnnotationTask.objects.filter(project=project)
+    audit = list(tasks_of.filter(audit_drawn_at__isnull=False).values_list("priority", flat=True))
+    ranked = sorted(tasks_of.filter(audit_drawn_at__isnull=True).values_list("priority", flat=True))
+    assert len(audit) == 1 and max(audit) < min(ranked)
+    expected = [(i + 1) / len(tasks) for i in range(len(tasks))]
+    assert len(set(ranked)) == len(ranked) == len(tasks) - 1
+    assert all(any(p == pytest.approx(e) for e in expected) for p in ranked)

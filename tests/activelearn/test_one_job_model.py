@@ -1,7 +1,7 @@
 """The one job model: every kind (scoring run, export, import, retraining round, webhook
-delivery, audit measurement) waits visibly while the broker is down and is sent by the jobs
-sweep later; a running job whose worker died is run again while attempts remain, else failed
-with the reason in words; the sweep and the tasks can run twice with the same result."""
+delivery, audit measurement, propagation) waits visibly while the broker is down and is sent
+by the jobs sweep later; a running job whose worker died is run again while attempts remain,
+else failed with the reason in words; the sweep and the tasks can run twice with the same result."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ from annotate.exchange.services import export_create, export_run, import_create
 from annotate.jobs import job_models, jobs_sweep
 from annotate.models import ExportJob, ImportJob
 from annotate.models.jobs import GIVE_UP_AFTER_S, RESEND_AFTER_S
+from annotate.propagation.services import propagation_start
+from tests.browser.media import video_task
 
 pytestmark = pytest.mark.django_db
 
@@ -67,6 +69,10 @@ def _make(kind: str, project, pat):
         return retraining_round_start(project=project, count=0)
     if kind == "audit measurement":
         return audit_measure_request(project=project)
+    if kind == "propagation":
+        task = video_task(project, frames=3, write_file=False)
+        first = task.asset.frames.order_by("index").first()
+        return propagation_start(task=task, user=pat, frame_id=first.pk)
     endpoint = WebhookEndpoint.objects.create(
         project=project, url="https://train.example.com/hook", secret="s"
     )
@@ -80,6 +86,7 @@ KINDS = [
     "retraining round",
     "webhook delivery",
     "audit measurement",
+    "propagation",
 ]
 
 

@@ -75,7 +75,9 @@ def segments(project, detector):
 
 
 def test_the_segment_where_two_people_cross_rises_in_the_queue_and_says_why(project, segments, eve):
-    LearningSettings.objects.create(project=project, strategy="track_risk", scoring_chunk_size=2)
+    LearningSettings.objects.create(
+        project=project, strategy="track_risk", scoring_chunk_size=2, audit_share=0
+    )
     _run_all(project)
     queue = list(AnnotationTask.objects.order_by("-priority", "id").values_list("pk", flat=True))
     assert queue[0] == segments["crossing"].pk
@@ -103,7 +105,7 @@ def test_the_segment_where_two_people_cross_rises_in_the_queue_and_says_why(proj
 
 def test_track_risk_blended_with_detection_still_puts_the_crossing_first(project, segments):
     LearningSettings.objects.create(
-        project=project, strategy="blend", blend={"track_risk": 2, "detection": 1}
+        project=project, strategy="blend", blend={"track_risk": 2, "detection": 1}, audit_share=0
     )
     _run_all(project)
     top = AnnotationTask.objects.order_by("-priority", "id").first()
@@ -115,7 +117,7 @@ def test_track_risk_blended_with_detection_still_puts_the_crossing_first(project
 def test_propagated_shapes_that_the_flow_was_unsure_of_raise_their_segment(
     project, segments, alice
 ):
-    LearningSettings.objects.create(project=project, strategy="track_risk")
+    LearningSettings.objects.create(project=project, strategy="track_risk", audit_share=0)
     quiet = segments["quiet"]
     annotation = Annotation.objects.create(task=quiet, author=alice, version=1)
     person = LabelClass.objects.get(project=project, name="person")

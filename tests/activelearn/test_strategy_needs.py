@@ -226,6 +226,8 @@ def admin_form(project, **changes) -> dict:
         "retrain_every_accepted": 50,
         "retrain_counts": "accepted",
         "auto_accept_thresholds": "{}",
+        "audit_share": 0.1,
+        "stop_gain_per_1000": 0.005,
         **changes,
     }
 

@@ -36,6 +36,8 @@ class Project:
     tracks_enabled: bool = False
     frame_stride: int = 1
     segment_length: int = 1
+    propagation_min_confidence: float = 0.5
+    propagation_below: str = "stop"
 
     @property
     def keypoint_names(self) -> list[str]:
