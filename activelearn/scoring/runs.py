@@ -76,6 +76,7 @@ def scoring_run_start(
     superseded. The Celery task is sent after commit; if the broker is unreachable the run
     stays queued with the reason in `error`, never silently run inline."""
     with transaction.atomic():
+        _starts_serialize(project.pk)
         if model_version is None:
             model_version = ModelVersion.objects.active_for(project)
         reason = ScoringRun.Reason.COLD_START if model_version is None else reason
@@ -103,6 +104,20 @@ def scoring_run_start(
         # The broker down: the run stays queued saying so, and the jobs sweep sends it.
         job_enqueue(run)
     return run
+
+
+# First key of the advisory lock that serializes a project's run starts (the project id the
+# second): "scr".
+START_LOCK_NAMESPACE = 0x736372
+
+
+def _starts_serialize(project_id: int) -> None:
+    """One start at a time per project, until the caller's transaction ends. Two starts
+    superseding the same runs with one UPDATE each could lock those rows in different
+    orders (each sees its own row versions) and deadlock: an upload's "new tasks" start
+    against a push's activation, say."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [START_LOCK_NAMESPACE, project_id])
 
 
 def scoring_run_split(*, run_id: int) -> list[list[int]]:

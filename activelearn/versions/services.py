@@ -272,9 +272,12 @@ def checkpoint_activate(*, version: ModelVersion) -> ScoringRun:
 
 
 def _lock_versions(project_id: int) -> None:
-    # Lock the project's versions so two activations cannot both leave one active.
+    # Lock the project's versions so two activations cannot both leave one active. No key
+    # update: a scoring worker inserting scores that refer to a version (a foreign key
+    # check takes a key share lock) is not blocked by it, so it cannot deadlock with an
+    # activation that waits on the worker's run.
     list(
-        ModelVersion.objects.select_for_update()
+        ModelVersion.objects.select_for_update(no_key=True)
         .filter(project_id=project_id)
         .values_list("pk", flat=True)
     )
