@@ -1,6 +1,6 @@
 """Reads of the loop: the ranked queue with each task's score breakdown, what the loop
-did last, in one line for the project page, and each keypoint's figures by model version. What is left of the budget as the queue counts
-it is annotate.queue.selectors.budget_remaining."""
+did last, in one line for the project page, and each keypoint's figures by model version.
+What is left of the budget as the queue counts it is annotate.queue.selectors.budget_remaining."""
 
 from __future__ import annotations
 

@@ -120,5 +120,6 @@ def test_doubt_on_a_mastered_joint_no_longer_raises_an_instance_score():
     names = ["nose", "left_hip"]
     weights = mastery_weights(names, {"nose": 0.02, "left_hip": 0.5}, ["nose"])
     doubtful_nose, doubtful_hip = [0.0, 1.0], [1.0, 0.0]
-    scores = keypoint_instance_scores(np.array([doubtful_nose, doubtful_hip]), names, weights=weights)
+    confidences = np.array([doubtful_nose, doubtful_hip])
+    scores = keypoint_instance_scores(confidences, names, weights=weights)
     assert scores.tolist() == pytest.approx([0.0, 1.0])
