@@ -52,7 +52,11 @@ function drawPlot(container, legend, report) {
     el("text", { x: 4, y: 12, "font-size": 11 }, "error (1 − OKS) by model version"),
     el("line", { x1: pad, y1: layout.thresholdY, x2: width - pad, y2: layout.thresholdY, stroke: "#b42318", "stroke-dasharray": "4 3", class: "joints-threshold" }),
   );
-  for (const tick of layout.ticks) svg.append(el("text", { x: tick.cx, y: height - pad + 14, "text-anchor": "middle", "font-size": 10 }, tick.name));
+  layout.ticks.forEach((tick, i) => {
+    // The first and last names lean inwards so the plot's edges do not cut them.
+    const anchor = layout.ticks.length < 2 ? "middle" : i === 0 ? "start" : i === layout.ticks.length - 1 ? "end" : "middle";
+    svg.append(el("text", { x: tick.cx, y: height - pad + 14, "text-anchor": anchor, "font-size": 10 }, tick.name));
+  });
   for (const line of layout.lines) {
     if (!line.coords.length) continue;
     const group = el("g", { class: "joint-line", "data-keypoint": line.keypoint });
