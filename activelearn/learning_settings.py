@@ -18,6 +18,7 @@ from django.db import transaction
 
 from activelearn.inference.spec import OUTPUT_LAYOUTS, declared_layout
 from activelearn.models import LearningSettings, ModelVersion, ScoringRun
+from activelearn.scoring.mastery import joint_mastery_refresh
 from activelearn.scoring.runs import rescore_project
 from activelearn.strategies import (
     AUTO_INPUT,
@@ -61,7 +62,11 @@ OBTAINABLE: frozenset[str] = _with_derived(
     frozenset().union(*(layout.gives for layout in OUTPUT_LAYOUTS.values()), *PUSHED_GIVES.values())
 )
 
-SCORING_FIELDS = frozenset({"strategy", "blend", "detection_aggregate", "keypoint_weights"})
+# Mastery's settings change which keypoints are mastered, hence the keypoint weights too.
+MASTERY_FIELDS = frozenset({"mastery_error_threshold", "mastery_versions"})
+SCORING_FIELDS = frozenset(
+    {"strategy", "blend", "detection_aggregate", "keypoint_weights", *MASTERY_FIELDS}
+)
 
 
 class LearningSettingsInvalid(InvalidFields):
@@ -249,6 +254,8 @@ def learning_settings_save(
     rescore so the queue follows at once. Returns that run, if any."""
     with transaction.atomic():
         settings.save()
+        if MASTERY_FIELDS & set(changed):
+            joint_mastery_refresh(project=settings.project, settings=settings)
         if SCORING_FIELDS & set(changed) and ModelVersion.objects.active_for(settings.project):
             return rescore_project(project=settings.project, reason=ScoringRun.Reason.MANUAL)
     return None

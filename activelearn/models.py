@@ -20,6 +20,10 @@ from annotate.queue.settings import (
 # The most of the budget the random audit may take: beyond half, ranking hardly orders the
 # queue any more, and random sampling itself is the better setting.
 MAX_AUDIT_SHARE = 0.5
+# A keypoint is mastered below this error (1 - mean OKS: 0.15 is a mean OKS of 0.85, about
+# where annotators disagree with each other) for this many versions in a row.
+DEFAULT_MASTERY_ERROR = 0.15
+DEFAULT_MASTERY_VERSIONS = 2
 
 
 def checkpoint_upload_to(instance: ModelVersion, filename: str) -> str:
@@ -103,6 +107,21 @@ class LearningSettings(models.Model):
         help_text='Pre-annotation: {"class or keypoint name": 0.9, "*": 0.95}; a prediction at '
         "or above its threshold is accepted without a human. Empty: every one is a suggestion.",
     )
+    # Joint mastery (activelearn.scoring.mastery): a keypoint whose error stays under the
+    # threshold for the last versions is pre-filled, no longer asked, and no longer weighs
+    # in the keypoint strategy.
+    mastery_error_threshold = models.FloatField(
+        default=DEFAULT_MASTERY_ERROR,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="A keypoint is mastered when its error (1 - its mean OKS on the validation "
+        "slice) stays below this (0 to 1) for the last versions below. 0 never masters one.",
+    )
+    mastery_versions = models.PositiveSmallIntegerField(
+        default=DEFAULT_MASTERY_VERSIONS,
+        validators=[MinValueValidator(1)],
+        help_text="How many of the latest measured model versions must all be under the "
+        "threshold for a keypoint to count as mastered.",
+    )
 
     class Meta:
         verbose_name_plural = "learning settings"
@@ -119,6 +138,13 @@ class LearningSettings(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(stop_gain_per_1000__gte=0), name="learning_stop_gain_nonneg"
+            ),
+            models.CheckConstraint(
+                condition=Q(mastery_error_threshold__gte=0) & Q(mastery_error_threshold__lte=1),
+                name="learning_mastery_error_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(mastery_versions__gte=1), name="learning_mastery_versions_positive"
             ),
         ]
 
@@ -137,6 +163,8 @@ class LearningSettings(models.Model):
         "auto_accept_thresholds",
         "audit_share",
         "stop_gain_per_1000",
+        "mastery_error_threshold",
+        "mastery_versions",
     )
 
     def __str__(self) -> str:
@@ -199,6 +227,39 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} {self.name}"
+
+
+class JointMetric(models.Model):
+    """One keypoint of one model version, measured on the validation slice: its mean OKS
+    (COCO's formula with the skeleton's sigma of that keypoint) and PCK over the labeled
+    points (activelearn.scoring.joint_metrics). Replaced whenever the version is measured."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="joints")
+    keypoint = models.CharField(max_length=100)
+    oks = models.FloatField(help_text="Mean OKS of this keypoint, 0 to 1.")
+    pck = models.FloatField(help_text="Share of points within PCK_ALPHA of the box's side.")
+    sigma = models.FloatField(help_text="The OKS sigma it was measured with.")
+    points = models.PositiveIntegerField(help_text="Labeled points measured.")
+    measured_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["version", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "keypoint"], name="jointmetric_unique"),
+            models.CheckConstraint(
+                condition=Q(oks__gte=0) & Q(oks__lte=1) & Q(pck__gte=0) & Q(pck__lte=1),
+                name="jointmetric_range",
+            ),
+            models.CheckConstraint(condition=Q(sigma__gt=0), name="jointmetric_sigma_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} {self.keypoint}"
+
+    @property
+    def error(self) -> float:
+        """What mastery compares with the project's threshold."""
+        return 1.0 - self.oks
 
 
 class Prediction(models.Model):

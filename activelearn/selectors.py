@@ -1,6 +1,6 @@
-"""Reads of the loop: the ranked queue with each task's score breakdown, and what the loop
-did last, in one line for the project page. What is left of the budget as the queue counts
-it is annotate.queue.selectors.budget_remaining."""
+"""Reads of the loop: the ranked queue with each task's score breakdown, what the loop
+did last, in one line for the project page, and each keypoint's figures by model version.
+What is left of the budget as the queue counts it is annotate.queue.selectors.budget_remaining."""
 
 from __future__ import annotations
 
@@ -18,7 +18,10 @@ from activelearn.models import (
     TaskScore,
 )
 from activelearn.retraining.rounds import COUNTED_STATES
+from activelearn.scoring.mastery import joint_table
+from activelearn.strategies import mastery_weights
 from annotate.models import AnnotationTask, Project
+from annotate.schema import skeleton_sigmas
 
 
 def queue_ranked(
@@ -150,3 +153,62 @@ def loop_summary(*, project: Project, now: datetime | None = None) -> LoopSummar
         labels_counted=counted,
         next_retraining_at=next_at,
     )
+
+
+# --- joint mastery: each keypoint's figures by version ------------------------------------------
+
+
+def _number(value) -> float | None:
+    return None if value != value else float(value)  # NaN: not measured
+
+
+def joint_mastery_report(*, project: Project) -> dict:
+    """Each skeleton keypoint's OKS, PCK and error in every measured version (oldest first),
+    whether it is mastered, and the share of the keypoint score it now weighs."""
+    settings = LearningSettings.for_project(project)
+    table = joint_table(project=project, settings=settings)
+    weights = (
+        mastery_weights(
+            table.names, table.latest_errors(), table.mastered_names, settings.keypoint_weights
+        )
+        if table.versions
+        else {name: float((settings.keypoint_weights or {}).get(name, 1.0)) for name in table.names}
+    )
+    total = sum(weights.values()) or 1.0
+    sigmas = skeleton_sigmas(project.skeleton)
+    joints = []
+    for j, name in enumerate(table.names):
+        joints.append(
+            {
+                "keypoint": name,
+                "sigma": sigmas[j],
+                "mastered": bool(table.mastered[j]),
+                "weight": weights.get(name, 0.0) / total,
+                "by_version": [
+                    {
+                        "version": version.pk,
+                        "oks": _number(table.oks[i, j]),
+                        "pck": _number(table.pck[i, j]),
+                        "error": _number(table.errors[i, j]),
+                        "points": int(table.points[i, j]),
+                    }
+                    for i, version in enumerate(table.versions)
+                ],
+            }
+        )
+    return {
+        "project": project.pk,
+        "threshold": table.threshold,
+        "versions_required": table.last,
+        "mastered": table.mastered_names,
+        "versions": [
+            {
+                "id": version.pk,
+                "name": version.name,
+                "is_active": version.is_active,
+                "created_at": version.created_at,
+            }
+            for version in table.versions
+        ],
+        "joints": joints,
+    }

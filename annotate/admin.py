@@ -109,7 +109,9 @@ class ProjectAdminForm(forms.ModelForm):
         required=False,
         choices=[("", "— keep the skeleton below —")]
         + [(name, preset["label"]) for name, preset in SKELETON_PRESETS.items()],
-        help_text="Replaces the skeleton with a preset when saved.",
+        help_text="Replaces the skeleton with a preset when saved (COCO-17 brings COCO's "
+        'per-keypoint OKS sigmas). Edit a skeleton\'s "sigmas" below: one positive number '
+        "per keypoint.",
     )
 
     class Meta:
@@ -175,7 +177,7 @@ class ProjectAdmin(ManagedProjectsMixin, admin.ModelAdmin):
     actions = [*EXPORT_ACTIONS]
     list_filter = ["keypoints_enabled", "tracks_enabled", "created_at"]
     search_fields = ["name", "description"]
-    readonly_fields = ["created_by", "created_at"]
+    readonly_fields = ["mastered_keypoints", "created_by", "created_at"]
     inlines = [LabelClassInline, MembershipInline, BudgetInline]
 
     def get_queryset(self, request):

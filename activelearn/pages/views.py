@@ -1,5 +1,6 @@
 """The Model & queue page: model versions (upload, activate, roll back), scoring runs with
-their progress, the ranked queue, the learning curve and the budget burn-down.
+their progress, the ranked queue, the learning curve, the budget burn-down and, on keypoint
+projects, each keypoint's error by version (joint mastery).
 
 The page is for the roles that may read the queue ("queue.view"); an annotator or reviewer of
 the project gets 403, anyone else 404. Everything the page fetches is decided here, from the
@@ -39,6 +40,11 @@ def page_config(request: HttpRequest, project: Project) -> dict:
             "runs": reverse("api-scoring-runs", args=[project.pk]),
             "queue": reverse("api-queue", args=[project.pk]),
             "audit": reverse("api-audit", args=[project.pk]),
+            "joints": (
+                reverse("api-joint-metrics", args=[project.pk])
+                if project.keypoints_enabled
+                else None
+            ),
             "burndown": (
                 reverse("api-budget-burndown", args=[project.pk]) if may_see_budget else None
             ),

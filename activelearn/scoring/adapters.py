@@ -53,6 +53,9 @@ class ScoringContext:
     image_sizes: dict[int, tuple[int, int]] = field(default_factory=dict)
     propagated: dict[int, list[tuple]] = field(default_factory=dict)
     auto_credits: dict[str, float] = field(default_factory=dict)  # what auto learned so far
+    # The keypoint strategy's weights once joint mastery has figures (manager's weights
+    # times mastery: activelearn.scoring.mastery); None: the manager's weights alone.
+    keypoint_weights: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -213,8 +216,12 @@ def _extra_kwargs(function, ctx: ScoringContext, n: int) -> dict:
     if "batch_size" in parameters and ctx.settings.rescore_every_labels:
         # "Set batch_size to the number of labels between rescorings" (diverse_margin).
         extra["batch_size"] = max(1, min(int(ctx.settings.rescore_every_labels), n))
-    if "weights" in parameters and ctx.settings.keypoint_weights:
-        extra["weights"] = ctx.settings.keypoint_weights
+    if "weights" in parameters:
+        weights = ctx.keypoint_weights
+        if weights is None:
+            weights = ctx.settings.keypoint_weights
+        if weights:
+            extra["weights"] = weights
     if "k" in parameters:  # k-center over a large pool: farthest-first for the head only
         extra["k"] = min(n, POOL_K_CENTER_HEAD)
     return extra

@@ -154,7 +154,7 @@ def _new_picks(project: Project) -> list[AutoStrategyPick]:
         .values_list("name", flat=True)
     )
     names = project.keypoint_names
-    sigmas = dict(zip(names, keypoint_sigmas(names), strict=True))
+    sigmas = dict(zip(names, keypoint_sigmas(names, project.skeleton), strict=True))
     picks = []
     for task_id in task_ids:
         version_id, breakdown = last_score.get(task_id, (None, {}))

@@ -7,8 +7,10 @@ slice tasks the version predicted are measured:
 - class probabilities -> accuracy against the image's class (all its boxes share one class,
   the same rule retraining uses to label a whole image);
 - boxes -> mAP@[.5:.95] with pycocotools' COCOeval (iouType "bbox");
-- keypoints -> OKS AP@[.5:.95] with COCOeval (iouType "keypoints"), COCO's sigmas for the
-  COCO-17 names and 0.05 for any other name.
+- keypoints -> OKS AP@[.5:.95] with COCOeval (iouType "keypoints"), with the skeleton's
+  sigmas (annotate.schema.skeleton_sigmas: its own, else COCO's for the COCO-17 names and
+  0.05 for any other name); and per keypoint, OKS and PCK (activelearn.scoring.joint_metrics),
+  stored as JointMetric rows, from which joint mastery is refreshed.
 
 The figures go into version.metrics (other keys kept), with labels_at_training set to the
 count of labeled tasks when it was empty, so the version shows on the learning curve.
@@ -24,15 +26,12 @@ import numpy as np
 from django.utils import timezone
 
 from activelearn.models import ModelVersion, Prediction
+from activelearn.scoring.joint_metrics import Person, image_joint_scores, joint_summary
+from activelearn.scoring.mastery import joint_mastery_refresh, joint_metrics_save
 from activelearn.scoring.validation_slice import in_validation_slice
 from annotate.models import Annotation, AnnotationTask, LabelClass
-from annotate.schema import COCO17_KEYPOINTS
+from annotate.schema import skeleton_sigmas
 
-COCO17_SIGMAS = [
-    0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72,
-    0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89,
-]  # fmt: skip
-DEFAULT_SIGMA = 0.05
 METRIC_OF_FIELD = {"probs": "accuracy", "boxes": "mAP", "keypoints": "oks"}
 HEADLINE_OF = {
     ModelVersion.TaskType.CLASSIFICATION: "accuracy",
@@ -41,10 +40,11 @@ HEADLINE_OF = {
 }
 
 
-def keypoint_sigmas(names: list[str]) -> np.ndarray:
-    """OKS sigmas per keypoint name: COCO's for the COCO-17 names, DEFAULT_SIGMA otherwise."""
-    coco = dict(zip(COCO17_KEYPOINTS, COCO17_SIGMAS, strict=True))
-    return np.array([coco.get(name, DEFAULT_SIGMA * 10) / 10.0 for name in names])
+def keypoint_sigmas(names: list[str], skeleton: dict | None = None) -> np.ndarray:
+    """OKS sigmas per keypoint name: the skeleton's own where it has them, else COCO's for
+    the COCO-17 names, else annotate.schema.DEFAULT_SIGMA."""
+    own = (skeleton or {}).get("sigmas") or {}
+    return np.array(skeleton_sigmas({"keypoints": list(names), "sigmas": own}))
 
 
 def labeled_count(project) -> int:
@@ -189,7 +189,7 @@ def _flat(points: dict, names: list[str], *, predicted: bool) -> list[float]:
     return out
 
 
-def _keypoint_ap(predictions, latest, classes, names: list[str]) -> dict | None:
+def _keypoint_ap(predictions, latest, classes, names: list[str], sigmas=None) -> dict | None:
     ids = {c.name: c.pk for c in classes}
     gt, dt = _gt_base(latest, classes), []
     for task_id, annotation in latest.items():
@@ -228,7 +228,8 @@ def _keypoint_ap(predictions, latest, classes, names: list[str]) -> dict | None:
                     "score": float(item.get("score", 1.0)),
                 }
             )
-    value = _coco_eval(gt, dt, "keypoints", sigmas=keypoint_sigmas(names))
+    sigmas = keypoint_sigmas(names) if sigmas is None else np.asarray(sigmas, dtype=float)
+    value = _coco_eval(gt, dt, "keypoints", sigmas=sigmas)
     return None if value is None else {"oks": value, "examples": len(latest)}
 
 
@@ -245,10 +246,56 @@ def box_map(predictions, latest, classes) -> float | None:
     return None if result is None else result["mAP"]
 
 
-def keypoint_ap(predictions, latest, classes, names: list[str]) -> float | None:
+def keypoint_ap(predictions, latest, classes, names: list[str], sigmas=None) -> float | None:
     """OKS AP@[.5:.95] of the predictions' keypoints on the tasks of `latest` (COCOeval)."""
-    result = _keypoint_ap(predictions, latest, classes, names)
+    result = _keypoint_ap(predictions, latest, classes, names, sigmas)
     return None if result is None else result["oks"]
+
+
+def _person(points: dict, names: list[str], *, predicted: bool, score: float = 1.0) -> Person:
+    flat = _flat(points or {}, names, predicted=predicted)
+    xy = np.array([flat[0::3], flat[1::3]], dtype=float).T.reshape(len(names), 2)
+    if predicted:
+        present = np.array([name in (points or {}) for name in names], dtype=bool)
+    else:
+        present = np.array(flat[2::3], dtype=float) > 0
+    return Person(xy=xy, present=present, score=score)
+
+
+def joint_scores(predictions, latest, names: list[str], sigmas) -> tuple[np.ndarray, ...]:
+    """Per keypoint: mean OKS, mean PCK and labeled points over the tasks of `latest`
+    (their still-image skeletons against the predicted ones, matched per image)."""
+    oks_rows, pck_rows = [np.zeros((0, len(names)))], [np.zeros((0, len(names)))]
+    for task_id, annotation in latest.items():
+        labeled = [
+            _person(instance.points, names, predicted=False)
+            for instance in annotation.keypoint_instances.all()
+            if instance.frame_id is None
+        ]
+        if not labeled:
+            continue
+        predicted = [
+            _person(
+                item.get("points") or {},
+                names,
+                predicted=True,
+                score=float(item.get("score", 1.0)),
+            )
+            for item in predictions[task_id].get("keypoints") or []
+        ]
+        oks, pck = image_joint_scores(labeled, predicted, sigmas)
+        oks_rows.append(oks)
+        pck_rows.append(pck)
+    return joint_summary(np.vstack(oks_rows), np.vstack(pck_rows))
+
+
+def _joints_measure(version: ModelVersion, predictions, latest, names, sigmas) -> None:
+    """Store the version's per-keypoint figures and refresh what the project has mastered."""
+    oks, pck, points = joint_scores(predictions, latest, names, sigmas)
+    joint_metrics_save(
+        version=version, names=names, sigmas=list(sigmas), oks=oks, pck=pck, points=points
+    )
+    joint_mastery_refresh(project=version.project)
 
 
 def version_evaluate(*, version: ModelVersion) -> dict:
@@ -270,10 +317,11 @@ def version_evaluate(*, version: ModelVersion) -> dict:
     predictions = {task_id: predictions[task_id] for task_id in latest}
     classes = list(LabelClass.objects.filter(project=project).order_by("order", "id"))
     names = project.keypoint_names
+    sigmas = keypoint_sigmas(names, project.skeleton)
     measures = (
         ("probs", _accuracy, (predictions, latest, classes, class_names_of(version))),
         ("boxes", _box_map, (predictions, latest, classes)),
-        ("keypoints", _keypoint_ap, (predictions, latest, classes, names)),
+        ("keypoints", _keypoint_ap, (predictions, latest, classes, names, sigmas)),
     )
     measured: dict[str, dict] = {}
     for field, measure, args in measures:
@@ -304,4 +352,6 @@ def version_evaluate(*, version: ModelVersion) -> dict:
         version.labels_at_training = labeled_count(project)
         fields.append("labels_at_training")
     version.save(update_fields=fields)
+    if "oks" in measured:
+        _joints_measure(version, predictions, latest, names, sigmas)
     return metrics

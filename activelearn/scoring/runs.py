@@ -43,6 +43,7 @@ from activelearn.scoring.adapters import (
 )
 from activelearn.scoring.auto import auto_credits_of
 from activelearn.scoring.evaluation import version_evaluate
+from activelearn.scoring.mastery import keypoint_weights_following_mastery
 from annotate.jobs import job_enqueue, job_fail, job_finish, job_heartbeat, job_run_deadline
 from annotate.models import Annotation, AnnotationTask, Asset, Box, Frame, Project, ShapeSource
 from annotate.queue.audit import audit_draw
@@ -303,6 +304,10 @@ def _context(
     )
     if uses_auto(settings):
         ctx.auto_credits = auto_credits_of(project)
+    if project.keypoints_enabled and project.keypoint_names:
+        ctx.keypoint_weights = keypoint_weights_following_mastery(
+            project=project, settings=settings
+        )
     if uses_embeddings(settings):
         if not model_embeddings:
             if assets is None:

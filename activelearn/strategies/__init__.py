@@ -37,7 +37,11 @@ from activelearn.strategies.expected_change import (
     expected_gradient_length,
     expected_gradient_length_from_weights,
 )
-from activelearn.strategies.keypoints import keypoint_frame_scores, keypoint_instance_scores
+from activelearn.strategies.keypoints import (
+    keypoint_frame_scores,
+    keypoint_instance_scores,
+    mastery_weights,
+)
 from activelearn.strategies.novelty import nearest_labeled_distance
 from activelearn.strategies.selection import select_top_k
 from activelearn.strategies.tracks import (
@@ -337,6 +341,7 @@ __all__ = [
     "keypoint_instance_scores",
     "least_confidence",
     "margin",
+    "mastery_weights",
     "mean_kl_to_consensus",
     "nearest_labeled_distance",
     "normalised_entropy",

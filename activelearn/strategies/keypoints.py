@@ -100,3 +100,39 @@ def keypoint_frame_scores(
         confidences, keypoint_names, weights=weights, method=method, threshold=threshold
     )
     return aggregate_by_group(per_instance, frame_index, n_frames, how=aggregate)
+
+
+# A keypoint that is still being learned never weighs less than this share of the
+# largest error, so a nearly mastered one still counts a little.
+MIN_UNMASTERED_WEIGHT = 0.05
+
+
+def mastery_weights(
+    keypoint_names: Sequence[str],
+    errors: Mapping[str, float],
+    mastered: Sequence[str],
+    base: Mapping[str, float] | None = None,
+) -> dict[str, float]:
+    """Per-keypoint weights that follow what the model has mastered: 0 for a mastered
+    keypoint (pre-filled, no longer asked), its error (1 - mean OKS on the validation slice)
+    for one still being learned, 1 for one never measured; times the manager's `base`
+    weight. Everything mastered (or weighing 0) leaves `base` as it is, so the score still
+    ranks. Active learning spends labels where the model is weakest (Liu & Ferrari, ICCV 2017).
+    """
+    names = list(keypoint_names)
+    base = dict(base or {})
+    done = set(mastered)
+    known = np.array([float(errors[n]) for n in names if n in errors and n not in done])
+    floor = MIN_UNMASTERED_WEIGHT * float(known.max()) if known.size else 0.0
+    weights: dict[str, float] = {}
+    for name in names:
+        if name in done:
+            factor = 0.0
+        elif name in errors and np.isfinite(errors[name]):
+            factor = max(float(np.clip(errors[name], 0.0, 1.0)), floor)
+        else:
+            factor = 1.0
+        weights[name] = float(base.get(name, 1.0)) * factor
+    if sum(weights.values()) <= 0:
+        return {name: float(base.get(name, 1.0)) for name in names}
+    return weights

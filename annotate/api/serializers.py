@@ -42,6 +42,12 @@ class SkeletonField(serializers.JSONField):
 
 class ProjectSerializer(serializers.ModelSerializer):
     skeleton = SkeletonField(required=False)
+    mastered_keypoints = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Keypoints the model has mastered (error under the project's threshold for "
+        "its last versions): pre-filled and no longer asked. Set by the loop.",
+    )
     role = serializers.SerializerMethodField()
     tasks_pending = serializers.IntegerField(read_only=True, default=0)
     tasks_done = serializers.IntegerField(read_only=True, default=0)
@@ -60,12 +66,13 @@ class ProjectSerializer(serializers.ModelSerializer):
             "segment_length",
             "propagation_min_confidence",
             "propagation_below",
+            "mastered_keypoints",
             "created_at",
             "role",
             "tasks_pending",
             "tasks_done",
         ]
-        read_only_fields = ["id", "created_at"]
+        read_only_fields = ["id", "mastered_keypoints", "created_at"]
 
     def get_role(self, project: Project) -> str | None:
         """Your role in the project (null for a superuser who is not a member)."""

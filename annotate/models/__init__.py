@@ -54,8 +54,13 @@ class Project(models.Model):
     skeleton = models.JSONField(
         default=dict,
         blank=True,
-        help_text='{"keypoints": [names in order], "edges": [[name, name], ...]}',
+        help_text='{"keypoints": [names in order], "edges": [[name, name], ...], '
+        '"sigmas": {name: OKS sigma, one per keypoint; optional}}',
     )
+    # Keypoint names whose model error stayed under the mastery threshold for the last
+    # versions: pre-filled, no longer asked. Written by the loop (activelearn) through
+    # annotate.services.projects.project_mastered_keypoints_set, never by hand.
+    mastered_keypoints = models.JSONField(default=list, blank=True, editable=False)
     box_enabled = models.BooleanField("boxes", default=True)
     keypoints_enabled = models.BooleanField("keypoints", default=False)
     tracks_enabled = models.BooleanField("video tracks", default=False)

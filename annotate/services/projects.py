@@ -64,6 +64,21 @@ def project_update(*, project: Project, **fields: Any) -> Project:
     return project
 
 
+def project_mastered_keypoints_set(*, project: Project, names: list[str]) -> bool:
+    """Record which keypoints the model has mastered (pre-filled, no longer asked); names
+    outside the skeleton are dropped, the rest kept in skeleton order. Returns whether it
+    changed. The loop calls this after measuring a version; nobody edits it by hand."""
+    wanted = set(names)
+    mastered = [name for name in project.keypoint_names if name in wanted]
+    changed = (
+        Project.objects.filter(pk=project.pk)
+        .exclude(mastered_keypoints=mastered)
+        .update(mastered_keypoints=mastered)
+    )
+    project.mastered_keypoints = mastered
+    return bool(changed)
+
+
 def label_class_create(*, project: Project, **fields: Any) -> LabelClass:
     label_class = LabelClass(project=project)
     _assign(label_class, fields, LABEL_CLASS_FIELDS)

@@ -1,11 +1,12 @@
 // The Model & queue page: model versions, scoring runs with live progress, the ranked queue,
-// the random audit's figures and the budget burn-down with the audit's forecast. The server decided in the template what this role may see; the
+// each keypoint's error by version (joint mastery), the random audit's figures and the budget burn-down with the audit's forecast. The server decided in the template what this role may see; the
 // config (json_script) names only endpoints this user may call.
 import { request } from "../annotate/api.js";
 import { loadAudit } from "./audit.js";
 import { forecastForBurndown } from "./audit_geometry.js";
 import { drawBurndown } from "./burndown.js";
 import { pickMeasure } from "./burndown_geometry.js";
+import { loadJoints } from "./joints.js";
 import { RankedQueue } from "./queue_table.js";
 import { Runs } from "./runs.js";
 import { Versions } from "./versions.js";
@@ -35,7 +36,7 @@ const runs = new Runs(config, {
 });
 const versions = new Versions(config, { onRunStarted: () => runs.watch() });
 
-Promise.all([versions.load(), queue.load(), loadAudit(config).then(loadBurndown)]).finally(() => {
+Promise.all([versions.load(), queue.load(), loadAudit(config).then(loadBurndown), loadJoints(config)]).finally(() => {
   runs.watch();
   document.documentElement.dataset.pageReady = "1";
 });

@@ -228,6 +228,8 @@ def admin_form(project, **changes) -> dict:
         "auto_accept_thresholds": "{}",
         "audit_share": 0.1,
         "stop_gain_per_1000": 0.005,
+        "mastery_error_threshold": 0.15,
+        "mastery_versions": 2,
         **changes,
     }
 

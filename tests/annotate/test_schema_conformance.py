@@ -84,6 +84,7 @@ COVERED_AS = {
         "POST /api/projects/{id}/scoring-runs/",
         "GET /api/projects/{id}/scoring-runs/{run_id}/",
         "GET /api/projects/{id}/learning-curve/",
+        "GET /api/projects/{id}/joint-metrics/",
         "GET /api/projects/{id}/loop-status/",
         "GET /api/projects/{id}/queue/",
         "GET /api/projects/{id}/exports/",

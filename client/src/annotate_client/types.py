@@ -38,6 +38,7 @@ class Project:
     segment_length: int = 1
     propagation_min_confidence: float = 0.5
     propagation_below: str = "stop"
+    mastered_keypoints: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def keypoint_names(self) -> list[str]:
