@@ -26,7 +26,7 @@ class JointVersionFigure(serializers.Serializer):
     points = serializers.IntegerField(help_text="Labeled points measured.")
 
 
-class JointRow(serializers.Serializer):
+class JointMasteryRow(serializers.Serializer):
     keypoint = serializers.CharField()
     sigma = serializers.FloatField(help_text="The skeleton's OKS sigma of this keypoint.")
     mastered = serializers.BooleanField(
@@ -51,7 +51,7 @@ class JointMasterySerializer(serializers.Serializer):
     versions_required = serializers.IntegerField(help_text="The project's mastery_versions.")
     mastered = serializers.ListField(child=serializers.CharField())
     versions = JointVersion(many=True, help_text="Measured versions, oldest first.")
-    joints = JointRow(many=True, help_text="One per skeleton keypoint, in skeleton order.")
+    joints = JointMasteryRow(many=True, help_text="One per skeleton keypoint, in skeleton order.")
 
 
 class JointMastery(APIView):
