@@ -339,6 +339,7 @@ class KeypointAgreement:
     f1: float
     mean_oks: float
     per_joint: list[float | None]
+    per_joint_count: list[int] = field(default_factory=list)  # matched pairs behind each
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -362,6 +363,7 @@ def keypoint_agreement(
     )
     matching = match_similarity(matrix, oks_threshold)
     per_joint: list[float | None] = [None] * len(sigmas)
+    per_joint_count = [0] * len(sigmas)
     if matching.pairs:
         rows = np.array([i for i, _ in matching.pairs])
         cols = np.array([j for _, j in matching.pairs])
@@ -371,6 +373,7 @@ def keypoint_agreement(
             mask = counted[:, k]
             if mask.any():
                 per_joint[k] = float(paired[mask, k].mean())
+                per_joint_count[k] = int(mask.sum())
     tp = len(matching.pairs)
     fp, fn = len(predicted) - tp, len(truth) - tp
     return KeypointAgreement(
@@ -380,6 +383,7 @@ def keypoint_agreement(
         f1=_f1_figures(tp, fp, fn)[2],
         mean_oks=float(np.mean(matching.scores)) if matching.scores else 0.0,
         per_joint=per_joint,
+        per_joint_count=per_joint_count,
     )
 
 
