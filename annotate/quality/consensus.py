@@ -275,8 +275,15 @@ def _tracked(annotators, consensus: Consensus, settings: ConsensusSettings, sigm
             groups.append({annotator: number})
             merged.append(_merged_rows({annotator: tracks[number]}, len(groups) - 1))
 
-    for g, members in enumerate(groups):
-        number = g + 1
+    # A merged track keeps the number its earliest annotator gave it (so a video's tracks
+    # stay numbered alike across its segments), or a new one when that is taken.
+    used: set[int] = set()
+    fresh = max((n for tracks in rows_of for n in tracks), default=0) + 1
+    for members in groups:
+        number = members[min(members)]
+        if number in used:
+            number, fresh = fresh, fresh + 1
+        used.add(number)
         labels = [
             (a, s.label) for a in sorted(members) for s in annotators[a] if s.track == members[a]
         ]
