@@ -4,6 +4,7 @@ agreement is stored, and exports take the merged result."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -11,9 +12,9 @@ import pytest
 from activelearn.models import LearningSettings
 from annotate.exchange.selectors import ExportFilter
 from annotate.exchange.services import export_write
-from annotate.models import Annotation, AnnotatorAgreement, TaskAgreement
+from annotate.models import Annotation, AnnotatorAgreement, Frame, TaskAgreement
 
-from .api_helpers import make_frames, make_task
+from .api_helpers import make_task
 from .queue_fixtures import client_for, make_annotators, make_tasks
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +32,9 @@ def claim(user, project) -> int:
 
 def save(user, task_id, base, payload):
     answer = client_for(user).put(
-        f"/api/tasks/{task_id}/annotation/", {"base_version": base, "payload": payload}, format="json"
+        f"/api/tasks/{task_id}/annotation/",
+        {"base_version": base, "payload": payload},
+        format="json",
     )
     assert answer.status_code == 200, answer.content
     return answer.json()["version"]
@@ -125,10 +128,10 @@ def test_k3_median_majority_and_quorum_and_export_takes_the_merged_result(projec
     assert AnnotatorAgreement.objects.filter(task=task).count() == 3
 
     # Accept it, then export: the merged box, not any annotator's.
-    review = client_for(rita).post(f"/api/tasks/{task.pk}/review/", {"decision": "accept"}, format="json")  # fmt: skip
+    review = client_for(rita).post(
+        f"/api/tasks/{task.pk}/review/", {"decision": "accept"}, format="json"
+    )
     assert review.status_code == 200, review.content
-    import io
-
     out = io.BytesIO()
     export_write(project=project, format="coco", export_filter=ExportFilter(), out=out)
     coco = json.loads(out.getvalue())
@@ -148,9 +151,6 @@ def test_single_annotator_behaviour_is_unchanged(project, alice):
 def test_video_tracks_are_matched_by_identity_and_renumbered_into_one_track(project, rita):
     LearningSettings.objects.create(project=project, annotators_per_task=2)
     task = make_task(project, frames=4)
-    frames = make_frames(task.asset, 0)
-    from annotate.models import Frame
-
     frames = [
         Frame.objects.create(asset=task.asset, index=task.frame_start + i, timestamp=i / 25,
                              image=f"f/{i}.jpg", width=640, height=480)
@@ -164,8 +164,24 @@ def test_video_tracks_are_matched_by_identity_and_renumbered_into_one_track(proj
         return {
             "tracks": [{"number": number, "label": "person"}],
             "boxes": [
-                {"frame": frames[0].pk, "label": "person", "x": x0, "y": 10, "w": 50, "h": 50, "track": number},  # fmt: skip
-                {"frame": frames[3].pk, "label": "person", "x": x0 + 30, "y": 10, "w": 50, "h": 50, "track": number},  # fmt: skip
+                {
+                    "frame": frames[0].pk,
+                    "label": "person",
+                    "x": x0,
+                    "y": 10,
+                    "w": 50,
+                    "h": 50,
+                    "track": number,
+                },  # fmt: skip
+                {
+                    "frame": frames[3].pk,
+                    "label": "person",
+                    "x": x0 + 30,
+                    "y": 10,
+                    "w": 50,
+                    "h": 50,
+                    "track": number,
+                },  # fmt: skip
             ],
         }
 
