@@ -194,3 +194,89 @@ def test_video_tracks_are_matched_by_identity_and_renumbered_into_one_track(proj
     agreement = TaskAgreement.objects.get(task=task)
     assert agreement.idsw == 0 and agreement.idf1 == 1.0 and agreement.hota > 0.8
     assert agreement.tracks[0]["members"] == {ann.username: 1, ben.username: 7}
+
+
+def test_keypoints_merge_per_joint_and_oks_uses_the_skeletons_sigmas(project):
+    names = project.keypoint_names
+    project.skeleton = {**project.skeleton, "sigmas": dict.fromkeys(names, 0.1)}
+    project.save(update_fields=["skeleton"])
+    task, (ann, ben) = k_holders(project, 2)
+
+    def skeleton(dx):
+        points = {name: [100 + 10 * i + dx, 100 + 5 * i, 2] for i, name in enumerate(names)}
+        return {"keypoints": [{"frame": None, "label": "person", "points": points}]}
+
+    submit(ann, task.pk, None, skeleton(0))
+    submit(ben, task.pk, None, skeleton(2))
+    merged = Annotation.objects.get(task=task, kind="consensus")
+    (instance,) = merged.keypoint_instances.all()
+    assert instance.points[names[0]] == [101.0, 100.0, 2]
+    agreement = TaskAgreement.objects.get(task=task)
+    assert agreement.keypoint_f1 == 1.0
+    assert 0.5 < agreement.oks < 1.0
+    assert set(agreement.per_joint) == set(names)  # jsonb keeps no key order
+    # Tighter sigmas give a lower OKS for the same two pixels.
+    loose = agreement.oks
+    project.skeleton = {**project.skeleton, "sigmas": dict.fromkeys(names, 0.05)}
+    project.save(update_fields=["skeleton"])
+    task2, (cat, dan) = k_holders_again(project)
+    submit(cat, task2.pk, None, skeleton(0))
+    submit(dan, task2.pk, None, skeleton(2))
+    assert TaskAgreement.objects.get(task=task2).oks < loose
+
+
+def k_holders_again(project):
+    (task,) = make_tasks(project, 1)
+    users = make_annotators(project, 2)
+    for user in users:
+        assert claim(user, project) == task.pk
+    return task, users
+
+
+def test_project_agreement_per_annotator_class_and_joint(project, rita, eve, alice):
+    task, (ann, ben) = k_holders(project, 2)
+    submit(ann, task.pk, None, {"boxes": [box(10), box(300, label="bicycle")]})
+    submit(ben, task.pk, None, {"boxes": [box(10)]})
+    answer = client_for(eve).get(f"/api/projects/{project.pk}/agreement/")
+    assert answer.status_code == 200, answer.content
+    data = answer.json()
+    assert data["summary"]["tasks"] == 1
+    assert data["summary"]["box_f1"] == pytest.approx(2 / 3)
+    rows = {row["username"]: row for row in data["annotators"]}
+    assert rows[ann.username]["box_f1"] == 1.0  # the lone bicycle is kept at half
+    assert rows[ben.username]["box_f1"] == pytest.approx(2 / 3)
+    classes = {row["name"]: row["box_f1"] for row in data["classes"]}
+    assert classes == {"bicycle": 0.0, "person": 1.0}
+    assert data["tasks"][0]["task"] == task.pk
+    # An annotator reads neither the project's agreement nor a task's consensus.
+    assert client_for(alice).get(f"/api/projects/{project.pk}/agreement/").status_code == 403
+    assert client_for(ben).get(f"/api/tasks/{task.pk}/consensus/").status_code == 403  # its annotator
+    assert client_for(rita).get(f"/api/tasks/{task.pk}/consensus/").status_code == 200
+
+
+def test_consensus_of_another_project_does_not_exist_for_its_outsiders(project, carol):
+    task, (ann, ben) = k_holders(project, 2)
+    submit(ann, task.pk, None, {"boxes": [box(10)]})
+    submit(ben, task.pk, None, {"boxes": [box(10)]})
+    assert client_for(carol).get(f"/api/tasks/{task.pk}/consensus/").status_code == 404
+    assert client_for(carol).get(f"/api/projects/{project.pk}/agreement/").status_code == 404
+
+
+def test_a_task_without_consensus_answers_empty(project, rita):
+    (task,) = make_tasks(project, 1)
+    body = client_for(rita).get(f"/api/tasks/{task.pk}/consensus/").json()
+    assert body["agreement"] is None and body["annotators"] == []
+
+
+def test_quality_page_for_a_reviewer_not_an_annotator(project, rita, alice):
+    from django.test import Client
+
+    reviewer = Client()
+    reviewer.force_login(rita)
+    page = reviewer.get(f"/projects/{project.pk}/quality/")
+    assert page.status_code == 200
+    assert f"/api/projects/{project.pk}/agreement/" in page.content.decode()
+    annotator = Client()
+    annotator.force_login(alice)
+    assert annotator.get(f"/projects/{project.pk}/quality/").status_code == 403
+    assert b"/quality/" in reviewer.get(f"/projects/{project.pk}/").content
