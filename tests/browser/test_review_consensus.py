@@ -1,0 +1,66 @@
+"""A reviewer compares two annotators' submissions side by side on the review page: one pane
+each plus the consensus, the box only one of them drew dashed in red; accepting accepts the
+merged version."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from activelearn.models import LearningSettings
+from annotate.models import Annotation, Review
+from annotate.queue.claim import task_claim_next
+from annotate.queue.services import task_submit
+from tests.browser.media import image_task
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def box(x, label="person"):
+    return {"frame": None, "label": label, "x": x, "y": 80, "w": 200, "h": 240}
+
+
+def test_reviewer_sees_each_annotator_side_by_side_and_accepts_the_consensus(
+    live_server, login, alice, bob, rita, project, shot
+):
+    LearningSettings.objects.create(project=project, annotators_per_task=2)
+    task = image_task(project, width=640, height=480)
+    for user, boxes in ((alice, [box(100)]), (bob, [box(104), box(400, "bicycle")])):
+        lease = task_claim_next(user=user, project=project)
+        assert lease.task.pk == task.pk
+        task_submit(task=task, user=user, payload={"boxes": boxes}, base_version=None)
+    merged = Annotation.objects.get(task=task, kind="consensus")
+
+    page = login(rita)
+    page.goto(f"{live_server.url}/tasks/{task.pk}/review/")
+    # The workspace shows the merged version: two boxes.
+    expect(page.locator("#counts")).to_have_attribute("data-boxes", "2")
+    summary = page.locator("#consensus-summary")
+    expect(summary).to_be_visible()
+    expect(summary).to_contain_text("2 annotators")
+    expect(summary).to_contain_text("1 of 2 merged shapes disputed")
+    summary.get_by_role("button", name="Compare annotators side by side").click()
+    dialog = page.locator("#consensus-dialog")
+    expect(dialog).to_be_visible()
+    panes = dialog.locator(".cs-pane")
+    expect(panes).to_have_count(3)
+    expect(panes.nth(0)).to_contain_text("alice")
+    expect(panes.nth(1)).to_contain_text("bob")
+    expect(panes.nth(2)).to_contain_text("Consensus")
+    # alice's one box agrees; bob's bicycle is his alone, dashed red in his pane and in the
+    # consensus; the matched person box is drawn agreed in all three.
+    expect(panes.nth(0).locator(".cs-shape[data-disputed='0']")).to_have_count(1)
+    expect(panes.nth(0).locator(".cs-shape[data-disputed='1']")).to_have_count(0)
+    expect(panes.nth(1).locator(".cs-shape[data-disputed='1']")).to_have_count(1)
+    expect(panes.nth(1).locator(".cs-shape[data-disputed='1'] rect")).to_have_attribute(
+        "stroke-dasharray", "6 4"
+    )
+    expect(panes.nth(2).locator(".cs-shape")).to_have_count(2)
+    expect(panes.nth(2).locator(".cs-shape[data-disputed='1']")).to_have_count(1)
+    shot(page, "side-by-side")
+    dialog.get_by_role("button", name="Close").click()
+
+    page.get_by_role("button", name="Accept").click()
+    expect(page.locator("#review-result")).to_contain_text("Accepted")
+    review = Review.objects.get(task=task)
+    assert review.annotation_id == merged.pk
