@@ -27,6 +27,11 @@ class TaskConsensusView(APIView):
         task = get_object_for(request.user, "quality.view", AnnotationTask.objects, pk=pk)
         return Response(task_consensus(task))
 
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        # A task the user cannot see is 404 for every method, also the ones this lacks.
+        get_object_for(request.user, "task.view", AnnotationTask.objects, pk=kwargs["pk"])
+        return super().http_method_not_allowed(request, *args, **kwargs)
+
 
 class ProjectAgreementView(APIView):
     """Agreement per task, per annotator (against the consensus), per class and per joint."""
@@ -37,3 +42,8 @@ class ProjectAgreementView(APIView):
     def get(self, request: Request, pk: int) -> Response:
         project = get_object_for(request.user, "quality.view", Project.objects, pk=pk)
         return Response(project_agreement(project))
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        # Another project is 404 for every method, also the ones this endpoint lacks.
+        get_object_for(request.user, "project.view", Project.objects, pk=kwargs["pk"])
+        return super().http_method_not_allowed(request, *args, **kwargs)
