@@ -64,3 +64,25 @@ def test_reviewer_sees_each_annotator_side_by_side_and_accepts_the_consensus(
     expect(page.locator("#review-result")).to_contain_text("Accepted")
     review = Review.objects.get(task=task)
     assert review.annotation_id == merged.pk
+
+
+def test_quality_page_plots_agreement_per_annotator_task_and_class(
+    live_server, login, alice, bob, rita, project, shot
+):
+    LearningSettings.objects.create(project=project, annotators_per_task=2)
+    task = image_task(project, width=640, height=480)
+    for user, boxes in ((alice, [box(100)]), (bob, [box(104), box(400, "bicycle")])):
+        task_claim_next(user=user, project=project)
+        task_submit(task=task, user=user, payload={"boxes": boxes}, base_version=None)
+
+    page = login(rita)
+    page.goto(f"{live_server.url}/projects/{project.pk}/quality/")
+    section = page.locator("#quality")
+    expect(section).to_have_attribute("data-loaded", "1")
+    expect(section.locator(".quality-summary")).to_contain_text("1 task with a consensus")
+    expect(section.locator(".quality-summary")).to_contain_text("box F1 0.67")
+    annotators = section.locator("[data-plot=annotators] rect[data-metric=box_f1]")
+    expect(annotators).to_have_count(2)
+    expect(section.locator("[data-plot=classes] text")).to_contain_text(["bicycle", "person"])
+    expect(section.locator(".quality-tasks tbody tr")).to_have_count(1)
+    shot(page, "quality")
