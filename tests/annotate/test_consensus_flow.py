@@ -248,9 +248,9 @@ def test_project_agreement_per_annotator_class_and_joint(project, rita, eve, ali
     classes = {row["name"]: row["box_f1"] for row in data["classes"]}
     assert classes == {"bicycle": 0.0, "person": 1.0}
     assert data["tasks"][0]["task"] == task.pk
-    # An annotator reads neither the project's agreement nor a task's consensus.
+    # An annotator (even the task's) reads neither the agreement nor the consensus.
     assert client_for(alice).get(f"/api/projects/{project.pk}/agreement/").status_code == 403
-    assert client_for(ben).get(f"/api/tasks/{task.pk}/consensus/").status_code == 403  # its annotator
+    assert client_for(ben).get(f"/api/tasks/{task.pk}/consensus/").status_code == 403
     assert client_for(rita).get(f"/api/tasks/{task.pk}/consensus/").status_code == 200
 
 
