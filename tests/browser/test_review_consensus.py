@@ -86,3 +86,53 @@ def test_quality_page_plots_agreement_per_annotator_task_and_class(
     expect(section.locator("[data-plot=classes] text")).to_contain_text(["bicycle", "person"])
     expect(section.locator(".quality-tasks tbody tr")).to_have_count(1)
     shot(page, "quality")
+
+
+def test_video_tracks_side_by_side_follow_the_frame_slider(
+    live_server, login, alice, bob, rita, project, shot
+):
+    from tests.browser.media import video_task
+
+    LearningSettings.objects.create(project=project, annotators_per_task=2)
+    task = video_task(project, frames=4)
+    frames = list(task.asset.frames.order_by("index"))
+
+    def track(number, x0, extra=False):
+        boxes = [
+            {"frame": frames[0].pk, "label": "person", "x": x0, "y": 40, "w": 80, "h": 120,
+             "track": number},
+            {"frame": frames[3].pk, "label": "person", "x": x0 + 90, "y": 40, "w": 80, "h": 120,
+             "track": number},
+        ]  # fmt: skip
+        tracks = [{"number": number, "label": "person"}]
+        if extra:  # a second track only this annotator drew, on the last frame
+            tracks.append({"number": number + 1, "label": "bicycle"})
+            boxes.append({"frame": frames[3].pk, "label": "bicycle", "x": 400, "y": 200,
+                          "w": 60, "h": 60, "track": number + 1})  # fmt: skip
+        return {"tracks": tracks, "boxes": boxes}
+
+    for user, payload in ((alice, track(1, 10)), (bob, track(5, 14, extra=True))):
+        task_claim_next(user=user, project=project)
+        task_submit(task=task, user=user, payload=payload, base_version=None)
+
+    page = login(rita)
+    page.goto(f"{live_server.url}/tasks/{task.pk}/review/")
+    page.locator("#consensus-summary").get_by_role(
+        "button", name="Compare annotators side by side"
+    ).click()
+    dialog = page.locator("#consensus-dialog")
+    panes = dialog.locator(".cs-pane")
+    expect(panes).to_have_count(3)
+    # Frame 0: the person track everywhere, agreed; bob's bicycle is not there yet.
+    expect(panes.nth(1).locator(".cs-shape")).to_have_count(1)
+    expect(panes.nth(1).locator(".cs-shape[data-disputed='1']")).to_have_count(0)
+    interpolated = panes.nth(2).locator(".cs-shape rect")
+    expect(interpolated).to_have_attribute("x", "12")
+    dialog.locator(".cs-frame").fill("3")
+    expect(dialog.locator(".cs-frame-label")).to_have_text("frame 3")
+    # Frame 3: bob's lone bicycle track is disputed in his pane.
+    expect(panes.nth(1).locator(".cs-shape")).to_have_count(2)
+    expect(panes.nth(1).locator(".cs-shape[data-disputed='1']")).to_have_count(1)
+    expect(panes.nth(0).locator(".cs-shape")).to_have_count(1)
+    expect(panes.nth(2).locator(".cs-shape rect").first).to_have_attribute("x", "102")
+    shot(page, "video-frame-3")
