@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('activelearn', '0012_audit_settings'),
+        ("activelearn", "0012_audit_settings"),
         ('annotate', '0013_skeleton_sigmas'),
     ]
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("annotate", "0010_audit"),
+        ("annotate", "0013_skeleton_sigmas"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
