@@ -17,12 +17,11 @@ MAX_ATTRIBUTES = 30
 MAX_NAME = 64
 MAX_TEXT = 1000
 MAX_VALUES = 100
+FIELDS = frozenset({"name", "input", "mutable", "default", "values", "min", "max", "step"})
 
 
 def _is_number(value: object) -> bool:
-    return (
-        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    )
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def schema_problems(schema: object) -> list[str]:
@@ -38,7 +37,9 @@ def schema_problems(schema: object) -> list[str]:
         if not isinstance(spec, dict):
             problems.append(f"{where} must be an object.")
             continue
-        unknown = sorted(set(spec) - {"name", "input", "mutable", "default", "values", "min", "max", "step"})
+        unknown = sorted(
+            set(spec) - {"name", "input", "mutable", "default", "values", "min", "max", "step"}
+        )
         if unknown:
             problems.append(f"{where}: unknown field(s) {', '.join(unknown)}.")
         name = spec.get("name")
