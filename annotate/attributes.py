@@ -17,6 +17,7 @@ MAX_ATTRIBUTES = 30
 MAX_NAME = 64
 MAX_TEXT = 1000
 MAX_VALUES = 100
+RESERVED = frozenset({"occluded", "track_id", "keyframe", "rotation"})
 FIELDS = frozenset({"name", "input", "mutable", "default", "values", "min", "max", "step"})
 
 
@@ -49,8 +50,11 @@ def schema_problems(schema: object) -> list[str]:
         where = f"Attribute '{name}'"
         if name in seen:
             problems.append(f"{where} is declared twice.")
-        if name == "occluded":
-            problems.append(f"{where}: 'occluded' is every shape's own flag, not an attribute.")
+        if name in RESERVED:
+            problems.append(
+                f"{where}: the name is taken by the formats (CVAT and COCO write "
+                f"{', '.join(sorted(RESERVED))} beside the attributes)."
+            )
         seen.add(name)
         kind = spec.get("input")
         if kind not in INPUTS:

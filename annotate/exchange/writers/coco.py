@@ -2,8 +2,10 @@
 
 Video frames are images of their own with video_id, video_name and frame_index, and every
 annotation of a tracked object carries a track_id (PoseTrack-style), so keypoint tracks keep
-their 3-state visibility. Images go to the output while annotations are spooled to a temporary
-file and appended after, so neither list is ever held in memory.
+their 3-state visibility. Each annotation has an "attributes" object as CVAT writes it
+(occluded, track_id and the class's attribute values). Images go to the output while
+annotations are spooled to a temporary file and appended after, so neither list is ever held
+in memory.
 """
 
 from __future__ import annotations
@@ -121,6 +123,10 @@ def write_coco(
                         record["num_keypoints"] = labeled_count(flat)
                     if shape.track is not None:
                         record["track_id"] = shape.track
+                    # As CVAT writes it: the occluded flag with the class's attributes.
+                    record["attributes"] = {"occluded": bool(shape.occluded), **shape.attributes}
+                    if shape.track is not None:
+                        record["attributes"]["track_id"] = shape.track
                     spool.write((b"" if annotation_id == 1 else b",\n") + _dump(record))
             tasks_done += 1
             yield tasks_done
