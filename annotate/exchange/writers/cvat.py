@@ -23,7 +23,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from django.db.models import QuerySet
 
-from annotate.attributes import as_text, default_value
+from annotate.attributes import as_text, complete, default_value
 from annotate.models import Project
 from annotate.track_shapes import track_frames
 
@@ -66,10 +66,12 @@ def _attribute_specs(schema: list[dict]) -> str:
     return f"<attributes>{''.join(parts)}</attributes>"
 
 
-def _attribute_values(row) -> str:
+def _attribute_values(row, schemas: dict[int, list]) -> str:
+    """Every attribute of the shape's class (its default where the shape has none)."""
+    values = complete(schemas.get(row.label_class_id) or [], row.attributes or {})
     return "".join(
         f"<attribute name={quoteattr(name)}>{escape(as_text(value))}</attribute>"
-        for name, value in (row.attributes or {}).items()
+        for name, value in values.items()
     )
 
 
@@ -101,16 +103,23 @@ def _meta(project: Project, asset: AssetInfo, names: list[str]) -> str:
     )
 
 
-def _box(index: int, row, keyframe: bool, outside: bool = False) -> str:
+def _box(schemas: dict[int, list]):
+    def write(index: int, row, keyframe: bool, outside: bool = False) -> str:
+        return _box_text(index, row, keyframe, outside, schemas)
+
+    return write
+
+
+def _box_text(index: int, row, keyframe: bool, outside: bool, schemas: dict) -> str:
     x, y, w, h = row.x, row.y, row.w, row.h
     return (
         f'<box frame="{index}" keyframe="{int(keyframe)}" outside="{int(outside)}" '
         f'occluded="{int(row.occluded)}" xtl="{_f(x)}" ytl="{_f(y)}" xbr="{_f(x + w)}" '
-        f'ybr="{_f(y + h)}" z_order="0">{_attribute_values(row)}</box>\n'
+        f'ybr="{_f(y + h)}" z_order="0">{_attribute_values(row, schemas)}</box>\n'
     )
 
 
-def _skeleton(names: list[str]):
+def _skeleton(names: list[str], schemas: dict[int, list]):
     def write(index: int, row, keyframe: bool, outside: bool = False) -> str:
         parts = [
             f'<skeleton frame="{index}" keyframe="{int(keyframe)}" outside="{int(outside)}" '
@@ -124,7 +133,7 @@ def _skeleton(names: list[str]):
                 f'outside="{int(v == 0 or outside)}" occluded="{int(v == 1)}" '
                 f'points="{_f(point[0])},{_f(point[1])}"></points>'
             )
-        parts.append(_attribute_values(row))
+        parts.append(_attribute_values(row, schemas))
         parts.append("</skeleton>\n")
         return "".join(parts)
 
@@ -186,6 +195,7 @@ def write_cvat(
     names = export_keypoint_names(project)
     classes = label_classes(project)
     box_label = {c.id: c.name for c in classes}
+    schemas = {c.id: c.attributes or [] for c in classes}
     skeleton_label = {c.id: f"{c.name}_skeleton" for c in classes}
     done = 0
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -195,9 +205,9 @@ def write_cvat(
                 xml.write(b'<?xml version="1.0" encoding="utf-8"?>\n<annotations>\n')
                 xml.write(b"<version>1.1</version>\n")
                 xml.write(_meta(project, asset, names).encode())
-                kinds = [(False, _box, box_label)]
+                kinds = [(False, _box(schemas), box_label)]
                 if names:
-                    kinds.append((True, _skeleton(names), skeleton_label))
+                    kinds.append((True, _skeleton(names, schemas), skeleton_label))
                 next_id = 0
                 for skeletons, write, label_of in kinds:
                     keyframes = iter_track_keyframes(
