@@ -420,7 +420,11 @@ def import_file(
         records = list(READERS[format](stream))
     except FileRejected as rejected:
         raise ImportRefused(str(rejected)) from None
+    if on_progress:
+        on_progress(0.05)  # a heartbeat: decoding missing frames may take a while
     result.frames_decoded = _decode_missing_frames(records, resolver)
+    if on_progress:
+        on_progress(0.1)
     for record in records:
         if isinstance(record, RecordError):
             result.records_total += 1

@@ -278,3 +278,20 @@ def test_coco_attributes_are_imported_and_an_unknown_one_is_reported(project):
     assert stored.occluded is True
     assert stored.attributes["pose"] == "standing"
     assert [(w["record"], w["kind"]) for w in result.warnings] == [("annotation id 3", "attribute")]
+
+
+def test_the_admin_edits_a_class_s_attributes_and_refuses_a_bad_schema(client, project, pat):
+    client.force_login(pat)
+    person = project.label_classes.get(name="person")
+    url = f"/admin/annotate/labelclass/{person.pk}/change/"
+    form = {"project": project.pk, "name": "person", "color": "#e6194b", "hotkey": "1",
+            "order": 0, "is_active": "on"}  # fmt: skip
+
+    bad = client.post(url, {**form, "attributes": '[{"name": "pose", "input": "select"}]'})
+
+    assert bad.status_code == 200
+    assert "a select needs 1 to 100 different, non-empty values" in bad.content.decode()
+    good = client.post(url, {**form, "attributes": json.dumps(SCHEMA)})
+    assert good.status_code == 302
+    person.refresh_from_db()
+    assert person.attributes == SCHEMA
