@@ -35,23 +35,46 @@ export function exportRow(job, labels) {
   );
 }
 
+function recordTable(items, why) {
+  return h(
+    "table",
+    { class: "table import-errors" },
+    h("thead", {}, h("tr", {}, h("th", {}, "Record"), h("th", {}, why))),
+    h("tbody", {}, ...items.map((e) => h("tr", {}, h("td", {}, h("code", {}, String(e.record ?? ""))), h("td", {}, String(e.message ?? ""))))),
+  );
+}
+
 function report(job) {
   const errors = job.errors ?? [];
-  if (!errors.length) {
+  const warnings = job.warnings ?? [];
+  if (!errors.length && !warnings.length) {
     if (job.state === "done") return h("span", { class: "small" }, `${job.tasks_written} tasks written, no record refused.`);
     return h("span", { class: "muted small" }, "—");
   }
-  return h(
-    "details",
-    { class: "report", open: errors.length <= 5 },
-    h("summary", {}, `${errors.length} record${errors.length === 1 ? "" : "s"} refused`),
-    h(
-      "table",
-      { class: "table import-errors" },
-      h("thead", {}, h("tr", {}, h("th", {}, "Record"), h("th", {}, "Why"))),
-      h("tbody", {}, ...errors.map((e) => h("tr", {}, h("td", {}, h("code", {}, String(e.record ?? ""))), h("td", {}, String(e.message ?? ""))))),
-    ),
-  );
+  // What was not imported (or only in part), by kind, before the records one by one.
+  const summary = (job.summary ?? []).map((line) => h("li", { dataset: { kind: line.kind } }, line.message));
+  const parts = [h("ul", { class: "import-summary small" }, ...summary)];
+  if (errors.length) {
+    parts.push(
+      h(
+        "details",
+        { class: "report", open: errors.length <= 5 },
+        h("summary", {}, `${errors.length} record${errors.length === 1 ? "" : "s"} refused`),
+        recordTable(errors, "Why"),
+      ),
+    );
+  }
+  if (warnings.length) {
+    parts.push(
+      h(
+        "details",
+        { class: "report warnings", open: warnings.length <= 5 },
+        h("summary", {}, `${warnings.length} record${warnings.length === 1 ? "" : "s"} imported in part`),
+        recordTable(warnings, "Not kept"),
+      ),
+    );
+  }
+  return h("div", {}, ...parts);
 }
 
 export function importRow(job, labels) {

@@ -87,6 +87,9 @@ def test_an_import_shows_each_refused_record(
     expect(report).to_have_count(1)
     expect(report.first).to_contain_text("annotation id 2")
     expect(report.first).to_contain_text("Category 'dog' is not in the project's schema.")
+    expect(row.locator(".import-summary li")).to_have_text(
+        "1 record(s) not imported: invalid records."
+    )
     assert not [m for m in page.console_messages if m.startswith("pageerror")]
     shot(page, "import-report")
     ARTIFACTS.mkdir(exist_ok=True)
