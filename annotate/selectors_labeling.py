@@ -99,6 +99,8 @@ def annotation_data(annotation: Annotation | None) -> dict:
                     "source": k.source,
                     "confidence": k.confidence,
                     "points": k.points,
+                    "point_sources": k.point_sources,
+                    "point_confidence": k.point_confidence,
                 }
                 for k in instances
             ],

@@ -186,22 +186,30 @@ def shapes_of_step(
         rows.append(("boxes", {**base, **box, "confidence": rounded(confidence)}))
     if track.visibility:
         points = {}
-        confidences = []
+        confidences: dict[str, float] = {}
         for name, (x, y) in step.points.items():
+            # Each point keeps its own confidence (from its forward-backward error), so the
+            # labeling page pre-fills the sure ones and asks for the others.
             confidence = min(track.start_confidence, step.point_confidence[name])
             inside = 0 <= x <= frame.width and 0 <= y <= frame.height
             if not inside or (stop_mode and confidence < threshold):
                 tracker.drop_point(step.key, name)  # from here on, not labeled
                 continue
             points[name] = [round(x, 2), round(y, 2), track.visibility[name]]
-            confidences.append(confidence)
+            confidences[name] = rounded(confidence)
         if points:
-            skeleton_confidence = sum(confidences) / len(confidences)
-            below = below or min(confidences) < threshold
+            skeleton_confidence = sum(confidences.values()) / len(confidences)
+            below = below or min(confidences.values()) < threshold
             rows.append(
                 (
                     "keypoints",
-                    {**base, "points": points, "confidence": rounded(skeleton_confidence)},
+                    {
+                        **base,
+                        "points": points,
+                        "confidence": rounded(skeleton_confidence),
+                        "point_sources": dict.fromkeys(points, ShapeSource.PROPAGATION),
+                        "point_confidence": confidences,
+                    },
                 )
             )
         elif not track.has_box:
@@ -216,7 +224,7 @@ def outside_rows(rows: list[tuple[str, dict]], frame: Frame) -> list[tuple[str, 
     for kind, shape in rows:
         gone = {**shape, "frame": frame.pk, "outside": True}
         if kind == "keypoints":
-            gone["points"] = {}
+            gone.update(points={}, point_sources={}, point_confidence={})
         out.append((kind, gone))
     return out
 

@@ -4,6 +4,7 @@ budgets, deleting an asset. Callers check permissions; these functions keep rows
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.files.storage import default_storage
@@ -30,6 +31,8 @@ BUDGET_FIELDS = (
     "task_limit",
     "cost_per_image",
     "cost_per_video_frame",
+    "cost_per_point",
+    "cost_per_box",
     "label_share",
     "review_share",
     "review_cost_factor",
@@ -55,6 +58,19 @@ def project_create(*, created_by, **fields: Any) -> Project:
         Membership.objects.create(project=project, user=created_by, role=Membership.Role.MANAGER)
     Budget.objects.create(project=project)
     return project
+
+
+def project_mastered_keypoints_set(*, project: Project, names: Iterable[str]) -> list[str]:
+    """Record the joints the active model has mastered (the learning loop calls this when it
+    measures them): their predicted points are pre-filled on the labeling page whatever their
+    confidence. Kept in skeleton order; names the skeleton lacks are left out. Returns the
+    stored list."""
+    wanted = set(names)
+    mastered = [name for name in project.keypoint_names if name in wanted]
+    if mastered != project.mastered_keypoints:
+        project.mastered_keypoints = mastered
+        project.save(update_fields=["mastered_keypoints"])
+    return mastered
 
 
 def project_update(*, project: Project, **fields: Any) -> Project:
