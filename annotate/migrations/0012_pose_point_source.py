@@ -51,10 +51,12 @@ class Migration(migrations.Migration):
             name='point_sources',
             field=models.JSONField(blank=True, default=dict),
         ),
+        # The same field as mastery's migration (0013_skeleton_sigmas): keep only one of the
+        # two AddField operations when both branches are merged.
         migrations.AddField(
             model_name='project',
             name='mastered_keypoints',
-            field=models.JSONField(blank=True, default=list, help_text='Keypoint names the active model has mastered: their predicted points are pre-filled whatever their confidence. Set by the learning loop (annotate.services.projects.project_mastered_keypoints_set).'),
+            field=models.JSONField(blank=True, default=list, editable=False),
         ),
         migrations.AddConstraint(
             model_name='budget',

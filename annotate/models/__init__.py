@@ -56,6 +56,10 @@ class Project(models.Model):
         blank=True,
         help_text='{"keypoints": [names in order], "edges": [[name, name], ...]}',
     )
+    # Keypoint names whose model error stayed under the mastery threshold for the last
+    # versions: pre-filled, no longer asked. Written by the loop (activelearn) through
+    # annotate.services.projects.project_mastered_keypoints_set, never by hand.
+    mastered_keypoints = models.JSONField(default=list, blank=True, editable=False)
     box_enabled = models.BooleanField("boxes", default=True)
     keypoints_enabled = models.BooleanField("keypoints", default=False)
     tracks_enabled = models.BooleanField("video tracks", default=False)
@@ -81,13 +85,6 @@ class Project(models.Model):
         max_length=4,
         choices=PropagationBelow.choices,
         default=PropagationBelow.FLAG,
-    )
-    mastered_keypoints = models.JSONField(
-        default=list,
-        blank=True,
-        help_text="Keypoint names the active model has mastered: their predicted points are "
-        "pre-filled whatever their confidence. Set by the learning loop "
-        "(annotate.services.projects.project_mastered_keypoints_set).",
     )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"

@@ -4,7 +4,6 @@ budgets, deleting an asset. Callers check permissions; these functions keep rows
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from django.core.files.storage import default_storage
@@ -60,24 +59,26 @@ def project_create(*, created_by, **fields: Any) -> Project:
     return project
 
 
-def project_mastered_keypoints_set(*, project: Project, names: Iterable[str]) -> list[str]:
-    """Record the joints the active model has mastered (the learning loop calls this when it
-    measures them): their predicted points are pre-filled on the labeling page whatever their
-    confidence. Kept in skeleton order; names the skeleton lacks are left out. Returns the
-    stored list."""
-    wanted = set(names)
-    mastered = [name for name in project.keypoint_names if name in wanted]
-    if mastered != project.mastered_keypoints:
-        project.mastered_keypoints = mastered
-        project.save(update_fields=["mastered_keypoints"])
-    return mastered
-
-
 def project_update(*, project: Project, **fields: Any) -> Project:
     _assign(project, fields, PROJECT_FIELDS)
     project.full_clean()
     project.save()
     return project
+
+
+def project_mastered_keypoints_set(*, project: Project, names: list[str]) -> bool:
+    """Record which keypoints the model has mastered (pre-filled, no longer asked); names
+    outside the skeleton are dropped, the rest kept in skeleton order. Returns whether it
+    changed. The loop calls this after measuring a version; nobody edits it by hand."""
+    wanted = set(names)
+    mastered = [name for name in project.keypoint_names if name in wanted]
+    changed = (
+        Project.objects.filter(pk=project.pk)
+        .exclude(mastered_keypoints=mastered)
+        .update(mastered_keypoints=mastered)
+    )
+    project.mastered_keypoints = mastered
+    return bool(changed)
 
 
 def label_class_create(*, project: Project, **fields: Any) -> LabelClass:

@@ -147,11 +147,12 @@ def test_a_submission_is_charged_per_point_placed_and_shows_the_saving(project, 
 
 
 def test_the_mastered_joints_are_kept_in_skeleton_order_and_unknown_names_left_out(project):
-    stored = project_mastered_keypoints_set(
-        project=project, names={"right_hip", "left_shoulder", "tail"}
+    assert project_mastered_keypoints_set(
+        project=project, names=["right_hip", "left_shoulder", "tail"]
     )
     project.refresh_from_db()
-    assert stored == project.mastered_keypoints == ["left_shoulder", "right_hip"]
+    assert project.mastered_keypoints == ["left_shoulder", "right_hip"]
+    assert not project_mastered_keypoints_set(project=project, names=["left_shoulder", "right_hip"])
 
 
 def test_the_coco_export_names_who_set_each_point(project, task, alice):
