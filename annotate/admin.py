@@ -53,7 +53,13 @@ def _spent_text(spend, currency: str) -> str:
     tasks = f"{spend.tasks_spent}" + (
         f" / {spend.task_limit} tasks" if spend.task_limit is not None else " tasks"
     )
-    return f"{money} {currency}; {tasks}"
+    saved = ""
+    if spend.points_prefilled or spend.boxes_prefilled:
+        saved = (
+            f"; partial labeling saved {_money(spend.money_saved)} {currency} "
+            f"({spend.points_prefilled} points pre-filled, {spend.points_by_hand} by hand)"
+        )
+    return f"{money} {currency}; {tasks}{saved}"
 
 
 class ManagedProjectsMixin:

@@ -4,7 +4,10 @@ each needs, so that pages, the API and the admin never run a query per row.
 Money spent is derived here from the state of tasks, never typed in:
 label phase  = tasks that were labeled (submitted, in review, accepted, rejected) at the
                budget's cost per image or per video frame (annotate.models.task_cost_expression);
+               plus each point and box a person placed in them at the budget's price per point
+               and per box (annotate.models.work_cost_expression; pre-filled ones are free);
 review phase = tasks that were reviewed (accepted, rejected) at that cost x review_cost_factor.
+What pre-filling saved is the pre-filled points and boxes at those prices.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from .models import (
     Project,
     Track,
     task_cost_expression,
+    work_cost_expression,
+    work_saved_expression,
 )
 from .permissions import visible
 
@@ -63,21 +68,36 @@ def spent_on_review(prefix: str = "") -> Q:
     )
 
 
-def _spend_aggregates(prefix: str, cost_per_image, cost_per_video_frame, review_factor) -> dict:
+def _spend_aggregates(
+    prefix: str, cost_per_image, cost_per_video_frame, review_factor, cost_per_point, cost_per_box
+) -> dict:
     """Aggregates of label and review spend over tasks reached through `prefix`
     ("" from AnnotationTask, "tasks__" from Project). The cost arguments are expressions:
     values of one budget, or F() paths to the budget row joined in."""
     cost = task_cost_expression(prefix, cost_per_image, cost_per_video_frame)
+    work = work_cost_expression(prefix, cost_per_point, cost_per_box)
+    saved = work_saved_expression(prefix, cost_per_point, cost_per_box)
     labeled = spent_on_labeling(prefix)
     reviewed = spent_on_review(prefix)
     return {
         "label_tasks": Count(f"{prefix}id", filter=labeled),
-        "label_money": Coalesce(Sum(cost, filter=labeled), Value(ZERO), output_field=MONEY),
+        "label_money": Coalesce(
+            Sum(cost + work, filter=labeled, output_field=MONEY), Value(ZERO), output_field=MONEY
+        ),
         "review_tasks": Count(f"{prefix}id", filter=reviewed),
         "review_money": Coalesce(
             Sum(cost * review_factor, filter=reviewed, output_field=MONEY),
             Value(ZERO),
             output_field=MONEY,
+        ),
+        "work_points_by_hand": Coalesce(Sum(f"{prefix}points_by_hand", filter=labeled), Value(0)),
+        "work_points_prefilled": Coalesce(
+            Sum(f"{prefix}points_prefilled", filter=labeled), Value(0)
+        ),
+        "work_boxes_by_hand": Coalesce(Sum(f"{prefix}boxes_by_hand", filter=labeled), Value(0)),
+        "work_boxes_prefilled": Coalesce(Sum(f"{prefix}boxes_prefilled", filter=labeled), Value(0)),
+        "work_money_saved": Coalesce(
+            Sum(saved, filter=labeled, output_field=MONEY), Value(ZERO), output_field=MONEY
         ),
     }
 
@@ -100,6 +120,13 @@ class BudgetSpend:
     task_limit: int | None
     tasks_left: int | None
     over_budget: bool
+    # The work in the labeled tasks: placed by a person (charged per point and per box) or
+    # pre-filled by a model or propagation, and what the pre-filled ones would have cost.
+    points_by_hand: int = 0
+    points_prefilled: int = 0
+    boxes_by_hand: int = 0
+    boxes_prefilled: int = 0
+    money_saved: Decimal = ZERO
 
 
 def budget_of(project: Project) -> Budget:
@@ -117,6 +144,8 @@ def budget_spent(project: Project, budget: Budget | None = None) -> BudgetSpend:
             Value(budget.cost_per_image, output_field=MONEY),
             Value(budget.cost_per_video_frame, output_field=MONEY),
             Value(budget.review_cost_factor, output_field=MONEY),
+            Value(budget.cost_per_point, output_field=MONEY),
+            Value(budget.cost_per_box, output_field=MONEY),
         )
     )
     return _spend(budget, totals)
@@ -149,6 +178,11 @@ def _spend(budget: Budget, totals: dict) -> BudgetSpend:
         tasks_left=tasks_left,
         over_budget=(money_left is not None and money_left < 0)
         or (tasks_left is not None and tasks_left < 0),
+        points_by_hand=totals.get("work_points_by_hand") or 0,
+        points_prefilled=totals.get("work_points_prefilled") or 0,
+        boxes_by_hand=totals.get("work_boxes_by_hand") or 0,
+        boxes_prefilled=totals.get("work_boxes_prefilled") or 0,
+        money_saved=Decimal(totals.get("work_money_saved") or 0),
     )
 
 
@@ -161,6 +195,8 @@ def project_stats(projects: QuerySet[Project]) -> QuerySet[Project]:
         F("budget__cost_per_image"),
         F("budget__cost_per_video_frame"),
         F("budget__review_cost_factor"),
+        F("budget__cost_per_point"),
+        F("budget__cost_per_box"),
     )
     return (
         projects.select_related("budget")
@@ -184,6 +220,11 @@ def budget_spent_from_stats(project: Project) -> BudgetSpend | None:
             "label_money": project.label_money,
             "review_tasks": project.review_tasks,
             "review_money": project.review_money,
+            "work_points_by_hand": project.work_points_by_hand,
+            "work_points_prefilled": project.work_points_prefilled,
+            "work_boxes_by_hand": project.work_boxes_by_hand,
+            "work_boxes_prefilled": project.work_boxes_prefilled,
+            "work_money_saved": project.work_money_saved,
         },
     )
 

@@ -11,8 +11,8 @@ from decimal import Decimal
 from django.db.models import Count, DateTimeField, Max, Min, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, Trunc
 
-from .models import MONEY, AnnotationTask, Project, task_cost_expression
-from .selectors import ZERO, budget_of, spent_on_labeling, spent_on_review
+from .models import MONEY, AnnotationTask, Project, task_cost_expression, work_cost_expression
+from .selectors import ZERO, budget_of, budget_spent, spent_on_labeling, spent_on_review
 
 # Coarsest first is never needed: the finest bucket that keeps the plot under MAX_POINTS.
 BUCKETS: tuple[tuple[str, int], ...] = (
@@ -38,6 +38,10 @@ class Burndown:
     task_limit: int | None
     bucket: str  # the time step the points were summed over
     points: list[BurndownPoint] = field(default_factory=list)
+    # Partial labeling: points placed by hand and pre-filled, and what pre-filling saved.
+    points_by_hand: int = 0
+    points_prefilled: int = 0
+    money_saved: Decimal = ZERO
 
     @property
     def money_spent(self) -> Decimal:
@@ -80,6 +84,11 @@ def budget_burndown(*, project: Project) -> Burndown:
         Value(budget.cost_per_image, output_field=MONEY),
         Value(budget.cost_per_video_frame, output_field=MONEY),
     )
+    work = work_cost_expression(
+        "",
+        Value(budget.cost_per_point, output_field=MONEY),
+        Value(budget.cost_per_box, output_field=MONEY),
+    )
     review_factor = Value(budget.review_cost_factor, output_field=MONEY)
     labeled, reviewed = _events(project)
 
@@ -93,7 +102,7 @@ def budget_burndown(*, project: Project) -> Burndown:
         labeled.annotate(bucket=Trunc("at", kind))
         .order_by()
         .values("bucket")
-        .annotate(money=Sum(cost, output_field=MONEY), tasks=Count("id"))
+        .annotate(money=Sum(cost + work, output_field=MONEY), tasks=Count("id"))
     )
     for row in label_rows:
         step = steps.setdefault(row["bucket"], [ZERO, 0])
@@ -117,7 +126,11 @@ def budget_burndown(*, project: Project) -> Burndown:
         money += steps[at][0]
         tasks += steps[at][1]
         points.append(BurndownPoint(at=at, money_spent=money, tasks_spent=tasks))
+    spend = budget_spent(project, budget)
     return Burndown(
+        points_by_hand=spend.points_by_hand,
+        points_prefilled=spend.points_prefilled,
+        money_saved=spend.money_saved,
         currency=budget.currency,
         money_limit=budget.money_limit,
         task_limit=budget.task_limit,

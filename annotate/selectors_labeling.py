@@ -103,6 +103,8 @@ def annotation_data(annotation: Annotation | None) -> dict:
                     "occluded": k.occluded,
                     "attributes": k.attributes,
                     "points": k.points,
+                    "point_sources": k.point_sources,
+                    "point_confidence": k.point_confidence,
                 }
                 for k in instances
             ],

@@ -166,10 +166,52 @@ class PushErrorRow(serializers.Serializer):
     file_name = serializers.JSONField(required=False)
 
 
+class PushedKeypoint(serializers.Serializer):
+    """One predicted point; the row may give it as [x, y, confidence] instead."""
+
+    x = serializers.FloatField(help_text="Pixels from the left edge.")
+    y = serializers.FloatField(help_text="Pixels from the top edge.")
+    confidence = serializers.FloatField(
+        min_value=0,
+        max_value=1,
+        help_text="The model's confidence in this point, 0 to 1 (a row outside that range "
+        "is refused). Points at or above the project's threshold are pre-filled.",
+    )
+
+
+class PushedKeypointInstance(serializers.Serializer):
+    label = serializers.CharField(required=False, help_text="Class; default the first one.")
+    score = serializers.FloatField(min_value=0, max_value=1, required=False)
+    points = serializers.DictField(
+        child=PushedKeypoint(),
+        help_text='Keypoint name -> {"x", "y", "confidence"} or [x, y, confidence].',
+    )
+    track = serializers.IntegerField(min_value=1, required=False)
+
+
+class PredictionPushRow(serializers.Serializer):
+    """One asset's predictions (see activelearn.predictions.push for every field)."""
+
+    asset = serializers.IntegerField(required=False)
+    external_key = serializers.CharField(required=False)
+    file_name = serializers.CharField(required=False)
+    model_version = serializers.CharField(required=False)
+    probs = serializers.ListField(child=serializers.FloatField(), required=False)
+    boxes = serializers.ListField(child=serializers.DictField(), required=False)
+    keypoints = PushedKeypointInstance(many=True, required=False)
+    embedding = serializers.ListField(child=serializers.FloatField(), required=False)
+    score = serializers.FloatField(required=False)
+    frames = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text='A video: [{"frame": index, "boxes": [...], "keypoints": [...]}, ...].',
+    )
+
+
 class PredictionPushInput(serializers.Serializer):
     """application/json: this object or a bare list of rows; JSON Lines: one row a line."""
 
-    predictions = serializers.ListField(child=serializers.DictField())
+    predictions = PredictionPushRow(many=True)
     model_version = serializers.CharField(
         required=False, help_text="The version for rows that do not name one."
     )

@@ -43,10 +43,23 @@ class SuggestedKeypoints(serializers.Serializer):
     frame = serializers.IntegerField(allow_null=True, help_text="null on an image task.")
     label = serializers.CharField()
     points = serializers.DictField(child=_point(), help_text="Keypoint name -> [x, y, visibility].")
-    point_confidence = serializers.DictField(child=serializers.FloatField())
     source = serializers.CharField(help_text='Always "model".')
     confidence = serializers.FloatField()
-    # On accepted instances: the points below their threshold, left out of `points`.
+    point_confidence = serializers.DictField(
+        child=serializers.FloatField(),
+        help_text="Keypoint name -> the model's confidence in that point (0..1), for every "
+        "predicted point, placed or not.",
+    )
+    # On accepted instances: the pre-filled points' source, those pre-filled because the
+    # model mastered their joint, and the points below their threshold, left out of `points`.
+    point_sources = serializers.DictField(
+        child=serializers.CharField(), required=False, help_text='Pre-filled name -> "model".'
+    )
+    mastered = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Pre-filled though below the threshold: the model mastered these joints.",
+    )
     uncertain = serializers.ListField(child=serializers.CharField(), required=False)
     uncertain_points = serializers.DictField(child=_point(), required=False)
     track = serializers.IntegerField(

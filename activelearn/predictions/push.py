@@ -10,6 +10,8 @@ One row (a JSON object, or one line of JSON Lines):
      "probs": [0.7, 0.3],                    # one per project class, in class order
      "boxes": [{"x", "y", "w", "h", "score", "label", "class_probs": [...], "track": 3}],
      "keypoints": [{"label", "score", "points": {"nose": [x, y, confidence]}, "track": 3}],
+                                             # a point may also be {"x", "y", "confidence"};
+                                             # confidence (0..1) is per keypoint
      "embedding": [0.1, ...],
      "score": 0.42}                          # a ready informativeness score
 
@@ -238,8 +240,12 @@ def _instance(item: object, n: int, ctx: _Context) -> dict:
     for name, value in item["points"].items():
         if name not in ctx.keypoints:
             raise RowError(f"keypoint instance {n} has the unknown keypoint name {name!r}")
+        if isinstance(value, dict) and set(value) == {"x", "y", "confidence"}:
+            value = [value["x"], value["y"], value["confidence"]]
         if not isinstance(value, list) or len(value) != 3:
-            raise RowError(f"keypoint {name!r} must be [x, y, confidence]")
+            raise RowError(
+                f'keypoint {name!r} must be [x, y, confidence] or {{"x", "y", "confidence"}}'
+            )
         px = _number(value[0], f"keypoint {name!r} x")
         py = _number(value[1], f"keypoint {name!r} y")
         confidence = _unit_interval(value[2], f"keypoint {name!r} confidence")

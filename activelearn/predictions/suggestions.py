@@ -14,7 +14,7 @@ activelearn.predictions.imports write it); `task_suggestions` is the one read th
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from activelearn.inference.linking import LinkedFrame, link_frames
 from activelearn.models import LearningSettings, ModelVersion, Prediction
@@ -233,14 +233,17 @@ def shape_tracks(shapes: list[dict]) -> list[dict]:
 
 
 def shapes_split(
-    shapes: list[dict], thresholds: Mapping[str, float]
+    shapes: list[dict], thresholds: Mapping[str, float], mastered: Collection[str] = ()
 ) -> tuple[list[dict], list[dict]]:
     """(accepted, suggestions). A box is accepted when its confidence reaches its class's
-    threshold. A skeleton is accepted when at least one point reaches its keypoint name's
-    threshold (falling back to the class's, then "*"): its confident points are placed and the
+    threshold. A skeleton is accepted when at least one point is sure: its confidence reaches
+    its keypoint name's threshold (falling back to the class's, then "*"), or its joint is
+    one the model has `mastered` (Project.mastered_keypoints). Its sure points are pre-filled
+    (`point_sources` "model"; those sure by mastery alone listed in `mastered`) and the
     others are left unlabeled ([0, 0, 0]) and listed in `uncertain` with their predicted
-    positions in `uncertain_points`, for a person to place. A skeleton with no confident point
+    positions in `uncertain_points`, for a person to place. A skeleton with no sure point
     is a suggestion as a whole."""
+    mastered = set(mastered)
     accepted: list[dict] = []
     suggestions: list[dict] = []
     for shape in shapes:
@@ -248,10 +251,16 @@ def shapes_split(
             threshold = threshold_for(shape["label"], thresholds)
             (accepted if _accepted(shape["confidence"], threshold) else suggestions).append(shape)
             continue
-        confident, uncertain = [], []
+        confident, uncertain, by_mastery = [], [], []
         for name, confidence in shape["point_confidence"].items():
             threshold = threshold_for(name, thresholds, shape["label"])
-            (confident if _accepted(confidence, threshold) else uncertain).append(name)
+            if _accepted(confidence, threshold):
+                confident.append(name)
+            elif name in mastered:
+                confident.append(name)
+                by_mastery.append(name)
+            else:
+                uncertain.append(name)
         if not confident:
             suggestions.append(shape)
             continue
@@ -263,6 +272,8 @@ def shapes_split(
             {
                 **shape,
                 "points": placed,
+                "point_sources": dict.fromkeys(confident, "model"),
+                "mastered": by_mastery,
                 "uncertain": uncertain,
                 "uncertain_points": {name: shape["points"][name] for name in uncertain},
             }
@@ -322,7 +333,11 @@ def task_suggestions(*, task: AnnotationTask) -> dict:
     shapes = [shape for shape in shapes if shape["label"] in active]
     learning = LearningSettings.objects.filter(project=project).first()
     thresholds = learning.auto_accept_thresholds if learning else {}
-    accepted, suggestions = shapes_split(shapes, thresholds if isinstance(thresholds, dict) else {})
+    accepted, suggestions = shapes_split(
+        shapes,
+        thresholds if isinstance(thresholds, dict) else {},
+        mastered=project.mastered_keypoints if isinstance(project.mastered_keypoints, list) else (),
+    )
     return {
         "model_version": version.name,
         "accepted": accepted,

@@ -30,6 +30,16 @@ class BurndownSerializer(serializers.Serializer):
     money_spent = serializers.DecimalField(max_digits=18, decimal_places=4)
     tasks_spent = serializers.IntegerField()
     points = BurndownPointSerializer(many=True)
+    points_by_hand = serializers.IntegerField(help_text="Keypoints placed by a person so far.")
+    points_prefilled = serializers.IntegerField(
+        help_text="Keypoints pre-filled by the model or propagation and kept (not charged)."
+    )
+    money_saved = serializers.DecimalField(
+        max_digits=18,
+        decimal_places=4,
+        help_text="What partial labeling saved: the pre-filled points and boxes at the "
+        "budget's price per point and per box.",
+    )
 
 
 class BudgetBurndown(APIView):

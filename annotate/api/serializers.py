@@ -167,6 +167,8 @@ class BudgetSerializer(serializers.ModelSerializer):
             "task_limit",
             "cost_per_image",
             "cost_per_video_frame",
+            "cost_per_point",
+            "cost_per_box",
             "label_share",
             "review_share",
             "review_cost_factor",
@@ -177,6 +179,8 @@ class BudgetSerializer(serializers.ModelSerializer):
                 "money_limit",
                 "cost_per_image",
                 "cost_per_video_frame",
+                "cost_per_point",
+                "cost_per_box",
                 "label_share",
                 "review_share",
                 "review_cost_factor",
@@ -216,6 +220,18 @@ class BudgetSpendSerializer(serializers.Serializer):
     task_limit = serializers.IntegerField(allow_null=True)
     tasks_left = serializers.IntegerField(allow_null=True)
     over_budget = serializers.BooleanField()
+    points_by_hand = serializers.IntegerField(help_text="Keypoints a person placed.")
+    points_prefilled = serializers.IntegerField(
+        help_text="Keypoints pre-filled by the model or propagation and kept."
+    )
+    boxes_by_hand = serializers.IntegerField()
+    boxes_prefilled = serializers.IntegerField()
+    money_saved = serializers.DecimalField(
+        max_digits=18,
+        decimal_places=4,
+        help_text="What the pre-filled points and boxes would have cost at the budget's "
+        "price per point and per box: the saving of partial labeling.",
+    )
 
 
 class BudgetWithSpendSerializer(serializers.Serializer):
@@ -391,6 +407,8 @@ class KeypointInstanceSerializer(serializers.ModelSerializer):
             "outside",
             "source",
             "confidence",
+            "point_sources",
+            "point_confidence",
             "occluded",
             "attributes",
         ]

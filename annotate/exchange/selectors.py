@@ -85,6 +85,16 @@ class KeypointRow:
     keyframe: bool = True
     confidence: float | None = None
     outside: bool = False
+    source: str = "human"
+    point_sources: dict = field(default_factory=dict)  # name -> who set it
+
+    def source_of(self, name: str) -> str | None:
+        """Who set a point: "human", "model" or "propagation"; None when it is unlabeled."""
+        point = self.points.get(name)
+        if not point or len(point) < 3 or int(point[2]) == 0:
+            return None
+        return (self.point_sources or {}).get(name, self.source)
+
     occluded: bool = False
     attributes: dict = field(default_factory=dict)
 
@@ -246,6 +256,8 @@ def _load_chunk(chunk: list[tuple]) -> Iterator[ExportTask]:
         "keyframe",
         "confidence",
         "outside",
+        "source",
+        "point_sources",
         "occluded",
         "attributes",
     ):

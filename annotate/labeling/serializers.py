@@ -76,6 +76,16 @@ class BoxShape(serializers.Serializer):
     attributes = AttributeValuesField(help_text=ATTRIBUTES_HELP)
 
 
+POINT_SOURCES_HELP = (
+    "Labeled keypoint name -> who set it: a person, the model or propagation. In a save it "
+    "is optional; a point given none takes the skeleton's source."
+)
+POINT_CONFIDENCE_HELP = (
+    "Keypoint name -> confidence 0..1 of a model's or propagation's point (a person's "
+    "points have none). In a save optional: a point given none takes the skeleton's."
+)
+
+
 class KeypointShape(serializers.Serializer):
     frame = serializers.IntegerField(allow_null=True, help_text="null on an image task.")
     label = serializers.CharField()
@@ -89,6 +99,13 @@ class KeypointShape(serializers.Serializer):
     points = serializers.DictField(
         child=serializers.ListField(child=serializers.FloatField()),
         help_text="Keypoint name -> [x, y, visibility].",
+    )
+    point_sources = serializers.DictField(
+        child=serializers.ChoiceField(choices=["human", "model", "propagation"]),
+        help_text=POINT_SOURCES_HELP,
+    )
+    point_confidence = serializers.DictField(
+        child=serializers.FloatField(min_value=0, max_value=1), help_text=POINT_CONFIDENCE_HELP
     )
 
 

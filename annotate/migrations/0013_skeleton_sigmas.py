@@ -26,7 +26,7 @@ def coco_skeletons_get_sigmas(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("annotate", "0010_audit"),
+        ("annotate", "0012_pose_point_source"),
     ]
 
     operations = [

@@ -386,6 +386,13 @@ class AnnotationTask(models.Model):
     audit_order = models.PositiveIntegerField(
         null=True, blank=True, help_text="Its place in the audit's random claim order."
     )
+    # What the submissions of the task placed, counted when each is handed in: the work a
+    # budget may charge per point and per box (work_cost_expression), and what pre-filling by
+    # a model or by propagation saved.
+    points_by_hand = models.PositiveIntegerField(default=0)
+    points_prefilled = models.PositiveIntegerField(default=0)
+    boxes_by_hand = models.PositiveIntegerField(default=0)
+    boxes_prefilled = models.PositiveIntegerField(default=0)
     submitted_at = models.DateTimeField(null=True, blank=True)
     reviewed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -572,7 +579,12 @@ class Box(models.Model):
 class KeypointInstance(models.Model):
     """One skeleton: points = {name: [x, y, visibility]} with COCO visibility
     0 = not labeled, 1 = labeled but occluded, 2 = labeled and visible. Tracked skeletons are
-    keyframes with `outside` as for Box."""
+    keyframes with `outside` as for Box.
+
+    Per labeled point, who set it and how sure it was: point_sources {name: "human" |
+    "model" | "propagation"} and point_confidence {name: 0..1} (a model's or propagation's
+    points; a person's have none). A point a person moved is theirs; one they confirmed
+    where the model put it stays the model's, so retraining can tell the two apart."""
 
     annotation = models.ForeignKey(
         Annotation, on_delete=models.CASCADE, related_name="keypoint_instances"
@@ -599,6 +611,8 @@ class KeypointInstance(models.Model):
         max_length=SOURCE_MAX_LENGTH, choices=ShapeSource.choices, default=ShapeSource.HUMAN
     )
     confidence = models.FloatField(null=True, blank=True)
+    point_sources = models.JSONField(default=dict, blank=True)
+    point_confidence = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [
@@ -658,6 +672,18 @@ class Budget(models.Model):
     cost_per_video_frame = models.DecimalField(
         max_digits=10, decimal_places=4, default=Decimal("0.02")
     )
+    cost_per_point = models.DecimalField(
+        max_digits=10,
+        decimal_places=4,
+        default=Decimal("0"),
+        help_text="Charged per keypoint a person placed (pre-filled points are free).",
+    )
+    cost_per_box = models.DecimalField(
+        max_digits=10,
+        decimal_places=4,
+        default=Decimal("0"),
+        help_text="Charged per box a person drew (pre-filled boxes are free).",
+    )
     label_share = models.DecimalField(
         max_digits=5,
         decimal_places=4,
@@ -686,6 +712,10 @@ class Budget(models.Model):
             models.CheckConstraint(
                 condition=Q(cost_per_image__gte=0) & Q(cost_per_video_frame__gte=0),
                 name="budget_costs_nonnegative",
+            ),
+            models.CheckConstraint(
+                condition=Q(cost_per_point__gte=0) & Q(cost_per_box__gte=0),
+                name="budget_work_costs_nonnegative",
             ),
             models.CheckConstraint(
                 condition=Q(label_share__gte=0)
@@ -734,6 +764,28 @@ def task_cost_expression(prefix: str, cost_per_image, cost_per_video_frame, *, t
             then=cost_per_video_frame * F(f"{prefix}frame_count"),
         ),
         default=cost_per_image,
+        output_field=MONEY,
+    )
+
+
+def work_cost_expression(prefix: str, cost_per_point, cost_per_box, *, task=None):
+    """What the work placed in a task costs on top of task_cost_expression: each point and
+    each box a person placed at the budget's price (pre-filled ones cost nothing). Charged
+    when a submission is handed in, since only then is the work known. Arguments as for
+    task_cost_expression; with `task`, evaluated on that row in memory."""
+    if task is not None:
+        return cost_per_point.value * task.points_by_hand + cost_per_box.value * task.boxes_by_hand
+    return models.ExpressionWrapper(
+        cost_per_point * F(f"{prefix}points_by_hand") + cost_per_box * F(f"{prefix}boxes_by_hand"),
+        output_field=MONEY,
+    )
+
+
+def work_saved_expression(prefix: str, cost_per_point, cost_per_box):
+    """What pre-filling saved: the pre-filled points and boxes at the budget's prices."""
+    return models.ExpressionWrapper(
+        cost_per_point * F(f"{prefix}points_prefilled")
+        + cost_per_box * F(f"{prefix}boxes_prefilled"),
         output_field=MONEY,
     )
 

@@ -197,18 +197,20 @@ def shapes_of_step(
         rows.append(("boxes", {**base, **carried, **box, "confidence": rounded(confidence)}))
     if track.visibility:
         points = {}
-        confidences = []
+        confidences: dict[str, float] = {}
         for name, (x, y) in step.points.items():
+            # Each point keeps its own confidence (from its forward-backward error), so the
+            # labeling page pre-fills the sure ones and asks for the others.
             confidence = min(track.start_confidence, step.point_confidence[name])
             inside = 0 <= x <= frame.width and 0 <= y <= frame.height
             if not inside or (stop_mode and confidence < threshold):
                 tracker.drop_point(step.key, name)  # from here on, not labeled
                 continue
             points[name] = [round(x, 2), round(y, 2), track.visibility[name]]
-            confidences.append(confidence)
+            confidences[name] = rounded(confidence)
         if points:
-            skeleton_confidence = sum(confidences) / len(confidences)
-            below = below or min(confidences) < threshold
+            skeleton_confidence = sum(confidences.values()) / len(confidences)
+            below = below or min(confidences.values()) < threshold
             rows.append(
                 (
                     "keypoints",
@@ -217,6 +219,8 @@ def shapes_of_step(
                         **track.carried.get("keypoints", {}),
                         "points": points,
                         "confidence": rounded(skeleton_confidence),
+                        "point_sources": dict.fromkeys(points, ShapeSource.PROPAGATION),
+                        "point_confidence": confidences,
                     },
                 )
             )
@@ -232,7 +236,7 @@ def outside_rows(rows: list[tuple[str, dict]], frame: Frame) -> list[tuple[str, 
     for kind, shape in rows:
         gone = {**shape, "frame": frame.pk, "outside": True}
         if kind == "keypoints":
-            gone["points"] = {}
+            gone.update(points={}, point_sources={}, point_confidence={})
         out.append((kind, gone))
     return out
 

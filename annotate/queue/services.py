@@ -11,9 +11,19 @@ from decimal import Decimal
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.db.models import F, Value
 from django.utils import timezone
 
-from annotate.models import Annotation, AnnotationTask, TaskLease
+from annotate.models import (
+    MONEY,
+    Annotation,
+    AnnotationTask,
+    Budget,
+    BudgetLedger,
+    ShapeSource,
+    TaskLease,
+    work_cost_expression,
+)
 from annotate.services.annotations import annotation_save
 from annotate.services.consensus import consensus_for_task
 from annotate.services.errors import LeaseLost, ServiceError
@@ -92,6 +102,44 @@ def task_skip(*, task: AnnotationTask, user: AbstractBaseUser, reason: str) -> A
     return task
 
 
+def submission_work(annotation: Annotation) -> dict[str, int]:
+    """The work in a submission: {points_by_hand, points_prefilled, boxes_by_hand,
+    boxes_prefilled} over its keyframe shapes. A point or box is pre-filled when a model or
+    propagation set it and the person kept it (per point: KeypointInstance.point_sources)."""
+    work = dict.fromkeys(
+        ("points_by_hand", "points_prefilled", "boxes_by_hand", "boxes_prefilled"), 0
+    )
+    shapes = {"keyframe": True, "outside": False}
+    for source in annotation.boxes.filter(**shapes).values_list("source", flat=True):
+        work["boxes_by_hand" if source == ShapeSource.HUMAN else "boxes_prefilled"] += 1
+    instances = annotation.keypoint_instances.filter(**shapes).values_list(
+        "points", "point_sources", "source"
+    )
+    for points, sources, source in instances:
+        for name, point in points.items():
+            if not point[2]:
+                continue
+            by = (sources or {}).get(name, source)
+            work["points_by_hand" if by == ShapeSource.HUMAN else "points_prefilled"] += 1
+    return work
+
+
+def _work_charge(project_id: int, work: dict[str, int]) -> Decimal:
+    """What the budget charges for the work of one submission (work_cost_expression)."""
+    budget = Budget.objects.filter(project_id=project_id).first()
+    if budget is None:
+        return Decimal(0)
+    task = AnnotationTask(
+        points_by_hand=work["points_by_hand"], boxes_by_hand=work["boxes_by_hand"]
+    )
+    return work_cost_expression(
+        "",
+        Value(budget.cost_per_point, output_field=MONEY),
+        Value(budget.cost_per_box, output_field=MONEY),
+        task=task,
+    )
+
+
 def task_submit(
     *,
     task: AnnotationTask,
@@ -118,9 +166,18 @@ def task_submit(
             own_chain=has_own_versions(task, user),
         )
         now = timezone.now()
-        TaskLease.objects.filter(pk=lease.pk).update(state=Lease.SUBMITTED, submitted_at=now)
+        work = submission_work(annotation)
+        charge = _work_charge(task.project_id, work)
+        TaskLease.objects.filter(pk=lease.pk).update(
+            state=Lease.SUBMITTED, submitted_at=now, charged=F("charged") + charge
+        )
+        if charge:
+            BudgetLedger.objects.filter(project_id=task.project_id).update(
+                money=F("money") + charge
+            )
         submitted = TaskLease.objects.filter(task=task, state=Lease.SUBMITTED).count()
         changes: dict = {"updated_at": now}
+        changes.update({name: F(name) + count for name, count in work.items()})
         if task.lease_user_id == user.pk:
             changes.update(lease_user=None, lease_expires_at=None)
         if submitted >= settings.annotators_per_task:

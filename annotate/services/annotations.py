@@ -468,6 +468,11 @@ class _Validator:
             self.add(f"{path}.points", "Label at least one point, or delete the skeleton.")
         if where is None or cls is None or len(self.errors) != errors_before:
             return None
+        point_sources, point_confidence = self.point_provenance(
+            inst, path, clean, source, confidence
+        )
+        if len(self.errors) != errors_before:
+            return None
         frame = where[0]
         self.one_per_frame("skeleton", track, frame, path, seen)
         return {
@@ -479,9 +484,72 @@ class _Validator:
             "outside": outside,
             "source": source,
             "confidence": confidence,
+            "point_sources": point_sources,
+            "point_confidence": point_confidence,
             "occluded": occluded,
             "attributes": attributes,
         }
+
+    def point_provenance(
+        self, inst: dict, path: str, clean: dict, source: str, confidence: float | None
+    ) -> tuple[dict[str, str], dict[str, float]]:
+        """({name: source}, {name: confidence}) of the labeled points: `point_sources` and
+        `point_confidence` as given, a point given none taking the skeleton's source and
+        confidence. A model's or propagation's point needs a confidence; a person's has none."""
+        labeled = [name for name in self.project.keypoint_names if clean.get(name, [0, 0, 0])[2]]
+        given: dict[str, dict] = {}
+        for key in ("point_sources", "point_confidence"):
+            value = inst.get(key, {})
+            if value is None:
+                value = {}
+            if not isinstance(value, dict):
+                self.add(f"{path}.{key}", "Must be an object {keypoint name: value}.")
+                value = {}
+            for name in value:
+                if name not in self.keypoint_names:
+                    self.add(f"{path}.{key}.{name}", f"'{name}' is not a keypoint of the skeleton.")
+                elif key == "point_sources" and not clean.get(name, [0, 0, 0])[2]:
+                    # (A confidence of a point not placed, as the suggestions give for the
+                    # uncertain ones, says nothing about the stored points.)
+                    self.add(
+                        f"{path}.{key}.{name}",
+                        f"'{name}' is not a labeled point of this skeleton; give a source "
+                        "only for the points placed.",
+                    )
+            given[key] = value
+        sources: dict[str, str] = {}
+        confidences: dict[str, float] = {}
+        for name in labeled:
+            point_source = given["point_sources"].get(name, source)
+            if point_source not in ShapeSource.values:
+                self.add(f"{path}.point_sources.{name}", "Use 'human', 'model' or 'propagation'.")
+                continue
+            sources[name] = point_source
+            raw = given["point_confidence"].get(name)
+            if raw is None:
+                point_confidence = confidence if point_source != ShapeSource.HUMAN else None
+            else:
+                point_confidence = self.number(raw, f"{path}.point_confidence.{name}")
+                if point_confidence is None:
+                    continue
+                if not 0 <= point_confidence <= 1:
+                    self.add(f"{path}.point_confidence.{name}", "Must be between 0 and 1.")
+                    continue
+                if point_source == ShapeSource.HUMAN:
+                    self.add(
+                        f"{path}.point_confidence.{name}",
+                        "A point a person placed has no confidence; leave it out.",
+                    )
+                    continue
+            if point_source != ShapeSource.HUMAN:
+                if point_confidence is None:
+                    self.add(
+                        f"{path}.point_confidence.{name}",
+                        f"A {point_source} point needs a confidence between 0 and 1.",
+                    )
+                    continue
+                confidences[name] = point_confidence
+        return sources, confidences
 
 
 @dataclass

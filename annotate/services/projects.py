@@ -30,6 +30,8 @@ BUDGET_FIELDS = (
     "task_limit",
     "cost_per_image",
     "cost_per_video_frame",
+    "cost_per_point",
+    "cost_per_box",
     "label_share",
     "review_share",
     "review_cost_factor",

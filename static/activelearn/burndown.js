@@ -30,12 +30,28 @@ export function summary(data, layout) {
   return `Spent ${spent} of ${amount(layout.limit, layout, currency)} (${percent}%), ${left}.`;
 }
 
+/** What partial labeling saved: the points the model or propagation pre-filled, at the
+ * budget's price per point and per box; empty when nothing was pre-filled. */
+export function savingSummary(data) {
+  const prefilled = data.points_prefilled ?? 0;
+  if (!prefilled) return "";
+  const byHand = data.points_by_hand ?? 0;
+  const share = Math.round((100 * prefilled) / (prefilled + byHand));
+  const saved = Number(data.money_saved ?? 0).toFixed(2);
+  return `Partial labeling saved ${saved} ${data.currency || ""}: ${prefilled} points pre-filled (${share}%), ${byHand} placed by hand.`;
+}
+
 export function drawBurndown(section, data, { forecast = [] } = {}) {
   const plot = section.querySelector(".plot");
   const words = section.querySelector(".burndown-summary");
   const empty = section.querySelector(".burndown-empty");
   const layout = burndownLayout(data, { forecast, now: new Date().toISOString() });
   words.textContent = summary(data, layout);
+  const saving = section.querySelector(".burndown-saving");
+  if (saving) {
+    saving.textContent = savingSummary(data);
+    saving.hidden = !saving.textContent;
+  }
   const legend = section.querySelector(".burndown-legend");
   if (legend) legend.hidden = !data.points.length;
   if (!data.points.length) {

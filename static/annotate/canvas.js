@@ -4,9 +4,11 @@
 // to paint the editor's shapes (at most once per animation frame).
 
 import { fitView, handlePoints, toImage, zoomAt } from "./geometry.js";
+import { isPrefilled } from "./model.js";
 
 export const SIDE_COLORS = { left: "#1e88e5", right: "#fb8c00", center: "#fdd835" };
 const ERROR_COLOR = "#ff1744";
+const PREFILLED_ALPHA = 0.45;
 
 export class Renderer {
   constructor(stage, imageCanvas, shapeCanvas) {
@@ -203,6 +205,8 @@ export class Renderer {
       const color = SIDE_COLORS[sides[name] || "center"];
       const pointSelected = isSel && opts.selectedPoint === name;
       const r = pointSelected ? 7 : 5;
+      // Pre-filled by the model or propagation and not confirmed yet: dimmed.
+      ctx.globalAlpha = isPrefilled(item.value, name) ? PREFILLED_ALPHA : 1;
       ctx.beginPath();
       ctx.arc(x, y, r, 0, Math.PI * 2);
       if (p[2] === 2) {
@@ -224,6 +228,7 @@ export class Renderer {
         ctx.fillText(name, x + 8, y - 4);
       }
     }
+    ctx.globalAlpha = 1;
     if (errors) {
       const first = Object.values(points).find((p) => p && p[2] > 0);
       if (first) {

@@ -5,7 +5,9 @@
 // doc = {nextId, tracks: {number: {number, label}}, shapes: [shape]}
 // shape = {id, type: "box"|"kp", frame: position in the task (0..n-1), label, track: number|null,
 //          outside?: bool, occluded?: bool, attributes?: {name: value}, source, confidence,
-//          x, y, w, h  |  points: {name: [x, y, v]}}
+//          x, y, w, h  |  points: {name: [x, y, v]},
+//          pointSources?: {name: "human"|"model"|"propagation"}, pointConfidence?: {name: c},
+//          confirmed?: [names a person confirmed where the model or propagation put them]}
 // A tracked shape in `shapes` is a keyframe; interpolate.js says where the track is on the
 // other frames (it lasts until an outside keyframe, to the end of the task).
 
@@ -463,6 +465,49 @@ function unionRanges(ranges) {
   return out;
 }
 
+// -- who set each skeleton point ---------------------------------------------------------
+
+/** "human", "model" or "propagation": the point's own source, else its skeleton's. */
+export function pointSourceOf(shape, name) {
+  return shape.pointSources?.[name] ?? shape.source ?? "human";
+}
+
+/** A person placed, moved or changed the point: it is theirs now (no confidence). */
+export function setPointSource(shape, name, source) {
+  if (!shape.pointSources) {
+    shape.pointSources = {};
+    for (const [n, p] of Object.entries(shape.points)) {
+      if (p[2] > 0) shape.pointSources[n] = shape.source ?? "human";
+    }
+  }
+  shape.pointSources[name] = source;
+  if (source === "human" && shape.pointConfidence) delete shape.pointConfidence[name];
+}
+
+/** Pre-filled: placed by the model or propagation and not confirmed yet (drawn dimmed). */
+export function isPrefilled(shape, name) {
+  const p = shape.points?.[name];
+  if (!p || p[2] === 0) return false;
+  return pointSourceOf(shape, name) !== "human" && !(shape.confirmed ?? []).includes(name);
+}
+
+export function prefilledNames(shape) {
+  return Object.keys(shape.points ?? {}).filter((name) => isPrefilled(shape, name));
+}
+
+/** Confirm every pre-filled point of the skeletons stored on `frame`; returns how many. */
+export function confirmPrefilled(doc, frame) {
+  let count = 0;
+  for (const shape of doc.shapes) {
+    if (shape.type !== "kp" || shape.frame !== frame) continue;
+    const names = prefilledNames(shape);
+    if (!names.length) continue;
+    shape.confirmed = [...(shape.confirmed ?? []), ...names];
+    count += names.length;
+  }
+  return count;
+}
+
 // -- API payload -------------------------------------------------------------------------
 
 /** A document from a stored version; frames = [{id, ...}] in task order. A track's stored
@@ -490,7 +535,11 @@ export function fromPayload(payload, frames) {
       base.attributes = structuredClone(raw.attributes);
     }
     if (type === "box") addShape(doc, { ...base, x: raw.x, y: raw.y, w: raw.w, h: raw.h });
-    else addShape(doc, { ...base, points: structuredClone(raw.points) });
+    else {
+      const shape = addShape(doc, { ...base, points: structuredClone(raw.points) });
+      if (raw.point_sources) shape.pointSources = structuredClone(raw.point_sources);
+      if (raw.point_confidence) shape.pointConfidence = structuredClone(raw.point_confidence);
+    }
     if (raw.track != null && !doc.tracks[raw.track]) {
       doc.tracks[raw.track] = { number: raw.track, label: raw.label };
     }
@@ -536,11 +585,23 @@ export function toPayload(doc, frames) {
       });
     } else {
       const points = {};
+      // Who set each placed point, and a model's or propagation's confidence in it.
+      const sources = {};
+      const confidences = {};
       for (const [name, p] of Object.entries(shape.points)) {
         points[name] = p[2] > 0 ? [round(p[0]), round(p[1]), p[2]] : [0, 0, 0];
+        if (p[2] === 0) continue;
+        sources[name] = pointSourceOf(shape, name);
+        const c = shape.pointConfidence?.[name] ?? shape.confidence;
+        if (sources[name] !== "human" && c != null) confidences[name] = c;
       }
       where[`keypoints[${payload.keypoints.length}]`] = place;
-      payload.keypoints.push({ ...common, points });
+      payload.keypoints.push({
+        ...common,
+        points,
+        point_sources: sources,
+        point_confidence: confidences,
+      });
     }
   };
   for (const shape of doc.shapes) if (shape.track == null) emit(shape);

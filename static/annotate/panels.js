@@ -5,7 +5,7 @@
 // do themselves (go to a frame, change a point's visibility).
 
 import { SIDE_COLORS } from "./canvas.js";
-import { countShapes, presence } from "./model.js";
+import { countShapes, isPrefilled, pointSourceOf, presence } from "./model.js";
 import { renderShortcuts } from "./shortcuts.js";
 import { parseNumber, specsOf, valueOf } from "./attributes.js";
 import { $ } from "./dom.js";
@@ -310,7 +310,24 @@ export class Panels {
       select.append(option);
     }
     select.addEventListener("change", () => this.setVisibility(item, name, Number(select.value)));
-    li.append(dot, label, select);
+    li.append(dot, label);
+    if (p[2] > 0) {
+      // Who set the point, with the model's or propagation's confidence in it.
+      const source = pointSourceOf(item.value, name);
+      li.dataset.source = source;
+      if (isPrefilled(item.value, name)) li.classList.add("prefilled");
+      const c = item.value.pointConfidence?.[name] ?? item.value.confidence;
+      if (source !== "human") {
+        const by = document.createElement("span");
+        by.className = "point-source muted small";
+        by.textContent = c != null ? `${source} ${Math.round(c * 100)}%` : source;
+        by.title = isPrefilled(item.value, name)
+          ? "Pre-filled: Shift+Enter confirms every pre-filled point shown"
+          : "Set by the " + source;
+        li.append(by);
+      }
+    }
+    li.append(select);
     return li;
   }
 }

@@ -72,6 +72,11 @@ export const SHORTCUTS = [
     help: "Accept the selected model suggestion (else the first on this frame)",
   },
   {
+    keys: ["Shift+Enter"],
+    action: "confirm-shown",
+    help: "Confirm all that is shown on this frame: the dimmed pre-filled skeleton points and the model's suggestions",
+  },
+  {
     keys: ["p"],
     action: "propagate-forward",
     help: "Propagate the selected track (or all) forward by optical flow",
@@ -261,6 +266,7 @@ export function createCommands({
     "extend-track": () => tracks.extend(),
     "split-track": () => tracks.split(),
     "merge-tracks": () => tracks.mergeChecked(),
+    "confirm-shown": () => suggestions.confirmShown(),
     "propagate-forward": () => propagation?.start("forward"),
     "propagate-backward": () => propagation?.start("backward"),
     "propagate-undo": () => propagation?.undo(),

@@ -1,14 +1,16 @@
 // Pre-annotation on the labeling page: the active model's predictions for the task, fetched
 // when a task opens with nothing saved yet. Shapes the project's thresholds accept are added
 // as ordinary shapes (source "model", keeping their confidence); skeletons keep their
-// uncertain points unplaced, and the next-point prompt walks those. The rest are suggestions,
+// uncertain points unplaced, and the next-point prompt walks those; the sure points are
+// pre-filled, drawn dimmed until a person confirms them (Shift+Enter confirms all that is
+// shown) or moves them (then they are the person's). The rest are suggestions,
 // drawn dashed with their confidence, to accept (Enter), adjust (accept, then edit) or
 // delete (Delete). Pending suggestions live in doc.suggestions, so undo and the draft kept
 // in this browser carry them. The functions at the top are pure (tested on their own);
 // the Suggestions class shows them on the page.
 
 import { loadLocalDraft, request } from "./api.js";
-import { addShape, toPayload } from "./model.js";
+import { addShape, confirmPrefilled, prefilledNames, toPayload } from "./model.js";
 import { $, url, canonical } from "./dom.js";
 
 const SUGGESTIONS_URL = "/api/tasks/{id}/suggestions/";
@@ -38,6 +40,13 @@ export function applySuggestions(doc, data, frames) {
       confidence: raw.confidence,
       ...geometry(raw, raw.type),
     });
+    if (raw.type === "kp") {
+      // The sure points are pre-filled (drawn dimmed until confirmed), each with its source
+      // and the model's confidence; the uncertain ones wait for the next-point prompt.
+      shape.pointSources = structuredClone(raw.point_sources ?? {});
+      shape.pointConfidence = structuredClone(raw.point_confidence ?? {});
+      shape.confirmed = [];
+    }
     if (raw.type === "kp" && raw.uncertain?.length) {
       shape.uncertain = [...raw.uncertain];
       shape.uncertainPoints = structuredClone(raw.uncertain_points ?? {});
@@ -84,7 +93,7 @@ export function acceptSuggestion(doc, id) {
   const suggestion = (doc.suggestions ?? []).find((s) => s.id === id);
   if (!suggestion) return null;
   doc.suggestions = doc.suggestions.filter((s) => s.id !== id);
-  return addShape(doc, {
+  const shape = addShape(doc, {
     type: suggestion.type,
     frame: suggestion.frame,
     label: suggestion.label,
@@ -93,6 +102,12 @@ export function acceptSuggestion(doc, id) {
     confidence: suggestion.confidence,
     ...geometry(suggestion, suggestion.type),
   });
+  if (shape.type === "kp") {
+    // Accepted by a person: the model's points, confirmed as they are.
+    shape.pointConfidence = structuredClone(suggestion.pointConfidence ?? {});
+    shape.confirmed = Object.keys(shape.points).filter((n) => shape.points[n][2] > 0);
+  }
+  return shape;
 }
 
 export function dropSuggestion(doc, id) {
@@ -186,6 +201,14 @@ export class Suggestions {
     if (result?.ok && !editor.doc.suggestions) {
       const accepted = applySuggestions(editor.doc, result.data, editor.frames);
       editor.changed({ save: accepted.length > 0 }); // no undo step: nothing to go back to
+      const prefilled = accepted.reduce((n, shape) => n + prefilledNames(shape).length, 0);
+      if (prefilled) {
+        editor.emit("notice", {
+          id: "prefilled",
+          kind: "info",
+          text: `${prefilled} point${prefilled === 1 ? "" : "s"} pre-filled by the model (dimmed): place the uncertain ones; Shift+Enter confirms all that is shown.`,
+        });
+      }
       const placing = nextUncertain(editor.doc, editor.pointNames(), editor.frame);
       if (placing && !editor.placing) this.onUncertainSkeleton(placing);
     }
@@ -196,6 +219,32 @@ export class Suggestions {
   afterLoad() {
     this.render();
     this.canvas.requestDraw();
+  }
+
+  /** Shift+Enter: confirm all that is shown on this frame, the pre-filled points of its
+   * skeletons and its pending suggestions. Returns how many points and suggestions. */
+  confirmShown() {
+    const editor = this.editor;
+    if (!editor.editable) return 0;
+    const { doc, frame } = editor;
+    const pending = suggestionsAt(doc, frame).map((s) => s.id);
+    const prefilled = doc.shapes.some(
+      (s) => s.type === "kp" && s.frame === frame && prefilledNames(s).length,
+    );
+    if (!pending.length && !prefilled) return 0;
+    let count = pending.length;
+    editor.change(() => {
+      for (const id of pending) acceptSuggestion(doc, id);
+      count += confirmPrefilled(doc, frame);
+    });
+    this.selected = null;
+    this.render();
+    editor.emit("notice", {
+      id: "prefilled",
+      kind: "info",
+      text: `Confirmed ${count} pre-filled point${count === 1 ? "" : "s"} and suggestion${pending.length === 1 ? "" : "s"} on this frame.`,
+    });
+    return count;
   }
 
   /** Keys and buttons: Enter accepts, Delete deletes the selected suggestion. Returns true

@@ -19,6 +19,7 @@ import {
   newTrack,
   removeShape,
   setLabel,
+  setPointSource,
 } from "./model.js";
 import { nextUncertain } from "./suggestions.js";
 import { nextValue, setAttribute, setOccluded, specsOf, valueOf } from "./attributes.js";
@@ -170,6 +171,7 @@ export class Tools {
     editor.change(
       () => {
         shape.points[name] = v === 0 ? [0, 0, 0] : [p[0], p[1], v];
+        if (v > 0) setPointSource(shape, name, "human");
       },
       { snapshot },
     );
@@ -255,6 +257,7 @@ export class Tools {
       const name = names[editor.placing.index];
       const v = editor.placing.visibility ?? (occluded ? 1 : 2);
       shape.points[name] = [p.ix, p.iy, v];
+      setPointSource(shape, name, "human");
       editor.selection =
         shape.track != null ? { track: shape.track, type: "kp" } : { id: shape.id };
       editor.selectedPoint = name;
@@ -443,6 +446,7 @@ export class Tools {
         Math.min(Math.max(p.iy, 0), height),
         old[2],
       ];
+      setPointSource(drag.shape, drag.name, "human");
       drag.moved = true;
     }
     this.canvas.requestDraw();

@@ -88,6 +88,11 @@ def test_a_propagated_box_and_skeleton_are_one_new_version_following_the_player(
     for name, (x, y) in sprite_points(player, 9).items():
         px, py, visibility = skeleton.points[name]
         assert visibility == 2 and math.dist((px, py), (x, y)) < 1.5
+        # Each point keeps who set it and its own confidence (its forward-backward check).
+        assert skeleton.point_sources[name] == "propagation"
+        assert 0.5 < skeleton.point_confidence[name] <= 1.0
+    start = KeypointInstance.objects.get(annotation=latest, frame_id=ids[0])
+    assert set(start.point_sources.values()) == {"human"} and start.point_confidence == {}
     # The earlier version is untouched: every save is a new version.
     assert Box.objects.filter(annotation=first).count() == 1
 

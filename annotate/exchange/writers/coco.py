@@ -123,6 +123,12 @@ def write_coco(
                     if names:
                         record["keypoints"] = flat or [0] * (3 * len(names))
                         record["num_keypoints"] = labeled_count(flat)
+                        # An extra field (readers such as pycocotools ignore it): who set each
+                        # point, in skeleton order: "human", "model", "propagation", or null.
+                        record["keypoint_sources"] = [
+                            skeleton.source_of(name) if skeleton is not None else None
+                            for name in names
+                        ]
                     if shape.track is not None:
                         record["track_id"] = shape.track
                     # As CVAT writes it: the occluded flag with the class's attributes; one
