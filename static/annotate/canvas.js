@@ -15,6 +15,11 @@ function onPixel(value) {
   return Math.abs(value - Math.round(value)) < 1e-6;
 }
 
+// Where a browser has no requestIdleCallback (Safari): soon after, all at once.
+const whenIdle =
+  window.requestIdleCallback?.bind(window) ??
+  ((run) => setTimeout(() => run({ didTimeout: true, timeRemaining: () => 0 }), 50));
+
 /**
  * Frame images resampled to the scale the view shows them at, made when the page is idle
  * (the frames around the one shown, as they are decoded), so that changing frames copies
@@ -53,10 +58,10 @@ export class ScaledCopies {
       }
       if (this.queue.length) {
         this.scheduled = true;
-        requestIdleCallback(run, { timeout: 1000 });
+        whenIdle(run, { timeout: 1000 });
       }
     };
-    requestIdleCallback(run, { timeout: 1000 });
+    whenIdle(run, { timeout: 1000 });
   }
 
   make(bitmap, width, height) {
