@@ -315,6 +315,7 @@ SPECTACULAR_SETTINGS = {
     # states). AnnotationKindEnum is named in annotate.api.serializers.
     "ENUM_NAME_OVERRIDES": {
         "JobStateEnum": "annotate.models.jobs.JobState",
+        "PropagationBelowEnum": "annotate.models.choices.PropagationBelow",
         "ModelVersionKindEnum": "activelearn.models.ModelVersion.Kind",
         "TaskStateEnum": "annotate.models.AnnotationTask.State",
         "MediaKindEnum": "annotate.models.Asset.Kind",

@@ -45,7 +45,8 @@ from activelearn.scoring.auto import auto_credits_of
 from activelearn.scoring.evaluation import version_evaluate
 from activelearn.scoring.mastery import keypoint_weights_following_mastery
 from annotate.jobs import job_enqueue, job_fail, job_finish, job_heartbeat, job_run_deadline
-from annotate.models import Annotation, AnnotationTask, Asset, Box, Frame, Project, ShapeSource
+from annotate.models import AnnotationTask, Asset, Frame, Project
+from annotate.propagation.selectors import propagated_boxes
 from annotate.queue.audit import audit_draw
 from annotate.queue.priorities import priorities_write_bulk
 
@@ -55,9 +56,6 @@ PENDING = AnnotationTask.State.PENDING
 # Frames of a video segment run through the model: first, middle and last. Consecutive
 # frames look alike; three catch a change within the segment at a tenth of the cost.
 FRAMES_PER_SEGMENT = 3
-# The source of shapes optical flow carried from frame to frame (annotate's ShapeSource
-# "propagation"), whose confidence is the forward-backward one.
-PROPAGATED_SOURCE = ShapeSource.PROPAGATION
 
 
 # --- starting and splitting runs ------------------------------------------------------------
@@ -333,30 +331,15 @@ def _context(
 
 def _tracks_context(ctx: ScoringContext, task_ids: list[int]) -> None:
     """Video tasks' frame ranges and image sizes, and the propagated shapes of their latest
-    annotation: three queries."""
+    annotation (annotate.propagation.selectors): three queries."""
     for task_id, start, end, width, height in AnnotationTask.objects.filter(
         pk__in=task_ids, kind=AnnotationTask.Kind.VIDEO
     ).values_list("pk", "frame_start", "frame_end", "asset__width", "asset__height"):
         if start is not None and end is not None:
             ctx.frame_ranges[task_id] = (start, end)
         ctx.image_sizes[task_id] = (width or 0, height or 0)
-    latest = (
-        Annotation.objects.filter(task_id__in=list(ctx.frame_ranges))
-        .order_by("task_id", "-version")
-        .distinct("task_id")
-        .values_list("pk", flat=True)
-    )
-    shapes = Box.objects.filter(
-        annotation_id__in=list(latest),
-        source=PROPAGATED_SOURCE,
-        track__isnull=False,
-        frame__isnull=False,
-    ).values_list(
-        "annotation__task_id", "frame__index", "track__number", "x", "y", "w", "h", "confidence"
-    )
-    for task_id, index, number, x, y, w, h, confidence in shapes:
-        row = (index, number, x, y, w, h, 1.0 if confidence is None else confidence)
-        ctx.propagated.setdefault(task_id, []).append(row)
+    for task_id, rows in propagated_boxes(list(ctx.frame_ranges)).items():
+        ctx.propagated.setdefault(task_id, []).extend(rows)
 
 
 # --- writing --------------------------------------------------------------------------------

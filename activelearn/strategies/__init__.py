@@ -44,11 +44,7 @@ from activelearn.strategies.keypoints import (
 )
 from activelearn.strategies.novelty import nearest_labeled_distance
 from activelearn.strategies.selection import select_top_k
-from activelearn.strategies.tracks import (
-    frame_risk,
-    track_risk_report,
-    track_risk_scores,
-)
+from activelearn.strategies.tracks import track_risk_report, track_risk_scores
 
 # What a strategy can need from a model version, in the words an error message uses.
 CLASS_PROBS = "class_probs"
@@ -333,7 +329,6 @@ __all__ = [
     "entropy",
     "expected_gradient_length",
     "expected_gradient_length_from_weights",
-    "frame_risk",
     "get_strategy",
     "k_center_greedy",
     "k_center_scores",

@@ -305,29 +305,3 @@ def track_risk_scores(
         propagated_index=propagated_index,
         aggregate=aggregate,
     ).scores
-
-
-def frame_risk(
-    tracks: np.ndarray,
-    frame_count: int,
-    image_size: tuple[float, float],
-    *,
-    propagated: np.ndarray | None = None,
-) -> np.ndarray:
-    """Risk of each frame 0..frame_count-1 of one video, `[frame_count]` in [0, 1] (0 on a
-    frame with no shape), for ranking frames, e.g. risk precision@k in benchmarks/video.py.
-    `tracks`: rows (frame, track, x, y, w, h[, confidence]); `image_size` (width, height);
-    `propagated`: optical-flow shapes with their forward-backward confidence."""
-    report = track_risk_report(
-        tracks,
-        None,
-        1,
-        frame_ranges=np.array([[0, max(0, int(frame_count) - 1)]]),
-        image_sizes=np.array([image_size], dtype=np.float64),
-        propagated=propagated,
-    )
-    risk = np.zeros(int(frame_count))
-    frames = report.frames[0]
-    keep = (frames >= 0) & (frames < frame_count)
-    risk[frames[keep]] = report.frame_risk[0][keep]
-    return risk

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("annotate", "0010_audit"),
+        ("annotate", "0011_propagation_below_choices"),
     ]
 
     operations = [

@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from annotate.attributes import schema_problems
+from annotate.models.choices import PropagationBelow
 from annotate.schema import skeleton_errors
 
 
@@ -46,13 +47,6 @@ def frame_upload_to(instance: Frame, filename: str) -> str:
     return _generated_name(
         f"projects/{instance.asset.project_id}/frames/{instance.asset_id}", filename
     )
-
-
-class PropagationBelow(models.TextChoices):
-    """What propagation does where its confidence falls below the project's threshold."""
-
-    STOP = "stop", "Stop the track there"
-    FLAG = "flag", "Keep going, flag the shapes for a human"
 
 
 class Project(models.Model):

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from annotate.models.choices import PropagationBelow
 from annotate.models.jobs import Job, JobState
 
 __all__ = ["JobState", "PropagationJob"]
@@ -56,7 +57,9 @@ class PropagationJob(Job):
     )
     # The project's threshold when the job was made, so a run again decides alike.
     min_confidence = models.FloatField(default=0.5)
-    below_threshold = models.CharField(max_length=4, default="flag")
+    below_threshold = models.CharField(
+        max_length=4, choices=PropagationBelow.choices, default=PropagationBelow.FLAG
+    )
     frames_total = models.PositiveIntegerField(default=0)
     frames_done = models.PositiveIntegerField(default=0)
     # Results.

@@ -7,6 +7,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from annotate.models.choices import PropagationBelow
 from annotate.models.propagation_jobs import JobState, PropagationJob
 
 
@@ -79,7 +80,7 @@ class PropagationJobSerializer(serializers.Serializer):
     )
     base_version = serializers.IntegerField(allow_null=True)
     min_confidence = serializers.FloatField()
-    below_threshold = serializers.ChoiceField(choices=["stop", "flag"])
+    below_threshold = serializers.ChoiceField(choices=PropagationBelow.choices)
     state = serializers.ChoiceField(choices=JobState.choices)
     progress = serializers.SerializerMethodField(help_text="0 to 1.")
     frames_total = serializers.IntegerField()

@@ -9,6 +9,89 @@ import { isPrefilled } from "./model.js";
 export const SIDE_COLORS = { left: "#1e88e5", right: "#fb8c00", center: "#fdd835" };
 const ERROR_COLOR = "#ff1744";
 const PREFILLED_ALPHA = 0.45;
+const COPIES_KEPT = 12; // frame images resampled to the view's scale (the prefetch window)
+
+/** Whether a device-pixel coordinate is a whole pixel (so an image copied there is not
+ * resampled). */
+function onPixel(value) {
+  return Math.abs(value - Math.round(value)) < 1e-6;
+}
+
+// Where a browser has no requestIdleCallback (Safari): soon after, all at once.
+const whenIdle =
+  window.requestIdleCallback?.bind(window) ??
+  ((run) => setTimeout(() => run({ didTimeout: true, timeRemaining: () => 0 }), 50));
+
+/**
+ * Frame images resampled to the scale the view shows them at, made when the page is idle
+ * (the frames around the one shown, as they are decoded), so that changing frames copies
+ * one instead of resampling a full-size image then. Made with the same drawImage the view
+ * would use, so a copy looks exactly like drawing the image itself; kept for COPIES_KEPT
+ * images, the least recently made closed first.
+ */
+export class ScaledCopies {
+  /** scale(): the device pixels per image pixel that copies are made for now. */
+  constructor(scale) {
+    this.scale = scale;
+    this.copies = new Map(); // bitmap -> {scale, image}
+    this.queue = []; // [{bitmap, width, height}] waiting for idle time
+    this.scheduled = false;
+  }
+
+  /** The copy of `bitmap` at the current scale, or null. */
+  get(bitmap) {
+    const copy = bitmap ? this.copies.get(bitmap) : null;
+    return copy && copy.scale === this.scale() ? copy.image : null;
+  }
+
+  /** Make a copy of `bitmap` (width x height image pixels) when the page is idle. */
+  want(bitmap, width, height) {
+    if (!bitmap || this.scale() >= 1 || this.get(bitmap)) return; // zoomed in: none needed
+    if (this.queue.some((q) => q.bitmap === bitmap)) return;
+    this.queue.push({ bitmap, width, height });
+    if (this.scheduled) return;
+    this.scheduled = true;
+    const run = (deadline) => {
+      this.scheduled = false;
+      // One copy of a 1080p frame takes a few ms: as many as fit in this idle period.
+      while (this.queue.length && (deadline.didTimeout || deadline.timeRemaining() > 8)) {
+        const { bitmap: next, width: w, height: h } = this.queue.shift();
+        this.make(next, w, h);
+      }
+      if (this.queue.length) {
+        this.scheduled = true;
+        whenIdle(run, { timeout: 1000 });
+      }
+    };
+    whenIdle(run, { timeout: 1000 });
+  }
+
+  make(bitmap, width, height) {
+    const scale = this.scale();
+    // Closed meanwhile (the frame cache let it go), or not a downscale: nothing to gain.
+    if (!bitmap.width || scale >= 1 || this.get(bitmap)) return;
+    const canvas = new OffscreenCanvas(Math.ceil(width * scale), Math.ceil(height * scale));
+    const ctx = canvas.getContext("2d");
+    ctx.setTransform(scale, 0, 0, scale, 0, 0);
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(bitmap, 0, 0, width, height);
+    this.copies.get(bitmap)?.image.close();
+    this.copies.delete(bitmap);
+    this.copies.set(bitmap, { scale, image: canvas.transferToImageBitmap() }); // drawn now
+    for (const [old, copy] of this.copies) {
+      if (this.copies.size <= COPIES_KEPT) break;
+      copy.image.close();
+      this.copies.delete(old);
+    }
+  }
+
+  /** The task closed: its images are gone. */
+  clear() {
+    for (const copy of this.copies.values()) copy.image.close();
+    this.copies.clear();
+    this.queue = [];
+  }
+}
 
 export class Renderer {
   constructor(stage, imageCanvas, shapeCanvas) {
@@ -21,6 +104,7 @@ export class Renderer {
     this.height = 1;
     this.ratio = 1;
     this.boxesDrawn = 0; // by the last drawShapes (the others were off screen)
+    this.dashes = new Map(); // color -> CanvasPattern: dashed one-pixel lines (dashPattern)
   }
 
   resize() {
@@ -28,6 +112,7 @@ export class Renderer {
     this.ratio = window.devicePixelRatio || 1;
     this.width = Math.max(1, Math.floor(rect.width));
     this.height = Math.max(1, Math.floor(rect.height));
+    this.dashes.clear(); // drawn for the previous device pixel ratio
     for (const canvas of [this.imageCanvas, this.shapeCanvas]) {
       canvas.width = Math.floor(this.width * this.ratio);
       canvas.height = Math.floor(this.height * this.ratio);
@@ -36,19 +121,24 @@ export class Renderer {
     }
   }
 
-  drawImage(bitmap, view, imageWidth, imageHeight) {
+  /**
+   * The frame's image under the shapes. `copy`: the same image already resampled to the
+   * view's scale (ScaledCopies); where the view sits on whole device pixels it is copied as
+   * it is, which costs a fraction of resampling the full-size image (1080p: ~1 ms, not ~6).
+   */
+  drawImage(bitmap, view, imageWidth, imageHeight, copy = null) {
     const ctx = this.imageCtx;
     ctx.setTransform(this.ratio, 0, 0, this.ratio, 0, 0);
     ctx.fillStyle = "#1b1f24";
     ctx.fillRect(0, 0, this.width, this.height);
-    ctx.setTransform(
-      this.ratio * view.scale,
-      0,
-      0,
-      this.ratio * view.scale,
-      this.ratio * view.x,
-      this.ratio * view.y,
-    );
+    const left = this.ratio * view.x;
+    const top = this.ratio * view.y;
+    if (bitmap && copy && onPixel(left) && onPixel(top)) {
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.drawImage(copy, Math.round(left), Math.round(top));
+      return;
+    }
+    ctx.setTransform(this.ratio * view.scale, 0, 0, this.ratio * view.scale, left, top);
     ctx.imageSmoothingEnabled = view.scale < 2;
     if (bitmap) {
       ctx.drawImage(bitmap, 0, 0, imageWidth, imageHeight);
@@ -56,6 +146,29 @@ export class Renderer {
       ctx.fillStyle = "#3a4048";
       ctx.fillRect(0, 0, imageWidth, imageHeight);
     }
+  }
+
+  /** A stroke style for one-device-pixel lines that shows them dashed (6 on, 4 off): a tile
+   * of diagonal stripes, so that any horizontal or vertical line through it is dashed.
+   * Stroking with it costs about what a plain line does; setLineDash on thousands of boxes
+   * costs several times that (it cuts every box into dashes). */
+  dashPattern(color) {
+    let pattern = this.dashes.get(color);
+    if (!pattern) {
+      const period = Math.max(2, Math.round(10 * this.ratio));
+      const on = Math.max(1, Math.round(6 * this.ratio));
+      const tile = document.createElement("canvas");
+      tile.width = period;
+      tile.height = period;
+      const ctx = tile.getContext("2d");
+      ctx.fillStyle = color;
+      for (let i = 0; i < period; i++) {
+        for (let j = 0; j < period; j++) if ((i + j) % period < on) ctx.fillRect(i, j, 1, 1);
+      }
+      pattern = this.shapeCtx.createPattern(tile, "repeat");
+      this.dashes.set(color, pattern);
+    }
+    return pattern;
   }
 
   /**
@@ -85,9 +198,11 @@ export class Renderer {
     // cost a few strokes, not thousands); boxes off screen are not drawn at all. The
     // selected box and boxes with errors are drawn one by one, above the others.
     let selected = null;
-    const batches = new Map(); // "color|dashed" -> [[x, y, w, h], ...]
+    const batches = new Map(); // color -> {solid: [x, y, w, h, ...], dashed: [...]}
     const single = [];
     const labels = [];
+    const anyErrors = opts.errors.size > 0;
+    const colors = opts.colors;
     for (const item of items) {
       if (item.type !== "box") continue;
       const b = item.value;
@@ -98,38 +213,58 @@ export class Renderer {
       const isSel = opts.isSelected(item);
       if (isSel) selected = item;
       else if (x > this.width || y > this.height || x + w < 0 || y + h < 0) continue;
-      const errors = opts.errors.get(opts.errorKey(item));
-      const color = errors ? ERROR_COLOR : opts.colors[item.label] || "#e6194b";
+      const errors = anyErrors ? opts.errors.get(opts.errorKey(item)) : undefined;
+      const color = errors ? ERROR_COLOR : colors[item.label] || "#e6194b";
       if (isSel || errors) single.push({ item, x, y, w, h, isSel, errors, color });
       else {
-        const key = `${color}|${item.interpolated ? 1 : 0}`;
-        if (!batches.has(key)) batches.set(key, []);
-        batches.get(key).push([x, y, w, h]);
+        let batch = batches.get(color);
+        if (!batch) batches.set(color, (batch = { solid: [], dashed: [] }));
+        (item.interpolated ? batch.dashed : batch.solid).push(x, y, w, h);
       }
       if (labelsFit && (w > 30 || isSel)) labels.push({ item, x, y, color });
     }
-    // Many boxes: one-device-pixel lines on the pixel grid, which rasterize several times
-    // faster than wider anti-aliased ones (2,000 boxes in a millisecond or two).
-    const thin = !labelsFit;
-    const r = this.ratio;
-    const snap = (v) => (Math.round(v * r) + 0.5) / r;
-    ctx.lineWidth = thin ? 1 / r : 1.5;
     this.boxesDrawn = single.length;
-    for (const [key, rects] of batches) {
-      const [color, dashed] = key.split("|");
-      ctx.strokeStyle = color;
-      ctx.setLineDash(dashed === "1" ? [6, 4] : []);
-      this.boxesDrawn += rects.length;
-      ctx.beginPath();
-      if (thin) {
-        for (const [x, y, w, h] of rects) {
-          const [left, top] = [snap(x), snap(y)];
-          ctx.rect(left, top, snap(x + w) - left, snap(y + h) - top);
+    if (labelsFit) {
+      ctx.lineWidth = 1.5;
+      for (const [color, batch] of batches) {
+        ctx.strokeStyle = color;
+        for (const dashed of [false, true]) {
+          const rects = dashed ? batch.dashed : batch.solid;
+          if (!rects.length) continue;
+          ctx.setLineDash(dashed ? [6, 4] : []);
+          ctx.beginPath();
+          for (let i = 0; i < rects.length; i += 4) {
+            ctx.rect(rects[i], rects[i + 1], rects[i + 2], rects[i + 3]);
+          }
+          ctx.stroke();
+          this.boxesDrawn += rects.length / 4;
         }
-      } else {
-        for (const [x, y, w, h] of rects) ctx.rect(x, y, w, h);
       }
-      ctx.stroke();
+      ctx.setLineDash([]);
+    } else {
+      // Many boxes: one-device-pixel lines on the pixel grid, which rasterize several times
+      // faster than wider anti-aliased ones (2,000 boxes in a millisecond or two), and
+      // dashed by a pattern rather than by setLineDash (see dashPattern).
+      const r = this.ratio;
+      const snap = (v) => Math.round(v * r) + 0.5;
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.lineWidth = 1;
+      for (const [color, batch] of batches) {
+        for (const dashed of [false, true]) {
+          const rects = dashed ? batch.dashed : batch.solid;
+          if (!rects.length) continue;
+          ctx.strokeStyle = dashed ? this.dashPattern(color) : color;
+          ctx.beginPath();
+          for (let i = 0; i < rects.length; i += 4) {
+            const left = snap(rects[i]);
+            const top = snap(rects[i + 1]);
+            ctx.rect(left, top, snap(rects[i] + rects[i + 2]) - left, snap(rects[i + 1] + rects[i + 3]) - top);
+          }
+          ctx.stroke();
+          this.boxesDrawn += rects.length / 4;
+        }
+      }
+      ctx.setTransform(r, 0, 0, r, 0, 0);
     }
     for (const { item, x, y, w, h, isSel, errors, color } of single) {
       ctx.strokeStyle = color;
@@ -245,7 +380,7 @@ export class CanvasView {
     this.editor = editor;
     this.stage = stage;
     this.renderer = new Renderer(stage, imageCanvas, shapeCanvas);
-    this.stats = stats; // {draws}: counted for benchmarks/ui.py
+    this.stats = stats; // {draws, drawMs}: counted for benchmarks/ui.py
     this.view = { scale: 1, x: 0, y: 0 };
     this.bitmap = null;
     this.imageDirty = true;
@@ -254,6 +389,7 @@ export class CanvasView {
     this.draft = null; // the box being drawn, {x, y, w, h}, set by the box tool
     this.overlays = []; // painters called after the shapes (model suggestions)
     this.frozen = null; // {canvas, key}: the shapes a drag leaves alone, drawn once
+    this.copies = new ScaledCopies(() => this.renderer.ratio * this.view.scale);
   }
 
   /** Follow the stage's size; the first call only measures. */
@@ -274,7 +410,14 @@ export class CanvasView {
   showImage(bitmap, { draw = true } = {}) {
     this.bitmap = bitmap;
     this.imageDirty = true;
+    if (!bitmap) this.copies.clear(); // the task closes: its frame images go
     if (draw) this.drawNow();
+  }
+
+  /** A frame image that may be shown soon (decoded ahead; width x height image pixels):
+   * resample it to the view's scale when the page is idle. */
+  prepareImage(bitmap, { width, height } = this.editor.imageSize) {
+    this.copies.want(bitmap, width, height);
   }
 
   requestDraw() {
@@ -338,9 +481,12 @@ export class CanvasView {
   drawNow() {
     const editor = this.editor;
     if (!editor.frames?.length || !editor.frames[0].width) return;
+    const started = performance.now();
     const { width, height } = editor.imageSize;
     if (this.imageDirty) {
-      this.renderer.drawImage(this.bitmap, this.view, width, height);
+      const copy = this.copies.get(this.bitmap);
+      this.renderer.drawImage(this.bitmap, this.view, width, height, copy);
+      if (!copy) this.prepareImage(this.bitmap); // for the next time (zoomed, say)
       this.imageDirty = false;
     }
     const items = this.shapesHidden ? [] : editor.items();
@@ -352,6 +498,7 @@ export class CanvasView {
     }
     for (const paint of this.overlays) paint();
     this.stats.draws += 1;
+    this.stats.drawMs += performance.now() - started;
   }
 
   setView(view) {

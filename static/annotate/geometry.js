@@ -103,10 +103,12 @@ export function fitView(imageWidth, imageHeight, viewWidth, viewHeight, margin =
     (viewHeight - 2 * margin) / imageHeight,
   );
   const safe = Number.isFinite(scale) && scale > 0 ? scale : 1;
+  // Centred on whole pixels, where the canvas copies a frame's image rather than resampling
+  // it (canvas.js, Renderer.drawImage).
   return {
     scale: safe,
-    x: (viewWidth - imageWidth * safe) / 2,
-    y: (viewHeight - imageHeight * safe) / 2,
+    x: Math.round((viewWidth - imageWidth * safe) / 2),
+    y: Math.round((viewHeight - imageHeight * safe) / 2),
   };
 }
 

@@ -34,7 +34,7 @@ class LabelPage {
     this.root = $("labeler");
     this.stage = $("stage");
     // Read by the browser tests and benchmarks/ui.py.
-    this.stats = { frameChangeMs: [], readyMs: null, draws: 0, loads: 0 };
+    this.stats = { frameChangeMs: [], readyMs: null, draws: 0, drawMs: 0, loads: 0 };
 
     const editor = (this.editor = new Editor());
     const { root, stage, mode } = this;

@@ -92,12 +92,14 @@ export class FrameCache {
     }
   }
 
-  /** Decode the frames around `center`, nearest first. */
-  prefetch(center) {
+  /** Decode the frames around `center`, nearest first; decoded(bitmap, frame) for each. */
+  prefetch(center, decoded = () => {}) {
     const order = [];
     for (let d = 1; d <= this.radius; d++) order.push(center + d, center - d);
     for (const position of order) {
-      if (position >= 0 && position < this.frames.length) this.get(position).catch(() => {});
+      if (position >= 0 && position < this.frames.length) {
+        this.get(position).then((bitmap) => decoded(bitmap, this.frames[position]), () => {});
+      }
     }
   }
 
@@ -197,11 +199,19 @@ export class Timeline {
     this.canvas.showImage(bitmap);
     cache.show(position);
     this.frameShown();
-    cache.prefetch(position);
-    if (!initial) {
-      await new Promise((resolve) => requestAnimationFrame(resolve));
-      this.stats.frameChangeMs.push(performance.now() - started);
+    // Then the neighbours, in a task of its own: starting fetches costs the main thread a
+    // few ms that this frame need not wait for. Their images are resampled to the view's
+    // scale while the page is idle (CanvasView.prepareImage).
+    const prefetch = () => {
+      if (this.cache === cache) cache.prefetch(position, (b, f) => this.canvas.prepareImage(b, f));
+    };
+    if (initial) {
+      prefetch();
+      return;
     }
+    await new Promise((resolve) => requestAnimationFrame(resolve));
+    this.stats.frameChangeMs.push(performance.now() - started);
+    setTimeout(prefetch, 0);
   }
 
   /** The frame shown, or the one on its way. */

@@ -116,31 +116,35 @@ export class Tools {
 
   renderHint() {
     const hint = $("hint");
-    hint.replaceChildren();
-    if (this.canvas.shapesHidden) {
-      hint.textContent = "Shapes hidden: press h to show them";
-    } else if (this.tool === "kp") {
-      hint.append("Next point: ");
+    if (!this.canvas.shapesHidden && this.tool === "kp") {
+      hint.replaceChildren("Next point: ");
       const strong = document.createElement("strong");
       strong.id = "next-point";
       strong.textContent = this.editor.nextPointName() ?? "—";
       hint.append(strong, " · Shift+click = occluded · n = skip · Esc = done");
+      return;
+    }
+    let text;
+    if (this.canvas.shapesHidden) {
+      text = "Shapes hidden: press h to show them";
     } else if (this.tool === "box") {
-      hint.textContent = `Drag to draw a ${this.editor.currentLabel ?? ""} box`;
+      text = `Drag to draw a ${this.editor.currentLabel ?? ""} box`;
     } else if (this.absentSelectedTrack()?.type === "box") {
       const { track } = this.editor.selection;
-      hint.textContent = `Track #${track} is not on this frame: drag to draw its box here (Alt+drag or middle button pans)`;
+      text = `Track #${track} is not on this frame: drag to draw its box here (Alt+drag or middle button pans)`;
     } else {
-      hint.textContent = this.editor.editable
+      text = this.editor.editable
         ? "Click to select; drag to move; handles resize; drag empty space to pan"
         : "Read-only";
     }
+    // Called on every frame change: the page is restyled only when the hint says another thing.
+    if (hint.childElementCount || hint.textContent !== text) hint.textContent = text;
   }
 
   updateCursorHint(p) {
     const hint = $("cursor-hint");
     if (this.tool !== "kp") {
-      hint.hidden = true;
+      if (!hint.hidden) hint.hidden = true; // each write would restyle the page (many moves)
       return;
     }
     hint.hidden = false;

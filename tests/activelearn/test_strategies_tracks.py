@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from activelearn.strategies import STRATEGIES, blend
-from activelearn.strategies.tracks import frame_risk, track_risk_report, track_risk_scores
+from activelearn.strategies.tracks import track_risk_report, track_risk_scores
 
 SIZE = (640.0, 360.0)
 
@@ -82,7 +82,11 @@ def test_a_track_that_ends_in_the_open_is_a_lost_identity_but_one_leaving_the_im
 def test_a_dip_of_the_models_confidence_along_a_track_raises_its_frames():
     rows = walk(1, range(10), 100, 3)
     rows[6] = (*rows[6][:6], 0.3)  # 0.9 elsewhere
-    risk = frame_risk(np.array(rows), 10, SIZE)
+    report = track_risk_report(
+        np.array(rows), frame_ranges=np.array([[0, 9]]), image_sizes=np.array([SIZE])
+    )
+    assert report.frames[0].tolist() == list(range(10))
+    risk = report.frame_risk[0]
     assert np.argmax(risk) == 6 and risk[6] > 0.3 and risk[2] == 0
     (reason,) = track_risk_report(np.array(rows)).reasons[0]
     assert reason["kind"] == "dip" and reason["frames"] == [6, 6]
@@ -100,12 +104,15 @@ def test_unsure_optical_flow_and_propagation_the_model_disagrees_with_raise_thei
     assert risk[3] > 0.5 and risk[7] > 0.5 and risk[0] < 0.1
 
 
-def test_frame_risk_ranks_the_crossing_frames_first_for_a_benchmark():
+def test_the_frame_risk_ranks_the_crossing_frames_first():
     span = range(100)
     # Two people who meet at frame 50, two who never do; no confidence column.
     rows = walk(3, span, 100, 2) + walk(7, span, 300, -2) + calm(0, 100)
-    risk = frame_risk(np.array(rows)[:, :6], 100, SIZE)
-    assert risk.shape == (100,)
+    report = track_risk_report(
+        np.array(rows)[:, :6], frame_ranges=np.array([[0, 99]]), image_sizes=np.array([SIZE])
+    )
+    assert report.frames[0].tolist() == list(range(100))
+    risk = report.frame_risk[0]
     top = np.argsort(-risk, kind="stable")[:5]
     assert set(top.tolist()) <= set(range(45, 56)) and 50 in top
 
