@@ -142,10 +142,14 @@ def _copy_limit(project) -> float:
 
     table = Prediction._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT task_id, model_version_id, data::text FROM {table} LIMIT %s", [ROWS])
+        cursor.execute(
+            f"SELECT task_id, model_version_id, data::text FROM {table} LIMIT %s",  # noqa: S608
+            [ROWS],
+        )
         rows = cursor.fetchall()
     text = "".join(
-        f"{task}\t{version}\t{_copy_text(_ENCODE(json.loads(data)))}\n" for task, version, data in rows
+        f"{task}\t{version}\t{_copy_text(_ENCODE(json.loads(data)))}\n"
+        for task, version, data in rows
     )
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMP TABLE copy_limit (LIKE {table} INCLUDING ALL)")
@@ -274,7 +278,7 @@ def main() -> None:
         if GUNICORN:
             endpoint = _live_gunicorn(project, user, database_url)["Content-Length"]
         copy_rate = _copy_limit(project)
-        print(f"raw limit: COPY of the same {ROWS} rows into an empty table: {copy_rate:,.0f} rows/s")
+        print(f"raw limit: COPY of the same {ROWS} rows into an empty table: {copy_rate:,.0f}/s")
         os.system("uptime")  # noqa: S605, S607
         print(
             f"rows_per_s={endpoint:.0f} copy_rows_per_s={copy_rate:.0f} "
