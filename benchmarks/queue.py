@@ -496,8 +496,8 @@ def copy_limit(project_id: int) -> float:
 
 def loop_project(project_id: int) -> None:
     """The loop at its defaults on a project: two classes, an active pushed model version
-    with class probabilities and an embedding for every task, default learning settings (a run after every
-    50 labels)."""
+    with class probabilities and an embedding for every task, default learning settings
+    (a run after every 50 labels)."""
     from django.db import connection
 
     from activelearn.models import LearningSettings, ModelVersion
