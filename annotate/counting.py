@@ -37,6 +37,27 @@ def count_bounded(queryset: QuerySet, cap: int = COUNT_CAP) -> BoundedCount:
     return BoundedCount(max(cap + 1, rows_estimate(queryset)), False)
 
 
+def counts_bounded(querysets: list[QuerySet], cap: int = COUNT_CAP) -> list[BoundedCount]:
+    """count_bounded of each queryset, the exact parts in one statement (one round trip
+    for a page's several counts); an estimate is asked only for those past the cap."""
+    if not querysets:
+        return []
+    parts, params = [], []
+    for queryset in querysets:
+        sql, part_params = queryset.order_by().values("pk")[: cap + 1].query.sql_with_params()
+        parts.append(f"SELECT count(*) FROM ({sql}) AS part")  # noqa: S608
+        params.extend(part_params)
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(f"({part})" for part in parts), params)
+        counted = [row[0] for row in cursor.fetchall()]
+    return [
+        BoundedCount(n, True)
+        if n <= cap
+        else BoundedCount(max(cap + 1, rows_estimate(queryset)), False)
+        for n, queryset in zip(counted, querysets, strict=True)
+    ]
+
+
 def rows_estimate(queryset: QuerySet) -> int:
     """The planner's row estimate for the queryset (EXPLAIN, nothing read)."""
     sql, params = queryset.order_by().values("pk").query.sql_with_params()

@@ -1,7 +1,8 @@
 """Predictions pushed by an outside model: rows per asset (by id, external key or original file
 name) with class probabilities, boxes, keypoints, an embedding or a ready score, tagged with a
-model version name. Read as a stream in batches; each batch is checked row by row and written
-with one INSERT ... ON CONFLICT, so a re-push of the same rows gives the same table.
+model version name. Read as a stream in batches; each batch is checked row by row, copied into
+a staging table (COPY) and upserted from it with one INSERT ... ON CONFLICT, so a re-push of
+the same rows gives the same table.
 
 One row (a JSON object, or one line of JSON Lines):
 

@@ -45,7 +45,7 @@ def test_the_project_page_shows_an_estimate_past_the_cap(project, pat, monkeypat
     make_tasks(project, 12)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE annotate_annotationtask")
-    monkeypatch.setattr(counting.count_bounded, "__defaults__", (5,))
+    monkeypatch.setattr(counting.counts_bounded, "__defaults__", (5,))
     client.force_login(pat)
     page = client.get(f"/projects/{project.pk}/")
     assert page.status_code == 200
