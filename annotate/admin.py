@@ -369,9 +369,10 @@ class AnnotationTaskAdmin(ManagedProjectsMixin, admin.ModelAdmin):
     list_filter = ["state", "kind", ("project", ManagedProjectFilter)]
     search_fields = ["asset__original_name", "annotator__username", "lease_user__username"]
     list_select_related = ["project", "asset", "lease_user", "annotator"]
-    # The queue index's order (task_queue_idx): the list reads its first page from the
+    # The queue index's order (task_queue_idx; project_id, not project, which would sort
+    # by the project's name through a join): the first page is read from the
     # index instead of sorting every task.
-    ordering = ["project", "state", "-priority", "id"]
+    ordering = ["project_id", "state", "-priority", "id"]
     fields = [
         "project",
         "asset",
