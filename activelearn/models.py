@@ -337,6 +337,11 @@ class ScoringRun(Job):
     chunks_total = models.PositiveIntegerField(default=0)
     chunks_done = models.PositiveIntegerField(default=0)
     tasks_scored = models.PositiveIntegerField(default=0)
+    # A bounded run (activelearn.scoring.runs.bounded_candidates): the tasks it scores, the
+    # previous top of the queue and a fresh random sample of the pool. Empty: the whole pool.
+    candidates = models.JSONField(
+        null=True, blank=True, help_text="Task ids a bounded run scores (empty: the pool)."
+    )
 
     class Meta(Job.Meta):
         ordering = ["-created_at"]

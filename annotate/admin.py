@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils.html import format_html
 
 from .admin_exchange import EXPORT_ACTIONS, register_exchange_admin
+from .counting import BoundedCountPaginator
 from .models import (
     Annotation,
     AnnotationTask,
@@ -72,6 +73,9 @@ class ManagedProjectsMixin:
 
     change_action = "project.change"
     delete_action = "project.change"
+    # No COUNT(*) of the whole table on every view of a list (annotate.counting).
+    paginator = BoundedCountPaginator
+    show_full_result_count = False
 
     def get_queryset(self, request):
         return visible(request.user, "project.admin", super().get_queryset(request))
@@ -91,6 +95,15 @@ class ManagedProjectsMixin:
                 request.user, "project.admin", related._default_manager.all()
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ManagedProjectFilter(admin.RelatedFieldListFilter):
+    """Filter a list by project: the projects the user manages, read from the projects
+    table (RelatedOnlyFieldListFilter reads every row of the list to find them)."""
+
+    def field_choices(self, field, request, model_admin):
+        projects = visible(request.user, "project.admin", Project.objects.order_by("name"))
+        return [(project.pk, str(project)) for project in projects]
 
 
 class ReadOnlyMixin:
@@ -230,7 +243,7 @@ class LabelClassAdmin(ManagedProjectsMixin, admin.ModelAdmin):
     change_action = "schema.change"
     delete_action = "schema.change"
     list_display = ["name", "project", "swatch", "hotkey", "order", "is_active"]
-    list_filter = ["is_active", ("project", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["is_active", ("project", ManagedProjectFilter)]
     search_fields = ["name", "project__name"]
     list_select_related = ["project"]
 
@@ -251,7 +264,7 @@ class MembershipAdmin(ManagedProjectsMixin, admin.ModelAdmin):
     change_action = "member.manage"
     delete_action = "member.manage"
     list_display = ["user", "project", "role", "created_at"]
-    list_filter = ["role", ("project", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["role", ("project", ManagedProjectFilter)]
     search_fields = ["user__username", "project__name"]
     list_select_related = ["user", "project"]
     raw_id_fields = ["user"]
@@ -284,7 +297,7 @@ class AssetAdmin(ManagedProjectsMixin, admin.ModelAdmin):
     change_action = "asset.delete"
     delete_action = "asset.delete"
     list_display = ["__str__", "project", "kind", "state", "preview", "size_bytes", "created_at"]
-    list_filter = ["kind", "state", ("project", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["kind", "state", ("project", ManagedProjectFilter)]
     search_fields = ["original_name", "sha256", "external_key"]
     list_select_related = ["project"]
     readonly_fields = ["preview", "failure_reason"]
@@ -338,7 +351,7 @@ class AssetAdmin(ManagedProjectsMixin, admin.ModelAdmin):
 @admin.register(Frame)
 class FrameAdmin(ReadOnlyMixin, ManagedProjectsMixin, admin.ModelAdmin):
     list_display = ["asset", "index", "timestamp", "width", "height"]
-    list_filter = [("asset__project", admin.RelatedOnlyFieldListFilter)]
+    list_filter = [("asset__project", ManagedProjectFilter)]
     search_fields = ["asset__original_name"]
     list_select_related = ["asset"]
 
@@ -363,10 +376,13 @@ class AnnotationTaskAdmin(ManagedProjectsMixin, admin.ModelAdmin):
         "annotator",
         "submitted_at",
     ]
-    list_filter = ["state", "kind", ("project", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["state", "kind", ("project", ManagedProjectFilter)]
     search_fields = ["asset__original_name", "annotator__username", "lease_user__username"]
     list_select_related = ["project", "asset", "lease_user", "annotator"]
-    ordering = ["project", "-priority", "id"]
+    # The queue index's order (task_queue_idx; project_id, not project, which would sort
+    # by the project's name through a join): the first page is read from the
+    # index instead of sorting every task.
+    ordering = ["project_id", "state", "-priority", "id"]
     fields = [
         "project",
         "asset",
@@ -397,7 +413,7 @@ class AnnotationTaskAdmin(ManagedProjectsMixin, admin.ModelAdmin):
 @admin.register(Track)
 class TrackAdmin(ReadOnlyMixin, ManagedProjectsMixin, admin.ModelAdmin):
     list_display = ["__str__", "asset", "number", "label_class", "created_at"]
-    list_filter = [("asset__project", admin.RelatedOnlyFieldListFilter)]
+    list_filter = [("asset__project", ManagedProjectFilter)]
     search_fields = ["asset__original_name"]
     list_select_related = ["asset", "label_class"]
 
@@ -419,7 +435,7 @@ class KeypointInline(ReadOnlyMixin, admin.TabularInline):
 @admin.register(Annotation)
 class AnnotationAdmin(ReadOnlyMixin, ManagedProjectsMixin, admin.ModelAdmin):
     list_display = ["__str__", "version", "kind", "author", "created_at"]
-    list_filter = ["kind", ("task__project", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["kind", ("task__project", ManagedProjectFilter)]
     search_fields = ["author__username", "task__asset__original_name"]
     list_select_related = ["task__asset", "author"]
     inlines = [BoxInline, KeypointInline]
@@ -428,7 +444,7 @@ class AnnotationAdmin(ReadOnlyMixin, ManagedProjectsMixin, admin.ModelAdmin):
 @admin.register(Box)
 class BoxAdmin(ReadOnlyMixin, ManagedProjectsMixin, admin.ModelAdmin):
     list_display = ["__str__", "annotation", "frame", "source", "confidence"]
-    list_filter = ["source", ("annotation__task__project", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["source", ("annotation__task__project", ManagedProjectFilter)]
     search_fields = ["label_class__name"]
     list_select_related = ["annotation__task__asset", "label_class", "frame__asset"]
 
@@ -436,7 +452,7 @@ class BoxAdmin(ReadOnlyMixin, ManagedProjectsMixin, admin.ModelAdmin):
 @admin.register(KeypointInstance)
 class KeypointInstanceAdmin(ReadOnlyMixin, ManagedProjectsMixin, admin.ModelAdmin):
     list_display = ["__str__", "annotation", "frame", "source", "confidence"]
-    list_filter = ["source", ("annotation__task__project", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["source", ("annotation__task__project", ManagedProjectFilter)]
     search_fields = ["label_class__name"]
     list_select_related = ["annotation__task__asset", "label_class", "frame__asset"]
 
@@ -444,7 +460,7 @@ class KeypointInstanceAdmin(ReadOnlyMixin, ManagedProjectsMixin, admin.ModelAdmi
 @admin.register(Review)
 class ReviewAdmin(ReadOnlyMixin, ManagedProjectsMixin, admin.ModelAdmin):
     list_display = ["__str__", "decision", "reviewer", "created_at"]
-    list_filter = ["decision", ("task__project", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["decision", ("task__project", ManagedProjectFilter)]
     search_fields = ["reviewer__username", "comment"]
     list_select_related = ["task__asset", "reviewer"]
 

@@ -7,11 +7,16 @@ with bulk_create. Then BENCH_ROWS JSON Lines rows (by external key; 70% class pr
 endpoint calls: parsed, checked row by row, looked up in batches and upserted with one
 INSERT ... ON CONFLICT per batch. Timed: a first push (inserts) and a re-push of the same
 rows (updates, the idempotent path), then through POST /api/projects/<id>/predictions/
-(application/x-ndjson, read line by line): with Django's test client, and against a live
+(application/x-ndjson, read a block at a time): with Django's test client, and against a live
 gunicorn (one worker, token auth) once with Content-Length and once chunked (skip with
 BENCH_GUNICORN=0).
 
-Goal: at least 20,000 rows/s stored. Last line: `rows_per_s=<x>`, the first push's rate.
+The raw limit, in the same run: the same rows, already checked and in COPY's text format,
+copied into an empty table shaped like the predictions table (its unique index included).
+
+Goal (issue 16): at least 100,000 rows/s stored through the real endpoint. Last line:
+`rows_per_s=<x> copy_rows_per_s=<y> ratio=<y/x> service_rows_per_s=<z>`: rows_per_s is the
+live gunicorn endpoint (Content-Length; the Django test client's when BENCH_GUNICORN=0).
 """
 
 from __future__ import annotations
@@ -127,7 +132,40 @@ def _lines(count: int, version: str) -> list[bytes]:
     return lines
 
 
-def _live_gunicorn(project, user, database_url: str) -> None:
+def _copy_limit(project) -> float:
+    """Rows/s of a bare COPY of the same rows (checked, in COPY text) into an empty table
+    like the predictions table, unique index included."""
+    from django.db import connection, transaction
+
+    from activelearn.models import Prediction
+    from activelearn.predictions.push import _ENCODE, _copy_text
+
+    table = Prediction._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT task_id, model_version_id, data::text FROM {table} LIMIT %s",  # noqa: S608
+            [ROWS],
+        )
+        rows = cursor.fetchall()
+    text = "".join(
+        f"{task}\t{version}\t{_copy_text(_ENCODE(json.loads(data)))}\n"
+        for task, version, data in rows
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE copy_limit (LIKE {table} INCLUDING ALL)")
+        cursor.execute("ALTER TABLE copy_limit ALTER created_at SET DEFAULT now()")
+        started = time.perf_counter()
+        with cursor.cursor.copy(
+            "COPY copy_limit (task_id, model_version_id, data) FROM STDIN"
+        ) as copy:
+            for start in range(0, len(text), 1 << 20):
+                copy.write(text[start : start + (1 << 20)])
+        took = time.perf_counter() - started
+        cursor.execute("DROP TABLE copy_limit")
+    return len(rows) / took
+
+
+def _live_gunicorn(project, user, database_url: str) -> dict[str, float]:
     import http.client
     import socket
     import subprocess
@@ -160,6 +198,7 @@ def _live_gunicorn(project, user, database_url: str) -> None:
             except OSError:
                 time.sleep(0.1)
         headers = {"Authorization": f"Token {token}", "Content-Type": "application/x-ndjson"}
+        rates = {}
         for mode in ("Content-Length", "chunked"):
             lines = _lines(ROWS, f"bench-live-{mode}")
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
@@ -175,6 +214,8 @@ def _live_gunicorn(project, user, database_url: str) -> None:
             assert response.status == 200, body[:500]
             assert json.loads(body)["stored"] == ROWS
             print(f"live gunicorn, {mode}: {ROWS} rows in {took:.2f} s = {ROWS / took:,.0f} rows/s")
+            rates[mode] = ROWS / took
+        return rates
     finally:
         server.terminate()
         server.wait()
@@ -233,9 +274,16 @@ def main() -> None:
             f"HTTP endpoint (test client, {len(body) / 1e6:.1f} MB JSON Lines): "
             f"{ROWS} rows in {http_s:.2f} s = {ROWS / http_s:,.0f} rows/s"
         )
+        endpoint = ROWS / http_s
         if GUNICORN:
-            _live_gunicorn(project, user, database_url)
-        print(f"rows_per_s={ROWS / first_s:.0f}")
+            endpoint = _live_gunicorn(project, user, database_url)["Content-Length"]
+        copy_rate = _copy_limit(project)
+        print(f"raw limit: COPY of the same {ROWS} rows into an empty table: {copy_rate:,.0f}/s")
+        os.system("uptime")  # noqa: S605, S607
+        print(
+            f"rows_per_s={endpoint:.0f} copy_rows_per_s={copy_rate:.0f} "
+            f"ratio={copy_rate / endpoint:.2f} service_rows_per_s={ROWS / first_s:.0f}"
+        )
     finally:
         from django.db import connections
 

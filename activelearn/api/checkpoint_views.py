@@ -116,12 +116,22 @@ class CheckpointRollback(APIView):
 def _body_lines(request) -> Iterator[bytes]:
     """The body's lines as they arrive. A chunked upload has no Content-Length, and Django
     then reads an empty body; the server's input stream (gunicorn ends it at the last chunk)
-    is read directly instead."""
+    is read directly instead, a block at a time. With a Content-Length, Django's stream is
+    read line by line, as before: block reads through it were not measured faster."""
     chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
     if chunked and not request.META.get("CONTENT_LENGTH"):
-        stream = request.META["wsgi.input"]
-        return iter(stream.readline, b"")
+        return _split_lines(request.META["wsgi.input"].read)
     return iter(request)
+
+
+def _split_lines(read, block_size: int = 1 << 20) -> Iterator[bytes]:
+    tail = b""
+    while block := read(block_size):
+        lines = (tail + block).split(b"\n")
+        tail = lines.pop()
+        yield from lines
+    if tail:
+        yield tail
 
 
 class PredictionPush(APIView):

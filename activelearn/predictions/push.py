@@ -1,7 +1,8 @@
 """Predictions pushed by an outside model: rows per asset (by id, external key or original file
 name) with class probabilities, boxes, keypoints, an embedding or a ready score, tagged with a
-model version name. Read as a stream in batches; each batch is checked row by row and written
-with one INSERT ... ON CONFLICT, so a re-push of the same rows gives the same table.
+model version name. Read as a stream in batches; each batch is checked row by row, copied into
+a staging table (COPY) and upserted from it with one INSERT ... ON CONFLICT, so a re-push of
+the same rows gives the same table.
 
 One row (a JSON object, or one line of JSON Lines):
 
@@ -34,6 +35,7 @@ activated through checkpoint_activate; otherwise the answer says it is not the a
 from __future__ import annotations
 
 import json
+import json.scanner
 import math
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -127,24 +129,46 @@ def push_version_get(
     return version
 
 
+# Each batch is copied into a session-private staging table (COPY, PostgreSQL's bulk load
+# path) and upserted from there in one statement: COPY cannot resolve conflicts itself.
+_STAGING = "activelearn_prediction_incoming"
+
+
+def _copy_text(value: str) -> str:
+    """A JSON text as a field of COPY's text format. json.dumps escapes every control
+    character (ensure_ascii), so only the backslash, COPY's escape character, needs doubling."""
+    return value.replace("\\", "\\\\")
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+
 def predictions_write(*, rows: dict[tuple[int, int], dict]) -> int:
-    """Upsert {(task id, version id): data} with one statement; returns the row count."""
+    """Upsert {(task id, version id): data}: COPY into a staging table, then one INSERT ...
+    ON CONFLICT from it. Returns the row count. Call inside a transaction."""
     if not rows:
         return 0
-    # The batch travels as one JSON text: one parameter to quote instead of thousands.
-    payload = json.dumps(
-        [[task_id, version_id, data] for (task_id, version_id), data in rows.items()],
-        separators=(",", ":"),
+    dumps = _ENCODE
+    text = "".join(
+        f"{task_id}\t{version_id}\t{_copy_text(dumps(data))}\n"
+        for (task_id, version_id), data in rows.items()
     )
     table = Prediction._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (task_id, model_version_id, data, created_at) "  # noqa: S608
-            "SELECT (e->>0)::bigint, (e->>1)::bigint, e->2, now() "
-            "FROM jsonb_array_elements(%s::jsonb) AS e "
-            "ON CONFLICT (task_id, model_version_id) DO UPDATE SET data = EXCLUDED.data",
-            [payload],
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (task_id bigint, "
+            "model_version_id bigint, data jsonb)"
         )
+        with cursor.cursor.copy(
+            f"COPY {_STAGING} (task_id, model_version_id, data) FROM STDIN"  # noqa: S608
+        ) as copy:
+            copy.write(text)
+        cursor.execute(
+            f"INSERT INTO {table} (task_id, model_version_id, data, created_at) "  # noqa: S608
+            f"SELECT task_id, model_version_id, data, now() FROM {_STAGING} "
+            "ON CONFLICT (task_id, model_version_id) DO UPDATE SET data = EXCLUDED.data"
+        )
+        cursor.execute(f"TRUNCATE {_STAGING}")
     return len(rows)
 
 
@@ -160,14 +184,27 @@ def _reject_constant(name: str) -> float:
 
 
 def _number(value: object, what: str) -> float:
+    kind = type(value)
+    if kind is float:  # the common cases first: parsed JSON numbers
+        if math.isfinite(value):
+            return value
+        raise RowError(f"{what} is NaN or infinite")
+    if kind is int and -(2**53) <= value <= 2**53:
+        return float(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RowError(f"{what} must be a number")
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:
+        raise RowError(f"{what} is too large") from None
+    if not math.isfinite(number):
         raise RowError(f"{what} is NaN or infinite")
-    return float(value)
+    return number
 
 
 def _unit_interval(value: object, what: str) -> float:
+    if type(value) is float and 0.0 <= value <= 1.0:  # NaN fails the comparison
+        return value
     number = _number(value, what)
     if not 0.0 <= number <= 1.0:
         raise RowError(f"{what} must be between 0 and 1")
@@ -364,6 +401,24 @@ class _BatchWriter:
         return self.stored
 
 
+# One scanner for the whole push (json.loads builds a decoder per line and matches the
+# surrounding whitespace with a regular expression): the C scanner, the same parser.
+_SCAN = json.scanner.make_scanner(json.JSONDecoder(parse_constant=_reject_constant))
+_JSON_SPACE = " \t\n\r"
+
+
+def _decode(text: str) -> object:
+    start = len(text) - len(text.lstrip(_JSON_SPACE))
+    try:
+        value, end = _SCAN(text, start)
+    except StopIteration:
+        value, end = None, -1
+    if end < 0 or text[end:].strip(_JSON_SPACE):
+        # Not one JSON value: json.loads says what is wrong, in its own words.
+        return json.loads(text, parse_constant=_reject_constant)
+    return value
+
+
 def _rows(source: Iterable) -> Iterator[tuple[int, dict | None, str | None]]:
     """(row number, row, error) from dicts (bulk JSON) or lines (JSON Lines)."""
     for number, item in enumerate(source, start=1):
@@ -371,7 +426,7 @@ def _rows(source: Iterable) -> Iterator[tuple[int, dict | None, str | None]]:
             if not item.strip():
                 continue
             try:
-                item = json.loads(item, parse_constant=_reject_constant)
+                item = _decode(item) if isinstance(item, str) else _decode_bytes(item)
             except RowError as error:
                 yield number, None, str(error)
                 continue
@@ -382,6 +437,14 @@ def _rows(source: Iterable) -> Iterator[tuple[int, dict | None, str | None]]:
             yield number, None, "a row must be a JSON object"
             continue
         yield number, item, None
+
+
+def _decode_bytes(line: bytes) -> object:
+    try:
+        text = line.decode()
+    except UnicodeDecodeError:
+        return json.loads(line, parse_constant=_reject_constant)  # UTF-16/32, or an error
+    return _decode(text)
 
 
 def _asset_key(row: dict) -> tuple[str, object] | None:

@@ -119,19 +119,76 @@ def _starts_serialize(project_id: int) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [START_LOCK_NAMESPACE, project_id])
 
 
+# A run after new labels scores a bounded set, not the pool: the previous top of the
+# queue (where the next claims come from, so where a better model matters first) and a fresh
+# random sample of the pool (so a task the old model undervalued can rise, and over rounds
+# every task is seen again). Its cost is the same at 10,000 tasks as at 1,000,000; runs
+# after an activation, a push or new tasks still score the whole pool.
+LABELS_RESCORE_TOP = 1000
+LABELS_RESCORE_SAMPLE = 1000
+
+
+def bounded_candidates(
+    *, project: Project, seed: int, top: int | None = None, sample: int | None = None
+) -> list[int] | None:
+    """The pending tasks a bounded run scores (ids ascending): the `top` highest-priority
+    ranked ones and about `sample` drawn at random (pages of the table sampled, seeded by
+    the run), or None when the pool is small enough to score whole. Reads in proportion to
+    top + sample, never the whole pool."""
+    top = LABELS_RESCORE_TOP if top is None else top
+    sample = LABELS_RESCORE_SAMPLE if sample is None else sample
+    task = AnnotationTask._meta.db_table
+    bound = top + sample
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {task} WHERE project_id = %s"  # noqa: S608
+            " AND state = 'pending' LIMIT %s) AS pool",
+            [project.pk, bound + 1],
+        )
+        if cursor.fetchone()[0] <= bound:
+            return None
+        cursor.execute(
+            f"SELECT id FROM {task} WHERE project_id = %s AND state = 'pending'"  # noqa: S608
+            " AND audit_drawn_at IS NULL ORDER BY priority DESC, id LIMIT %s",
+            [project.pk, top],
+        )
+        ids = {row[0] for row in cursor.fetchall()}
+        # The planner's row count of the table (kept by autovacuum): the share of its pages
+        # that holds about `sample` tasks of the project, were they all its own and pending.
+        cursor.execute(
+            "SELECT greatest(reltuples, 1) FROM pg_class WHERE oid = %s::regclass", [task]
+        )
+        percent = min(100.0, 100.0 * 2 * sample / cursor.fetchone()[0])
+        cursor.execute(
+            f"SELECT id FROM {task} TABLESAMPLE SYSTEM (%s) REPEATABLE (%s)"  # noqa: S608
+            " WHERE project_id = %s AND state = 'pending' LIMIT %s",
+            [percent, seed, project.pk, sample],
+        )
+        ids.update(row[0] for row in cursor.fetchall())
+    return sorted(ids)
+
+
 def scoring_run_split(*, run_id: int) -> list[list[int]]:
     """Turn a queued run into a running one: its pending tasks in chunks (ids ascending).
-    A run that is not queued any more (already split, superseded) gives no chunks."""
+    A run after new labels with a model scores a bounded set (bounded_candidates). A run
+    that is not queued any more (already split, superseded) gives no chunks."""
     with transaction.atomic():
         run = ScoringRun.objects.select_for_update().select_related("project").get(pk=run_id)
         if run.state != ScoringRun.State.QUEUED:
             return []
         size = LearningSettings.for_project(run.project).scoring_chunk_size
-        ids = list(
-            AnnotationTask.objects.filter(project=run.project, state=PENDING)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+        candidates = None
+        if run.reason == ScoringRun.Reason.LABELS and run.model_version_id is not None:
+            candidates = bounded_candidates(project=run.project, seed=run.pk)
+        if candidates is None:
+            ids = list(
+                AnnotationTask.objects.filter(project=run.project, state=PENDING)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+        else:
+            ids = candidates
+        run.candidates = candidates
         chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
         # The claim of the one job model, under this lock: queued -> running, one attempt.
         now = timezone.now()
@@ -146,6 +203,7 @@ def scoring_run_split(*, run_id: int) -> list[list[int]]:
         run.finished_at = None if chunks else now
         run.save(
             update_fields=[
+                "candidates",
                 "chunks_total",
                 "chunks_done",
                 "tasks_scored",
@@ -528,13 +586,12 @@ def scoring_run_finish(*, run_id: int) -> bool:
     rows = []
     # One chunk already saw the whole pool; more chunks each saw only their own part.
     if version is not None and run.chunks_total > 1 and needs_pool(settings):
-        rows = list(
-            Prediction.objects.filter(
-                model_version=version, task__project=project, task__state=PENDING
-            )
-            .order_by("task_id")
-            .values_list("task_id", "task__asset_id", "data")
+        pool = Prediction.objects.filter(
+            model_version=version, task__project=project, task__state=PENDING
         )
+        if run.candidates is not None:
+            pool = pool.filter(task_id__in=run.candidates)  # a bounded run: its own set
+        rows = list(pool.order_by("task_id").values_list("task_id", "task__asset_id", "data"))
     scores, breakdowns = np.zeros(0), []
     if rows:
         asset_of = {task_id: asset_id for task_id, asset_id, _ in rows}
@@ -555,7 +612,12 @@ def scoring_run_finish(*, run_id: int) -> bool:
                 scores=scores,
                 breakdowns=breakdowns,
             )
-        batch_close(project=project, run_id=run_id, version=version)
+        if run.candidates is None:
+            batch_close(project=project, run_id=run_id, version=version)
+        else:
+            # A bounded run re-ranks part of the batch the last full run ranked: that
+            # batch and its audit sample stay (a draw reads the whole pool).
+            audit_measure_request(project=project)
         job_finish(ScoringRun, run_id)
     if version is not None:
         _version_measure(version)
@@ -589,8 +651,8 @@ def tasks_added(*, project_id: int) -> ScoringRun:
 
 def maybe_rescore_after_labels(*, project: Project) -> ScoringRun | None:
     """Start a run when `rescore_every_labels` tasks were submitted since the last run
-    started (0 turns it off). Cheap: two indexed queries; called on every submission
-    (activelearn.receivers)."""
+    started (0 turns it off). Cheap: two indexed queries (task_submitted_idx), counting at
+    most `every` rows; called on every submission (activelearn.receivers)."""
     every = LearningSettings.for_project(project).rescore_every_labels
     if not every:
         return None
@@ -601,6 +663,6 @@ def maybe_rescore_after_labels(*, project: Project) -> ScoringRun | None:
         labeled = AnnotationTask.objects.filter(project=project, submitted_at__isnull=False)
         if last is not None:
             labeled = labeled.filter(submitted_at__gte=last.created_at)
-        if labeled.count() < every:
+        if labeled.order_by()[:every].count() < every:
             return None
         return scoring_run_start(project=project, reason=ScoringRun.Reason.LABELS)

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("annotate", "0014_consensus"),
+        ("annotate", "0016_queue_priorities"),
     ]
 
     operations = [

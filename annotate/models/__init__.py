@@ -433,6 +433,13 @@ class AnnotationTask(models.Model):
                 name="task_annotator_idx",
                 condition=Q(annotator__isnull=False),
             ),
+            # "Submitted since the last scoring run", asked on every submission: partial, so
+            # it holds labeled tasks only and a re-rank of the pending ones never touches it.
+            models.Index(
+                fields=["project", "submitted_at"],
+                name="task_submitted_idx",
+                condition=Q(submitted_at__isnull=False),
+            ),
             # The audit's own queue (its claim order) and its labeled sample; partial, so a
             # re-rank of the other tasks never touches it.
             models.Index(

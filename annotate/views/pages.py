@@ -8,14 +8,14 @@ from __future__ import annotations
 import re
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
-from django.db.models import Count, F, Q, QuerySet, Window
+from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_safe
 
+from ..counting import BoundedCount, BoundedCountPaginator, counts_bounded
 from ..models import AnnotationTask, Asset, Frame, Membership, Project
 from ..permissions import can, get_object_for, roles_by_project, visible
 
@@ -38,26 +38,29 @@ def _url_if_allowed(user, action: str, name: str, project: Project) -> str | Non
     return _optional_url(name, project.pk) if can(user, action, project) else None
 
 
-def projects_for_home(user) -> QuerySet[Project]:
-    """The user's projects with the counts the list shows, in one query."""
-    return visible(user, "project.view", Project.objects.all()).annotate(
-        asset_count=Count("assets", distinct=True),
-        task_count=Count("tasks", distinct=True),
-        tasks_done=Count(
-            "tasks", filter=Q(tasks__state__in=AnnotationTask.State.LABELED), distinct=True
-        ),
-    )
+def projects_for_home(user) -> list[Project]:
+    """The user's projects with the counts the list shows, bounded (annotate.counting) and
+    read in one statement: a join of assets and tasks would read every pair."""
+    projects = list(visible(user, "project.view", Project.objects.all()))
+    querysets = []
+    for project in projects:
+        querysets += [
+            project.assets.all(),
+            project.tasks.all(),
+            project.tasks.filter(state__in=AnnotationTask.State.LABELED),
+        ]
+    counts = counts_bounded(querysets)
+    for n, project in enumerate(projects):
+        project.asset_count, project.task_count, project.tasks_done = counts[3 * n : 3 * n + 3]
+    return projects
 
 
-def task_counts(project: Project) -> list[tuple[str, str, int]]:
-    """(state, label, count) for every task state, in the workflow's order."""
-    counts = dict(
-        project.tasks.order_by()
-        .values_list("state")
-        .annotate(n=Count("id"))
-        .values_list("state", "n")
-    )
-    return [(state, label, counts.get(state, 0)) for state, label in AnnotationTask.State.choices]
+def task_counts(project: Project) -> list[tuple[str, str, BoundedCount]]:
+    """(state, label, count) for every task state, in the workflow's order; each count read
+    through the (project, state) index and bounded (annotate.counting), in one statement."""
+    states = AnnotationTask.State.choices
+    counts = counts_bounded([project.tasks.filter(state=state) for state, _ in states])
+    return [(state, label, count) for (state, label), count in zip(states, counts, strict=True)]
 
 
 def first_frames(assets: list[Asset], per_video: int = FRAMES_PER_VIDEO) -> dict[int, list[Frame]]:
@@ -110,7 +113,7 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
         # After the access check, so another project's page is a 404 for every method.
         return HttpResponseNotAllowed(["GET", "HEAD"])
     assets_qs = visible(request.user, "asset.view", project.assets.all()).order_by("id")
-    page = Paginator(assets_qs, ASSETS_PER_PAGE).get_page(request.GET.get("page"))
+    page = BoundedCountPaginator(assets_qs, ASSETS_PER_PAGE).get_page(request.GET.get("page"))
     assets = list(page.object_list)
     frames = first_frames(assets)
     counts = task_counts(project)
@@ -123,7 +126,9 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
             for cls in project.label_classes.filter(is_active=True)
         ],
         "task_counts": counts,
-        "task_total": sum(count for _, _, count in counts),
+        "task_total": BoundedCount(
+            sum(count.value for _, _, count in counts), all(count.exact for _, _, count in counts)
+        ),
         "page": page,
         "assets": [
             {
@@ -133,7 +138,7 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
             }
             for asset in assets
         ],
-        "asset_total": page.paginator.count,
+        "asset_total": BoundedCount(page.paginator.count, page.paginator.count_exact),
         "upload_url": _url_if_allowed(request.user, "asset.upload", "asset-upload", project),
         "label_url": _url_if_allowed(request.user, "task.claim", "label-next", project),
         "review_url": _url_if_allowed(request.user, "task.review", "review-list", project),

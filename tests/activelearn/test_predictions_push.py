@@ -311,3 +311,42 @@ def test_bad_video_rows_say_which_frame_is_wrong(project, eve):
     assert errors[1] == "frame 2: box 0 y must be a number"
     assert errors[2] == "frames are for a video; this asset is an image"
     assert errors[3] == "frame 3: box 0 track must be a whole number from 1"
+
+
+def test_text_with_backslashes_quotes_and_tabs_is_stored_as_pushed(project, eve):
+    """The batch goes to PostgreSQL through COPY, whose text format gives the backslash a
+    meaning of its own: a class name with backslashes, quotes and a tab must survive it."""
+    name = 'back\\slash "quoted"\tand tab, ünïcode'
+    project.label_classes.create(name=name, color="#123456", order=5)
+    (asset,) = make_assets(project, 1)
+    classes = list(project.label_classes.order_by("order", "id").values_list("name", flat=True))
+    probs = [1.0 if c == name else 0.0 for c in classes]
+    box = {"x": 1, "y": 2, "w": 3, "h": 4, "label": name, "score": 1.0}
+    row = {"asset": asset.pk, "model_version": "v1", "boxes": [box], "probs": probs}
+    result = predictions_push(project=project, rows=[json.dumps(row)], user=eve)
+    assert (result.stored, result.error_count) == (1, 0)
+    data = stored()[asset.pk]
+    assert data["boxes"][0]["label"] == name and data["probs"] == probs
+
+
+def test_json_lines_split_across_read_blocks_are_joined_whole():
+    from activelearn.api.checkpoint_views import _split_lines
+
+    body = io.BytesIO(b'{"a": 1}\n\n{"b": "long line"}\n{"c": 3}')
+    assert list(_split_lines(body.read, block_size=5)) == [
+        b'{"a": 1}',
+        b"",
+        b'{"b": "long line"}',
+        b'{"c": 3}',
+    ]
+
+
+def test_a_nan_in_a_json_lines_row_is_refused_with_its_reason(project, eve):
+    (asset,) = make_assets(project, 1)
+    lines = [f'{{"asset": {asset.pk}, "model_version": "v1", "probs": [NaN, 0.5]}}', "{bad"]
+    result = predictions_push(project=project, rows=lines, user=eve)
+    assert result.stored == 0
+    assert [e["error"][:22] for e in result.errors] == [
+        "NaN is not a number; N",
+        "not JSON: Expecting pr",
+    ]
