@@ -5,9 +5,6 @@ scoring run, while one worker for both makes it wait."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -15,7 +12,6 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from activelearn.models import LearningSettings, ScoringRun
@@ -31,8 +27,7 @@ from tests.activelearn.scoring_helpers import (
     version_register,
 )
 from tests.annotate.exchange_builders import labeled_project
-from tests.annotate.worker_faults import wait_until
-from tests.conftest import ROOT, _database_url
+from tests.workers import Worker, wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -101,59 +96,6 @@ def test_the_sweep_sends_an_overdue_export_again_to_the_exchange_queue(prefix, p
     client.close()
 
 
-class Worker:
-    """A real Celery worker on the given queues, its exports paused (paused_worker_app)."""
-
-    def __init__(self, name: str, queues: list[str], pause_dir: Path, log: Path) -> None:
-        self.name = f"{name}-{uuid.uuid4().hex[:6]}"
-        env = {
-            **os.environ,
-            "DATABASE_URL": _database_url(connection.settings_dict),
-            "CELERY_QUEUE_PREFIX": settings.WORK_QUEUE_PREFIX,
-            "PAUSE_DIR": str(pause_dir),
-            "PYTHONUNBUFFERED": "1",
-        }
-        env.pop("TEST_DB_NAME", None)
-        self.log = log
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "tests.annotate.paused_worker_app",
-                "worker",
-                "-Q",
-                ",".join(queues),
-                "-n",
-                f"{self.name}@%h",
-                "--concurrency",
-                "1",
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-            ],  # fmt: skip
-            cwd=ROOT,
-            env=env,
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        wait_until(
-            lambda: app.control.ping(destination=[f"{self.name}@{os.uname().nodename}"]),
-            f"worker {self.name} answering (log {log})",
-        )
-
-    def stop(self) -> None:
-        os.killpg(self.process.pid, 15)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, 9)
-            self.process.wait()
-
-
 @pytest.fixture
 def workers(tmp_path, prefix):
     started: list[Worker] = []
@@ -161,7 +103,12 @@ def workers(tmp_path, prefix):
     pause_dir.mkdir()
 
     def start(name: str, *kinds: str) -> Worker:
-        worker = Worker(name, [work_queue(k) for k in kinds], pause_dir, tmp_path / f"{name}.log")
+        worker = Worker(
+            name,
+            [work_queue(k) for k in kinds],
+            tmp_path / f"{name}.log",
+            env={"PAUSE_DIR": str(pause_dir)},
+        )
         started.append(worker)
         return worker
 
