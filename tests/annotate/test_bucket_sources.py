@@ -231,3 +231,22 @@ def test_only_managers_and_ml_engineers_of_the_project_reach_its_sources(
         assert _api(carol).get(path).status_code == 404, path
     assert _api(carol).post(f"/api/bucket-sources/{source.pk}/registrations/").status_code == 404
     assert _api(pat).get(f"/api/bucket-registrations/{job.pk}/").status_code == 200
+
+
+def test_the_project_page_shows_a_sources_registration_and_decoding_progress(
+    s3_server, project, pat, alice, tmp_path
+):
+    bucket, _objects = _fill(s3_server, tmp_path)
+    _source, job = bucket_source_create(
+        project=project, user=pat, endpoint_url=s3_server.endpoint_url, bucket=bucket,
+        prefix="shots/", access_key_id=ACCESS_KEY, secret_access_key=SECRET_KEY,
+    )  # fmt: skip
+    bucket_register(job_id=job.pk)
+    page = Client()
+    page.force_login(pat)
+    html = page.get(f"/projects/{project.pk}/").content.decode()
+    assert f"s3://{bucket}/shots/" in html
+    assert "5 objects listed in 1 pages, 3 assets and 2 tasks made, 2 skipped" in html
+    assert "Decoded 0 of 3" in html and SECRET_KEY not in html and ACCESS_KEY not in html
+    page.force_login(alice)  # an annotator adds no media: no sources shown
+    assert "Bucket sources" not in page.get(f"/projects/{project.pk}/").content.decode()
