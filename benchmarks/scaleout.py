@@ -11,8 +11,9 @@ default queue, training, exchange, webhooks) with beat. PostgreSQL from DATABASE
 database is made beside it and dropped afterwards), Redis from REDIS_URL, on queues of this
 run alone (CELERY_QUEUE, CELERY_QUEUE_PREFIX).
 
-1. Ingest: --assets generated 640x480 plain JPEGs (distinct, a few KB each), uploaded 100 per request through the
-   upload API, alternately to each web server from two threads; ingest_per_s.
+1. Ingest: --assets generated 640x480 plain JPEGs (distinct, a few KB each), uploaded 100
+   per request through the upload API, alternately to each web server from two threads;
+   ingest_per_s.
 2. Scoring: a scoring run (cold start: the coverage order from the colour features ingest
    made) started once everything is in, run by the scoring worker; score_per_s is its tasks
    over its wall time (queued to done).

@@ -211,8 +211,8 @@ def _through_worker(project, version, database_url: str, media_root: str) -> flo
     env["CELERY_QUEUE_PREFIX"] = settings.WORK_QUEUE_PREFIX
     log = Path(media_root) / "worker.log"
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", ",".join(all_queues()), "-n",
-         f"{queue}@%h", "--concurrency", "2", "--loglevel", "WARNING", "--without-gossip",
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", ",".join(all_queues()),
+         "-n", f"{queue}@%h", "--concurrency", "2", "--loglevel", "WARNING", "--without-gossip",
          "--without-mingle"],
         cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
         start_new_session=True,
