@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from annotate.buckets import services as buckets
 from annotate.exchange import services as exchange
 from annotate.ingest.services import videos_enqueue_pending
 from annotate.ingest.video import video_process
@@ -63,3 +64,17 @@ def propagation_run(job_id: int) -> str:
     Idempotent: a compare-and-set claim, and its versions are written in one transaction with
     the job's end, so a second delivery finds the job taken or finished."""
     return propagation.propagation_run(job_id=job_id).state
+
+
+@shared_task(base=JobTask, name="annotate.bucket_register")
+def bucket_register(job_id: int) -> str:
+    """List a bucket source into assets and tasks (annotate.buckets.services). Idempotent:
+    keys registered already are left alone, so a run again only adds what is missing."""
+    return buckets.bucket_register(job_id=job_id).state
+
+
+@shared_task(base=JobTask, name="annotate.bucket_decode")
+def bucket_decode(asset_ids: list[int]) -> int:
+    """Size, thumbnail and features of registered images read from their bucket. Idempotent:
+    each asset is written once, by a conditional update of a pending one."""
+    return buckets.bucket_decode(asset_ids=asset_ids)

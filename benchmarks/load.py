@@ -184,6 +184,7 @@ class Servers:
 
     def start_web_and_worker(self) -> None:
         from annotate.management.commands.serve import Supervisor
+        from config.celery import all_queues
 
         logs = self.logs
 
@@ -209,6 +210,7 @@ class Servers:
             "worker",
             [
                 sys.executable, "-m", "celery", "-A", "config", "worker",
+                "-Q", ",".join(all_queues()),
                 "--concurrency", str(self.concurrency), "--loglevel", "INFO",
                 "--beat", "--schedule", str(self.folder / "celerybeat-schedule"),
             ],

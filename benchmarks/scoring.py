@@ -197,18 +197,22 @@ def _pipeline(project, version) -> float:
 
 def _through_worker(project, version, database_url: str, media_root: str) -> float | None:
     """One run through a real Celery worker (2 processes) on a private queue. Seconds."""
+    from django.conf import settings
+
     from activelearn.models import ScoringRun
     from activelearn.scoring.runs import scoring_run_start
-    from config.celery import app
+    from config.celery import all_queues, app
 
     queue = f"bench-scoring-{uuid.uuid4().hex[:8]}"
     app.conf.task_default_queue = queue
+    settings.WORK_QUEUE_PREFIX = f"{queue}."
     env = {**os.environ, "DATABASE_URL": database_url, "MEDIA_ROOT": media_root}
     env["CELERY_QUEUE"] = queue
+    env["CELERY_QUEUE_PREFIX"] = settings.WORK_QUEUE_PREFIX
     log = Path(media_root) / "worker.log"
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-n",
-         f"{queue}@%h", "--concurrency", "2", "--loglevel", "WARNING", "--without-gossip",
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", ",".join(all_queues()),
+         "-n", f"{queue}@%h", "--concurrency", "2", "--loglevel", "WARNING", "--without-gossip",
          "--without-mingle"],
         cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
         start_new_session=True,

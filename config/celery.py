@@ -1,5 +1,7 @@
 """The Celery app: Redis broker, JSON only, late acks, one task prefetched per process.
 
+Tasks are routed to one queue per kind of work (route_task; the table is in settings).
+
 Also kombu's Redis transport with one fix, for every redis:// broker URL: a worker that
 loses Redis while a task is running no longer exits (see RedisTransport).
 """
@@ -41,6 +43,26 @@ class RedisTransport(kombu_redis.Transport):
 # kombu picks a transport by the broker URL's scheme in this table; redis:// (the only
 # broker here) gets the class above. Other schemes (memory:// in seed_demo) are untouched.
 kombu.transport.TRANSPORT_ALIASES["redis"] = f"{__name__}:RedisTransport"
+
+
+def work_queue(kind: str) -> str:
+    """The queue of one kind of work (settings WORK_QUEUES), with this run's prefix."""
+    return f"{settings.WORK_QUEUE_PREFIX}{kind}"
+
+
+def all_queues() -> list[str]:
+    """Every queue a worker that does all the work listens to: the default one and one per
+    kind of work (what `serve`'s embedded worker takes)."""
+    return [app.conf.task_default_queue, *(work_queue(kind) for kind in settings.WORK_QUEUES)]
+
+
+def route_task(name: str, args, kwargs, options, task=None, **_kw) -> dict | None:
+    """Celery's router (settings CELERY_TASK_ROUTES): a task goes to its kind's queue
+    (settings WORK_QUEUE_OF_TASK), anything else to the default queue. Read at every send,
+    also for `send_task` by name, so the jobs sweep's re-sends go where the first send went."""
+    kind = settings.WORK_QUEUE_OF_TASK.get(name)
+    return {"queue": work_queue(kind)} if kind else None
+
 
 app = Celery("annotate")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -228,6 +228,29 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3600)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 3300)
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
+# One queue per kind of work, so that a worker (or a machine) can be given to each and a long
+# export never waits in front of a scoring run. The default queue above keeps the rest: the
+# periodic sweeps and catch-ups. `serve` runs one worker on all of them; README "Scaling"
+# gives a worker command per queue. Routing is by task name (config/celery.route_task), so a
+# job the sweep sends again goes to its kind's queue too. CELERY_QUEUE_PREFIX puts a run's
+# queues apart on a shared Redis (the tests use it).
+WORK_QUEUE_PREFIX = env_str("CELERY_QUEUE_PREFIX", "")
+WORK_QUEUES = ("ingest", "scoring", "training", "exchange", "webhooks")
+WORK_QUEUE_OF_TASK = {
+    "annotate.process_video": "ingest",
+    "annotate.bucket_register": "ingest",
+    "annotate.bucket_decode": "ingest",
+    "activelearn.score_project": "scoring",
+    "activelearn.score_chunk": "scoring",
+    # Propagation is a model run a person waits for, like scoring.
+    "annotate.propagation_run": "scoring",
+    "activelearn.retrain_baseline": "training",
+    "activelearn.audit_measure": "training",
+    "annotate.exchange.export_run": "exchange",
+    "annotate.exchange.import_run": "exchange",
+    "activelearn.webhook_deliver": "webhooks",
+}
+CELERY_TASK_ROUTES = ("config.celery.route_task",)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A worker that loses Redis reconnects (2, 4, ... up to 30 s apart) for as long as it takes,
 # instead of exiting after 100 tries: Redis restarting is an outage to wait out, not a reason
@@ -395,3 +418,9 @@ REST_FRAMEWORK["DEFAULT_FILTER_BACKENDS"] = [
     "django_filters.rest_framework.DjangoFilterBackend",
     "annotate.api.strict_filters.StrictOrderingFilter",
 ]
+# Bucket sources (annotate.buckets): their endpoints must be globally routable addresses;
+# this lets loopback in too (a local S3-compatible server, for tests and development).
+BUCKET_ALLOW_LOOPBACK = env_bool("BUCKET_ALLOW_LOOPBACK", False)
+# Keys per listing request (S3's most is 1,000) and images per decoding message.
+BUCKET_LIST_PAGE = env_int("BUCKET_LIST_PAGE", 1000)
+BUCKET_DECODE_BATCH = env_int("BUCKET_DECODE_BATCH", 100)

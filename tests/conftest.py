@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery-staple"
 # Messages of this test session go to its own queue, never to a queue another run consumes.
 TEST_QUEUE = f"test-{uuid.uuid4().hex[:12]}"
+TEST_QUEUE_PREFIX = f"{TEST_QUEUE}."
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -42,13 +43,17 @@ def _static_root():
 
 @pytest.fixture(scope="session", autouse=True)
 def _private_celery_queue():
-    from config.celery import app
+    from django.conf import settings
+
+    from config.celery import all_queues, app
 
     app.conf.task_default_queue = TEST_QUEUE
+    # The queues per kind of work of this session: TEST_QUEUE.scoring and so on.
+    settings.WORK_QUEUE_PREFIX = TEST_QUEUE_PREFIX
     yield
     try:
         with app.connection_for_write() as connection:
-            connection.default_channel.client.delete(TEST_QUEUE)
+            connection.default_channel.client.delete(*all_queues())
     except Exception:  # Redis down: nothing was queued either
         pass
 
@@ -234,22 +239,25 @@ def celery_worker(django_db_setup, django_db_blocker):
     """
     from django.db import connection
 
-    from config.celery import app
+    from config.celery import all_queues, app
 
     queue = TEST_QUEUE
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(connection.settings_dict),
         "CELERY_QUEUE": queue,
+        "CELERY_QUEUE_PREFIX": TEST_QUEUE_PREFIX,
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("TEST_DB_NAME", None)
+    queues = ",".join(all_queues())
     log_path = Path(os.environ.get("MEDIA_ROOT", "/tmp")) / f"{queue}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
 
     class Worker:
         def __init__(self) -> None:
             self.queue = queue
+            self.queues = queues.split(",")
             self.log_path = log_path
             self.process: subprocess.Popen | None = None
 
@@ -263,7 +271,7 @@ def celery_worker(django_db_setup, django_db_blocker):
                     "config",
                     "worker",
                     "-Q",
-                    queue,
+                    queues,
                     "-n",
                     f"{queue}@%h",
                     "--concurrency",
@@ -309,3 +317,7 @@ def celery_worker(django_db_setup, django_db_blocker):
     from django.db import connections
 
     connections.close_all()
+
+
+# A real S3-compatible server (moto's server process on loopback), for media on object storage.
+from tests.annotate.s3_server import s3_server  # noqa: E402,F401

@@ -42,6 +42,7 @@ from django.utils import timezone
 from activelearn.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from annotate.jobs import job_claim, job_enqueue, job_fail, job_finish
 from annotate.models.jobs import RESEND_AFTER_S, JobState
+from annotate.outbound import address_refusal
 
 SIGNATURE_HEADER = "X-Annotate-Signature"
 TIMESTAMP_HEADER = "X-Annotate-Timestamp"
@@ -90,42 +91,9 @@ def signature_of(*, secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
-
-
-def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 form carries (mapped, NAT64, 6to4, Teredo), if any."""
-    if address.ipv4_mapped:
-        return address.ipv4_mapped
-    if address in NAT64:
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    if address.sixtofour:
-        return address.sixtofour
-    if address.teredo:
-        return address.teredo[1]
-    return None
-
-
-def _refusal(
-    address: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_private: bool
-) -> str | None:
-    """Why a connection to `address` is not allowed, in words; None when it is."""
-    addresses = [address]
-    if isinstance(address, ipaddress.IPv6Address) and (inner := _embedded_ipv4(address)):
-        addresses.append(inner)
-    denied = [ipaddress.ip_network(n, strict=False) for n in settings.OUTBOUND_DENY_NETWORKS]
-    for candidate in addresses:
-        for network in denied:
-            if candidate.version == network.version and candidate in network:
-                return f"{candidate}, in the denied network {network}"
-        if candidate.is_multicast or candidate.is_unspecified:
-            return f"{candidate}, a multicast or unspecified address"
-        if not allow_private and not candidate.is_global:
-            return (
-                f"{candidate}, not a globally routable address (loopback, private, shared, "
-                "link-local or reserved; settings.WEBHOOK_ALLOW_PRIVATE is off)"
-            )
-    return None
+def _refusal(address, *, allow_private: bool) -> str | None:
+    """Why a connection to `address` is not allowed, in words (annotate.outbound)."""
+    return address_refusal(address, allow_private=allow_private)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ urlpatterns = [
     path("", include("annotate.ingest.api_urls")),
     path("", include("annotate.labeling.api_urls")),
     path("", include("annotate.exchange.api_urls")),
+    path("", include("annotate.buckets.api_urls")),
     path("", include("annotate.propagation.api_urls")),
     path("", include("annotate.agreement.api_urls")),
 ]

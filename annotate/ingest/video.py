@@ -33,6 +33,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
 
+from annotate.bucket_objects import asset_open
 from annotate.events import tasks_added
 from annotate.models import AnnotationTask, Asset, Frame, frame_upload_to
 
@@ -219,15 +220,17 @@ class _StagedFile(File):
 def _local_copy(asset: Asset) -> Iterator[str]:
     """A local path to the asset's file: the file itself on a file-system storage, else a
     temporary download."""
-    try:
-        path = asset.file.path
-    except NotImplementedError:  # a remote storage (S3)
-        path = None
+    path = None
+    if asset.source_id is None:  # not registered from a bucket (annotate.buckets)
+        try:
+            path = asset.file.path
+        except NotImplementedError:  # a remote storage (S3)
+            path = None
     if path is not None:
         yield path
         return
-    suffix = Path(asset.file.name).suffix
-    with tempfile.NamedTemporaryFile(suffix=suffix) as tmp, asset.file.open("rb") as source:
+    suffix = Path(asset.object_key or asset.file.name).suffix
+    with tempfile.NamedTemporaryFile(suffix=suffix) as tmp, asset_open(asset) as source:
         shutil.copyfileobj(source, tmp, 1024 * 1024)
         tmp.flush()
         yield tmp.name

@@ -3,7 +3,7 @@ the answer. Media is served with its stored content type, never sniffed by the b
 
 from __future__ import annotations
 
-from functools import wraps
+from functools import partial, wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -28,6 +28,7 @@ from rest_framework.views import APIView
 
 from annotate.api.errors import ErrorSerializer, FieldErrorsSerializer
 from annotate.auth import LeanTokenAuthentication
+from annotate.bucket_objects import BucketUnreadable, asset_object_stream
 from annotate.models import Asset, Frame, Project
 from annotate.permissions import get_object_for
 
@@ -97,13 +98,19 @@ def _context(project: Project, *, report: dict | None = None, error: str = "") -
     }
 
 
-def _serve(field_file, *, content_type: str, filename: str) -> FileResponse:
-    if not field_file or not field_file.name:
+def _serve(field_file, *, content_type: str, filename: str, opener=None) -> FileResponse:
+    """The file streamed; `opener` gives the handle instead (a registered asset's object,
+    read from its bucket)."""
+    if opener is None and (not field_file or not field_file.name):
         raise Http404("No such file.")
     try:
-        handle = field_file.open("rb")
+        handle = opener() if opener is not None else field_file.open("rb")
     except FileNotFoundError:
         raise Http404("No such file.") from None
+    except BucketUnreadable:
+        return HttpResponse(
+            "The object cannot be read from its bucket now.", status=502, content_type="text/plain"
+        )
     response = FileResponse(handle, content_type=content_type, filename=filename)
     response["X-Content-Type-Options"] = "nosniff"
     # Inline, but never a document that can run script in our origin.
@@ -141,9 +148,10 @@ def _read_only(view):
 @login_required
 @_read_only
 def asset_original(request: HttpRequest, asset_id: int) -> FileResponse:
-    asset = _viewable(request, Asset.objects, asset_id)
+    asset = _viewable(request, Asset.objects.select_related("source"), asset_id)
     filename = f"asset-{asset.pk}{_suffix(asset.content_type)}"
-    return _serve(asset.file, content_type=asset.content_type, filename=filename)
+    opener = partial(asset_object_stream, asset) if asset.source_id else None
+    return _serve(asset.file, content_type=asset.content_type, filename=filename, opener=opener)
 
 
 @login_required

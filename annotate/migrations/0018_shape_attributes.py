@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("annotate", "0016_queue_priorities"),
+        ("annotate", "0017_bucket_sources"),
     ]
 
     operations = [

@@ -237,6 +237,16 @@ class Asset(models.Model):
         max_length=255, blank=True, help_text="As uploaded; shown escaped, never used as a path."
     )
     external_key = models.CharField(max_length=255, blank=True, db_index=True)
+    # Registered from object storage (annotate.buckets): the object is the asset's file, read
+    # from its bucket; `file` stays empty. Uploaded assets have neither.
+    source = models.ForeignKey(
+        "annotate.BucketSource",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="assets",
+    )
+    object_key = models.CharField(max_length=1024, blank=True)
     sha256 = models.CharField(max_length=64)
     size_bytes = models.BigIntegerField(default=0)
     content_type = models.CharField(max_length=100)
@@ -264,7 +274,17 @@ class Asset(models.Model):
     class Meta:
         ordering = ["project", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["project", "sha256"], name="asset_unique_sha256"),
+            # Registered objects have no hash until... never: they are told apart by key.
+            models.UniqueConstraint(
+                fields=["project", "sha256"],
+                condition=~Q(sha256=""),
+                name="asset_unique_sha256",
+            ),
+            models.UniqueConstraint(
+                fields=["source", "object_key"],
+                condition=Q(source__isnull=False),
+                name="asset_unique_object",
+            ),
             models.CheckConstraint(
                 condition=Q(progress__gte=0) & Q(progress__lte=1), name="asset_progress_range"
             ),
@@ -793,6 +813,7 @@ def work_saved_expression(prefix: str, cost_per_point, cost_per_box):
 
 # The one job model, export and import jobs, and the queue's leases and ledger live in
 # modules of their own; imported here so Django registers them.
+from annotate.models.buckets import BucketRegistration, BucketSource  # noqa: E402,F401
 from annotate.models.exchange_jobs import ExportJob, ImportJob  # noqa: E402,F401
 from annotate.models.jobs import Job, JobState  # noqa: E402,F401
 from annotate.models.propagation_jobs import PropagationJob  # noqa: E402,F401

@@ -15,6 +15,7 @@ from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_safe
 
+from ..buckets.selectors import project_sources
 from ..counting import BoundedCount, BoundedCountPaginator, counts_bounded
 from ..models import AnnotationTask, Asset, Frame, Membership, Project
 from ..permissions import can, get_object_for, roles_by_project, visible
@@ -139,6 +140,10 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
             for asset in assets
         ],
         "asset_total": BoundedCount(page.paginator.count, page.paginator.count_exact),
+        # Bucket sources and their registration and decoding progress, for who may add media.
+        "bucket_sources": (
+            project_sources(project.pk) if can(request.user, "asset.upload", project) else []
+        ),
         "upload_url": _url_if_allowed(request.user, "asset.upload", "asset-upload", project),
         "label_url": _url_if_allowed(request.user, "task.claim", "label-next", project),
         "review_url": _url_if_allowed(request.user, "task.review", "review-list", project),

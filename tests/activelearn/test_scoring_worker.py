@@ -40,10 +40,10 @@ def _run_state(run: ScoringRun) -> ScoringRun:
     return run
 
 
-def _redeliver_unacked(queue: str) -> int:
+def _redeliver_unacked(queues: list[str]) -> int:
     """What Redis does once the broker's visibility timeout (hours, in settings) has passed:
     messages a dead worker took but never acknowledged go back on their queue. Only this
-    queue's messages, so other workers sharing the Redis database are left alone."""
+    worker's queues' messages, so other workers sharing the Redis database are left alone."""
     from config.celery import app
 
     restored = 0
@@ -52,7 +52,7 @@ def _redeliver_unacked(queue: str) -> int:
         client, qos = channel.client, channel.qos
         for tag, payload in client.hgetall(qos.unacked_key).items():
             _message, _exchange, routing_key = json.loads(payload)
-            if routing_key == queue:
+            if routing_key in queues:
                 qos.restore_by_tag(tag, client)
                 restored += 1
     return restored
@@ -121,7 +121,7 @@ def test_a_worker_killed_mid_chunk_loses_nothing_and_the_chunk_is_redone(project
     assert scored_before == 80 * run.chunks_done  # a chunk commits whole or not at all
 
     celery_worker.restart()
-    assert _redeliver_unacked(celery_worker.queue) >= 1
+    assert _redeliver_unacked(celery_worker.queues) >= 1
     _wait_for(lambda: _run_state(run).state == "done", timeout=120, what="the redone run")
 
     assert (run.chunks_done, run.chunks_total, run.tasks_scored) == (2, 2, len(tasks))

@@ -1,5 +1,6 @@
 """`manage.py serve`: the whole product from one terminal. Starts a private Redis (only when
-REDIS_URL is unset), a Celery worker and the web server as child processes; Ctrl-C stops them
+REDIS_URL is unset), a Celery worker on every queue (one per kind of work, settings
+WORK_QUEUES) and the web server as child processes; Ctrl-C stops them
 all. A child that dies is restarted after a growing pause; one that keeps dying is given
 up, and then the others are stopped and the command fails. The embedded PostgreSQL
 (when DATABASE_URL is unset) was started by manage.py before Django read its settings and
@@ -27,7 +28,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotate.embedded.redis import RedisUnavailable, redis_answers, start_private_redis
-from config.celery import app
+from config.celery import all_queues, app
 
 STOP_TIMEOUT_S = 20.0
 START_TIMEOUT_S = 60.0
@@ -229,8 +230,10 @@ class Command(BaseCommand):
                 "Celery worker",
                 [
                     sys.executable, "-m", "celery", "-A", "config", "worker",
+                    # The one embedded worker takes every kind of work (settings WORK_QUEUES).
+                    "-Q", ",".join(all_queues()),
                     "--concurrency", str(options["concurrency"]), "--loglevel", "INFO",
-                    # The one embedded worker also runs the periodic jobs (config/celery.py).
+                    # It also runs the periodic jobs (config/celery.py).
                     "--beat", "--schedule", str(run_dir / "celerybeat-schedule"),
                 ],
                 env,
@@ -315,7 +318,9 @@ class Command(BaseCommand):
             for entry in app.conf.beat_schedule.values():
                 # A private Redis starts empty: every queued job's message must be sent now.
                 kwargs = {"all_queued": True} if private and entry["task"] == JOBS_SWEEP else {}
-                probe.send_task(entry["task"], kwargs=kwargs, queue=app.conf.task_default_queue)
+                probe.send_task(
+                    entry["task"], kwargs=kwargs, queue=_queue_of(entry["task"]), ignore_result=True
+                )
         except Exception as error:  # the broker went away again: the schedule still runs
             self.stderr.write(f"Could not send the periodic jobs once at start: {error}")
         else:
@@ -333,6 +338,13 @@ class Command(BaseCommand):
             if time.monotonic() > deadline:
                 raise CommandError(f"{what} did not start in {timeout or START_TIMEOUT_S:.0f} s.")
             time.sleep(0.2)
+
+
+def _queue_of(task_name: str) -> str:
+    """The queue app's router picks for a task (the probe app, made for another broker URL,
+    has no router of its own)."""
+    route = app.amqp.router.route({}, task_name)
+    return route["queue"].name
 
 
 def _worker_answers(broker_url: str) -> bool:
