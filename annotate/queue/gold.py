@@ -183,9 +183,15 @@ def gold_attempt_score(*, copy: AnnotationTask, annotation: Annotation) -> GoldA
     failing score sends the annotator's recent work to review (annotate.queue.sampling).
     Runs inside the submit's transaction."""
     attempt = GoldAttempt.objects.select_for_update().get(copy=copy)
-    gold = AnnotationTask.objects.select_related("gold_reference").get(pk=attempt.gold_task_id)
+    gold = AnnotationTask.objects.select_related("gold_reference", "project").get(
+        pk=attempt.gold_task_id
+    )
     reference = annotation_shapes(gold.gold_reference, gold)
-    score, metric = attempt_score(reference, annotation_shapes(annotation, copy))
+    score, metric = attempt_score(
+        reference,
+        annotation_shapes(annotation, copy),
+        keypoint_names=gold.project.keypoint_names,
+    )
     settings = QualitySettings.for_project(copy.project_id)
     attempt.score, attempt.metric = round(float(score), 6), metric
     attempt.passed = score >= settings.gold_pass_score

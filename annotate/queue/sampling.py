@@ -73,7 +73,8 @@ def annotators_disagreement(task: AnnotationTask) -> float | None:
     if len(latest) < 2:
         return None
     shapes = [annotation_shapes(annotation, task) for annotation in latest.values()]
-    scores = [attempt_score(a, b)[0] for a, b in combinations(shapes, 2)]
+    names = task.project.keypoint_names
+    scores = [attempt_score(a, b, keypoint_names=names)[0] for a, b in combinations(shapes, 2)]
     return 1.0 - sum(scores) / len(scores)
 
 
