@@ -5,6 +5,7 @@ gold. Registered by annotate/admin.py."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -26,7 +27,9 @@ def mark_gold(modeladmin, request, queryset):
             task_mark_gold(task=task)
             marked += 1
         except (GoldRefused, ServiceError) as error:
-            modeladmin.message_user(request, f"{task}: {error.message}", messages.WARNING)
+            reasons = [m for ms in error.detail.get("errors", {}).values() for m in ms]
+            text = " ".join(reasons) or error.message
+            modeladmin.message_user(request, f"{task}: {text}", messages.WARNING)
     modeladmin.message_user(request, f"{marked} task(s) marked gold.")
 
 
@@ -53,7 +56,7 @@ def register_quality_admin(site, mixins: tuple, read_only: type) -> None:
             return own + super().get_urls()
 
         def annotators_view(self, request, pk: int):
-            settings = self.get_queryset(request).get(pk=pk)
+            settings = get_object_or_404(self.get_queryset(request), pk=pk)
             context = {
                 **self.admin_site.each_context(request),
                 "title": f"Annotators of {settings.project}",

@@ -406,6 +406,11 @@ def main() -> None:
           f"{base_rate:.3f}); reviews={len(picked)} found={found} (weighted part "
           f"{sum(found_weighted)}/{len(found_weighted)}); single_annotator_f1="
           f"{f1_of(single_counts):.3f}")  # fmt: skip
+    # The raw limits in the same run: an oracle reviewer who reviews only wrong work (while
+    # there is any) at the same budget, and a perfect ranking (rank_corr 1).
+    oracle = min(len(picked), sum(wrong_task.values())) / len(picked)
+    print(f"oracle_review_yield_ratio={oracle / base_rate:.2f} weighted_yield={yield_weighted:.3f} "
+          f"load_average={os.getloadavg()[0]:.1f}")  # fmt: skip
     print(
         f"rank_corr={rank_corr:.3f} review_yield_ratio={ratio:.2f} "
         f"consensus_f1={f1_of(consensus_counts):.3f}"

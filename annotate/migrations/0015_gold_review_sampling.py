@@ -4,7 +4,19 @@ import django.core.validators
 import django.db.models.deletion
 from decimal import Decimal
 from django.conf import settings
+from django.contrib.auth.management import create_permissions
 from django.db import migrations, models
+
+
+def grant_quality_permissions(apps, schema_editor):
+    # As 0002_groups: make the new models' permissions now, so the manager group gets them.
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, verbosity=0)
+        app_config.models_module = None
+    from annotate.roles import sync_groups
+
+    sync_groups(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
 
 
 class Migration(migrations.Migration):
@@ -205,4 +217,5 @@ class Migration(migrations.Migration):
             model_name='reviewsample',
             constraint=models.CheckConstraint(condition=models.Q(('picked__isnull', True), ('sampled_at__isnull', False), _connector='OR'), name='reviewsample_sampled_has_time'),
         ),
+        migrations.RunPython(grant_quality_permissions, migrations.RunPython.noop),
     ]

@@ -22,7 +22,7 @@ from annotate.services.errors import ServiceError
 
 from . import sql
 from .expiry import leases_expire
-from .gold import gold_copy_for
+from .gold import gold_copy_for, gold_share_of
 from .ledger import ledger_reserve
 
 MAX_LEASES_PER_USER = 2  # the task being labeled plus one prefetched by the page
@@ -156,6 +156,8 @@ def _take_one(claim, *, state: str, context: sql.ClaimContext, lock: str) -> sql
 def _claim_gold(*, user, project: Project, exclude: set[int]) -> TaskLease | None:
     """The user's lease of a gold copy when gold is due for them (annotate.queue.gold),
     taken by the same claim statement as any task and charged the same way; else None."""
+    if not gold_share_of(project.pk):
+        return None  # most projects: one read, no transaction
     with transaction.atomic():
         copy = gold_copy_for(user=user, project_id=project.pk, exclude=exclude)
         if copy is None:

@@ -115,15 +115,21 @@ def gold_due(*, claims_so_far: int, share: float, user_id: int, project_id: int)
     )
 
 
-def gold_copy_for(*, user, project_id: int, exclude: set[int]) -> AnnotationTask | None:
-    """The copy to serve the user now, or None when gold is not due (or none is left for
-    them). An unfinished copy of theirs (its lease expired) comes first; else, when gold is
-    due, a new copy of a gold task they never tried (nor labeled themselves)."""
+def gold_share_of(project_id: int) -> float:
+    """The project's gold share (0 without quality settings): one indexed read."""
     share = (
         QualitySettings.objects.filter(project_id=project_id)
         .values_list("gold_share", flat=True)
         .first()
     )
+    return share or 0.0
+
+
+def gold_copy_for(*, user, project_id: int, exclude: set[int]) -> AnnotationTask | None:
+    """The copy to serve the user now, or None when gold is not due (or none is left for
+    them). An unfinished copy of theirs (its lease expired) comes first; else, when gold is
+    due, a new copy of a gold task they never tried (nor labeled themselves)."""
+    share = gold_share_of(project_id)
     if not share:
         return None
     held = TaskLease.objects.filter(task=OuterRef("pk"), user=user, state=TaskLease.State.ACTIVE)
