@@ -127,6 +127,8 @@ class ProjectAdminForm(forms.ModelForm):
             "segment_length",
             "propagation_min_confidence",
             "propagation_below",
+            "consensus_quorum",
+            "agreement_iou",
         ]
 
     def clean(self):

@@ -75,6 +75,7 @@ RULES: dict[str, tuple[str, str, str, str]] = {
     "import.run":             (NO,       NO,       ANY,     ANY),
     "model.manage":           (NO,       NO,       ANY,     ANY),
     "queue.view":             (NO,       NO,       ANY,     ANY),
+    "quality.view":           (NO,       ANY,      ANY,     ANY),  # agreement, consensus
 }
 # fmt: on
 

@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("annotate.ingest.urls")),
     path("", include("annotate.labeling.urls")),
     path("", include("annotate.exchange.urls")),
+    path("", include("annotate.agreement.urls")),
 ]

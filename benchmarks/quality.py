@@ -22,8 +22,8 @@ annotate.queue.sampling.review_model_disagreement_set as the app owning predicti
   error (the share of wrong objects in their real, non-gold work, measured against truth).
 - review_yield_ratio: wrong tasks found per review by the weighted sample (review_share 0.2,
   minimum random share 0.2) over the same figure for random review at the same budget (its
-  expectation: the share of wrong tasks). A task is wrong when the submission a reviewer
-  sees (its latest) has box F1 < 0.9 against truth.
+  expectation: the share of wrong tasks). A task is wrong when the version a reviewer sees
+  (the newest: the consensus of its three annotators) has box F1 < 0.9 against truth.
 - consensus_f1: box F1 of the consensus of the three annotators (annotate.quality.consensus)
   against truth, summed over all tasks; with the F1 of single annotators' work beside it.
 """
@@ -347,7 +347,8 @@ def main() -> None:
         submissions = {}
         for annotation in task.annotations.filter(kind="submission").order_by("version"):
             submissions[annotation.author_id] = annotation
-        latest = task.annotations.filter(kind="submission").order_by("-version").first()
+        # What a reviewer sees: the newest version, the consensus of the three.
+        latest = task.annotations.exclude(kind="draft").order_by("-version").first()
         shapes = annotation_shapes(latest, task)
         reference = truth_shapes(task.pk)
         f1 = agreement(reference, shapes).boxes

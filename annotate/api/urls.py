@@ -37,4 +37,5 @@ urlpatterns = [
     path("", include("annotate.labeling.api_urls")),
     path("", include("annotate.exchange.api_urls")),
     path("", include("annotate.propagation.api_urls")),
+    path("", include("annotate.agreement.api_urls")),
 ]

@@ -23,7 +23,7 @@ from annotate.models import (
 )
 from annotate.track_shapes import track_frames
 
-EXPORTED_KINDS = (Annotation.Kind.SUBMISSION, Annotation.Kind.IMPORT)
+EXPORTED_KINDS = (Annotation.Kind.SUBMISSION, Annotation.Kind.IMPORT, Annotation.Kind.CONSENSUS)
 # An export's state filter: "submitted" exports every labeled task, reviewed or not.
 STATES_BY_FILTER = {
     "accepted": (AnnotationTask.State.ACCEPTED,),

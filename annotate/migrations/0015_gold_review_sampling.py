@@ -22,7 +22,7 @@ def grant_quality_permissions(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotate', '0010_audit'),
+        ('annotate', '0014_consensus'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

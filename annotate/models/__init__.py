@@ -82,6 +82,22 @@ class Project(models.Model):
         choices=PropagationBelow.choices,
         default=PropagationBelow.FLAG,
     )
+    # With several annotators per task (the project's learning settings), their submissions
+    # are merged into a consensus (annotate.services.consensus).
+    consensus_quorum = models.FloatField(
+        "consensus quorum",
+        default=0.5,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="A shape only some annotators drew is kept in the consensus when at least "
+        "this share of them (0 to 1) drew it.",
+    )
+    agreement_iou = models.FloatField(
+        "agreement IoU",
+        default=0.5,
+        validators=[MinValueValidator(0.05), MaxValueValidator(1.0)],
+        help_text="Two boxes are the same object at this IoU or more (consensus and box F1); "
+        "skeletons pair at the same OKS.",
+    )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
     )
@@ -103,6 +119,14 @@ class Project(models.Model):
                 condition=Q(propagation_min_confidence__gte=0)
                 & Q(propagation_min_confidence__lte=1),
                 name="project_propagation_threshold_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(consensus_quorum__gte=0) & Q(consensus_quorum__lte=1),
+                name="project_consensus_quorum_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(agreement_iou__gt=0) & Q(agreement_iou__lte=1),
+                name="project_agreement_iou_range",
             ),
         ]
 
@@ -463,6 +487,9 @@ class Annotation(models.Model):
         DRAFT = "draft", "Draft"
         SUBMISSION = "submission", "Submission"
         IMPORT = "import", "Import"
+        # Merged from the submissions of a task's k annotators (annotate.services.consensus);
+        # it is what review and exports take. Its author is empty: no one person drew it.
+        CONSENSUS = "consensus", "Consensus"
 
     task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="annotations")
     author = models.ForeignKey(
@@ -729,5 +756,10 @@ def task_cost_expression(prefix: str, cost_per_image, cost_per_video_frame, *, t
 from annotate.models.exchange_jobs import ExportJob, ImportJob  # noqa: E402,F401
 from annotate.models.jobs import Job, JobState  # noqa: E402,F401
 from annotate.models.propagation_jobs import PropagationJob  # noqa: E402,F401
-from annotate.models.quality import GoldAttempt, QualitySettings, ReviewSample  # noqa: E402,F401
+from annotate.models.quality import AnnotatorAgreement, TaskAgreement  # noqa: E402,F401
+from annotate.models.quality_control import (  # noqa: E402,F401
+    GoldAttempt,
+    QualitySettings,
+    ReviewSample,
+)
 from annotate.models.queue import BudgetLedger, TaskLease, holds_task  # noqa: E402,F401

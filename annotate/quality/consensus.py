@@ -275,10 +275,29 @@ def _tracked(annotators, consensus: Consensus, settings: ConsensusSettings, sigm
             groups.append({annotator: number})
             merged.append(_merged_rows({annotator: tracks[number]}, len(groups) - 1))
 
-    for g, members in enumerate(groups):
-        number = g + 1
+    # A merged track keeps the number its earliest annotator gave it (so a video's tracks
+    # stay numbered alike across its segments), or a new one when that is taken.
+    used: set[int] = set()
+    fresh = max((n for tracks in rows_of for n in tracks), default=0) + 1
+    # Each annotator's tracked shapes by (track, kind) and frame, and the track's classes.
+    index: list[dict[tuple[int, str], dict[int, tuple[int, Shape]]]] = []
+    for shapes in annotators:
+        by_track: dict[tuple[int, str], dict[int, tuple[int, Shape]]] = {}
+        for i, s in enumerate(shapes):
+            if s.track is not None and s.frame is not None:
+                by_track.setdefault((s.track, s.kind), {})[s.frame] = (i, s)
+        index.append(by_track)
+
+    for members in groups:
+        number = members[min(members)]
+        if number in used:
+            number, fresh = fresh, fresh + 1
+        used.add(number)
         labels = [
-            (a, s.label) for a in sorted(members) for s in annotators[a] if s.track == members[a]
+            (a, s.label)
+            for a in sorted(members)
+            for kind in (BOX, KEYPOINTS)
+            for _, s in index[a].get((members[a], kind), {}).values()
         ]
         label, votes = _vote(labels)
         support = len(members) / consensus.k
@@ -300,21 +319,9 @@ def _tracked(annotators, consensus: Consensus, settings: ConsensusSettings, sigm
         )
         # Frame by frame: a merged shape where at least half of the track's members are.
         for kind in (BOX, KEYPOINTS):
-            frames = sorted(
-                {
-                    s.frame
-                    for a, t in members.items()
-                    for s in annotators[a]
-                    if s.track == t and s.kind == kind
-                }
-            )
-            for frame in frames:
-                group = {
-                    a: (i, s)
-                    for a, t in members.items()
-                    for i, s in enumerate(annotators[a])
-                    if s.track == t and s.kind == kind and s.frame == frame
-                }
+            on = {a: index[a].get((t, kind), {}) for a, t in members.items()}
+            for frame in sorted({f for frames in on.values() for f in frames}):
+                group = {a: frames[frame] for a, frames in on.items() if frame in frames}
                 if 2 * len(group) < len(members):
                     continue
                 shape = _merge_group(

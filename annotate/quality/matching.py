@@ -404,15 +404,22 @@ def track_iou_matrix(a: TrackRows, b: TrackRows) -> tuple[np.ndarray, list[int],
     b_index = {t: j for j, t in enumerate(b_ids)}
     shared_sum = np.zeros_like(out)
     shared_count = np.zeros_like(out)
-    for frame in np.intersect1d(a[:, 0], b[:, 0]):
-        rows_a, rows_b = a[a[:, 0] == frame], b[b[:, 0] == frame]
-        iou = box_iou_matrix(rows_a[:, 2:6], rows_b[:, 2:6])
-        ia = [a_index[int(t)] for t in rows_a[:, 1]]
-        ib = [b_index[int(t)] for t in rows_b[:, 1]]
-        shared_sum[np.ix_(ia, ib)] += iou
-        shared_count[np.ix_(ia, ib)] += 1
-    a_frames = np.array([np.sum(a[:, 1] == t) for t in a_ids], dtype=float)
-    b_frames = np.array([np.sum(b[:, 1] == t) for t in b_ids], dtype=float)
+    a_col = np.array([a_index[int(t)] for t in a[:, 1]], dtype=np.int64)
+    b_col = np.array([b_index[int(t)] for t in b[:, 1]], dtype=np.int64)
+    a_order, b_order = np.argsort(a[:, 0], kind="stable"), np.argsort(b[:, 0], kind="stable")
+    frames = np.intersect1d(a[:, 0], b[:, 0])
+    a_sorted, b_sorted = a[a_order, 0], b[b_order, 0]
+    a_start, a_end = np.searchsorted(a_sorted, frames), np.searchsorted(a_sorted, frames, "right")
+    b_start, b_end = np.searchsorted(b_sorted, frames), np.searchsorted(b_sorted, frames, "right")
+    for i in range(len(frames)):
+        rows_a = a_order[a_start[i] : a_end[i]]
+        rows_b = b_order[b_start[i] : b_end[i]]
+        iou = box_iou_matrix(a[rows_a, 2:6], b[rows_b, 2:6])
+        cells = np.ix_(a_col[rows_a], b_col[rows_b])
+        shared_sum[cells] += iou
+        shared_count[cells] += 1
+    a_frames = np.bincount(a_col, minlength=len(a_ids)).astype(float)
+    b_frames = np.bincount(b_col, minlength=len(b_ids)).astype(float)
     union = a_frames[:, None] + b_frames[None, :] - shared_count
     np.divide(shared_sum, union, out=out, where=union > 0)
     return out, a_ids, b_ids

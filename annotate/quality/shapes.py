@@ -8,7 +8,7 @@ frame the track is on (interpolated frames included: annotate.track_shapes.track
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,6 +24,9 @@ class Shape:
     box: tuple[float, float, float, float] | None = None  # x, y, w, h
     points: tuple[tuple[float, float, float], ...] | None = None  # [K] (x, y, visibility)
     track: int | None = None
+    # Where the shape came from in its version ("boxes[3]"), for showing it; None on a
+    # frame a track was interpolated to.
+    ref: str | None = field(default=None, compare=False)
 
     def points_array(self) -> np.ndarray:
         return np.asarray(self.points or (), dtype=float).reshape(-1, 3)

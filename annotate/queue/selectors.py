@@ -26,8 +26,8 @@ def has_own_versions(task: AnnotationTask, user) -> bool:
     """Whether `user` works on a chain of versions of their own on the task: when the task
     is shared by several annotators (annotators_per_task > 1) and the user is one of them
     (has a lease of it), so that holders never see, overwrite or conflict with each other's
-    drafts. A reviewer or manager works on the task's versions. (Per-annotator chains for
-    agreement between annotators come later.)"""
+    drafts. A reviewer or manager works on the task's versions, whose newest, once all k
+    submitted, is their consensus (annotate.services.consensus)."""
     if getattr(user, "pk", None) is None:
         return False
     if queue_settings_for(task.project_id).annotators_per_task == 1:

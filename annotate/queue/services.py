@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from annotate.models import Annotation, AnnotationTask, TaskLease
 from annotate.services.annotations import annotation_save
+from annotate.services.consensus import consensus_for_task
 from annotate.services.errors import LeaseLost, ServiceError
 
 from .gold import gold_attempt_score
@@ -102,7 +103,9 @@ def task_submit(
     force: bool = False,
 ) -> Annotation:
     """Save the user's labels as a submission and end their lease, in one transaction. The
-    task is submitted once all of its `annotators_per_task` annotators have submitted."""
+    task is submitted once all of its `annotators_per_task` annotators have submitted; with
+    more than one, their submissions are merged into a consensus version then
+    (annotate.services.consensus)."""
     settings = queue_settings_for(task.project_id)
     with transaction.atomic():
         task = _locked_task(task)
@@ -126,6 +129,10 @@ def task_submit(
         is_copy = task.gold_of_id is not None
         if submitted >= settings.annotators_per_task or is_copy:
             changes.update(state=State.SUBMITTED, annotator=user, submitted_at=now)
+            if settings.annotators_per_task > 1 and not is_copy:
+                # The last of k: their submissions merge into the version review and
+                # exports take (validated before the task leaves the queue).
+                consensus_for_task(task=task)
         AnnotationTask.objects.filter(pk=task.pk).update(**changes)
         if is_copy:
             gold_attempt_score(copy=task, annotation=annotation)

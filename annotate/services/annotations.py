@@ -501,39 +501,55 @@ def annotation_save(
 
         # Numbers stay unique per task: a holder's chain is a subsequence of the task's.
         newest = latest_version(locked) if own_chain else latest
-        annotation = Annotation.objects.create(
+        annotation = annotation_store(
             task=locked,
-            author=user,
+            user=user,
+            checked=checked,
+            kind=kind,
             version=(newest or 0) + 1,
             base_version=base_version,
-            kind=kind,
-        )
-        tracks: dict[int, Track] = {}
-        for number, cls in checked.tracks.items():
-            track, created = Track.objects.get_or_create(
-                asset_id=locked.asset_id, number=number, defaults={"label_class": cls}
-            )
-            if not created and track.label_class_id != cls.pk:
-                # A track's class is its current class; earlier versions keep theirs per shape.
-                track.label_class = cls
-                track.save(update_fields=["label_class"])
-            tracks[number] = track
-        Box.objects.bulk_create(
-            [
-                Box(annotation=annotation, **{**row, "track": tracks.get(row["track"])})
-                for row in checked.boxes
-            ],
-            batch_size=2000,
-        )
-        KeypointInstance.objects.bulk_create(
-            [
-                KeypointInstance(
-                    annotation=annotation, **{**row, "track": tracks.get(row["track"])}
-                )
-                for row in checked.keypoints
-            ],
-            batch_size=2000,
         )
         if kind == Annotation.Kind.SUBMISSION:
             labels_submitted(project_id=locked.project_id)
+    return annotation
+
+
+def annotation_store(
+    *,
+    task: AnnotationTask,
+    user,
+    checked: _Checked,
+    kind: str,
+    version: int,
+    base_version: int | None,
+) -> Annotation:
+    """Write a version whose shapes passed annotation_validate (the one validator every
+    path that writes shapes goes through), inside the caller's transaction."""
+    annotation = Annotation.objects.create(
+        task=task, author=user, version=version, base_version=base_version, kind=kind
+    )
+    tracks: dict[int, Track] = {}
+    for number, cls in checked.tracks.items():
+        track, created = Track.objects.get_or_create(
+            asset_id=task.asset_id, number=number, defaults={"label_class": cls}
+        )
+        if not created and track.label_class_id != cls.pk:
+            # A track's class is its current class; earlier versions keep theirs per shape.
+            track.label_class = cls
+            track.save(update_fields=["label_class"])
+        tracks[number] = track
+    Box.objects.bulk_create(
+        [
+            Box(annotation=annotation, **{**row, "track": tracks.get(row["track"])})
+            for row in checked.boxes
+        ],
+        batch_size=2000,
+    )
+    KeypointInstance.objects.bulk_create(
+        [
+            KeypointInstance(annotation=annotation, **{**row, "track": tracks.get(row["track"])})
+            for row in checked.keypoints
+        ],
+        batch_size=2000,
+    )
     return annotation

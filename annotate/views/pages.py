@@ -141,7 +141,7 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
         # and only for the roles that may read them: nothing on the page answers 403.
         "model_url": _url_if_allowed(request.user, "queue.view", "model-queue", project),
         "exports_url": _url_if_allowed(request.user, "export.run", "project-exports", project),
-        "quality_url": _url_if_allowed(request.user, "queue.view", "quality-annotators", project),
+        "quality_url": _url_if_allowed(request.user, "quality.view", "project-quality", project),
         "show_curve": (
             _optional_url("api-learning-curve", project.pk) is not None
             and can(request.user, "queue.view", project)

@@ -65,6 +65,7 @@ ACTION_MODELS = {
     "import": Project,
     "model": Project,
     "queue": Project,
+    "quality": Project,
     "budget": Budget,
     "asset": Asset,
     "task": AnnotationTask,
@@ -228,6 +229,12 @@ ENDPOINTS = {
             "PATCH": ("budget.change", {"task_limit": 5}, 200),
             "PUT": ("budget.change", {"task_limit": 6}, 200),
         },
+    ),
+    "project-agreement": Endpoint(
+        "/api/projects/{pk}/agreement/",
+        Project,
+        "project.view",
+        {"GET": ("quality.view", None, 200)},
     ),
     "budget-burndown": Endpoint(
         "/api/projects/{pk}/budget/burndown/",

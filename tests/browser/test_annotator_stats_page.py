@@ -15,8 +15,9 @@ def test_a_manager_sees_who_needs_help(live_server, login, project, alice, bob, 
     labeled_by_two(project, alice, bob, pat, rita)
     page = login(pat)
     page.goto(f"{live_server.url}/projects/{project.pk}/")
-    page.get_by_role("link", name="Annotator quality").click()
-    expect(page.get_by_role("heading", name="Annotator quality")).to_be_visible()
+    # The statistics are part of the project's quality page (its agreement plots above).
+    page.get_by_role("link", name="Quality", exact=True).click()
+    expect(page.get_by_role("heading", name="Annotators")).to_be_visible()
     bob_row = page.locator('#annotator-stats tr[data-annotator="bob"]')
     alice_row = page.locator('#annotator-stats tr[data-annotator="alice"]')
     expect(bob_row).to_have_class("flagged")
@@ -25,3 +26,6 @@ def test_a_manager_sees_who_needs_help(live_server, login, project, alice, bob, 
     expect(alice_row).to_contain_text("100%")
     expect(page.locator("#annotator-weeks tbody tr")).not_to_have_count(0)
     shot(page, "annotator-stats")
+    # And on a page of their own.
+    page.goto(f"{live_server.url}/projects/{project.pk}/quality/annotators/")
+    expect(page.locator('#annotator-stats tr[data-annotator="bob"]')).to_have_class("flagged")
