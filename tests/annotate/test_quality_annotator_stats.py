@@ -76,6 +76,8 @@ def test_the_stats_endpoint_answers_managers_and_not_annotators(
     client.force_login(pat)
     page = client.get(f"/projects/{project.pk}/quality/annotators/")
     assert page.status_code == 200 and b"gold score below" in page.content
+    quality = client.get(f"/projects/{project.pk}/quality/")  # the project's quality page
+    assert quality.status_code == 200 and b'id="annotator-stats"' in quality.content
 
 
 def test_quality_settings_are_changed_by_a_manager_with_field_errors(project, pat, eve):

@@ -17,7 +17,7 @@ def test_a_manager_sees_who_needs_help(live_server, login, project, alice, bob, 
     page.goto(f"{live_server.url}/projects/{project.pk}/")
     # The statistics are part of the project's quality page (its agreement plots above).
     page.get_by_role("link", name="Quality", exact=True).click()
-    expect(page.get_by_role("heading", name="Annotators")).to_be_visible()
+    expect(page.get_by_role("heading", name="Annotators", exact=True)).to_be_visible()
     bob_row = page.locator('#annotator-stats tr[data-annotator="bob"]')
     alice_row = page.locator('#annotator-stats tr[data-annotator="alice"]')
     expect(bob_row).to_have_class("flagged")
