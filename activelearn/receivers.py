@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from activelearn.demo import demo_learning_ensure
 from activelearn.models import ScoringRun
+from activelearn.predictions.disagreement import model_disagreement_fill
 from activelearn.retraining import rounds
 from activelearn.scoring import runs
 from activelearn.scoring.auto import auto_picks_record
@@ -45,6 +46,8 @@ def labels_submitted(*, project_id: int) -> None:
     project = Project.objects.get(pk=project_id)
     runs.maybe_rescore_after_labels(project=project)
     rounds.labels_submitted(project_id=project_id)
+    # The review sample weighs how far each submission strays from the model's prediction.
+    model_disagreement_fill(project_id=project_id)
     # Last, so a failure here never holds up the rescoring or the round (the catch-up
     # records these picks later); the run reads the credits when its worker starts it.
     auto_picks_record(project_id=project_id)

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils.html import format_html
 
 from .admin_exchange import EXPORT_ACTIONS, register_exchange_admin
+from .admin_quality import mark_gold, register_quality_admin
 from .counting import BoundedCountPaginator
 from .models import (
     Annotation,
@@ -376,8 +377,9 @@ class AnnotationTaskAdmin(ManagedProjectsMixin, admin.ModelAdmin):
         "annotator",
         "submitted_at",
     ]
-    list_filter = ["state", "kind", ("project", ManagedProjectFilter)]
+    list_filter = ["state", "kind", "is_gold", ("project", ManagedProjectFilter)]
     search_fields = ["asset__original_name", "annotator__username", "lease_user__username"]
+    actions = [mark_gold]
     list_select_related = ["project", "asset", "lease_user", "annotator"]
     # The queue index's order (task_queue_idx; project_id, not project, which would sort
     # by the project's name through a join): the first page is read from the
@@ -398,6 +400,9 @@ class AnnotationTaskAdmin(ManagedProjectsMixin, admin.ModelAdmin):
         "skip_reason",
         "submitted_at",
         "reviewed_at",
+        "is_gold",
+        "gold_reference",
+        "gold_of",
     ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -526,3 +531,4 @@ admin.site.register(User, RightsGuardedUserAdmin)
 admin.site.unregister(Group)
 admin.site.register(Group, RightsGuardedGroupAdmin)
 register_exchange_admin(admin.site)
+register_quality_admin(admin.site, (ManagedProjectsMixin,), ReadOnlyMixin)

@@ -28,11 +28,14 @@ from .models import (
     Budget,
     BudgetLedger,
     Frame,
+    GoldAttempt,
     KeypointInstance,
     LabelClass,
     Membership,
     Project,
+    QualitySettings,
     Review,
+    ReviewSample,
     TaskLease,
     Track,
     holds_task,
@@ -105,6 +108,10 @@ SCOPES: dict[type[Model], tuple[str, tuple[Owner, ...]]] = {
     Review: ("task__project_id", ("task__annotator", "reviewer")),
     TaskLease: ("task__project_id", ("user",)),
     BudgetLedger: ("project_id", ()),
+    # Quality control (annotate.queue.gold, annotate.queue.sampling): never an annotator's.
+    QualitySettings: ("project_id", ()),
+    GoldAttempt: ("gold_task__project_id", ()),
+    ReviewSample: ("task__project_id", ()),
 }
 
 
@@ -124,6 +131,9 @@ VIEW_ACTIONS: dict[type[Model], str] = {
     Review: "annotation.view",
     TaskLease: "task.view",
     BudgetLedger: "project.view",
+    QualitySettings: "queue.view",
+    GoldAttempt: "queue.view",
+    ReviewSample: "queue.view",
 }
 
 

@@ -35,6 +35,9 @@ GROUP_PERMISSIONS: dict[str, dict[str, list[str]]] = {
         "budget": ["add", "change", "view"],
         "tasklease": _VIEW,
         "budgetledger": _VIEW,
+        "qualitysettings": ["add", "change", "view"],
+        "goldattempt": _VIEW,
+        "reviewsample": _VIEW,
     },
     GROUP_ML_ENGINEER: {
         "project": _VIEW,

@@ -62,10 +62,11 @@ def spent_on_labeling(prefix: str = "") -> Q:
 
 
 def spent_on_review(prefix: str = "") -> Q:
-    """Tasks whose review is paid: reviewed, even if taken back for rework since."""
-    return Q(**{f"{prefix}state__in": State.REVIEWED}) | Q(
-        **{f"{prefix}reviewed_at__isnull": False}
-    )
+    """Tasks whose review is paid: reviewed, even if taken back for rework since. Work the
+    review sample accepted without a review (annotate.queue.sampling) cost no review."""
+    return (
+        Q(**{f"{prefix}state__in": State.REVIEWED}) | Q(**{f"{prefix}reviewed_at__isnull": False})
+    ) & ~Q(**{f"{prefix}review_sample__picked": False})
 
 
 def _spend_aggregates(

@@ -3,7 +3,7 @@ shapes and the latest review, shaped as the page's script expects them."""
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -217,7 +217,9 @@ def tasks_to_review(user, project) -> QuerySet[AnnotationTask]:
     """Submitted tasks of a project the user may review, oldest submission first."""
     return (
         visible(user, "task.review", AnnotationTask.objects.filter(project=project))
-        .filter(state__in=AnnotationTask.State.AWAITING_REVIEW)
+        .filter(state__in=AnnotationTask.State.AWAITING_REVIEW, gold_of__isnull=True)
+        # With review sampling (annotate.queue.sampling) only the picked ones.
+        .filter(Q(review_sample__isnull=True) | Q(review_sample__picked=True))
         .select_related("asset", "annotator")
         .order_by("submitted_at", "id")
     )

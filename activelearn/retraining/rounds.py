@@ -100,7 +100,9 @@ def counted_states(project: Project) -> tuple[str, ...]:
 
 def accepted_count(project: Project) -> int:
     """The labels a round counts: accepted ones, or submitted ones for a project set so."""
-    return AnnotationTask.objects.filter(project=project, state__in=counted_states(project)).count()
+    return AnnotationTask.objects.filter(
+        project=project, state__in=counted_states(project), gold_of__isnull=True
+    ).count()
 
 
 def labels_accepted(*, project_id: int) -> RetrainingRound | None:
@@ -206,6 +208,7 @@ def accepted_examples(project: Project) -> list[Example]:
             project=project,
             state__in=counted_states(project),
             kind=AnnotationTask.Kind.IMAGE,
+            gold_of__isnull=True,  # gold copies are attempts, not training labels
         )
         .select_related("asset")
         .order_by("pk")

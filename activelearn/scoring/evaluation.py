@@ -51,7 +51,10 @@ def labeled_count(project) -> int:
     """Labeled tasks: accepted or submitted, with at least one annotation version."""
     return (
         AnnotationTask.objects.filter(
-            project=project, state__in=AnnotationTask.State.LABELED, annotations__isnull=False
+            project=project,
+            state__in=AnnotationTask.State.LABELED,
+            annotations__isnull=False,
+            gold_of__isnull=True,
         )
         .distinct()
         .count()
@@ -65,6 +68,7 @@ def latest_annotations(project, task_ids: list[int]) -> dict[int, Annotation]:
         project=project,
         state__in=AnnotationTask.State.LABELED,
         kind=AnnotationTask.Kind.IMAGE,
+        gold_of__isnull=True,
     ).values_list("pk", flat=True)
     latest: dict[int, Annotation] = {}
     for annotation in (

@@ -242,7 +242,7 @@ class _Resolver:
     def tasks(self, asset_id: int) -> list[tuple]:
         if asset_id not in self._tasks:
             self._tasks[asset_id] = list(
-                AnnotationTask.objects.filter(asset_id=asset_id)
+                AnnotationTask.objects.filter(asset_id=asset_id, gold_of__isnull=True)
                 .order_by("frame_start", "id")
                 .values_list("id", "kind", "frame_start", "frame_end")
             )

@@ -160,6 +160,8 @@ def exported_annotations(*, project: Project, export_filter: ExportFilter) -> Qu
     queryset = Annotation.objects.filter(
         task__project=project,
         task__state__in=states,
+        # Gold copies are attempts to be scored, not the project's labels.
+        task__gold_of__isnull=True,
         kind__in=EXPORTED_KINDS,
         id=Subquery(latest),
     )

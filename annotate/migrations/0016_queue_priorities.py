@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("annotate", "0014_consensus"),
+        ("annotate", "0015_gold_review_sampling"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -409,6 +409,26 @@ class AnnotationTask(models.Model):
     boxes_prefilled = models.PositiveIntegerField(default=0)
     submitted_at = models.DateTimeField(null=True, blank=True)
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    # Gold (annotate.queue.gold): a manager's task with a reference annotation, served to
+    # annotators as copies (gold_of names a copy's gold task) and scored against the reference.
+    is_gold = models.BooleanField(default=False)
+    gold_reference = models.ForeignKey(
+        "Annotation",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The reference annotation gold attempts are scored against.",
+    )
+    gold_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="gold_copies",
+        db_index=False,
+        help_text="A copy served to one annotator: the gold task it copies.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -429,7 +449,19 @@ class AnnotationTask(models.Model):
                 condition=Q(lease_user__isnull=True) | Q(lease_expires_at__isnull=False),
                 name="task_lease_has_expiry",
             ),
-            models.UniqueConstraint(fields=["asset", "frame_start"], name="task_unique_segment"),
+            # Gold copies repeat their gold task's segment, one per annotator.
+            models.UniqueConstraint(
+                fields=["asset", "frame_start"],
+                condition=Q(gold_of__isnull=True),
+                name="task_unique_segment",
+            ),
+            models.CheckConstraint(
+                condition=Q(gold_reference__isnull=True) | Q(is_gold=True),
+                name="task_reference_is_gold",
+            ),
+            models.CheckConstraint(
+                condition=Q(gold_of__isnull=True) | Q(is_gold=False), name="task_copy_not_gold"
+            ),
             models.CheckConstraint(
                 condition=(Q(audit_drawn_at__isnull=True) & Q(audit_order__isnull=True))
                 | (Q(audit_drawn_at__isnull=False) & Q(audit_order__isnull=False)),
@@ -467,6 +499,10 @@ class AnnotationTask(models.Model):
                 name="task_audit_idx",
                 condition=Q(audit_drawn_at__isnull=False),
             ),
+            models.Index(
+                fields=["gold_of"], name="task_gold_of_idx", condition=Q(gold_of__isnull=False)
+            ),
+            models.Index(fields=["project"], name="task_gold_idx", condition=Q(is_gold=True)),
         ]
 
     def __str__(self) -> str:
@@ -723,6 +759,12 @@ class Budget(models.Model):
         default=Decimal("0.25"),
         help_text="Cost of reviewing a task as a fraction of the cost of labeling it.",
     )
+    second_review_cost_factor = models.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0.25"),
+        help_text="Cost of a second review as a fraction of the cost of labeling the task.",
+    )
 
     class Meta:
         constraints = [
@@ -741,7 +783,8 @@ class Budget(models.Model):
             models.CheckConstraint(
                 condition=Q(label_share__gte=0)
                 & Q(review_share__gte=0)
-                & Q(review_cost_factor__gte=0),
+                & Q(review_cost_factor__gte=0)
+                & Q(second_review_cost_factor__gte=0),
                 name="budget_shares_nonnegative",
             ),
             models.CheckConstraint(
@@ -818,4 +861,9 @@ from annotate.models.exchange_jobs import ExportJob, ImportJob  # noqa: E402,F40
 from annotate.models.jobs import Job, JobState  # noqa: E402,F401
 from annotate.models.propagation_jobs import PropagationJob  # noqa: E402,F401
 from annotate.models.quality import AnnotatorAgreement, TaskAgreement  # noqa: E402,F401
+from annotate.models.quality_control import (  # noqa: E402,F401
+    GoldAttempt,
+    QualitySettings,
+    ReviewSample,
+)
 from annotate.models.queue import BudgetLedger, TaskLease, holds_task  # noqa: E402,F401

@@ -90,6 +90,9 @@ class BudgetLedger(models.Model):
     )
     units = models.PositiveIntegerField(default=0)
     money = models.DecimalField(max_digits=14, decimal_places=4, default=0)
+    # The review phases (annotate.queue.sampling): what the review sample committed.
+    review_units = models.PositiveIntegerField(default=0)
+    review_money = models.DecimalField(max_digits=14, decimal_places=4, default=0)
 
     class Meta:
         db_table = "activelearn_budgetledger"

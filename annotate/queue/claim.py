@@ -22,6 +22,7 @@ from annotate.services.errors import ServiceError
 
 from . import sql
 from .expiry import leases_expire
+from .gold import gold_copy_for, gold_share_of
 from .ledger import ledger_reserve
 
 MAX_LEASES_PER_USER = 2  # the task being labeled plus one prefetched by the page
@@ -54,10 +55,14 @@ def task_claim_next(
     Order: a task the user already holds here (not in `exclude`, which lets the page prefetch);
     then a rejected task the user labeled; then the highest-priority pending task with a free
     slot; with the project's audit share of claims (one draw per call), an audit task in the
-    audit's random order instead (annotate.queue.audit). Raises TooManyLeases, or
+    audit's random order instead (annotate.queue.audit); and with the project's gold share of
+    the user's claims, a copy of a gold task (annotate.queue.gold). Raises TooManyLeases, or
     BudgetExhausted when what is left of the budget cannot pay for the task that would be
     leased."""
     exclude = {int(pk) for pk in exclude}
+    gold = _claim_gold(user=user, project=project, exclude=exclude)
+    if gold is not None:
+        return gold
     claim = partial(
         sql.claim,
         project_id=project.pk,
@@ -146,3 +151,35 @@ def _take_one(claim, *, state: str, context: sql.ClaimContext, lock: str) -> sql
             return None
     taken = claim(state=state, now=timezone.now(), plain_only=False, task_id=task_id, lock=lock)
     return None if taken.task is None else taken
+
+
+def _claim_gold(*, user, project: Project, exclude: set[int]) -> TaskLease | None:
+    """The user's lease of a gold copy when gold is due for them (annotate.queue.gold),
+    taken by the same claim statement as any task and charged the same way; else None."""
+    if not gold_share_of(project.pk):
+        return None  # most projects: one read, no transaction
+    with transaction.atomic():
+        copy = gold_copy_for(user=user, project_id=project.pk, exclude=exclude)
+        if copy is None:
+            return None
+        taken = sql.claim(
+            project_id=project.pk,
+            user_id=user.pk,
+            exclude=exclude,
+            audit_draw=1.0,
+            state=State.PENDING,
+            now=timezone.now(),
+            plain_only=False,
+            task_id=copy.pk,
+        )
+        if taken.lease is None:
+            return None
+        if not taken.paid_before:
+            ledger_reserve(
+                project.pk,
+                taken.lease.charged,
+                taken.context.budget,
+                ledger_exists=taken.context.ledger_exists,
+            )
+        taken.lease.user = user
+        return taken.lease

@@ -93,3 +93,30 @@ def ledger_refund(refunds: dict[int, tuple[int, Decimal]]) -> None:
             BudgetLedger.objects.filter(project_id=project_id).update(
                 units=F("units") - units, money=F("money") - money
             )
+
+
+def review_money(budget: Budget) -> Decimal | None:
+    """The part of the money budget that pays for the review phases, or None for no cap."""
+    if budget.money_limit is None:
+        return None
+    return budget.money_limit * budget.review_share
+
+
+def ledger_review_charge(project_id: int, cost: Decimal, budget: Budget | None) -> bool:
+    """Put a review's `cost` on the ledger if the review part of the budget can pay for it;
+    False when it cannot (nothing is charged). Conditional, like ledger_reserve, so racing
+    samplers cannot overspend. Without a money cap the charge is only recorded."""
+    cap = review_money(budget) if budget is not None else None
+    if cap is None:
+        # Nothing to check: record it on a row that exists, never make one for this alone.
+        BudgetLedger.objects.filter(project_id=project_id).update(
+            review_units=F("review_units") + 1, review_money=F("review_money") + cost
+        )
+        return True
+    if not BudgetLedger.objects.filter(project_id=project_id).exists():
+        _ledger_create(project_id)
+    return bool(
+        BudgetLedger.objects.filter(project_id=project_id, review_money__lte=cap - cost).update(
+            review_units=F("review_units") + 1, review_money=F("review_money") + cost
+        )
+    )

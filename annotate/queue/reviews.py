@@ -10,6 +10,7 @@ from annotate.events import labels_accepted
 from annotate.services.errors import ServiceError, ShapeValidationError
 
 from ..models import AnnotationTask, Review
+from .sampling import second_review_after_accept, second_reviewer_check
 
 MAX_COMMENT_LENGTH = 5000
 
@@ -45,6 +46,7 @@ def review_decide(*, task: AnnotationTask, reviewer, decision: str, comment: str
             )
         if locked.annotator_id is not None and locked.annotator_id == reviewer.pk:
             raise TaskNotReviewable("You cannot review your own work.")
+        second_reviewer_check(task=locked, reviewer=reviewer)
         annotation = locked.annotations.order_by("-version").first()
         if annotation is None:
             raise TaskNotReviewable("This task has no saved annotation to review.")
@@ -67,7 +69,12 @@ def review_decide(*, task: AnnotationTask, reviewer, decision: str, comment: str
         locked.save(
             update_fields=["state", "reviewed_at", "lease_user", "lease_expires_at", "updated_at"]
         )
-        if decision == Review.Decision.ACCEPT:
+        # The review phases (annotate.queue.sampling): an accepted first review may go to a
+        # second reviewer, and is accepted only once that one accepts it.
+        second = decision == Review.Decision.ACCEPT and second_review_after_accept(
+            task=locked, reviewer=reviewer
+        )
+        if decision == Review.Decision.ACCEPT and not second:
             labels_accepted(project_id=locked.project_id)
     task.refresh_from_db()
     return review

@@ -28,7 +28,9 @@ from annotate.services.annotations import annotation_save
 from annotate.services.consensus import consensus_for_task
 from annotate.services.errors import LeaseLost, ServiceError
 
+from .gold import gold_attempt_score
 from .ledger import ledger_refund
+from .sampling import review_sample_enter
 from .selectors import has_own_versions
 from .settings import queue_settings_for
 
@@ -180,13 +182,20 @@ def task_submit(
         changes.update({name: F(name) + count for name, count in work.items()})
         if task.lease_user_id == user.pk:
             changes.update(lease_user=None, lease_expires_at=None)
-        if submitted >= settings.annotators_per_task:
+        # A gold copy has one annotator whatever k is (annotate.queue.gold).
+        is_copy = task.gold_of_id is not None
+        if submitted >= settings.annotators_per_task or is_copy:
             changes.update(state=State.SUBMITTED, annotator=user, submitted_at=now)
-            if settings.annotators_per_task > 1:
+            if settings.annotators_per_task > 1 and not is_copy:
                 # The last of k: their submissions merge into the version review and
                 # exports take (validated before the task leaves the queue).
                 consensus_for_task(task=task)
         AnnotationTask.objects.filter(pk=task.pk).update(**changes)
+        if is_copy:
+            gold_attempt_score(copy=task, annotation=annotation)
+        elif "state" in changes:
+            task.state, task.annotator_id = State.SUBMITTED, user.pk
+            review_sample_enter(task=task)
     # New labels may call for a rescoring: annotation_save sent LABELS_SUBMITTED, whose
     # receiver runs after this commit, so its count includes this one.
     return annotation

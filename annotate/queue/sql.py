@@ -116,6 +116,8 @@ def _best(*, lock: str, gated: bool = False, audit_first: str = "%(audit_first)s
         " WHERE t.project_id = %(project)s AND t.state = %(state)s"  # noqa: S608
         + (" AND EXISTS (SELECT 1 FROM go)" if gated else "")
         + " AND t.id <> ALL(%(exclude)s::bigint[])"  # noqa: S608
+        # Gold tasks and their copies are served by annotate.queue.gold only.
+        " AND NOT t.is_gold AND t.gold_of_id IS NULL"
         " AND (%(state)s <> 'rejected' OR t.annotator_id = %(user)s)"
         f" AND NOT (%(exclude_mine)s AND EXISTS (SELECT 1 FROM {LEASE} m"
         "   WHERE m.task_id = t.id AND m.user_id = %(user)s"
