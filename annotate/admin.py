@@ -140,7 +140,7 @@ class ProjectAdminForm(forms.ModelForm):
 class LabelClassInline(admin.TabularInline):
     model = LabelClass
     extra = 0
-    fields = ["name", "color", "hotkey", "order", "is_active"]
+    fields = ["name", "color", "hotkey", "order", "is_active", "attributes"]
 
     def has_delete_permission(self, request, obj=None):
         return False  # deactivate instead: earlier annotations still name the class

@@ -86,6 +86,8 @@ def annotation_data(annotation: Annotation | None) -> dict:
                     "outside": b.outside,
                     "source": b.source,
                     "confidence": b.confidence,
+                    "occluded": b.occluded,
+                    "attributes": b.attributes,
                 }
                 for b in boxes
             ],
@@ -98,6 +100,8 @@ def annotation_data(annotation: Annotation | None) -> dict:
                     "outside": k.outside,
                     "source": k.source,
                     "confidence": k.confidence,
+                    "occluded": k.occluded,
+                    "attributes": k.attributes,
                     "points": k.points,
                 }
                 for k in instances
@@ -130,7 +134,10 @@ def schema_data(project) -> dict:
         "boxes": project.box_enabled,
         "keypoints": project.keypoints_enabled and bool(names),
         "tracks": project.tracks_enabled,
-        "classes": [{"name": c.name, "color": c.color, "hotkey": c.hotkey} for c in classes],
+        "classes": [
+            {"name": c.name, "color": c.color, "hotkey": c.hotkey, "attributes": c.attributes}
+            for c in classes
+        ],
         "skeleton": {
             "keypoints": [{"name": n, "side": keypoint_side(n)} for n in names],
             "edges": [list(e) for e in skeleton.get("edges", [])],

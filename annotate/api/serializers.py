@@ -12,6 +12,8 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ..attributes import INPUTS as ATTRIBUTE_INPUTS
+from ..attributes import schema_problems
 from ..models import (
     Annotation,
     AnnotationTask,
@@ -84,10 +86,46 @@ class ProjectSerializer(serializers.ModelSerializer):
         return attrs
 
 
+ATTRIBUTE_SPEC_SCHEMA = {
+    "type": "object",
+    "required": ["name", "input"],
+    "properties": {
+        "name": {"type": "string"},
+        "input": {"type": "string", "enum": list(ATTRIBUTE_INPUTS)},
+        "mutable": {
+            "type": "boolean",
+            "description": "May change along a track (keyframed); else one value per track.",
+        },
+        "default": {"oneOf": [{"type": "boolean"}, {"type": "number"}, {"type": "string"}]},
+        "values": {"type": "array", "items": {"type": "string"}, "description": "select"},
+        "min": {"type": "number"},
+        "max": {"type": "number"},
+        "step": {"type": "number"},
+    },
+}
+
+
+@extend_schema_field({"type": "array", "items": ATTRIBUTE_SPEC_SCHEMA})
+class AttributeSchemaField(serializers.JSONField):
+    """A class's attribute schema (annotate.attributes), checked as a whole."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        problems = schema_problems(value)
+        if problems:
+            raise serializers.ValidationError(problems)
+        return value
+
+
 class LabelClassSerializer(serializers.ModelSerializer):
+    attributes = AttributeSchemaField(
+        required=False,
+        help_text="Attributes of this class's shapes: checkbox, select, number or text.",
+    )
+
     class Meta:
         model = LabelClass
-        fields = ["id", "project", "name", "color", "hotkey", "order", "is_active"]
+        fields = ["id", "project", "name", "color", "hotkey", "order", "is_active", "attributes"]
         read_only_fields = ["id", "project"]
 
     def _project_id(self) -> int:
@@ -311,6 +349,8 @@ class BoxSerializer(serializers.ModelSerializer):
             "outside",
             "source",
             "confidence",
+            "occluded",
+            "attributes",
         ]
         read_only_fields = fields
 
@@ -344,6 +384,8 @@ class KeypointInstanceSerializer(serializers.ModelSerializer):
             "outside",
             "source",
             "confidence",
+            "occluded",
+            "attributes",
         ]
         read_only_fields = fields
 

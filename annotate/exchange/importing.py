@@ -18,6 +18,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from annotate.attributes import from_text
+from annotate.ingest.video import VideoRejected, video_frames_add
 from annotate.models import (
     Annotation,
     AnnotationTask,
@@ -28,6 +30,7 @@ from annotate.models import (
     Project,
     Track,
 )
+from annotate.services.annotations import MAX_NUMBER
 
 from .readers import FileRejected, ImageRecord, ImageRef, RecordError, ShapeRecord
 from .readers.coco import read_coco
@@ -35,7 +38,7 @@ from .readers.cvat import read_cvat
 from .readers.mot import read_mot
 from .readers.yolo import read_yolo
 from .selectors import asset_export_name, label_classes
-from .shapes import labeled_count, points_from_triples
+from .shapes import HOLD_TOLERANCE, labeled_count, points_from_triples
 from .validation import placed_validate
 from .writers.common import without_suffix
 
@@ -43,11 +46,45 @@ READERS = {"coco": read_coco, "yolo": read_yolo, "mot": read_mot, "cvat": read_c
 
 
 class ImportRefused(Exception):
-    def __init__(self, message: str, *, errors: list[dict] | None = None, records_total: int = 0):
+    def __init__(
+        self,
+        message: str,
+        *,
+        errors: list[dict] | None = None,
+        records_total: int = 0,
+        warnings: list[dict] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.errors = errors or []
         self.records_total = records_total
+        self.warnings = warnings or []
+
+    @property
+    def summary(self) -> list[dict]:
+        return import_summary(self.errors, self.warnings)
+
+
+class Refusal(str):
+    """Why a record cannot be placed, with the kind of problem for the summary."""
+
+    kind = "invalid"
+
+
+class FrameRefusal(Refusal):
+    kind = "frame"
+
+
+def _refusal(record: str, message: str) -> dict:
+    return _problem(record, str(message), getattr(message, "kind", "invalid"))
+
+
+def _problem(record: str, message: str, kind: str) -> dict:
+    """A per-record report; "kind" is given when it is not "invalid" (a plain error)."""
+    problem = {"record": record, "message": message}
+    if kind != "invalid":
+        problem["kind"] = kind
+    return problem
 
 
 @dataclass
@@ -56,6 +93,48 @@ class ImportResult:
     records_imported: int = 0
     tasks_written: int = 0
     errors: list[dict] = field(default_factory=list)
+    # Records imported without part of what the file gave them (an attribute the class does
+    # not have, a segmentation polygon): {"record", "message", "kind"} like the errors.
+    warnings: list[dict] = field(default_factory=list)
+    frames_decoded: int = 0
+
+    @property
+    def summary(self) -> list[dict]:
+        return import_summary(self.errors, self.warnings)
+
+
+# What each kind of problem means, for the summary; "invalid" is everything else.
+KIND_NAMES = {
+    "polygon": "polygons",
+    "polyline": "polylines",
+    "points": "point sets",
+    "mask": "masks",
+    "cuboid": "cuboids",
+    "ellipse": "ellipses",
+    "shape": "shapes of other kinds",
+    "tag": "tags (labels of a whole frame)",
+    "rle": "crowd regions (iscrowd, RLE masks)",
+    "attribute": "attributes the class does not have",
+    "frame": "frames the video does not have",
+    "invalid": "invalid records",
+}
+
+
+def import_summary(errors: list[dict], warnings: list[dict]) -> list[dict]:
+    """What was not imported, by kind: [{"kind", "count", "message"}], errors first."""
+    out = []
+    for items, verdict in ((errors, "not imported"), (warnings, "imported without it")):
+        counts: dict[str, int] = defaultdict(int)
+        for item in items:
+            counts[item.get("kind", "invalid")] += 1
+        for kind, count in sorted(counts.items(), key=lambda pair: (-pair[1], pair[0])):
+            what = KIND_NAMES.get(kind, kind)
+            if verdict == "not imported":
+                message = f"{count} record(s) not imported: {what}."
+            else:
+                message = f"{count} record(s) imported without some of their data: {what}."
+            out.append({"kind": kind, "count": count, "message": message})
+    return out
 
 
 @dataclass
@@ -76,6 +155,9 @@ class Placed:
     record: str = ""  # where it came from, for the import report
     outside: bool = False  # the track's object is gone from this frame on
     derived: bool = False  # not in the file: the end of a track the file lists frame by frame
+    occluded: bool = False
+    attributes: dict = field(default_factory=dict)
+    losses: list[tuple[str, str]] = field(default_factory=list)  # (kind, message)
 
 
 class _Resolver:
@@ -103,9 +185,49 @@ class _Resolver:
         self.stems = {stem: infos[0] for stem, infos in stems.items() if len(set(infos)) == 1}
         self._frames: dict[int, dict[int, tuple]] = {}
         self._tasks: dict[int, list[tuple]] = {}
+        self.decode_failures: dict[int, str] = {}  # video asset id -> why frames were not made
+        self.frame_totals = dict(
+            Asset.objects.filter(project=project, kind=Asset.Kind.VIDEO).values_list(
+                "id", "frame_count"
+            )
+        )
 
     def _asset(self, name: str) -> tuple | None:
         return self.assets.get(name) or self.stems.get(name)
+
+    def _named(self, ref: ImageRef) -> tuple | None:
+        for name in (ref.asset_name, *ref.other_names):
+            asset = self._asset(name)
+            if asset is not None:
+                return asset
+        return None
+
+    def missing_frame(self, ref: ImageRef) -> tuple[int, int] | None:
+        """(video asset id, frame index) when `ref` names a frame the video has but that was
+        not extracted (off the project's frame stride), else None."""
+        asset, frame_index = self._locate(ref)
+        if asset is None or frame_index is None or asset[1] != Asset.Kind.VIDEO:
+            return None
+        if frame_index in self.frames(asset[0]):
+            return None
+        return asset[0], frame_index
+
+    def forget_frames(self, asset_id: int) -> None:
+        self._frames.pop(asset_id, None)
+        self._tasks.pop(asset_id, None)
+
+    def _locate(self, ref: ImageRef) -> tuple[tuple | None, int | None]:
+        asset = self._named(ref)
+        frame_index = ref.frame_index
+        if asset is None and frame_index is None and "/" in ref.asset_name:
+            # Frames named <video>/<frame index>[.jpg] (YOLO, PoseTrack-style file names);
+            # the video by its path, else by its folder's name.
+            video, _, last = ref.asset_name.rpartition("/")
+            last = without_suffix(last)
+            if last.isdigit():
+                asset = self._asset(video) or self._asset(video.rsplit("/", 1)[-1])
+                frame_index = int(last) if asset else None
+        return asset, frame_index
 
     def frames(self, asset_id: int) -> dict[int, tuple]:
         if asset_id not in self._frames:
@@ -129,18 +251,10 @@ class _Resolver:
     def place_image(self, ref: ImageRef) -> tuple[list[int], dict] | str:
         """([task ids], where) for an image reference, or the reason it is unknown.
         where = {asset_id, frame_id, frame_index, width, height}."""
-        asset = self._asset(ref.asset_name)
-        frame_index = ref.frame_index
-        if asset is None and frame_index is None and "/" in ref.asset_name:
-            # Frames named <video>/<frame index>[.jpg] (YOLO, PoseTrack-style file names);
-            # the video by its path, else by its folder's name.
-            video, _, last = ref.asset_name.rpartition("/")
-            last = without_suffix(last)
-            if last.isdigit():
-                asset = self._asset(video) or self._asset(video.rsplit("/", 1)[-1])
-                frame_index = int(last) if asset else None
+        asset, frame_index = self._locate(ref)
         if asset is None:
-            return f"Unknown image {ref.asset_name!r}: no asset of this project has that name."
+            names = " or ".join(repr(n) for n in (ref.asset_name, *ref.other_names))
+            return f"Unknown image {names}: no asset of this project has that name."
         asset_id, kind, width, height = asset
         if ref.whole_video or (kind == Asset.Kind.VIDEO and frame_index is None):
             if kind != Asset.Kind.VIDEO:
@@ -157,7 +271,20 @@ class _Resolver:
             return task_ids[:1], {**where, "width": width, "height": height}
         frame = self.frames(asset_id).get(frame_index)
         if frame is None:
-            return f"Unknown image: video {ref.asset_name!r} has no extracted frame {frame_index}."
+            reason = self.decode_failures.get(asset_id)
+            if reason:
+                return FrameRefusal(
+                    f"Frame {frame_index} of video {ref.asset_name!r} was not extracted and "
+                    f"cannot be decoded now: {reason}"
+                )
+            return FrameRefusal(
+                f"Video {ref.asset_name!r} has no frame {frame_index}"
+                + (
+                    f": it has {self.frame_totals[asset_id]} frames."
+                    if self.frame_totals.get(asset_id)
+                    else "."
+                )
+            )
         task_ids = [
             t[0]
             for t in self.tasks(asset_id)
@@ -224,6 +351,7 @@ class _Resolver:
                 points = points_from_triples(flat, names)
         if box is None and points is None:
             return "Nothing to import: no box and no labeled keypoint."
+        attributes, losses = _class_attributes(label_class, record.attributes or {})
         is_video = where["frame_id"] is not None
         return Placed(
             task_id=task_ids[0],
@@ -239,7 +367,35 @@ class _Resolver:
             keyframe=record.keyframe,
             record=record.record,
             outside=record.outside and is_video and record.track is not None,
+            occluded=record.occluded,
+            attributes=attributes,
+            losses=[*record.losses, *losses],
         )
+
+
+def _class_attributes(label_class, given: dict) -> tuple[dict, list[tuple[str, str]]]:
+    """The values of the class's attributes (text read as the attribute's type); the names
+    the class does not have are dropped, and said."""
+    specs = {spec["name"]: spec for spec in label_class.attributes or []}
+    values, unknown = {}, []
+    for name, value in given.items():
+        spec = specs.get(name)
+        if spec is None:
+            unknown.append(name)
+            continue
+        values[name] = from_text(spec, value) if isinstance(value, str) else value
+    losses = []
+    if unknown:
+        known = ", ".join(specs) or "none"
+        losses.append(
+            (
+                "attribute",
+                f"Attribute(s) {', '.join(map(repr, sorted(unknown)))} not kept: the class "
+                f"'{label_class.name}' does not have them (its attributes: {known}); add them "
+                "to the class and import again to keep them.",
+            )
+        )
+    return values, losses
 
 
 def import_file(
@@ -261,26 +417,30 @@ def import_file(
     shapes: dict[int, list[Placed]] = defaultdict(list)
     covered: set[int] = set()
     try:
-        for record in READERS[format](stream):
-            if isinstance(record, RecordError):
-                result.records_total += 1
-                result.errors.append({"record": record.record, "message": record.message})
-            elif isinstance(record, ImageRecord):
-                placed = resolver.place_image(record.image)
-                if isinstance(placed, str):
-                    result.errors.append({"record": record.record, "message": placed})
-                else:
-                    covered.update(placed[0])
-            else:
-                result.records_total += 1
-                placed = resolver.place_shape(record)
-                if isinstance(placed, str):
-                    result.errors.append({"record": record.record, "message": placed})
-                else:
-                    shapes[placed.task_id].append(placed)
-                    result.records_imported += 1
+        records = list(READERS[format](stream))
     except FileRejected as rejected:
         raise ImportRefused(str(rejected)) from None
+    result.frames_decoded = _decode_missing_frames(records, resolver)
+    for record in records:
+        if isinstance(record, RecordError):
+            result.records_total += 1
+            result.errors.append(_problem(record.record, record.message, record.kind))
+        elif isinstance(record, ImageRecord):
+            placed = resolver.place_image(record.image)
+            if isinstance(placed, str):
+                result.errors.append(_refusal(record.record, placed))
+            else:
+                covered.update(placed[0])
+        else:
+            result.records_total += 1
+            placed = resolver.place_shape(record)
+            if isinstance(placed, str):
+                result.errors.append(_refusal(record.record, placed))
+            else:
+                shapes[placed.task_id].append(placed)
+                result.records_imported += 1
+    _join_box_and_skeleton_tracks(shapes)
+    _number_tracks(shapes)
     if mode == "predictions":
         for placed_shapes in shapes.values():  # a prediction is a shape, never an absence
             placed_shapes[:] = [p for p in placed_shapes if not p.outside]
@@ -301,18 +461,24 @@ def import_file(
     result.records_imported -= len([e for e in refused if not e.get("derived")])
     for error in refused:
         error.pop("derived", None)
+    for placed_shapes in shapes.values():
+        for shape in placed_shapes:
+            for kind, message in shape.losses:
+                result.warnings.append(_problem(shape.record, message, kind))
     if result.records_total and not result.records_imported:
         raise ImportRefused(
             f"None of the file's {result.records_total} record(s) can be imported; nothing "
             "was imported. The report lists each record's problem.",
             errors=result.errors,
             records_total=result.records_total,
+            warnings=result.warnings,
         )
     if result.errors and not skip_invalid:
         raise ImportRefused(
             f"{len(result.errors)} record(s) have errors; nothing was imported.",
             errors=result.errors,
             records_total=result.records_total,
+            warnings=result.warnings,
         )
     if on_progress:
         on_progress(0.5)
@@ -333,6 +499,131 @@ def import_file(
         _write_ground_truth(task_ids, shapes, user=user, on_progress=on_progress)
     result.tasks_written = len(task_ids)
     return result
+
+
+def _decode_missing_frames(records: list, resolver: _Resolver) -> int:
+    """Frames the file annotates that the video's extraction left out (off the project's
+    frame stride) are decoded now, so that no annotated frame is lost. Returns how many."""
+    wanted: dict[int, set[int]] = defaultdict(set)
+    for record in records:
+        if isinstance(record, ShapeRecord):
+            missing = resolver.missing_frame(record.image)
+            if missing is not None:
+                wanted[missing[0]].add(missing[1])
+    added = 0
+    for asset_id, indices in sorted(wanted.items()):
+        try:
+            added += len(video_frames_add(asset_id=asset_id, indices=indices))
+        except VideoRejected as error:
+            resolver.decode_failures[asset_id] = str(error)
+        resolver.forget_frames(asset_id)
+    return added
+
+
+def _holds_points(box: tuple, points: dict) -> bool | None:
+    """Whether the box holds every labeled point (None: no labeled point to tell)."""
+    x, y, w, h = box
+    t = HOLD_TOLERANCE
+    labeled = [p for p in points.values() if p and len(p) > 2 and p[2]]
+    if not labeled:
+        return None
+    return all(x - t <= px <= x + w + t and y - t <= py <= y + h + t for px, py, _ in labeled)
+
+
+def _join_box_and_skeleton_tracks(shapes: dict[int, list[Placed]]) -> None:
+    """CVAT keeps one person's box track and skeleton track apart unless they are grouped.
+    A skeleton-only track whose labeled points lie inside one box-only track's boxes (of the
+    same class) on every frame both are on, and that no other box track holds as well, is
+    that object: its shapes join the box track."""
+    by_asset: dict[int, dict] = defaultdict(lambda: defaultdict(list))
+    for placed in shapes.values():
+        for shape in placed:
+            if shape.track is not None and shape.frame_index is not None:
+                by_asset[shape.asset_id][shape.track].append(shape)
+    for tracks in by_asset.values():
+        boxes_at: dict[int, list[tuple]] = defaultdict(list)  # frame -> [(key, class, box)]
+        skeleton_only = []
+        for key, run in tracks.items():
+            has_box = any(s.box is not None for s in run)
+            has_points = any(s.points is not None for s in run)
+            if has_box and not has_points:
+                for s in run:
+                    if not s.outside:
+                        boxes_at[s.frame_index].append((key, s.label_class_id, s.box))
+            elif has_points and not has_box:
+                skeleton_only.append((key, run))
+        taken = set()
+        for _key, run in skeleton_only:
+            held: dict = defaultdict(int)
+            failed: set = set()
+            for s in run:
+                if s.outside:
+                    continue
+                for box_key, class_id, box in boxes_at.get(s.frame_index, []):
+                    if class_id != s.label_class_id or box_key in taken:
+                        continue
+                    holds = _holds_points(box, s.points)
+                    if holds is False:
+                        failed.add(box_key)
+                    elif holds:
+                        held[box_key] += 1
+            ranked = sorted(
+                ((count, box_key) for box_key, count in held.items() if box_key not in failed),
+                key=lambda pair: -pair[0],
+            )
+            if ranked and (len(ranked) == 1 or ranked[0][0] > ranked[1][0]):
+                box_key = ranked[0][1]
+                taken.add(box_key)
+                for s in run:
+                    s.track = box_key
+
+
+def _preferred_number(key: int | str) -> int | None:
+    text = str(key).rsplit(" ", 1)[-1]
+    return int(text) if text.isdigit() and 1 <= int(text) <= MAX_NUMBER else None
+
+
+def _number_tracks(shapes: dict[int, list[Placed]]) -> None:
+    """The file's track ids become track numbers of the video, mapped, never copied blindly:
+    an id that is a valid number (from 1) and not used by the video's other tasks keeps its
+    number (a round trip of our own export changes nothing); the others (CVAT's id 0, ids
+    taken by other tasks or by another id of the file) get the next free numbers."""
+    keys: dict[int, list] = defaultdict(list)
+    tasks_of: dict[int, set[int]] = defaultdict(set)
+    for task_id, placed in shapes.items():
+        for shape in placed:
+            if shape.track is not None:
+                if shape.track not in keys[shape.asset_id]:
+                    keys[shape.asset_id].append(shape.track)
+                tasks_of[shape.asset_id].add(task_id)
+    numbers: dict[tuple[int, int | str], int] = {}
+    for asset_id, wanted in keys.items():
+        existing = set(Track.objects.filter(asset_id=asset_id).values_list("number", flat=True))
+        elsewhere = set()
+        for model in (Box, KeypointInstance):
+            elsewhere.update(
+                model.objects.filter(track__asset_id=asset_id)
+                .exclude(annotation__task_id__in=tasks_of[asset_id])
+                .values_list("track__number", flat=True)
+                .distinct()
+            )
+        used = set(elsewhere)
+        later = []
+        for key in wanted:
+            number = _preferred_number(key)
+            if number is None or number in used:
+                later.append(key)
+                continue
+            used.add(number)
+            numbers[(asset_id, key)] = number
+        following = max(used | existing, default=0) + 1
+        for key in later:
+            numbers[(asset_id, key)] = following
+            following += 1
+    for placed in shapes.values():
+        for shape in placed:
+            if shape.track is not None:
+                shape.track = numbers[(shape.asset_id, shape.track)]
 
 
 # Formats that list a tracked object on every frame where it is seen, and only there: a frame
@@ -516,6 +807,8 @@ def _write_ground_truth(
                         ),
                         "keyframe": shape.keyframe,
                         "outside": shape.outside,
+                        "occluded": shape.occluded,
+                        "attributes": shape.attributes,
                     }
                     if shape.box is not None:
                         x, y, w, h = shape.box

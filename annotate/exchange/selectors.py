@@ -72,6 +72,8 @@ class BoxRow:
     keyframe: bool = True
     confidence: float | None = None
     outside: bool = False
+    occluded: bool = False
+    attributes: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -83,6 +85,8 @@ class KeypointRow:
     keyframe: bool = True
     confidence: float | None = None
     outside: bool = False
+    occluded: bool = False
+    attributes: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -228,6 +232,8 @@ def _load_chunk(chunk: list[tuple]) -> Iterator[ExportTask]:
         "keyframe",
         "confidence",
         "outside",
+        "occluded",
+        "attributes",
     ):
         boxes[b[0]].append(BoxRow(*b[1:]))
     keypoints: dict[int, list[KeypointRow]] = defaultdict(list)
@@ -240,6 +246,8 @@ def _load_chunk(chunk: list[tuple]) -> Iterator[ExportTask]:
         "keyframe",
         "confidence",
         "outside",
+        "occluded",
+        "attributes",
     ):
         keypoints[k[0]].append(KeypointRow(*k[1:]))
 
@@ -295,13 +303,17 @@ def iter_track_keyframes(
             *geometry,
             "confidence",
             "outside",
+            "occluded",
+            "attributes",
         )
         .iterator(chunk_size=chunk_size)
     )
     make = KeypointRow if skeletons else BoxRow
     for number, start, end, index, frame_id, class_id, *rest in rows:
-        *values, confidence, outside = rest
-        shape = make(frame_id, class_id, number, *values, True, confidence, outside)
+        *values, confidence, outside, occluded, attributes = rest
+        shape = make(
+            frame_id, class_id, number, *values, True, confidence, outside, occluded, attributes
+        )
         yield TrackKeyframe(number, (start, end), index, shape)
 
 

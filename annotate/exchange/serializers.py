@@ -90,6 +90,16 @@ class ExportJobSerializer(serializers.Serializer):
 class ImportRecordError(serializers.Serializer):
     record = serializers.CharField(help_text="Which record of the file, in its own terms.")
     message = serializers.CharField()
+    kind = serializers.CharField(
+        required=False,
+        help_text='What kind of problem: "polygon", "rle", "attribute", "frame", "invalid", ...',
+    )
+
+
+class ImportSummaryLine(serializers.Serializer):
+    kind = serializers.CharField()
+    count = serializers.IntegerField()
+    message = serializers.CharField()
 
 
 class ImportJobSerializer(serializers.Serializer):
@@ -110,6 +120,13 @@ class ImportJobSerializer(serializers.Serializer):
     tasks_written = serializers.IntegerField()
     error = serializers.CharField(allow_blank=True, help_text="Why the whole file was refused.")
     errors = ImportRecordError(many=True)
+    warnings = ImportRecordError(
+        many=True,
+        help_text="Records imported without part of what the file gave them (the first 1000).",
+    )
+    summary = ImportSummaryLine(
+        many=True, help_text="What was not imported, or imported only in part, by kind."
+    )
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
     url = serializers.SerializerMethodField()

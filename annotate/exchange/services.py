@@ -256,6 +256,8 @@ def import_run(*, job_id: int, sink: PredictionsSink | None = None) -> ImportJob
             job.pk,
             refused.message,
             errors=refused.errors[:MAX_STORED_ERRORS],
+            warnings=refused.warnings[:MAX_STORED_ERRORS],
+            summary=refused.summary,
             records_total=refused.records_total,
             records_failed=len(refused.errors),
         )
@@ -270,5 +272,7 @@ def import_run(*, job_id: int, sink: PredictionsSink | None = None) -> ImportJob
         records_failed=len(result.errors),
         tasks_written=result.tasks_written,
         errors=result.errors[:MAX_STORED_ERRORS],
+        warnings=result.warnings[:MAX_STORED_ERRORS],
+        summary=result.summary,
     )
     return ImportJob.objects.get(pk=job.pk)

@@ -56,6 +56,8 @@ class _TaskPayload:
                 "label": shape.label,
                 "keyframe": shape.keyframe,
                 "outside": shape.outside,
+                "occluded": shape.occluded,
+                "attributes": shape.attributes,
             }
             if shape.track is not None:
                 common["track"] = shape.track
@@ -204,5 +206,7 @@ def _adopt(placed: list[Placed], built: _TaskPayload, checked) -> None:
     every entry passed, so the checked rows are the payload's entries in order."""
     for row, owner in zip(checked.boxes, built.box_owner, strict=True):
         placed[owner].box = (row["x"], row["y"], row["w"], row["h"])
+        placed[owner].attributes = row["attributes"]  # with the schema's defaults
     for row, owner in zip(checked.keypoints, built.points_owner, strict=True):
         placed[owner].points = row["points"]
+        placed[owner].attributes = row["attributes"]

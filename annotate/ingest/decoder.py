@@ -3,6 +3,7 @@ or runaway decoder fails one asset and never the worker. Pure OpenCV, no Django.
 
     python decoder.py probe PATH
     python decoder.py extract PATH OUTDIR STRIDE QUALITY [MAX_FRAMES MAX_SECONDS MAX_W MAX_H]
+    python decoder.py frames PATH OUTDIR QUALITY INDEX,INDEX,...
 
 It writes one JSON object per line to stdout: for `probe` a single {"ok": ...} line; for
 `extract` {"meta": ...}, then {"frame": index, "file": name, ...} per written frame,
@@ -166,6 +167,43 @@ def extract(path: str, outdir: str, stride: int, quality: int, limits=(0, 0.0, 0
     return 0
 
 
+def frames(path: str, outdir: str, quality: int, wanted: list[int]) -> int:
+    """Decode the video up to the last wanted frame and write only the wanted ones (frames
+    an import annotates off the project's stride): {"frame": ...} per frame, then {"done"}."""
+    import cv2
+
+    capture = _open(path)
+    if capture is None:
+        _emit({"error": "OpenCV cannot open this video (unknown or damaged format)."})
+        return 2
+    fps = _fps(capture)
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality]
+    todo = sorted(set(wanted))
+    index = 0
+    for target in todo:
+        while index < target:
+            if not capture.grab():
+                _emit({"done": True, "frames": index})
+                return 0
+            index += 1
+        ok, frame = capture.read()
+        if not ok or frame is None:
+            break
+        timestamp = index / fps if fps else capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+        ok, encoded = cv2.imencode(".jpg", frame, params)
+        if not ok:
+            _emit({"error": f"Frame {index} could not be encoded as JPEG."})
+            return 2
+        name = f"{index:08d}.jpg"
+        with open(os.path.join(outdir, name), "wb") as handle:
+            handle.write(encoded.data)
+        height, width = frame.shape[:2]
+        _emit({"frame": index, "file": name, "t": timestamp, "w": width, "h": height})
+        index += 1
+    _emit({"done": True, "frames": index})
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if len(argv) >= 2 and argv[0] == "probe":
         return probe(argv[1])
@@ -174,6 +212,9 @@ def main(argv: list[str]) -> int:
         if len(argv) == 9:
             limits = (int(argv[5]), float(argv[6]), int(argv[7]), int(argv[8]))
         return extract(argv[1], argv[2], int(argv[3]), int(argv[4]), limits)
+    if len(argv) == 5 and argv[0] == "frames":
+        wanted = [int(i) for i in argv[4].split(",") if i]
+        return frames(argv[1], argv[2], int(argv[3]), wanted)
     sys.stderr.write(__doc__ or "")
     return 64
 

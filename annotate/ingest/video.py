@@ -435,3 +435,82 @@ def _video_thumbnail(outdir: str, frames: list[Frame]):
         return image_thumbnail_from_path(first)
     except ImageRejected:
         return None
+
+
+def video_frames_add(
+    *, asset_id: int, indices: set[int] | list[int], memory_bytes: int | None = None
+) -> list[int]:
+    """Decode and store frames of a ready video that the extraction left out (off the
+    project's frame stride) because something needs them: an import that annotates them.
+    Creates their Frame rows and images; a frame past its segment's last one widens that
+    segment's task to reach it. Returns the indices added. Raises VideoRejected when the
+    video cannot be decoded now (or another run holds it)."""
+    asset = Asset.objects.get(pk=asset_id)
+    if asset.kind != Asset.Kind.VIDEO or asset.state != Asset.State.READY:
+        raise VideoRejected("The video is not processed yet.")
+    have = set(
+        Frame.objects.filter(asset_id=asset_id, index__in=list(indices)).values_list(
+            "index", flat=True
+        )
+    )
+    total = asset.frame_count
+    wanted = sorted(
+        i for i in set(indices) if i >= 0 and i not in have and (not total or i < total)
+    )
+    if not wanted:
+        return []
+    storage = Frame._meta.get_field("image").storage
+    field = Frame._meta.get_field("image")
+    stored_names: list[str] = []
+    frames: list[Frame] = []
+    with _run_alone(asset_id) as alone:
+        if not alone:
+            raise VideoRejected("The video is being processed right now; import again later.")
+        try:
+            with (
+                tempfile.TemporaryDirectory(prefix="frames-") as outdir,
+                _local_copy(asset) as path,
+            ):
+                args = ["frames", path, outdir, str(FRAME_JPEG_QUALITY), ",".join(map(str, wanted))]
+                for event in decoder_events(args, memory_bytes=memory_bytes):
+                    if "frame" not in event:
+                        continue
+                    frame = Frame(
+                        asset=asset,
+                        index=event["frame"],
+                        timestamp=float(event["t"] or 0.0),
+                        width=event["w"],
+                        height=event["h"],
+                    )
+                    local = os.path.join(outdir, event["file"])
+                    name = field.generate_filename(frame, "frame.jpg")
+                    with open(local, "rb") as handle:
+                        frame.image.name = storage.save(name, _StagedFile(handle, name=local))
+                    stored_names.append(frame.image.name)
+                    frames.append(frame)
+            with transaction.atomic():
+                Frame.objects.bulk_create(frames, ignore_conflicts=True)
+                tasks = list(
+                    AnnotationTask.objects.select_for_update()
+                    .filter(asset_id=asset_id, kind=AnnotationTask.Kind.VIDEO)
+                    .order_by("frame_start")
+                )
+                for frame in frames:
+                    owner = None
+                    for task in tasks:
+                        if task.frame_start <= frame.index:
+                            owner = task
+                    if owner is not None and frame.index > owner.frame_end:
+                        owner.frame_end = frame.index
+                        owner.save(update_fields=["frame_end", "updated_at"])
+        except Exception:
+            _delete_files(storage, stored_names)
+            raise
+    kept = set(
+        Frame.objects.filter(asset_id=asset_id, image__in=stored_names).values_list(
+            "index", flat=True
+        )
+    )
+    # A concurrent run stored the same frame first: its row won, this file is unused.
+    _delete_files(storage, [f.image.name for f in frames if f.index not in kept])
+    return sorted(kept)

@@ -4,9 +4,10 @@ them for the OpenAPI schema, and tests check real answers against it."""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ..api.serializers import AnnotationKindField
+from ..api.serializers import AnnotationKindField, AttributeSchemaField
 from ..models import Annotation, AnnotationTask, Review
 
 
@@ -35,6 +36,25 @@ OUTSIDE_HELP = (
 )
 
 
+OCCLUDED_HELP = "Partly hidden (CVAT's occluded flag)."
+ATTRIBUTES_HELP = (
+    "Attribute name -> value, per the class's attribute schema (left out: its default). "
+    "A mutable attribute may change along a track, keyframe by keyframe."
+)
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {
+            "oneOf": [{"type": "boolean"}, {"type": "number"}, {"type": "string"}]
+        },
+    }
+)
+class AttributeValuesField(serializers.JSONField):
+    pass
+
+
 class TrackShape(serializers.Serializer):
     number = serializers.IntegerField()
     label = serializers.CharField()
@@ -52,6 +72,8 @@ class BoxShape(serializers.Serializer):
     outside = serializers.BooleanField(help_text=OUTSIDE_HELP)
     source = serializers.CharField()
     confidence = serializers.FloatField(allow_null=True)
+    occluded = serializers.BooleanField(help_text=OCCLUDED_HELP)
+    attributes = AttributeValuesField(help_text=ATTRIBUTES_HELP)
 
 
 class KeypointShape(serializers.Serializer):
@@ -62,6 +84,8 @@ class KeypointShape(serializers.Serializer):
     outside = serializers.BooleanField(help_text=OUTSIDE_HELP)
     source = serializers.CharField()
     confidence = serializers.FloatField(allow_null=True)
+    occluded = serializers.BooleanField(help_text=OCCLUDED_HELP)
+    attributes = AttributeValuesField(help_text=ATTRIBUTES_HELP)
     points = serializers.DictField(
         child=serializers.ListField(child=serializers.FloatField()),
         help_text="Keypoint name -> [x, y, visibility].",
@@ -115,6 +139,7 @@ class SchemaClass(serializers.Serializer):
     name = serializers.CharField()
     color = serializers.CharField()
     hotkey = serializers.CharField(allow_blank=True)
+    attributes = AttributeSchemaField()
 
 
 class SchemaKeypoint(serializers.Serializer):

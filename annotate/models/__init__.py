@@ -16,7 +16,14 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import F, Q
 
+from annotate.attributes import schema_problems
 from annotate.schema import skeleton_errors
+
+
+def validate_attribute_schema(value: object) -> None:
+    problems = schema_problems(value)
+    if problems:
+        raise ValidationError(problems)
 
 
 def _generated_name(folder: str, filename: str) -> str:
@@ -139,6 +146,16 @@ class LabelClass(models.Model):
     )
     order = models.PositiveIntegerField(default=0)
     is_active = models.BooleanField(default=True)
+    attributes = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_attribute_schema],
+        help_text=(
+            'Attributes of this class\'s shapes (annotate.attributes), e.g. [{"name": "color", '
+            '"input": "select", "values": ["red", "blue"], "mutable": false}]; input is '
+            "checkbox, select, number (with min, max, step) or text."
+        ),
+    )
 
     class Meta:
         ordering = ["project", "order", "id"]
@@ -484,6 +501,10 @@ class Box(models.Model):
     outside = models.BooleanField(
         default=False, help_text="The tracked object is gone from this frame on."
     )
+    occluded = models.BooleanField(default=False, help_text="Partly hidden (CVAT's flag).")
+    attributes = models.JSONField(
+        default=dict, blank=True, help_text="{name: value} per the class's attribute schema."
+    )
     source = models.CharField(
         max_length=SOURCE_MAX_LENGTH, choices=ShapeSource.choices, default=ShapeSource.HUMAN
     )
@@ -537,6 +558,10 @@ class KeypointInstance(models.Model):
     keyframe = models.BooleanField(default=True)
     outside = models.BooleanField(
         default=False, help_text="The tracked object is gone from this frame on."
+    )
+    occluded = models.BooleanField(default=False, help_text="Partly hidden (CVAT's flag).")
+    attributes = models.JSONField(
+        default=dict, blank=True, help_text="{name: value} per the class's attribute schema."
     )
     source = models.CharField(
         max_length=SOURCE_MAX_LENGTH, choices=ShapeSource.choices, default=ShapeSource.HUMAN

@@ -123,6 +123,16 @@ class ImportJob(Job):
     errors = models.JSONField(
         default=list, blank=True, help_text='[{"record": "...", "message": "..."}], first 1000.'
     )
+    warnings = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Records imported without part of what the file gave (same form), first 1000.",
+    )
+    summary = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='What was not imported, by kind: [{"kind", "count", "message"}].',
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

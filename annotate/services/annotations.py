@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.db.models import Max
 
+from annotate.attributes import complete, value_problem
 from annotate.events import labels_submitted
 
 from ..models import (
@@ -217,6 +218,62 @@ class _Validator:
             )
         return value
 
+    def occluded(self, shape: dict, path: str) -> bool:
+        value = shape.get("occluded", False)
+        if not isinstance(value, bool):
+            self.add(f"{path}.occluded", "Must be true or false.")
+            return False
+        return value
+
+    def attributes(self, shape: dict, path: str, cls: LabelClass | None) -> dict:
+        """The shape's attribute values, checked against its class's schema; the schema's
+        defaults fill in what the shape leaves out."""
+        value = shape.get("attributes", {})
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            self.add(f"{path}.attributes", "Must be an object {name: value}.")
+            return {}
+        if cls is None:
+            return {}
+        schema = cls.attributes or []
+        specs = {spec["name"]: spec for spec in schema}
+        for name in value:
+            if name not in specs:
+                known = ", ".join(specs) or "none"
+                self.schema(
+                    f"{path}.attributes.{name}",
+                    f"'{name}' is not an attribute of the class '{cls.name}' (its attributes: "
+                    f"{known}); reload the schema.",
+                )
+        for name, spec in specs.items():
+            if name in value:
+                problem = value_problem(spec, value[name])
+                if problem:
+                    self.add(f"{path}.attributes.{name}", problem)
+        return complete(schema, {k: v for k, v in value.items() if k in specs})
+
+    def immutable_agree(self, kind: str, rows: list[tuple[str, dict]]) -> None:
+        """An attribute that is not mutable has one value along a whole track."""
+        first: dict[int, tuple[str, dict]] = {}
+        for path, row in rows:
+            if row["track"] is None or row["outside"]:
+                continue
+            number = row["track"]
+            if number not in first:
+                first[number] = (path, row)
+                continue
+            for spec in row["label_class"].attributes or []:
+                if spec.get("mutable"):
+                    continue
+                name = spec["name"]
+                if row["attributes"].get(name) != first[number][1]["attributes"].get(name):
+                    self.add(
+                        f"{path}.attributes.{name}",
+                        f"'{name}' is not mutable: track {number}'s {kind}s all have the value "
+                        f"of its first one ({first[number][1]['attributes'].get(name)!r}).",
+                    )
+
     # -- whole payload -----------------------------------------------------------------
 
     def check(self, payload: object) -> _Checked:
@@ -270,14 +327,20 @@ class _Validator:
         checked.tracks = {n: c for n, c in declared.items() if c is not None}
 
         seen: set[tuple[str, int, int | None]] = set()
+        box_rows, skeleton_rows = [], []
         for i, box in enumerate(lists["boxes"]):
             row = self.box(box, f"boxes[{i}]", declared, seen)
             if row:
                 checked.boxes.append(row)
+                box_rows.append((f"boxes[{i}]", row))
         for i, instance in enumerate(lists["keypoints"]):
             row = self.keypoint_instance(instance, f"keypoints[{i}]", declared, seen)
             if row:
                 checked.keypoints.append(row)
+                skeleton_rows.append((f"keypoints[{i}]", row))
+        for kind, rows in (("box", box_rows), ("skeleton", skeleton_rows)):
+            rows.sort(key=lambda pair: pair[1]["frame"].index if pair[1]["frame"] else 0)
+            self.immutable_agree(kind, rows)
         return checked
 
     def one_per_frame(self, kind: str, track: int | None, frame, path: str, seen: set) -> None:
@@ -299,6 +362,8 @@ class _Validator:
         keyframe = self.keyframe(box, path)
         outside = self.outside(box, path, keyframe)
         source, confidence = self.source(box, path)
+        occluded = self.occluded(box, path)
+        attributes = self.attributes(box, path, cls)
         if values["w"] is not None and values["w"] <= 0:
             self.add(f"{path}.w", "The width must be greater than 0.")
             values["w"] = None
@@ -344,6 +409,8 @@ class _Validator:
             "outside": outside,
             "source": source,
             "confidence": confidence,
+            "occluded": occluded,
+            "attributes": attributes,
         }
 
     def keypoint_instance(self, inst: object, path: str, declared: dict, seen: set) -> dict | None:
@@ -356,6 +423,8 @@ class _Validator:
         keyframe = self.keyframe(inst, path)
         outside = self.outside(inst, path, keyframe)
         source, confidence = self.source(inst, path)
+        occluded = self.occluded(inst, path)
+        attributes = self.attributes(inst, path, cls)
         points = inst.get("points")
         if not isinstance(points, dict):
             self.add(f"{path}.points", "Must be an object {name: [x, y, visibility]}.")
@@ -410,6 +479,8 @@ class _Validator:
             "outside": outside,
             "source": source,
             "confidence": confidence,
+            "occluded": occluded,
+            "attributes": attributes,
         }
 
 

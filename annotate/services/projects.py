@@ -23,7 +23,7 @@ PROJECT_FIELDS = (
     "propagation_min_confidence",
     "propagation_below",
 )
-LABEL_CLASS_FIELDS = ("name", "color", "hotkey", "order", "is_active")
+LABEL_CLASS_FIELDS = ("name", "color", "hotkey", "order", "is_active", "attributes")
 BUDGET_FIELDS = (
     "currency",
     "money_limit",

@@ -57,6 +57,8 @@ class LabelPage {
         editor.select(selection);
       },
       setVisibility: (item, name, v) => this.tools.setVisibility(item, name, v),
+      setAttribute: (item, spec, value) => this.tools.setAttribute(item, spec, value),
+      setOccluded: (item, occluded) => this.tools.setOccluded(item, occluded),
     });
     this.flow = new Flow(editor, {
       config,

@@ -4,7 +4,8 @@
 //
 // doc = {nextId, tracks: {number: {number, label}}, shapes: [shape]}
 // shape = {id, type: "box"|"kp", frame: position in the task (0..n-1), label, track: number|null,
-//          outside?: bool, source, confidence, x, y, w, h  |  points: {name: [x, y, v]}}
+//          outside?: bool, occluded?: bool, attributes?: {name: value}, source, confidence,
+//          x, y, w, h  |  points: {name: [x, y, v]}}
 // A tracked shape in `shapes` is a keyframe; interpolate.js says where the track is on the
 // other frames (it lasts until an outside keyframe, to the end of the task).
 
@@ -484,6 +485,10 @@ export function fromPayload(payload, frames) {
       confidence: raw.confidence ?? null,
     };
     if (raw.track != null && raw.outside) base.outside = true;
+    if (raw.occluded) base.occluded = true;
+    if (raw.attributes && Object.keys(raw.attributes).length) {
+      base.attributes = structuredClone(raw.attributes);
+    }
     if (type === "box") addShape(doc, { ...base, x: raw.x, y: raw.y, w: raw.w, h: raw.h });
     else addShape(doc, { ...base, points: structuredClone(raw.points) });
     if (raw.track != null && !doc.tracks[raw.track]) {
@@ -515,6 +520,8 @@ export function toPayload(doc, frames) {
       keyframe: true,
       source: shape.source ?? "human",
       confidence: shape.confidence ?? null,
+      occluded: Boolean(shape.occluded),
+      attributes: shape.attributes ?? {},
     };
     if (shape.track != null) common.outside = Boolean(shape.outside);
     const place = { shapeId: shape.id, track: shape.track, frame: shape.frame };

@@ -1,12 +1,13 @@
 // What the labeling page shows beside the image. Notices: the save status and the banners.
 // Panels: the task and its counts, the reviewer's comment, the selected shape (with a
-// skeleton's points and their visibility), the problems the server found, the empty-page
+// skeleton's points and their visibility, its occluded flag and attributes), the problems the server found, the empty-page
 // message and the shortcuts overlay; they read an Editor and call back for what they cannot
 // do themselves (go to a frame, change a point's visibility).
 
 import { SIDE_COLORS } from "./canvas.js";
 import { countShapes, presence } from "./model.js";
 import { renderShortcuts } from "./shortcuts.js";
+import { parseNumber, specsOf, valueOf } from "./attributes.js";
 import { $ } from "./dom.js";
 
 /** The save status in the toolbar and the banners above the stage (one per id: showing a
@@ -79,13 +80,15 @@ export class Panels {
    * goTo(frame, selection): show a frame and select a shape there (a problem was clicked);
    * setVisibility(item, pointName, visibility): the visibility menu of a point changed.
    */
-  constructor(editor, { root, notices, mode, goTo, setVisibility }) {
+  constructor(editor, { root, notices, mode, goTo, setVisibility, setAttribute, setOccluded }) {
     this.editor = editor;
     this.root = root;
     this.notices = notices;
     this.mode = mode;
     this.goTo = goTo;
     this.setVisibility = setVisibility;
+    this.setAttribute = setAttribute; // (item, spec, value)
+    this.setOccluded = setOccluded; // (item, occluded)
   }
 
   showEmpty(text) {
@@ -176,6 +179,7 @@ export class Panels {
     const info = $("selection-info");
     const list = $("keypoint-list");
     list.replaceChildren();
+    $("attribute-list").replaceChildren();
     if (absent) {
       const why = presence(editor.doc, track, editor.frame, editor.index()).reason;
       info.textContent = `${editor.doc.tracks[track].label} · track ${track} · not on this frame (${why})`;
@@ -193,6 +197,7 @@ export class Panels {
           ? " · keyframe"
           : "";
     const trackText = item.track != null ? ` · track ${item.track}` : "";
+    this.renderAttributes(item);
     if (item.type === "box") {
       const b = item.value;
       info.textContent = `${item.label}${trackText}${where} · ${Math.round(b.x)}, ${Math.round(b.y)} · ${Math.round(b.w)}×${Math.round(b.h)}`;
@@ -206,6 +211,78 @@ export class Panels {
     for (const { name, side } of editor.schema.skeleton.keypoints) {
       list.append(this.pointRow(item, name, side, next));
     }
+  }
+
+  /** The selected shape's occluded flag and its class's attributes, each with its key. */
+  renderAttributes(item) {
+    const list = $("attribute-list");
+    const editable = this.editor.editable;
+    const row = (key, name, control) => {
+      const li = document.createElement("li");
+      li.dataset.attribute = name;
+      const label = document.createElement("label");
+      const kbd = document.createElement("kbd");
+      kbd.textContent = key;
+      const text = document.createElement("span");
+      text.className = "name";
+      text.textContent = name;
+      control.disabled = !editable;
+      control.setAttribute("aria-label", name);
+      label.append(kbd, text, control);
+      li.append(label);
+      list.append(li);
+    };
+    const occluded = document.createElement("input");
+    occluded.type = "checkbox";
+    occluded.checked = Boolean(item.value.occluded);
+    occluded.addEventListener("change", () => this.setOccluded(item, occluded.checked));
+    row("q", "occluded", occluded);
+    specsOf(this.editor.schema, item.label).forEach((spec, i) => {
+      const value = valueOf(item.value, spec);
+      let control;
+      if (spec.input === "checkbox") {
+        control = document.createElement("input");
+        control.type = "checkbox";
+        control.checked = Boolean(value);
+        control.addEventListener("change", () => this.setAttribute(item, spec, control.checked));
+      } else if (spec.input === "select") {
+        control = document.createElement("select");
+        for (const v of spec.values) {
+          const option = document.createElement("option");
+          option.value = v;
+          option.textContent = v;
+          option.selected = v === value;
+          control.append(option);
+        }
+        control.addEventListener("change", () => this.setAttribute(item, spec, control.value));
+      } else {
+        control = document.createElement("input");
+        control.type = spec.input === "number" ? "number" : "text";
+        if (spec.input === "number") {
+          Object.assign(control, { min: spec.min, max: spec.max, step: spec.step });
+        }
+        control.value = String(value);
+        control.addEventListener("change", () => {
+          const next = spec.input === "number" ? parseNumber(spec, control.value) : control.value;
+          if (next === null) {
+            control.setCustomValidity(`From ${spec.min} to ${spec.max}, in steps of ${spec.step}.`);
+            control.reportValidity();
+            return;
+          }
+          control.setCustomValidity("");
+          this.setAttribute(item, spec, next);
+        });
+        // Enter or Escape gives the keys back to the image.
+        control.addEventListener("keydown", (e) => {
+          if (e.key === "Enter" || e.key === "Escape") {
+            control.blur();
+            $("stage").focus({ preventScroll: true });
+          }
+        });
+      }
+      if (!spec.mutable) control.dataset.immutable = "true";
+      row(i < 9 ? `Shift+${i + 1}` : "", spec.name, control);
+    });
   }
 
   pointRow(item, name, side, next) {

@@ -21,6 +21,16 @@ export const SHORTCUTS = [
   },
   { keys: ["Shift+o"], action: "toggle-outside", help: "Track: outside from this frame on / back in" },
   {
+    keys: ["q"],
+    action: "toggle-occluded",
+    help: "Occluded: the selected shape's flag on / off (on a track: from this frame)",
+  },
+  {
+    keys: ["Shift+1 … Shift+9"],
+    action: "attribute",
+    help: "The selected shape's 1st … 9th attribute: flip a checkbox, next value of a select, type a number or text (Enter: back to the image); a mutable one changes from this frame on, an immutable one on the whole track",
+  },
+  {
     keys: ["Delete", "Backspace"],
     action: "delete",
     help: "Delete the selected shape's keyframe on this frame (on a frame between keyframes: its whole track)",
@@ -99,6 +109,11 @@ export function keyName(event) {
 }
 
 export function actionFor(event, classHotkeys = {}) {
+  // By the key's place, not its character: Shift+1 is "!" on one layout and "1" on another.
+  const digit = /^Digit([1-9])$/.exec(event.code ?? "");
+  if (digit && event.shiftKey && !event.ctrlKey && !event.metaKey && !event.altKey) {
+    return { action: "attribute", position: Number(digit[1]) };
+  }
   const name = keyName(event);
   for (const shortcut of SHORTCUTS)
     if (shortcut.keys.includes(name)) return { action: shortcut.action };
@@ -227,6 +242,8 @@ export function createCommands({
       else tracks.toggleOutside();
     },
     "toggle-outside": () => tracks.toggleOutside(),
+    "toggle-occluded": () => tools.toggleOccluded(),
+    attribute: ({ position }) => tools.attributeKey(position),
     "prev-keyframe": () => tracks.jumpToKeyframe(-1),
     "next-keyframe": () => tracks.jumpToKeyframe(1),
     "swap-tracks": () => tracks.swap(),

@@ -21,6 +21,7 @@ import {
   setLabel,
 } from "./model.js";
 import { nextUncertain } from "./suggestions.js";
+import { nextValue, setAttribute, setOccluded, specsOf, valueOf } from "./attributes.js";
 import { $ } from "./dom.js";
 
 const POINT_TOLERANCE_PX = 8;
@@ -172,6 +173,45 @@ export class Tools {
       },
       { snapshot },
     );
+  }
+
+  /** An attribute of the selected shape changed (its panel, or its key). */
+  setAttribute(item, spec, value) {
+    const editor = this.editor;
+    if (!editor.editable || !item) return;
+    editor.change(() => setAttribute(editor.doc, item, spec, value));
+  }
+
+  setOccluded(item, occluded) {
+    const editor = this.editor;
+    if (!editor.editable || !item) return;
+    editor.change(() => setOccluded(editor.doc, item, occluded));
+  }
+
+  /** q: the selected shape's occluded flag on / off. */
+  toggleOccluded() {
+    const item = this.editor.selectedItem();
+    if (item) this.setOccluded(item, !item.value.occluded);
+  }
+
+  /** Shift+1 ... Shift+9: the selected shape's n-th attribute; a checkbox flips, a select
+   * takes its next value, a number or a text gets the keys in its field. */
+  attributeKey(position) {
+    const editor = this.editor;
+    const item = editor.selectedItem();
+    if (!item) return;
+    const spec = specsOf(editor.schema, item.label)[position - 1];
+    if (!spec) return;
+    const next = nextValue(spec, valueOf(item.value, spec));
+    if (next !== null) {
+      this.setAttribute(item, spec, next);
+      return;
+    }
+    const field = $("attribute-list").querySelector(
+      `[data-attribute="${CSS.escape(spec.name)}"] input`,
+    );
+    field?.focus();
+    field?.select();
   }
 
   /** o: the selected point goes visible -> occluded -> not labeled. */

@@ -162,7 +162,7 @@ def test_mot_frame_outside_the_video_is_an_unknown_image(fresh):
     data = zipped({"walk/gt/gt.txt": "1,1,5,5,10,10,1,1,1\n99,1,5,5,10,10,1,1,1\n"})
     found = messages(refused(fresh, data, "mot"))
     assert list(found) == ["walk/gt/gt.txt line 2"]
-    assert "has no extracted frame 98" in found["walk/gt/gt.txt line 2"]
+    assert "has no frame 98: it has 6 frames" in found["walk/gt/gt.txt line 2"]
 
 
 def test_mot_unknown_sequence_is_reported(fresh):

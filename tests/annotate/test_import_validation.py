@@ -152,7 +152,7 @@ def test_mot_boxes_reaching_past_the_frame_are_clipped_as_the_format_allows(proj
     ]
 
 
-def test_a_coco_track_id_of_zero_is_refused_as_the_editor_refuses_it(project, fresh):
+def test_a_coco_track_id_of_zero_is_mapped_to_a_track_number_the_editor_accepts(project, fresh):
     video = {"id": 5, "video_name": "walk.mp4", "frame_index": 0}
     data = {
         "images": [video],
@@ -161,8 +161,9 @@ def test_a_coco_track_id_of_zero_is_refused_as_the_editor_refuses_it(project, fr
             {"id": 1, "image_id": 5, "category_id": 1, "bbox": [1, 1, 5, 5], "track_id": 0}
         ],
     }
-    found = by_record(refused(project, json.dumps(data).encode()))
-    assert "A track number is a whole number from 1." in found["annotation id 1"]
+    load(project, json.dumps(data).encode())
+
+    assert set(Box.objects.values_list("track__number", flat=True)) == {1}
 
 
 def test_a_prediction_score_outside_0_to_1_is_refused(project, fresh):

@@ -7,7 +7,7 @@ image, category not in the schema, keypoint count not matching the skeleton).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class FileRejected(Exception):
@@ -22,6 +22,7 @@ class ImageRef:
     asset_name: str
     frame_index: int | None = None
     whole_video: bool = False
+    other_names: tuple[str, ...] = ()  # tried in turn when asset_name matches nothing
 
 
 @dataclass
@@ -33,11 +34,17 @@ class ShapeRecord:
     box: tuple[float, float, float, float] | None = None  # x, y, w, h
     keypoints: list[float] | None = None  # [x, y, v, ...] as in the file
     named_points: dict | None = None  # {name: [x, y, v]} (CVAT), instead of keypoints
-    track: int | None = None
+    # The file's track id: a number, or text naming its namespace ("group 3", "track 0");
+    # the import maps it to a track number of the video, never copying it blindly.
+    track: int | str | None = None
     score: float | None = None
     normalized: bool = False  # YOLO: coordinates are fractions of the image size
     keyframe: bool = True
     outside: bool = False  # CVAT: the track's object is gone from this frame on
+    occluded: bool = False
+    attributes: dict | None = None  # {name: value} as the file gives them (CVAT: text)
+    # Parts of the record the import cannot keep (kind, message); the rest is imported.
+    losses: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -52,3 +59,4 @@ class ImageRecord:
 class RecordError:
     record: str
     message: str
+    kind: str = "invalid"  # what the import cannot represent ("polygon", "rle", ...) or not

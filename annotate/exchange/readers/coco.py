@@ -1,4 +1,10 @@
-"""COCO JSON (instances, person keypoints, PoseTrack-style video fields) into records."""
+"""COCO JSON (instances, person keypoints, PoseTrack-style video fields) into records.
+
+An annotation's "attributes" object (as CVAT writes it: occluded, track_id, keyframe and the
+class's own attributes) is read. What cannot be stored is said per record: a crowd region
+(iscrowd, an RLE mask) is refused, not imported as an ordinary box; a polygon segmentation
+is not kept (its bbox is).
+"""
 
 from __future__ import annotations
 
@@ -109,7 +115,40 @@ def read_coco(stream: BinaryIO) -> Iterator[ShapeRecord | ImageRecord | RecordEr
         if box is None and keypoints is None:
             yield RecordError(where, "The annotation has neither a bbox nor keypoints.")
             continue
+        if annotation.get("iscrowd") in (1, True) or isinstance(
+            annotation.get("segmentation"), dict
+        ):
+            yield RecordError(
+                where,
+                "A crowd region (iscrowd, an RLE mask) cannot be stored: this project keeps "
+                "boxes and skeletons of single objects; not imported as a box.",
+                kind="rle",
+            )
+            continue
+        losses = []
+        if isinstance(annotation.get("segmentation"), list) and annotation["segmentation"]:
+            losses.append(
+                ("polygon", "Its segmentation polygon is not kept (boxes and skeletons only).")
+            )
+        attributes = annotation.get("attributes")
+        if attributes is None:
+            attributes = {}
+        if not isinstance(attributes, dict):
+            yield RecordError(where, "attributes must be an object {name: value}.")
+            continue
+        attributes = dict(attributes)
+        occluded = attributes.pop("occluded", False)
+        if not isinstance(occluded, bool):
+            yield RecordError(where, "attributes.occluded must be true or false.")
+            continue
+        # Every listed frame is the object's place there: a keyframe, whatever CVAT says.
+        attributes.pop("keyframe", None)
+        if attributes.get("rotation") in (0, 0.0):
+            attributes.pop("rotation")
         track = annotation.get("track_id")
+        inner_track = attributes.pop("track_id", None)
+        if track is None:
+            track = inner_track
         if track is not None and (not isinstance(track, int) or track < 0):
             yield RecordError(where, "track_id must be a whole number ≥ 0.")
             continue
@@ -125,4 +164,7 @@ def read_coco(stream: BinaryIO) -> Iterator[ShapeRecord | ImageRecord | RecordEr
             keypoints=keypoints,
             track=track,
             score=None if score is None else float(score),
+            occluded=occluded,
+            attributes=attributes,
+            losses=losses,
         )

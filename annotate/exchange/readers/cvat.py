@@ -1,10 +1,13 @@
 """CVAT for video 1.1 XML (one file, or a zip of them as our export writes) into records.
 
 Read as a stream (iterparse), one <track> at a time. Boxes and skeletons are read, an
-"outside" one as the keyframe from which the object is gone. A track's group_id, when
-present, is the object's track number (our export writes it so a box track and a skeleton
-track stay one object), else its id. A skeleton point's flags give its visibility: outside 0,
-occluded 1, else 2. Labels "<class>_skeleton" (our export) name the class.
+"outside" one as the keyframe from which the object is gone, with their occluded flag and
+<attribute> values; other shapes (polygons, polylines, points, masks, cuboids, ellipses, tags)
+are reported per record, by kind. A track's group_id, when present, names the object (our
+export writes it so a box track and a skeleton track stay one object), else its id; the
+import maps either to a track number of the video. A skeleton point's flags give its
+visibility: outside 0, occluded 1, else 2. Labels "<class>_skeleton" (our export) name the
+class. The video is the task's <source> file, else its <name>.
 """
 
 from __future__ import annotations
@@ -77,21 +80,38 @@ def _read_one(name: str, stream) -> Iterator[ShapeRecord | ImageRecord | RecordE
     head = stream.read(PROLOG_LIMIT)
     refuse_doctype(name, head)
     video = None
+    task_name = source = None
+    depth = 0
     try:
         # No DOCTYPE (checked above), so no entities to expand.
-        for _, element in ET.iterparse(_Rejoined(head, stream), events=("end",)):  # noqa: S314
-            if element.tag == "task" and video is None:
-                video = (element.findtext("name") or "").strip() or None
+        events = ET.iterparse(_Rejoined(head, stream), events=("start", "end"))  # noqa: S314
+        for event, element in events:
+            if event == "start":
+                depth += 1
+                continue
+            depth -= 1
+            if element.tag == "name" and task_name is None and depth == 3:
+                task_name = (element.text or "").strip() or None  # <meta><task><name>
+            elif element.tag == "source" and source is None and depth in (2, 3):
+                source = (element.text or "").strip() or None
+            elif element.tag == "meta" and video is None:
+                video = _video_ref(name, source, task_name)
+                yield ImageRecord(name, video)
             elif element.tag == "image":
                 raise FileRejected(f"{name}: this is CVAT for images; export CVAT for video 1.1.")
             elif element.tag == "track":
                 if video is None:
-                    video = name.rsplit("/", 1)[-1].removesuffix(".xml")
-                    yield ImageRecord(name, ImageRef(video, whole_video=True))
+                    video = _video_ref(name, source, task_name)
+                    yield ImageRecord(name, video)
                 yield from _track(name, video, element)
                 element.clear()
-            elif element.tag == "meta" and video is not None:
-                yield ImageRecord(name, ImageRef(video, whole_video=True))
+            elif element.tag == "tag" and depth == 1:
+                yield RecordError(
+                    f"{name} tag frame {element.get('frame')}",
+                    f"A CVAT tag (a label for the whole frame, {element.get('label')!r}) "
+                    "cannot be stored: this project keeps boxes and skeletons.",
+                    kind="tag",
+                )
     except ET.ParseError as error:
         line, column = error.position
         raise FileRejected(f"{name}: malformed XML at line {line}, column {column}.") from None
@@ -99,24 +119,48 @@ def _read_one(name: str, stream) -> Iterator[ShapeRecord | ImageRecord | RecordE
         raise FileRejected(f"{name}: no CVAT task or track found.")
 
 
+def _video_ref(name: str, source: str | None, task_name: str | None) -> ImageRef:
+    """The video the file annotates: CVAT's <source> is the uploaded file's name, <name> the
+    task's, which may differ; both are tried, then the XML file's own name."""
+    fallback = name.rsplit("/", 1)[-1].removesuffix(".xml")
+    names = [n for n in dict.fromkeys([source, task_name, fallback]) if n]
+    return ImageRef(names[0], whole_video=True, other_names=tuple(names[1:]))
+
+
+UNSUPPORTED = ("polygon", "polyline", "points", "mask", "cuboid", "ellipse")
+
+
+def _attributes(shape) -> dict:
+    return {a.get("name"): (a.text or "") for a in shape.findall("attribute") if a.get("name")}
+
+
 def _flag(element, name: str) -> bool:
     return element.get(name, "0").strip() == "1"
 
 
-def _track(name: str, video: str, track) -> Iterator[ShapeRecord | RecordError]:
+def _track(name: str, video: ImageRef, track) -> Iterator[ShapeRecord | RecordError]:
     where = f"{name} track {track.get('id')}"
     label = track.get("label") or ""
     if label.endswith(SKELETON_SUFFIX):
         label = label[: -len(SKELETON_SUFFIX)]
-    try:
-        number = int(track.get("group_id") or track.get("id"))
-    except (TypeError, ValueError):
-        yield RecordError(where, "A track needs a whole-number id.")
+    group, track_id = (track.get("group_id") or "").strip(), (track.get("id") or "").strip()
+    if group and group != "0":  # CVAT writes group_id 0 for "no group"
+        number = f"group {group}"
+    elif track_id:
+        number = f"track {track_id}"
+    else:
+        yield RecordError(where, "A track needs an id.")
         return
     for shape in track:
         record = f"{where} frame {shape.get('frame')}"
         if shape.tag not in ("box", "skeleton"):
-            yield RecordError(record, f"Only boxes and skeletons are read, not {shape.tag}.")
+            kind = shape.tag if shape.tag in UNSUPPORTED else "shape"
+            yield RecordError(
+                record,
+                f"A CVAT {shape.tag} cannot be stored: this project keeps boxes and skeletons; "
+                "not imported.",
+                kind=kind,
+            )
             continue
         outside = _flag(shape, "outside")
         try:
@@ -136,11 +180,13 @@ def _track(name: str, video: str, track) -> Iterator[ShapeRecord | RecordError]:
             continue
         yield ShapeRecord(
             record=record,
-            image=ImageRef(video, frame),
+            image=ImageRef(video.asset_name, frame, other_names=video.other_names),
             label=label,
             box=box,
             named_points=points,
             track=number,
             keyframe=outside or _flag(shape, "keyframe") or shape.get("keyframe") is None,
             outside=outside,
+            occluded=_flag(shape, "occluded"),
+            attributes=_attributes(shape),
         )

@@ -2,8 +2,10 @@
 
 Video frames are images of their own with video_id, video_name and frame_index, and every
 annotation of a tracked object carries a track_id (PoseTrack-style), so keypoint tracks keep
-their 3-state visibility. Images go to the output while annotations are spooled to a temporary
-file and appended after, so neither list is ever held in memory.
+their 3-state visibility. Each annotation has an "attributes" object as CVAT writes it
+(occluded, track_id and the class's attribute values). Images go to the output while
+annotations are spooled to a temporary file and appended after, so neither list is ever held
+in memory.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import BinaryIO
 
 from django.db.models import QuerySet
 
+from annotate.attributes import complete
 from annotate.models import Project
 
 from ..selectors import DEFAULT_CHUNK_SIZE, iter_export_tasks, label_classes
@@ -60,6 +63,7 @@ def write_coco(
 ) -> Iterator[int]:
     names = export_keypoint_names(project)
     category_of = {c.id: i + 1 for i, c in enumerate(label_classes(project))}
+    schemas = {c.id: c.attributes or [] for c in label_classes(project)}
     # No project name or date in "info": the same labels give the same bytes.
     info = {"description": "Annotations exported from annotate", "version": "1.0"}
     out.write(b'{"info":' + _dump(info) + b',"licenses":[],"categories":')
@@ -121,6 +125,15 @@ def write_coco(
                         record["num_keypoints"] = labeled_count(flat)
                     if shape.track is not None:
                         record["track_id"] = shape.track
+                    # As CVAT writes it: the occluded flag with the class's attributes; one
+                    # record is one object, so its box's and skeleton's together.
+                    parts = [p for p in (skeleton, box) if p is not None]
+                    given = {k: v for p in parts for k, v in (p.attributes or {}).items()}
+                    values = complete(schemas.get(shape.label_class_id) or [], given)
+                    occluded = any(p.occluded for p in parts)
+                    record["attributes"] = {"occluded": occluded, **values}
+                    if shape.track is not None:
+                        record["attributes"]["track_id"] = shape.track
                     spool.write((b"" if annotation_id == 1 else b",\n") + _dump(record))
             tasks_done += 1
             yield tasks_done

@@ -8,6 +8,8 @@ to CVAT's flags: 0 -> outside, 1 -> occluded, 2 -> visible. Every frame where a 
 present is written, computed from its keyframes (annotate.track_shapes, the rules CVAT has);
 after each stretch an outside copy on the next extracted frame ends it, as CVAT would
 otherwise carry it on. Frame numbers are source frame indices (see frame_filter in the meta).
+Each shape has its occluded flag and its <attribute> values; the meta declares each class's
+attribute schema as CVAT does (mutable, input_type, default_value, values).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from django.db.models import QuerySet
 
+from annotate.attributes import as_text, complete, default_value
 from annotate.models import Project
 from annotate.track_shapes import track_frames
 
@@ -40,20 +43,49 @@ def _f(value: float) -> str:
     return f"{float(value):.2f}"
 
 
+def _attribute_specs(schema: list[dict]) -> str:
+    """A class's attribute schema as CVAT declares it in the meta."""
+    parts = []
+    for spec in schema:
+        kind = spec["input"]
+        if kind == "select":
+            values = spec["values"]
+        elif kind == "number":
+            values = [as_text(spec[k]) for k in ("min", "max", "step")]
+        elif kind == "checkbox":
+            values = ["false"]
+        else:
+            values = []
+        parts.append(
+            f"<attribute><name>{escape(spec['name'])}</name>"
+            f"<mutable>{'True' if spec.get('mutable') else 'False'}</mutable>"
+            f"<input_type>{kind}</input_type>"
+            f"<default_value>{escape(as_text(default_value(spec)))}</default_value>"
+            f"<values>{escape(chr(10).join(values))}</values></attribute>"
+        )
+    return f"<attributes>{''.join(parts)}</attributes>"
+
+
+def _attribute_values(row, schemas: dict[int, list]) -> str:
+    """Every attribute of the shape's class (its default where the shape has none)."""
+    values = complete(schemas.get(row.label_class_id) or [], row.attributes or {})
+    return "".join(
+        f"<attribute name={quoteattr(name)}>{escape(as_text(value))}</attribute>"
+        for name, value in values.items()
+    )
+
+
 def _meta(project: Project, asset: AssetInfo, names: list[str]) -> str:
     size = asset.frame_count or 0
     labels = []
     for label_class in label_classes(project):
+        specs = _attribute_specs(label_class.attributes or [])
         labels.append(
-            f"<label><name>{escape(label_class.name)}</name><type>rectangle</type>"
-            "<attributes></attributes></label>"
+            f"<label><name>{escape(label_class.name)}</name><type>rectangle</type>{specs}</label>"
         )
         if names:
             skeleton = escape(f"{label_class.name}_skeleton")
-            labels.append(
-                f"<label><name>{skeleton}</name><type>skeleton</type><attributes></attributes>"
-                "</label>"
-            )
+            labels.append(f"<label><name>{skeleton}</name><type>skeleton</type>{specs}</label>")
             labels.extend(
                 f"<label><name>{escape(name)}</name><type>points</type>"
                 f"<parent>{skeleton}</parent><attributes></attributes></label>"
@@ -71,20 +103,27 @@ def _meta(project: Project, asset: AssetInfo, names: list[str]) -> str:
     )
 
 
-def _box(index: int, row, keyframe: bool, outside: bool = False) -> str:
+def _box(schemas: dict[int, list]):
+    def write(index: int, row, keyframe: bool, outside: bool = False) -> str:
+        return _box_text(index, row, keyframe, outside, schemas)
+
+    return write
+
+
+def _box_text(index: int, row, keyframe: bool, outside: bool, schemas: dict) -> str:
     x, y, w, h = row.x, row.y, row.w, row.h
     return (
         f'<box frame="{index}" keyframe="{int(keyframe)}" outside="{int(outside)}" '
-        f'occluded="0" xtl="{_f(x)}" ytl="{_f(y)}" xbr="{_f(x + w)}" ybr="{_f(y + h)}" '
-        'z_order="0"></box>\n'
+        f'occluded="{int(row.occluded)}" xtl="{_f(x)}" ytl="{_f(y)}" xbr="{_f(x + w)}" '
+        f'ybr="{_f(y + h)}" z_order="0">{_attribute_values(row, schemas)}</box>\n'
     )
 
 
-def _skeleton(names: list[str]):
+def _skeleton(names: list[str], schemas: dict[int, list]):
     def write(index: int, row, keyframe: bool, outside: bool = False) -> str:
         parts = [
             f'<skeleton frame="{index}" keyframe="{int(keyframe)}" outside="{int(outside)}" '
-            'occluded="0" z_order="0">'
+            f'occluded="{int(row.occluded)}" z_order="0">'
         ]
         for name in names:
             point = row.points.get(name) or [0, 0, 0]
@@ -94,6 +133,7 @@ def _skeleton(names: list[str]):
                 f'outside="{int(v == 0 or outside)}" occluded="{int(v == 1)}" '
                 f'points="{_f(point[0])},{_f(point[1])}"></points>'
             )
+        parts.append(_attribute_values(row, schemas))
         parts.append("</skeleton>\n")
         return "".join(parts)
 
@@ -155,6 +195,7 @@ def write_cvat(
     names = export_keypoint_names(project)
     classes = label_classes(project)
     box_label = {c.id: c.name for c in classes}
+    schemas = {c.id: c.attributes or [] for c in classes}
     skeleton_label = {c.id: f"{c.name}_skeleton" for c in classes}
     done = 0
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -164,9 +205,9 @@ def write_cvat(
                 xml.write(b'<?xml version="1.0" encoding="utf-8"?>\n<annotations>\n')
                 xml.write(b"<version>1.1</version>\n")
                 xml.write(_meta(project, asset, names).encode())
-                kinds = [(False, _box, box_label)]
+                kinds = [(False, _box(schemas), box_label)]
                 if names:
-                    kinds.append((True, _skeleton(names), skeleton_label))
+                    kinds.append((True, _skeleton(names, schemas), skeleton_label))
                 next_id = 0
                 for skeletons, write, label_of in kinds:
                     keyframes = iter_track_keyframes(
