@@ -83,6 +83,7 @@ class ExportList(APIView):
             phase=values["phase"],
             date_from=values["date_from"],
             date_to=values["date_to"],
+            include_images=values["include_images"],
         )
         return _started(job, request, ExportJobSerializer)
 

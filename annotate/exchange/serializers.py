@@ -21,6 +21,9 @@ class ExportInput(serializers.Serializer):
     phase = serializers.ChoiceField(choices=ExportJob.Phase.values, default="label")
     date_from = serializers.DateField(required=False, allow_null=True, default=None)
     date_to = serializers.DateField(required=False, allow_null=True, default=None)
+    include_images = serializers.BooleanField(
+        required=False, default=False, help_text="YOLO only: put the images in the archive."
+    )
 
 
 class ImportInput(serializers.Serializer):
@@ -65,6 +68,7 @@ class ExportJobSerializer(serializers.Serializer):
     phase = serializers.ChoiceField(choices=ExportJob.Phase.choices)
     date_from = serializers.DateField(allow_null=True)
     date_to = serializers.DateField(allow_null=True, help_text="Inclusive.")
+    include_images = serializers.BooleanField()
     state = serializers.ChoiceField(choices=JobState.choices)
     progress = serializers.SerializerMethodField(help_text="0 to 1.")
     tasks_total = serializers.IntegerField()

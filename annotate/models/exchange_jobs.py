@@ -63,6 +63,9 @@ class ExportJob(Job):
     phase = models.CharField(max_length=8, choices=Phase.choices, default=Phase.LABEL)
     date_from = models.DateField(null=True, blank=True)
     date_to = models.DateField(null=True, blank=True, help_text="Inclusive.")
+    include_images = models.BooleanField(
+        default=False, help_text="YOLO only: the archive carries the images beside the labels."
+    )
     tasks_total = models.PositiveIntegerField(default=0)
     tasks_done = models.PositiveIntegerField(default=0)
     shapes_written = models.PositiveIntegerField(default=0)
