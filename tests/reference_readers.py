@@ -15,7 +15,7 @@ import sys
 import venv
 from pathlib import Path
 
-READERS = ("supervision==0.31.2", "datumaro==1.10.0")
+READERS = ("supervision==0.31.2", "datumaro==1.13.12")
 ROOT = Path(__file__).resolve().parent.parent
 
 

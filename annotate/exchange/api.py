@@ -22,12 +22,12 @@ from annotate.permissions import get_object_for
 
 from . import services
 from .serializers import (
-    CocoFileSerializer,
     ExportInput,
     ExportJobSerializer,
     ImportInput,
     ImportJobSerializer,
 )
+from .writers import FILE_TYPES
 
 EXPORT_ACTION = "export.run"
 IMPORT_ACTION = "import.run"
@@ -108,7 +108,13 @@ class ExportDetail(APIView):
 class ExportDownload(APIView):
     @extend_schema(
         responses={
-            (200, "application/json"): OpenApiResponse(CocoFileSerializer, description="COCO."),
+            (200, "application/json"): OpenApiResponse(
+                OpenApiTypes.ANY,
+                description=(
+                    "COCO: an object (info, categories, images, annotations, videos); "
+                    "Label Studio: a list of tasks."
+                ),
+            ),
             (200, "application/zip"): OpenApiResponse(
                 OpenApiTypes.BINARY, description="YOLO, MOT and CVAT video: a zip."
             ),
@@ -123,7 +129,7 @@ class ExportDownload(APIView):
                 {"detail": "The export is not ready.", "code": "not_ready", "state": job.state},
                 status=status.HTTP_409_CONFLICT,
             )
-        content_type = "application/json" if job.format == "coco" else "application/zip"
+        content_type = FILE_TYPES[job.format][1]
         # FileResponse streams in blocks and encodes the file name for Content-Disposition.
         return FileResponse(
             job.file.open("rb"),

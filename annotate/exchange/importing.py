@@ -35,6 +35,7 @@ from annotate.services.annotations import MAX_NUMBER
 from .readers import FileRejected, ImageRecord, ImageRef, RecordError, ShapeRecord
 from .readers.coco import read_coco
 from .readers.cvat import read_cvat
+from .readers.labelstudio import read_labelstudio
 from .readers.mot import read_mot
 from .readers.yolo import read_yolo
 from .selectors import asset_export_name, label_classes
@@ -42,7 +43,13 @@ from .shapes import HOLD_TOLERANCE, labeled_count, points_from_triples
 from .validation import placed_validate
 from .writers.common import without_suffix
 
-READERS = {"coco": read_coco, "yolo": read_yolo, "mot": read_mot, "cvat": read_cvat}
+READERS = {
+    "coco": read_coco,
+    "yolo": read_yolo,
+    "mot": read_mot,
+    "cvat": read_cvat,
+    "labelstudio": read_labelstudio,
+}
 
 
 class ImportRefused(Exception):

@@ -41,18 +41,6 @@ class ImportInput(serializers.Serializer):
         return fields
 
 
-class CocoFileSerializer(serializers.Serializer):
-    """A COCO export as downloaded (annotate.exchange.writers.coco): its top-level lists.
-    The other formats download as a zip."""
-
-    info = serializers.DictField()
-    licenses = serializers.ListField(child=serializers.DictField())
-    categories = serializers.ListField(child=serializers.DictField())
-    images = serializers.ListField(child=serializers.DictField())
-    annotations = serializers.ListField(child=serializers.DictField())
-    videos = serializers.ListField(child=serializers.DictField())
-
-
 def _absolute(serializer: serializers.Serializer, name: str, pk: int) -> str:
     return serializer.context["request"].build_absolute_uri(reverse(name, args=[pk]))
 

@@ -34,6 +34,7 @@ class ExchangeFormat(models.TextChoices):
     YOLO = "yolo", "YOLO (detection and pose)"
     MOT = "mot", "MOTChallenge gt.txt"
     CVAT = "cvat", "CVAT for video 1.1"
+    LABELSTUDIO = "labelstudio", "Label Studio JSON"
 
 
 class ExportJob(Job):
@@ -56,7 +57,7 @@ class ExportJob(Job):
     project = models.ForeignKey(
         "annotate.Project", on_delete=models.CASCADE, related_name="export_jobs"
     )
-    format = models.CharField(max_length=8, choices=ExchangeFormat.choices)
+    format = models.CharField(max_length=16, choices=ExchangeFormat.choices)
     state_filter = models.CharField(
         max_length=10, choices=StateFilter.choices, default=StateFilter.ACCEPTED
     )
@@ -108,7 +109,7 @@ class ImportJob(Job):
     project = models.ForeignKey(
         "annotate.Project", on_delete=models.CASCADE, related_name="import_jobs"
     )
-    format = models.CharField(max_length=8, choices=ExchangeFormat.choices)
+    format = models.CharField(max_length=16, choices=ExchangeFormat.choices)
     mode = models.CharField(max_length=12, choices=Mode.choices, default=Mode.GROUND_TRUTH)
     model_version_name = models.CharField(
         max_length=100, blank=True, help_text="For predictions: the version they are stored under."

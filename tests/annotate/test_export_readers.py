@@ -110,11 +110,15 @@ print(json.dumps(answer))
 """
     read = run_reader(script, str(tmp_path))
     assert read["classes"] == ["person", "bicycle"]
-    assert sorted(read["street/a.jpg"]) == [
-        ["bicycle", 300.0, 260.0, 420.8, 350.0],
-        ["person", 100.5, 50.2, 180.5, 250.2],
-    ]
-    assert read["walk/000000.jpg"] == [["person", 50.0, 40.0, 110.0, 190.0]]
+    bicycle, person = sorted(read["street/a.jpg"])
+    assert bicycle[0] == "bicycle" and bicycle[1:] == pytest.approx(
+        [300, 260, 420.75, 350], abs=0.1
+    )
+    assert person[0] == "person" and person[1:] == pytest.approx(
+        [100.5, 50.25, 180.5, 250.25], abs=0.1
+    )
+    (walker,) = read["walk/000000.jpg"]
+    assert walker[0] == "person" and walker[1:] == pytest.approx([50, 40, 110, 190], abs=0.1)
     assert read["walk/000004.jpg"] == []
 
 
@@ -132,7 +136,6 @@ def test_mot_export_reads_in_datumaro_with_class_names_and_track_ids(project, tm
 import json, sys
 from datumaro.components.dataset import Dataset
 ds = Dataset.import_from(sys.argv[1], "mot_seq")
-labels = ds.categories()[next(iter(ds.categories()))] if False else None
 from datumaro.components.annotation import AnnotationType
 names = [l.name for l in ds.categories()[AnnotationType.label]]
 rows = []
@@ -145,9 +148,9 @@ print(json.dumps({"names": names, "rows": sorted(rows)}))
     read = run_reader(script, str(tmp_path / "walk"))
     assert read["names"] == ["person", "bicycle"]
     assert read["rows"] == [
-        ["000001", "person", 1, [50, 40, 60, 150]],
-        ["000002", "bicycle", 2, [205, 150, 70.5, 40]],
-        ["000002", "person", 1, [60, 40, 60, 150]],
-        ["000003", "bicycle", 2, [210, 150, 70.5, 40]],
-        ["000003", "person", 1, [70, 40, 60, 150]],
+        ["1", "person", 1, [50, 40, 60, 150]],  # MOT frame numbers count from 1
+        ["2", "bicycle", 2, [205, 150, 70.5, 40]],
+        ["2", "person", 1, [60, 40, 60, 150]],
+        ["3", "bicycle", 2, [210, 150, 70.5, 40]],
+        ["3", "person", 1, [70, 40, 60, 150]],
     ]

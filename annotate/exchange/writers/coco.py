@@ -3,7 +3,8 @@
 Video frames are images of their own with video_id, video_name and frame_index, and every
 annotation of a tracked object carries a track_id (PoseTrack-style, with vid_id, frame_id and
 nframes on the image), so keypoint tracks keep their 3-state visibility. One annotation is one
-object: a person's box and skeleton are written together, with an empty segmentation. Each annotation has an "attributes" object as CVAT writes it
+object: a person's box and skeleton are written together, with an empty segmentation.
+Each annotation has an "attributes" object as CVAT writes it
 (occluded, track_id and the class's attribute values). Images go to the output while
 annotations are spooled to a temporary file and appended after, so neither list is ever held
 in memory.

@@ -120,9 +120,7 @@ def write_yolo(
                 text = "".join(line + "\n" for line in lines)
                 archive.writestr(zip_entry(label_path(task.asset.name, frame.index)), text)
             if include_images:
-                files = image_files(
-                    asset_id=task.asset.id, frame_ids=[f.id for f in task.frames]
-                )
+                files = image_files(asset_id=task.asset.id, frame_ids=[f.id for f in task.frames])
                 for frame in task.frames:
                     stored = files[frame.id]
                     entry = zip_entry(image_path(task.asset.name, frame.index, stored.name))
