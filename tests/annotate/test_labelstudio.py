@@ -83,7 +83,7 @@ def test_export_import_export_keeps_every_shape_label_studio_can_hold(project, f
 LABEL_STUDIO_TASKS = [
     {
         "id": 11,
-        "data": {"image": "/data/upload/3/1a2b3c4d-a.jpg"},
+        "data": {"image": "/data/upload/3/1a2b3c4d-b.jpg"},
         "annotations": [
             {"id": 1, "was_cancelled": False, "result": []},
             {
@@ -95,8 +95,8 @@ LABEL_STUDIO_TASKS = [
                         "type": "rectanglelabels",
                         "from_name": "label",
                         "to_name": "image",
-                        "original_width": 640,
-                        "original_height": 480,
+                        "original_width": 800,
+                        "original_height": 600,
                         "image_rotation": 0,
                         "value": {
                             "x": 10,
@@ -112,8 +112,8 @@ LABEL_STUDIO_TASKS = [
                         "type": "keypointlabels",
                         "from_name": "kp",
                         "to_name": "image",
-                        "original_width": 640,
-                        "original_height": 480,
+                        "original_width": 800,
+                        "original_height": 600,
                         "value": {"x": 20, "y": 30, "width": 0.5, "keypointlabels": ["left_hip"]},
                     },
                     {
@@ -184,9 +184,9 @@ def test_label_studio_own_export_imports_and_reports_what_it_cannot_keep(fresh):
     kinds = sorted(e.get("kind", "invalid") for e in result.errors)
     assert kinds == ["other_annotation", "polygonlabels", "prediction"]
     box = Box.objects.get(annotation__task__project=fresh, frame__isnull=True)
-    assert (box.x, box.y, box.w, box.h) == pytest.approx((64, 120, 320, 240))
+    assert (box.x, box.y, box.w, box.h) == pytest.approx((80, 150, 400, 300))
     skeleton = KeypointInstance.objects.get(annotation__task__project=fresh)
-    assert skeleton.points["left_hip"] == pytest.approx([128, 144, 2])
+    assert skeleton.points["left_hip"] == pytest.approx([160, 180, 2])
     track = Box.objects.filter(annotation__task__project=fresh, frame__isnull=False)
     rows = sorted((b.frame.index, b.outside, b.x) for b in track)
     assert rows == [
