@@ -35,6 +35,7 @@ from annotate.services.annotations import MAX_NUMBER
 from .readers import FileRejected, ImageRecord, ImageRef, RecordError, ShapeRecord
 from .readers.coco import read_coco
 from .readers.cvat import read_cvat
+from .readers.cvat_images import read_cvat_images
 from .readers.labelstudio import read_labelstudio
 from .readers.mot import read_mot
 from .readers.yolo import read_yolo
@@ -49,6 +50,7 @@ READERS = {
     "mot": read_mot,
     "cvat": read_cvat,
     "labelstudio": read_labelstudio,
+    "cvat_images": read_cvat_images,
 }
 
 

@@ -32,7 +32,7 @@ from .writers.common import ExportError
 
 logger = logging.getLogger(__name__)
 
-IMPORT_FORMATS = ("coco", "yolo", "mot", "cvat", "labelstudio")
+IMPORT_FORMATS = ("coco", "yolo", "mot", "cvat", "labelstudio", "cvat_images")
 PROGRESS_EVERY = 200  # tasks between progress updates: a few writes per export, not one per task
 MAX_STORED_ERRORS = 1000
 

@@ -35,6 +35,7 @@ class ExchangeFormat(models.TextChoices):
     MOT = "mot", "MOTChallenge gt.txt"
     CVAT = "cvat", "CVAT for video 1.1"
     LABELSTUDIO = "labelstudio", "Label Studio JSON"
+    CVAT_IMAGES = "cvat_images", "CVAT for images 1.1"
 
 
 class ExportJob(Job):
