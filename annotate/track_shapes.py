@@ -10,7 +10,9 @@ The rules, as CVAT has them:
 - an `outside` keyframe means the object is gone from that frame until the next keyframe;
   its geometry (where the object was last seen) moves nothing.
 Keypoints move where both keyframes labeled them; a point labeled on one side only keeps the
-earlier keyframe's value (it neither appears from nowhere nor jumps).
+earlier keyframe's value (it neither appears from nowhere nor jumps). The occluded flag and
+attribute values are the earlier keyframe's (held, never interpolated): CVAT's mutable
+attributes, keyframe by keyframe.
 
 Only keyframes count: a stored row with keyframe false is a copy of the interpolation (older
 drafts and CVAT files store every frame) and is ignored here. Pure: no Django, no database.

@@ -34,6 +34,9 @@ class Followed:
     start_confidence: float
     has_box: bool
     visibility: dict[str, int]  # keypoint name -> 2 visible / 1 occluded, at the start
+    # "boxes"/"keypoints" -> {"occluded", "attributes"} of the start shape: carried along
+    # (an immutable attribute must keep its value on the whole track).
+    carried: dict[str, dict] = field(default_factory=dict)
 
 
 def stop_record(track: int | None, frame_index: int | None, reason: str) -> dict:
@@ -105,6 +108,13 @@ def starting_shapes(
             start_confidence=min(confidences, default=1.0),
             has_box=box is not None,
             visibility=visibility,
+            carried={
+                kind: {
+                    "occluded": bool(shape.get("occluded", False)),
+                    "attributes": dict(shape.get("attributes") or {}),
+                }
+                for kind, shape in here.items()
+            },
         )
         starts.append(
             ShapeStart(
@@ -183,7 +193,8 @@ def shapes_of_step(
         if box is None:
             return None, "it left the picture"
         below = confidence < threshold
-        rows.append(("boxes", {**base, **box, "confidence": rounded(confidence)}))
+        carried = track.carried.get("boxes", {})
+        rows.append(("boxes", {**base, **carried, **box, "confidence": rounded(confidence)}))
     if track.visibility:
         points = {}
         confidences = []
@@ -201,7 +212,12 @@ def shapes_of_step(
             rows.append(
                 (
                     "keypoints",
-                    {**base, "points": points, "confidence": rounded(skeleton_confidence)},
+                    {
+                        **base,
+                        **track.carried.get("keypoints", {}),
+                        "points": points,
+                        "confidence": rounded(skeleton_confidence),
+                    },
                 )
             )
         elif not track.has_box:

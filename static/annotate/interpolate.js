@@ -6,6 +6,7 @@
 //   end of the task);
 // - an `outside` keyframe means the object is gone from that frame until the next keyframe;
 //   its geometry (where the object was last seen) moves nothing.
+// The occluded flag and attribute values are the earlier keyframe's (held, not interpolated).
 
 export function lerp(a, b, t) {
   return a + (b - a) * t;

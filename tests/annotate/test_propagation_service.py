@@ -347,3 +347,24 @@ def test_in_stop_mode_a_covered_keypoint_stops_alone(
     assert skeletons[ids[9]]["left_hip"] == [0, 0, 0]
     assert all(skeletons[ids[9]][name][2] == 2 for name in ("left_shoulder", "right_hip"))
     assert job.stops == [{"track": 1, "frame": None, "reason": "the end was reached"}]
+
+
+def test_propagated_shapes_carry_the_start_shape_s_attributes_and_occluded_flag(segments, alice):
+    task = segments[0]
+    task.project.label_classes.filter(name="person").update(
+        attributes=[{"name": "helmet", "input": "checkbox", "mutable": False}]
+    )
+    ids = frame_ids(task)
+    player = SPRITES[0]
+    first = save(
+        task,
+        alice,
+        boxes=[box_shape(ids[0], player.box(0), attributes={"helmet": True}, occluded=True)],
+    )
+
+    job = run(task, alice, frame_id=ids[0], tracks=[1], base_version=first.version)
+
+    assert job.state == "done", job.error
+    boxes = boxes_of(Annotation.objects.get(task=task, version=2))
+    assert sorted(boxes) == list(range(10))
+    assert {(b.attributes["helmet"], b.occluded) for b in boxes.values()} == {(True, True)}
