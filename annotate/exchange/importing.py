@@ -125,6 +125,10 @@ KIND_NAMES = {
     "rle": "crowd regions (iscrowd, RLE masks)",
     "attribute": "attributes the class does not have",
     "frame": "frames the video does not have",
+    "rotation": "rotations of boxes (upright boxes only)",
+    "prediction": "predictions (import a model's output with `as` predictions)",
+    "other_annotation": "a task's other annotations (its last one is imported)",
+    "keypoint_duplicate": "keypoints named twice in one object",
     "invalid": "invalid records",
 }
 

@@ -182,7 +182,8 @@ def test_label_studio_own_export_imports_and_reports_what_it_cannot_keep(fresh):
     assert len(refused.value.errors) == 3  # nothing written unless the user skips them
     result = load(fresh, LABEL_STUDIO_TASKS, skip_invalid=True)
     kinds = sorted(e.get("kind", "invalid") for e in result.errors)
-    assert kinds == ["other_annotation", "polygonlabels", "prediction"]
+    assert kinds == ["other_annotation", "polygon", "prediction"]
+    assert {s["kind"] for s in result.summary} == {"other_annotation", "polygon", "prediction"}
     box = Box.objects.get(annotation__task__project=fresh, frame__isnull=True)
     assert (box.x, box.y, box.w, box.h) == pytest.approx((80, 150, 400, 300))
     skeleton = KeypointInstance.objects.get(annotation__task__project=fresh)

@@ -7,7 +7,8 @@ records. Coordinates are percent of the image, so records are normalised (/ 100)
 - rectanglelabels: a box; keypointlabels: one point of a skeleton, the label naming the
   keypoint. Points with the same parentID are one object (with that box when parentID is a
   rectangle's id); points without parentID are one object per task, so a repeated keypoint
-  name there is refused. meta.text "occluded" gives visibility 1, else 2.
+  name there is refused; a skeleton without a box takes the project's first class.
+  meta.text "occluded" gives visibility 1, else 2.
 - videorectangle: a track; each sequence item is a keyframe (frame counts from 1); an item
   with enabled false ends the stretch: the object is outside from the next frame.
 - Of several annotations of a task the last one not cancelled is read; the others, the
@@ -27,6 +28,20 @@ from django.conf import settings
 from . import FileRejected, ImageRecord, ImageRef, RecordError, ShapeRecord
 
 UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-")
+# Label Studio's region types, as the kinds the import summary counts.
+KINDS = {
+    "polygonlabels": "polygon",
+    "polygon": "polygon",
+    "brushlabels": "mask",
+    "brush": "mask",
+    "ellipselabels": "ellipse",
+    "ellipse": "ellipse",
+    "choices": "tag",
+    "taxonomy": "tag",
+    "textarea": "tag",
+    "rating": "tag",
+    "labels": "tag",
+}
 
 
 def _load(stream: BinaryIO) -> list:
@@ -178,7 +193,7 @@ def _image_regions(where: str, results: list, ref: ImageRef) -> Iterator:
             yield RecordError(
                 at,
                 f"A {kind!r} region cannot be stored (boxes and keypoints only).",
-                kind=str(kind),
+                kind=KINDS.get(str(kind), "shape"),
             )
     for parent, named in points.items():
         if parent is not None and str(parent) in boxes:
@@ -206,7 +221,7 @@ def _video_regions(where: str, results: list, name: str, others: tuple[str, ...]
                 at,
                 f"A {region.get('type')!r} region of a video cannot be stored "
                 "(video rectangles only).",
-                kind=str(region.get("type")),
+                kind=KINDS.get(str(region.get("type")), "shape"),
             )
             continue
         value = region["value"]
