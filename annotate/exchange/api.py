@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -22,10 +22,12 @@ from annotate.permissions import get_object_for
 
 from . import services
 from .serializers import (
+    CocoFileSerializer,
     ExportInput,
     ExportJobSerializer,
     ImportInput,
     ImportJobSerializer,
+    LabelStudioTaskSerializer,
 )
 from .writers import FILE_TYPES
 
@@ -109,11 +111,13 @@ class ExportDownload(APIView):
     @extend_schema(
         responses={
             (200, "application/json"): OpenApiResponse(
-                OpenApiTypes.ANY,
-                description=(
-                    "COCO: an object (info, categories, images, annotations, videos); "
-                    "Label Studio: a list of tasks."
+                PolymorphicProxySerializer(
+                    component_name="ExportJsonFile",
+                    serializers=[CocoFileSerializer, LabelStudioTaskSerializer(many=True)],
+                    resource_type_field_name=None,
+                    many=False,
                 ),
+                description="COCO: an object; Label Studio: a list of tasks.",
             ),
             (200, "application/zip"): OpenApiResponse(
                 OpenApiTypes.BINARY, description="YOLO, MOT and CVAT video: a zip."

@@ -41,6 +41,27 @@ class ImportInput(serializers.Serializer):
         return fields
 
 
+class CocoFileSerializer(serializers.Serializer):
+    """A COCO export as downloaded (annotate.exchange.writers.coco): its top-level lists."""
+
+    info = serializers.DictField()
+    licenses = serializers.ListField(child=serializers.DictField())
+    categories = serializers.ListField(child=serializers.DictField())
+    images = serializers.ListField(child=serializers.DictField())
+    annotations = serializers.ListField(child=serializers.DictField())
+    videos = serializers.ListField(child=serializers.DictField())
+
+
+class LabelStudioTaskSerializer(serializers.Serializer):
+    """One task of a Label Studio export (annotate.exchange.writers.labelstudio)."""
+
+    id = serializers.IntegerField()
+    data = serializers.DictField(help_text="{'image': name} or {'video': name}.")
+    annotations = serializers.ListField(
+        child=serializers.DictField(), help_text="One annotation: {'id', 'result': [regions]}."
+    )
+
+
 def _absolute(serializer: serializers.Serializer, name: str, pk: int) -> str:
     return serializer.context["request"].build_absolute_uri(reverse(name, args=[pk]))
 
