@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -27,7 +27,9 @@ from .serializers import (
     ExportJobSerializer,
     ImportInput,
     ImportJobSerializer,
+    LabelStudioTaskSerializer,
 )
+from .writers import FILE_TYPES
 
 EXPORT_ACTION = "export.run"
 IMPORT_ACTION = "import.run"
@@ -83,6 +85,7 @@ class ExportList(APIView):
             phase=values["phase"],
             date_from=values["date_from"],
             date_to=values["date_to"],
+            include_images=values["include_images"],
         )
         return _started(job, request, ExportJobSerializer)
 
@@ -107,7 +110,15 @@ class ExportDetail(APIView):
 class ExportDownload(APIView):
     @extend_schema(
         responses={
-            (200, "application/json"): OpenApiResponse(CocoFileSerializer, description="COCO."),
+            (200, "application/json"): OpenApiResponse(
+                PolymorphicProxySerializer(
+                    component_name="ExportJsonFile",
+                    serializers=[CocoFileSerializer, LabelStudioTaskSerializer(many=True)],
+                    resource_type_field_name=None,
+                    many=False,
+                ),
+                description="COCO: an object; Label Studio: a list of tasks.",
+            ),
             (200, "application/zip"): OpenApiResponse(
                 OpenApiTypes.BINARY, description="YOLO, MOT and CVAT video: a zip."
             ),
@@ -122,7 +133,7 @@ class ExportDownload(APIView):
                 {"detail": "The export is not ready.", "code": "not_ready", "state": job.state},
                 status=status.HTTP_409_CONFLICT,
             )
-        content_type = "application/json" if job.format == "coco" else "application/zip"
+        content_type = FILE_TYPES[job.format][1]
         # FileResponse streams in blocks and encodes the file name for Content-Disposition.
         return FileResponse(
             job.file.open("rb"),

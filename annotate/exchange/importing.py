@@ -35,6 +35,8 @@ from annotate.services.annotations import MAX_NUMBER
 from .readers import FileRejected, ImageRecord, ImageRef, RecordError, ShapeRecord
 from .readers.coco import read_coco
 from .readers.cvat import read_cvat
+from .readers.cvat_images import read_cvat_images
+from .readers.labelstudio import read_labelstudio
 from .readers.mot import read_mot
 from .readers.yolo import read_yolo
 from .selectors import asset_export_name, label_classes
@@ -42,7 +44,14 @@ from .shapes import HOLD_TOLERANCE, labeled_count, points_from_triples
 from .validation import placed_validate
 from .writers.common import without_suffix
 
-READERS = {"coco": read_coco, "yolo": read_yolo, "mot": read_mot, "cvat": read_cvat}
+READERS = {
+    "coco": read_coco,
+    "yolo": read_yolo,
+    "mot": read_mot,
+    "cvat": read_cvat,
+    "labelstudio": read_labelstudio,
+    "cvat_images": read_cvat_images,
+}
 
 
 class ImportRefused(Exception):
@@ -116,6 +125,10 @@ KIND_NAMES = {
     "rle": "crowd regions (iscrowd, RLE masks)",
     "attribute": "attributes the class does not have",
     "frame": "frames the video does not have",
+    "rotation": "rotations of boxes (upright boxes only)",
+    "prediction": "predictions (import a model's output with `as` predictions)",
+    "other_annotation": "a task's other annotations (its last one is imported)",
+    "keypoint_duplicate": "keypoints named twice in one object",
     "invalid": "invalid records",
 }
 

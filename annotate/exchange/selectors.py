@@ -359,3 +359,16 @@ def video_assets(annotations: QuerySet) -> list[AssetInfo]:
         )
         for r in rows
     ]
+
+
+def image_files(*, asset_id: int, frame_ids: list[int | None]) -> dict[int | None, object]:
+    """The stored file behind each exported image: the asset's own file for an image (key
+    None), the extracted frame's image for a video frame."""
+    files: dict[int | None, object] = {}
+    if None in frame_ids:
+        files[None] = Asset.objects.get(pk=asset_id).file
+    wanted = [i for i in frame_ids if i is not None]
+    if wanted:
+        for frame in Frame.objects.filter(asset_id=asset_id, id__in=wanted).only("id", "image"):
+            files[frame.id] = frame.image
+    return files

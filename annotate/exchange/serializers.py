@@ -21,6 +21,9 @@ class ExportInput(serializers.Serializer):
     phase = serializers.ChoiceField(choices=ExportJob.Phase.values, default="label")
     date_from = serializers.DateField(required=False, allow_null=True, default=None)
     date_to = serializers.DateField(required=False, allow_null=True, default=None)
+    include_images = serializers.BooleanField(
+        required=False, default=False, help_text="YOLO only: put the images in the archive."
+    )
 
 
 class ImportInput(serializers.Serializer):
@@ -39,8 +42,7 @@ class ImportInput(serializers.Serializer):
 
 
 class CocoFileSerializer(serializers.Serializer):
-    """A COCO export as downloaded (annotate.exchange.writers.coco): its top-level lists.
-    The other formats download as a zip."""
+    """A COCO export as downloaded (annotate.exchange.writers.coco): its top-level lists."""
 
     info = serializers.DictField()
     licenses = serializers.ListField(child=serializers.DictField())
@@ -48,6 +50,16 @@ class CocoFileSerializer(serializers.Serializer):
     images = serializers.ListField(child=serializers.DictField())
     annotations = serializers.ListField(child=serializers.DictField())
     videos = serializers.ListField(child=serializers.DictField())
+
+
+class LabelStudioTaskSerializer(serializers.Serializer):
+    """One task of a Label Studio export (annotate.exchange.writers.labelstudio)."""
+
+    id = serializers.IntegerField()
+    data = serializers.DictField(help_text="{'image': name} or {'video': name}.")
+    annotations = serializers.ListField(
+        child=serializers.DictField(), help_text="One annotation: {'id', 'result': [regions]}."
+    )
 
 
 def _absolute(serializer: serializers.Serializer, name: str, pk: int) -> str:
@@ -65,6 +77,7 @@ class ExportJobSerializer(serializers.Serializer):
     phase = serializers.ChoiceField(choices=ExportJob.Phase.choices)
     date_from = serializers.DateField(allow_null=True)
     date_to = serializers.DateField(allow_null=True, help_text="Inclusive.")
+    include_images = serializers.BooleanField()
     state = serializers.ChoiceField(choices=JobState.choices)
     progress = serializers.SerializerMethodField(help_text="0 to 1.")
     tasks_total = serializers.IntegerField()

@@ -32,7 +32,7 @@ from .writers.common import ExportError
 
 logger = logging.getLogger(__name__)
 
-IMPORT_FORMATS = ("coco", "yolo", "mot", "cvat")
+IMPORT_FORMATS = ("coco", "yolo", "mot", "cvat", "labelstudio", "cvat_images")
 PROGRESS_EVERY = 200  # tasks between progress updates: a few writes per export, not one per task
 MAX_STORED_ERRORS = 1000
 
@@ -45,6 +45,10 @@ class QueueUnavailable(ServiceError):
 # --- export ---------------------------------------------------------------------------------
 
 
+# The formats whose archive can carry the images too.
+IMAGE_FORMATS = ("yolo",)
+
+
 def export_create(
     *,
     project: Project,
@@ -54,8 +58,11 @@ def export_create(
     phase: str = "label",
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
+    include_images: bool = False,
 ) -> ExportJob:
     errors: dict[str, list[str]] = {}
+    if include_images and format not in IMAGE_FORMATS:
+        errors["include_images"] = [f"Images are exported with: {', '.join(IMAGE_FORMATS)}."]
     if format not in ExchangeFormat.values:
         errors["format"] = [f"Choose one of: {', '.join(ExchangeFormat.values)}."]
     if state_filter not in STATES_BY_FILTER:
@@ -75,6 +82,7 @@ def export_create(
             phase=phase,
             date_from=date_from,
             date_to=date_to,
+            include_images=include_images,
         )
         job_enqueue(job)
     return job
@@ -99,11 +107,14 @@ def export_write(
     out: BinaryIO,
     on_progress: Callable[[int], None] | None = None,
     chunk_size: int | None = None,
+    include_images: bool = False,
 ) -> int:
     """Write one export to a binary stream; the real path of jobs and the benchmark.
     Returns the number of tasks written."""
     annotations = exported_annotations(project=project, export_filter=export_filter)
-    kwargs = {"chunk_size": chunk_size} if chunk_size else {}
+    kwargs: dict = {"chunk_size": chunk_size} if chunk_size else {}
+    if include_images:
+        kwargs["include_images"] = True
     every = 1 if format == "cvat" else PROGRESS_EVERY  # CVAT counts videos, not tasks
     done = 0
     for done in WRITERS[format](out, project=project, annotations=annotations, **kwargs):
@@ -135,6 +146,7 @@ def export_run(*, job_id: int) -> ExportJob:
                 export_filter=export_filter,
                 out=out,
                 on_progress=progress,
+                include_images=job.include_images,
             )
             out.seek(0)
             old = job.file.name

@@ -34,6 +34,8 @@ class ExchangeFormat(models.TextChoices):
     YOLO = "yolo", "YOLO (detection and pose)"
     MOT = "mot", "MOTChallenge gt.txt"
     CVAT = "cvat", "CVAT for video 1.1"
+    LABELSTUDIO = "labelstudio", "Label Studio JSON"
+    CVAT_IMAGES = "cvat_images", "CVAT for images 1.1"
 
 
 class ExportJob(Job):
@@ -56,13 +58,16 @@ class ExportJob(Job):
     project = models.ForeignKey(
         "annotate.Project", on_delete=models.CASCADE, related_name="export_jobs"
     )
-    format = models.CharField(max_length=8, choices=ExchangeFormat.choices)
+    format = models.CharField(max_length=16, choices=ExchangeFormat.choices)
     state_filter = models.CharField(
         max_length=10, choices=StateFilter.choices, default=StateFilter.ACCEPTED
     )
     phase = models.CharField(max_length=8, choices=Phase.choices, default=Phase.LABEL)
     date_from = models.DateField(null=True, blank=True)
     date_to = models.DateField(null=True, blank=True, help_text="Inclusive.")
+    include_images = models.BooleanField(
+        default=False, help_text="YOLO only: the archive carries the images beside the labels."
+    )
     tasks_total = models.PositiveIntegerField(default=0)
     tasks_done = models.PositiveIntegerField(default=0)
     shapes_written = models.PositiveIntegerField(default=0)
@@ -105,7 +110,7 @@ class ImportJob(Job):
     project = models.ForeignKey(
         "annotate.Project", on_delete=models.CASCADE, related_name="import_jobs"
     )
-    format = models.CharField(max_length=8, choices=ExchangeFormat.choices)
+    format = models.CharField(max_length=16, choices=ExchangeFormat.choices)
     mode = models.CharField(max_length=12, choices=Mode.choices, default=Mode.GROUND_TRUTH)
     model_version_name = models.CharField(
         max_length=100, blank=True, help_text="For predictions: the version they are stored under."

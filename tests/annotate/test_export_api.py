@@ -60,7 +60,13 @@ def test_manager_starts_an_export_and_downloads_it_when_done(project, labeled, p
 
 
 @pytest.mark.parametrize(
-    ("format", "content_type"), [("coco", "application/json"), ("yolo", "application/zip")]
+    ("format", "content_type"),
+    [
+        ("coco", "application/json"),
+        ("yolo", "application/zip"),
+        ("labelstudio", "application/json"),
+        ("cvat_images", "application/zip"),
+    ],
 )
 def test_a_download_comes_in_a_content_type_the_schema_declares(
     project, labeled, pat, format, content_type
@@ -106,6 +112,29 @@ def test_dates_in_the_wrong_order_are_refused(project, pat):
     )
     assert answer.status_code == 400
     assert answer.json()["errors"] == {"date_to": ["The end date is before the start date."]}
+
+
+def test_yolo_export_with_images_carries_them_and_other_formats_refuse_the_option(
+    project, labeled, pat
+):
+    import io
+    import zipfile
+
+    from .test_export_readers import store_real_images
+
+    store_real_images(project)
+    url = f"/api/projects/{project.pk}/exports/"
+    answer = client_for(pat).post(url, {"format": "coco", "include_images": True})
+    assert answer.status_code == 400
+    assert list(answer.json()["errors"]) == ["include_images"]
+    job = client_for(pat).post(url, {"format": "yolo", "include_images": True}).json()
+    assert job["include_images"] is True
+    assert tasks.export_run.apply(args=[job["id"]]).get() == "done"
+    download = client_for(pat).get(f"/api/exports/{job['id']}/download/")
+    with zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content))) as z:
+        images = sorted(n for n in z.namelist() if n.startswith("images/"))
+    assert images[:2] == ["images/b.jpg", "images/street/a.jpg"]
+    assert len(images) == 2 + 6  # the two accepted images and the video's six frames
 
 
 def test_annotator_may_not_export(project, alice):

@@ -1,8 +1,10 @@
 """COCO JSON: instances (boxes) and person keypoints, written incrementally.
 
 Video frames are images of their own with video_id, video_name and frame_index, and every
-annotation of a tracked object carries a track_id (PoseTrack-style), so keypoint tracks keep
-their 3-state visibility. Each annotation has an "attributes" object as CVAT writes it
+annotation of a tracked object carries a track_id (PoseTrack-style, with vid_id, frame_id and
+nframes on the image), so keypoint tracks keep their 3-state visibility. One annotation is one
+object: a person's box and skeleton are written together, with an empty segmentation.
+Each annotation has an "attributes" object as CVAT writes it
 (occluded, track_id and the class's attribute values). Images go to the output while
 annotations are spooled to a temporary file and appended after, so neither list is ever held
 in memory.
@@ -97,6 +99,10 @@ def write_coco(
                         "video_id": video_of_asset[asset.id],
                         "video_name": asset.name,
                         "frame_index": frame.index,
+                        # PoseTrack's names for the same two numbers.
+                        "vid_id": video_of_asset[asset.id],
+                        "frame_id": frame.index,
+                        "nframes": asset.frame_count or 0,
                         "is_labeled": True,
                     }
                 out.write((b"" if image_id == 1 else b",\n") + _dump(image))
@@ -118,6 +124,8 @@ def write_coco(
                         "category_id": category_of[shape.label_class_id],
                         "bbox": bbox,
                         "area": bbox[2] * bbox[3],
+                        # Boxes only: readers such as pycocotools and datumaro expect the key.
+                        "segmentation": [],
                         "iscrowd": 0,
                     }
                     if names:

@@ -2,7 +2,8 @@
 `frame, id, bb_left, bb_top, bb_width, bb_height, conf, class, visibility`, and seqinfo.ini.
 
 frame is the source frame index + 1 (MOT counts from 1); id the track number; conf 1 (the box
-counts); class the 1-based position of the label class, listed in classes.txt; visibility 1.
+counts); class the 1-based position of the label class, listed in classes.txt and, where
+datumaro's mot_seq reader looks for the names, in <name>/gt/labels.txt; visibility 1.
 Untracked boxes and keypoints are not part of MOT ground truth and are left out.
 """
 
@@ -48,7 +49,8 @@ def write_mot(
     fps = dict(project.assets.filter(kind="video").values_list("id", "fps"))
     tasks_done = 0
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(zip_entry("classes.txt"), "".join(f"{c.name}\n" for c in classes))
+        class_names = "".join(f"{c.name}\n" for c in classes)
+        archive.writestr(zip_entry("classes.txt"), class_names)
         current: AssetInfo | None = None
         gt = None
         size: tuple[int | None, int | None] = (None, None)
@@ -57,8 +59,9 @@ def write_mot(
             if gt is not None:
                 gt.close()
                 folder = without_suffix(current.name)
+                archive.writestr(zip_entry(f"{folder}/gt/labels.txt"), class_names)
                 archive.writestr(
-                    f"{folder}/seqinfo.ini", seqinfo(current, fps.get(current.id), *size)
+                    zip_entry(f"{folder}/seqinfo.ini"), seqinfo(current, fps.get(current.id), *size)
                 )
 
         for task in iter_export_tasks(annotations, chunk_size=chunk_size):

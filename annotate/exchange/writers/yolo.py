@@ -1,12 +1,18 @@
 """YOLO labels (Ultralytics): one text file per image under labels/, mirroring images/, and a
 data.yaml. Detection lines are `class cx cy w h`, normalised to the image size; when the
 project has keypoints every line is a pose line, followed by `x y v` per keypoint (normalised,
-v = 0 not labeled, 1 occluded, 2 visible). An image without objects gets an empty file."""
+v = 0 not labeled, 1 occluded, 2 visible). An image without objects gets an empty file.
+
+data.yaml has no `path`, so Ultralytics resolves train/val (images/) against the folder that
+holds data.yaml: unzip and train. With include_images the archive carries the images too, at
+images/<the label's path>.<the stored file's suffix> (video frames as extracted)."""
 
 from __future__ import annotations
 
+import shutil
 import zipfile
 from collections.abc import Iterator
+from pathlib import PurePosixPath
 from typing import BinaryIO
 
 import yaml
@@ -14,7 +20,7 @@ from django.db.models import QuerySet
 
 from annotate.models import Project
 
-from ..selectors import DEFAULT_CHUNK_SIZE, iter_export_tasks, label_classes
+from ..selectors import DEFAULT_CHUNK_SIZE, image_files, iter_export_tasks, label_classes
 from ..shapes import keypoints_box, labeled_count, pair_shapes
 from .coco import export_keypoint_names
 from .common import ExportError, without_suffix, zip_entry
@@ -24,6 +30,12 @@ def label_path(asset_name: str, frame_index: int | None) -> str:
     if frame_index is None:
         return f"labels/{without_suffix(asset_name)}.txt"
     return f"labels/{without_suffix(asset_name)}/{frame_index:06d}.txt"
+
+
+def image_path(asset_name: str, frame_index: int | None, stored_name: str) -> str:
+    """Where Ultralytics looks for the image of label_path: images/ for labels/, any suffix."""
+    suffix = PurePosixPath(stored_name).suffix.lower() or ".jpg"
+    return "images/" + label_path(asset_name, frame_index)[len("labels/") : -len(".txt")] + suffix
 
 
 def flip_index(names: list[str]) -> list[int]:
@@ -43,7 +55,6 @@ def flip_index(names: list[str]) -> list[int]:
 def data_yaml(project: Project, names: list[str]) -> str:
     classes = label_classes(project)
     data: dict = {
-        "path": ".",
         "train": "images",
         "val": "images",
         "nc": len(classes),
@@ -67,6 +78,7 @@ def write_yolo(
     project: Project,
     annotations: QuerySet,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    include_images: bool = False,
 ) -> Iterator[int]:
     names = export_keypoint_names(project)
     class_index = {c.id: i for i, c in enumerate(label_classes(project))}
@@ -107,5 +119,13 @@ def write_yolo(
                     lines.append(" ".join(fields))
                 text = "".join(line + "\n" for line in lines)
                 archive.writestr(zip_entry(label_path(task.asset.name, frame.index)), text)
+            if include_images:
+                files = image_files(asset_id=task.asset.id, frame_ids=[f.id for f in task.frames])
+                for frame in task.frames:
+                    stored = files[frame.id]
+                    entry = zip_entry(image_path(task.asset.name, frame.index, stored.name))
+                    entry.compress_type = zipfile.ZIP_STORED  # already compressed
+                    with stored.open("rb") as source, archive.open(entry, "w") as target:
+                        shutil.copyfileobj(source, target, 1024 * 1024)
             tasks_done += 1
             yield tasks_done
