@@ -44,6 +44,8 @@ def expected_type(node: dict) -> str:
         kind = f"list[{expected_type(node['items'])}]"
     elif node.get("type") in (None, "object") and "properties" not in node:
         return "Any"
+    elif node.get("type") == "object":  # an inline object with properties of its own
+        kind = "dict"
     else:
         kind = {
             "integer": "int",
@@ -63,6 +65,8 @@ def annotation(hint: object) -> str:
         return " | ".join(inner) + " | None"
     if origin is list:
         return f"list[{annotation(typing.get_args(hint)[0])}]"
+    if origin is dict:
+        return "dict"
     if hint in (dt.datetime, dt.date):
         return hint.__name__
     if dataclasses.is_dataclass(hint):

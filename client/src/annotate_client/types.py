@@ -58,6 +58,8 @@ class LabelClass:
     hotkey: str = ""
     order: int = 0
     is_active: bool = True
+    # The class's attribute schema: [{name, type, values?, default?, mutable}], as the API gives.
+    attributes: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,6 +189,7 @@ class ExportJob:
     finished_at: dt.datetime | None
     url: str
     download_url: str | None
+    include_images: bool = False  # YOLO: the archive holds the images too
 
     @property
     def finished(self) -> bool:
