@@ -159,12 +159,19 @@ def bounded_candidates(
             "SELECT greatest(reltuples, 1) FROM pg_class WHERE oid = %s::regclass", [task]
         )
         percent = min(100.0, 100.0 * 2 * sample / cursor.fetchone()[0])
-        cursor.execute(
-            f"SELECT id FROM {task} TABLESAMPLE SYSTEM (%s) REPEATABLE (%s)"  # noqa: S608
-            " WHERE project_id = %s AND state = 'pending' LIMIT %s",
-            [percent, seed, project.pk, sample],
-        )
-        ids.update(row[0] for row in cursor.fetchall())
+        # The table holds other projects' tasks too (or the count is stale): a sample that
+        # finds too few of this project's is drawn again from four times as many pages.
+        while True:
+            cursor.execute(
+                f"SELECT id FROM {task} TABLESAMPLE SYSTEM (%s) REPEATABLE (%s)"  # noqa: S608
+                " WHERE project_id = %s AND state = 'pending' LIMIT %s",
+                [percent, seed, project.pk, sample],
+            )
+            sampled = [row[0] for row in cursor.fetchall()]
+            if len(sampled) >= sample // 2 or percent >= 100.0:
+                break
+            percent = min(100.0, percent * 4)
+        ids.update(sampled)
     return sorted(ids)
 
 

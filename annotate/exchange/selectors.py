@@ -326,7 +326,15 @@ def iter_track_keyframes(
     for number, start, end, index, frame_id, class_id, *rest in rows:
         *values, confidence, outside, occluded, attributes = rest
         shape = make(
-            frame_id, class_id, number, *values, True, confidence, outside, occluded, attributes
+            frame_id,
+            class_id,
+            number,
+            *values,
+            True,
+            confidence,
+            outside,
+            occluded=occluded,
+            attributes=attributes,
         )
         yield TrackKeyframe(number, (start, end), index, shape)
 
