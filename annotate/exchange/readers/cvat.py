@@ -23,6 +23,12 @@ SKELETON_SUFFIX = "_skeleton"
 
 
 def read_cvat(stream: BinaryIO) -> Iterator[ShapeRecord | ImageRecord | RecordError]:
+    yield from xml_files_read(stream, _read_one)
+
+
+def xml_files_read(stream: BinaryIO, read_one) -> Iterator:
+    """`read_one(name, stream)` over each .xml file of a zip, or over the one XML file sent
+    (CVAT for video and CVAT for images alike)."""
     head = stream.read(4)
     stream.seek(0)
     if head.startswith(b"PK"):
@@ -32,9 +38,9 @@ def read_cvat(stream: BinaryIO) -> Iterator[ShapeRecord | ImageRecord | RecordEr
             raise FileRejected("The archive holds no CVAT .xml file.")
         for name in names:
             with archive.open(name) as member:
-                yield from _read_one(name, member)
+                yield from read_one(name, member)
     else:
-        yield from _read_one("annotations.xml", stream)
+        yield from read_one("annotations.xml", stream)
 
 
 PROLOG_LIMIT = 64 * 1024

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from . import FileRejected, ImageRecord, ImageRef, RecordError, ShapeRecord
-from .archive import open_zip
 from .cvat import (
     PROLOG_LIMIT,
     SKELETON_SUFFIX,
@@ -23,22 +22,12 @@ from .cvat import (
     _flag,
     _Rejoined,
     refuse_doctype,
+    xml_files_read,
 )
 
 
 def read_cvat_images(stream: BinaryIO) -> Iterator[ShapeRecord | ImageRecord | RecordError]:
-    head = stream.read(4)
-    stream.seek(0)
-    if head.startswith(b"PK"):
-        archive = open_zip(stream)
-        names = sorted(n for n in archive.names if n.endswith(".xml"))
-        if not names:
-            raise FileRejected("The archive holds no CVAT .xml file.")
-        for name in names:
-            with archive.open(name) as member:
-                yield from _read_one(name, member)
-    else:
-        yield from _read_one("annotations.xml", stream)
+    yield from xml_files_read(stream, _read_one)
 
 
 def _read_one(name: str, stream) -> Iterator[ShapeRecord | ImageRecord | RecordError]:
