@@ -228,3 +228,12 @@ def test_skeletons_left_out_are_counted_and_the_boxes_read_in_datumaro(
         assert len(rows) == 2
         assert [(s["kind"], s["count"]) for s in summary] == [("skeleton", 2)]
     assert "left out" in summary[0]["message"]
+
+
+def test_points_form_refuses_label_names_it_would_make_twice(project, labeled):
+    from annotate.exchange.writers.common import ExportError
+
+    LabelClass.objects.create(project=project, name="person_left_hip", order=9)
+    with pytest.raises(ExportError, match="'person_left_hip'"):
+        export(project, "cvat", skeletons="points")
+    assert "<skeleton " in xml_of(export(project, "cvat"))  # the skeleton form has no clash
