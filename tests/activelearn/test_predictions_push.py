@@ -330,15 +330,14 @@ def test_text_with_backslashes_quotes_and_tabs_is_stored_as_pushed(project, eve)
 
 
 def test_json_lines_split_across_read_blocks_are_joined_whole():
-    from activelearn.api.checkpoint_views import _split_lines
+    from activelearn.predictions.lines import JsonLinesBody, row_batches
 
-    body = io.BytesIO(b'{"a": 1}\n\n{"b": "long line"}\n{"c": 3}')
-    assert list(_split_lines(body.read, block_size=5)) == [
-        b'{"a": 1}',
-        b"",
-        b'{"b": "long line"}',
-        b'{"c": 3}',
-    ]
+    body = io.BytesIO(b'{"a": 1}\n\n{"b": "long line"}\n{"c": 3}\n[1]\n{bad')
+    blocks = JsonLinesBody(iter(lambda: body.read(5), b""))
+    rows = [entry for batch in row_batches(blocks, 2) for entry in batch]
+    assert rows[:3] == [(1, {"a": 1}, None), (3, {"b": "long line"}, None), (4, {"c": 3}, None)]
+    assert rows[3] == (5, None, "a row must be a JSON object")
+    assert rows[4][0] == 6 and rows[4][2].startswith("not JSON: Expecting property name")
 
 
 def test_a_nan_in_a_json_lines_row_is_refused_with_its_reason(project, eve):
