@@ -147,34 +147,26 @@ def push_version_get(
 _STAGING = "activelearn_prediction_incoming"
 
 
-def _copy_text(value: str) -> str:
-    """A JSON text as a field of COPY's text format. json.dumps escapes every control
-    character (ensure_ascii), so only the backslash, COPY's escape character, needs doubling."""
-    return value.replace("\\", "\\\\")
-
-
 _ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
-def _dumps(data: dict) -> bytes:
-    """Compact JSON for COPY's text format. orjson escapes every control character, so only
-    the backslash needs doubling; a value it cannot write (an integer past 64 bits) goes
-    through the standard library."""
-    try:
-        text = orjson.dumps(data)
-    except TypeError:
-        text = _ENCODE(data).encode()
-    return text.replace(b"\\", b"\\\\") if b"\\" in text else text
-
-
 def _copy_payload(rows: dict[tuple[int, int], dict], created: str) -> bytes:
+    """The rows in COPY's text format: task, version, compact JSON, creation time. orjson
+    escapes every control character, so only the backslash, COPY's escape character, needs
+    doubling (in the whole payload at once: the other fields have none). A value orjson
+    cannot write (an integer past 64 bits) sends the batch through the standard library."""
+    try:
+        texts = list(map(orjson.dumps, rows.values()))
+    except TypeError:
+        texts = [_ENCODE(data).encode() for data in rows.values()]
     stamp = b"\t" + created.encode() + b"\n"
-    return b"".join(
+    payload = b"".join(
         [
-            b"%d\t%d\t%s%s" % (task, version, _dumps(data), stamp)
-            for (task, version), data in rows.items()
+            b"%d\t%d\t%s%s" % (task, version, text, stamp)
+            for (task, version), text in zip(rows, texts, strict=True)
         ]
     )
+    return payload.replace(b"\\", b"\\\\") if b"\\" in payload else payload
 
 
 def predictions_write(*, rows: dict[tuple[int, int], dict], fresh: bool = False) -> int:
@@ -449,6 +441,13 @@ def _push(
         return version
 
     def write(out: dict[tuple[int, int], dict]) -> None:
+        tasks = [task for task, _ in out]
+        version_ids = {version for _, version in out}
+        done = written[next(iter(version_ids))] if len(version_ids) == 1 else None
+        if done is not None and done.isdisjoint(tasks):  # the common case: one new version
+            done.update(tasks)
+            writer.write(out, {})
+            return
         fresh, upsert = {}, {}
         for key, data in out.items():
             done = written[key[1]]

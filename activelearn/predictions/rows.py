@@ -268,19 +268,27 @@ def _column_array(values: list, ok: np.ndarray) -> np.ndarray:
     return np.array(values, dtype=float)
 
 
-def _numbers_mask(values: list) -> np.ndarray:
-    """Which values _number takes as they are: floats, and ints it converts exactly."""
-    ok = _floats_mask(values)
-    if not ok.all():
-        ok |= np.fromiter(
-            (
-                type(v) is int and -_EXACT_INT <= v <= _EXACT_INT
-                for v in values  # bool is not int here: type() is exact
-            ),
+def _numbers(values: list) -> tuple[np.ndarray, np.ndarray]:
+    """(which values _number takes as they are, the values as floats): floats, and ints below
+    2**53 in magnitude (which it turns into the same floats); 0.0 in place of the others."""
+    types = list(map(type, values))
+    floats = np.fromiter(map(is_, types, repeat(float)), bool, len(values))
+    if floats.all():
+        return floats, np.array(values, dtype=float)
+    ints = np.fromiter(map(is_, types, repeat(int)), bool, len(values))  # bool is not int here
+    ok = floats | ints
+    try:
+        array = _column_array(values, ok)
+    except OverflowError:  # an int past the largest float: row_data says so
+        ok = floats | np.fromiter(
+            (t is int and -_EXACT_INT < v < _EXACT_INT for t, v in zip(types, values, strict=True)),
             bool,
             len(values),
         )
-    return ok
+        array = _column_array(values, ok)
+    with np.errstate(invalid="ignore"):
+        ok &= floats | (np.abs(array) < _EXACT_INT)
+    return ok, array
 
 
 def _boxes_batch(
@@ -313,10 +321,9 @@ def _boxes_batch(
 
     numbers = []
     for key in ("x", "y", "w", "h"):
-        values = column(key)
-        good = _numbers_mask(values)
+        good, values = _numbers(column(key))
         ok &= good
-        numbers.append(_column_array(values, good))
+        numbers.append(values)
     x, y, w, h = numbers
     with np.errstate(invalid="ignore", over="ignore"):
         ok &= np.isfinite(x) & np.isfinite(y) & np.isfinite(w) & np.isfinite(h)
@@ -336,9 +343,14 @@ def _boxes_batch(
     score = _column_array(scores, good)
     ok &= ~given | (good & (score >= 0.0) & (score <= 1.0))
     score[~given] = 1.0
-    known = set(classes)
+    known = {*classes, None}  # class names are strings: no other value equals one
     labels = column("label")
-    ok &= np.fromiter((v is None or (type(v) is str and v in known) for v in labels), bool, total)
+    try:
+        ok &= np.fromiter(map(known.__contains__, labels), bool, total)
+    except TypeError:  # an unhashable label (a list): refused, by row_data
+        ok &= np.fromiter(
+            (type(v) in (str, type(None)) and v in known for v in labels), bool, total
+        )
     ok &= np.fromiter(map(is_, column("track"), repeat(None)), bool, total)
     probs = column("class_probs")
     has_probs = ~np.fromiter(map(is_, probs, repeat(None)), bool, total)
