@@ -1,8 +1,11 @@
 """Predictions pushed by an outside model: rows per asset (by id, external key or original file
 name) with class probabilities, boxes, keypoints, an embedding or a ready score, tagged with a
-model version name. Read as a stream in batches; each batch is checked row by row, copied into
-a staging table (COPY) and upserted from it with one INSERT ... ON CONFLICT, so a re-push of
-the same rows gives the same table.
+model version name. Read as a stream in batches (activelearn.predictions.lines); each batch's
+assets are looked up in one query per kind of key (one batch ahead), its rows checked
+(activelearn.predictions.rows: the common shapes vectorized, every other row one by one, the
+same rules and messages) and stored with COPY: straight into the table for a version that had
+no predictions when the push began, through a staging table and one INSERT ... ON CONFLICT
+otherwise, so a re-push of the same rows gives the same table.
 
 One row (a JSON object, or one line of JSON Lines):
 
@@ -45,6 +48,7 @@ from dataclasses import dataclass, field
 import orjson
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from psycopg.errors import UniqueViolation
 
 from activelearn.models import ModelVersion, Prediction
 from activelearn.predictions.lines import JsonLinesBody, row_batches
@@ -189,7 +193,7 @@ def predictions_write(*, rows: dict[tuple[int, int], dict], fresh: bool = False)
                 ):
                     copy.write(text)
                 return len(rows)
-            except IntegrityError:
+            except (IntegrityError, UniqueViolation):  # psycopg's own, from its COPY
                 pass  # written meanwhile by another push: upserted below
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (task_id bigint, "

@@ -349,3 +349,39 @@ def test_a_nan_in_a_json_lines_row_is_refused_with_its_reason(project, eve):
         "NaN is not a number; N",
         "not JSON: Expecting pr",
     ]
+
+
+def test_an_asset_given_again_in_a_later_batch_of_a_new_version_keeps_its_latest_row(project, eve):
+    """A new version's rows are copied straight into the table; the same task again later in
+    the push is upserted instead of breaking the unique constraint."""
+    first, second = make_assets(project, 2)
+    lines = [
+        json.dumps({"asset": first.pk, "model_version": "new", "probs": [0.1, 0.9]}),
+        json.dumps({"asset": second.pk, "model_version": "new", "probs": [0.2, 0.8]}),
+        json.dumps({"asset": first.pk, "model_version": "new", "probs": [0.3, 0.7]}),
+    ]
+    result = predictions_push(project=project, rows=lines, user=eve, batch_size=2)
+    assert (result.stored, result.error_count) == (3, 0)
+    assert stored("new") == {first.pk: {"probs": [0.3, 0.7]}, second.pk: {"probs": [0.2, 0.8]}}
+
+
+def test_a_straight_copy_that_meets_a_row_written_meanwhile_upserts_it(project, eve):
+    """Another push may write the same task and version between the check that the version
+    had no predictions and the copy: the batch is upserted rather than refused."""
+    from django.db import transaction
+
+    from activelearn.predictions.push import predictions_write
+
+    first, second = make_assets(project, 2)
+    version = ModelVersion.objects.create(
+        project=project, name="racing", kind="pushed", task_type="classification"
+    )
+    task_of = {a.pk: AnnotationTask.objects.get(asset=a).pk for a in (first, second)}
+    Prediction.objects.create(task_id=task_of[first.pk], model_version=version, data={"x": 1})
+    rows = {
+        (task_of[first.pk], version.pk): {"probs": [0.5, 0.5]},
+        (task_of[second.pk], version.pk): {"probs": [0.4, 0.6]},
+    }
+    with transaction.atomic():
+        assert predictions_write(rows=rows, fresh=True) == 2
+    assert stored("racing") == {first.pk: {"probs": [0.5, 0.5]}, second.pk: {"probs": [0.4, 0.6]}}
