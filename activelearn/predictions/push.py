@@ -129,6 +129,8 @@ def push_version_get(
     name = str(name).strip()
     if not name or len(name) > 100:
         raise PushError("A model version name of 1 to 100 characters is needed.")
+    if "\x00" in name:
+        raise PushError("A model version name cannot hold the NUL character.")
     version, _ = ModelVersion.objects.get_or_create(
         project=project,
         name=name,
@@ -333,7 +335,12 @@ def _assets_find(project: Project, keys: set[tuple[str, object]]) -> dict:
     found: dict = {}
     assets, tasks = Asset._meta.db_table, AnnotationTask._meta.db_table
     for kind in ("id", "external_key", "original_name"):
-        values = [value for k, value in keys if k == kind]
+        # What PostgreSQL cannot hold matches no asset: text with NUL, ids past bigint.
+        values = [
+            value
+            for k, value in keys
+            if k == kind and (-(2**63) <= value < 2**63 if kind == "id" else "\x00" not in value)
+        ]
         if not values:
             continue
         cast = "::bigint" if kind == "id" else ""

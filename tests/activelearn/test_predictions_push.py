@@ -385,3 +385,22 @@ def test_a_straight_copy_that_meets_a_row_written_meanwhile_upserts_it(project, 
     with transaction.atomic():
         assert predictions_write(rows=rows, fresh=True) == 2
     assert stored("racing") == {first.pk: {"probs": [0.5, 0.5]}, second.pk: {"probs": [0.4, 0.6]}}
+
+
+def test_keys_and_names_postgresql_cannot_hold_are_refused_row_by_row(project, eve):
+    """A NUL in an external key or version name, an id past bigint: each row is refused
+    with its reason (they answered 500)."""
+    (asset,) = make_assets(project, 1)
+    rows = [
+        {"external_key": "cam\x001", "model_version": "v1", "probs": [0.5, 0.5]},
+        {"asset": 2**70, "model_version": "v1", "probs": [0.5, 0.5]},
+        {"asset": asset.pk, "model_version": "v\x001", "probs": [0.5, 0.5]},
+        {"asset": asset.pk, "model_version": "v1", "probs": [0.5, 0.5]},
+    ]
+    result = predictions_push(project=project, rows=rows, user=eve)
+    assert (result.stored, result.error_count) == (1, 3)
+    assert [e["error"] for e in result.errors] == [
+        "no asset 'cam\\x001' with tasks in this project",
+        f"no asset {2**70} with tasks in this project",
+        "A model version name cannot hold the NUL character.",
+    ]
