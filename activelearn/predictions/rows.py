@@ -19,7 +19,7 @@ from operator import is_
 
 import numpy as np
 
-BOX_TOLERANCE = 1.0  # pixels a box may overhang the image (rounding of exported boxes)
+from annotate.image_bounds import EDGE_TOLERANCE_PX, clip_box, clip_point, clipping_rule
 
 
 class RowError(Exception):
@@ -88,13 +88,12 @@ def _box(box: object, n: int, size: tuple[int | None, int | None], ctx: RowConte
     if w <= 0 or h <= 0:
         raise RowError(f"box {n} has no area")
     width, height = size
-    if (
-        x < -BOX_TOLERANCE
-        or y < -BOX_TOLERANCE
-        or (width and x + w > width + BOX_TOLERANCE)
-        or (height and y + h > height + BOX_TOLERANCE)
-    ):
-        raise RowError(f"box {n} lies outside the {width}x{height} image")
+    clipped = clip_box(x, y, w, h, width, height)
+    if clipped is None:
+        raise RowError(
+            f"box {n} lies outside the {width}x{height} image: it {clipping_rule(width, height)}"
+        )
+    x, y, w, h = clipped
     score = 1.0 if box.get("score") is None else _unit_interval(box["score"], f"box {n} score")
     label = box.get("label")
     if label is not None and label not in ctx.classes:
@@ -126,7 +125,7 @@ def _track(shape: dict, what: str) -> int | None:
     return track
 
 
-def _instance(item: object, n: int, ctx: RowContext) -> dict:
+def _instance(item: object, n: int, size: tuple[int | None, int | None], ctx: RowContext) -> dict:
     if not isinstance(item, dict) or not isinstance(item.get("points"), dict):
         raise RowError(f"keypoint instance {n} needs points {{name: [x, y, confidence]}}")
     points, confidences = {}, {}
@@ -142,7 +141,13 @@ def _instance(item: object, n: int, ctx: RowContext) -> dict:
         px = _number(value[0], f"keypoint {name!r} x")
         py = _number(value[1], f"keypoint {name!r} y")
         confidence = _unit_interval(value[2], f"keypoint {name!r} confidence")
-        points[name] = [px, py, confidence]
+        point = clip_point(px, py, *size)
+        if point is None:
+            raise RowError(
+                f"keypoint {name!r} of instance {n} lies outside the {size[0]}x{size[1]} image: "
+                f"it {clipping_rule(*size)}"
+            )
+        points[name] = [point[0], point[1], confidence]
         confidences[name] = confidence
     score = 1.0 if item.get("score") is None else _unit_interval(item["score"], "score")
     label = item.get("label") or (ctx.classes[0] if ctx.classes else "")
@@ -190,7 +195,9 @@ def _unit_data(row: dict, size: tuple[int | None, int | None], ctx: RowContext) 
     if "keypoints" in row:
         if not isinstance(row["keypoints"], list):
             raise RowError("keypoints must be a list")
-        data["keypoints"] = [_instance(item, n, ctx) for n, item in enumerate(row["keypoints"])]
+        data["keypoints"] = [
+            _instance(item, n, size, ctx) for n, item in enumerate(row["keypoints"])
+        ]
     if "embedding" in row:
         vector = row["embedding"]
         if not isinstance(vector, list) or not vector:
@@ -299,7 +306,7 @@ def _boxes_batch(
     out: list,
 ) -> None:
     """{"boxes": [...]} rows whose every box passes _box's rules with plain values: numbers
-    x, y, w, h (floats, or exact ints), an area, inside the image within BOX_TOLERANCE, a
+    x, y, w, h (floats, or exact ints), an area, inside the image as clip_box says (and clipped), a
     float score in [0, 1] or none, a known label or none, float class_probs (one per class)
     or none, no track. The others are left to row_data."""
     classes = ctx.classes
@@ -331,12 +338,17 @@ def _boxes_batch(
         owner = np.repeat(np.arange(len(kept)), counts)
         width = np.array([sizes[i][0] or 0 for i in kept], dtype=float)[owner]
         height = np.array([sizes[i][1] or 0 for i in kept], dtype=float)[owner]
-        ok &= ~(
-            (x < -BOX_TOLERANCE)
-            | (y < -BOX_TOLERANCE)
-            | ((width != 0) & (x + w > width + BOX_TOLERANCE))
-            | ((height != 0) & (y + h > height + BOX_TOLERANCE))
-        )
+        # clip_box over the batch: an unknown side (0 here) is bounded below only.
+        right_edge = np.where(width != 0, width, np.inf)
+        bottom_edge = np.where(height != 0, height, np.inf)
+        tol = EDGE_TOLERANCE_PX
+        ok &= ~((x < -tol) | (y < -tol) | (x + w > right_edge + tol) | (y + h > bottom_edge + tol))
+        left = np.minimum(np.maximum(x, 0.0), right_edge) + 0.0
+        top = np.minimum(np.maximum(y, 0.0), bottom_edge) + 0.0
+        right = np.minimum(np.maximum(x + w, 0.0), right_edge) + 0.0
+        bottom = np.minimum(np.maximum(y + h, 0.0), bottom_edge) + 0.0
+        ok &= (right - left > 0) & (bottom - top > 0)
+        x, y, w, h = left, top, right - left, bottom - top
     scores = column("score")
     given = ~np.fromiter(map(is_, scores, repeat(None)), bool, total)
     good = _floats_mask(scores)

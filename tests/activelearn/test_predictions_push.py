@@ -404,3 +404,30 @@ def test_keys_and_names_postgresql_cannot_hold_are_refused_row_by_row(project, e
         f"no asset {2**70} with tasks in this project",
         "A model version name cannot hold the NUL character.",
     ]
+
+
+# One rule for where a shape may lie (annotate.image_bounds), as the editor's saves and imports:
+# within 0.5 px of the image it is clipped to the edge, further out it is refused; keypoints too.
+
+
+def test_a_pushed_box_follows_the_editors_edge_rule_clipped_within_it_refused_past_it():
+    from activelearn.predictions.rows import RowContext, RowError, row_data
+
+    ctx = RowContext(classes=["person"], keypoints={"nose"})
+    near = row_data({"boxes": [{"x": -0.4, "y": 10, "w": 50.3, "h": 20, "label": "person"}]},
+                    (50, 100), ctx)  # fmt: skip
+    box = near["boxes"][0]
+    assert (box["x"], round(box["w"], 6)) == (0.0, 49.9)  # 50.3 - 0.4 wide, clipped to x = 0
+    with pytest.raises(RowError, match=r"outside the 50x100 image: it must lie within"):
+        row_data({"boxes": [{"x": -0.8, "y": 10, "w": 20, "h": 20, "label": "person"}]},
+                 (50, 100), ctx)  # fmt: skip
+
+
+def test_a_pushed_keypoint_outside_the_image_is_refused_and_one_on_the_edge_clipped():
+    from activelearn.predictions.rows import RowContext, RowError, row_data
+
+    ctx = RowContext(classes=["person"], keypoints={"nose"})
+    edge = row_data({"keypoints": [{"points": {"nose": [50.3, -0.2, 0.9]}}]}, (50, 100), ctx)
+    assert edge["keypoints"][0]["points"]["nose"] == [50.0, 0.0, 0.9]
+    with pytest.raises(RowError, match=r"keypoint 'nose' of instance 0 lies outside"):
+        row_data({"keypoints": [{"points": {"nose": [1e6, 5, 0.9]}}]}, (50, 100), ctx)
