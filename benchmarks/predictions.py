@@ -4,19 +4,25 @@ Setup: a fresh PostgreSQL database next to DATABASE_URL's (created and dropped),
 with two classes and BENCH_ROWS (default 100,000) image assets with one task each, inserted
 with bulk_create. Then BENCH_ROWS JSON Lines rows (by external key; 70% class probabilities,
 30% two boxes with class probabilities) go through `predictions_push`, the service the
-endpoint calls: parsed, checked row by row, looked up in batches and upserted with one
-INSERT ... ON CONFLICT per batch. Timed: a first push (inserts) and a re-push of the same
-rows (updates, the idempotent path), then through POST /api/projects/<id>/predictions/
-(application/x-ndjson, read a block at a time): with Django's test client, and against a live
-gunicorn (one worker, token auth) once with Content-Length and once chunked (skip with
-BENCH_GUNICORN=0).
+endpoint calls, as the endpoint hands it a body (1 MB blocks): parsed and checked a batch at
+a time, looked up in batches and stored with COPY (straight into the table for a version
+that had no predictions, through a staging table and INSERT ... ON CONFLICT for a re-push).
+Timed: a first push (inserts) and a re-push of the same rows (updates, the idempotent path),
+then through POST /api/projects/<id>/predictions/ (application/x-ndjson, read a block at a
+time): with Django's test client, and against a live
+gunicorn (one worker, token auth; after a first push of 1,000 rows that warms the worker up)
+once with Content-Length and once chunked (skip with BENCH_GUNICORN=0).
 
-The raw limit, in the same run: the same rows, already checked and in COPY's text format,
-copied into an empty table shaped like the predictions table (its unique index included).
+The raw limit, in the same run: the same rows, already checked and in the push's COPY text,
+copied into an empty table shaped like the predictions table: a logged table with its unique
+index and foreign keys (copy_rows_per_s, the ratio's), the same without the foreign keys
+(copy_no_fk_rows_per_s), and a temporary one with the unique index only
+(copy_temp_rows_per_s, the limit printed before 2026-12-01's push work).
 
 Goal (issue 16): at least 100,000 rows/s stored through the real endpoint. Last line:
-`rows_per_s=<x> copy_rows_per_s=<y> ratio=<y/x> service_rows_per_s=<z>`: rows_per_s is the
-live gunicorn endpoint (Content-Length; the Django test client's when BENCH_GUNICORN=0).
+`rows_per_s=<x> copy_rows_per_s=<y> ratio=<y/x> service_rows_per_s=<z> repush_rows_per_s=<r>
+copy_no_fk_rows_per_s=<n> copy_temp_rows_per_s=<t>`: rows_per_s is the live gunicorn endpoint
+(Content-Length; the Django test client's when BENCH_GUNICORN=0).
 """
 
 from __future__ import annotations
@@ -132,13 +138,19 @@ def _lines(count: int, version: str) -> list[bytes]:
     return lines
 
 
-def _copy_limit(project) -> float:
-    """Rows/s of a bare COPY of the same rows (checked, in COPY text) into an empty table
-    like the predictions table, unique index included."""
+def _copy_limit(project) -> dict[str, float]:
+    """Rows/s of a bare COPY of the same rows (checked, in the push's COPY text) into an empty
+    table like the predictions table: "table", a logged table with its unique index and its
+    two foreign keys (checked at commit, inside the timing), what storing them costs
+    PostgreSQL at the least; "no_fk", the same without the foreign keys; "temp", a temporary
+    table with the unique index only (not WAL-logged, no foreign keys: the limit this
+    benchmark printed before)."""
     from django.db import connection, transaction
+    from django.utils import timezone
 
-    from activelearn.models import Prediction
-    from activelearn.predictions.push import _ENCODE, _copy_text
+    from activelearn.models import ModelVersion, Prediction
+    from activelearn.predictions.push import _copy_payload
+    from annotate.models import AnnotationTask
 
     table = Prediction._meta.db_table
     with connection.cursor() as cursor:
@@ -146,23 +158,33 @@ def _copy_limit(project) -> float:
             f"SELECT task_id, model_version_id, data::text FROM {table} LIMIT %s",  # noqa: S608
             [ROWS],
         )
-        rows = cursor.fetchall()
-    text = "".join(
-        f"{task}\t{version}\t{_copy_text(_ENCODE(json.loads(data)))}\n"
-        for task, version, data in rows
-    )
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMP TABLE copy_limit (LIKE {table} INCLUDING ALL)")
-        cursor.execute("ALTER TABLE copy_limit ALTER created_at SET DEFAULT now()")
+        rows = {(task, version): json.loads(data) for task, version, data in cursor.fetchall()}
+    text = _copy_payload(rows, timezone.now().isoformat())
+    rates = {}
+    for kind in ("table", "no_fk", "temp"):
+        with connection.cursor() as cursor:
+            temporary = "TEMP" if kind == "temp" else ""
+            cursor.execute(f"CREATE {temporary} TABLE copy_limit (LIKE {table} INCLUDING ALL)")
+            for column, model in (("task_id", AnnotationTask), ("model_version_id", ModelVersion)):
+                if kind == "table":
+                    cursor.execute(
+                        f"ALTER TABLE copy_limit ADD FOREIGN KEY ({column}) "
+                        f"REFERENCES {model._meta.db_table} (id) DEFERRABLE INITIALLY DEFERRED"
+                    )
         started = time.perf_counter()
-        with cursor.cursor.copy(
-            "COPY copy_limit (task_id, model_version_id, data) FROM STDIN"
-        ) as copy:
+        with (
+            transaction.atomic(),
+            connection.cursor() as cursor,
+            cursor.cursor.copy(
+                "COPY copy_limit (task_id, model_version_id, data, created_at) FROM STDIN"
+            ) as copy,
+        ):
             for start in range(0, len(text), 1 << 20):
                 copy.write(text[start : start + (1 << 20)])
-        took = time.perf_counter() - started
-        cursor.execute("DROP TABLE copy_limit")
-    return len(rows) / took
+        rates[kind] = len(rows) / (time.perf_counter() - started)
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE copy_limit")
+    return rates
 
 
 def _live_gunicorn(project, user, database_url: str) -> dict[str, float]:
@@ -198,11 +220,18 @@ def _live_gunicorn(project, user, database_url: str) -> dict[str, float]:
             except OSError:
                 time.sleep(0.1)
         headers = {"Authorization": f"Token {token}", "Content-Type": "application/x-ndjson"}
+        url = f"/api/projects/{project.pk}/predictions/"
+        # One small push first: the worker's first request imports and connects (the figure
+        # is the steady state, not the server's start).
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        conn.request(
+            "POST", url, body=b"".join(_lines(1000, "bench-live-warm-up")), headers=headers
+        )
+        conn.getresponse().read()
         rates = {}
         for mode in ("Content-Length", "chunked"):
             lines = _lines(ROWS, f"bench-live-{mode}")
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-            url = f"/api/projects/{project.pk}/predictions/"
             started = time.perf_counter()
             if mode == "chunked":
                 conn.request("POST", url, body=iter(lines), headers=headers, encode_chunked=True)
@@ -231,7 +260,7 @@ def main() -> None:
         from django.test import Client
 
         from activelearn.models import Prediction
-        from activelearn.predictions.push import predictions_push
+        from activelearn.predictions.push import JsonLinesBody, predictions_push
         from annotate.models import Membership
 
         started = time.perf_counter()
@@ -240,16 +269,20 @@ def main() -> None:
             cursor.execute("ANALYZE")  # as autovacuum would after a bulk ingest
         print(f"setup: {ROWS} assets and tasks in {time.perf_counter() - started:.1f} s")
         lines = _lines(ROWS, "bench-v1")
+        body = b"".join(lines)
+
+        def blocks() -> JsonLinesBody:
+            return JsonLinesBody(body[i : i + (1 << 20)] for i in range(0, len(body), 1 << 20))
 
         started = time.perf_counter()
-        first = predictions_push(project=project, rows=iter(lines))
+        first = predictions_push(project=project, rows=blocks())
         first_s = time.perf_counter() - started
         count = Prediction.objects.filter(model_version__name="bench-v1").count()
         assert first.error_count == 0 and count == ROWS, (first.error_count, count)
         print(f"first push: {ROWS} rows in {first_s:.2f} s = {ROWS / first_s:,.0f} rows/s")
 
         started = time.perf_counter()
-        again = predictions_push(project=project, rows=iter(lines))
+        again = predictions_push(project=project, rows=blocks())
         again_s = time.perf_counter() - started
         count = Prediction.objects.filter(model_version__name="bench-v1").count()
         assert again.error_count == 0 and count == ROWS
@@ -277,12 +310,20 @@ def main() -> None:
         endpoint = ROWS / http_s
         if GUNICORN:
             endpoint = _live_gunicorn(project, user, database_url)["Content-Length"]
-        copy_rate = _copy_limit(project)
-        print(f"raw limit: COPY of the same {ROWS} rows into an empty table: {copy_rate:,.0f}/s")
+        limits = _copy_limit(project)
+        copy_rate = limits["table"]
+        print(
+            f"raw limit: COPY of the same {ROWS} rows into an empty table like the predictions "
+            f"table (unique index, foreign keys): {copy_rate:,.0f}/s; without the foreign keys: "
+            f"{limits['no_fk']:,.0f}/s; into a temporary table (unique index only, no WAL): "
+            f"{limits['temp']:,.0f}/s"
+        )
         os.system("uptime")  # noqa: S605, S607
         print(
             f"rows_per_s={endpoint:.0f} copy_rows_per_s={copy_rate:.0f} "
-            f"ratio={copy_rate / endpoint:.2f} service_rows_per_s={ROWS / first_s:.0f}"
+            f"ratio={copy_rate / endpoint:.2f} service_rows_per_s={ROWS / first_s:.0f} "
+            f"repush_rows_per_s={ROWS / again_s:.0f} copy_no_fk_rows_per_s={limits['no_fk']:.0f} "
+            f"copy_temp_rows_per_s={limits['temp']:.0f}"
         )
     finally:
         from django.db import connections

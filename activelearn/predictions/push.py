@@ -1,8 +1,11 @@
 """Predictions pushed by an outside model: rows per asset (by id, external key or original file
 name) with class probabilities, boxes, keypoints, an embedding or a ready score, tagged with a
-model version name. Read as a stream in batches; each batch is checked row by row, copied into
-a staging table (COPY) and upserted from it with one INSERT ... ON CONFLICT, so a re-push of
-the same rows gives the same table.
+model version name. Read as a stream in batches (activelearn.predictions.lines); each batch's
+assets are looked up in one query per kind of key (one batch ahead), its rows checked
+(activelearn.predictions.rows: the common shapes vectorized, every other row one by one, the
+same rules and messages) and stored with COPY: straight into the table for a version that had
+no predictions when the push began, through a staging table and one INSERT ... ON CONFLICT
+otherwise, so a re-push of the same rows gives the same table.
 
 One row (a JSON object, or one line of JSON Lines):
 
@@ -34,16 +37,28 @@ activated through checkpoint_activate; otherwise the answer says it is not the a
 
 from __future__ import annotations
 
+import gc
 import json
-import json.scanner
-import math
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+import orjson
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from psycopg.errors import UniqueViolation
 
 from activelearn.models import ModelVersion, Prediction
+from activelearn.predictions.lines import JsonLinesBody, row_batches
+from activelearn.predictions.rows import (
+    RowContext,
+    RowError,
+    class_probs,
+    row_data,
+    rows_data,
+)
 from activelearn.scoring.runs import rescore_project
 from activelearn.versions.services import CheckpointError, checkpoint_activate
 from annotate.models import AnnotationTask, Asset, LabelClass, Project
@@ -51,7 +66,19 @@ from annotate.services.errors import InvalidFields
 
 BATCH_SIZE = 5000
 MAX_ERRORS_SHOWN = 1000
-BOX_TOLERANCE = 1.0  # pixels a box may overhang the image (rounding of exported boxes)
+
+__all__ = [
+    "JsonLinesBody",
+    "PushError",
+    "PushResult",
+    "RowError",
+    "class_probs",
+    "predictions_push",
+    "predictions_write",
+    "push_version_get",
+    "rescore_after_push",
+    "row_data",
+]
 
 
 class PushError(InvalidFields):
@@ -92,20 +119,6 @@ class PushResult:
         }
 
 
-class RowError(Exception):
-    pass
-
-
-def class_probs(label: str, score: float, names: list[str]) -> list[float]:
-    """A file gives one class and a score per box; scoring wants a distribution over the
-    classes. The score goes to the given class and the rest is shared evenly: an assumption,
-    the best a single score allows."""
-    if len(names) == 1:
-        return [1.0]
-    rest = (1.0 - score) / (len(names) - 1)
-    return [score if name == label else rest for name in names]
-
-
 # --- the shared write path (the push below and activelearn.predictions.imports) -----------
 
 
@@ -116,6 +129,8 @@ def push_version_get(
     name = str(name).strip()
     if not name or len(name) > 100:
         raise PushError("A model version name of 1 to 100 characters is needed.")
+    if "\x00" in name:
+        raise PushError("A model version name cannot hold the NUL character.")
     version, _ = ModelVersion.objects.get_or_create(
         project=project,
         name=name,
@@ -129,43 +144,68 @@ def push_version_get(
     return version
 
 
-# Each batch is copied into a session-private staging table (COPY, PostgreSQL's bulk load
-# path) and upserted from there in one statement: COPY cannot resolve conflicts itself.
+# A batch is stored with COPY, PostgreSQL's bulk load path. Rows for a version that had no
+# predictions when the push began, and for tasks this push has not written yet, cannot
+# conflict: they are copied straight into the table. The others (a re-push) are copied into
+# a session-private staging table and upserted from there in one statement, since COPY
+# cannot resolve conflicts itself; so is a batch whose straight copy met a row written
+# meanwhile by another push.
 _STAGING = "activelearn_prediction_incoming"
-
-
-def _copy_text(value: str) -> str:
-    """A JSON text as a field of COPY's text format. json.dumps escapes every control
-    character (ensure_ascii), so only the backslash, COPY's escape character, needs doubling."""
-    return value.replace("\\", "\\\\")
 
 
 _ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
-def predictions_write(*, rows: dict[tuple[int, int], dict]) -> int:
-    """Upsert {(task id, version id): data}: COPY into a staging table, then one INSERT ...
-    ON CONFLICT from it. Returns the row count. Call inside a transaction."""
+def _copy_payload(rows: dict[tuple[int, int], dict], created: str) -> bytes:
+    """The rows in COPY's text format: task, version, compact JSON, creation time. orjson
+    escapes every control character, so only the backslash, COPY's escape character, needs
+    doubling (in the whole payload at once: the other fields have none). A value orjson
+    cannot write (an integer past 64 bits) sends the batch through the standard library."""
+    try:
+        texts = list(map(orjson.dumps, rows.values()))
+    except TypeError:
+        texts = [_ENCODE(data).encode() for data in rows.values()]
+    stamp = b"\t" + created.encode() + b"\n"
+    payload = b"".join(
+        [
+            b"%d\t%d\t%s%s" % (task, version, text, stamp)
+            for (task, version), text in zip(rows, texts, strict=True)
+        ]
+    )
+    return payload.replace(b"\\", b"\\\\") if b"\\" in payload else payload
+
+
+def predictions_write(*, rows: dict[tuple[int, int], dict], fresh: bool = False) -> int:
+    """Upsert {(task id, version id): data}; returns the row count. Call inside a
+    transaction. `fresh`: no row can exist yet (see above), so COPY writes them straight
+    into the table; should one exist after all, the batch is upserted instead."""
     if not rows:
         return 0
-    dumps = _ENCODE
-    text = "".join(
-        f"{task_id}\t{version_id}\t{_copy_text(dumps(data))}\n"
-        for (task_id, version_id), data in rows.items()
-    )
+    text = _copy_payload(rows, timezone.now().isoformat())
     table = Prediction._meta.db_table
+    columns = "(task_id, model_version_id, data, created_at)"
     with connection.cursor() as cursor:
+        if fresh:
+            try:
+                with (
+                    transaction.atomic(),
+                    cursor.cursor.copy(
+                        f"COPY {table} {columns} FROM STDIN"  # noqa: S608
+                    ) as copy,
+                ):
+                    copy.write(text)
+                return len(rows)
+            except (IntegrityError, UniqueViolation):  # psycopg's own, from its COPY
+                pass  # written meanwhile by another push: upserted below
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (task_id bigint, "
-            "model_version_id bigint, data jsonb)"
+            "model_version_id bigint, data jsonb, created_at timestamptz)"
         )
-        with cursor.cursor.copy(
-            f"COPY {_STAGING} (task_id, model_version_id, data) FROM STDIN"  # noqa: S608
-        ) as copy:
+        with cursor.cursor.copy(f"COPY {_STAGING} {columns} FROM STDIN") as copy:  # noqa: S608
             copy.write(text)
         cursor.execute(
-            f"INSERT INTO {table} (task_id, model_version_id, data, created_at) "  # noqa: S608
-            f"SELECT task_id, model_version_id, data, now() FROM {_STAGING} "
+            f"INSERT INTO {table} {columns} "  # noqa: S608
+            f"SELECT task_id, model_version_id, data, created_at FROM {_STAGING} "
             "ON CONFLICT (task_id, model_version_id) DO UPDATE SET data = EXCLUDED.data"
         )
         cursor.execute(f"TRUNCATE {_STAGING}")
@@ -174,177 +214,6 @@ def predictions_write(*, rows: dict[tuple[int, int], dict]) -> int:
 
 def rescore_after_push(*, project: Project) -> int:
     return rescore_project(project=project, reason="push").pk
-
-
-# --- checking one row -----------------------------------------------------------------------
-
-
-def _reject_constant(name: str) -> float:
-    raise RowError(f"{name} is not a number; NaN and infinities are refused")
-
-
-def _number(value: object, what: str) -> float:
-    kind = type(value)
-    if kind is float:  # the common cases first: parsed JSON numbers
-        if math.isfinite(value):
-            return value
-        raise RowError(f"{what} is NaN or infinite")
-    if kind is int and -(2**53) <= value <= 2**53:
-        return float(value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RowError(f"{what} must be a number")
-    try:
-        number = float(value)
-    except OverflowError:
-        raise RowError(f"{what} is too large") from None
-    if not math.isfinite(number):
-        raise RowError(f"{what} is NaN or infinite")
-    return number
-
-
-def _unit_interval(value: object, what: str) -> float:
-    if type(value) is float and 0.0 <= value <= 1.0:  # NaN fails the comparison
-        return value
-    number = _number(value, what)
-    if not 0.0 <= number <= 1.0:
-        raise RowError(f"{what} must be between 0 and 1")
-    return number
-
-
-def _probs(values: object, classes: list[str], what: str) -> list[float]:
-    if not isinstance(values, list):
-        raise RowError(f"{what} must be a list of {len(classes)} probabilities")
-    if len(values) != len(classes):
-        raise RowError(f"{what} has {len(values)} values; the project has {len(classes)} classes")
-    return [_unit_interval(v, what) for v in values]
-
-
-@dataclass
-class _Context:
-    classes: list[str]
-    keypoints: set[str]
-
-
-def _box(box: object, n: int, size: tuple[int | None, int | None], ctx: _Context) -> dict:
-    if not isinstance(box, dict):
-        raise RowError(f"box {n} must be an object")
-    x, y, w, h = (_number(box.get(k), f"box {n} {k}") for k in ("x", "y", "w", "h"))
-    if w <= 0 or h <= 0:
-        raise RowError(f"box {n} has no area")
-    width, height = size
-    if (
-        x < -BOX_TOLERANCE
-        or y < -BOX_TOLERANCE
-        or (width and x + w > width + BOX_TOLERANCE)
-        or (height and y + h > height + BOX_TOLERANCE)
-    ):
-        raise RowError(f"box {n} lies outside the {width}x{height} image")
-    score = 1.0 if box.get("score") is None else _unit_interval(box["score"], f"box {n} score")
-    label = box.get("label")
-    if label is not None and label not in ctx.classes:
-        raise RowError(f"box {n} has the unknown class {label!r}")
-    out = {"x": x, "y": y, "w": w, "h": h, "score": score}
-    if box.get("class_probs") is not None:
-        out["class_probs"] = _probs(box["class_probs"], ctx.classes, f"box {n} class_probs")
-        if label is None:
-            out["label"] = ctx.classes[
-                max(range(len(ctx.classes)), key=out["class_probs"].__getitem__)
-            ]
-    elif label is not None:
-        out["class_probs"] = class_probs(label, score, ctx.classes)
-    else:
-        raise RowError(f"box {n} needs a label or class_probs")
-    out.setdefault("label", label)
-    track = _track(box, f"box {n}")
-    if track is not None:
-        out["track"] = track
-    return out
-
-
-def _track(shape: dict, what: str) -> int | None:
-    track = shape.get("track")
-    if track is None:
-        return None
-    if isinstance(track, bool) or not isinstance(track, int) or not 1 <= track <= 2**31 - 1:
-        raise RowError(f"{what} track must be a whole number from 1")
-    return track
-
-
-def _instance(item: object, n: int, ctx: _Context) -> dict:
-    if not isinstance(item, dict) or not isinstance(item.get("points"), dict):
-        raise RowError(f"keypoint instance {n} needs points {{name: [x, y, confidence]}}")
-    points, confidences = {}, {}
-    for name, value in item["points"].items():
-        if name not in ctx.keypoints:
-            raise RowError(f"keypoint instance {n} has the unknown keypoint name {name!r}")
-        if isinstance(value, dict) and set(value) == {"x", "y", "confidence"}:
-            value = [value["x"], value["y"], value["confidence"]]
-        if not isinstance(value, list) or len(value) != 3:
-            raise RowError(
-                f'keypoint {name!r} must be [x, y, confidence] or {{"x", "y", "confidence"}}'
-            )
-        px = _number(value[0], f"keypoint {name!r} x")
-        py = _number(value[1], f"keypoint {name!r} y")
-        confidence = _unit_interval(value[2], f"keypoint {name!r} confidence")
-        points[name] = [px, py, confidence]
-        confidences[name] = confidence
-    score = 1.0 if item.get("score") is None else _unit_interval(item["score"], "score")
-    label = item.get("label") or (ctx.classes[0] if ctx.classes else "")
-    out = {"label": label, "points": points, "score": score, "confidences": confidences}
-    track = _track(item, f"keypoint instance {n}")
-    if track is not None:
-        out["track"] = track
-    return out
-
-
-def row_data(row: dict, size: tuple[int | None, int | None], ctx: _Context) -> dict:
-    """What a row stores in Prediction.data, or RowError saying what is wrong. A video's
-    row ({"frames": [...]}) gives {"frames": [{"index": frame, ...}, ...]}."""
-    if "frames" in row:
-        frames = row["frames"]
-        if not isinstance(frames, list) or not frames:
-            raise RowError("frames must be a non-empty list of {frame, boxes, keypoints, ...}")
-        units, seen = [], set()
-        for n, unit in enumerate(frames):
-            if not isinstance(unit, dict):
-                raise RowError(f"frames[{n}] must be an object")
-            index = unit.get("frame")
-            if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-                raise RowError(f"frames[{n}] needs frame, its index in the video (from 0)")
-            if index in seen:
-                raise RowError(f"frame {index} is given twice")
-            seen.add(index)
-            try:
-                data = _unit_data({k: v for k, v in unit.items() if k != "frame"}, size, ctx)
-            except RowError as error:
-                raise RowError(f"frame {index}: {error}") from None
-            units.append({"index": index, **data})
-        return {"frames": units}
-    return _unit_data(row, size, ctx)
-
-
-def _unit_data(row: dict, size: tuple[int | None, int | None], ctx: _Context) -> dict:
-    data: dict = {}
-    if "probs" in row:
-        data["probs"] = _probs(row["probs"], ctx.classes, "probs")
-    if "boxes" in row:
-        if not isinstance(row["boxes"], list):
-            raise RowError("boxes must be a list")
-        data["boxes"] = [_box(box, n, size, ctx) for n, box in enumerate(row["boxes"])]
-    if "keypoints" in row:
-        if not isinstance(row["keypoints"], list):
-            raise RowError("keypoints must be a list")
-        data["keypoints"] = [_instance(item, n, ctx) for n, item in enumerate(row["keypoints"])]
-    if "embedding" in row:
-        vector = row["embedding"]
-        if not isinstance(vector, list) or not vector:
-            raise RowError("embedding must be a non-empty list of numbers")
-        data["embedding"] = [_number(v, "embedding") for v in vector]
-    if "score" in row:
-        data["score"] = _number(row["score"], "score")
-    if not data:
-        raise RowError("give probs, boxes, keypoints, embedding or score")
-    return data
 
 
 def _task_type(data: dict) -> str:
@@ -365,7 +234,7 @@ def _task_type(data: dict) -> str:
 class _BatchWriter:
     """Writes each checked batch in its own transaction. Outside a transaction the write runs
     on a second thread (its own database connection) while the next batch is parsed and
-    checked: the INSERT waits on PostgreSQL, not on the GIL. Inside a caller's transaction
+    checked: COPY waits on PostgreSQL, not on the GIL. Inside a caller's transaction
     (a test, ATOMIC_REQUESTS) it writes inline, where the caller's rows are visible."""
 
     def __init__(self) -> None:
@@ -374,16 +243,16 @@ class _BatchWriter:
         self.pool = None if connection.in_atomic_block else ThreadPoolExecutor(1)
 
     @staticmethod
-    def _write(rows: dict) -> int:
+    def _write(fresh: dict, upsert: dict) -> int:
         with transaction.atomic():
-            return predictions_write(rows=rows)
+            return predictions_write(rows=fresh, fresh=True) + predictions_write(rows=upsert)
 
-    def write(self, rows: dict) -> None:
+    def write(self, fresh: dict, upsert: dict) -> None:
         if self.pool is None:
-            self.stored += self._write(rows)
+            self.stored += self._write(fresh, upsert)
             return
         self._wait()  # one batch in flight: memory stays bounded, errors surface early
-        self.pending = self.pool.submit(self._write, rows)
+        self.pending = self.pool.submit(self._write, fresh, upsert)
 
     def _wait(self) -> None:
         if self.pending is not None:
@@ -401,50 +270,50 @@ class _BatchWriter:
         return self.stored
 
 
-# One scanner for the whole push (json.loads builds a decoder per line and matches the
-# surrounding whitespace with a regular expression): the C scanner, the same parser.
-_SCAN = json.scanner.make_scanner(json.JSONDecoder(parse_constant=_reject_constant))
-_JSON_SPACE = " \t\n\r"
+_collector = {"lock": threading.Lock(), "pushes": 0, "was_enabled": True}
 
 
-def _decode(text: str) -> object:
-    start = len(text) - len(text.lstrip(_JSON_SPACE))
+@contextmanager
+def _collector_paused():
+    """The cycle collector off while a push runs. A batch makes hundreds of thousands of
+    containers (parsed rows) that live until it is written; the collector walks them again
+    and again (a third of the Python time of a push, measured), while each is freed by its
+    reference count when its batch is done. Pushes on several threads share one pause."""
+    with _collector["lock"]:
+        _collector["pushes"] += 1
+        if _collector["pushes"] == 1:
+            _collector["was_enabled"] = gc.isenabled()
+            gc.disable()
     try:
-        value, end = _SCAN(text, start)
-    except StopIteration:
-        value, end = None, -1
-    if end < 0 or text[end:].strip(_JSON_SPACE):
-        # Not one JSON value: json.loads says what is wrong, in its own words.
-        return json.loads(text, parse_constant=_reject_constant)
-    return value
+        yield
+    finally:
+        with _collector["lock"]:
+            _collector["pushes"] -= 1
+            if _collector["pushes"] == 0 and _collector["was_enabled"]:
+                gc.enable()
 
 
-def _rows(source: Iterable) -> Iterator[tuple[int, dict | None, str | None]]:
-    """(row number, row, error) from dicts (bulk JSON) or lines (JSON Lines)."""
-    for number, item in enumerate(source, start=1):
-        if isinstance(item, bytes | str):
-            if not item.strip():
-                continue
-            try:
-                item = _decode(item) if isinstance(item, str) else _decode_bytes(item)
-            except RowError as error:
-                yield number, None, str(error)
-                continue
-            except ValueError as error:
-                yield number, None, f"not JSON: {error}"
-                continue
-        if not isinstance(item, dict):
-            yield number, None, "a row must be a JSON object"
-            continue
-        yield number, item, None
+class _Lookup:
+    """Asset lookups one batch ahead: outside a transaction on a thread of their own (its own
+    database connection), so PostgreSQL resolves the next batch's keys while this one is
+    checked; inside a caller's transaction, inline."""
 
+    def __init__(self) -> None:
+        self.pool = None if connection.in_atomic_block else ThreadPoolExecutor(1)
 
-def _decode_bytes(line: bytes) -> object:
-    try:
-        text = line.decode()
-    except UnicodeDecodeError:
-        return json.loads(line, parse_constant=_reject_constant)  # UTF-16/32, or an error
-    return _decode(text)
+    def find(self, project: Project, keys: set) -> Future | dict:
+        if self.pool is None:
+            return _assets_find(project, keys)
+        return self.pool.submit(_assets_find, project, keys)
+
+    @staticmethod
+    def result(found: Future | dict) -> dict:
+        return found.result() if isinstance(found, Future) else found
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.submit(lambda: connection.close()).result()
+            self.pool.shutdown()
 
 
 def _asset_key(row: dict) -> tuple[str, object] | None:
@@ -466,7 +335,12 @@ def _assets_find(project: Project, keys: set[tuple[str, object]]) -> dict:
     found: dict = {}
     assets, tasks = Asset._meta.db_table, AnnotationTask._meta.db_table
     for kind in ("id", "external_key", "original_name"):
-        values = [value for k, value in keys if k == kind]
+        # What PostgreSQL cannot hold matches no asset: text with NUL, ids past bigint.
+        values = [
+            value
+            for k, value in keys
+            if k == kind and (-(2**63) <= value < 2**63 if kind == "id" else "\x00" not in value)
+        ]
         if not values:
             continue
         cast = "::bigint" if kind == "id" else ""
@@ -503,7 +377,7 @@ def _frames_to_tasks(
 def predictions_push(
     *,
     project: Project,
-    rows: Iterable,
+    rows: Iterable | JsonLinesBody,
     user=None,
     model_version_name: str | None = None,
     batch_size: int = BATCH_SIZE,
@@ -511,8 +385,29 @@ def predictions_push(
 ) -> PushResult:
     """Check and store pushed rows batch by batch (see the module docstring), then let them
     order the queue: rescore when they went to the active version, activate their version
-    (through checkpoint_activate, which rescores) when none is active or `activate` asks."""
-    ctx = _Context(
+    (through checkpoint_activate, which rescores) when none is active or `activate` asks.
+    `rows`: dicts or lines (str, bytes), or a JSON Lines body (JsonLinesBody)."""
+    with _collector_paused():
+        return _push(
+            project=project,
+            rows=rows,
+            user=user,
+            model_version_name=model_version_name,
+            batch_size=batch_size,
+            activate=activate,
+        )
+
+
+def _push(
+    *,
+    project: Project,
+    rows: Iterable | JsonLinesBody,
+    user,
+    model_version_name: str | None,
+    batch_size: int,
+    activate: bool,
+) -> PushResult:
+    ctx = RowContext(
         classes=list(
             LabelClass.objects.filter(project=project)
             .order_by("order", "id")
@@ -522,24 +417,61 @@ def predictions_push(
     )
     result = PushResult()
     versions: dict[str, ModelVersion] = {}
+    # Per version pushed to: the tasks this push may still COPY straight in (the version had
+    # no predictions when it began), and those it wrote already; None once it had some.
+    written: dict[int, set[int] | None] = {}
     user_id = getattr(user, "pk", None)
 
+    failed: list[tuple[int, dict | None, str]] = []  # the batch's, told in row order
+
     def fail(number: int, row: dict | None, message: str) -> None:
-        result.error_count += 1
-        if len(result.errors) < MAX_ERRORS_SHOWN:
+        failed.append((number, row, message))
+
+    def report() -> None:
+        result.error_count += len(failed)
+        for number, row, message in sorted(failed, key=lambda item: item[0]):
+            if len(result.errors) >= MAX_ERRORS_SHOWN:
+                break
             entry = {"row": number, "error": message}
             if row:
                 for key in ("asset", "asset_id", "external_key", "file_name"):
                     if key in row:
                         entry[key] = row[key]
             result.errors.append(entry)
+        failed.clear()
 
-    def flush(batch: list[tuple[int, dict]]) -> None:
-        keys = {key for _, row in batch if (key := _asset_key(row))}
-        assets = _assets_find(project, keys)
-        out: dict[tuple[int, int], dict] = {}
-        for number, row in batch:
-            key = _asset_key(row)
+    def version_for(name: str, data: dict) -> ModelVersion:
+        version = versions.get(name)
+        if version is None:
+            version = push_version_get(
+                project=project, name=name, task_type=_task_type(data), user_id=user_id
+            )
+            versions[name] = version
+            had_rows = Prediction.objects.filter(model_version=version).exists()
+            written[version.pk] = None if had_rows else set()
+        return version
+
+    def write(out: dict[tuple[int, int], dict]) -> None:
+        tasks = [task for task, _ in out]
+        version_ids = {version for _, version in out}
+        done = written[next(iter(version_ids))] if len(version_ids) == 1 else None
+        if done is not None and done.isdisjoint(tasks):  # the common case: one new version
+            done.update(tasks)
+            writer.write(out, {})
+            return
+        fresh, upsert = {}, {}
+        for key, data in out.items():
+            done = written[key[1]]
+            if done is None or key[0] in done:
+                upsert[key] = data
+            else:
+                fresh[key] = data
+                done.add(key[0])
+        writer.write(fresh, upsert)
+
+    def flush(batch: list[tuple[int, dict]], keys: list, assets: dict) -> None:
+        checked: list[tuple[int, dict, tuple, str]] = []
+        for (number, row), key in zip(batch, keys, strict=True):
             if key is None:
                 fail(number, row, "give asset (an id), external_key or file_name")
                 continue
@@ -551,15 +483,16 @@ def predictions_push(
             if not isinstance(name, str) or not name.strip():
                 fail(number, row, "give model_version (a version name)")
                 continue
+            checked.append((number, row, asset, name))
+        datas = rows_data([entry[1] for entry in checked], [entry[2][:2] for entry in checked], ctx)
+        out: dict[tuple[int, int], dict] = {}
+        for (number, row, asset, name), data in zip(checked, datas, strict=True):
+            if isinstance(data, RowError):
+                fail(number, row, str(data))
+                continue
             try:
-                data = row_data(row, (asset[0], asset[1]), ctx)
-                version = versions.get(name)
-                if version is None:
-                    version = push_version_get(
-                        project=project, name=name, task_type=_task_type(data), user_id=user_id
-                    )
-                    versions[name] = version
-            except (RowError, PushError) as error:
+                version = version_for(name, data)
+            except PushError as error:
                 fail(number, row, str(error))
                 continue
             if "frames" in data:
@@ -570,33 +503,47 @@ def predictions_push(
                 continue
             for task_id, _, _ in asset[2]:
                 out[(task_id, version.pk)] = data
-        writer.write(out)
+        write(out)
+
+    def looked_up(decoded: list) -> tuple:
+        """The batch's rows, their asset keys, and its asset lookup (started, on the
+        lookup's own connection when there is one)."""
+        batch = [(number, row) for number, row, error in decoded if not error]
+        keys = [_asset_key(row) for _, row in batch]
+        return decoded, batch, keys, lookup.find(project, {key for key in keys if key})
+
+    def check(decoded: list, batch: list, keys: list, assets: Future | dict) -> None:
+        result.rows += len(decoded)
+        for number, row, error in decoded:
+            if error:
+                fail(number, row, error)
+        if batch:
+            flush(batch, keys, lookup.result(assets))
+        report()
 
     writer = _BatchWriter()
+    lookup = _Lookup()
     # A video's frames, gathered over the whole push: {(task, version): {frame: unit}}.
     video_frames: dict[tuple[int, int], dict[int, dict]] = {}
     try:
-        batch: list[tuple[int, dict]] = []
-        for number, row, error in _rows(rows):
-            result.rows += 1
-            if error:
-                fail(number, row, error)
-                continue
-            batch.append((number, row))
-            if len(batch) >= batch_size:
-                flush(batch)
-                batch = []
-        if batch:
-            flush(batch)
+        # One batch ahead: the next batch's assets are looked up while this one is checked.
+        ahead = None
+        for decoded in row_batches(rows, batch_size):
+            current, ahead = ahead, looked_up(decoded)
+            if current is not None:
+                check(*current)
+        if ahead is not None:
+            check(*ahead)
         pending = list(video_frames.items())
         for start in range(0, len(pending), batch_size):
-            writer.write(
+            write(
                 {
                     key: {"frames": [units[index] for index in sorted(units)]}
                     for key, units in pending[start : start + batch_size]
                 }
             )
     finally:
+        lookup.close()
         result.stored = writer.close()
     result.model_versions = sorted(versions)
     _reorder_queue(project, list(versions.values()), result, activate=activate)

@@ -18,12 +18,12 @@ from collections.abc import Collection, Mapping
 
 from activelearn.inference.linking import LinkedFrame, link_frames
 from activelearn.models import LearningSettings, ModelVersion, Prediction
+from annotate.image_bounds import clip_point
 from annotate.models import AnnotationTask, Frame, LabelClass
 
 DEFAULT_KEY = "*"
 # Coordinates a model gives may stray a little past the edge (float rounding); annotation_save
 # clips within 0.5 px, and we clip the same way before a shape is offered.
-EDGE_TOLERANCE_PX = 0.5
 
 
 def threshold_for(name: str, thresholds: Mapping[str, float], *fallbacks: str) -> float | None:
@@ -128,15 +128,15 @@ def keypoint_shape(
         flag = _number(value[2]) if len(value) > 2 else None
         if x is None or y is None or flag == 0:
             continue
-        tol = EDGE_TOLERANCE_PX
-        if not (-tol <= x <= width + tol and -tol <= y <= height + tol):
+        point = clip_point(x, y, width, height)
+        if point is None:
             continue
         confidence = _confidence(given.get(name))
         if confidence is None:
             confidence = score
         if confidence is None:
             continue
-        points[name] = [round(min(max(x, 0.0), width), 2), round(min(max(y, 0.0), height), 2), 2]
+        points[name] = [round(point[0], 2), round(point[1], 2), 2]
         point_confidence[name] = round(confidence, 4)
     if not points:
         return None

@@ -19,6 +19,7 @@ from django.db.models import Max
 
 from annotate.attributes import complete, value_problem
 from annotate.events import labels_submitted
+from annotate.image_bounds import EDGE_TOLERANCE_PX, clip_box, clip_point, clipping_rule
 
 from ..models import (
     Annotation,
@@ -32,18 +33,10 @@ from ..models import (
 )
 from .errors import SchemaChanged, ShapeValidationError, TaskNotEditable, VersionConflict
 
-EDGE_TOLERANCE_PX = 0.5
 MAX_SHAPES_PER_SAVE = 20_000
 MAX_TRACKS_PER_SAVE = 5_000
 VISIBILITIES = (0, 1, 2)
 MAX_NUMBER = 2**31 - 1  # track and version numbers are PostgreSQL integers
-
-
-def clipping_rule(width: int, height: int) -> str:
-    return (
-        f"must lie within the image, [0, {width}] x [0, {height}] px "
-        f"(tolerance {EDGE_TOLERANCE_PX} px; shapes within it are clipped to the edge)"
-    )
 
 
 def latest_version(task: AnnotationTask, author=None) -> int | None:
@@ -391,11 +384,11 @@ class _Validator:
             bad = True
         if bad:
             return None
-        left, top = min(max(x, 0.0), width), min(max(y, 0.0), height)
-        right, bottom = min(max(x + w, 0.0), width), min(max(y + h, 0.0), height)
-        if right - left <= 0 or bottom - top <= 0:
+        clipped = clip_box(x, y, w, h, width, height)
+        if clipped is None:
             self.add(f"{path}.w", f"Clipped to the image the box has no area; it {rule}.")
             return None
+        left, top, clipped_w, clipped_h = clipped
         self.one_per_frame("box", track, frame, path, seen)
         return {
             "frame": frame,
@@ -403,8 +396,8 @@ class _Validator:
             "track": track,
             "x": left,
             "y": top,
-            "w": right - left,
-            "h": bottom - top,
+            "w": clipped_w,
+            "h": clipped_h,
             "keyframe": keyframe,
             "outside": outside,
             "source": source,
@@ -457,11 +450,11 @@ class _Validator:
             if px is None or py is None or where is None:
                 continue
             _, width, height = where
-            tol = EDGE_TOLERANCE_PX
-            if not (-tol <= px <= width + tol and -tol <= py <= height + tol):
+            point = clip_point(px, py, width, height)
+            if point is None:
                 self.add(ppath, f"The point {clipping_rule(width, height)}.")
                 continue
-            clean[name] = [min(max(px, 0.0), width), min(max(py, 0.0), height), v]
+            clean[name] = [point[0], point[1], v]
         unchanged = len(self.errors) == errors_before and len(self.schema_errors) == schema_before
         # An outside skeleton only says the object is gone: it may have no point left.
         if unchanged and not outside and not any(p[2] for p in clean.values()):

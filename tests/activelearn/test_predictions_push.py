@@ -330,15 +330,14 @@ def test_text_with_backslashes_quotes_and_tabs_is_stored_as_pushed(project, eve)
 
 
 def test_json_lines_split_across_read_blocks_are_joined_whole():
-    from activelearn.api.checkpoint_views import _split_lines
+    from activelearn.predictions.lines import JsonLinesBody, row_batches
 
-    body = io.BytesIO(b'{"a": 1}\n\n{"b": "long line"}\n{"c": 3}')
-    assert list(_split_lines(body.read, block_size=5)) == [
-        b'{"a": 1}',
-        b"",
-        b'{"b": "long line"}',
-        b'{"c": 3}',
-    ]
+    body = io.BytesIO(b'{"a": 1}\n\n{"b": "long line"}\n{"c": 3}\n[1]\n{bad')
+    blocks = JsonLinesBody(iter(lambda: body.read(5), b""))
+    rows = [entry for batch in row_batches(blocks, 2) for entry in batch]
+    assert rows[:3] == [(1, {"a": 1}, None), (3, {"b": "long line"}, None), (4, {"c": 3}, None)]
+    assert rows[3] == (5, None, "a row must be a JSON object")
+    assert rows[4][0] == 6 and rows[4][2].startswith("not JSON: Expecting property name")
 
 
 def test_a_nan_in_a_json_lines_row_is_refused_with_its_reason(project, eve):
@@ -350,3 +349,85 @@ def test_a_nan_in_a_json_lines_row_is_refused_with_its_reason(project, eve):
         "NaN is not a number; N",
         "not JSON: Expecting pr",
     ]
+
+
+def test_an_asset_given_again_in_a_later_batch_of_a_new_version_keeps_its_latest_row(project, eve):
+    """A new version's rows are copied straight into the table; the same task again later in
+    the push is upserted instead of breaking the unique constraint."""
+    first, second = make_assets(project, 2)
+    lines = [
+        json.dumps({"asset": first.pk, "model_version": "new", "probs": [0.1, 0.9]}),
+        json.dumps({"asset": second.pk, "model_version": "new", "probs": [0.2, 0.8]}),
+        json.dumps({"asset": first.pk, "model_version": "new", "probs": [0.3, 0.7]}),
+    ]
+    result = predictions_push(project=project, rows=lines, user=eve, batch_size=2)
+    assert (result.stored, result.error_count) == (3, 0)
+    assert stored("new") == {first.pk: {"probs": [0.3, 0.7]}, second.pk: {"probs": [0.2, 0.8]}}
+
+
+def test_a_straight_copy_that_meets_a_row_written_meanwhile_upserts_it(project, eve):
+    """Another push may write the same task and version between the check that the version
+    had no predictions and the copy: the batch is upserted rather than refused."""
+    from django.db import transaction
+
+    from activelearn.predictions.push import predictions_write
+
+    first, second = make_assets(project, 2)
+    version = ModelVersion.objects.create(
+        project=project, name="racing", kind="pushed", task_type="classification"
+    )
+    task_of = {a.pk: AnnotationTask.objects.get(asset=a).pk for a in (first, second)}
+    Prediction.objects.create(task_id=task_of[first.pk], model_version=version, data={"x": 1})
+    rows = {
+        (task_of[first.pk], version.pk): {"probs": [0.5, 0.5]},
+        (task_of[second.pk], version.pk): {"probs": [0.4, 0.6]},
+    }
+    with transaction.atomic():
+        assert predictions_write(rows=rows, fresh=True) == 2
+    assert stored("racing") == {first.pk: {"probs": [0.5, 0.5]}, second.pk: {"probs": [0.4, 0.6]}}
+
+
+def test_keys_and_names_postgresql_cannot_hold_are_refused_row_by_row(project, eve):
+    """A NUL in an external key or version name, an id past bigint: each row is refused
+    with its reason (they answered 500)."""
+    (asset,) = make_assets(project, 1)
+    rows = [
+        {"external_key": "cam\x001", "model_version": "v1", "probs": [0.5, 0.5]},
+        {"asset": 2**70, "model_version": "v1", "probs": [0.5, 0.5]},
+        {"asset": asset.pk, "model_version": "v\x001", "probs": [0.5, 0.5]},
+        {"asset": asset.pk, "model_version": "v1", "probs": [0.5, 0.5]},
+    ]
+    result = predictions_push(project=project, rows=rows, user=eve)
+    assert (result.stored, result.error_count) == (1, 3)
+    assert [e["error"] for e in result.errors] == [
+        "no asset 'cam\\x001' with tasks in this project",
+        f"no asset {2**70} with tasks in this project",
+        "A model version name cannot hold the NUL character.",
+    ]
+
+
+# One rule for where a shape may lie (annotate.image_bounds), as the editor's saves and imports:
+# within 0.5 px of the image it is clipped to the edge, further out it is refused; keypoints too.
+
+
+def test_a_pushed_box_follows_the_editors_edge_rule_clipped_within_it_refused_past_it():
+    from activelearn.predictions.rows import RowContext, RowError, row_data
+
+    ctx = RowContext(classes=["person"], keypoints={"nose"})
+    near = row_data({"boxes": [{"x": -0.4, "y": 10, "w": 50.3, "h": 20, "label": "person"}]},
+                    (50, 100), ctx)  # fmt: skip
+    box = near["boxes"][0]
+    assert (box["x"], round(box["w"], 6)) == (0.0, 49.9)  # 50.3 - 0.4 wide, clipped to x = 0
+    with pytest.raises(RowError, match=r"outside the 50x100 image: it must lie within"):
+        row_data({"boxes": [{"x": -0.8, "y": 10, "w": 20, "h": 20, "label": "person"}]},
+                 (50, 100), ctx)  # fmt: skip
+
+
+def test_a_pushed_keypoint_outside_the_image_is_refused_and_one_on_the_edge_clipped():
+    from activelearn.predictions.rows import RowContext, RowError, row_data
+
+    ctx = RowContext(classes=["person"], keypoints={"nose"})
+    edge = row_data({"keypoints": [{"points": {"nose": [50.3, -0.2, 0.9]}}]}, (50, 100), ctx)
+    assert edge["keypoints"][0]["points"]["nose"] == [50.0, 0.0, 0.9]
+    with pytest.raises(RowError, match=r"keypoint 'nose' of instance 0 lies outside"):
+        row_data({"keypoints": [{"points": {"nose": [1e6, 5, 0.9]}}]}, (50, 100), ctx)
