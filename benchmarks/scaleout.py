@@ -74,7 +74,14 @@ def free_port() -> int:
 class Processes:
     """The five processes, each in its own process group, logging to files."""
 
-    def __init__(self, folder: Path, env: dict[str, str], web_workers: int, threads: int):
+    def __init__(
+        self,
+        folder: Path,
+        env: dict[str, str],
+        web_workers: int,
+        threads: int,
+        ingest_concurrency: int = 1,
+    ):
         from config.celery import all_queues, work_queue
 
         self.folder, self.env = folder, env
@@ -88,16 +95,16 @@ class Processes:
                 "--no-control-socket",
             ])  # fmt: skip
         rest = [q for q in all_queues() if q not in (work_queue("ingest"), work_queue("scoring"))]
-        for name, queues, beat in (
-            ("ingest", [work_queue("ingest")], False),
-            ("scoring", [work_queue("scoring")], False),
-            ("rest", rest, True),
+        for name, queues, beat, concurrency in (
+            ("ingest", [work_queue("ingest")], False, ingest_concurrency),
+            ("scoring", [work_queue("scoring")], False, 1),
+            ("rest", rest, True, 1),
         ):
             worker = f"{name}-{uuid.uuid4().hex[:6]}"
             self.worker_names.append(worker)
             argv = [
                 sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", ",".join(queues),
-                "-n", f"{worker}@%h", "--concurrency", "1", "--loglevel", "INFO",
+                "-n", f"{worker}@%h", "--concurrency", str(concurrency), "--loglevel", "INFO",
                 "--without-gossip", "--without-mingle",
             ]  # fmt: skip
             if beat:
@@ -281,7 +288,7 @@ def register_bucket(
     )  # fmt: skip
     answer = conn.getresponse()
     report = json.loads(answer.read())
-    if answer.status != 201:
+    if answer.status != 202:  # accepted: the registration is queued
         raise RuntimeError(f"bucket source: {answer.status} {report}")
     start = time.perf_counter()
     shown = 0.0
@@ -376,6 +383,7 @@ def main() -> None:
     parser.add_argument(
         "--from-bucket", type=float, default=0.0, help="share of the assets in object storage"
     )
+    parser.add_argument("--ingest-concurrency", type=int, default=1, help="ingest worker's")
     args = parser.parse_args()
     in_bucket = round(args.assets * args.from_bucket)
 
@@ -407,7 +415,9 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         project, tokens, manager = make_project(args.annotators)
-        processes = Processes(folder, dict(os.environ), args.web_workers, args.web_threads)
+        processes = Processes(
+            folder, dict(os.environ), args.web_workers, args.web_threads, args.ingest_concurrency
+        )
         processes.wait_ready()
         print(f"up: web on {processes.ports}, 3 workers; logs in {folder}", flush=True)
 
