@@ -10,15 +10,18 @@ cloud credentials (environment, instance role) are never lent to a user's bucket
 
 from __future__ import annotations
 
+import datetime
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
 import boto3
+import botocore.session
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.utils import parse_timestamp
 from django.conf import settings
 
 from annotate.models import Asset, BucketSource
@@ -49,6 +52,24 @@ def endpoint_refusal(endpoint_url: str) -> str | None:
     return None
 
 
+def _timestamp(value: str) -> datetime.datetime:
+    """An S3 timestamp (ISO 8601, as every listing's LastModified) parsed by the standard
+    library; anything else by botocore's own parser. botocore's default (dateutil) spends
+    some 80 µs a key: 80 % of the client's time on a 1,000-key listing page."""
+    try:
+        return datetime.datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return parse_timestamp(value)
+
+
+def _session() -> boto3.session.Session:
+    """A session of its own whose response parsers use `_timestamp` (botocore's documented
+    parser defaults, as the AWS CLI sets them), so other boto3 clients are left alone."""
+    core = botocore.session.Session()
+    core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_timestamp)
+    return boto3.session.Session(botocore_session=core)
+
+
 def s3_client(source: BucketSource, *, check: bool = True):
     """An S3 client for the source (one per endpoint and credentials in this process; boto3
     clients are thread-safe). `check` resolves the endpoint again and refuses it when it
@@ -68,7 +89,7 @@ def s3_client(source: BucketSource, *, check: bool = True):
                 signature_version=None if signed else UNSIGNED,
                 s3={"addressing_style": "path" if source.endpoint_url else "auto"},
             )
-            client = boto3.session.Session().client(
+            client = _session().client(
                 "s3",
                 endpoint_url=source.endpoint_url or None,
                 region_name=source.region or "us-east-1",

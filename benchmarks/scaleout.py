@@ -4,6 +4,7 @@ scoring worker, and labeled by simulated annotators through both web servers; af
 nothing may be lost or doubled.
 
     .venv/bin/python benchmarks/scaleout.py [--assets 2000] [--annotators 8] [--duration 60]
+        [--from-bucket 0.9]
 
 The processes (the same set as the Procfile): gunicorn `config.wsgi` twice, on two ports;
 a worker on the ingest queue, one on the scoring queue, and one on everything else (the
@@ -11,9 +12,14 @@ default queue, training, exchange, webhooks) with beat. PostgreSQL from DATABASE
 database is made beside it and dropped afterwards), Redis from REDIS_URL, on queues of this
 run alone (CELERY_QUEUE, CELERY_QUEUE_PREFIX).
 
-1. Ingest: --assets generated 640x480 plain JPEGs (distinct, a few KB each), uploaded 100
-   per request through the upload API, alternately to each web server from two threads;
-   ingest_per_s.
+1. Ingest: --assets generated 640x480 plain JPEGs (a few KB each). A share --from-bucket of
+   them (0: none) already lives in object storage: a local S3-compatible server (s3rver,
+   benchmarks/s3_local.py) filled through its store with 1,000 distinct pictures over and
+   over under distinct keys, registered through the first web server's bucket-source API
+   (the ingest worker lists and registers, then decodes each image lazily from the bucket).
+   The rest are uploaded 100 per request through the upload API, alternately to each web
+   server from two threads, at the same time. Ingest ends when every asset is decoded;
+   ingest_per_s is all assets over that time.
 2. Scoring: a scoring run (cold start: the coverage order from the colour features ingest
    made) started once everything is in, run by the scoring worker; score_per_s is its tasks
    over its wall time (queued to done).
@@ -54,6 +60,7 @@ sys.path.insert(0, str(ROOT))
 from bucket import fresh_database  # noqa: E402  (beside this file)
 from load_checks import check  # noqa: E402
 from load_people import IMAGE_SIZE, LABELS, Client, Records, annotator  # noqa: E402
+from s3_local import ACCESS_KEY, SECRET_KEY, s3rver_fill_bodies, start_s3rver  # noqa: E402
 
 BATCH = 100
 
@@ -67,7 +74,14 @@ def free_port() -> int:
 class Processes:
     """The five processes, each in its own process group, logging to files."""
 
-    def __init__(self, folder: Path, env: dict[str, str], web_workers: int, threads: int):
+    def __init__(
+        self,
+        folder: Path,
+        env: dict[str, str],
+        web_workers: int,
+        threads: int,
+        ingest_concurrency: int = 1,
+    ):
         from config.celery import all_queues, work_queue
 
         self.folder, self.env = folder, env
@@ -81,16 +95,16 @@ class Processes:
                 "--no-control-socket",
             ])  # fmt: skip
         rest = [q for q in all_queues() if q not in (work_queue("ingest"), work_queue("scoring"))]
-        for name, queues, beat in (
-            ("ingest", [work_queue("ingest")], False),
-            ("scoring", [work_queue("scoring")], False),
-            ("rest", rest, True),
+        for name, queues, beat, concurrency in (
+            ("ingest", [work_queue("ingest")], False, ingest_concurrency),
+            ("scoring", [work_queue("scoring")], False, 1),
+            ("rest", rest, True, 1),
         ):
             worker = f"{name}-{uuid.uuid4().hex[:6]}"
             self.worker_names.append(worker)
             argv = [
                 sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", ",".join(queues),
-                "-n", f"{worker}@%h", "--concurrency", "1", "--loglevel", "INFO",
+                "-n", f"{worker}@%h", "--concurrency", str(concurrency), "--loglevel", "INFO",
                 "--without-gossip", "--without-mingle",
             ]  # fmt: skip
             if beat:
@@ -201,9 +215,13 @@ def _multipart(files: list[tuple[str, bytes]]) -> tuple[bytes, str]:
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), boundary
 
 
-def ingest(ports: list[int], token: str, project_id: int, count: int) -> tuple[int, float]:
-    """Upload `count` images through both servers; returns (created, seconds)."""
-    batches = [range(start, min(start + BATCH, count)) for start in range(0, count, BATCH)]
+def ingest(
+    ports: list[int], token: str, project_id: int, count: int, first: int = 0
+) -> tuple[int, float]:
+    """Upload `count` images (numbered from `first`) through both servers; returns (created,
+    seconds)."""
+    end = first + count
+    batches = [range(start, min(start + BATCH, end)) for start in range(first, end, BATCH)]
     created = [0]
     lock = threading.Lock()
 
@@ -247,6 +265,68 @@ def ingest(ports: list[int], token: str, project_id: int, count: int) -> tuple[i
     for thread in threads:
         thread.join()
     return created[0], time.perf_counter() - start
+
+
+BUCKET_PREFIX = "frames/"
+
+
+def register_bucket(
+    port: int, token: str, project_id: int, endpoint: str, bucket: str
+) -> tuple[int, float]:
+    """Point the project at the bucket through the API, wait for the registration (its
+    progress printed as the page shows it); returns (assets created, seconds listed)."""
+    from annotate.models import BucketRegistration
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    body = json.dumps({
+        "endpoint_url": endpoint, "bucket": bucket, "prefix": BUCKET_PREFIX,
+        "access_key_id": ACCESS_KEY, "secret_access_key": SECRET_KEY,
+    })  # fmt: skip
+    conn.request(
+        "POST", f"/api/projects/{project_id}/bucket-sources/", body=body,
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+    )  # fmt: skip
+    answer = conn.getresponse()
+    report = json.loads(answer.read())
+    if answer.status != 202:  # accepted: the registration is queued
+        raise RuntimeError(f"bucket source: {answer.status} {report}")
+    start = time.perf_counter()
+    shown = 0.0
+    while True:
+        registration = BucketRegistration.objects.filter(source__project_id=project_id).first()
+        if registration is not None and registration.state in ("done", "failed"):
+            break
+        if registration is not None and time.perf_counter() - shown > 10:
+            shown = time.perf_counter()
+            print(
+                f"  registration: {registration.objects_listed} objects listed in "
+                f"{registration.pages_listed} pages, {registration.assets_created} assets",
+                flush=True,
+            )
+        time.sleep(0.5)
+    if registration.state != "done":
+        raise RuntimeError(f"registration {registration.state}: {registration.error}")
+    return registration.assets_created, time.perf_counter() - start
+
+
+def wait_decoded(project_id: int, expected: int, seconds: float = 3600) -> int:
+    """Wait until `expected` assets are ready or failed; returns the failed count."""
+    from annotate.models import Asset
+
+    deadline = time.monotonic() + seconds
+    shown = 0.0
+    while time.monotonic() < deadline:
+        states = Counter(
+            Asset.objects.filter(project_id=project_id).values_list("state", flat=True)
+        )
+        settled = states["ready"] + states["failed"]
+        if settled >= expected:
+            return states["failed"]
+        if time.monotonic() - shown > 15:
+            shown = time.monotonic()
+            print(f"  decoded {settled} of {expected}", flush=True)
+        time.sleep(1)
+    raise RuntimeError("the assets were not decoded in time")
 
 
 def score(project) -> tuple[int, float]:
@@ -300,7 +380,12 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=0.3, help="scale of the pauses")
     parser.add_argument("--web-workers", type=int, default=1, help="per web server")
     parser.add_argument("--web-threads", type=int, default=4)
+    parser.add_argument(
+        "--from-bucket", type=float, default=0.0, help="share of the assets in object storage"
+    )
+    parser.add_argument("--ingest-concurrency", type=int, default=1, help="ingest worker's")
     args = parser.parse_args()
+    in_bucket = round(args.assets * args.from_bucket)
 
     folder = Path(tempfile.mkdtemp(prefix="bench-scaleout-"))
     database_url, drop = fresh_database()
@@ -311,6 +396,7 @@ def main() -> None:
         DEBUG="0",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         STATIC_MANIFEST="0",
+        BUCKET_ALLOW_LOOPBACK="1",
         SECURE_SSL_REDIRECT="0",
         CELERY_QUEUE=f"scaleout-{run}",
         CELERY_QUEUE_PREFIX=f"scaleout-{run}.",
@@ -319,7 +405,7 @@ def main() -> None:
         PYTHONUNBUFFERED="1",
     )
     os.environ.setdefault("SECRET_KEY", secrets.token_hex(32))
-    processes = None
+    processes = s3rver = None
     try:
         import django
 
@@ -329,12 +415,42 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         project, tokens, manager = make_project(args.annotators)
-        processes = Processes(folder, dict(os.environ), args.web_workers, args.web_threads)
+        processes = Processes(
+            folder, dict(os.environ), args.web_workers, args.web_threads, args.ingest_concurrency
+        )
         processes.wait_ready()
         print(f"up: web on {processes.ports}, 3 workers; logs in {folder}", flush=True)
 
-        created, ingest_s = ingest(processes.ports, manager, project.pk, args.assets)
-        print(f"ingested {created} in {ingest_s:.1f} s", flush=True)
+        uploads = args.assets - in_bucket
+        if in_bucket:
+            bucket = f"scaleout-{run}"
+            start = time.perf_counter()
+            s3rver_fill_bodies(
+                folder / "s3rver", bucket, BUCKET_PREFIX, in_bucket, [_jpeg(i) for i in range(1000)]
+            )
+            s3rver, endpoint = start_s3rver(folder / "s3rver", folder / "s3rver.log")
+            print(f"bucket: {in_bucket} objects filled in {time.perf_counter() - start:.1f} s")
+        start = time.perf_counter()
+        uploader = threading.Thread(
+            target=lambda: uploaded.append(
+                ingest(processes.ports, manager, project.pk, uploads, first=in_bucket)
+            )
+        )
+        uploaded: list[tuple[int, float]] = []
+        uploader.start()
+        registered = 0
+        if in_bucket:
+            registered, list_s = register_bucket(
+                processes.ports[0], manager, project.pk, endpoint, bucket
+            )
+            print(f"registered {registered} from the bucket in {list_s:.1f} s", flush=True)
+        uploader.join()
+        created, upload_s = uploaded[0] if uploaded else (0, 0.0)
+        print(f"uploaded {created} in {upload_s:.1f} s", flush=True)
+        decode_failed = wait_decoded(project.pk, registered + created)
+        ingest_s = time.perf_counter() - start
+        created += registered
+        print(f"ingested {created} in {ingest_s:.1f} s ({decode_failed} failed)", flush=True)
         scored, score_s = score(project)
         print(f"scored {scored} in {score_s:.1f} s", flush=True)
         records = label(processes.ports, tokens, manager, project.pk, args.duration, args.think)
@@ -368,6 +484,9 @@ def main() -> None:
     finally:
         if processes is not None:
             processes.stop()
+        if s3rver is not None:
+            s3rver.terminate()
+            s3rver.wait(timeout=20)
         from config.celery import all_queues, app
 
         try:

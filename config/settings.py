@@ -424,3 +424,7 @@ BUCKET_ALLOW_LOOPBACK = env_bool("BUCKET_ALLOW_LOOPBACK", False)
 # Keys per listing request (S3's most is 1,000) and images per decoding message.
 BUCKET_LIST_PAGE = env_int("BUCKET_LIST_PAGE", 1000)
 BUCKET_DECODE_BATCH = env_int("BUCKET_DECODE_BATCH", 100)
+# Objects a decoding worker reads ahead of its decoding (each read waits on a round trip).
+BUCKET_DECODE_READERS = env_int("BUCKET_DECODE_READERS", 4)
+# Key ranges of a registration listed side by side (annotate.buckets.listing); 1: one chain.
+BUCKET_LIST_WORKERS = env_int("BUCKET_LIST_WORKERS", 4)

@@ -6,7 +6,8 @@ video pipeline, which reads the object from the bucket (annotate.ingest.video).
 
 Nothing is copied: the object stays the asset's media. Nothing is dropped silently either:
 an object that is not an image or a video by its name is counted as skipped, with examples.
-Listing and writing overlap: a thread fetches the next page while this one writes.
+Listing and writing overlap: threads list key ranges side by side (annotate.buckets.listing)
+while this one writes each page with two INSERT statements.
 """
 
 from __future__ import annotations
@@ -16,15 +17,17 @@ import io
 import logging
 import queue
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePosixPath
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
 from annotate.bucket_objects import BucketUnreadable, endpoint_refusal, object_read, s3_client
+from annotate.buckets.listing import list_in_ranges
 from annotate.events import tasks_added
 from annotate.ingest.images import image_process
 from annotate.ingest.sniff import ACCEPTED, MediaRejected
@@ -101,27 +104,95 @@ def _name_of(key: str) -> str:
     return key if len(key) <= 255 else "…" + key[-254:]
 
 
-def _pages(source: BucketSource, out: queue.Queue) -> None:
-    """The listing, a page at a time, into `out` (then None, or the error)."""
-    try:
-        paginator = s3_client(source).get_paginator("list_objects_v2")
-        for page in paginator.paginate(
-            Bucket=source.bucket,
-            Prefix=source.prefix,
-            PaginationConfig={"PageSize": settings.BUCKET_LIST_PAGE},
-        ):
-            out.put(page.get("Contents", []))
-        out.put(None)
-    except Exception as error:  # handed to the writer, which fails the job saying why
-        out.put(error)
+def _column_defaults(model, given: set[str]) -> tuple[list[str], list[str], list]:
+    """The columns of `model` other than its id and `given` (attnames), with what a new row
+    holds in them: now() for auto_now_add, else the field's default as Django would save it
+    (so a field added later is filled as bulk_create would fill it)."""
+    columns, selects, params = [], [], []
+    for field in model._meta.concrete_fields:
+        if field.primary_key or field.attname in given:
+            continue
+        columns.append(connection.ops.quote_name(field.column))
+        if getattr(field, "auto_now_add", False) or getattr(field, "auto_now", False):
+            selects.append("now()")
+        else:
+            selects.append("%s")
+            params.append(field.get_db_prep_save(field.get_default(), connection))
+    return columns, selects, params
+
+
+def _insert_assets(registration: BucketRegistration, media: dict[str, tuple[dict, object]]):
+    """Insert one page's objects as assets in one statement (arrays unnested), leaving out
+    keys this source has already (the unique (source, object_key) index decides, so a run
+    again after a dead worker adds only what is missing). Returns [(id, kind)] of the new."""
+    source = registration.source
+    given = {
+        "project_id": source.project_id,
+        "source_id": source.pk,
+        "uploaded_by_id": registration.requested_by_id,
+        "state": Asset.State.PENDING,
+        "sha256": "",
+        "progress": 0.0,
+    }
+    varying = {  # attname: (array type, values)
+        "object_key": ("text[]", list(media)),
+        "original_name": ("text[]", [_name_of(key) for key in media]),
+        "kind": ("text[]", [kind.kind for _item, kind in media.values()]),
+        "content_type": ("text[]", [kind.content_type for _item, kind in media.values()]),
+        "size_bytes": ("bigint[]", [int(item.get("Size") or 0) for item, _kind in media.values()]),
+        "external_key": (
+            "text[]",
+            [str(item.get("ETag") or "").strip('"')[:255] for item, _kind in media.values()],
+        ),
+    }
+    rest, rest_selects, rest_params = _column_defaults(Asset, set(given) | set(varying))
+    quote = connection.ops.quote_name
+    fields = {field.attname: field for field in Asset._meta.concrete_fields}
+    columns = [quote(fields[name].column) for name in [*given, *varying]] + rest
+    selects = ["%s"] * len(given) + [f"v.{name}" for name in varying] + rest_selects
+    table = quote(Asset._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 (names from the model)
+        f"SELECT {', '.join(selects)} FROM unnest("
+        + ", ".join(f"%s::{array}" for array, _values in varying.values())
+        + f") AS v({', '.join(varying)}) "
+        f"ON CONFLICT ({quote('source_id')}, {quote('object_key')}) "
+        f"WHERE {quote('source_id')} IS NOT NULL DO NOTHING RETURNING id, kind"
+    )
+    # The placeholders in order: the constants', the defaults' (SELECT list), the arrays.
+    params = [
+        *[fields[name].get_db_prep_save(value, connection) for name, value in given.items()],
+        *rest_params,
+        *[values for _array, values in varying.values()],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _insert_image_tasks(project_id: int, asset_ids: list[int]) -> None:
+    """One image task per new image asset, in one statement."""
+    given = {"project_id": project_id, "kind": AnnotationTask.Kind.IMAGE}
+    rest, rest_selects, rest_params = _column_defaults(AnnotationTask, {*given, "asset_id"})
+    quote = connection.ops.quote_name
+    fields = {field.attname: field for field in AnnotationTask._meta.concrete_fields}
+    columns = [quote(fields[name].column) for name in [*given, "asset_id"]] + rest
+    sql = (
+        f"INSERT INTO {quote(AnnotationTask._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
+        f"SELECT %s, %s, v.asset_id, {', '.join(rest_selects)} "
+        "FROM unnest(%s::bigint[]) AS v(asset_id)"
+    )
+    constants = [fields[name].get_db_prep_save(value, connection) for name, value in given.items()]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*constants, *rest_params, asset_ids])
 
 
 def _register_page(
     registration: BucketRegistration, objects: list[dict], skipped: list[dict]
 ) -> tuple[list[int], list[int]]:
     """Assets (and images' tasks) of one page's new objects; returns the new image and
-    video asset ids. One transaction with the job's counters."""
-    source = registration.source
+    video asset ids. One transaction with the job's counters (the progress display reads
+    them), two INSERT statements whatever the page's size."""
     media: dict[str, tuple[dict, object]] = {}
     skipped_here = 0
     for item in objects:
@@ -135,46 +206,17 @@ def _register_page(
             continue
         media[key] = (item, kind)
     with transaction.atomic():
-        known = set(
-            Asset.objects.filter(source=source, object_key__in=list(media)).values_list(
-                "object_key", flat=True
-            )
-        )
-        rows = [
-            Asset(
-                project_id=source.project_id,
-                kind=kind.kind,
-                source=source,
-                object_key=key,
-                original_name=_name_of(key),
-                sha256="",
-                size_bytes=int(item.get("Size") or 0),
-                content_type=kind.content_type,
-                external_key=str(item.get("ETag") or "").strip('"')[:255],
-                state=Asset.State.PENDING,
-                uploaded_by=registration.requested_by,
-            )
-            for key, (item, kind) in media.items()
-            if key not in known
-        ]
-        Asset.objects.bulk_create(rows, batch_size=1000)
-        images = [row.pk for row in rows if row.kind == Asset.Kind.IMAGE]
-        videos = [row.pk for row in rows if row.kind == Asset.Kind.VIDEO]
-        AnnotationTask.objects.bulk_create(
-            [
-                AnnotationTask(
-                    project_id=source.project_id, asset_id=pk, kind=AnnotationTask.Kind.IMAGE
-                )
-                for pk in images
-            ],
-            batch_size=1000,
-        )
+        created = _insert_assets(registration, media) if media else []
+        images = [pk for pk, kind in created if kind == Asset.Kind.IMAGE]
+        videos = [pk for pk, kind in created if kind == Asset.Kind.VIDEO]
+        if images:
+            _insert_image_tasks(registration.source.project_id, images)
         BucketRegistration.objects.filter(pk=registration.pk).update(
             pages_listed=F("pages_listed") + 1,
             objects_listed=F("objects_listed") + len(objects),
-            assets_created=F("assets_created") + len(rows),
+            assets_created=F("assets_created") + len(created),
             tasks_created=F("tasks_created") + len(images),
-            objects_skipped=F("objects_skipped") + skipped_here + len(known),
+            objects_skipped=F("objects_skipped") + skipped_here + len(media) - len(created),
             skipped_examples=skipped,
         )
         for start in range(0, len(images), settings.BUCKET_DECODE_BATCH):
@@ -183,8 +225,6 @@ def _register_page(
             )
         for pk in videos:
             enqueue_on_commit("annotate.process_video", pk)
-        if images:
-            tasks_added(project_id=source.project_id)
     return images, videos
 
 
@@ -202,15 +242,32 @@ def bucket_register(*, job_id: int) -> BucketRegistration:
     BucketRegistration.objects.filter(pk=job_id).update(
         pages_listed=0, objects_listed=0, assets_created=0, tasks_created=0, objects_skipped=0
     )
-    pages: queue.Queue = queue.Queue(maxsize=2)
-    lister = threading.Thread(target=_pages, args=(source, pages), daemon=True)
+    pages: queue.Queue = queue.Queue(maxsize=2 * settings.BUCKET_LIST_WORKERS)
+    stop = threading.Event()
+    lister = threading.Thread(
+        target=list_in_ranges,
+        args=(s3_client(source, check=False),),  # checked above
+        kwargs={
+            "bucket": source.bucket,
+            "prefix": source.prefix,
+            "page_size": settings.BUCKET_LIST_PAGE,
+            "workers": settings.BUCKET_LIST_WORKERS,
+            "out": pages,
+            "stop": stop,
+        },
+        daemon=True,
+    )
     lister.start()
     skipped: list[dict] = []
+    told = False  # the queue hears of new tasks after the first page with images, and at the end
     try:
         while (page := pages.get()) is not None:
             if isinstance(page, Exception):
                 raise page
-            _register_page(registration, page, skipped)
+            images, _videos = _register_page(registration, page, skipped)
+            if images and not told:
+                tasks_added(project_id=source.project_id)
+                told = True
     except (BotoCoreError, ClientError, BucketUnreadable) as error:
         job_fail(BucketRegistration, job_id, f"Listing s3://{source.bucket} failed: {error}")
     except Exception as error:
@@ -218,16 +275,27 @@ def bucket_register(*, job_id: int) -> BucketRegistration:
         raise
     else:
         job_finish(BucketRegistration, job_id)
+        if told:
+            tasks_added(project_id=source.project_id)
     finally:
+        stop.set()
         while lister.is_alive():  # unblock a lister waiting to hand over a page
             with contextlib.suppress(queue.Empty):
                 pages.get(timeout=0.1)
     return BucketRegistration.objects.get(pk=job_id)
 
 
-def _decoded(asset: Asset) -> dict:
-    """Size, thumbnail and features of a registered image, read from its bucket."""
-    data = object_read(asset.source, asset.object_key, max_bytes=settings.MEDIA_MAX_UPLOAD_BYTES)
+def _read(asset: Asset) -> bytes | BucketUnreadable:
+    try:
+        return object_read(
+            asset.source, asset.object_key, max_bytes=settings.MEDIA_MAX_UPLOAD_BYTES
+        )
+    except BucketUnreadable as error:
+        return error
+
+
+def _decoded(asset: Asset, data: bytes) -> dict:
+    """Size, thumbnail and features of a registered image, from its object's bytes."""
     processed = image_process(io.BytesIO(data))
     asset.thumbnail.save("thumb.jpg", ContentFile(processed.thumbnail.jpeg), save=False)
     return {
@@ -244,10 +312,12 @@ def _decoded(asset: Asset) -> dict:
 
 def bucket_decode(*, asset_ids: list[int]) -> int:
     """Decode registered images still pending (the Celery task `annotate.bucket_decode`):
-    their size, thumbnail and colour features, as an upload gets them at ingest. Idempotent:
-    an asset decoded already is skipped; a redelivery only redoes those not written. An
-    object that cannot be read or decoded fails its asset with the reason. Returns how many
-    were decoded."""
+    their size, thumbnail and colour features, as an upload gets them at ingest. The objects
+    are read BUCKET_DECODE_READERS at a time (a bucket answers each read after a round trip;
+    the decoding waits on none but the first), and the message's assets are written in one
+    transaction (one commit, not one per image). Idempotent: an asset decoded already is
+    skipped; a redelivery only redoes those not written. An object that cannot be read or
+    decoded fails its asset with the reason. Returns how many were decoded."""
     assets = list(
         Asset.objects.filter(
             pk__in=asset_ids,
@@ -257,15 +327,25 @@ def bucket_decode(*, asset_ids: list[int]) -> int:
         ).select_related("source")
     )
     done = 0
-    for asset in assets:
-        try:
-            values = _decoded(asset)
-        except (MediaRejected, BucketUnreadable) as error:
-            values = {"state": Asset.State.FAILED, "failure_reason": str(error)[:2000]}
-        changed = Asset.objects.filter(pk=asset.pk, state=Asset.State.PENDING).update(**values)
-        if not changed and values.get("thumbnail"):
-            asset.thumbnail.storage.delete(values["thumbnail"])  # another delivery won
-        done += bool(changed) and values["state"] == Asset.State.READY
+    readers = max(1, settings.BUCKET_DECODE_READERS)
+    with ThreadPoolExecutor(readers) as pool, transaction.atomic():
+        # A window of reads ahead of the decoding: at most `readers` objects in memory.
+        reads = [pool.submit(_read, asset) for asset in assets[:readers]]
+        for index, asset in enumerate(assets):
+            if index + readers < len(assets):
+                reads.append(pool.submit(_read, assets[index + readers]))
+            data = reads[index].result()
+            reads[index] = None
+            try:
+                if isinstance(data, BucketUnreadable):
+                    raise data
+                values = _decoded(asset, data)
+            except (MediaRejected, BucketUnreadable) as error:
+                values = {"state": Asset.State.FAILED, "failure_reason": str(error)[:2000]}
+            changed = Asset.objects.filter(pk=asset.pk, state=Asset.State.PENDING).update(**values)
+            if not changed and values.get("thumbnail"):
+                asset.thumbnail.storage.delete(values["thumbnail"])  # another delivery won
+            done += bool(changed) and values["state"] == Asset.State.READY
     if (
         assets
         and not Asset.objects.filter(
