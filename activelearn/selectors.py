@@ -72,14 +72,17 @@ class RankedQueuePages:
             raise TypeError("RankedQueuePages reads bounded slices only")
         if stop <= start:
             return []
+        # Each state's part in queue_ranked's own order, so the merge follows it wherever
+        # the priority is read from.
         parts = [
-            AnnotationTask.objects.filter(project=self.project, state=state)
-            .order_by("-priority", "id")
+            queue_ranked(project=self.project, model_version=None, states=[state])
+            .prefetch_related(None)
             .values_list("id", "priority")[:stop]
             for state in self.states
         ]
+        order = parts[0].query.order_by
         merged = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-        ids = [task_id for task_id, _ in merged.order_by("-priority", "id")[start:stop]]
+        ids = [task_id for task_id, _ in merged.order_by(*order)[start:stop]]
         rows = queue_ranked(
             project=self.project, model_version=self.model_version, states=self.states
         ).filter(pk__in=ids)
