@@ -1,6 +1,8 @@
 """The reference readers that cannot be installed beside the product's pins (datumaro and
-supervision pin numpy, opencv and more their own way) live in a virtual environment of their
-own, made once and kept under var/ (or REFERENCE_READERS_VENV). A test runs a short script in
+supervision pin numpy, opencv and more their own way; TrackEval, the HOTA paper's reference
+code, would bring matplotlib and replace the headless OpenCV) live in a virtual environment
+of their own, made once and kept under var/ (or REFERENCE_READERS_VENV); its name changes
+with READERS, so a new pin makes a new one. A test runs a short script in
 it and reads its JSON answer from stdout. Making it needs the package index; a failure to make
 it fails the test, it never skips."""
 
@@ -15,7 +17,7 @@ import sys
 import venv
 from pathlib import Path
 
-READERS = ("supervision==0.31.2", "datumaro==1.13.12")
+READERS = ("supervision==0.31.2", "datumaro==1.13.12", "trackeval==1.3.0")
 ROOT = Path(__file__).resolve().parent.parent
 
 

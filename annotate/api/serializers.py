@@ -14,6 +14,7 @@ from rest_framework import serializers
 
 from ..attributes import INPUTS as ATTRIBUTE_INPUTS
 from ..attributes import schema_problems
+from ..hotkeys import hotkey_problem
 from ..models import (
     Annotation,
     AnnotationTask,
@@ -153,6 +154,9 @@ class LabelClassSerializer(serializers.ModelSerializer):
         return value
 
     def validate_hotkey(self, value: str) -> str:
+        problem = hotkey_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
         if value and self._taken(hotkey=value):
             raise serializers.ValidationError("Another class of this project uses that hotkey.")
         return value

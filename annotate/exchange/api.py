@@ -86,6 +86,7 @@ class ExportList(APIView):
             date_from=values["date_from"],
             date_to=values["date_to"],
             include_images=values["include_images"],
+            skeletons=values["skeletons"],
         )
         return _started(job, request, ExportJobSerializer)
 

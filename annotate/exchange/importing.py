@@ -32,6 +32,7 @@ from annotate.models import (
 )
 from annotate.services.annotations import MAX_NUMBER
 
+from .points_form import points_form_join
 from .readers import FileRejected, ImageRecord, ImageRef, RecordError, ShapeRecord
 from .readers.coco import read_coco
 from .readers.cvat import read_cvat
@@ -433,6 +434,9 @@ def import_file(
         records = list(READERS[format](stream))
     except FileRejected as rejected:
         raise ImportRefused(str(rejected)) from None
+    records = points_form_join(
+        records, class_names=resolver.class_by_name, keypoint_names=resolver.keypoint_names
+    )
     if on_progress:
         on_progress(0.05)  # a heartbeat: decoding missing frames may take a while
     result.frames_decoded = _decode_missing_frames(records, resolver)

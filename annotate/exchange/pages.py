@@ -17,7 +17,7 @@ from annotate.models import Project
 from annotate.models.exchange_jobs import ExchangeFormat, ExportJob, ImportJob, JobState
 from annotate.permissions import can, get_object_for
 
-from .services import IMPORT_FORMATS
+from .services import IMAGE_FORMATS, IMPORT_FORMATS, SKELETON_FORMATS
 
 POLL_SECONDS = 2
 
@@ -32,8 +32,12 @@ def page_config(request: HttpRequest, project: Project) -> dict:
             "exports": reverse("api-export-list", args=[project.pk]),
             "imports": reverse("api-import-list", args=[project.pk]) if may_import else None,
         },
+        # The export options that apply to some formats only: shown for those.
+        "skeleton_formats": list(SKELETON_FORMATS),
+        "image_formats": list(IMAGE_FORMATS),
         "labels": {
             "formats": formats,
+            "skeletons": dict(ExportJob.Skeletons.choices),
             "states": dict(JobState.choices),
             "modes": dict(ImportJob.Mode.choices),
         },
@@ -60,6 +64,7 @@ def project_exports(request: HttpRequest, pk: int) -> HttpResponse:
             ],
             "state_filters": ExportJob.StateFilter.choices,
             "phases": ExportJob.Phase.choices,
+            "skeleton_modes": ExportJob.Skeletons.choices,
             "modes": ImportJob.Mode.choices,
         },
     )

@@ -22,7 +22,17 @@ class ExportInput(serializers.Serializer):
     date_from = serializers.DateField(required=False, allow_null=True, default=None)
     date_to = serializers.DateField(required=False, allow_null=True, default=None)
     include_images = serializers.BooleanField(
-        required=False, default=False, help_text="YOLO only: put the images in the archive."
+        required=False,
+        default=False,
+        help_text="YOLO and CVAT for images: put the images in the archive.",
+    )
+    skeletons = serializers.ChoiceField(
+        choices=ExportJob.Skeletons.values,
+        default="skeleton",
+        help_text="CVAT formats only, for tools that cannot read CVAT skeletons: skeleton "
+        "(CVAT <skeleton>), points (a <points> shape or track per keypoint, labeled "
+        "\"<class>_<keypoint>\", in the object's group) or omit (boxes only; the job's "
+        "summary counts what was left out).",
     )
 
 
@@ -62,6 +72,12 @@ class LabelStudioTaskSerializer(serializers.Serializer):
     )
 
 
+class ExportSummaryLine(serializers.Serializer):
+    kind = serializers.CharField(help_text='"skeleton", "skeleton_track", ...')
+    count = serializers.IntegerField()
+    message = serializers.CharField()
+
+
 def _absolute(serializer: serializers.Serializer, name: str, pk: int) -> str:
     return serializer.context["request"].build_absolute_uri(reverse(name, args=[pk]))
 
@@ -78,6 +94,10 @@ class ExportJobSerializer(serializers.Serializer):
     date_from = serializers.DateField(allow_null=True)
     date_to = serializers.DateField(allow_null=True, help_text="Inclusive.")
     include_images = serializers.BooleanField()
+    skeletons = serializers.ChoiceField(choices=ExportJob.Skeletons.choices)
+    summary = ExportSummaryLine(
+        many=True, help_text="What the export left out, or wrote in part, by kind."
+    )
     state = serializers.ChoiceField(choices=JobState.choices)
     progress = serializers.SerializerMethodField(help_text="0 to 1.")
     tasks_total = serializers.IntegerField()

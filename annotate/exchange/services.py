@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from typing import BinaryIO
 
@@ -46,7 +47,18 @@ class QueueUnavailable(ServiceError):
 
 
 # The formats whose archive can carry the images too.
-IMAGE_FORMATS = ("yolo",)
+IMAGE_FORMATS = ("yolo", "cvat_images")
+# The formats that write CVAT skeletons, and so can write them another way.
+SKELETON_FORMATS = ("cvat", "cvat_images")
+# What an export left out, in words (annotate.exchange.writers count it by kind).
+LEFT_OUT = {
+    "skeleton": "{n} skeleton(s) left out (skeletons: omit); the boxes are written.",
+    "skeleton_track": "{n} skeleton track(s) left out (skeletons: omit); the box tracks are "
+    "written.",
+    "skeleton_empty": "{n} skeleton(s) with no keypoint labeled have no points to write.",
+    "skeleton_occluded": "{n} skeleton(s) or skeleton track(s) have the occluded flag of the "
+    "whole skeleton, which the points form cannot carry; each point keeps its own.",
+}
 
 
 def export_create(
@@ -59,10 +71,18 @@ def export_create(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     include_images: bool = False,
+    skeletons: str = "skeleton",
 ) -> ExportJob:
     errors: dict[str, list[str]] = {}
     if include_images and format not in IMAGE_FORMATS:
         errors["include_images"] = [f"Images are exported with: {', '.join(IMAGE_FORMATS)}."]
+    if skeletons not in ExportJob.Skeletons.values:
+        errors["skeletons"] = [f"Choose one of: {', '.join(ExportJob.Skeletons.values)}."]
+    elif skeletons != "skeleton" and format not in SKELETON_FORMATS:
+        errors["skeletons"] = [
+            f"Skeletons are written another way in: {', '.join(SKELETON_FORMATS)}; "
+            "the other formats have keypoints of their own."
+        ]
     if format not in ExchangeFormat.values:
         errors["format"] = [f"Choose one of: {', '.join(ExchangeFormat.values)}."]
     if state_filter not in STATES_BY_FILTER:
@@ -83,6 +103,7 @@ def export_create(
             date_from=date_from,
             date_to=date_to,
             include_images=include_images,
+            skeletons=skeletons,
         )
         job_enqueue(job)
     return job
@@ -108,18 +129,30 @@ def export_write(
     on_progress: Callable[[int], None] | None = None,
     chunk_size: int | None = None,
     include_images: bool = False,
+    skeletons: str = "skeleton",
+    summary: list | None = None,
 ) -> int:
     """Write one export to a binary stream; the real path of jobs and the benchmark.
-    Returns the number of tasks written."""
+    Returns the number of tasks written; what it left out goes into `summary` as
+    {"kind", "count", "message"} lines."""
     annotations = exported_annotations(project=project, export_filter=export_filter)
     kwargs: dict = {"chunk_size": chunk_size} if chunk_size else {}
     if include_images:
         kwargs["include_images"] = True
+    left_out: Counter = Counter()
+    if format in SKELETON_FORMATS:
+        kwargs.update(skeletons=skeletons, left_out=left_out)
     every = 1 if format == "cvat" else PROGRESS_EVERY  # CVAT counts videos, not tasks
     done = 0
     for done in WRITERS[format](out, project=project, annotations=annotations, **kwargs):
         if on_progress and done % every == 0:
             on_progress(done)
+    if summary is not None:
+        summary.extend(
+            {"kind": kind, "count": n, "message": LEFT_OUT[kind].format(n=n)}
+            for kind, n in sorted(left_out.items())
+            if n
+        )
     return done
 
 
@@ -138,6 +171,7 @@ def export_run(*, job_id: int) -> ExportJob:
             ExportJob, job.pk, progress=min(done / total, 0.99) if total else 0.0, tasks_done=done
         )
 
+    summary: list[dict] = []
     try:
         with tempfile.TemporaryFile() as out:
             done = export_write(
@@ -147,6 +181,8 @@ def export_run(*, job_id: int) -> ExportJob:
                 out=out,
                 on_progress=progress,
                 include_images=job.include_images,
+                skeletons=job.skeletons,
+                summary=summary,
             )
             out.seek(0)
             old = job.file.name
@@ -165,6 +201,7 @@ def export_run(*, job_id: int) -> ExportJob:
         tasks_done=done,
         file=job.file.name,
         download_name=name,
+        summary=summary,
     )
     return ExportJob.objects.get(pk=job.pk)
 

@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from annotate.attributes import schema_problems
+from annotate.hotkeys import hotkey_problem
 from annotate.models.choices import PropagationBelow
 from annotate.schema import skeleton_errors
 
@@ -194,6 +195,11 @@ class LabelClass(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        problem = hotkey_problem(self.hotkey)
+        if problem:
+            raise ValidationError({"hotkey": problem})
 
 
 class Membership(models.Model):

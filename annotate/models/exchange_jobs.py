@@ -55,6 +55,12 @@ class ExportJob(Job):
         LABEL = "label", "Labeled (dates apply to submission)"
         REVIEW = "review", "Reviewed (dates apply to the review)"
 
+    class Skeletons(models.TextChoices):
+        # How the CVAT formats write skeletons, for tools that cannot read CVAT's <skeleton>.
+        SKELETON = "skeleton", "As CVAT skeletons"
+        POINTS = "points", "As points, one per keypoint (for tools without skeletons)"
+        OMIT = "omit", "Left out (boxes only)"
+
     project = models.ForeignKey(
         "annotate.Project", on_delete=models.CASCADE, related_name="export_jobs"
     )
@@ -66,7 +72,19 @@ class ExportJob(Job):
     date_from = models.DateField(null=True, blank=True)
     date_to = models.DateField(null=True, blank=True, help_text="Inclusive.")
     include_images = models.BooleanField(
-        default=False, help_text="YOLO only: the archive carries the images beside the labels."
+        default=False,
+        help_text="YOLO and CVAT for images: the archive carries the images beside the labels.",
+    )
+    skeletons = models.CharField(
+        max_length=8,
+        choices=Skeletons.choices,
+        default=Skeletons.SKELETON,
+        help_text="CVAT formats only: skeletons as <skeleton>, as <points> per keypoint, or none.",
+    )
+    summary = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='What the export left out, by kind: [{"kind", "count", "message"}].',
     )
     tasks_total = models.PositiveIntegerField(default=0)
     tasks_done = models.PositiveIntegerField(default=0)

@@ -48,6 +48,21 @@ function started(result, status, what) {
 }
 
 const exportForm = document.getElementById("export-form");
+// Options that apply to some formats only are shown (and sent) for those formats.
+const formatSelect = document.getElementById("export-format");
+const formatOptions = [
+  [document.getElementById("export-skeletons-field"), config.skeleton_formats],
+  [document.getElementById("export-images-field"), config.image_formats],
+];
+const showFormatOptions = () => {
+  for (const [field, formats] of formatOptions) {
+    const applies = formats.includes(formatSelect.value);
+    field.hidden = !applies;
+    for (const input of field.querySelectorAll("select, input")) input.disabled = !applies;
+  }
+};
+formatSelect.addEventListener("change", showFormatOptions);
+showFormatOptions();
 exportForm.addEventListener("submit", async (event) => {
   event.preventDefault();
   clearErrors(exportForm);

@@ -21,13 +21,17 @@ function progressCell(job, text) {
 export function exportRow(job, labels) {
   const what = [job.state_filter === "submitted" ? "all submitted" : "accepted only"];
   if (job.date_from || job.date_to) what.push(`${job.phase === "review" ? "reviewed" : "labeled"} ${job.date_from ?? "…"} to ${job.date_to ?? "…"}`);
+  if (job.include_images) what.push("with images");
+  if (job.skeletons && job.skeletons !== "skeleton") what.push(`skeletons: ${labels.skeletons?.[job.skeletons] ?? job.skeletons}`);
+  // What the export left out, by kind (skeletons: omit, or what the points form cannot carry).
+  const summary = (job.summary ?? []).map((line) => h("li", { dataset: { kind: line.kind } }, line.message));
   const progress = job.tasks_total ? `${job.tasks_done} of ${job.tasks_total} tasks` : isLive(job) ? "waiting for a worker" : `${job.tasks_done} tasks`;
   return h(
     "tr",
     { dataset: { export: job.id, state: job.state } },
     h("td", { class: "small" }, formatWhen(job.created_at), h("div", { class: "muted" }, `#${job.id}`)),
     h("td", {}, labels.formats[job.format] ?? job.format),
-    h("td", { class: "small" }, what.join(", ")),
+    h("td", { class: "small" }, what.join(", "), summary.length ? h("ul", { class: "export-summary" }, ...summary) : null),
     stateCell(job, labels),
     progressCell(job, progress),
     h("td", { class: "small" }, formatWhen(job.finished_at) || h("span", { class: "muted" }, "—")),

@@ -139,7 +139,12 @@ export function renderShortcuts(container, classes) {
     ...SHORTCUTS.map((s) => [s.keys.map(showKey), s.help]),
     ...classes
       .filter((c) => c.hotkey)
-      .map((c) => [[c.hotkey], `Class “${c.name}” (selected shape, or the next one drawn)`]),
+      .map((c) => [
+        [c.hotkey],
+        SHORTCUTS.some((s) => s.keys.includes(c.hotkey))
+          ? `Class “${c.name}”: not by this key, which the page keeps (a manager can pick a free one)`
+          : `Class “${c.name}” (selected shape, or the next one drawn)`,
+      ]),
     [["Wheel"], "Zoom at the pointer"],
     [["Drag on empty space", "Middle button", "Alt+drag"], "Pan"],
     [

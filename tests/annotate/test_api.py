@@ -140,13 +140,13 @@ def test_members_list_the_classes_of_their_project(project, alice):
 def test_manager_adds_a_class_and_a_duplicate_name_is_a_field_error(project, pat):
     client = client_for(pat)
     url = f"/api/projects/{project.id}/classes/"
-    created = client.post(url, {"name": "dog", "color": "#123456", "hotkey": "d"}, format="json")
+    created = client.post(url, {"name": "dog", "color": "#123456", "hotkey": "g"}, format="json")
     assert created.status_code == 201, created.json()
     assert created.json()["project"] == project.id
     duplicate = client.post(url, {"name": "dog"}, format="json")
     assert duplicate.status_code == 400
     assert "name" in duplicate.json()
-    taken_key = client.post(url, {"name": "cat", "hotkey": "d"}, format="json")
+    taken_key = client.post(url, {"name": "cat", "hotkey": "g"}, format="json")
     assert taken_key.status_code == 400 and "hotkey" in taken_key.json()
     bad_colour = client.post(url, {"name": "cat", "color": "red"}, format="json")
     assert bad_colour.status_code == 400 and "color" in bad_colour.json()

@@ -137,6 +137,32 @@ def test_yolo_export_with_images_carries_them_and_other_formats_refuse_the_optio
     assert len(images) == 2 + 6  # the two accepted images and the video's six frames
 
 
+def test_cvat_export_without_skeletons_says_what_it_left_out(project, labeled, pat):
+    import io
+    import zipfile
+
+    url = f"/api/projects/{project.pk}/exports/"
+    refused = client_for(pat).post(url, {"format": "coco", "skeletons": "omit"})
+    assert refused.status_code == 400
+    assert list(refused.json()["errors"]) == ["skeletons"]
+    assert client_for(pat).post(url, {"format": "cvat", "skeletons": "bones"}).status_code == 400
+
+    job = client_for(pat).post(url, {"format": "cvat_images", "skeletons": "omit"}).json()
+    assert (job["skeletons"], job["summary"]) == ("omit", [])
+    assert tasks.export_run.apply(args=[job["id"]]).get() == "done"
+    done = client_for(pat).get(f"/api/exports/{job['id']}/").json()
+    assert [(line["kind"], line["count"]) for line in done["summary"]] == [("skeleton", 2)]
+    assert done["summary"][0]["message"].startswith("2 skeleton(s) left out")
+    download = client_for(pat).get(done["download_url"])
+    with zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content))) as z:
+        xml = z.read("annotations.xml").decode()
+    assert xml.count("<box ") == 2 and "skeleton" not in xml
+
+    job = client_for(pat).post(url, {"format": "cvat", "skeletons": "points"}).json()
+    assert tasks.export_run.apply(args=[job["id"]]).get() == "done"
+    assert client_for(pat).get(f"/api/exports/{job['id']}/").json()["summary"] == []
+
+
 def test_annotator_may_not_export(project, alice):
     answer = client_for(alice).post(f"/api/projects/{project.pk}/exports/", {"format": "coco"})
     assert answer.status_code == 403

@@ -61,6 +61,30 @@ def test_coco_writes_one_annotation_per_object_with_an_empty_segmentation(projec
     assert boxed["num_keypoints"] == 3
 
 
+def test_coco_boxes_with_an_empty_segmentation_evaluate_in_pycocotools(project, tmp_path):
+    """COCOeval on boxes reads `segmentation: []` (datumaro's COCO exporter writes the same
+    for a box); annToMask cannot make a mask of it (pycocotools 2.0 fails with IndexError),
+    so masks are taken only from annotations that have a segmentation."""
+    from pycocotools.cocoeval import COCOeval
+
+    labeled_project(project)
+    path = tmp_path / "coco.json"
+    path.write_bytes(export(project, "coco"))
+    truth = COCO(str(path))
+    boxes = [a for a in truth.dataset["annotations"] if a["bbox"]]
+    found = truth.loadRes(
+        [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"],
+          "score": 1.0} for a in boxes]
+    )  # fmt: skip
+    evaluation = COCOeval(truth, found, "bbox")
+    evaluation.evaluate()
+    evaluation.accumulate()
+    evaluation.summarize()
+    assert evaluation.stats[0] == pytest.approx(1.0)  # AP over IoU 0.5:0.95
+    with pytest.raises(IndexError):
+        truth.annToMask(boxes[0])
+
+
 def test_coco_video_frames_carry_posetrack_ids(project):
     labeled_project(project)
     data = json.loads(export(project, "coco"))

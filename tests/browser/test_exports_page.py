@@ -94,3 +94,28 @@ def test_an_import_shows_each_refused_record(
     shot(page, "import-report")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "exports-page-full.png"), full_page=True)
+
+
+def test_a_cvat_export_without_skeletons_says_what_it_left_out(
+    live_server, login, project, pat, celery_worker, shot
+):
+    labeled_project(project)
+    page = login(pat)
+    page.goto(f"{live_server.url}/projects/{project.pk}/exports/")
+
+    # The skeletons option is offered for the CVAT formats only.
+    expect(page.locator("#export-skeletons")).to_be_hidden()
+    page.locator("#export-format").select_option("cvat_images")
+    expect(page.locator("#export-skeletons")).to_be_visible()
+    page.locator("#export-skeletons").select_option("omit")
+    page.get_by_role("button", name="Start export").click()
+    row = page.locator("#exports-table tbody tr").first
+    expect(row).to_have_attribute("data-state", "done", timeout=30_000)
+    expect(row).to_contain_text("skeletons: Left out (boxes only)")
+    expect(row.locator(".export-summary li")).to_have_text(
+        "2 skeleton(s) left out (skeletons: omit); the boxes are written."
+    )
+    page.locator("#export-format").select_option("coco")
+    expect(page.locator("#export-skeletons")).to_be_hidden()
+    assert not [m for m in page.console_messages if m.startswith("pageerror")]
+    shot(page, "export-without-skeletons")

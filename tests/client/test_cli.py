@@ -174,6 +174,21 @@ def test_a_checkpoint_is_uploaded_activated_and_scored_then_exported(
     assert len(json.loads(path.read_text())["images"]) >= 8
 
 
+def test_a_cvat_export_without_skeletons_says_what_it_left_out(
+    logged_in, project, tmp_path, celery_worker
+):
+    import zipfile
+
+    labeled_project(project)
+    code, out, err = logged_in("export", project.pk, "-f", "cvat_images", "--skeletons", "omit",
+                               "-o", tmp_path, "-q")  # fmt: skip
+    assert code == 0, err
+    assert "2 skeleton(s) left out (skeletons: omit); the boxes are written." in err
+    with zipfile.ZipFile(out.strip()) as archive:
+        xml = archive.read("annotations.xml").decode()
+    assert xml.count("<box ") == 2 and "<skeleton" not in xml
+
+
 def test_activating_a_version_by_name_needs_its_project(logged_in, project):
     code, _, err = logged_in("checkpoint", "activate", "tiny")
     assert (code, err.strip()) == (cli.USAGE, "error: a version by name needs --project")

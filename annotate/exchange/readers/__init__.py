@@ -45,6 +45,25 @@ class ShapeRecord:
     attributes: dict | None = None  # {name: value} as the file gives them (CVAT: text)
     # Parts of the record the import cannot keep (kind, message); the rest is imported.
     losses: list[tuple[str, str]] = field(default_factory=list)
+    group: str | None = None  # CVAT for images: the group_id joining it with loose points
+
+
+@dataclass
+class PointRecord:
+    """One CVAT <points> shape of one point. In the points form of our CVAT exports it is a
+    keypoint of a skeleton, labeled "<class>_<keypoint>"; only the import, knowing the
+    schema, can tell, and joins the points of one object (annotate.exchange.points_form)."""
+
+    record: str
+    image: ImageRef  # the image, or the frame of the video
+    label: str
+    obj: str  # the object it belongs to in the file: "group 3", "track 5", "" (none given)
+    x: float
+    y: float
+    outside: bool = False  # not labeled here (video: or the object is gone)
+    occluded: bool = False
+    keyframe: bool = True
+    attributes: dict | None = None
 
 
 @dataclass

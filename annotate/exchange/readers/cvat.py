@@ -2,12 +2,14 @@
 
 Read as a stream (iterparse), one <track> at a time. Boxes and skeletons are read, an
 "outside" one as the keyframe from which the object is gone, with their occluded flag and
-<attribute> values; other shapes (polygons, polylines, points, masks, cuboids, ellipses, tags)
-are reported per record, by kind. A track's group_id, when present, names the object (our
-export writes it so a box track and a skeleton track stay one object), else its id; the
-import maps either to a track number of the video. A skeleton point's flags give its
-visibility: outside 0, occluded 1, else 2. Labels "<class>_skeleton" (our export) name the
-class. The video is the task's <source> file, else its <name>.
+<attribute> values. Points shapes of one point are read as PointRecords: the import tells
+whether they are the points form of a skeleton ("<class>_<keypoint>", see points_form) and
+reports the others. Other shapes (polygons, polylines, points of several points, masks,
+cuboids, ellipses, tags) are reported per record, by kind. A track's group_id, when present,
+names the object (our export writes it so a box track and a skeleton track stay one object),
+else its id; the import maps either to a track number of the video. A skeleton point's
+flags give its visibility: outside 0, occluded 1, else 2. Labels "<class>_skeleton" (our
+export) name the class. The video is the task's <source> file, else its <name>.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from . import FileRejected, ImageRecord, ImageRef, RecordError, ShapeRecord
+from . import FileRejected, ImageRecord, ImageRef, PointRecord, RecordError, ShapeRecord
 from .archive import open_zip
 
 SKELETON_SUFFIX = "_skeleton"
@@ -144,7 +146,27 @@ def _flag(element, name: str) -> bool:
     return element.get(name, "0").strip() == "1"
 
 
-def _track(name: str, video: ImageRef, track) -> Iterator[ShapeRecord | RecordError]:
+def one_point(record: str, shape, label: str) -> tuple[float, float] | RecordError:
+    """The point of a CVAT <points> shape holding one, else why it cannot be read."""
+    text = (shape.get("points") or "").strip()
+    pairs = [p for p in text.split(";") if p.strip()]
+    if len(pairs) != 1:
+        return RecordError(
+            record,
+            f"A CVAT points shape of {len(pairs)} points (label {label!r}) "
+            "cannot be stored: this project keeps boxes and skeletons, and reads a points "
+            "shape only as one keypoint of a skeleton, labeled '<class>_<keypoint>'; not "
+            "imported.",
+            kind="points",
+        )
+    try:
+        x, y = (float(v) for v in pairs[0].split(","))
+    except ValueError:
+        return RecordError(record, "Coordinates must be numbers.")
+    return x, y
+
+
+def _track(name: str, video: ImageRef, track) -> Iterator:
     where = f"{name} track {track.get('id')}"
     label = track.get("label") or ""
     if label.endswith(SKELETON_SUFFIX):
@@ -159,6 +181,9 @@ def _track(name: str, video: ImageRef, track) -> Iterator[ShapeRecord | RecordEr
         return
     for shape in track:
         record = f"{where} frame {shape.get('frame')}"
+        if shape.tag == "points":
+            yield _point(record, video, shape, track.get("label") or "", number)
+            continue
         if shape.tag not in ("box", "skeleton"):
             kind = shape.tag if shape.tag in UNSUPPORTED else "shape"
             yield RecordError(
@@ -196,3 +221,25 @@ def _track(name: str, video: ImageRef, track) -> Iterator[ShapeRecord | RecordEr
             occluded=_flag(shape, "occluded"),
             attributes=_attributes(shape),
         )
+
+
+def _point(record: str, video: ImageRef, shape, label: str, number: str):
+    point = one_point(record, shape, label)
+    if isinstance(point, RecordError):
+        return point
+    try:
+        frame = int(shape.get("frame"))
+    except (TypeError, ValueError):
+        return RecordError(record, "Frame and coordinates must be numbers.")
+    return PointRecord(
+        record=record,
+        image=ImageRef(video.asset_name, frame, other_names=video.other_names),
+        label=label,
+        obj=number,
+        x=point[0],
+        y=point[1],
+        outside=_flag(shape, "outside"),
+        occluded=_flag(shape, "occluded"),
+        keyframe=_flag(shape, "keyframe") or shape.get("keyframe") is None,
+        attributes=_attributes(shape),
+    )

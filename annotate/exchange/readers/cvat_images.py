@@ -3,8 +3,10 @@
 Read as a stream, one <image> at a time, found by its name. <box> and <skeleton> are read
 with their occluded flag and <attribute> values; a skeleton point's flags give its
 visibility (outside 0, occluded 1, else 2). A box and a skeleton with the same group_id are
-one object. Other shapes (polygons, polylines, points, masks, cuboids, ellipses) and tags are
-reported per record, by kind.
+one object. A points shape of one point is a PointRecord, which the import reads as a
+keypoint of the points form ("<class>_<keypoint>", joined by group_id, see points_form) or
+reports. Other shapes (polygons, polylines, points of several points, masks, cuboids,
+ellipses) and tags are reported per record, by kind.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from . import FileRejected, ImageRecord, ImageRef, RecordError, ShapeRecord
+from . import FileRejected, ImageRecord, ImageRef, PointRecord, RecordError, ShapeRecord
 from .cvat import (
     PROLOG_LIMIT,
     SKELETON_SUFFIX,
@@ -21,6 +23,7 @@ from .cvat import (
     _attributes,
     _flag,
     _Rejoined,
+    one_point,
     refuse_doctype,
     xml_files_read,
 )
@@ -51,7 +54,7 @@ def _read_one(name: str, stream) -> Iterator[ShapeRecord | ImageRecord | RecordE
         raise FileRejected(f"{name}: no CVAT <image> found.")
 
 
-def _image(name: str, image) -> Iterator[ShapeRecord | ImageRecord | RecordError]:
+def _image(name: str, image) -> Iterator:
     file_name = (image.get("name") or "").strip()
     where = f"{name} image {image.get('id')}"
     if not file_name:
@@ -61,6 +64,7 @@ def _image(name: str, image) -> Iterator[ShapeRecord | ImageRecord | RecordError
     yield ImageRecord(where, ref)
     grouped: dict[str, ShapeRecord] = {}
     records: list[ShapeRecord] = []
+    points: list[PointRecord | RecordError] = []
     for n, shape in enumerate(image):
         record = f"{where} {shape.tag} #{n}"
         if shape.tag == "tag":
@@ -70,6 +74,9 @@ def _image(name: str, image) -> Iterator[ShapeRecord | ImageRecord | RecordError
                 "stored: this project keeps boxes and skeletons.",
                 kind="tag",
             )
+            continue
+        if shape.tag == "points":
+            points.append(_point(record, ref, shape))
             continue
         if shape.tag not in ("box", "skeleton"):
             kind = shape.tag if shape.tag in UNSUPPORTED else "shape"
@@ -82,17 +89,17 @@ def _image(name: str, image) -> Iterator[ShapeRecord | ImageRecord | RecordError
             continue
         label = shape.get("label") or ""
         label = label.removesuffix(SKELETON_SUFFIX) if shape.tag == "skeleton" else label
-        box = points = None
+        box = named = None
         try:
             if shape.tag == "box":
                 left, top = float(shape.get("xtl")), float(shape.get("ytl"))
                 box = (left, top, float(shape.get("xbr")) - left, float(shape.get("ybr")) - top)
             else:
-                points = {}
+                named = {}
                 for point in shape.findall("points"):
                     x, y = (float(v) for v in point.get("points", "").split(",")[:2])
                     v = 0 if _flag(point, "outside") else 1 if _flag(point, "occluded") else 2
-                    points[point.get("label")] = [x, y, v] if v else [0, 0, 0]
+                    named[point.get("label")] = [x, y, v] if v else [0, 0, 0]
         except (TypeError, ValueError):
             yield RecordError(record, "Coordinates must be numbers.")
             continue
@@ -106,8 +113,8 @@ def _image(name: str, image) -> Iterator[ShapeRecord | ImageRecord | RecordError
             # The other half of one object: a box with its skeleton.
             if box is not None and partner.box is None:
                 partner.box = box
-            elif points is not None and partner.named_points is None:
-                partner.named_points = points
+            elif named is not None and partner.named_points is None:
+                partner.named_points = named
             else:
                 partner = None
             if partner is not None:
@@ -120,12 +127,32 @@ def _image(name: str, image) -> Iterator[ShapeRecord | ImageRecord | RecordError
             image=ref,
             label=label,
             box=box,
-            named_points=points,
+            named_points=named,
             occluded=_flag(shape, "occluded"),
             attributes=_attributes(shape),
             losses=losses,
+            group=f"group {group}" if group and group != "0" else None,
         )
         if group and group != "0":
             grouped.setdefault(group, made)
         records.append(made)
     yield from records  # once the image is read: a box may wait for its skeleton
+    yield from points
+
+
+def _point(record: str, ref: ImageRef, shape) -> PointRecord | RecordError:
+    point = one_point(record, shape, shape.get("label") or "")
+    if isinstance(point, RecordError):
+        return point
+    group = (shape.get("group_id") or "").strip()
+    return PointRecord(
+        record=record,
+        image=ref,
+        label=shape.get("label") or "",
+        obj=f"group {group}" if group and group != "0" else "",
+        x=point[0],
+        y=point[1],
+        outside=_flag(shape, "outside"),
+        occluded=_flag(shape, "occluded"),
+        attributes=_attributes(shape),
+    )

@@ -489,9 +489,13 @@ def cmd_export(ctx: Context) -> int:
             phase=args.phase,
             date_from=args.date_from,
             date_to=args.date_to,
+            include_images=args.images,
+            skeletons=args.skeletons,
         )
         ctx.err.print(f"Export {job.id} ({job.format}) started.")
     job = client.wait_for_export(job, timeout=args.timeout)
+    for line in job.summary:  # what the export left out, in the server's words
+        ctx.err.print(f"Export {job.id}: {escape(line.message)}")
     if args.no_download:
         if args.json:
             ctx.show(job)
@@ -603,7 +607,22 @@ def _parser() -> argparse.ArgumentParser:
 
     export = command("export", cmd_export, "start an export, wait for it and download it")
     export.add_argument("project", type=int)
-    export.add_argument("--format", "-f", choices=["coco", "yolo", "mot", "cvat"], default="coco")
+    export.add_argument(
+        "--format",
+        "-f",
+        choices=["coco", "yolo", "mot", "cvat", "labelstudio", "cvat_images"],
+        default="coco",
+    )
+    export.add_argument(
+        "--images", action="store_true", help="put the images in the archive (yolo, cvat_images)"
+    )
+    export.add_argument(
+        "--skeletons",
+        choices=["skeleton", "points", "omit"],
+        default="skeleton",
+        help="cvat, cvat_images: skeletons as CVAT skeletons, as points per keypoint (for tools "
+        "that cannot read skeletons) or left out",
+    )
     export.add_argument("--state", choices=["accepted", "submitted"], default="accepted")
     export.add_argument("--phase", choices=["label", "review"], default="label")
     export.add_argument("--from", dest="date_from", metavar="DATE", help="YYYY-MM-DD")

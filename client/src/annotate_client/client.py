@@ -47,7 +47,9 @@ from .types import (
 )
 
 ProjectRef = int | Project
-ExportFormat = Literal["coco", "yolo", "mot", "cvat"]
+ExportFormat = Literal["coco", "yolo", "mot", "cvat", "labelstudio", "cvat_images"]
+# How the CVAT formats write skeletons: as CVAT skeletons, as points per keypoint, or not.
+SkeletonMode = Literal["skeleton", "points", "omit"]
 
 MiB = 1024**2
 # One upload request holds at most this many files and bytes (the server's defaults allow
@@ -480,11 +482,21 @@ class Client(Transport):
         phase: Literal["label", "review"] = "label",
         date_from: str | None = None,
         date_to: str | None = None,
+        include_images: bool = False,
+        skeletons: SkeletonMode = "skeleton",
     ) -> ExportJob:
-        """Start an export job (a worker writes the file); follow it with wait_for_export."""
+        """Start an export job (a worker writes the file); follow it with wait_for_export.
+
+        include_images (YOLO, CVAT for images) puts the images in the archive; skeletons
+        (CVAT formats) "points" writes each keypoint as CVAT points for tools that cannot
+        read skeletons, "omit" writes boxes only (the job's summary says what was left out)."""
         pk = object_id(project)
         doing = f"Starting a {format} export of project {pk}"
         payload: dict[str, Any] = {"format": format, "state": state, "phase": phase}
+        if include_images:
+            payload["include_images"] = True
+        if skeletons != "skeleton":
+            payload["skeletons"] = skeletons
         if date_from:
             payload["date_from"] = date_from
         if date_to:

@@ -197,6 +197,16 @@ class Task:
 
 
 @dataclasses.dataclass(frozen=True)
+class ExportSummaryLine:
+    """What an export left out, by kind (skeletons="omit", or what the points form lacks)."""
+
+    SCHEMA: ClassVar[str] = "ExportSummaryLine"
+    kind: str
+    count: int
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
 class ExportJob:
     SCHEMA: ClassVar[str] = "ExportJob"
     id: int
@@ -215,7 +225,9 @@ class ExportJob:
     finished_at: dt.datetime | None
     url: str
     download_url: str | None
-    include_images: bool = False  # YOLO: the archive holds the images too
+    include_images: bool = False  # YOLO, CVAT for images: the archive holds the images too
+    skeletons: str = "skeleton"  # CVAT formats: "skeleton", "points" or "omit"
+    summary: list[ExportSummaryLine] = dataclasses.field(default_factory=list)
 
     @property
     def finished(self) -> bool:
@@ -268,5 +280,6 @@ ANSWER_TYPES: tuple[type, ...] = (
     Rollback,
     ScoringRun,
     Task,
+    ExportSummaryLine,
     ExportJob,
 )
