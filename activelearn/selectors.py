@@ -20,6 +20,7 @@ from activelearn.models import (
 from activelearn.retraining.rounds import COUNTED_STATES
 from activelearn.scoring.mastery import joint_table
 from activelearn.strategies import mastery_weights
+from annotate.counting import BoundedCount, count_bounded
 from annotate.models import AnnotationTask, Project
 from annotate.schema import skeleton_sigmas
 
@@ -37,6 +38,56 @@ def queue_ranked(
         .order_by("-priority", "id")
         .prefetch_related(Prefetch("scores", queryset=scores, to_attr="ranking_scores"))
     )
+
+
+class RankedQueuePages:
+    """queue_ranked read a page at a time without sorting the pool: PostgreSQL reads each
+    state's rows in order from the queue index (task_queue_idx: project, state, priority
+    desc, id) up to the page's end and merges them, where `state IN (...) ORDER BY priority`
+    sorted every waiting task of the project (0.4 s at a million, with a COUNT(*) of them
+    all beside it). A page deep in the queue reads (its end) rows of each state's index.
+    For Django's Paginator: `bounded_count()` and slices."""
+
+    ordered = True
+
+    def __init__(
+        self,
+        *,
+        project: Project,
+        model_version: ModelVersion | None,
+        states=AnnotationTask.State.IN_QUEUE,
+    ) -> None:
+        self.project = project
+        self.model_version = model_version
+        self.states = tuple(states)
+
+    def bounded_count(self) -> BoundedCount:
+        return count_bounded(
+            AnnotationTask.objects.filter(project=self.project, state__in=self.states)
+        )
+
+    def __getitem__(self, key: slice) -> list[AnnotationTask]:
+        start, stop = key.start or 0, key.stop
+        if stop is None or key.step is not None:
+            raise TypeError("RankedQueuePages reads bounded slices only")
+        if stop <= start:
+            return []
+        # Each state's part in queue_ranked's own order, so the merge follows it wherever
+        # the priority is read from.
+        parts = [
+            queue_ranked(project=self.project, model_version=None, states=[state])
+            .prefetch_related(None)
+            .values_list("id", "priority")[:stop]
+            for state in self.states
+        ]
+        order = parts[0].query.order_by
+        merged = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+        ids = [task_id for task_id, _ in merged.order_by(*order)[start:stop]]
+        rows = queue_ranked(
+            project=self.project, model_version=self.model_version, states=self.states
+        ).filter(pk__in=ids)
+        by_id = {task.pk: task for task in rows}
+        return [by_id[task_id] for task_id in ids if task_id in by_id]
 
 
 # --- what the loop did, in one line --------------------------------------------------------

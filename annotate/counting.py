@@ -30,7 +30,8 @@ class BoundedCount:
 def count_bounded(queryset: QuerySet, cap: int = COUNT_CAP) -> BoundedCount:
     """The queryset's row count: exact when at most `cap` (a COUNT over LIMIT cap + 1, which
     stops reading there), else the planner's estimate, never below cap + 1."""
-    queryset = queryset.order_by()
+    # Only the keys: a list's annotations (a subquery per row) are not read 10,001 times.
+    queryset = queryset.order_by().values("pk")
     counted = queryset[: cap + 1].count()
     if counted <= cap:
         return BoundedCount(counted, True)
@@ -71,12 +72,15 @@ def rows_estimate(queryset: QuerySet) -> int:
 
 class BoundedCountPaginator(Paginator):
     """Django's paginator with count_bounded for its count: exact up to COUNT_CAP rows,
-    estimated past it (`count_exact` says which)."""
+    estimated past it (`count_exact` says which). Besides a QuerySet or a list it pages any
+    object with `bounded_count()` and slicing (activelearn.selectors.RankedQueuePages)."""
 
     @cached_property
     def _bounded(self) -> BoundedCount:
         if isinstance(self.object_list, QuerySet):
             return count_bounded(self.object_list)
+        if hasattr(self.object_list, "bounded_count"):  # a sequence read in slices
+            return self.object_list.bounded_count()
         return BoundedCount(len(self.object_list), True)
 
     @cached_property

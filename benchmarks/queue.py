@@ -63,7 +63,8 @@ from urllib.parse import urlsplit, urlunsplit  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DB_NAME = "bench_queue"
+# BENCH_QUEUE_DB: another name, so two runs on one server do not drop each other's database.
+DB_NAME = os.environ.get("BENCH_QUEUE_DB", "bench_queue")
 CLIENTS = 32
 OPEN_LOOP_RATE = 100
 RERANK_CHANGED = 10_000
@@ -138,8 +139,10 @@ def fill(tasks: int, users: int, money_limit: str | None) -> tuple[int, list[str
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO annotate_annotationtask (project_id, asset_id, kind, frame_count, state,"
-            " priority, skip_reason, created_at, updated_at)"
-            " SELECT %s, %s + (g %% %s), 'image', 1, 'pending', random(), '', now(), now()"
+            " priority, skip_reason, created_at, updated_at, points_by_hand, points_prefilled,"
+            " boxes_by_hand, boxes_prefilled, is_gold)"
+            " SELECT %s, %s + (g %% %s), 'image', 1, 'pending', random(), '', now(), now(),"
+            " 0, 0, 0, 0, false"
             " FROM generate_series(1, %s) AS g",
             [project.pk, first_asset, assets, tasks],
         )
@@ -183,8 +186,10 @@ def small_project(tasks: int) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO annotate_annotationtask (project_id, asset_id, kind, frame_count, state,"
-            " priority, skip_reason, created_at, updated_at)"
-            " SELECT %s, %s + (g %% %s), 'image', 1, 'pending', random(), '', now(), now()"
+            " priority, skip_reason, created_at, updated_at, points_by_hand, points_prefilled,"
+            " boxes_by_hand, boxes_prefilled, is_gold)"
+            " SELECT %s, %s + (g %% %s), 'image', 1, 'pending', random(), '', now(), now(),"
+            " 0, 0, 0, 0, false"
             " FROM generate_series(1, %s) AS g",
             [project.pk, first_asset, assets, tasks],
         )
@@ -596,22 +601,41 @@ def save_latencies(project_ids: list[int], labels: int, block: int = 10) -> dict
 
 def page_times(project_id: int, tasks: int) -> dict[str, float]:
     """Server time (in process, best of 3) of the pages a manager opens on a big project."""
+    import base64
+
     from django.contrib.auth.models import User
     from django.test import Client
+
+    from annotate.models import AnnotationTask
 
     admin = User.objects.create_superuser("bench-admin", password="x")  # noqa: S106
     client = Client()
     client.force_login(admin)
+    # A cursor halfway through the project (the task list's `next` links carry the same):
+    # its page costs what the first one does, where page N was an OFFSET of N x 50 rows.
+    middle = (
+        AnnotationTask.objects.filter(project_id=project_id)
+        .order_by("id")
+        .values_list("id", flat=True)[tasks // 2]
+    )
+    cursor = base64.b64encode(f"p={middle}".encode()).decode()
+    tasks_admin = "/admin/annotate/annotationtask/"
+    project_filter = f"project__id__exact={project_id}"
     pages = {
         "home": "/",
         "project": f"/projects/{project_id}/",
         "queue_page": f"/projects/{project_id}/model/",
         "queue_api": f"/api/projects/{project_id}/queue/",
+        "queue_api_page_100": f"/api/projects/{project_id}/queue/?page=100",
         "task_list": f"/api/tasks/?project={project_id}",
-        "task_list_deep": f"/api/tasks/?project={project_id}&page={max(1, tasks // 100)}",
-        "admin_tasks": "/admin/annotate/annotationtask/",
-        "admin_tasks_filtered": f"/admin/annotate/annotationtask/?project__id__exact={project_id}",
+        "task_list_pending": f"/api/tasks/?project={project_id}&state=pending",
+        "task_list_newest": f"/api/tasks/?project={project_id}&ordering=-id",
+        "task_list_deep": f"/api/tasks/?project={project_id}&cursor={cursor}",
+        "admin_tasks": tasks_admin,
+        "admin_tasks_filtered": f"{tasks_admin}?{project_filter}",
+        "admin_tasks_pending": f"{tasks_admin}?{project_filter}&state__exact=pending",
         "admin_assets": "/admin/annotate/asset/",
+        "admin_annotations": "/admin/annotate/annotation/",
     }
     from django.conf import settings
     from django.test import override_settings
@@ -627,6 +651,21 @@ def page_times(project_id: int, tasks: int) -> dict[str, float]:
         for name, url in pages.items():
             out[name] = _best_of_3(client, url)
     return out
+
+
+def pages_only(project_id: int, tasks: int) -> None:
+    """--pages-only: the manager pages on the filled project, the rest of the run skipped."""
+    with open("/proc/loadavg") as loadavg:
+        load_before = loadavg.read().split()[0]
+    pages = page_times(project_id, tasks)
+    with open("/proc/loadavg") as loadavg:
+        load_after = loadavg.read().split()[0]
+    width = max(len(name) for name in pages)
+    for name, ms in pages.items():
+        print(f"page {name.ljust(width)}  {ms:.0f} ms")
+    print(f"load average (1 min) before / after: {load_before} / {load_after}")
+    print(" ".join(f"page_{name}_ms={ms:.0f}" for name, ms in pages.items()), end=" ")
+    print(f"page_ms_max={max(pages.values()):.0f}")
 
 
 def _best_of_3(client, url: str) -> float:
@@ -663,6 +702,9 @@ def main() -> None:
         "--labels", type=int, default=150, help="labels per project in the save phase"
     )
     parser.add_argument("--small-tasks", type=int, default=10_000, help="the small project")
+    parser.add_argument(
+        "--pages-only", action="store_true", help="fill, then measure the manager pages only"
+    )
     args = parser.parse_args()
 
     base_url = _server_url()
@@ -687,6 +729,9 @@ def main() -> None:
         project_id, token_list = fill(args.tasks, users, args.money_limit)
         fill_s = time.perf_counter() - started
         print(f"filled {args.tasks} tasks and {users} annotators in {fill_s:.1f} s", flush=True)
+        if args.pages_only:
+            pages_only(project_id, args.tasks)
+            return
 
         rerank_all_s, changed_all, rerank_cpu_s = rerank(project_id, None, args.writers, args.chunk)
         print(

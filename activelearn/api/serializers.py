@@ -98,6 +98,9 @@ class RankedQueuePage(serializers.Serializer):
     """One page of the ranked queue, with the version the scores come from and the budget."""
 
     count = serializers.IntegerField()
+    count_exact = serializers.BooleanField(
+        help_text="False when `count` is the database's estimate (past 10,000 tasks)."
+    )
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = QueueTaskSerializer(many=True)

@@ -4,19 +4,19 @@ score. Claiming, heartbeats, skips and submissions are annotate's (annotate.queu
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from activelearn.api.serializers import QueueTaskSerializer, RankedQueuePage
 from activelearn.models import ModelVersion
+from annotate.api.pagination import BoundedCountPagination
 from annotate.permissions import project_for
 from annotate.queue.selectors import budget_remaining
 
 from .. import selectors
 
 
-class QueuePagination(PageNumberPagination):
+class QueuePagination(BoundedCountPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
@@ -39,7 +39,7 @@ class RankedQueue(APIView):
         version = ModelVersion.objects.active_for(project)
         paginator = QueuePagination()
         page = paginator.paginate_queryset(
-            selectors.queue_ranked(project=project, model_version=version), request, view=self
+            selectors.RankedQueuePages(project=project, model_version=version), request, view=self
         )
         first_rank = (paginator.page.number - 1) * paginator.get_page_size(request) + 1
         for offset, task in enumerate(page):

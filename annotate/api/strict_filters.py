@@ -4,6 +4,8 @@ allowed ones, never silently ignored (a script filtering on a typo would get eve
 
 Allowed parameters: the view's filterset fields, `ordering` where the view orders, the
 pagination parameters, DRF's `format`, and what the view lists in `extra_query_params`.
+A paginator's `refused_query_params` (a page number sent to a cursor list) pass through to
+the paginator, whose 400 says what to send instead.
 """
 
 from __future__ import annotations
@@ -43,7 +45,12 @@ def allowed_query_params(request, queryset, view) -> set[str]:
     if any(issubclass(backend, OrderingFilter) for backend in view.filter_backends):
         allowed.add(api_settings.ORDERING_PARAM)
     paginator = getattr(view, "paginator", None)
-    for attribute in ("page_query_param", "page_size_query_param", "limit_query_param"):
+    for attribute in (
+        "page_query_param",
+        "page_size_query_param",
+        "limit_query_param",
+        "cursor_query_param",
+    ):
         name = getattr(paginator, attribute, None)
         if name:
             allowed.add(name)
@@ -56,7 +63,9 @@ class StrictQueryParamsFilter(BaseFilterBackend):
 
     def filter_queryset(self, request, queryset, view):
         allowed = allowed_query_params(request, queryset, view)
-        unknown = sorted(set(request.query_params) - allowed)
+        # The paginator answers these itself, with what to send instead.
+        refused = getattr(getattr(view, "paginator", None), "refused_query_params", {})
+        unknown = sorted(set(request.query_params) - allowed - set(refused))
         if unknown:
             takes = ", ".join(sorted(allowed))
             raise ValidationError(

@@ -481,6 +481,8 @@ class AnnotationTask(models.Model):
             ),
             # Partial: most tasks have no holder and no annotator yet, and every index entry
             # is rewritten when a re-rank changes a task's priority.
+            # The task lists (API and admin) of a project, in keyset pages by id.
+            models.Index(fields=["project", "id"], name="task_project_list_idx"),
             models.Index(
                 fields=["lease_user", "state"],
                 name="task_lease_idx",

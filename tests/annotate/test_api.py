@@ -274,7 +274,7 @@ def test_frames_of_a_video_are_listed_in_order_with_their_image_url(project, ali
 # Tasks and annotations
 
 
-def test_tasks_filter_by_state_kind_asset_and_priority_range_ordered_by_priority(project, rita):
+def test_tasks_filter_by_state_kind_asset_and_priority_range_in_id_order(project, rita):
     low = make_task(project, priority=0.1)
     mid = make_task(project, priority=0.5)
     high = make_task(project, priority=0.9)
@@ -285,9 +285,9 @@ def test_tasks_filter_by_state_kind_asset_and_priority_range_ordered_by_priority
     def ids(**params):
         return [t["id"] for t in client.get("/api/tasks/", params).json()["results"]]
 
-    assert ids(state="pending", kind="image") == [high.id, mid.id, low.id]
-    assert ids(state="pending", ordering="priority", kind="image") == [low.id, mid.id, high.id]
-    assert ids(priority_min=0.4, priority_max=0.6) == [video.id, mid.id]
+    assert ids(state="pending", kind="image") == [low.id, mid.id, high.id]
+    assert ids(state="pending", ordering="-id", kind="image") == [high.id, mid.id, low.id]
+    assert ids(priority_min=0.4, priority_max=0.6) == [mid.id, video.id]
     assert ids(kind="video") == [video.id]
     assert ids(asset=low.asset_id) == [low.id]
 

@@ -39,7 +39,9 @@ def test_an_unknown_keypoint_name_in_a_save_is_a_400_with_the_field_path(project
     )
 
 
-@pytest.mark.parametrize("ordering", ["nonsense", "-asset__original_name", "priority,bogus"])
+@pytest.mark.parametrize(
+    "ordering", ["nonsense", "-asset__original_name", "priority,bogus", "-priority", "created_at"]
+)
 def test_ordering_on_an_unknown_or_related_field_is_a_400_naming_the_allowed_ones(
     project, pat, ordering
 ):
@@ -48,14 +50,14 @@ def test_ordering_on_an_unknown_or_related_field_is_a_400_naming_the_allowed_one
 
     assert response.status_code == 400
     message = response.json()["ordering"][0]
-    assert "order by created_at, id, priority, updated_at" in message
+    assert "order by id (prefix - for descending)" in message
 
 
 def test_an_allowed_ordering_still_orders(project, pat):
     tasks = [make_task(project, priority=p) for p in (0.1, 0.9, 0.5)]
-    response = client_for(pat).get("/api/tasks/", {"ordering": "-priority"})
+    response = client_for(pat).get("/api/tasks/", {"ordering": "-id"})
     assert response.status_code == 200
-    assert [t["id"] for t in response.json()["results"]] == [tasks[1].pk, tasks[2].pk, tasks[0].pk]
+    assert [t["id"] for t in response.json()["results"]] == [t.pk for t in reversed(tasks)]
 
 
 @pytest.mark.parametrize(
@@ -76,7 +78,8 @@ def test_filtering_on_an_unknown_or_related_field_is_a_400(project, pat, url, pa
 
 def test_the_known_filters_pagination_and_extra_parameters_are_accepted(project, pat):
     client = client_for(pat)
-    assert client.get("/api/tasks/", {"state": "pending", "page": 1}).status_code == 200
+    assert client.get("/api/tasks/", {"state": "pending"}).status_code == 200
+    assert client.get("/api/assets/", {"state": "ready", "page": 1}).status_code == 200
     assert client.get(f"/api/projects/{project.pk}/classes/", {"active": "true"}).status_code == 200
 
 

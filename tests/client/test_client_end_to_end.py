@@ -18,7 +18,7 @@ from annotate_client import (
 )
 
 from activelearn.models import ModelVersion, Prediction, TaskScore
-from annotate.models import Asset
+from annotate.models import AnnotationTask, Asset
 from tests.activelearn import onnx_builders
 from tests.annotate.exchange_builders import labeled_project
 from tests.annotate.ingest_media import jpeg_bytes
@@ -181,3 +181,25 @@ def test_an_export_is_started_waited_for_and_downloaded_to_a_file(
     assert not list(tmp_path.glob(".*.part"))
     with pytest.raises(FileExistsError):
         client.download_export(done, path)
+
+
+def test_the_tasks_of_a_project_are_read_page_by_page_following_the_cursor(
+    client_for, project, other_project, pat
+):
+    from tests.annotate.queue_fixtures import make_tasks
+
+    tasks = make_tasks(project, 120)  # three pages of 50
+    make_tasks(other_project, 3)
+    AnnotationTask.objects.filter(pk__in=[t.pk for t in tasks[::3]]).update(state="submitted")
+    client = client_for(pat)
+    seen = []
+
+    for task in client.tasks(project):
+        seen.append(task.id)
+        if len(seen) == 60:  # added while paging: after every task already there
+            (late,) = make_tasks(project, 1)
+
+    assert seen == [t.pk for t in tasks] + [late.pk]
+    submitted = list(client.tasks(project.pk, state="submitted"))
+    assert [t.id for t in submitted] == [t.pk for t in tasks[::3]]
+    assert {(t.state, t.kind, t.project) for t in submitted} == {("submitted", "image", project.pk)}

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -58,13 +59,15 @@ class Api:
         return content if raw else json.loads(content or b"null")
 
     def all_pages(self, path: str) -> list:
-        rows, page = [], 1
+        """Every row of a list, following its `next` links (page numbers or a cursor)."""
+        rows = []
         while True:
-            body = self.call("GET", f"{path}{'&' if '?' in path else '?'}page={page}")
+            body = self.call("GET", path)
             rows += body["results"]
             if not body.get("next"):
                 return rows
-            page += 1
+            parts = urllib.parse.urlsplit(body["next"])
+            path = f"{parts.path}?{parts.query}"
 
 
 def wait_for(predicate, *, what: str, timeout: float = LOOP_TIMEOUT_S, log=lambda: ""):

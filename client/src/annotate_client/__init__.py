@@ -24,6 +24,7 @@ from .types import (
     PushRowError,
     Rollback,
     ScoringRun,
+    Task,
     UploadReport,
 )
 
@@ -44,6 +45,7 @@ __all__ = [
     "PushRowError",
     "Rollback",
     "ScoringRun",
+    "Task",
     "UploadReport",
     "WaitTimeout",
     "__version__",

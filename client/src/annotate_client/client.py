@@ -40,6 +40,7 @@ from .types import (
     PushRowError,
     Rollback,
     ScoringRun,
+    Task,
     Token,
     UploadReport,
     parse,
@@ -394,6 +395,19 @@ class Client(Transport):
         return self._one(Rollback, response, doing)
 
     # --- scoring ---------------------------------------------------------------------------
+
+    def tasks(
+        self, project: ProjectRef, *, state: str | Iterable[str] | None = None
+    ) -> Iterator[Task]:
+        """The project's tasks in id order, optionally in some states ("pending",
+        "submitted", ...), read 50 at a time as you iterate: the list pages by cursor, so
+        the millionth task costs what the first does and tasks added meanwhile come last."""
+        pk = object_id(project)
+        params: dict[str, object] = {"project": pk}
+        if state is not None:
+            params["state"] = [state] if isinstance(state, str) else list(state)
+        doing = f"Listing the tasks of project {pk}"
+        return self._iter_pages("tasks", Task, doing=doing, path={}, params=params)
 
     def scoring_runs(self, project: ProjectRef) -> list[ScoringRun]:
         """The project's most recent scoring runs, newest first (the first page)."""

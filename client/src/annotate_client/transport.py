@@ -5,9 +5,10 @@ and every refusal or failure to connect becomes a ClientError worded for people.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Self, TypeVar
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from rich.console import Console
@@ -23,6 +24,7 @@ from .types import (
     PushResult,
     Rollback,
     ScoringRun,
+    Task,
     Token,
     UploadReport,
     parse,
@@ -54,6 +56,8 @@ ENDPOINTS: dict[str, Endpoint] = {
         "POST", "/api/projects/{id}/checkpoints/rollback/", 202, Rollback
     ),
     "scoring_runs": Endpoint("GET", "/api/projects/{id}/scoring-runs/", 200, ScoringRun, "page"),
+    # Pages by cursor: each answer's `next` link carries the next page's `cursor=`.
+    "tasks": Endpoint("GET", "/api/tasks/", 200, Task, "page"),
     "scoring_run": Endpoint("GET", "/api/projects/{id}/scoring-runs/{run_id}/", 200, ScoringRun),
     "export_start": Endpoint("POST", "/api/projects/{id}/exports/", 202, ExportJob),
     "export": Endpoint("GET", "/api/exports/{id}/", 200, ExportJob),
@@ -169,13 +173,24 @@ class Transport:
         return parse(cls, self._json(response, doing))
 
     def _pages(self, name: str, cls: type[T], *, doing: str, path: Mapping[str, object]) -> list[T]:
-        found: list[T] = []
-        page = 1
+        return list(self._iter_pages(name, cls, doing=doing, path=path))
+
+    def _iter_pages(
+        self,
+        name: str,
+        cls: type[T],
+        *,
+        doing: str,
+        path: Mapping[str, object],
+        params: Mapping[str, object] | None = None,
+    ) -> Iterator[T]:
+        """Every row of a list, a page at a time, following each answer's `next` link as it
+        is (a page number or an opaque cursor: the server decides how the list pages)."""
+        query: Mapping[str, object] | list[tuple[str, str]] = dict(params or {})
         while True:
-            body = self._json(
-                self._send(name, doing=doing, path=path, params={"page": page}), doing
-            )
-            found += [parse(cls, item) for item in body["results"]]
+            body = self._json(self._send(name, doing=doing, path=path, params=query), doing)
+            for item in body["results"]:
+                yield parse(cls, item)
             if not body.get("next"):
-                return found
-            page += 1
+                return
+            query = parse_qsl(urlsplit(body["next"]).query, keep_blank_values=True)

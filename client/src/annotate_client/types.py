@@ -171,6 +171,32 @@ class ScoringRun:
 
 
 @dataclasses.dataclass(frozen=True)
+class Task:
+    """One annotation task (GET /api/tasks/, which pages by cursor: Client.tasks)."""
+
+    SCHEMA: ClassVar[str] = "Task"
+    id: int
+    project: int
+    asset: int
+    kind: str
+    state: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    asset_name: str = ""
+    frame_start: int | None = None
+    frame_end: int | None = None
+    frame_count: int = 1
+    priority: float = 0.0
+    lease_user: str | None = None
+    lease_expires_at: dt.datetime | None = None
+    annotator: str | None = None
+    skip_reason: str = ""
+    submitted_at: dt.datetime | None = None
+    reviewed_at: dt.datetime | None = None
+    latest_version: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class ExportSummaryLine:
     """What an export left out, by kind (skeletons="omit", or what the points form lacks)."""
 
@@ -253,6 +279,7 @@ ANSWER_TYPES: tuple[type, ...] = (
     Activation,
     Rollback,
     ScoringRun,
+    Task,
     ExportSummaryLine,
     ExportJob,
 )
