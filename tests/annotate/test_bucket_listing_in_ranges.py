@@ -109,8 +109,7 @@ def test_a_prefix_listed_in_ranges_registers_every_object_once(s3_server, projec
     assert asset.size_bytes == len(jpeg_bytes(16, 12, seed=3)) and len(asset.external_key) == 32
     assert asset.uploaded_by == pat and asset.created_at is not None and asset.progress == 0
     task = AnnotationTask.objects.get(asset=asset)
-    assert (task.kind, task.state, task.frame_count) == ("image", "pending", 1)
-    assert task.queue_entry.priority == 0 and task.queue_entry.queued
+    assert (task.kind, task.state, task.frame_count, task.priority) == ("image", "pending", 1, 0)
 
 
 def test_a_prefix_of_one_page_costs_one_request(s3_server, settings):
