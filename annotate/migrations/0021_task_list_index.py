@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("annotate", "0023_export_options"),
+        ("annotate", "0019_formats"),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotate', '0019_formats'),
+        ('annotate', '0021_task_list_index'),
     ]
 
     operations = [
