@@ -122,6 +122,13 @@ def _api_answers_match_the_schema(monkeypatch):
 
 
 @pytest.fixture
+def no_job_messages(monkeypatch):
+    """No job message reaches a worker: one left running by another test of the session could
+    take the work this test runs itself (a registration, a decoding, an export)."""
+    monkeypatch.setattr("annotate.jobs.job_send", lambda name, args: None)
+
+
+@pytest.fixture
 def media_root(settings, tmp_path):
     """This test's own media folder (file-system storage), so it can see what was left."""
     root = tmp_path / "media"

@@ -19,7 +19,9 @@ from annotate.models import AnnotationTask, Asset
 from .ingest_media import jpeg_bytes
 from .s3_server import ACCESS_KEY, SECRET_KEY
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# no_job_messages: a worker another test left running could take the decoding these tests
+# run themselves.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_job_messages")]
 
 KEYS = [
     "cams/a.jpg",  # beside the sub-prefixes
@@ -40,13 +42,6 @@ KEYS = [
     "cams/z.jpg",
 ]
 OUTSIDE = ["cam/x.jpg", "camsx.jpg", "other/cams/y.jpg"]
-
-
-@pytest.fixture(autouse=True)
-def no_messages(monkeypatch):
-    """No message reaches a worker: one left running by another test of the session could
-    take the decoding this test runs itself (it then found nothing left to decode)."""
-    monkeypatch.setattr("annotate.jobs.job_send", lambda name, args: None)
 
 
 @pytest.fixture

@@ -65,7 +65,7 @@ def test_an_import_whose_connection_ends_mid_job_fails_saying_why_and_is_not_run
 
 @pytest.mark.django_db(transaction=True)
 def test_a_job_whose_service_catches_every_error_is_retried_when_its_connection_ends(
-    project, pat, monkeypatch
+    project, pat, monkeypatch, no_job_messages
 ):
     """export_run (like a retraining round) fails its job on any error. A connection lost
     inside a transaction is closed by it, so failing the job worked on a new connection,
@@ -80,7 +80,6 @@ def test_a_job_whose_service_catches_every_error_is_retried_when_its_connection_
     from .database_faults import terminate_this_connection
 
     labeled_project(project)
-    monkeypatch.setattr("annotate.jobs.job_send", lambda name, args: None)
     job = export_create(project=project, user=pat, format="coco")
     write, calls = services.export_write, []
 
