@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import orjson
 
 from activelearn.predictions.rows import RowError
+from annotate.batching import batched
 
 Batch = list[tuple[int, dict | None, str | None]]
 
@@ -86,16 +87,8 @@ def row_batches(source: Iterable | JsonLinesBody, size: int) -> Iterator[Batch]:
     if isinstance(source, JsonLinesBody):
         yield from _body_batches(source.blocks, size)
         return
-    batch: Batch = []
-    for number, item in enumerate(source, start=1):
-        entry = _one(number, item)
-        if entry is not None:
-            batch.append(entry)
-            if len(batch) >= size:
-                yield batch
-                batch = []
-    if batch:
-        yield batch
+    entries = (_one(number, item) for number, item in enumerate(source, start=1))
+    yield from batched((entry for entry in entries if entry is not None), size)
 
 
 def _body_batches(blocks: Iterable[bytes], size: int) -> Iterator[Batch]:

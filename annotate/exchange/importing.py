@@ -19,6 +19,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from annotate.attributes import from_text
+from annotate.batching import batched
 from annotate.ingest.video import VideoRejected, video_frames_add
 from annotate.models import (
     Annotation,
@@ -742,11 +743,6 @@ def _prediction_units(placed: list[Placed]) -> list[dict]:
 WRITE_BATCH = 1000  # tasks per round of bulk inserts
 
 
-def _batches(items: list, size: int = WRITE_BATCH):
-    for first in range(0, len(items), size):
-        yield items[first : first + size]
-
-
 def _track_ids(shapes: dict[int, list[Placed]]) -> dict[tuple[int, int], int]:
     """Track rows for every (video, number) the shapes use: existing ones, the rest created
     (with the class of their first shape)."""
@@ -788,7 +784,7 @@ def _write_ground_truth(
     per batch of tasks so that large imports take a few queries per thousand tasks."""
     now = timezone.now()
     with transaction.atomic():
-        for batch in _batches(task_ids):
+        for batch in batched(task_ids, WRITE_BATCH):
             # Locks in id order, so two imports over the same tasks cannot deadlock.
             list(
                 AnnotationTask.objects.select_for_update()
@@ -797,7 +793,7 @@ def _write_ground_truth(
                 .values_list("pk", flat=True)
             )
         tracks = _track_ids(shapes)
-        for done, batch in enumerate(_batches(task_ids)):
+        for done, batch in enumerate(batched(task_ids, WRITE_BATCH)):
             latest = dict(
                 Annotation.objects.filter(task_id__in=batch)
                 .values("task_id")

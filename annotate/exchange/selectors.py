@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
+from annotate.batching import batched
 from annotate.models import (
     Annotation,
     AnnotationTask,
@@ -175,17 +176,6 @@ def exported_annotations(*, project: Project, export_filter: ExportFilter) -> Qu
     return queryset
 
 
-def _chunks(rows: Iterator, size: int) -> Iterator[list]:
-    chunk: list = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def iter_export_tasks(
     annotations: QuerySet, *, chunk_size: int = DEFAULT_CHUNK_SIZE
 ) -> Iterator[ExportTask]:
@@ -198,7 +188,7 @@ def iter_export_tasks(
         )
         .iterator(chunk_size=chunk_size)
     )
-    for chunk in _chunks(rows, chunk_size):
+    for chunk in batched(rows, chunk_size):
         yield from _load_chunk(chunk)
 
 

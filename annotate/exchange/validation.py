@@ -10,9 +10,9 @@ evaluation clips them: MOT boxes are clipped to the image first. Other formats k
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from annotate.batching import batched
 from annotate.models import AnnotationTask, Frame, LabelClass, Project, ShapeSource
 from annotate.services.annotations import annotation_problems
 
@@ -22,11 +22,6 @@ if TYPE_CHECKING:
 CLIPPED_FORMATS = frozenset({"mot"})
 _PATH = re.compile(r"^(boxes|keypoints|tracks)\[(\d+)\](?:\.(.+))?$")
 BATCH = 1000
-
-
-def _chunks(items: list, size: int = BATCH) -> Iterable[list]:
-    for first in range(0, len(items), size):
-        yield items[first : first + size]
 
 
 def _clip(box: tuple, width: int, height: int) -> tuple | None:
@@ -117,13 +112,13 @@ def placed_validate(
     classes = {c.name: c for c in LabelClass.objects.filter(project=project)}
     task_ids = sorted(shapes)
     tasks: dict[int, AnnotationTask] = {}
-    for batch in _chunks(task_ids):
+    for batch in batched(task_ids, BATCH):
         for task in AnnotationTask.objects.filter(pk__in=batch).select_related("asset"):
             task.project = project  # one project object for all: no query per task
             tasks[task.pk] = task
     frame_ids = sorted({s.frame_id for p in shapes.values() for s in p if s.frame_id})
     frames: dict[int, Frame] = {}
-    for batch in _chunks(frame_ids):
+    for batch in batched(frame_ids, BATCH):
         frames.update((f.pk, f) for f in Frame.objects.filter(pk__in=batch))
 
     errors: list[dict] = []
