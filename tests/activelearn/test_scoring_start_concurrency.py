@@ -39,7 +39,8 @@ def _in_thread(function) -> tuple[threading.Thread, dict]:
     return thread, outcome
 
 
-def test_two_starts_at_once_leave_one_live_run(project):
+def test_two_starts_at_once_leave_one_live_run(project, no_job_messages):
+    # no_job_messages: a worker another test left running would take the queued run.
     version_register(project, colour_classifier_onnx(), spec=image_spec(32))
     image_task_create(project, (200, 10, 10))
     first_started, release = threading.Event(), threading.Event()
