@@ -200,20 +200,32 @@ def role_in(user, project_id: int) -> str | None:
     return roles_by_project(user).get(project_id)
 
 
-def visible(user, action: str, queryset: QuerySet) -> QuerySet:
-    """The objects of `queryset` on which `user` may do `action`."""
+def visible(user, action: str, queryset: QuerySet, *, project_id: int | None = None) -> QuerySet:
+    """The objects of `queryset` on which `user` may do `action`; with `project_id`, only
+    those of that project.
+
+    A list of one project's objects should say so here rather than filter afterwards: for a
+    user who sees all of one project and only their own in another, the condition is an OR
+    of the two projects' rules, which the planner checks on every row of the project asked
+    for (an annotator here and a manager there read every task of the project to find a
+    page of their own); narrowed to the project, only its rule is left."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return queryset.none()
+    if project_id is not None:
+        queryset = queryset.filter(**{_scope(queryset.model)[0]: project_id})
     if user.is_superuser:
         return queryset
     project_path, owner_paths = _scope(queryset.model)
+    roles = roles_by_project(user)
+    if project_id is not None:
+        roles = {project_id: roles[project_id]} if project_id in roles else {}
     any_projects, own_projects = [], []
-    for project_id, role in roles_by_project(user).items():
+    for project, role in roles.items():
         level = rule(action, role)
         if level == ANY:
-            any_projects.append(project_id)
+            any_projects.append(project)
         elif level == OWN:
-            own_projects.append(project_id)
+            own_projects.append(project)
     condition = Q(**{f"{project_path}__in": any_projects})
     if own_projects and owner_paths:
         mine = _owned_pks(user, queryset.model, owner_paths)

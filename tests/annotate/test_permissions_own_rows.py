@@ -8,11 +8,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from annotate.api.pagination import KeysetPagination
 from annotate.models import (
     Annotation,
     AnnotationTask,
@@ -48,6 +50,11 @@ def visible_by_or(user, action: str, queryset):
             mine |= owner(user) if callable(owner) else Q(**{owner: user})
         condition |= Q(**{f"{project_path}__in": own_projects}) & mine
     return queryset.filter(condition)
+
+
+@pytest.fixture
+def root(db):
+    return User.objects.create_superuser("root", "root@example.com", "pw-for-root-123")
 
 
 def _lease(task, user, state: str = "active") -> TaskLease:
@@ -179,3 +186,59 @@ def test_a_member_who_sees_every_task_reads_the_page_from_the_keyset_index(proje
         plan = _plan(page, None)
     assert "Sort" not in plan and "SubPlan 2" not in plan, plan
     assert "task_project_list_idx" in plan, plan
+
+
+def test_narrowed_to_a_project_the_rows_are_those_of_the_project_filtered_after(
+    mixed, project, other_project, root
+):
+    for user in [*mixed, root]:
+        for home in (project, other_project):
+            for model in (AnnotationTask, Annotation, Review, TaskLease):
+                rows = model._default_manager.all()
+                path = SCOPES[model][0]
+                for action in ("task.view", "task.label", "annotation.view"):
+                    expected = visible_by_or(user, action, rows).filter(**{path: home.pk})
+                    got = visible(user, action, rows, project_id=home.pk)
+                    assert set(got) == set(expected), (user.username, model, action)
+
+
+def test_the_task_list_of_a_project_gives_each_user_the_rows_of_the_old_rule(
+    mixed, project, other_project, monkeypatch
+):
+    monkeypatch.setattr(KeysetPagination, "page_size", 1000)
+    for user in mixed:
+        for home in (project, other_project):
+            body = client_for(user).get("/api/tasks/", {"project": home.pk}).json()
+            expected = visible_by_or(user, "task.view", home.tasks.all()).order_by("pk")
+            assert [row["id"] for row in body["results"]] == [t.pk for t in expected]
+
+
+def test_a_user_with_two_roles_reads_a_page_of_each_project_by_its_own_rule(project, other_project):
+    bea = make_user("bea")
+    Membership.objects.create(project=project, user=bea, role=Membership.Role.ANNOTATOR)
+    Membership.objects.create(project=other_project, user=bea, role=Membership.Role.MANAGER)
+    make_tasks(project, 20)
+    make_tasks(other_project, 20)
+    make_task(project, annotator=bea, state="submitted")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    own = [
+        sql
+        for sql in _page_and_count(client_for(bea), project)
+        if "ORDER BY" in sql and "LIMIT 51" in sql
+    ][0]
+    plan = _plan(own, None)
+    assert "task_annotator_idx" in plan, plan
+    filters = [line for line in plan.splitlines() if "Filter:" in line]
+    assert not any("SubPlan" in line or "hashed" in line for line in filters), plan
+    managed = [
+        sql
+        for sql in _page_and_count(client_for(bea), other_project)
+        if "ORDER BY" in sql and "LIMIT 51" in sql
+    ][0]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_sort = off")
+        plan = _plan(managed, None)
+    assert "Sort" not in plan and "task_annotator_idx" not in plan, plan
+    assert "SubPlan 2" not in plan, plan  # no owner condition left to check per row
+    assert "task_project_list_idx" in plan or "pkey" in plan, plan
