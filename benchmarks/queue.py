@@ -661,15 +661,16 @@ MEMBER_TASKS = 50  # tasks the annotator of member_pages labeled (and one they h
 
 def member_pages(project_id: int, tasks: int, tasks_admin: str, project_filter: str) -> list[tuple]:
     """(name, url, client) of the pages members open: an annotator of the project, who sees
-    only the tasks they labeled or hold (the permission table's "own"), and its manager, a
-    staff user whose admin shows the projects they manage (not a superuser)."""
+    only the tasks they labeled or hold (the permission table's "own"), a user who is an
+    annotator here and a manager of another project, and the project's manager, a staff
+    user whose admin shows the projects they manage (not a superuser)."""
     from datetime import timedelta
 
     from django.contrib.auth.models import Group, User
     from django.test import Client
     from django.utils import timezone
 
-    from annotate.models import AnnotationTask, Membership, TaskLease
+    from annotate.models import AnnotationTask, Membership, Project, TaskLease
     from annotate.roles import GROUP_PROJECT_MANAGER
 
     manager = User.objects.create_user("bench-manager", password="x", is_staff=True)  # noqa: S106
@@ -692,8 +693,14 @@ def member_pages(project_id: int, tasks: int, tasks_admin: str, project_filter: 
         state="in_progress", lease_user=annotator, lease_expires_at=expires
     )
     TaskLease.objects.create(task_id=ids[-1], user=annotator, expires_at=expires, claimed_at=now)
+    # An annotator here and the manager of another project: two rules, one per project.
+    two_roles = User.objects.create_user("bench-two-roles", password="x")  # noqa: S106
+    Membership.objects.create(project_id=project_id, user=two_roles, role="annotator")
+    other = Project.objects.create(name="bench-other")
+    Membership.objects.create(project=other, user=two_roles, role="manager")
+    AnnotationTask.objects.filter(pk__in=ids[: MEMBER_TASKS // 2]).update(annotator=two_roles)
     clients = {}
-    for user in (manager, annotator):
+    for user in (manager, annotator, two_roles):
         clients[user] = Client()
         clients[user].force_login(user)
     task_list = f"/api/tasks/?project={project_id}"
@@ -703,6 +710,8 @@ def member_pages(project_id: int, tasks: int, tasks_admin: str, project_filter: 
         ("annotator_task_list_pending", f"{task_list}&state=pending", clients[annotator]),
         ("annotator_project", f"/projects/{project_id}/", clients[annotator]),
         ("annotator_assets", f"/api/assets/?project={project_id}", clients[annotator]),
+        ("two_roles_task_list", task_list, clients[two_roles]),
+        ("two_roles_task_list_all", "/api/tasks/", clients[two_roles]),
         ("manager_task_list", task_list, clients[manager]),
         ("manager_task_list_newest", f"{task_list}&ordering=-id", clients[manager]),
         ("manager_project", f"/projects/{project_id}/", clients[manager]),
