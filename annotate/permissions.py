@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.db.models import Model, Q, QuerySet
+from django.db.models import F, Lookup, Model, Q, QuerySet
 from django.http import Http404
 
 from .models import (
@@ -229,8 +230,25 @@ def visible(user, action: str, queryset: QuerySet, *, project_id: int | None = N
     condition = Q(**{f"{project_path}__in": any_projects})
     if own_projects and owner_paths:
         mine = _owned_pks(user, queryset.model, owner_paths)
-        condition |= Q(**{f"{project_path}__in": own_projects, "pk__in": mine})
+        # Beside another project's rule the keys sit under an OR, where `pk IN (...)` is
+        # probed on every row the scan reads; an array computed once is an index condition,
+        # so both sides are index scans (a BitmapOr) or, where the other projects' rows are
+        # many, the scan in id order stops at the page's end.
+        owned = Q(_EqualsAny(F("pk"), ArraySubquery(mine))) if any_projects else Q(pk__in=mine)
+        condition |= Q(**{f"{project_path}__in": own_projects}) & owned
     return queryset.filter(condition)
+
+
+class _EqualsAny(Lookup):
+    """`lhs = ANY(rhs)`, rhs an array (ArraySubquery): a lookup, so it goes in a Q."""
+
+    lookup_name = "equals_any"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = compiler.compile(self.rhs)
+        return f"{lhs} = ANY({rhs})", (*lhs_params, *rhs_params)
 
 
 def _owned_pks(user, model: type[Model], owner_paths: tuple[Owner, ...]) -> QuerySet:

@@ -242,3 +242,12 @@ def test_a_user_with_two_roles_reads_a_page_of_each_project_by_its_own_rule(proj
     assert "Sort" not in plan and "task_annotator_idx" not in plan, plan
     assert "SubPlan 2" not in plan, plan  # no owner condition left to check per row
     assert "task_project_list_idx" in plan or "pkey" in plan, plan
+    # Both projects' tasks (no project filter): the two rules are an OR, the own keys an
+    # array computed once (an InitPlan) that an index reads, never a probe per row.
+    with CaptureQueriesContext(connection) as queries:
+        assert client_for(bea).get("/api/tasks/").status_code == 200
+    both = next(q["sql"] for q in queries if "LIMIT 51" in q["sql"])
+    plan = _plan(both, None)
+    assert "InitPlan" in plan and "= ANY" in plan, plan
+    filters = [line for line in plan.splitlines() if "Filter:" in line]
+    assert not any("SubPlan" in line or "hashed" in line for line in filters), plan
