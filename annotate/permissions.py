@@ -229,13 +229,8 @@ def visible(user, action: str, queryset: QuerySet, *, project_id: int | None = N
             own_projects.append(project)
     condition = Q(**{f"{project_path}__in": any_projects})
     if own_projects and owner_paths:
-        mine = _owned_pks(user, queryset.model, owner_paths)
-        # Beside another project's rule the keys sit under an OR, where `pk IN (...)` is
-        # probed on every row the scan reads; an array computed once is an index condition,
-        # so both sides are index scans (a BitmapOr) or, where the other projects' rows are
-        # many, the scan in id order stops at the page's end.
-        owned = Q(_EqualsAny(F("pk"), ArraySubquery(mine))) if any_projects else Q(pk__in=mine)
-        condition |= Q(**{f"{project_path}__in": own_projects}) & owned
+        mine = _owned(user, queryset.model, owner_paths)
+        condition |= Q(**{f"{project_path}__in": own_projects}) & mine
     return queryset.filter(condition)
 
 
@@ -251,22 +246,25 @@ class _EqualsAny(Lookup):
         return f"{lhs} = ANY({rhs})", (*lhs_params, *rhs_params)
 
 
-def _owned_pks(user, model: type[Model], owner_paths: tuple[Owner, ...]) -> QuerySet:
-    """The keys of the objects `user` owns through any of the owner paths, as one UNION ALL
-    of small index reads (their tasks by annotator, their leases by user, ...).
+def _owned(user, model: type[Model], owner_paths: tuple[Owner, ...]) -> Q:
+    """The condition "the user owns the object" as index conditions: a path to a user is a
+    plain comparison (`annotator_id = 7`, an index of its own); an owner function (holding
+    a task: an EXISTS over the leases) is replaced by `pk = ANY(ARRAY(keys))`, the keys it
+    selects read once (an InitPlan), not once per row.
 
-    Asked as `pk IN (this)`, not as an OR of the owner conditions on every row: an OR of
-    EXISTS conditions is a filter the planner checks row by row, so an annotator's first
-    page of a million-task project read every task of it in id order to find their few;
-    a UNION under IN is a semi-join driven from the owner's own rows (issue 16 item 8)."""
-    rows = model._base_manager.order_by()
-    parts = [
-        rows.filter(owner(user) if callable(owner) else Q(**{owner: user})).values("pk")
-        for owner in owner_paths
-    ]
-    # UNION ALL: under IN a key listed twice is still one row (a semi-join), so nothing
-    # needs to de-duplicate the branches first.
-    return parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    Checked on every row as an EXISTS, the OR made an annotator's first page of a
+    million-task project read every task of it in id order to find their few (issue 16
+    item 8). Now each arm of the OR is an index condition, so the planner reads the owner's
+    rows through those indexes (a BitmapOr) when they are few, or the project in id order,
+    stopping at the page's end, when they are many."""
+    mine = Q()
+    for owner in owner_paths:
+        if callable(owner):
+            keys = model._base_manager.order_by().filter(owner(user)).values("pk")
+            mine |= Q(_EqualsAny(F("pk"), ArraySubquery(keys)))
+        else:
+            mine |= Q(**{owner: user})
+    return mine
 
 
 def project_for(user, pk: int, action: str) -> Project:

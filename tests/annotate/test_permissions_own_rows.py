@@ -1,7 +1,8 @@
-"""The "own" rows of the permission table asked as `pk IN (the user's keys)`: the same rows
-as the OR of the owner conditions it replaced, for every role, action and scoped model, and
-a member's task list page read from the member's own rows, not from every task of the
-project checked one by one (annotate.permissions._owned_pks)."""
+"""The "own" rows of the permission table as index conditions (annotate.permissions._owned:
+a path to the user compared on the row, holding a task as `id = ANY(the held keys, read
+once)`): the same rows as the OR of EXISTS conditions they replaced, for every role, action
+and scoped model, and a member's task list page read from the member's own rows, not from
+every task of the project checked one by one."""
 
 from __future__ import annotations
 
@@ -146,7 +147,7 @@ def _page_and_count(client, project) -> list[str]:
 def test_an_annotators_task_list_reads_their_rows_not_every_task_of_the_project(
     project, alice, bob
 ):
-    make_tasks(project, 40)
+    make_tasks(project, 2000)  # enough that reading them all costs more than the owner's
     mine = [make_task(project, annotator=alice, state="submitted") for _ in range(3)]
     held = make_task(project, state="in_progress")
     _lease(held, alice)
@@ -217,8 +218,8 @@ def test_a_user_with_two_roles_reads_a_page_of_each_project_by_its_own_rule(proj
     bea = make_user("bea")
     Membership.objects.create(project=project, user=bea, role=Membership.Role.ANNOTATOR)
     Membership.objects.create(project=other_project, user=bea, role=Membership.Role.MANAGER)
-    make_tasks(project, 20)
-    make_tasks(other_project, 20)
+    make_tasks(project, 2000)
+    make_tasks(other_project, 2000)
     make_task(project, annotator=bea, state="submitted")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
@@ -242,7 +243,7 @@ def test_a_user_with_two_roles_reads_a_page_of_each_project_by_its_own_rule(proj
     assert "Sort" not in plan and "task_annotator_idx" not in plan, plan
     assert "SubPlan 2" not in plan, plan  # no owner condition left to check per row
     assert "task_project_list_idx" in plan or "pkey" in plan, plan
-    # Both projects' tasks (no project filter): the two rules are an OR, the own keys an
+    # Both projects' tasks (no project filter): the two rules are an OR, the held keys an
     # array computed once (an InitPlan) that an index reads, never a probe per row.
     with CaptureQueriesContext(connection) as queries:
         assert client_for(bea).get("/api/tasks/").status_code == 200
