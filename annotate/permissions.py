@@ -205,11 +205,10 @@ def visible(user, action: str, queryset: QuerySet, *, project_id: int | None = N
     """The objects of `queryset` on which `user` may do `action`; with `project_id`, only
     those of that project.
 
-    A list of one project's objects should say so here rather than filter afterwards: for a
-    user who sees all of one project and only their own in another, the condition is an OR
-    of the two projects' rules, which the planner checks on every row of the project asked
-    for (an annotator here and a manager there read every task of the project to find a
-    page of their own); narrowed to the project, only its rule is left."""
+    A list of one project's objects can say so here rather than filter afterwards: the
+    condition is then that project's rule alone, not an OR of the rules of every project
+    the user is in (an annotator here and a manager there), which the planner plans as a
+    whole, not seeing that the filter added after rules out all but one arm."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return queryset.none()
     if project_id is not None:
@@ -256,7 +255,8 @@ def _owned(user, model: type[Model], owner_paths: tuple[Owner, ...]) -> Q:
     million-task project read every task of it in id order to find their few (issue 16
     item 8). Now each arm of the OR is an index condition, so the planner reads the owner's
     rows through those indexes (a BitmapOr) when they are few, or the project in id order,
-    stopping at the page's end, when they are many."""
+    stopping at the page's end, when they are many. Paths are forward foreign keys, so
+    OR-ing them never duplicates rows."""
     mine = Q()
     for owner in owner_paths:
         if callable(owner):
