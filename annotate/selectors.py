@@ -258,10 +258,11 @@ def frames_of(asset: Asset) -> QuerySet[Frame]:
     return asset.frames.order_by("index")
 
 
-def tasks_for(user) -> QuerySet[AnnotationTask]:
+def tasks_for(user, *, project_id: int | None = None) -> QuerySet[AnnotationTask]:
+    """The tasks the user may see (of one project with `project_id`: see visible())."""
     latest = Annotation.objects.filter(task=OuterRef("pk")).order_by("-version")
     return (
-        visible(user, "task.view", AnnotationTask.objects.all())
+        visible(user, "task.view", AnnotationTask.objects.all(), project_id=project_id)
         .select_related("asset", "lease_user", "annotator")
         .annotate(latest_version=Subquery(latest.values("version")[:1]))
     )

@@ -600,7 +600,8 @@ def save_latencies(project_ids: list[int], labels: int, block: int = 10) -> dict
 
 
 def page_times(project_id: int, tasks: int) -> dict[str, float]:
-    """Server time (in process, best of 3) of the pages a manager opens on a big project."""
+    """Server time (in process, best of 3) of the pages a superuser opens on a big project,
+    then of those its members open (member_pages)."""
     import base64
 
     from django.contrib.auth.models import User
@@ -650,7 +651,78 @@ def page_times(project_id: int, tasks: int) -> dict[str, float]:
     with override_settings(STORAGES=storages):
         for name, url in pages.items():
             out[name] = _best_of_3(client, url)
+        for name, url, member in member_pages(project_id, tasks, tasks_admin, project_filter):
+            out[name] = _best_of_3(member, url)
     return out
+
+
+MEMBER_TASKS = 50  # tasks the annotator of member_pages labeled (and one they hold)
+
+
+def member_pages(project_id: int, tasks: int, tasks_admin: str, project_filter: str) -> list[tuple]:
+    """(name, url, client) of the pages members open: an annotator of the project, who sees
+    only the tasks they labeled or hold (the permission table's "own"), a user who is an
+    annotator here and a manager of another project, and the project's manager, a staff
+    user whose admin shows the projects they manage (not a superuser)."""
+    from datetime import timedelta
+
+    from django.contrib.auth.models import Group, User
+    from django.test import Client
+    from django.utils import timezone
+
+    from annotate.models import AnnotationTask, Membership, Project, TaskLease
+    from annotate.roles import GROUP_PROJECT_MANAGER
+
+    manager = User.objects.create_user("bench-manager", password="x", is_staff=True)  # noqa: S106
+    manager.groups.add(Group.objects.get(name=GROUP_PROJECT_MANAGER))  # the admin's rights
+    Membership.objects.create(project_id=project_id, user=manager, role="manager")
+    annotator = User.objects.create_user("bench-annotator", password="x")  # noqa: S106
+    Membership.objects.create(project_id=project_id, user=annotator, role="annotator")
+    # Spread over the project, so no page finds them all at its start.
+    project_tasks = AnnotationTask.objects.filter(project_id=project_id)
+    first = project_tasks.order_by("id").values_list("id", flat=True)[0]
+    step = max(1, tasks // (MEMBER_TASKS + 1))
+    spread = [first + n * step for n in range(MEMBER_TASKS + 1)]
+    ids = list(project_tasks.filter(pk__in=spread, state="pending").values_list("id", flat=True))
+    now = timezone.now()
+    AnnotationTask.objects.filter(pk__in=ids[:-1]).update(
+        state="submitted", annotator=annotator, submitted_at=now
+    )
+    expires = now + timedelta(hours=1)
+    AnnotationTask.objects.filter(pk=ids[-1]).update(
+        state="in_progress", lease_user=annotator, lease_expires_at=expires
+    )
+    TaskLease.objects.create(task_id=ids[-1], user=annotator, expires_at=expires, claimed_at=now)
+    # An annotator here and the manager of another project: two rules, one per project.
+    two_roles = User.objects.create_user("bench-two-roles", password="x")  # noqa: S106
+    Membership.objects.create(project_id=project_id, user=two_roles, role="annotator")
+    other = Project.objects.create(name="bench-other")
+    Membership.objects.create(project=other, user=two_roles, role="manager")
+    AnnotationTask.objects.filter(pk__in=ids[: MEMBER_TASKS // 2]).update(annotator=two_roles)
+    clients = {}
+    for user in (manager, annotator, two_roles):
+        clients[user] = Client()
+        clients[user].force_login(user)
+    task_list = f"/api/tasks/?project={project_id}"
+    return [
+        ("annotator_task_list", task_list, clients[annotator]),
+        ("annotator_task_list_all", "/api/tasks/", clients[annotator]),
+        ("annotator_task_list_pending", f"{task_list}&state=pending", clients[annotator]),
+        ("annotator_project", f"/projects/{project_id}/", clients[annotator]),
+        ("annotator_assets", f"/api/assets/?project={project_id}", clients[annotator]),
+        ("two_roles_task_list", task_list, clients[two_roles]),
+        ("two_roles_task_list_all", "/api/tasks/", clients[two_roles]),
+        ("manager_task_list", task_list, clients[manager]),
+        ("manager_task_list_newest", f"{task_list}&ordering=-id", clients[manager]),
+        ("manager_project", f"/projects/{project_id}/", clients[manager]),
+        ("manager_queue_page", f"/projects/{project_id}/model/", clients[manager]),
+        ("manager_queue_api", f"/api/projects/{project_id}/queue/", clients[manager]),
+        ("manager_assets", f"/api/assets/?project={project_id}", clients[manager]),
+        ("manager_admin_tasks", tasks_admin, clients[manager]),
+        ("manager_admin_tasks_filtered", f"{tasks_admin}?{project_filter}", clients[manager]),
+        ("manager_admin_assets", "/admin/annotate/asset/", clients[manager]),
+        ("manager_admin_annotations", "/admin/annotate/annotation/", clients[manager]),
+    ]
 
 
 def pages_only(project_id: int, tasks: int) -> None:

@@ -23,6 +23,14 @@ class AssetFilter(django_filters.FilterSet):
         fields = ["project", "kind", "state"]
 
 
+def plain_id(value: str | None) -> int | None:
+    """A query parameter's id when it is plainly one ("12"), else None: what the filters
+    make of "12.0" or of a malformed value is theirs to decide (a 400 for the latter)."""
+    if value and value.isascii() and value.isdigit() and int(value) < 2**63:
+        return int(value)
+    return None
+
+
 class TaskFilter(django_filters.FilterSet):
     project = django_filters.NumberFilter(field_name="project_id")
     asset = django_filters.NumberFilter(field_name="asset_id")

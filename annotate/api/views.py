@@ -331,7 +331,10 @@ class TaskList(generics.ListAPIView):
     ordering = ["id"]
 
     def get_queryset(self):
-        return selectors.tasks_for(self.request.user)
+        # The project filter narrows the permission rule too (visible(): one project's
+        # rule, not an OR of every project's); the filterset still applies the filter.
+        project_id = filters.plain_id(self.request.query_params.get("project"))
+        return selectors.tasks_for(self.request.user, project_id=project_id)
 
 
 class TaskDetail(ScopedObjectMixin, generics.RetrieveAPIView):
