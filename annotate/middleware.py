@@ -5,10 +5,13 @@ is answered 413 at once, and a chunked body (no length) is counted while it is r
 refused as soon as it passes the limit (a view that streams it sees BodyTooLarge), so no
 oversized upload is ever spooled whole.
 
-A database connection lost mid-request (PostgreSQL restarted, the connection terminated) is
-not a 500: a request that changes nothing (GET, HEAD, OPTIONS) is run again, twice at most,
-after a short pause, on a new connection; any other, or one that still fails, is answered
-503 with Retry-After. Its transaction was rolled back whole, so the client may send it again.
+A persistent database connection is checked before each request by looking at its socket
+(a connection PostgreSQL ended has something to read there), with Django's SELECT 1 only
+when it does. A connection lost mid-request (PostgreSQL restarted, the connection
+terminated) is not a 500: a request that changes nothing (GET, HEAD, OPTIONS) is run again,
+twice at most, after a short pause, on a new connection; any other, or one that still
+fails, is answered 503 with Retry-After. Its transaction was rolled back whole, so the
+client may send it again.
 
 API clients (paths under /api/, XHR, or asking for JSON) get {"detail", "code"} as JSON;
 pages get the same sentence on an HTML page.
@@ -18,12 +21,15 @@ from __future__ import annotations
 
 import logging
 import random
+import select
 import time
 from collections.abc import Callable
 
+import psycopg
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.signals import got_request_exception
+from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
@@ -210,6 +216,39 @@ def _note_uncaught(sender, request: HttpRequest | None = None, **kwargs) -> None
 got_request_exception.connect(_note_uncaught, dispatch_uid="annotate.database_fault")
 
 
+def _socket_quiet(raw: psycopg.Connection) -> bool:
+    """Whether an idle connection's socket has nothing to read. A connection PostgreSQL
+    ended (a restart, pg_terminate_backend, idle_session_timeout) has its last message and
+    the end of the stream waiting there; an idle connection that is alive has nothing."""
+    try:
+        if raw.closed or raw.broken:
+            return False
+        if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            return False
+        poller = select.poll()
+        poller.register(raw.fileno(), select.POLLIN | select.POLLPRI)
+        return not poller.poll(0)
+    except (OSError, ValueError, psycopg.Error):
+        return False
+
+
+def health_checks_from_sockets() -> None:
+    """Django checks a persistent connection (CONN_HEALTH_CHECKS) with a round trip,
+    SELECT 1, before the first query of every request: on next-task, the busiest endpoint,
+    a fifth of its statements (benchmarks/README.md). A connection whose socket is quiet
+    is marked checked instead; one with anything to read is left to Django's SELECT 1,
+    which closes it if it is dead so the request runs on a new one, as before."""
+    for conn in connections.all(initialized_only=True):
+        if (
+            conn.connection is not None
+            and conn.health_check_enabled
+            and not conn.health_check_done
+            and not conn.in_atomic_block
+            and _socket_quiet(conn.connection)
+        ):
+            conn.health_check_done = True
+
+
 # A 503 that does not say when to come back (the task queue was unreachable, and the job
 # waits for the jobs sweep, which runs every minute) gets this.
 DEFAULT_RETRY_AFTER_S = 30
@@ -223,6 +262,7 @@ class DatabaseFaultMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        health_checks_from_sockets()
         pauses = list(DATABASE_RETRY_PAUSES_S) if request.method in SAFE_METHODS else []
         while True:
             response = self.get_response(request)

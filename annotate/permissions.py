@@ -192,6 +192,12 @@ def roles_by_project(user) -> dict[int, str]:
     return cached
 
 
+def remember_roles(user, roles: dict[int, str]) -> None:
+    """Keep the user's roles, read with the user (annotate.auth), for the rest of the
+    request, as roles_by_project would have read them."""
+    user._roles_by_project = roles
+
+
 def forget_roles(user) -> None:
     """Drop the cached roles after the user's memberships changed within a request."""
     user.__dict__.pop("_roles_by_project", None)
