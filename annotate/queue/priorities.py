@@ -306,6 +306,54 @@ def _copy_binary(cursor, table: str, ids: np.ndarray, values: np.ndarray) -> Non
         copy.write(struct.pack("!h", -1))
 
 
+# COPY's binary rows of (task_id bigint, priority float8, queued bool, audit bool).
+_QUEUE_ROW = np.dtype(
+    [("n", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("p_len", ">i4"), ("p", ">f8"),
+     ("q_len", ">i4"), ("q", "?"), ("a_len", ">i4"), ("a", "?")]
+)  # fmt: skip
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+
+
+def _copy_out(cursor, *, project_id: int, gen: int) -> np.ndarray:
+    """The project's rows of generation `gen` (task_id, priority, queued, audit), in heap
+    order, read with one binary COPY into a numpy record array."""
+    buffer = bytearray()
+    with cursor.cursor.copy(
+        f"COPY (SELECT task_id, priority, queued, audit FROM {QUEUE}_g{int(gen)}"  # noqa: S608
+        f" WHERE project_id = {int(project_id)}) TO STDOUT (FORMAT binary)"
+    ) as copy:
+        for block in copy:
+            buffer += block
+    body = memoryview(buffer)[len(_COPY_HEADER) : len(buffer) - 2]  # less the -1 trailer
+    return np.frombuffer(body, dtype=_QUEUE_ROW)
+
+
+def _merged(old: np.ndarray, ids: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The old generation's rows with the given priorities (audit rows keep theirs)."""
+    rows = old.copy()
+    if len(ids) and len(rows):
+        order = np.argsort(ids, kind="stable")
+        ids, values = ids[order], values[order]
+        at = np.minimum(np.searchsorted(ids, rows["id"]), len(ids) - 1)
+        given = (ids[at] == rows["id"]) & ~rows["a"]
+        rows["p"] = np.where(given, values[at], rows["p"])
+    return rows
+
+
+def _copy_generation(cursor, table: str, rows: np.ndarray) -> int:
+    """Write the rows into the new generation's table with one binary COPY (its gen and
+    project_id are the table's defaults). Returns the rows written."""
+    data = rows.tobytes()
+    with cursor.cursor.copy(
+        f"COPY {table} (task_id, priority, queued, audit) FROM STDIN (FORMAT binary)"
+    ) as copy:
+        copy.write(_COPY_HEADER)
+        for start in range(0, len(data), 1 << 22):
+            copy.write(data[start : start + (1 << 22)])
+        copy.write(struct.pack("!h", -1))
+    return len(rows)
+
+
 def _arrays(rows: Iterable[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
     """Ids and priorities as arrays, one row per task (the last one given wins)."""
     unique = dict(rows)
@@ -377,29 +425,23 @@ def _replace(cursor, project_id: int, rows: tuple[np.ndarray, np.ndarray], pause
         # take about 50 MB): the defaults spill both to temporary files. This transaction only.
         cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
-        cursor.execute(
-            "CREATE TEMP TABLE queue_staging (task_id bigint, priority float8) ON COMMIT DROP"
-        )
-        _copy_binary(cursor, "queue_staging", *rows)
-        step("copy")
+        # Every task of the project in the old generation (read out in one binary COPY), its
+        # new priority where given (audit tasks keep their parked one), its flags as the
+        # triggers kept them: merged by numpy and written with one binary COPY, where an
+        # INSERT ... SELECT joining a staging table cost several times more (benchmarks/
+        # README.md).
+        old_rows = _copy_out(cursor, project_id=project_id, gen=int(old))
+        step("read_old")
         cursor.execute(
             f"CREATE TABLE {table} (LIKE {QUEUE} INCLUDING DEFAULTS,"  # noqa: S608
             f" CONSTRAINT {table}_gen CHECK (gen = {int(new)}))"
         )
-        # Every task of the project in the old generation: its new priority where given
-        # (audit tasks keep their parked one), its flags as the triggers kept them; in the
-        # order of the claim's index, so its build reads the heap in order.
         cursor.execute(
-            f"INSERT INTO {table} (task_id, gen, project_id, priority, queued, audit)"  # noqa: S608
-            " SELECT o.task_id, %s, o.project_id,"
-            " CASE WHEN o.audit OR s.priority IS NULL THEN o.priority ELSE s.priority END,"
-            " o.queued, o.audit"
-            f" FROM {QUEUE}_g{int(old)} o LEFT JOIN queue_staging s ON s.task_id = o.task_id"
-            " WHERE o.gen = %s AND o.project_id = %s",
-            [new, old, project_id],
+            f"ALTER TABLE {table} ALTER COLUMN gen SET DEFAULT {int(new)},"
+            f" ALTER COLUMN project_id SET DEFAULT {int(project_id)}"
         )
-        count = cursor.rowcount
-        step("fill")
+        count = _copy_generation(cursor, table, _merged(old_rows, *rows))
+        step("copy")
         cursor.execute(f"ALTER TABLE {table} ADD PRIMARY KEY (task_id, gen)")
         step("primary_key")
         cursor.execute(
