@@ -139,11 +139,14 @@ def priorities_write_bulk(
         values = [float(priority) for _, priority in chunk]
         _finite(values)
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [LOCK_CLASS, project_id])
-            # Each row found by one probe of the primary key: a hash join reads the whole
-            # generation (1,000,000 rows) to change 10,000 of them.
-            cursor.execute("SET LOCAL enable_hashjoin = off")
-            cursor.execute("SET LOCAL enable_mergejoin = off")
+            # Each row found by one probe of the primary key (a hash join reads the whole
+            # generation, 1,000,000 rows, to change 10,000 of them), for this transaction.
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock_shared(%s, %s),"
+                " set_config('enable_hashjoin', 'off', true),"
+                " set_config('enable_mergejoin', 'off', true)",
+                [LOCK_CLASS, project_id],
+            )
             changed += priorities_set(cursor, project_id=project_id, ids=ids, values=values)
     # What claims could not write meanwhile (rows these chunks held locked), once committed.
     transaction.on_commit(lambda: queue_changes_apply(project=project_id))
