@@ -14,8 +14,9 @@ rewrites task rows.
 Two writes:
 - `priorities_write_bulk` (a re-rank of some tasks: a scoring chunk, 10,000 changed tasks)
   updates the current generation in place, one statement per chunk;
-- `priorities_replace` (a re-rank of the whole project) COPYs the rows into a fresh table,
-  indexes it once loaded (an index built after the load costs a fraction of one kept up
+- `priorities_replace` (a re-rank of the whole project) reads the current generation out
+  with one binary COPY, merges the new priorities in numpy, COPYs the result into a fresh
+  table, indexes it once loaded (an index built after the load costs a fraction of one kept up
   row by row, benchmarks/README.md), attaches it as the next generation and moves the
   pointer, in one short transaction. Claims read whichever generation the pointer named
   when their statement started; nothing they do waits for a lock a re-rank holds.
@@ -431,9 +432,8 @@ def _replace(cursor, project_id: int, rows: tuple[np.ndarray, np.ndarray], pause
     new = cursor.fetchone()[0]
     table = f"annotate_queue_g{int(new)}"
     with transaction.atomic():
-        # Memory for the join with the old generation and the index sorts (1,000,000 rows
-        # take about 50 MB): the defaults spill both to temporary files. This transaction only.
-        cursor.execute("SET LOCAL work_mem = '256MB'")
+        # Memory for the index sorts (1,000,000 rows take about 50 MB): the default spills
+        # them to temporary files. This transaction only.
         cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
         # Every task of the project in the old generation (read out in one binary COPY), its
         # new priority where given (audit tasks keep their parked one), its flags as the
