@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from activelearn.models import (
@@ -21,7 +21,8 @@ from activelearn.retraining.rounds import COUNTED_STATES
 from activelearn.scoring.mastery import joint_table
 from activelearn.strategies import mastery_weights
 from annotate.counting import BoundedCount, count_bounded
-from annotate.models import AnnotationTask, Project
+from annotate.models import AnnotationTask, Project, task_priority_expression
+from annotate.queue.selectors import ranked_page_ids
 from annotate.schema import skeleton_sigmas
 
 
@@ -35,17 +36,19 @@ def queue_ranked(
     )
     return (
         AnnotationTask.objects.filter(project=project, state__in=states)
-        .order_by("-priority", "id")
+        .annotate(priority=task_priority_expression())
+        .order_by(F("priority").desc(nulls_last=True), "id")
         .prefetch_related(Prefetch("scores", queryset=scores, to_attr="ranking_scores"))
     )
 
 
 class RankedQueuePages:
     """queue_ranked read a page at a time without sorting the pool: PostgreSQL reads each
-    state's rows in order from the queue index (task_queue_idx: project, state, priority
-    desc, id) up to the page's end and merges them, where `state IN (...) ORDER BY priority`
-    sorted every waiting task of the project (0.4 s at a million, with a COUNT(*) of them
-    all beside it). A page deep in the queue reads (its end) rows of each state's index.
+    part of the queue in order from its index up to the page's end and merges them
+    (annotate.queue.selectors.ranked_page_ids: the claim's own index of the queue table for
+    the pending tasks it may take, the audit index for the audit tasks, the task table for
+    the work in hand), where `state IN (...) ORDER BY priority` sorted every waiting task of
+    the project. A page deep in the queue reads (its end) rows of each part.
     For Django's Paginator: `bounded_count()` and slices."""
 
     ordered = True
@@ -72,17 +75,9 @@ class RankedQueuePages:
             raise TypeError("RankedQueuePages reads bounded slices only")
         if stop <= start:
             return []
-        # Each state's part in queue_ranked's own order, so the merge follows it wherever
-        # the priority is read from.
-        parts = [
-            queue_ranked(project=self.project, model_version=None, states=[state])
-            .prefetch_related(None)
-            .values_list("id", "priority")[:stop]
-            for state in self.states
-        ]
-        order = parts[0].query.order_by
-        merged = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-        ids = [task_id for task_id, _ in merged.order_by(*order)[start:stop]]
+        ids = ranked_page_ids(
+            project_id=self.project.pk, start=start, stop=stop, states=self.states
+        )
         rows = queue_ranked(
             project=self.project, model_version=self.model_version, states=self.states
         ).filter(pk__in=ids)

@@ -34,8 +34,10 @@ from .models import (
     Review,
     TaskLease,
     Track,
+    task_priority_expression,
 )
 from .permissions import SCOPES, can, visible
+from .queue.priorities import priorities_write_bulk, priority_of
 from .schema import SKELETON_PRESETS, skeleton_preset
 from .selectors import budget_spent, budget_spent_from_stats, project_stats
 from .services import projects as project_services
@@ -368,10 +370,29 @@ class FrameAdmin(ReadOnlyMixin, ManagedProjectsMixin, admin.ModelAdmin):
 # Tasks and annotations
 
 
+class AnnotationTaskForm(forms.ModelForm):
+    """A task's one field set by hand, its priority, which lives in the queue's own table
+    (annotate.queue.priorities)."""
+
+    priority = forms.FloatField(help_text="Its place in the queue: higher first.")
+
+    class Meta:
+        model = AnnotationTask
+        fields: list[str] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["priority"].initial = priority_of(self.instance.pk)
+
+
 @admin.register(AnnotationTask)
 class AnnotationTaskAdmin(ManagedProjectsMixin, admin.ModelAdmin):
-    """The queue's rows. Only the priority is set by hand; states change through the
-    labeling and review services."""
+    """The queue's rows. Only the priority is set by hand (written to the queue's own
+    table, annotate.queue.priorities); states change through the labeling and review
+    services."""
+
+    form = AnnotationTaskForm
 
     change_action = "task.change"
     delete_action = "task.change"
@@ -380,7 +401,7 @@ class AnnotationTaskAdmin(ManagedProjectsMixin, admin.ModelAdmin):
         "project",
         "kind",
         "state",
-        "priority",
+        "queue_priority",
         "lease_user",
         "annotator",
         "submitted_at",
@@ -416,6 +437,20 @@ class AnnotationTaskAdmin(ManagedProjectsMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [name for name in self.fields if name != "priority"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "priority" in form.changed_data:
+            priorities_write_bulk(
+                project=obj.project_id, priorities=[(obj.pk, form.cleaned_data["priority"])]
+            )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(queue_priority=task_priority_expression())
+
+    @admin.display(description="priority", ordering="queue_priority")
+    def queue_priority(self, obj):
+        return getattr(obj, "queue_priority", None)
 
     def has_add_permission(self, request):
         return False  # tasks are made by ingestion

@@ -42,6 +42,7 @@ from .models import (
     Project,
     Track,
     task_cost_expression,
+    task_priority_expression,
     work_cost_expression,
     work_saved_expression,
 )
@@ -264,7 +265,11 @@ def tasks_for(user, *, project_id: int | None = None) -> QuerySet[AnnotationTask
     return (
         visible(user, "task.view", AnnotationTask.objects.all(), project_id=project_id)
         .select_related("asset", "lease_user", "annotator")
-        .annotate(latest_version=Subquery(latest.values("version")[:1]))
+        .annotate(
+            latest_version=Subquery(latest.values("version")[:1]),
+            # The queue's order lives in its own table (annotate.queue.priorities).
+            priority=task_priority_expression(),
+        )
     )
 
 

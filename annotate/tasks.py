@@ -14,6 +14,7 @@ from annotate.ingest.video import video_process
 from annotate.jobs import JobTask
 from annotate.jobs import jobs_sweep as sweep
 from annotate.propagation import services as propagation
+from annotate.queue import priorities
 
 
 @shared_task(base=JobTask, name="annotate.process_video")
@@ -31,6 +32,14 @@ def requeue_pending_videos() -> int:
     """Queue again the videos left pending (the queue was down at upload) or processing
     (their worker died). Meant for a periodic schedule; repeating it is harmless."""
     return videos_enqueue_pending()
+
+
+@shared_task(name="annotate.queue_changes_sweep")
+def queue_changes_sweep() -> int:
+    """Periodic (config/celery.py): the queue rows' changes the triggers logged and no
+    writer applied (annotate.queue.priorities.queue_changes_sweep). Repeating it is
+    harmless."""
+    return priorities.queue_changes_sweep()
 
 
 @shared_task(name="annotate.jobs_sweep")

@@ -359,6 +359,7 @@ def fill(tasks: int, annotators: int, reviewers: int, media_root: Path) -> Proje
     from annotate.jobs import job_models
     from annotate.models import AnnotationTask, Asset, Budget, LabelClass, Membership
     from annotate.models import Project as ProjectModel
+    from annotate.queue.priorities import priorities_write_bulk
 
     project = ProjectModel.objects.create(name=PROJECT_NAME, keypoints_enabled=False)
     for order, name in enumerate(LABELS):
@@ -402,13 +403,11 @@ def fill(tasks: int, annotators: int, reviewers: int, media_root: Path) -> Proje
             )
         )
     assets = Asset.objects.bulk_create(assets, batch_size=2000)
-    AnnotationTask.objects.bulk_create(
-        [
-            AnnotationTask(project=project, asset=asset, kind="image", priority=rng.random())
-            for asset in assets
-        ],
+    tasks = AnnotationTask.objects.bulk_create(
+        [AnnotationTask(project=project, asset=asset, kind="image") for asset in assets],
         batch_size=2000,
     )
+    priorities_write_bulk(project=project, priorities=[(t.pk, rng.random()) for t in tasks])
 
     def users(prefix: str, count: int, role: str) -> list[str]:
         made = []

@@ -202,6 +202,7 @@ def main() -> None:
     from annotate.quality.shapes import BOX, Shape
     from annotate.quality.stats import annotator_stats
     from annotate.queue.gold import task_mark_gold
+    from annotate.queue.priorities import priorities_write_bulk
     from annotate.queue.sampling import review_model_disagreement_set
     from annotate.services.annotations import annotation_save
 
@@ -232,8 +233,8 @@ def main() -> None:
             sha256=f"{rng.getrandbits(128):032x}" * 2, content_type="image/jpeg",
             width=W, height=H, state="ready",
         )  # fmt: skip
-        task = AnnotationTask.objects.create(project=project, asset=asset, kind="image",
-                                             priority=priority)  # fmt: skip
+        task = AnnotationTask.objects.create(project=project, asset=asset, kind="image")
+        priorities_write_bulk(project=project, priorities=[(task.pk, priority)])
         truth[task.pk] = {"kind": "image", "boxes": image_truth(rng)}
         return task
 
@@ -251,8 +252,9 @@ def main() -> None:
         )
         task = AnnotationTask.objects.create(
             project=project, asset=asset, kind="video", frame_start=0, frame_end=FRAMES - 1,
-            frame_count=FRAMES, priority=priority,
+            frame_count=FRAMES,
         )  # fmt: skip
+        priorities_write_bulk(project=project, priorities=[(task.pk, priority)])
         truth[task.pk] = {"kind": "video", "tracks": video_truth(rng),
                           "frames": [f.pk for f in frames]}  # fmt: skip
         return task

@@ -85,6 +85,13 @@ app.conf.beat_schedule = {
         "task": "annotate.jobs_sweep",
         "schedule": float(settings.JOBS_SWEEP_EVERY_S),
     },
+    # A claim or a skip never waits for a queue row that a re-rank holds locked: the change
+    # is logged and the re-rank applies it once committed (annotate.queue.priorities). This
+    # applies what a writer that died (or a claim after its catch-up) left in the log.
+    "queue-changes-sweep": {
+        "task": "annotate.queue_changes_sweep",
+        "schedule": 60.0,
+    },
     # annotate's events (annotate.events) whose receiver failed: the loop catches up on every
     # project changed lately (rescoring, retraining rounds, new tasks' place in the queue).
     "loop-catch-up": {

@@ -49,6 +49,7 @@ from annotate.models import AnnotationTask, Asset, Frame, Project
 from annotate.propagation.selectors import propagated_boxes
 from annotate.queue.audit import audit_draw
 from annotate.queue.priorities import priorities_write_bulk
+from annotate.queue.selectors import ranked_head_ids
 
 logger = logging.getLogger(__name__)
 
@@ -147,12 +148,8 @@ def bounded_candidates(
         )
         if cursor.fetchone()[0] <= bound:
             return None
-        cursor.execute(
-            f"SELECT id FROM {task} WHERE project_id = %s AND state = 'pending'"  # noqa: S608
-            " AND audit_drawn_at IS NULL ORDER BY priority DESC, id LIMIT %s",
-            [project.pk, top],
-        )
-        ids = {row[0] for row in cursor.fetchall()}
+        # The head of the queue, from the claim's own index.
+        ids = set(ranked_head_ids(project_id=project.pk, count=top))
         # The planner's row count of the table (kept by autovacuum): the share of its pages
         # that holds about `sample` tasks of the project, were they all its own and pending.
         cursor.execute(

@@ -38,6 +38,7 @@ class TaskFilter(django_filters.FilterSet):
     state = django_filters.MultipleChoiceFilter(
         choices=AnnotationTask.State.choices, distinct=False
     )
+    # `priority` is the task list's annotation (annotate.selectors.tasks_for).
     priority_min = django_filters.NumberFilter(field_name="priority", lookup_expr="gte")
     priority_max = django_filters.NumberFilter(field_name="priority", lookup_expr="lte")
     annotator = django_filters.NumberFilter(field_name="annotator_id")

@@ -300,6 +300,9 @@ class TaskSerializer(serializers.ModelSerializer):
     annotator = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     asset_name = serializers.CharField(source="asset.original_name", read_only=True)
     latest_version = serializers.IntegerField(read_only=True, allow_null=True, default=None)
+    priority = serializers.FloatField(
+        read_only=True, default=0.0, help_text="Its place in the queue: higher first."
+    )
 
     class Meta:
         model = AnnotationTask

@@ -374,7 +374,8 @@ class AnnotationTask(models.Model):
         default=1, help_text="Frames to label in this task (1 for an image)."
     )
     state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
-    priority = models.FloatField(default=0.0)
+    # The priority is not here: the queue's order lives in a narrow table of its own
+    # (QueueEntry, annotate.queue.priorities), so that a re-rank never rewrites task rows.
     lease_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -439,7 +440,7 @@ class AnnotationTask(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["project", "-priority", "id"]
+        ordering = ["project", "id"]
         verbose_name = "annotation task"
         constraints = [
             models.CheckConstraint(
@@ -475,10 +476,8 @@ class AnnotationTask(models.Model):
             ),
         ]
         indexes = [
-            # The queue: highest priority pending task of a project.
-            models.Index(
-                F("project"), F("state"), F("priority").desc(), F("id"), name="task_queue_idx"
-            ),
+            # A project's tasks in one state (the queue's order is QueueEntry's).
+            models.Index(fields=["project", "state", "id"], name="task_queue_idx"),
             # Partial: most tasks have no holder and no annotator yet, and every index entry
             # is rewritten when a re-rank changes a task's priority.
             # The task lists (API and admin) of a project, in keyset pages by id.
@@ -874,4 +873,11 @@ from annotate.models.quality_control import (  # noqa: E402,F401
     QualitySettings,
     ReviewSample,
 )
-from annotate.models.queue import BudgetLedger, TaskLease, holds_task  # noqa: E402,F401
+from annotate.models.queue import (  # noqa: E402,F401
+    BudgetLedger,
+    QueueEntry,
+    QueueGeneration,
+    TaskLease,
+    holds_task,
+    task_priority_expression,
+)

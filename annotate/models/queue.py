@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, FloatField, OuterRef, Q, Value
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 
 
 class TaskLease(models.Model):
@@ -102,3 +104,68 @@ class BudgetLedger(models.Model):
 
     def __str__(self) -> str:
         return f"ledger of {self.project}: {self.units} units, {self.money}"
+
+
+class QueueGeneration(models.Model):
+    """Which generation of a project's queue rows the claim reads (annotate.queue.priorities).
+
+    The queue's order lives in the narrow table `annotate_queue` (task, generation, project,
+    priority, queued, audit), partitioned by generation and kept by triggers on the task
+    table (migration 0024). A full re-rank writes a fresh generation with COPY, indexes it
+    and moves this pointer in one short transaction: no lock that a claim waits behind.
+    Projects without a row read generation 0, the partition every project starts in."""
+
+    project = models.OneToOneField(
+        "annotate.Project", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    gen = models.BigIntegerField(default=0)
+    building = models.BooleanField(
+        default=False, help_text="A full re-rank is building the next generation."
+    )
+
+    class Meta:
+        db_table = "annotate_queue_generation"
+
+    def __str__(self) -> str:
+        return f"queue generation {self.gen} of project {self.project_id}"
+
+
+class QueueEntry(models.Model):
+    """A task's place in its project's queue, read-only: the current generation's row of
+    `annotate_queue` (a view). Written only by annotate.queue.priorities and the triggers."""
+
+    task = models.OneToOneField(
+        "annotate.AnnotationTask",
+        primary_key=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="queue_entry",
+    )
+    project = models.ForeignKey(
+        "annotate.Project", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    priority = models.FloatField()
+    queued = models.BooleanField(help_text="Pending, not gold, not drawn for the audit.")
+    audit = models.BooleanField(help_text="Drawn for the audit: re-ranks leave it alone.")
+
+    class Meta:
+        managed = False
+        db_table = "annotate_queue_current"
+
+    def __str__(self) -> str:
+        return f"task {self.task_id} at priority {self.priority}"
+
+
+def task_priority_expression() -> Coalesce:
+    """A task's priority (its place in the queue; 0.0 for a task without a queue row) as an
+    expression over the task row: one lookup of its row in the generation its project reads
+    (annotate.queue.priorities), made for each row a query returns, never a join that would
+    read the queue table in another order than the page's."""
+    lookup = RawSQL(  # noqa: S611 - constant table names, no input
+        "SELECT q.priority FROM annotate_queue q WHERE q.task_id = annotate_annotationtask.id"
+        " AND q.gen = COALESCE((SELECT g.gen FROM annotate_queue_generation g"
+        " WHERE g.project_id = annotate_annotationtask.project_id), 0)",
+        [],
+        output_field=FloatField(),
+    )
+    return Coalesce(lookup, Value(0.0), output_field=FloatField())

@@ -4,7 +4,10 @@ annotator), the budget ledger, the priorities that order the queue, and the rand
 share that the ranking never orders (audit). Its rows are
 annotate.models.queue (TaskLease, BudgetLedger).
 
-activelearn computes priorities and writes them through priorities.priorities_write_bulk,
+The queue's order lives in a narrow table of its own, not on the task rows (priorities: a
+generation per full re-rank, swapped in by a pointer, kept by triggers on the task table).
+activelearn computes priorities and writes them through priorities.priorities_write_bulk
+(in place) or priorities.priorities_replace (a whole project),
 and draws each batch's audit sample through audit.audit_draw; it learns of lifecycle events
 through annotate.events.
 """

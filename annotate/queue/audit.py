@@ -16,9 +16,9 @@ in expectation (over n claims the audit count is binomial(n, share)): no counter
 between claims, so annotators never queue behind one another for it.
 
 An audit task's priority is parked below every score (AUDIT_PRIORITY, less its place in the
-audit order), and re-ranks leave it there (priorities.priorities_write_bulk): the ranked
-claim steps over audit tasks in the priority index, and parked at its far end they are never
-in its way, however many ranked claims a batch serves. When the next batch gives them back,
+audit order), and re-ranks leave it there (annotate.queue.priorities): the queue's row of an
+audit task is not `queued`, so the ranked claim never meets it; the parked priority keeps
+it at the far end of every list ordered by priority. When the next batch gives them back,
 the caller says what priority each gets (its score under the new run).
 
 A drawn task keeps its mark once claimed: the labeled audit tasks are the project's audit
@@ -38,6 +38,12 @@ from django.utils import timezone
 
 from annotate.models import AnnotationTask
 
+from .priorities import (
+    BULK_SQL,
+    LOCK_CLASS,
+    queue_changes_apply,
+    queue_rows_set,
+)
 from .settings import queue_settings_for
 
 TASK = AnnotationTask._meta.db_table
@@ -51,9 +57,8 @@ _HELD = (
     " AND audit_drawn_at IS NOT NULL ORDER BY id FOR UPDATE"
 )
 _RELEASE = f"""
-UPDATE {TASK} AS t SET audit_drawn_at = NULL, audit_order = NULL, priority = v.priority
-FROM unnest(%(ids)s::bigint[], %(priorities)s::double precision[]) AS v(id, priority)
-WHERE t.id = v.id AND t.project_id = %(project)s
+UPDATE {TASK} AS t SET audit_drawn_at = NULL, audit_order = NULL
+WHERE t.id = ANY(%(ids)s) AND t.project_id = %(project)s
 """  # noqa: S608
 _POOL = f"SELECT count(*) FROM {TASK} WHERE project_id = %(project)s AND state = 'pending'"  # noqa: S608
 # hashtextextended(text, seed) is PostgreSQL's seeded 64-bit hash: ordering by it is a
@@ -67,9 +72,9 @@ WITH picked AS (
     ORDER BY h, id
     LIMIT %(count)s
 )
-UPDATE {TASK} AS t SET audit_drawn_at = %(now)s, audit_order = picked.place,
-    priority = %(parked)s - picked.place
+UPDATE {TASK} AS t SET audit_drawn_at = %(now)s, audit_order = picked.place
 FROM picked WHERE t.id = picked.id
+RETURNING t.id, picked.place
 """  # noqa: S608
 
 PrioritiesOf = Callable[[list[int]], Mapping[int, float]]
@@ -118,6 +123,9 @@ def audit_draw(
     now = now or timezone.now()
     params = {"project": project_id, "seed": int(seed), "now": now, "parked": AUDIT_PRIORITY}
     with transaction.atomic(), connection.cursor() as cursor:
+        # Not into a generation of the queue that a full re-rank is replacing.
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [LOCK_CLASS, project_id])
+        cursor.execute(BULK_SQL)
         cursor.execute(_HELD, params)
         held = [row[0] for row in cursor.fetchall()]
         released = 0
@@ -126,13 +134,22 @@ def audit_draw(
             values = [float(given.get(task_id, UNSCORED_PRIORITY)) for task_id in held]
             if not all(map(math.isfinite, values)):
                 raise ValueError("priorities must be finite numbers")
-            cursor.execute(_RELEASE, {**params, "ids": held, "priorities": values})
+            cursor.execute(_RELEASE, {**params, "ids": held})
             released = cursor.rowcount
+            queue_rows_set(cursor, project_id=project_id, ids=held, values=values)
         cursor.execute(_POOL, params)
         pool = cursor.fetchone()[0]
         count = audit_count(pool=pool, share=share)
         drawn = 0
         if count:
             cursor.execute(_DRAW, {**params, "count": count})
-            drawn = cursor.rowcount
+            parked = cursor.fetchall()
+            drawn = len(parked)
+            queue_rows_set(
+                cursor,
+                project_id=project_id,
+                ids=[task_id for task_id, _ in parked],
+                values=[AUDIT_PRIORITY - place for _, place in parked],
+            )
+    queue_changes_apply(project=project_id)
     return AuditDraw(pool=pool, drawn=drawn, released=released, share=share, drawn_at=now)

@@ -28,11 +28,13 @@ from annotate.models import (
     AnnotationTask,
     GoldAttempt,
     QualitySettings,
+    QueueEntry,
     TaskLease,
 )
 from annotate.quality.attempts import annotation_shapes, attempt_score
 from annotate.services.errors import ServiceError
 
+from .priorities import priorities_set
 from .sampling import recent_work_send_to_review
 
 State = AnnotationTask.State
@@ -166,9 +168,9 @@ def gold_copy_for(*, user, project_id: int, exclude: set[int]) -> AnnotationTask
         return None
     # Its priority reads like the queue's: that of the task the claim would give otherwise.
     top = (
-        AnnotationTask.objects.filter(project_id=project_id, state=State.PENDING).aggregate(
-            p=Max("priority")
-        )["p"]
+        QueueEntry.objects.filter(project_id=project_id, queued=True).aggregate(p=Max("priority"))[
+            "p"
+        ]
         or 0.0
     )
     copy = AnnotationTask.objects.create(
@@ -178,9 +180,10 @@ def gold_copy_for(*, user, project_id: int, exclude: set[int]) -> AnnotationTask
         frame_start=gold.frame_start,
         frame_end=gold.frame_end,
         frame_count=gold.frame_count,
-        priority=top,
         gold_of=gold,
     )
+    with connection.cursor() as cursor:
+        priorities_set(cursor, project_id=project_id, ids=[copy.pk], values=[float(top)])
     GoldAttempt.objects.create(gold_task=gold, copy=copy, annotator=user)
     return copy
 

@@ -5,12 +5,93 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import QuerySet
 
-from annotate.models import Annotation, AnnotationTask, Budget, BudgetLedger, Project, TaskLease
+from annotate.models import (
+    Annotation,
+    AnnotationTask,
+    Budget,
+    BudgetLedger,
+    Project,
+    TaskLease,
+    task_priority_expression,
+)
 
 from .ledger import label_money, ledger_derived
+from .priorities import GENERATION, QUEUE, TASK
 from .settings import queue_settings_for
+
+
+def with_priority(tasks: QuerySet[AnnotationTask]) -> QuerySet[AnnotationTask]:
+    """The tasks, each with `priority`: its place in the queue (task_priority_expression)."""
+    return tasks.annotate(priority=task_priority_expression())
+
+
+def ranked_head_ids(*, project_id: int, count: int) -> list[int]:
+    """The `count` pending tasks the claim would hand out first (not audit, not gold), best
+    first, read from the claim's own index of the queue table (annotate.queue.priorities)."""
+    gen = f"COALESCE((SELECT gen FROM {GENERATION} WHERE project_id = %s), 0)"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT task_id FROM {QUEUE} WHERE gen = {gen} AND project_id = %s"  # noqa: S608
+            " AND queued ORDER BY priority DESC, task_id LIMIT %s",
+            [project_id, project_id, int(count)],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def ranked_page_ids(
+    *, project_id: int, start: int, stop: int, states=AnnotationTask.State.IN_QUEUE
+) -> list[int]:
+    """Ids of the rows [start, stop) of the project's tasks in `states`, in the queue's
+    order (priority descending, then id), each part read from an index up to the page's end
+    and merged, never the pool sorted: the pending tasks the claim may take from the queue
+    table's own index (annotate.queue.priorities), the audit tasks from the audit index
+    (their parked priorities are AUDIT_PRIORITY less their audit_order, annotate.queue.audit,
+    so that index's order is their priority order), gold tasks and their copies (few) and
+    the tasks of the other states (in progress, sent back: the work in hand, bounded by the
+    team) from the task table, each with its queue row's priority."""
+    limit = max(0, int(stop))
+    gen = f"COALESCE((SELECT gen FROM {GENERATION} WHERE project_id = %(project)s), 0)"  # noqa: S608
+    joined = (
+        f"SELECT t.id, q.priority FROM {TASK} t"  # noqa: S608
+        f" LEFT JOIN {QUEUE} q ON q.task_id = t.id AND q.gen = {gen}"
+        " WHERE t.project_id = %(project)s"
+    )
+    gold = f"SELECT g.id FROM {TASK} g WHERE g.project_id = %(project)s AND g.is_gold"  # noqa: S608
+    parts, params = [], {"project": project_id, "limit": limit}
+    for number, state in enumerate(states):
+        if state == AnnotationTask.State.PENDING:
+            parts += [
+                f"SELECT task_id, priority FROM {QUEUE} WHERE gen = {gen}"  # noqa: S608
+                " AND project_id = %(project)s AND queued"
+                " ORDER BY priority DESC, task_id LIMIT %(limit)s",
+                f"{joined} AND t.state = 'pending' AND t.audit_drawn_at IS NOT NULL"
+                " ORDER BY t.audit_order, t.id LIMIT %(limit)s",
+                # Gold tasks and their copies, each from its own partial index.
+                f"{joined} AND t.state = 'pending' AND t.audit_drawn_at IS NULL AND t.is_gold"
+                " ORDER BY q.priority DESC NULLS LAST, t.id LIMIT %(limit)s",
+                f"{joined} AND t.state = 'pending' AND t.audit_drawn_at IS NULL"
+                f" AND t.gold_of_id IN ({gold})"
+                " ORDER BY q.priority DESC NULLS LAST, t.id LIMIT %(limit)s",
+            ]
+        else:
+            params[f"state_{number}"] = str(state)
+            parts.append(
+                f"{joined} AND t.state = %(state_{number})s"
+                " ORDER BY q.priority DESC NULLS LAST, t.id LIMIT %(limit)s"
+            )
+    if not parts or limit <= start:
+        return []
+    sql = (
+        " UNION ALL ".join(f"({part})" for part in parts)
+        + " ORDER BY 2 DESC NULLS LAST, 1 OFFSET %(start)s LIMIT %(count)s"
+    )
+    params.update(start=int(start), count=limit - int(start))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def active_lease(*, task_id: int, user) -> TaskLease | None:

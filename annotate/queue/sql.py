@@ -28,13 +28,15 @@ from .settings import (
 )
 
 TASK = AnnotationTask._meta.db_table
+QUEUE = "annotate_queue"  # the queue's order (annotate.queue.priorities)
+GENERATION = "annotate_queue_generation"
 LEASE = TaskLease._meta.db_table
 LEDGER = BudgetLedger._meta.db_table
 BUDGET = Budget._meta.db_table
 # What the claim and the labeling page need of a task, in the model's field order (from_db
 # wants that order).
 _NEEDED = {"id", "project_id", "asset_id", "kind", "frame_start", "frame_end", "frame_count",
-           "state", "priority", "lease_user_id", "annotator_id"}  # fmt: skip
+           "state", "lease_user_id", "annotator_id"}  # fmt: skip
 TASK_COLUMNS = tuple(
     field.attname for field in AnnotationTask._meta.concrete_fields if field.attname in _NEEDED
 )
@@ -43,8 +45,15 @@ _BUDGET_COLUMNS = ("id", "money_limit", "task_limit", "cost_per_image", "cost_pe
                    "label_share", "currency")  # fmt: skip
 
 
-def _task(row) -> AnnotationTask:
-    return AnnotationTask.from_db(connection.alias, TASK_COLUMNS, row)
+# The generation of the queue's rows the project's claims read (annotate.queue.priorities).
+CURRENT_GEN = f"COALESCE((SELECT g.gen FROM {GENERATION} g WHERE g.project_id = %(project)s), 0)"  # noqa: S608
+
+
+def _task(row, priority: float | None) -> AnnotationTask:
+    """A task as the claim read it, with `priority` (its queue row's; not a task column)."""
+    task = AnnotationTask.from_db(connection.alias, TASK_COLUMNS, row)
+    task.priority = 0.0 if priority is None else priority
+    return task
 
 
 @dataclass(frozen=True)
@@ -81,23 +90,25 @@ def held_leases(*, user_id: int, project_id: int) -> list[TaskLease]:
     """The user's active leases in the project, oldest first, each with its task."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT l.id, l.slot, l.expires_at, {_SELECT_TASK} FROM {LEASE} l"  # noqa: S608
-            f" JOIN {TASK} t ON t.id = l.task_id"
+            f"SELECT l.id, l.slot, l.expires_at, q.priority, {_SELECT_TASK}"  # noqa: S608
+            f" FROM {LEASE} l JOIN {TASK} t ON t.id = l.task_id"
+            f" LEFT JOIN {QUEUE} q ON q.task_id = t.id"
+            f" AND q.gen = {CURRENT_GEN.replace('%(project)s', '%s')}"
             " WHERE l.user_id = %s AND l.state = 'active' AND t.project_id = %s"
             " ORDER BY l.claimed_at, l.id",
-            [user_id, project_id],
+            [project_id, user_id, project_id],
         )
         rows = cursor.fetchall()
     return [
         TaskLease(
             id=lease_id,
-            task=_task(task_row),
+            task=_task(task_row, priority),
             user_id=user_id,
             slot=slot,
             state=TaskLease.State.ACTIVE,
             expires_at=expires_at,
         )
-        for lease_id, slot, expires_at, *task_row in rows
+        for lease_id, slot, expires_at, priority, *task_row in rows
     ]
 
 
@@ -132,9 +143,25 @@ def _best(*, lock: str, gated: bool = False, audit_first: str = "%(audit_first)s
             f" ORDER BY t.audit_order, t.id LIMIT 1{locking}"
         )
 
+    # The ranked queue is the narrow table's current generation (annotate.queue.priorities):
+    # its index holds only the tasks a claim may take, best first, so the first row whose
+    # task is free is the answer; only the task row is locked. A user's rejected tasks
+    # (few, not queued) are found from the task side.
+    generation = CURRENT_GEN
+    pending = (
+        f"SELECT t.id FROM {QUEUE} q JOIN {TASK} t ON t.id = q.task_id{where}"  # noqa: S608
+        f" AND %(state)s = 'pending' AND q.project_id = %(project)s AND q.queued"
+        f" AND q.gen = {generation} AND t.audit_drawn_at IS NULL"
+        f" ORDER BY q.priority DESC, q.task_id LIMIT 1{locking}"
+    )
+    rework = (
+        f"SELECT t.id FROM {TASK} t JOIN {QUEUE} q ON q.task_id = t.id"  # noqa: S608
+        f" AND q.gen = {generation}{where} AND %(state)s <> 'pending' AND t.audit_drawn_at IS NULL"
+        f" ORDER BY q.priority DESC, t.id LIMIT 1{locking}"
+    )
     ranked = (
-        f"SELECT t.id FROM {TASK} t{where} AND t.audit_drawn_at IS NULL"  # noqa: S608
-        f" ORDER BY t.priority DESC, t.id LIMIT 1{locking}"
+        f"SELECT id FROM ({pending}) AS pending"  # noqa: S608
+        f" UNION ALL SELECT id FROM ({rework}) AS rework"
     )
     # PostgreSQL refuses FOR UPDATE directly under UNION: each branch is a subquery.
     return (
@@ -261,6 +288,8 @@ moved AS (
     FROM claim, conf
     WHERE {task}.id = claim.id AND {task}.state = %(state)s
     RETURNING {task_columns}, claim.slot, claim.paid_at, claim.paid_charge,
+        (SELECT q.priority FROM {queue} q WHERE q.task_id = claim.id AND q.gen = {current_gen})
+            AS priority,
         claim.first_claimed_at, %(now)s + make_interval(mins => conf.minutes) AS expires,
         CASE WHEN conf.budget_id IS NULL THEN 0 ELSE {cost} END AS cost
 ),
@@ -278,7 +307,7 @@ leased AS (
 )
 SELECT conf.k, conf.minutes, conf.audit_share, {conf_budget}, conf.ledger_exists, conf.held,
     conf.has_rework, conf.expired, moved.id IS NOT NULL, leased.id, leased.charged,
-    leased.expires_at, moved.slot, moved.paid_at IS NOT NULL, {moved_columns}
+    leased.expires_at, moved.slot, moved.paid_at IS NOT NULL, moved.priority, {moved_columns}
 FROM conf LEFT JOIN moved ON TRUE LEFT JOIN leased ON TRUE
 """
 
@@ -310,6 +339,8 @@ def _claim_sql(pick: str) -> str:
         pick=pick,
         task_columns=", ".join(f"{TASK}.{column}" for column in TASK_COLUMNS),
         moved_columns=", ".join(f"moved.{column}" for column in TASK_COLUMNS),
+        queue=QUEUE,
+        current_gen=CURRENT_GEN,
         cost=_task_cost_sql(),
     )
 
@@ -339,6 +370,15 @@ def _run_prepared(statement: str, params: dict) -> tuple:
         # protocol-level support: PgBouncer before 1.21). Only a statement that asks for it
         # (prepare=True) is prepared: Django's own cursors bind on the client, never prepare.
         raw.prepare_threshold = sys.maxsize
+        # The plan made once and kept: the statement reads the queue's current generation
+        # by partition pruning at run time, which the planner's cost comparison of a
+        # generic plan with custom ones does not credit, so it would plan every call
+        # (benchmarks/README.md, issue 16). Only server-prepared statements (this one) are
+        # affected: Django's cursors bind on the client.
+        raw.execute("SET plan_cache_mode = force_generic_plan")
+        # A generic plan's estimate counts every branch at its worst, which passes the JIT
+        # threshold: compiling it took seconds per call at 1,000,000 tasks. OLTP: no JIT.
+        raw.execute("SET jit = off")
     with psycopg.Cursor(raw) as cursor:
         cursor.execute(statement, params, prepare=True)
         return cursor.fetchone()
@@ -375,7 +415,7 @@ def claim(
     k, minutes, audit_share, *row = row
     budget_row, row = row[: len(_BUDGET_COLUMNS)], row[len(_BUDGET_COLUMNS) :]
     ledger_exists, held, has_rework, expired, moved, lease_id, charged, expires_at = row[:8]
-    slot, paid_before, *task_row = row[8:]
+    slot, paid_before, priority, *task_row = row[8:]
     budget = None
     if budget_row[0] is not None:
         fields = dict(zip(_BUDGET_COLUMNS, budget_row, strict=True))
@@ -392,7 +432,7 @@ def claim(
     )
     if not moved:
         return Claimed(context, None, None, False)
-    task = _task(task_row)
+    task = _task(task_row, priority)
     lease = None
     if lease_id is not None:
         lease = TaskLease(

@@ -21,7 +21,8 @@ from activelearn.scoring.runs import (
     scoring_run_split,
     scoring_run_start,
 )
-from annotate.models import AnnotationTask
+from annotate.models import AnnotationTask, QueueEntry
+from annotate.queue.priorities import priorities_write_bulk
 from tests.activelearn.scoring_helpers import (
     colour_classifier_onnx,
     image_spec,
@@ -64,7 +65,7 @@ def test_a_finished_scoring_run_draws_the_audit_share_of_its_batch(project, medi
     # The first batch's audit tasks went back to the ranked queue at their new scores.
     for task in drawn:
         if task.pk not in {t.pk for t in again}:
-            back = AnnotationTask.objects.get(pk=task.pk)
+            back = QueueEntry.objects.get(task_id=task.pk)
             score = TaskScore.objects.get(task=task, model_version__isnull=False).score
             assert back.priority == pytest.approx(score)
 
@@ -94,9 +95,9 @@ def test_a_cold_start_run_draws_its_audit_share_too(project, media_root):
 def test_the_ranked_queue_says_which_tasks_are_audit_ones(project, pat):
     first = image_task_create(project, (200, 10, 10))
     second = image_task_create(project, (10, 200, 10))
-    AnnotationTask.objects.filter(pk=first.pk).update(priority=2.0)
+    priorities_write_bulk(project=project, priorities=[(first.pk, 2.0), (second.pk, 1.0)])
     AnnotationTask.objects.filter(pk=second.pk).update(
-        priority=1.0, audit_drawn_at="2026-01-01T00:00:00Z", audit_order=1
+        audit_drawn_at="2026-01-01T00:00:00Z", audit_order=1
     )
     client = APIClient()
     client.force_authenticate(pat)

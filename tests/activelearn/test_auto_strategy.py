@@ -30,6 +30,7 @@ from activelearn.scoring.runs import (
 )
 from activelearn.strategies import DEFAULT_STRATEGY, auto
 from annotate.models import AnnotationTask
+from annotate.queue.selectors import with_priority
 from tests.activelearn.scoring_helpers import (
     colour_classifier_onnx,
     image_spec,
@@ -197,7 +198,7 @@ def test_a_new_project_is_scored_with_auto_by_a_real_worker(project, celery_work
         assert row.breakdown["auto"] == pytest.approx(row.score)
     assert sum(row.breakdown["auto_pick"]["q"] for row in rows) == pytest.approx(1.0)
     # The default audit share draws a tenth of the pool, parked below every ranked task.
-    tasks_of = AnnotationTask.objects.filter(project=project)
+    tasks_of = with_priority(AnnotationTask.objects.filter(project=project))
     audit = list(tasks_of.filter(audit_drawn_at__isnull=False).values_list("priority", flat=True))
     ranked = sorted(tasks_of.filter(audit_drawn_at__isnull=True).values_list("priority", flat=True))
     assert len(audit) == 1 and max(audit) < min(ranked)

@@ -24,7 +24,7 @@ from activelearn.retraining.rounds import in_validation_slice, labels_accepted, 
 from activelearn.selectors import queue_ranked
 from annotate.jobs import jobs_sweep
 from annotate.management.commands.seed_demo import DEMO_PROJECT
-from annotate.models import AnnotationTask, Project
+from annotate.models import AnnotationTask, Project, QueueEntry
 from annotate.models.jobs import RESEND_AFTER_S
 from annotate.roles import sync_groups
 from tests.conftest import ROOT, _database_url
@@ -154,9 +154,8 @@ def test_five_submissions_in_the_demo_train_a_model_that_reorders_the_queue(cele
         handed_out.append(task["id"])
         api.post(f"/api/tasks/{task['id']}/skip/", {"reason": "later"}, format="json")
     assert handed_out == ranked[:3]
-    priorities = list(
-        AnnotationTask.objects.filter(pk__in=handed_out).values_list("priority", flat=True)
-    )
+    priority = dict(QueueEntry.objects.values_list("task_id", "priority"))
+    priorities = [priority[pk] for pk in handed_out]
     assert priorities == sorted(priorities, reverse=True)
 
     status = api.get(f"/api/projects/{project.pk}/loop-status/").json()

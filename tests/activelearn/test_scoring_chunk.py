@@ -13,7 +13,8 @@ from activelearn.scoring.runs import (
     scoring_run_start,
 )
 from activelearn.strategies import DEFAULT_STRATEGY
-from annotate.models import AnnotationTask
+from annotate.models import AnnotationTask, QueueEntry
+from annotate.queue.selectors import with_priority
 from tests.activelearn.scoring_helpers import (
     colour_classifier_onnx,
     embedding_onnx,
@@ -53,11 +54,15 @@ def test_a_run_scores_every_pending_task_and_orders_the_queue_by_uncertainty(pro
     assert TaskScore.objects.filter(model_version=classifier).count() == 5
     red = Prediction.objects.get(task=tasks[0], model_version=classifier).data["probs"]
     assert red[0] > 0.9
-    queue = list(AnnotationTask.objects.order_by("-priority").values_list("pk", flat=True))
+    queue = list(
+        with_priority(AnnotationTask.objects.all())
+        .order_by("-priority")
+        .values_list("pk", flat=True)
+    )
     assert queue[0] == tasks[3].pk  # the grey picture is the model's closest call
     grey_score = TaskScore.objects.get(task=tasks[3], model_version=classifier)
     assert grey_score.breakdown["margin"] == pytest.approx(1.0, abs=1e-3)
-    assert AnnotationTask.objects.get(pk=tasks[3].pk).priority == pytest.approx(grey_score.score)
+    assert QueueEntry.objects.get(task_id=tasks[3].pk).priority == pytest.approx(grey_score.score)
 
 
 def test_running_a_chunk_twice_writes_the_same_rows_and_counts_it_once(project, classifier):

@@ -8,6 +8,7 @@ from activelearn.models import LearningSettings, ScoringRun, TaskScore
 from activelearn.scoring.coldstart import coldstart_order
 from activelearn.scoring.runs import scoring_run_start
 from annotate.models import AnnotationTask, Asset
+from annotate.queue.selectors import with_priority
 from tests.activelearn.scoring_helpers import image_task_create
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 def _queue(project) -> list[int]:
     return list(
-        AnnotationTask.objects.filter(project=project, state="pending")
+        with_priority(AnnotationTask.objects.filter(project=project, state="pending"))
         .order_by("-priority", "pk")
         .values_list("pk", flat=True)
     )

@@ -19,6 +19,7 @@ from activelearn.scoring.runs import (
     scoring_run_start,
 )
 from annotate.models import Annotation, AnnotationTask, Box, Frame, LabelClass, Track
+from annotate.queue.selectors import with_priority
 from tests.activelearn.scoring_helpers import version_register
 from tests.browser.media import video_task
 
@@ -79,7 +80,11 @@ def test_the_segment_where_two_people_cross_rises_in_the_queue_and_says_why(proj
         project=project, strategy="track_risk", scoring_chunk_size=2, audit_share=0
     )
     _run_all(project)
-    queue = list(AnnotationTask.objects.order_by("-priority", "id").values_list("pk", flat=True))
+    queue = list(
+        with_priority(AnnotationTask.objects.all())
+        .order_by("-priority", "id")
+        .values_list("pk", flat=True)
+    )
     assert queue[0] == segments["crossing"].pk
     breakdown = TaskScore.objects.get(task=segments["crossing"]).breakdown
     reason = breakdown["reasons"][0]
@@ -108,7 +113,7 @@ def test_track_risk_blended_with_detection_still_puts_the_crossing_first(project
         project=project, strategy="blend", blend={"track_risk": 2, "detection": 1}, audit_share=0
     )
     _run_all(project)
-    top = AnnotationTask.objects.order_by("-priority", "id").first()
+    top = with_priority(AnnotationTask.objects.all()).order_by("-priority", "id").first()
     assert top.pk == segments["crossing"].pk
     breakdown = TaskScore.objects.get(task=top).breakdown
     assert set(breakdown) == {"track_risk", "detection", "reasons"}

@@ -20,6 +20,7 @@ from annotate.models import (
     Project,
     Track,
 )
+from annotate.queue.priorities import priorities_write_bulk
 from tests.conftest import make_user
 
 _numbers = itertools.count(1)
@@ -69,30 +70,30 @@ def make_task(
     asset: Asset | None = None,
     frames: int | None = None,
 ) -> AnnotationTask:
-    """An image task, or a video segment of `frames` frames when `frames` is given."""
+    """An image task, or a video segment of `frames` frames when `frames` is given, at
+    `priority` in the queue."""
     if frames is None:
         asset = asset or make_asset(project)
-        return AnnotationTask.objects.create(
+        task = AnnotationTask.objects.create(
+            project=project, asset=asset, kind="image", annotator=annotator, state=state
+        )
+    else:
+        asset = asset or make_asset(project, kind="video")
+        start = next(_numbers) * 1000
+        task = AnnotationTask.objects.create(
             project=project,
             asset=asset,
-            kind="image",
+            kind="video",
+            frame_start=start,
+            frame_end=start + frames - 1,
+            frame_count=frames,
             annotator=annotator,
             state=state,
-            priority=priority,
         )
-    asset = asset or make_asset(project, kind="video")
-    start = next(_numbers) * 1000
-    return AnnotationTask.objects.create(
-        project=project,
-        asset=asset,
-        kind="video",
-        frame_start=start,
-        frame_end=start + frames - 1,
-        frame_count=frames,
-        annotator=annotator,
-        state=state,
-        priority=priority,
-    )
+    if priority:
+        priorities_write_bulk(project=project, priorities=[(task.pk, float(priority))])
+    task.priority = float(priority)
+    return task
 
 
 def make_annotation(

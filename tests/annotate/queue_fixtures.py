@@ -12,6 +12,7 @@ from django.db import connections
 from rest_framework.test import APIClient
 
 from annotate.models import AnnotationTask, Asset, Membership, Project
+from annotate.queue.priorities import priorities_write_bulk
 
 _numbers = itertools.count(1)
 
@@ -35,12 +36,23 @@ def make_tasks(project: Project, count: int, *, priorities: list[float] | None =
             for _ in range(count)
         ]
     )
-    return AnnotationTask.objects.bulk_create(
-        [
-            AnnotationTask(project=project, asset=asset, kind="image", priority=priority)
-            for asset, priority in zip(assets, priorities, strict=True)
-        ]
+    tasks = AnnotationTask.objects.bulk_create(
+        [AnnotationTask(project=project, asset=asset, kind="image") for asset in assets]
     )
+    return with_priorities(tasks, priorities)
+
+
+def with_priorities(tasks: list[AnnotationTask], priorities) -> list[AnnotationTask]:
+    """Give the tasks these priorities in the queue (and as `priority` on the instances)."""
+    priorities = [float(p) for p in priorities]
+    if tasks and any(priorities):  # new tasks start at 0.0
+        priorities_write_bulk(
+            project=tasks[0].project_id,
+            priorities=[(t.pk, p) for t, p in zip(tasks, priorities, strict=True)],
+        )
+    for task, priority in zip(tasks, priorities, strict=True):
+        task.priority = priority
+    return tasks
 
 
 def make_annotators(project: Project, count: int, prefix: str = "annotator"):

@@ -23,6 +23,7 @@ from annotate.models import (
     LabelClass,
     Membership,
     Project,
+    QueueEntry,
     Review,
     Track,
 )
@@ -357,3 +358,15 @@ def test_every_annotate_changelist_and_change_page_opens(client, request, projec
         assert client.get(url + "?q=photo").status_code == 200, url
     for obj in (project, task, task.asset, annotation, annotation.boxes.first()):
         assert client.get(change_url(obj)).status_code == 200, change_url(obj)
+
+
+def test_manager_sets_a_tasks_priority_by_hand_in_the_queues_own_table(client, project, pat):
+    task = make_task(project, priority=0.25)
+    client.force_login(pat)
+    data = form_data(client, change_url(task))
+    assert float(data["priority"]) == 0.25  # read from the queue's table
+    data["priority"] = "7.5"
+    response = client.post(change_url(task), data)
+    assert response.status_code == 302
+    assert QueueEntry.objects.get(task_id=task.pk).priority == 7.5
+    assert "7.5" in client.get("/admin/annotate/annotationtask/").content.decode()

@@ -8,13 +8,15 @@ import itertools
 import random
 
 import pytest
+from django.db import connection
 
 from activelearn.models import LearningSettings
-from annotate.models import AnnotationTask
+from annotate.models import AnnotationTask, QueueEntry
 from annotate.queue import claim as claim_module
 from annotate.queue.audit import AUDIT_PRIORITY, UNSCORED_PRIORITY, audit_count, audit_draw
 from annotate.queue.claim import task_claim_next
-from annotate.queue.priorities import priorities_write_bulk
+from annotate.queue.priorities import priorities_set, priorities_write_bulk
+from annotate.queue.selectors import with_priority
 from annotate.queue.services import task_skip
 
 from .queue_fixtures import make_annotators, make_tasks
@@ -105,7 +107,9 @@ def test_drawn_tasks_are_parked_below_every_score_and_re_ranks_leave_them_there(
     they are never in its way however many ranked claims a batch serves."""
     tasks = make_tasks(project, 20)
     audit_draw(project_id=project.pk, seed=9, share=0.2)
-    drawn = AnnotationTask.objects.filter(pk__in=audit_ids(project)).order_by("audit_order")
+    drawn = with_priority(AnnotationTask.objects.filter(pk__in=audit_ids(project))).order_by(
+        "audit_order"
+    )
     assert [t.priority for t in drawn] == [AUDIT_PRIORITY - n for n in (1, 2, 3, 4)]
     changed = priorities_write_bulk(project=project, priorities=[(t.pk, 50.0) for t in tasks])
     assert changed == 16
@@ -124,7 +128,7 @@ def test_the_next_batch_gives_its_tasks_back_at_the_priorities_it_is_told(projec
 
     draw = audit_draw(project_id=project.pk, seed=2, share=0.0, priorities_of=scores)
     assert draw.released == 3 and asked == [first]
-    back = dict(AnnotationTask.objects.filter(pk__in=first).values_list("pk", "priority"))
+    back = dict(QueueEntry.objects.filter(task_id__in=first).values_list("task_id", "priority"))
     assert back == {first[0]: 0.75, first[1]: UNSCORED_PRIORITY, first[2]: UNSCORED_PRIORITY}
 
 
@@ -158,7 +162,10 @@ def test_a_claim_over_the_share_takes_the_best_task_that_is_not_audit(project, a
     audit_draw(project_id=project.pk, seed=5, share=0.3)
     # The highest priority of all is an audit task: the ranking may not take it.
     top_audit = AnnotationTask.objects.get(project=project, audit_order=1)
-    AnnotationTask.objects.filter(pk=top_audit.pk).update(priority=100.0)
+    with connection.cursor() as cursor:
+        priorities_set(
+            cursor, project_id=project.pk, ids=[top_audit.pk], values=[100.0], audit_too=True
+        )
     best_other = next(t for t in tasks if t.pk not in audit_ids(project))
     draws.append(0.5)
     assert task_claim_next(user=alice, project=project).task.pk == best_other.pk
@@ -193,7 +200,8 @@ def test_every_claim_under_the_share_and_no_other_takes_an_audit_task(project, d
     assert audit == [number < 0.1 for number in planned]
     orders = [task.audit_order for task in taken if task.audit_order is not None]
     assert orders == sorted(orders) and len(orders) == sum(n < 0.1 for n in planned) > 5
-    ranked = [task.priority for task in taken if task.audit_order is None]
+    priority = dict(QueueEntry.objects.values_list("task_id", "priority"))
+    ranked = [priority[task.pk] for task in taken if task.audit_order is None]
     assert ranked == sorted(ranked, reverse=True)
 
 

@@ -13,6 +13,7 @@ from activelearn.models import LearningSettings
 from annotate.models import AnnotationTask, Budget, BudgetLedger, TaskLease
 from annotate.queue.claim import task_claim_next
 from annotate.queue.ledger import ledger_derived
+from annotate.queue.selectors import with_priority
 from annotate.queue.services import task_skip
 from annotate.services.errors import BudgetExhausted
 
@@ -34,7 +35,9 @@ def test_simultaneous_claims_never_give_one_task_to_two_annotators(project):
     task_ids = [lease.task.pk for lease in results]
     assert len(set(task_ids)) == 24
     # The 24 best tasks went out: nobody was handed a worse task because of a lock.
-    best = AnnotationTask.objects.filter(project=project).order_by("-priority", "id")[:24]
+    best = with_priority(AnnotationTask.objects.filter(project=project)).order_by(
+        "-priority", "id"
+    )[:24]
     assert set(task_ids) == {task.pk for task in best}
     assert TaskLease.objects.filter(state="active").count() == 24
 

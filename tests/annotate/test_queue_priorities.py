@@ -1,4 +1,5 @@
-"""Bulk priority writes: a statement per chunk, never a query per row."""
+"""Bulk priority writes: a statement per chunk, never a query per row; they go to the queue's
+own table, never to the task rows."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import math
 
 import pytest
 
-from annotate.models import AnnotationTask
+from annotate.models import QueueEntry
 from annotate.queue.claim import task_claim_next
 from annotate.queue.priorities import priorities_write_bulk
 
@@ -15,22 +16,25 @@ from .queue_fixtures import make_tasks
 
 def test_a_thousand_priorities_take_one_statement_per_chunk(project, django_assert_max_num_queries):
     tasks = make_tasks(project, 1000, priorities=[0.0] * 1000)
-    with django_assert_max_num_queries(3):
+    # Per chunk its transaction (a savepoint here, inside the test's), the shared lock that
+    # keeps out a full re-rank, the generation's number and the UPDATE; then one read of the
+    # log of changes claims could not write meanwhile (run at the commit).
+    with django_assert_max_num_queries(5 * 3 + 1):
         changed = priorities_write_bulk(
             project=project,
             priorities=[(task.pk, i / 1000) for i, task in enumerate(tasks)],
             chunk_size=400,
         )
     assert changed == 999  # the first task's priority was already 0.0
-    stored = dict(AnnotationTask.objects.values_list("id", "priority"))
+    stored = dict(QueueEntry.objects.values_list("task_id", "priority"))
     assert all(stored[task.pk] == i / 1000 for i, task in enumerate(tasks))
 
 
 def test_the_default_chunk_writes_a_thousand_rows_in_one_statement(
-    project, django_assert_num_queries
+    project, django_assert_max_num_queries
 ):
     tasks = make_tasks(project, 1000)
-    with django_assert_num_queries(1):
+    with django_assert_max_num_queries(6):  # savepoint, lock, generation, UPDATE, release, log
         priorities_write_bulk(project=project, priorities=[(t.pk, 5.0) for t in tasks])
 
 
@@ -45,7 +49,7 @@ def test_tasks_of_another_project_are_left_alone(project, other_project):
     (theirs,) = make_tasks(other_project, 1, priorities=[1.0])
     changed = priorities_write_bulk(project=project, priorities=[(mine.pk, 7), (theirs.pk, 7)])
     assert changed == 1
-    assert AnnotationTask.objects.get(pk=theirs.pk).priority == 1.0
+    assert QueueEntry.objects.get(task_id=theirs.pk).priority == 1.0
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
@@ -53,7 +57,7 @@ def test_non_finite_priorities_are_refused(project, bad):
     (task,) = make_tasks(project, 1, priorities=[1.0])
     with pytest.raises(ValueError, match="finite"):
         priorities_write_bulk(project=project, priorities=[(task.pk, bad)])
-    assert AnnotationTask.objects.get(pk=task.pk).priority == 1.0
+    assert QueueEntry.objects.get(task_id=task.pk).priority == 1.0
 
 
 def test_the_queue_follows_new_priorities(project, alice):

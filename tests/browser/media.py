@@ -11,6 +11,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from annotate.models import AnnotationTask, Asset, Frame, Project, TaskLease
+from annotate.queue.priorities import priorities_write_bulk
 
 
 def _jpeg(width: int, height: int, shade: int) -> bytes:
@@ -114,11 +115,12 @@ def _task(project, asset, kind, start, end, count, lease_user, priority) -> Anno
         frame_start=start,
         frame_end=end,
         frame_count=count,
-        priority=priority,
         state=(AnnotationTask.State.IN_PROGRESS if lease_user else AnnotationTask.State.PENDING),
         lease_user=lease_user,
         lease_expires_at=expires_at,
     )
+    if priority:
+        priorities_write_bulk(project=project, priorities=[(task.pk, float(priority))])
     if lease_user is not None:
         # Held as the claim leaves a task: the lease row is what says who holds it.
         TaskLease.objects.create(
