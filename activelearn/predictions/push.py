@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 import orjson
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from psycopg.errors import UniqueViolation
+from psycopg.errors import ForeignKeyViolation, UniqueViolation
 
 from activelearn.models import ModelVersion, Prediction
 from activelearn.predictions.lines import JsonLinesBody, row_batches
@@ -189,14 +189,17 @@ def predictions_write(*, rows: dict[tuple[int, int], dict], fresh: bool = False)
             try:
                 with (
                     transaction.atomic(),
+                    connection.wrap_database_errors,  # psycopg's errors as Django's
                     cursor.cursor.copy(
                         f"COPY {table} {columns} FROM STDIN"  # noqa: S608
                     ) as copy,
                 ):
                     copy.write(text)
                 return len(rows)
-            except (IntegrityError, UniqueViolation):  # psycopg's own, from its COPY
-                pass  # written meanwhile by another push: upserted below
+            except IntegrityError as error:
+                if not isinstance(error.__cause__, UniqueViolation):
+                    raise  # a task or version that does not exist (migration 0016's trigger)
+                # written meanwhile by another push: upserted below
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (task_id bigint, "
             "model_version_id bigint, data jsonb, created_at timestamptz)"
@@ -244,6 +247,24 @@ class _BatchWriter:
 
     @staticmethod
     def _write(fresh: dict, upsert: dict) -> int:
+        try:
+            with transaction.atomic():
+                return predictions_write(rows=fresh, fresh=True) + predictions_write(rows=upsert)
+        except IntegrityError as error:
+            if not isinstance(error.__cause__, ForeignKeyViolation):
+                raise
+        # A task or version was deleted after the batch was looked up: the rest is stored.
+        keys = [*fresh, *upsert]
+        tasks = set(
+            AnnotationTask.objects.filter(pk__in={t for t, _ in keys}).values_list("pk", flat=True)
+        )
+        versions = set(
+            ModelVersion.objects.filter(pk__in={v for _, v in keys}).values_list("pk", flat=True)
+        )
+        fresh, upsert = (
+            {k: v for k, v in rows.items() if k[0] in tasks and k[1] in versions}
+            for rows in (fresh, upsert)
+        )
         with transaction.atomic():
             return predictions_write(rows=fresh, fresh=True) + predictions_write(rows=upsert)
 
@@ -343,16 +364,23 @@ def _assets_find(project: Project, keys: set[tuple[str, object]]) -> dict:
         ]
         if not values:
             continue
-        cast = "::bigint" if kind == "id" else ""
+        cast = "bigint" if kind == "id" else "text"
         with connection.cursor() as cursor:
-            # Driven from the keys (indexed lookups), not from the project's assets.
+            # Driven from the keys (indexed lookups), not from the project's assets; the
+            # assets' tasks through task_unique_segment and the gold copies through
+            # task_gold_of_idx (= ANY(ARRAY(...)): index probes, never a scan of the
+            # project's tasks, which a join was planned as).
             cursor.execute(
-                f"SELECT a.{kind}, a.width, a.height, t.id, t.frame_start, t.frame_end "  # noqa: S608
-                f"FROM (SELECT DISTINCT k{cast} AS k "
-                "FROM jsonb_array_elements_text(%s::jsonb) k) keys "
-                f"JOIN {assets} a ON a.{kind} = keys.k AND a.project_id = %s "
-                f"JOIN {tasks} t ON t.asset_id = a.id ORDER BY a.id, t.id",
-                [json.dumps(values), project.pk],
+                f"WITH a AS (SELECT id, {kind} AS k, width, height FROM {assets} "  # noqa: S608
+                f"WHERE {kind} = ANY(%s::{cast}[]) AND project_id = %s), "
+                f"t AS (SELECT id, asset_id, frame_start, frame_end FROM {tasks} "
+                "WHERE asset_id = ANY(ARRAY(SELECT id FROM a)) AND gold_of_id IS NULL) "
+                "SELECT a.k, a.width, a.height, t.id, t.frame_start, t.frame_end "
+                "FROM (SELECT * FROM t UNION ALL "
+                f"SELECT id, asset_id, frame_start, frame_end FROM {tasks} "
+                "WHERE gold_of_id = ANY(ARRAY(SELECT id FROM t))) t "
+                "JOIN a ON a.id = t.asset_id ORDER BY a.id, t.id",
+                [values, project.pk],
             )
             for value, width, height, task_id, start, end in cursor.fetchall():
                 entry = found.setdefault((kind, value), (width, height, []))
