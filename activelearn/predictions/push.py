@@ -509,7 +509,7 @@ def _push(
     version_ids: dict[str, int] = {}  # the names checked and found: their version's id
 
     def flush(batch: list[tuple[int, dict]], keys: list, assets: dict) -> None:
-        # Plain loops over parallel lists, no object per row: this runs for every row.
+        # Plain loops over parallel lists (this runs for every row): no tuple of a row's parts.
         numbers, kept, sizes, found, names = [], [], [], [], []
         find, default = assets.get, model_version_name
         for (number, row), key in zip(batch, keys, strict=True):
@@ -521,7 +521,7 @@ def _push(
                 fail(number, row, f"no asset {key[1]!r} with tasks in this project")
                 continue
             name = row.get("model_version") or default
-            if name not in version_ids and (not isinstance(name, str) or not name.strip()):
+            if not isinstance(name, str) or (name not in version_ids and not name.strip()):
                 fail(number, row, "give model_version (a version name)")
                 continue
             numbers.append(number)

@@ -179,3 +179,19 @@ def test_the_push_writer_stores_a_batch_whose_task_was_deleted_after_its_lookup(
     gone.delete()
     assert _BatchWriter._write(rows, {}) == 1
     assert list(Prediction.objects.values_list("task_id", "data")) == [(kept.pk, {"score": 0.1})]
+
+
+@pytest.mark.django_db
+def test_a_version_name_of_another_type_is_refused_row_by_row(project, eve):
+    first, second = make_assets(project, 2)
+    rows = [
+        {"asset": first.pk, "model_version": ["v1"], "score": 0.1},  # unhashable
+        {"asset": second.pk, "model_version": "v1", "score": 0.2},
+        {"asset": first.pk, "model_version": " ", "score": 0.3},
+    ]
+    result = predictions_push(project=project, rows=rows, user=eve)
+    assert result.stored == 1
+    assert [(e["row"], e["error"]) for e in result.errors] == [
+        (1, "give model_version (a version name)"),
+        (3, "give model_version (a version name)"),
+    ]
