@@ -274,7 +274,8 @@ class Prediction(models.Model):
     versions exist, and refuses the statement (foreign_key_violation) otherwise. Deleting a
     task or a version removes its predictions: Django's collector in Python, and after every
     DELETE on the task and version tables a trigger that also removes what a push wrote
-    meanwhile; an advisory lock orders the two (migration 0016 says how)."""
+    meanwhile; an advisory lock per project orders the two (migration 0016 says how), so a
+    delete holds up the pushes of its own projects only."""
 
     pk = models.CompositePrimaryKey("task", "model_version")
     task = models.ForeignKey(

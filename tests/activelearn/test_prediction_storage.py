@@ -13,7 +13,7 @@ from django.db import IntegrityError, connection, connections, transaction
 
 from activelearn.models import ModelVersion, Prediction
 from activelearn.predictions.push import _BatchWriter, predictions_push, predictions_write
-from annotate.models import AnnotationTask, Project
+from annotate.models import AnnotationTask, Membership, Project
 from annotate.services.projects import asset_delete
 from tests.activelearn.test_predictions_push import make_assets
 
@@ -86,11 +86,12 @@ def _wait_until_blocked(pid: int) -> None:
 
 class _Side(threading.Thread):
     """One side of a race on its own connection: `work` inside a transaction that stays open
-    until `release` is set; `pid` is its backend, `error` what it raised."""
+    until `release` is set (at most `hold` seconds); `pid` is its backend, `error` what it
+    raised."""
 
-    def __init__(self, work, release: threading.Event | None = None) -> None:
+    def __init__(self, work, release: threading.Event | None = None, hold: float = 10) -> None:
         super().__init__(daemon=True)
-        self.work, self.release = work, release
+        self.work, self.release, self.hold = work, release, hold
         self.pid: int | None = None
         self.started_work = threading.Event()
         self.done = threading.Event()
@@ -106,7 +107,7 @@ class _Side(threading.Thread):
                 self.work()
                 self.done.set()
                 if self.release is not None:
-                    assert self.release.wait(10)
+                    assert self.release.wait(self.hold)
         except Exception as error:  # noqa: BLE001 - reported to the test
             self.error = error
         finally:
@@ -167,6 +168,49 @@ def test_a_write_after_a_task_deletion_began_is_refused(project, eve):
     rows = [{"asset": a.pk, "model_version": "v1", "score": 0.5} for a in assets]
     result = predictions_push(project=project, rows=rows, user=eve)
     assert (result.stored, result.error_count) == (1, 1)
+    assert _orphans() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deletion_holds_up_the_writes_of_its_own_project_only(project, other_project, eve):
+    gone, kept = (a.tasks.get() for a in make_assets(project, 2))
+    version = _version(project)
+    elsewhere = make_assets(other_project, 2)
+    other_version = _version(other_project)
+    release = threading.Event()
+    # Held open past the other project's writes below, whatever they wait for.
+    deleter = _Side(lambda: AnnotationTask.objects.get(pk=gone.pk).delete(), release, hold=60)
+    deleter.start()
+    assert deleter.done.wait(10) and deleter.error is None  # deleted, not committed
+    # Another project: not held up (a wait on the lock would fail the write after 10 s).
+    other_task = elsewhere[0].tasks.get()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '10s'")
+        rows = {(other_task.pk, other_version.pk): {"score": 0.5}}
+        assert predictions_write(rows=rows, fresh=True) == 1
+    Membership.objects.create(project=other_project, user=eve, role=Membership.Role.ML_ENGINEER)
+    rows = [{"asset": a.pk, "model_version": "v2", "score": 0.5} for a in elsewhere]
+    pusher = _Side(lambda: predictions_push(project=other_project, rows=rows, user=eve))
+    pusher.start()
+    assert pusher.done.wait(20) and pusher.error is None
+    pusher.join(10)
+    # The same project, another task of it: held up until the deletion commits.
+    writer = _Side(
+        lambda: predictions_write(rows={(kept.pk, version.pk): {"score": 0.5}}, fresh=True)
+    )
+    writer.start()
+    assert writer.started_work.wait(10)
+    _wait_until_blocked(writer.pid)
+    assert not writer.done.is_set()
+    release.set()
+    deleter.join(10)
+    writer.join(10)
+    assert deleter.error is None and writer.error is None
+    assert Prediction.objects.filter(task__project=other_project).count() == 3
+    assert list(Prediction.objects.filter(task__project=project).values_list("task_id")) == [
+        (kept.pk,)
+    ]
     assert _orphans() == 0
 
 
