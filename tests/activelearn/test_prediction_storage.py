@@ -182,28 +182,30 @@ def test_a_deletion_holds_up_the_writes_of_its_own_project_only(project, other_p
     deleter = _Side(lambda: AnnotationTask.objects.get(pk=gone.pk).delete(), release, hold=60)
     deleter.start()
     assert deleter.done.wait(10) and deleter.error is None  # deleted, not committed
-    # Another project: not held up (a wait on the lock would fail the write after 10 s).
-    other_task = elsewhere[0].tasks.get()
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL lock_timeout = '10s'")
-        rows = {(other_task.pk, other_version.pk): {"score": 0.5}}
-        assert predictions_write(rows=rows, fresh=True) == 1
-    Membership.objects.create(project=other_project, user=eve, role=Membership.Role.ML_ENGINEER)
-    rows = [{"asset": a.pk, "model_version": "v2", "score": 0.5} for a in elsewhere]
-    pusher = _Side(lambda: predictions_push(project=other_project, rows=rows, user=eve))
-    pusher.start()
-    assert pusher.done.wait(20) and pusher.error is None
-    pusher.join(10)
-    # The same project, another task of it: held up until the deletion commits.
-    writer = _Side(
-        lambda: predictions_write(rows={(kept.pk, version.pk): {"score": 0.5}}, fresh=True)
-    )
-    writer.start()
-    assert writer.started_work.wait(10)
-    _wait_until_blocked(writer.pid)
-    assert not writer.done.is_set()
-    release.set()
+    try:
+        # Another project: not held up (a wait on the lock would fail the write after 10 s).
+        other_task = elsewhere[0].tasks.get()
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '10s'")
+            rows = {(other_task.pk, other_version.pk): {"score": 0.5}}
+            assert predictions_write(rows=rows, fresh=True) == 1
+        Membership.objects.create(project=other_project, user=eve, role=Membership.Role.ML_ENGINEER)
+        rows = [{"asset": a.pk, "model_version": "v2", "score": 0.5} for a in elsewhere]
+        pusher = _Side(lambda: predictions_push(project=other_project, rows=rows, user=eve))
+        pusher.start()
+        assert pusher.done.wait(20) and pusher.error is None
+        pusher.join(10)
+        # The same project, another task of it: held up until the deletion commits.
+        writer = _Side(
+            lambda: predictions_write(rows={(kept.pk, version.pk): {"score": 0.5}}, fresh=True)
+        )
+        writer.start()
+        assert writer.started_work.wait(10)
+        _wait_until_blocked(writer.pid)
+        assert not writer.done.is_set()
+    finally:
+        release.set()  # also when a step above failed: the deletion ends
     deleter.join(10)
     writer.join(10)
     assert deleter.error is None and writer.error is None
