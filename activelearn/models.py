@@ -265,21 +265,31 @@ class JointMetric(models.Model):
 class Prediction(models.Model):
     """What one model version predicted for one task (pre-annotation and scoring input).
     data: {"probs": [...]} | {"boxes": [...]} | {"keypoints": [...]} | {"embedding": [...]}
-    | {"score": x}, per frame for video tasks."""
+    | {"score": x}, per frame for video tasks.
 
-    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="predictions")
+    Stored for bulk loading (a push writes its rows with COPY): the key is (task, model
+    version), with no id column, and the references are checked per statement, not per row
+    (a foreign key costs PostgreSQL a lookup and a row lock for every inserted row): after
+    each INSERT a trigger checks, in one indexed query each, that the new rows' tasks and
+    versions exist, and refuses the statement (foreign_key_violation) otherwise. Deleting a
+    task or a version removes its predictions: Django's collector in Python, and after every
+    DELETE on the task and version tables a trigger that also removes what a push wrote
+    meanwhile; an advisory lock per project orders the two (migration 0016 says how), so a
+    delete holds up the pushes of its own projects only."""
+
+    pk = models.CompositePrimaryKey("task", "model_version")
+    task = models.ForeignKey(
+        AnnotationTask,
+        on_delete=models.CASCADE,
+        related_name="predictions",
+        db_constraint=False,
+        db_index=False,  # the key's first column
+    )
     model_version = models.ForeignKey(
-        ModelVersion, on_delete=models.CASCADE, related_name="predictions"
+        ModelVersion, on_delete=models.CASCADE, related_name="predictions", db_constraint=False
     )
     data = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["task", "model_version"], name="prediction_unique_task_version"
-            ),
-        ]
 
     def __str__(self) -> str:
         return f"prediction for task {self.task_id} by version {self.model_version_id}"

@@ -42,8 +42,16 @@ def _reject_constant(name: str) -> float:
 _SCAN = json.scanner.make_scanner(json.JSONDecoder(parse_constant=_reject_constant))
 _JSON_SPACE = " \t\n\r"
 # orjson reads integers past 64 bits as floats, the standard library as ints: lines with 20
-# digits in a row are left to the standard library.
+# digits in a row are left to the standard library. A block is searched with translate and
+# find (every digit made NUL, then 20 NULs looked for: a tenth of the regular expression's
+# time; a NUL in the text, never valid JSON, at worst sends its lines the slow way).
 _LONG_DIGITS = re.compile(rb"\d{20}")
+_DIGITS_AS_NUL = bytes.maketrans(b"0123456789", bytes(10))
+_NUL_RUN = bytes(20)
+
+
+def _has_long_digits(text: bytes) -> bool:
+    return text.translate(_DIGITS_AS_NUL).find(_NUL_RUN) >= 0
 
 
 def _decode(text: str) -> object:
@@ -103,7 +111,7 @@ def _body_batches(blocks: Iterable[bytes], size: int) -> Iterator[Batch]:
             continue
         text = b"".join([*pending, head])
         pending = [tail]
-        long_digits = _LONG_DIGITS.search(text) is not None
+        long_digits = _has_long_digits(text)
         lines = text.split(b"\n")
         for start in range(0, len(lines), size):
             chunk = lines[start : start + size]

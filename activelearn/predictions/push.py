@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 import orjson
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from psycopg.errors import UniqueViolation
+from psycopg.errors import ForeignKeyViolation, UniqueViolation
 
 from activelearn.models import ModelVersion, Prediction
 from activelearn.predictions.lines import JsonLinesBody, row_batches
@@ -189,14 +189,17 @@ def predictions_write(*, rows: dict[tuple[int, int], dict], fresh: bool = False)
             try:
                 with (
                     transaction.atomic(),
+                    connection.wrap_database_errors,  # psycopg's errors as Django's
                     cursor.cursor.copy(
                         f"COPY {table} {columns} FROM STDIN"  # noqa: S608
                     ) as copy,
                 ):
                     copy.write(text)
                 return len(rows)
-            except (IntegrityError, UniqueViolation):  # psycopg's own, from its COPY
-                pass  # written meanwhile by another push: upserted below
+            except IntegrityError as error:
+                if not isinstance(error.__cause__, UniqueViolation):
+                    raise  # a task or version that does not exist (migration 0016's trigger)
+                # written meanwhile by another push: upserted below
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (task_id bigint, "
             "model_version_id bigint, data jsonb, created_at timestamptz)"
@@ -244,6 +247,24 @@ class _BatchWriter:
 
     @staticmethod
     def _write(fresh: dict, upsert: dict) -> int:
+        try:
+            with transaction.atomic():
+                return predictions_write(rows=fresh, fresh=True) + predictions_write(rows=upsert)
+        except IntegrityError as error:
+            if not isinstance(error.__cause__, ForeignKeyViolation):
+                raise
+        # A task or version was deleted after the batch was looked up: the rest is stored.
+        keys = [*fresh, *upsert]
+        tasks = set(
+            AnnotationTask.objects.filter(pk__in={t for t, _ in keys}).values_list("pk", flat=True)
+        )
+        versions = set(
+            ModelVersion.objects.filter(pk__in={v for _, v in keys}).values_list("pk", flat=True)
+        )
+        fresh, upsert = (
+            {k: v for k, v in rows.items() if k[0] in tasks and k[1] in versions}
+            for rows in (fresh, upsert)
+        )
         with transaction.atomic():
             return predictions_write(rows=fresh, fresh=True) + predictions_write(rows=upsert)
 
@@ -334,25 +355,41 @@ def _assets_find(project: Project, keys: set[tuple[str, object]]) -> dict:
     A file name shared by several assets maps to the first; use external keys for those."""
     found: dict = {}
     assets, tasks = Asset._meta.db_table, AnnotationTask._meta.db_table
-    for kind in ("id", "external_key", "original_name"):
+    by_kind: dict[str, list] = {"id": [], "external_key": [], "original_name": []}
+    for kind, value in keys:
+        by_kind[kind].append(value)
+    for kind, values in by_kind.items():
         # What PostgreSQL cannot hold matches no asset: text with NUL, ids past bigint.
-        values = [
-            value
-            for k, value in keys
-            if k == kind and (-(2**63) <= value < 2**63 if kind == "id" else "\x00" not in value)
-        ]
+        if kind == "id":
+            values = [value for value in values if -(2**63) <= value < 2**63]
+        elif any("\x00" in value for value in values):
+            values = [value for value in values if "\x00" not in value]
         if not values:
             continue
-        cast = "::bigint" if kind == "id" else ""
+        if kind == "id":  # an array literal, one parameter (psycopg adapts a list by item)
+            keys_sql, param = "%s::bigint[]", "{" + ",".join(map(str, values)) + "}"
+        else:  # a JSON array: any text, one parameter
+            keys_sql = "ARRAY(SELECT jsonb_array_elements_text(%s::jsonb))"
+            try:
+                param = orjson.dumps(values).decode()
+            except TypeError:  # a lone surrogate, which the standard library escapes
+                param = json.dumps(values)
         with connection.cursor() as cursor:
-            # Driven from the keys (indexed lookups), not from the project's assets.
+            # Driven from the keys (indexed lookups), not from the project's assets; the
+            # assets' tasks through task_unique_segment and the gold copies through
+            # task_gold_of_idx (= ANY(ARRAY(...)): index probes, never a scan of the
+            # project's tasks, which a join was planned as).
             cursor.execute(
-                f"SELECT a.{kind}, a.width, a.height, t.id, t.frame_start, t.frame_end "  # noqa: S608
-                f"FROM (SELECT DISTINCT k{cast} AS k "
-                "FROM jsonb_array_elements_text(%s::jsonb) k) keys "
-                f"JOIN {assets} a ON a.{kind} = keys.k AND a.project_id = %s "
-                f"JOIN {tasks} t ON t.asset_id = a.id ORDER BY a.id, t.id",
-                [json.dumps(values), project.pk],
+                f"WITH a AS (SELECT id, {kind} AS k, width, height FROM {assets} "  # noqa: S608
+                f"WHERE {kind} = ANY({keys_sql}) AND project_id = %s), "
+                f"t AS (SELECT id, asset_id, frame_start, frame_end FROM {tasks} "
+                "WHERE asset_id = ANY(ARRAY(SELECT id FROM a)) AND gold_of_id IS NULL) "
+                "SELECT a.k, a.width, a.height, t.id, t.frame_start, t.frame_end "
+                "FROM (SELECT * FROM t UNION ALL "
+                f"SELECT id, asset_id, frame_start, frame_end FROM {tasks} "
+                "WHERE gold_of_id = ANY(ARRAY(SELECT id FROM t))) t "
+                "JOIN a ON a.id = t.asset_id ORDER BY a.id, t.id",
+                [param, project.pk],
             )
             for value, width, height, task_id, start, end in cursor.fetchall():
                 entry = found.setdefault((kind, value), (width, height, []))
@@ -469,40 +506,50 @@ def _push(
                 done.add(key[0])
         writer.write(fresh, upsert)
 
+    version_ids: dict[str, int] = {}  # the names checked and found: their version's id
+
     def flush(batch: list[tuple[int, dict]], keys: list, assets: dict) -> None:
-        checked: list[tuple[int, dict, tuple, str]] = []
+        # Plain loops over parallel lists (this runs for every row): no tuple of a row's parts.
+        numbers, kept, sizes, found, names = [], [], [], [], []
+        find, default = assets.get, model_version_name
         for (number, row), key in zip(batch, keys, strict=True):
             if key is None:
                 fail(number, row, "give asset (an id), external_key or file_name")
                 continue
-            asset = assets.get(key)
+            asset = find(key)
             if asset is None:
                 fail(number, row, f"no asset {key[1]!r} with tasks in this project")
                 continue
-            name = row.get("model_version") or model_version_name
-            if not isinstance(name, str) or not name.strip():
+            name = row.get("model_version") or default
+            if not isinstance(name, str) or (name not in version_ids and not name.strip()):
                 fail(number, row, "give model_version (a version name)")
                 continue
-            checked.append((number, row, asset, name))
-        datas = rows_data([entry[1] for entry in checked], [entry[2][:2] for entry in checked], ctx)
+            numbers.append(number)
+            kept.append(row)
+            sizes.append((asset[0], asset[1]))
+            found.append(asset[2])
+            names.append(name)
+        datas = rows_data(kept, sizes, ctx)
         out: dict[tuple[int, int], dict] = {}
-        for (number, row, asset, name), data in zip(checked, datas, strict=True):
-            if isinstance(data, RowError):
-                fail(number, row, str(data))
+        for number, row, tasks, name, data in zip(numbers, kept, found, names, datas, strict=True):
+            if type(data) is not dict:
+                fail(number, row, str(data))  # a RowError
                 continue
-            try:
-                version = version_for(name, data)
-            except PushError as error:
-                fail(number, row, str(error))
-                continue
+            version_id = version_ids.get(name)
+            if version_id is None:
+                try:
+                    version_id = version_ids[name] = version_for(name, data).pk
+                except PushError as error:
+                    fail(number, row, str(error))
+                    continue
             if "frames" in data:
-                if all(start is None for _, start, _ in asset[2]):
+                if all(start is None for _, start, _ in tasks):
                     fail(number, row, "frames are for a video; this asset is an image")
                     continue
-                _frames_to_tasks(data["frames"], asset[2], version.pk, video_frames)
+                _frames_to_tasks(data["frames"], tasks, version_id, video_frames)
                 continue
-            for task_id, _, _ in asset[2]:
-                out[(task_id, version.pk)] = data
+            for task_id, _, _ in tasks:
+                out[(task_id, version_id)] = data
         write(out)
 
     def looked_up(decoded: list) -> tuple:
