@@ -46,6 +46,7 @@ EXPECTED_QUEUE = {
     # Periodic: short, and they only send other work.
     "annotate.jobs_sweep": None,
     "annotate.requeue_pending_videos": None,
+    "annotate.queue_changes_sweep": None,
     "activelearn.loop_catch_up": None,
 }
 

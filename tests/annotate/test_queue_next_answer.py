@@ -17,7 +17,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
 
-from annotate.models import AnnotationTask, Membership, TaskLease
+from annotate.models import AnnotationTask, Membership, TaskLease, task_priority_expression
 from annotate.queue.api import (
     MAX_EXCLUDE,
     LeasedTaskSerializer,
@@ -77,8 +77,8 @@ def test_the_answer_is_what_the_serializer_gives_to_the_byte(kind, frames, prior
         frame_end=frame_end,
         frame_count=frame_count,
         state=AnnotationTask.State.IN_PROGRESS,
-        priority=priority,
     )
+    task.priority = priority  # the queue row's, as the claim reads it (not a task column)
     lease = TaskLease(task=task, expires_at=expires_at)
 
     data = leased_task_data(lease)
@@ -96,7 +96,11 @@ def test_a_claimed_lease_answers_like_the_serializer(project):
 
     answer = APIClient().post(url(project), {}, format="json", HTTP_AUTHORIZATION=f"Token {token}")
 
-    lease = TaskLease.objects.select_related("task").get(user=user)
+    lease = TaskLease.objects.get(user=user)
+    # The task with its queue row's priority, as the claim statement reads it.
+    lease.task = AnnotationTask.objects.annotate(priority=task_priority_expression()).get(
+        pk=lease.task_id
+    )
     assert answer.content == JSONRenderer().render({"task": _serialized(lease)})
 
 
