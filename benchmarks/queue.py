@@ -557,13 +557,23 @@ class Worker:
     """A real Celery worker (one process) on a private queue, for the loop's runs."""
 
     def __init__(self, database_url: str) -> None:
-        from config.celery import app
+        from django.conf import settings
+
+        from config.celery import all_queues, app
 
         self.queue = f"bench-queue-{secrets.token_hex(4)}"
         app.conf.task_default_queue = self.queue
-        env = {**os.environ, "DATABASE_URL": database_url, "CELERY_QUEUE": self.queue}
+        # The loop's runs go to the queues per kind of work (settings WORK_QUEUE_OF_TASK):
+        # this run's own, with its prefix, all of them taken by this one worker.
+        settings.WORK_QUEUE_PREFIX = f"{self.queue}."
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "CELERY_QUEUE": self.queue,
+            "CELERY_QUEUE_PREFIX": settings.WORK_QUEUE_PREFIX,
+        }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", self.queue,
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", ",".join(all_queues()),
              "-n", f"{self.queue}@%h", "--concurrency", "1", "--loglevel", "WARNING",
              "--without-gossip", "--without-mingle"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
