@@ -27,7 +27,6 @@ import importlib.util
 import io
 import os
 import pstats
-import secrets
 import signal
 import sys
 import time
@@ -173,18 +172,7 @@ def main() -> None:
     base_url = bench._server_url()
     database_url = bench.with_database(base_url, bench.DB_NAME)
     os.environ.update(
-        {
-            "DATABASE_URL": database_url,
-            "DEBUG": "0",
-            "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(40),
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "SECURE_SSL_REDIRECT": "0",
-            "SECURE_COOKIES": "0",
-            "STATIC_MANIFEST": "0",
-            "DB_CONN_MAX_AGE": "600",
-            "LOG_LEVEL": "WARNING",
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-        }
+        {**bench.server_env(database_url), "DJANGO_SETTINGS_MODULE": "config.settings"}
     )
     bench.create_database(base_url)
     try:

@@ -286,21 +286,26 @@ def audit_claims(task_ids: list[int]) -> float:
         return cursor.fetchone()[0] / len(set(task_ids))
 
 
+def server_env(database_url: str) -> dict[str, str]:
+    """The production settings a server on loopback runs with here (DEBUG off, persistent
+    database connections), on `database_url`."""
+    return {
+        "DATABASE_URL": database_url,
+        "DEBUG": "0",
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(40),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_COOKIES": "0",
+        "STATIC_MANIFEST": "0",
+        "DB_CONN_MAX_AGE": "600",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
 class Server:
     def __init__(self, database_url: str, workers: int, threads: int, worker_class: str) -> None:
         self.port = free_port()
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "DEBUG": "0",
-            "SECRET_KEY": secrets.token_urlsafe(40),
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "SECURE_SSL_REDIRECT": "0",
-            "SECURE_COOKIES": "0",
-            "STATIC_MANIFEST": "0",
-            "DB_CONN_MAX_AGE": "600",
-            "LOG_LEVEL": "WARNING",
-        }
+        env = {**os.environ, **server_env(database_url)}
         self.log = open(Path(os.environ.get("TMPDIR", "/tmp")) / "bench_queue_gunicorn.log", "w")  # noqa: SIM115
         self.process = subprocess.Popen(
             [

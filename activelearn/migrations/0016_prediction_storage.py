@@ -40,6 +40,31 @@ VERSIONS = "activelearn_modelversion"
 LOCK_CLASS = 0x614C7072
 LOCK_BASE = LOCK_CLASS << 32
 
+
+def _deleted_trigger(name: str, table: str, column: str) -> str:
+    """After a DELETE on `table` (tasks or model versions): the exclusive lock of every
+    project of the deleted rows, in project order, then their predictions deleted."""
+    return f"""
+CREATE FUNCTION activelearn_prediction_{name}_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    project bigint;
+BEGIN
+    IF NOT EXISTS (SELECT FROM old_rows) THEN
+        RETURN NULL;
+    END IF;
+    FOR project IN SELECT DISTINCT project_id FROM old_rows ORDER BY 1 LOOP
+        PERFORM pg_advisory_xact_lock({LOCK_BASE} # project);
+    END LOOP;
+    DELETE FROM {PREDICTIONS} WHERE {column} = ANY(ARRAY(SELECT id FROM old_rows));
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER activelearn_prediction_{name}_deleted AFTER DELETE ON {table}
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION activelearn_prediction_{name}_deleted();
+"""  # noqa: S608
+
+
 FORWARD = f"""
 ALTER TABLE {PREDICTIONS} DROP CONSTRAINT {PREDICTIONS}_pkey;
 ALTER TABLE {PREDICTIONS} DROP COLUMN id;
@@ -84,43 +109,9 @@ END $$;
 CREATE TRIGGER activelearn_prediction_refs AFTER INSERT ON {PREDICTIONS}
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION activelearn_prediction_refs();
-
-CREATE FUNCTION activelearn_prediction_task_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    project bigint;
-BEGIN
-    IF NOT EXISTS (SELECT FROM old_rows) THEN
-        RETURN NULL;
-    END IF;
-    FOR project IN SELECT DISTINCT project_id FROM old_rows ORDER BY 1 LOOP
-        PERFORM pg_advisory_xact_lock({LOCK_BASE} # project);
-    END LOOP;
-    DELETE FROM {PREDICTIONS} WHERE task_id = ANY(ARRAY(SELECT id FROM old_rows));
-    RETURN NULL;
-END $$;
-
-CREATE TRIGGER activelearn_prediction_task_deleted AFTER DELETE ON {TASKS}
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION activelearn_prediction_task_deleted();
-
-CREATE FUNCTION activelearn_prediction_version_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    project bigint;
-BEGIN
-    IF NOT EXISTS (SELECT FROM old_rows) THEN
-        RETURN NULL;
-    END IF;
-    FOR project IN SELECT DISTINCT project_id FROM old_rows ORDER BY 1 LOOP
-        PERFORM pg_advisory_xact_lock({LOCK_BASE} # project);
-    END LOOP;
-    DELETE FROM {PREDICTIONS} WHERE model_version_id = ANY(ARRAY(SELECT id FROM old_rows));
-    RETURN NULL;
-END $$;
-
-CREATE TRIGGER activelearn_prediction_version_deleted AFTER DELETE ON {VERSIONS}
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION activelearn_prediction_version_deleted();
-"""
+"""  # noqa: S608
+FORWARD += _deleted_trigger("task", TASKS, "task_id")
+FORWARD += _deleted_trigger("version", VERSIONS, "model_version_id")
 
 BACKWARD = f"""
 DROP TRIGGER activelearn_prediction_version_deleted ON {VERSIONS};

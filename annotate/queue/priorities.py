@@ -71,11 +71,22 @@ BULK_SQL = "SET LOCAL annotate.queue_bulk = 'on'"
 QUEUED_SQL = (
     "(t.state = 'pending' AND NOT t.is_gold AND t.gold_of_id IS NULL AND t.audit_drawn_at IS NULL)"
 )
-CURRENT_GEN_SQL = f"COALESCE((SELECT gen FROM {GENERATION} WHERE project_id = %s), 0)"  # noqa: S608
+# The generation of the queue's rows the project's claims read: for statements with named
+# parameters (%(project)s) and with positional ones.
+CURRENT_GEN_NAMED = (
+    f"COALESCE((SELECT g.gen FROM {GENERATION} g WHERE g.project_id = %(project)s), 0)"  # noqa: S608
+)
+CURRENT_GEN_SQL = CURRENT_GEN_NAMED.replace("%(project)s", "%s")
 
 
 def _project_id(project: Project | int) -> int:
     return project.pk if isinstance(project, Project) else int(project)
+
+
+def current_gen(cursor, project_id: int) -> int:
+    """The generation the project's claims read now."""
+    cursor.execute(f"SELECT {CURRENT_GEN_SQL}", [project_id])
+    return int(cursor.fetchone()[0])
 
 
 def _finite(values: list[float]) -> None:
@@ -92,8 +103,7 @@ def priorities_set(
     the project's lock (LOCK_CLASS, shared), so the generation cannot change meanwhile: the
     statement names its partition."""
     _finite(values)
-    cursor.execute(f"SELECT {CURRENT_GEN_SQL}", [project_id])
-    gen = int(cursor.fetchone()[0])
+    gen = current_gen(cursor, project_id)
     cursor.execute(
         f"UPDATE {QUEUE}_g{gen} AS q SET priority = v.priority"  # noqa: S608
         " FROM unnest(%s::bigint[], %s::double precision[]) AS v(id, priority)"
@@ -109,8 +119,7 @@ def queue_rows_set(cursor, *, project_id: int, ids: list[int], values: list[floa
     priorities and, from the task rows, their queued and audit flags, in one UPDATE. The
     caller holds the project's lock (LOCK_CLASS, shared). Returns rows written."""
     _finite(values)
-    cursor.execute(f"SELECT {CURRENT_GEN_SQL}", [project_id])
-    gen = int(cursor.fetchone()[0])
+    gen = current_gen(cursor, project_id)
     cursor.execute(
         f"UPDATE {QUEUE}_g{gen} AS q SET priority = v.priority, queued = {QUEUED_SQL},"  # noqa: S608
         " audit = t.audit_drawn_at IS NOT NULL"
@@ -216,8 +225,7 @@ def queue_rows_sync(cursor, *, project_id: int, ids: list[int]) -> None:
     re-rank is building a generation meanwhile."""
     if not ids:
         return
-    cursor.execute(f"SELECT {CURRENT_GEN_SQL}", [project_id])
-    gen = int(cursor.fetchone()[0])
+    gen = current_gen(cursor, project_id)
     _apply(cursor, project_id=project_id, gen=gen, ids=sorted(ids), old_gen=None)
 
 
@@ -236,8 +244,7 @@ def queue_changes_apply(*, project: Project | int, old_gen: int | None = None) -
             ids = sorted({row[0] for row in cursor.fetchall()})
             if not ids:
                 break
-            cursor.execute(f"SELECT {CURRENT_GEN_SQL}", [project_id])
-            gen = cursor.fetchone()[0]
+            gen = current_gen(cursor, project_id)
             _apply(cursor, project_id=project_id, gen=gen, ids=ids, old_gen=old_gen)
             total += len(ids)
     return total
@@ -299,6 +306,8 @@ def _wait_for_writers(cursor, timeout: float = WRITERS_WAIT_S) -> bool:
 # --- a full re-rank: a fresh generation ----------------------------------------------------
 
 
+# The header of COPY's binary format: signature, flags, header extension length.
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 # One row of COPY's binary format: two fields, an 8-byte id and an 8-byte float, big-endian.
 _ROW = np.dtype([("n", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("p_len", ">i4"), ("p", ">f8")])
 
@@ -309,9 +318,15 @@ def _copy_binary(cursor, table: str, ids: np.ndarray, values: np.ndarray) -> Non
     rows = np.empty(len(ids), dtype=_ROW)
     rows["n"], rows["id_len"], rows["p_len"] = 2, 8, 8
     rows["id"], rows["p"] = ids, values
+    _copy_in(cursor, f"{table} (task_id, priority)", rows)
+
+
+def _copy_in(cursor, target: str, rows: np.ndarray) -> None:
+    """One binary COPY into `target` (a table and its columns) of rows already laid out in
+    COPY's binary format (a numpy record array): header, the rows in 4 MB writes, trailer."""
     data = rows.tobytes()
-    with cursor.cursor.copy(f"COPY {table} (task_id, priority) FROM STDIN (FORMAT binary)") as copy:
-        copy.write(b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0))
+    with cursor.cursor.copy(f"COPY {target} FROM STDIN (FORMAT binary)") as copy:
+        copy.write(_COPY_HEADER)
         for start in range(0, len(data), 1 << 22):
             copy.write(data[start : start + (1 << 22)])
         copy.write(struct.pack("!h", -1))
@@ -322,7 +337,6 @@ _QUEUE_ROW = np.dtype(
     [("n", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("p_len", ">i4"), ("p", ">f8"),
      ("q_len", ">i4"), ("q", "?"), ("a_len", ">i4"), ("a", "?")]
 )  # fmt: skip
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 
 
 def _copy_out(cursor, *, project_id: int, gen: int) -> np.ndarray:
@@ -354,14 +368,7 @@ def _merged(old: np.ndarray, ids: np.ndarray, values: np.ndarray) -> np.ndarray:
 def _copy_generation(cursor, table: str, rows: np.ndarray) -> int:
     """Write the rows into the new generation's table with one binary COPY (its gen and
     project_id are the table's defaults). Returns the rows written."""
-    data = rows.tobytes()
-    with cursor.cursor.copy(
-        f"COPY {table} (task_id, priority, queued, audit) FROM STDIN (FORMAT binary)"
-    ) as copy:
-        copy.write(_COPY_HEADER)
-        for start in range(0, len(data), 1 << 22):
-            copy.write(data[start : start + (1 << 22)])
-        copy.write(struct.pack("!h", -1))
+    _copy_in(cursor, f"{table} (task_id, priority, queued, audit)", rows)
     return len(rows)
 
 

@@ -19,7 +19,7 @@ from annotate.models import (
 )
 
 from .ledger import label_money, ledger_derived
-from .priorities import GENERATION, QUEUE, TASK
+from .priorities import CURRENT_GEN_NAMED, CURRENT_GEN_SQL, QUEUE, TASK
 from .settings import queue_settings_for
 
 
@@ -31,10 +31,9 @@ def with_priority(tasks: QuerySet[AnnotationTask]) -> QuerySet[AnnotationTask]:
 def ranked_head_ids(*, project_id: int, count: int) -> list[int]:
     """The `count` pending tasks the claim would hand out first (not audit, not gold), best
     first, read from the claim's own index of the queue table (annotate.queue.priorities)."""
-    gen = f"COALESCE((SELECT gen FROM {GENERATION} WHERE project_id = %s), 0)"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT task_id FROM {QUEUE} WHERE gen = {gen} AND project_id = %s"  # noqa: S608
+            f"SELECT task_id FROM {QUEUE} WHERE gen = {CURRENT_GEN_SQL} AND project_id = %s"  # noqa: S608
             " AND queued ORDER BY priority DESC, task_id LIMIT %s",
             [project_id, project_id, int(count)],
         )
@@ -53,7 +52,7 @@ def ranked_page_ids(
     the tasks of the other states (in progress, sent back: the work in hand, bounded by the
     team) from the task table, each with its queue row's priority."""
     limit = max(0, int(stop))
-    gen = f"COALESCE((SELECT gen FROM {GENERATION} WHERE project_id = %(project)s), 0)"  # noqa: S608
+    gen = CURRENT_GEN_NAMED
     # Each task's priority by one probe of the queue's key, per row read (a scalar
     # subquery): a join let the planner hash the project's whole generation to price a few
     # thousand tasks in hand (243 ms at 1,000,000 tasks, benchmarks/README.md).

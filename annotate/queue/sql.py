@@ -20,6 +20,7 @@ from django.db.models import Value
 
 from annotate.models import AnnotationTask, Budget, BudgetLedger, TaskLease, task_cost_expression
 
+from .priorities import CURRENT_GEN_NAMED, CURRENT_GEN_SQL, QUEUE
 from .settings import (
     DEFAULT_ANNOTATORS_PER_TASK,
     DEFAULT_AUDIT_SHARE,
@@ -28,8 +29,6 @@ from .settings import (
 )
 
 TASK = AnnotationTask._meta.db_table
-QUEUE = "annotate_queue"  # the queue's order (annotate.queue.priorities)
-GENERATION = "annotate_queue_generation"
 LEASE = TaskLease._meta.db_table
 LEDGER = BudgetLedger._meta.db_table
 BUDGET = Budget._meta.db_table
@@ -43,10 +42,6 @@ TASK_COLUMNS = tuple(
 _SELECT_TASK = ", ".join(f"t.{column}" for column in TASK_COLUMNS)
 _BUDGET_COLUMNS = ("id", "money_limit", "task_limit", "cost_per_image", "cost_per_video_frame",
                    "label_share", "currency")  # fmt: skip
-
-
-# The generation of the queue's rows the project's claims read (annotate.queue.priorities).
-CURRENT_GEN = f"COALESCE((SELECT g.gen FROM {GENERATION} g WHERE g.project_id = %(project)s), 0)"  # noqa: S608
 
 
 def _task(row, priority: float | None) -> AnnotationTask:
@@ -93,7 +88,7 @@ def held_leases(*, user_id: int, project_id: int) -> list[TaskLease]:
             f"SELECT l.id, l.slot, l.expires_at, q.priority, {_SELECT_TASK}"  # noqa: S608
             f" FROM {LEASE} l JOIN {TASK} t ON t.id = l.task_id"
             f" LEFT JOIN {QUEUE} q ON q.task_id = t.id"
-            f" AND q.gen = {CURRENT_GEN.replace('%(project)s', '%s')}"
+            f" AND q.gen = {CURRENT_GEN_SQL}"
             " WHERE l.user_id = %s AND l.state = 'active' AND t.project_id = %s"
             " ORDER BY l.claimed_at, l.id",
             [project_id, user_id, project_id],
@@ -147,7 +142,7 @@ def _best(*, lock: str, gated: bool = False, audit_first: str = "%(audit_first)s
     # its index holds only the tasks a claim may take, best first, so the first row whose
     # task is free is the answer; only the task row is locked. A user's rejected tasks
     # (few, not queued) are found from the task side.
-    generation = CURRENT_GEN
+    generation = CURRENT_GEN_NAMED
     pending = (
         f"SELECT t.id FROM {QUEUE} q JOIN {TASK} t ON t.id = q.task_id{where}"  # noqa: S608
         f" AND %(state)s = 'pending' AND q.project_id = %(project)s AND q.queued"
@@ -340,7 +335,7 @@ def _claim_sql(pick: str) -> str:
         task_columns=", ".join(f"{TASK}.{column}" for column in TASK_COLUMNS),
         moved_columns=", ".join(f"moved.{column}" for column in TASK_COLUMNS),
         queue=QUEUE,
-        current_gen=CURRENT_GEN,
+        current_gen=CURRENT_GEN_NAMED,
         cost=_task_cost_sql(),
     )
 
