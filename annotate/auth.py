@@ -23,6 +23,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
+from annotate import prepared
 from annotate.models import Membership
 from annotate.permissions import remember_roles
 
@@ -42,9 +43,8 @@ class LeanTokenAuthentication(TokenAuthentication):
     """DRF's token scheme, its user read in one statement."""
 
     def authenticate_credentials(self, key):
-        with connection.cursor() as cursor:
-            cursor.execute(_SQL, [key])
-            row = cursor.fetchone()
+        # Prepared on the server (annotate.prepared): every API request runs it.
+        row = prepared.fetchone(_SQL, [key])
         if row is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         *columns, projects, roles = row

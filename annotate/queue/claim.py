@@ -22,7 +22,7 @@ from annotate.services.errors import ServiceError
 
 from . import sql
 from .expiry import leases_expire
-from .gold import gold_copy_for, gold_share_of
+from .gold import gold_copy_for
 from .ledger import ledger_reserve
 
 MAX_LEASES_PER_USER = 2  # the task being labeled plus one prefetched by the page
@@ -60,9 +60,6 @@ def task_claim_next(
     BudgetExhausted when what is left of the budget cannot pay for the task that would be
     leased."""
     exclude = {int(pk) for pk in exclude}
-    gold = _claim_gold(user=user, project=project, exclude=exclude)
-    if gold is not None:
-        return gold
     claim = partial(
         sql.claim,
         project_id=project.pk,
@@ -71,10 +68,17 @@ def task_claim_next(
         audit_draw=audit_draw(),
     )
     # The statement reads what it must know and, when nothing stands in the way (the common
-    # case: see ClaimContext.plain), takes the task too: one round trip, its own transaction.
-    first = claim(state=State.PENDING, now=timezone.now(), plain_only=True)
+    # case: see ClaimContext.plain) and the project serves no gold, takes the task too: one
+    # round trip, its own transaction.
+    first = claim(state=State.PENDING, now=timezone.now(), plain_only=True, gold_checked=False)
     if first.context.expired_leases:
         leases_expire()
+        first = claim(state=State.PENDING, now=timezone.now(), plain_only=True, gold_checked=False)
+    if first.context.gold_share:
+        # Gold first, when due for the user; else the same statement, gold now checked.
+        gold = _claim_gold(user=user, project=project, exclude=exclude)
+        if gold is not None:
+            return gold
         first = claim(state=State.PENDING, now=timezone.now(), plain_only=True)
     context = first.context
     if context.plain:
@@ -155,9 +159,8 @@ def _take_one(claim, *, state: str, context: sql.ClaimContext, lock: str) -> sql
 
 def _claim_gold(*, user, project: Project, exclude: set[int]) -> TaskLease | None:
     """The user's lease of a gold copy when gold is due for them (annotate.queue.gold),
-    taken by the same claim statement as any task and charged the same way; else None."""
-    if not gold_share_of(project.pk):
-        return None  # most projects: one read, no transaction
+    taken by the same claim statement as any task and charged the same way; else None.
+    Asked only in projects with a gold share (the claim statement reads it)."""
     with transaction.atomic():
         copy = gold_copy_for(user=user, project_id=project.pk, exclude=exclude)
         if copy is None:

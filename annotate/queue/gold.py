@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
+from annotate import prepared
 from annotate.models import (
     Annotation,
     AnnotationTask,
@@ -125,9 +126,7 @@ def gold_share_of(project_id: int) -> float:
     """The project's gold share (0 without quality settings): one indexed read, in plain
     SQL because every claim asks first (built through the ORM, the query cost next-task
     more CPU than running it: benchmarks/README.md)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_GOLD_SHARE_SQL, [project_id])
-        row = cursor.fetchone()
+    row = prepared.fetchone(_GOLD_SHARE_SQL, [project_id])
     return (row[0] if row else None) or 0.0
 
 

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-import psycopg
 from django.db import connection
 from django.db.models import Value
 
-from annotate.models import AnnotationTask, Budget, BudgetLedger, TaskLease, task_cost_expression
+from annotate import prepared
+from annotate.models import (
+    AnnotationTask,
+    Budget,
+    BudgetLedger,
+    QualitySettings,
+    TaskLease,
+    task_cost_expression,
+)
 
 from .priorities import CURRENT_GEN_NAMED, CURRENT_GEN_SQL, QUEUE
 from .settings import (
@@ -32,6 +38,7 @@ TASK = AnnotationTask._meta.db_table
 LEASE = TaskLease._meta.db_table
 LEDGER = BudgetLedger._meta.db_table
 BUDGET = Budget._meta.db_table
+QUALITY = QualitySettings._meta.db_table
 # What the claim and the labeling page need of a task, in the model's field order (from_db
 # wants that order).
 _NEEDED = {"id", "project_id", "asset_id", "kind", "frame_start", "frame_end", "frame_count",
@@ -63,6 +70,7 @@ class ClaimContext:
     held: int  # the user's active leases in the project
     has_rework: bool  # a rejected task of the user waits in the project
     expired_leases: bool  # some lease anywhere expired and waits for the sweep
+    gold_share: float  # the project's share of gold in each annotator's claims (0: none)
 
     @property
     def plain(self) -> bool:
@@ -224,9 +232,11 @@ def _settings_sql() -> str:
 # state), and the user's lease row, reusing their earlier row for the task. Work already
 # submitted (a rejected task redone) keeps its charge: it was paid. A task whose slots are
 # all taken is moved to in_progress and comes back without a lease.
-# With %(plain_only)s it takes a task only when nothing stands in the way (ClaimContext.plain):
-# then, in autocommit, it is the whole claim in one round trip. %(audit_draw)s is this claim's
-# uniform number in [0, 1): under the project's audit share, an audit task is tried first.
+# With %(plain_only)s it takes a task only when nothing stands in the way (ClaimContext.plain)
+# and gold is not due (the project has no gold share, or %(gold_checked)s: the caller asked
+# annotate.queue.gold first): then, in autocommit, it is the whole claim in one round trip.
+# %(audit_draw)s is this claim's uniform number in [0, 1): under the project's audit share,
+# an audit task is tried first.
 _CLAIM = """
 WITH conf AS (
     SELECT COALESCE(s.k, {default_k}) AS k, COALESCE(s.minutes, {default_minutes}) AS minutes,
@@ -239,7 +249,9 @@ WITH conf AS (
         EXISTS (SELECT 1 FROM {task} r WHERE r.project_id = %(project)s
                 AND r.state = 'rejected' AND r.annotator_id = %(user)s) AS has_rework,
         EXISTS (SELECT 1 FROM {lease} WHERE state = 'active' AND expires_at < %(now)s)
-            AS expired
+            AS expired,
+        COALESCE((SELECT gold_share FROM {quality} WHERE project_id = %(project)s), 0)
+            AS gold_share
     FROM (SELECT 1) AS one
     LEFT JOIN ({settings}) AS s ON TRUE
     LEFT JOIN {budget} b ON b.project_id = %(project)s
@@ -247,7 +259,7 @@ WITH conf AS (
 go AS (
     SELECT 1 FROM conf WHERE NOT %(plain_only)s OR (k = 1 AND money_limit IS NULL
         AND task_limit IS NULL AND NOT ledger_exists AND held = 0 AND NOT has_rework
-        AND NOT expired)
+        AND NOT expired AND (%(gold_checked)s OR gold_share = 0))
 ),
 pick AS ({pick}),
 mine AS (
@@ -301,7 +313,7 @@ leased AS (
     RETURNING id, charged, expires_at
 )
 SELECT conf.k, conf.minutes, conf.audit_share, {conf_budget}, conf.ledger_exists, conf.held,
-    conf.has_rework, conf.expired, moved.id IS NOT NULL, leased.id, leased.charged,
+    conf.has_rework, conf.expired, conf.gold_share, moved.id IS NOT NULL, leased.id, leased.charged,
     leased.expires_at, moved.slot, moved.paid_at IS NOT NULL, moved.priority, {moved_columns}
 FROM conf LEFT JOIN moved ON TRUE LEFT JOIN leased ON TRUE
 """
@@ -330,6 +342,7 @@ def _claim_sql(pick: str) -> str:
         lease=LEASE,
         task=TASK,
         budget=BUDGET,
+        quality=QUALITY,
         settings=_settings_sql(),
         pick=pick,
         task_columns=", ".join(f"{TASK}.{column}" for column in TASK_COLUMNS),
@@ -352,33 +365,6 @@ def _statement(pick_task: bool, lock: str) -> str:
     return _claim_sql(pick)
 
 
-def _run_prepared(statement: str, params: dict) -> tuple:
-    """Run the claim statement as a server-side prepared statement on Django's connection
-    (same session, same transaction). Planning this statement costs PostgreSQL more than
-    running it (benchmarks/README.md), and next-task is the busiest endpoint: psycopg
-    prepares it once per connection and reuses the plan. Django's own cursors bind
-    parameters on the client and so cannot prepare."""
-    connection.ensure_connection()
-    raw = connection.connection
-    if raw.prepare_threshold is None:
-        # Django turns psycopg's prepared statements off (for connection poolers without
-        # protocol-level support: PgBouncer before 1.21). Only a statement that asks for it
-        # (prepare=True) is prepared: Django's own cursors bind on the client, never prepare.
-        raw.prepare_threshold = sys.maxsize
-        # The plan made once and kept: the statement reads the queue's current generation
-        # by partition pruning at run time, which the planner's cost comparison of a
-        # generic plan with custom ones does not credit, so it would plan every call
-        # (benchmarks/README.md, issue 16). Only server-prepared statements (this one) are
-        # affected: Django's cursors bind on the client.
-        raw.execute("SET plan_cache_mode = force_generic_plan")
-        # A generic plan's estimate counts every branch at its worst, which passes the JIT
-        # threshold: compiling it took seconds per call at 1,000,000 tasks. OLTP: no JIT.
-        raw.execute("SET jit = off")
-    with psycopg.Cursor(raw) as cursor:
-        cursor.execute(statement, params, prepare=True)
-        return cursor.fetchone()
-
-
 def claim(
     *,
     project_id: int,
@@ -391,6 +377,7 @@ def claim(
     task_id: int | None = None,
     lock: str = "skip",
     exclude_mine: bool = False,
+    gold_checked: bool = True,
 ) -> Claimed:
     """Run the claim statement (see _CLAIM): take the task `task_id` names, which the
     caller's transaction has locked, or (None) the best free one, an audit task first when
@@ -405,12 +392,15 @@ def claim(
         "exclude_mine": exclude_mine,
         "now": now,
         "plain_only": plain_only,
+        "gold_checked": gold_checked,
     }
-    row = _run_prepared(_statement(task_id is not None, lock), params)
+    # Prepared (annotate.prepared): planning this statement costs PostgreSQL more than
+    # running it, and next-task is the busiest endpoint.
+    row = prepared.fetchone(_statement(task_id is not None, lock), params)
     k, minutes, audit_share, *row = row
     budget_row, row = row[: len(_BUDGET_COLUMNS)], row[len(_BUDGET_COLUMNS) :]
-    ledger_exists, held, has_rework, expired, moved, lease_id, charged, expires_at = row[:8]
-    slot, paid_before, priority, *task_row = row[8:]
+    ledger_exists, held, has_rework, expired, gold_share = row[:5]
+    moved, lease_id, charged, expires_at, slot, paid_before, priority, *task_row = row[5:]
     budget = None
     if budget_row[0] is not None:
         fields = dict(zip(_BUDGET_COLUMNS, budget_row, strict=True))
@@ -424,6 +414,7 @@ def claim(
         held=held,
         has_rework=has_rework,
         expired_leases=expired,
+        gold_share=float(gold_share),
     )
     if not moved:
         return Claimed(context, None, None, False)
