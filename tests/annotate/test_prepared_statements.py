@@ -1,0 +1,81 @@
+"""The statements every next-task request runs are prepared on the server once per connection
+(annotate.prepared): the token read and the claim, which also reads the project's gold share,
+so a claim in a project without gold is one statement after the token's. That gold is
+still served first at its share: tests/annotate/test_quality_gold.py."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from annotate import prepared
+from annotate.auth import _SQL as TOKEN_SQL
+
+from .queue_fixtures import make_annotators, make_tasks
+
+autocommit = pytest.mark.django_db(transaction=True)
+
+
+def test_named_placeholders_become_numbered_ones_in_first_use_order():
+    native, names = prepared._native("SELECT %(b)s, %(a)s, %(b)s WHERE x LIKE 'a%%'")
+    assert native == "SELECT $1, $2, $1 WHERE x LIKE 'a%'"
+    assert names == ("b", "a")
+
+
+def test_positional_placeholders_are_numbered_in_order():
+    assert prepared._native("SELECT %s, %s") == ("SELECT $1, $2", None)
+
+
+def test_a_statement_mixing_both_styles_is_refused():
+    with pytest.raises(ValueError, match="mixes"):
+        prepared._native("SELECT %s, %(a)s")
+
+
+@autocommit
+def test_rows_come_back_with_parameters_bound_by_name_or_position():
+    assert prepared.fetchone("SELECT %(a)s::int + %(b)s::int, %(a)s::int", {"a": 2, "b": 5}) == (
+        7,
+        2,
+    )
+    assert prepared.fetchone("SELECT %s::text || %s::text", ["x", "y"]) == ("xy",)
+    assert prepared.fetchone("SELECT 1 WHERE %s::bool", [False]) is None
+
+
+def _prepared_on_server() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _next(project, token):
+    return APIClient().post(
+        f"/api/projects/{project.pk}/tasks/next/",
+        {},
+        format="json",
+        HTTP_AUTHORIZATION=f"Token {token}",
+    )
+
+
+@autocommit
+def test_next_task_sends_the_token_read_and_one_claim_statement_both_prepared(project):
+    make_tasks(project, 2)
+    users = make_annotators(project, 2)
+    tokens = [Token.objects.create(user=user) for user in users]
+    assert _next(project, tokens[0]).status_code == 200
+
+    with CaptureQueriesContext(connection) as queries:
+        answer = _next(project, tokens[1])
+
+    assert answer.status_code == 200 and answer.json()["task"] is not None
+    sent = [q["sql"] for q in queries]
+    assert len(sent) == 2, sent
+    assert "authtoken_token" in sent[0]
+    # The claim itself, which reads the gold share: no statement of its own for that.
+    assert "activelearn_tasklease" in sent[1] and "annotate_qualitysettings" in sent[1]
+    on_server = _prepared_on_server()
+    token_native, _ = prepared._native(TOKEN_SQL)
+    assert token_native in on_server
+    assert any("activelearn_tasklease" in statement for statement in on_server)
