@@ -248,7 +248,9 @@ WITH conf AS (
             AS held,
         EXISTS (SELECT 1 FROM {task} r WHERE r.project_id = %(project)s
                 AND r.state = 'rejected' AND r.annotator_id = %(user)s) AS has_rework,
-        EXISTS (SELECT 1 FROM {lease} WHERE state = 'active' AND expires_at < %(now)s)
+        -- The earliest expiry against now, not EXISTS (... expires_at < now): the plan is
+        -- generic (prepared), and for the EXISTS it scanned every lease of the database.
+        COALESCE((SELECT min(expires_at) FROM {lease} WHERE state = 'active') < %(now)s, false)
             AS expired,
         COALESCE((SELECT gold_share FROM {quality} WHERE project_id = %(project)s), 0)
             AS gold_share

@@ -79,3 +79,77 @@ def test_next_task_sends_the_token_read_and_one_claim_statement_both_prepared(pr
     token_native, _ = prepared._native(TOKEN_SQL)
     assert token_native in on_server
     assert any("activelearn_tasklease" in statement for statement in on_server)
+
+
+_TYPES = {
+    "audit_draw": "float8",
+    "task": "bigint",
+    "project": "bigint",
+    "state": "text",
+    "user": "int",
+    "exclude": "bigint[]",
+    "exclude_mine": "bool",
+    "now": "timestamptz",
+    "plain_only": "bool",
+    "gold_checked": "bool",
+}
+
+
+@pytest.mark.django_db
+def test_the_claims_generic_plan_never_reads_every_lease(project):
+    """The claim's plan is made once and kept (generic), so no part of it may depend on the
+    parameters' values to stay small: its check for expired leases scanned the whole lease
+    table on every claim, and the cost of a claim grew with every lease ever held."""
+    from annotate.queue import sql
+
+    tasks = make_tasks(project, 1)
+    (user,) = make_annotators(project, 1)
+    with connection.cursor() as cursor:
+        # Many active leases, none expired, each of its own task and user (their tasks
+        # are not pending: for the plan only).
+        cursor.execute(
+            "INSERT INTO annotate_annotationtask (project_id, asset_id, kind, frame_count,"
+            " state, skip_reason, points_by_hand, points_prefilled, boxes_by_hand,"
+            " boxes_prefilled, is_gold, created_at, updated_at)"
+            " SELECT %s, %s, 'image', 1, 'in_progress', '', 0, 0, 0, 0, false, now(), now()"
+            " FROM generate_series(1, 20000)",
+            [project.pk, tasks[0].asset_id],
+        )
+        cursor.execute(
+            "INSERT INTO auth_user (username, password, first_name, last_name, email,"
+            " is_staff, is_active, is_superuser, date_joined)"
+            " SELECT 'lease' || g, '!', '', '', '', false, true, false, now()"
+            " FROM generate_series(1, 20000) g"
+        )
+        cursor.execute(
+            "INSERT INTO activelearn_tasklease (task_id, user_id, slot, state, expires_at,"
+            " charged, claimed_at)"
+            " SELECT t.id, u.id, 0, 'active', now() + interval '1 hour', 0, now()"
+            " FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM annotate_annotationtask"
+            "       WHERE state = 'in_progress') t"
+            " JOIN (SELECT id, row_number() OVER (ORDER BY id) AS n FROM auth_user"
+            "       WHERE username LIKE 'lease%%') u ON u.n = t.n"
+        )
+        cursor.execute("ANALYZE activelearn_tasklease")
+        cursor.execute("ANALYZE annotate_annotationtask")
+        native, names = prepared._native(sql._statement(False, "skip"))
+        types = ", ".join(_TYPES[name] for name in names)
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute(f"PREPARE claim_plan ({types}) AS {native}")
+        values = {
+            "audit_draw": "0.5",
+            "task": "NULL",
+            "project": str(project.pk),
+            "state": "'pending'",
+            "user": str(user.pk),
+            "exclude": "'{}'",
+            "exclude_mine": "false",
+            "now": "now()",
+            "plain_only": "true",
+            "gold_checked": "false",
+        }
+        cursor.execute(f"EXPLAIN EXECUTE claim_plan ({', '.join(values[n] for n in names)})")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("DEALLOCATE claim_plan")
+
+    assert "Seq Scan on activelearn_tasklease" not in plan, plan
