@@ -14,7 +14,7 @@ from annotate.ingest.video import video_process
 from annotate.jobs import JobTask
 from annotate.jobs import jobs_sweep as sweep
 from annotate.propagation import services as propagation
-from annotate.queue import priorities
+from annotate.queue import priorities, upkeep
 
 
 @shared_task(base=JobTask, name="annotate.process_video")
@@ -40,6 +40,13 @@ def queue_changes_sweep() -> int:
     writer applied (annotate.queue.priorities.queue_changes_sweep). Repeating it is
     harmless."""
     return priorities.queue_changes_sweep()
+
+
+@shared_task(name="annotate.queue_vacuum")
+def queue_vacuum() -> int:
+    """Periodic (config/celery.py): vacuum the queue's generations whose index heads filled
+    with claimed tasks (annotate.queue.upkeep). Returns how many were vacuumed."""
+    return len(upkeep.queue_vacuum())
 
 
 @shared_task(name="annotate.jobs_sweep")

@@ -92,6 +92,12 @@ app.conf.beat_schedule = {
         "task": "annotate.queue_changes_sweep",
         "schedule": 60.0,
     },
+    # Claimed tasks leave dead entries at the head of the queue's index, which every later
+    # claim steps over until a VACUUM (annotate.queue.upkeep).
+    "queue-vacuum": {
+        "task": "annotate.queue_vacuum",
+        "schedule": 30.0,
+    },
     # annotate's events (annotate.events) whose receiver failed: the loop catches up on every
     # project changed lately (rescoring, retraining rounds, new tasks' place in the queue).
     "loop-catch-up": {

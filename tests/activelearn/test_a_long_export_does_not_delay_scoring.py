@@ -47,6 +47,7 @@ EXPECTED_QUEUE = {
     "annotate.jobs_sweep": None,
     "annotate.requeue_pending_videos": None,
     "annotate.queue_changes_sweep": None,
+    "annotate.queue_vacuum": None,
     "activelearn.loop_catch_up": None,
 }
 
