@@ -13,7 +13,9 @@ rewrites task rows.
 
 Two writes:
 - `priorities_write_bulk` (a re-rank of some tasks: a scoring chunk, 10,000 changed tasks)
-  updates the current generation in place, one statement per chunk;
+  updates the current generation in place, one statement per chunk (its arrays sent in
+  binary); every generation leaves 10% of each page free, so a row's new version stays on
+  its page (QUEUE_FILLFACTOR);
 - `priorities_replace` (a re-rank of the whole project) reads the current generation out
   with one binary COPY, merges the new priorities in numpy, COPYs the result into a fresh
   table, indexes it once loaded (an index built after the load costs a fraction of one kept up
