@@ -506,6 +506,36 @@ def database_doubles(project_id: int) -> dict:
     return found
 
 
+def wal_lsn() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_insert_lsn()::text")
+        return cursor.fetchone()[0]
+
+
+def pages_before_checkpoint(built_from: str, built_to: str) -> str:
+    """Whether a checkpoint began after the generation's pages were written (between
+    `built_from` and `built_to`): a page's first change after a checkpoint begins writes the
+    whole page to the WAL, so an in-place re-rank of random rows then writes about 8 kB per
+    page it touches (100 MB at 10,000 rows of 1,000,000) where it would write 3 MB. Which
+    case a run meets is timing: the server begins a checkpoint every checkpoint_timeout or
+    after max_wal_size / (1 + checkpoint_completion_target) of WAL (530 MB here; a full
+    re-rank writes about 110 MB). "all", "part" or "none" of the pages."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute(
+                "SELECT redo_lsn >= %s::pg_lsn, redo_lsn > %s::pg_lsn FROM pg_control_checkpoint()",
+                [built_to, built_from],
+            )
+        except Exception:  # noqa: BLE001 - pg_control_checkpoint is for superusers only
+            return "unknown"
+        every, some = cursor.fetchone()
+    return "all" if every else "part" if some else "none"
+
+
 def copy_limit(project_id: int) -> float:
     """The raw limit of a full rerank: COPY of the same (task id, priority) rows into an
     empty narrow table, in the same run, encoded the same way (binary). Seconds."""
@@ -857,7 +887,9 @@ def main() -> None:
         # generation 0 (deleting its rows there); the second is the steady state.
         rerank_first_s, _, _ = rerank(project_id, None, args.writers, args.chunk, seed=1)
         print(f"rerank all, the first: {rerank_first_s:.2f} s", flush=True)
+        built_from = wal_lsn()
         rerank_all_s, changed_all, rerank_cpu_s = rerank(project_id, None, args.writers, args.chunk)
+        built_to = wal_lsn()
         print(
             f"rerank all: {changed_all} rows in {rerank_all_s:.2f} s"
             f" ({rerank_cpu_s:.1f} s of database CPU)",
@@ -875,7 +907,12 @@ def main() -> None:
             cursor.execute("VACUUM ANALYZE annotate_queue")
         changed_count = min(RERANK_CHANGED, args.tasks)
         rerank_10k_s, changed_10k, _ = rerank(project_id, changed_count, 1, args.chunk)
-        print(f"rerank {changed_count}: {changed_10k} rows in {rerank_10k_s:.3f} s", flush=True)
+        print(
+            f"rerank {changed_count}: {changed_10k} rows in {rerank_10k_s:.3f} s (pages of the"
+            " generation last written before a checkpoint began, each then a full-page image"
+            f" in the WAL: {pages_before_checkpoint(built_from, built_to)})",
+            flush=True,
+        )
         if args.rerank_only:
             with open("/proc/loadavg") as loadavg:
                 load = loadavg.read().split()[0]

@@ -6,10 +6,12 @@ from __future__ import annotations
 import math
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from annotate.models import QueueEntry
 from annotate.queue.claim import task_claim_next
-from annotate.queue.priorities import priorities_write_bulk
+from annotate.queue.priorities import priorities_set, priorities_write_bulk
 
 from .queue_fixtures import make_tasks
 
@@ -64,3 +66,27 @@ def test_the_queue_follows_new_priorities(project, alice):
     first, second = make_tasks(project, 2, priorities=[2.0, 1.0])
     priorities_write_bulk(project=project, priorities=[(first.pk, 0.5), (second.pk, 3.0)])
     assert task_claim_next(user=alice, project=project).task.pk == second.pk
+
+
+def test_each_chunk_is_one_update_in_the_query_log(project):
+    """The UPDATE binds its arrays on the server (binary) but goes through Django's cursor
+    wrapper like every other statement: logged, and one per chunk."""
+    tasks = make_tasks(project, 900, priorities=[0.0] * 900)
+    with CaptureQueriesContext(connection) as queries:
+        changed = priorities_write_bulk(
+            project=project,
+            priorities=[(t.pk, 1.0 + i) for i, t in enumerate(tasks)],
+            chunk_size=400,
+        )
+    assert changed == 900
+    updates = [q["sql"] for q in queries if q["sql"].startswith("UPDATE annotate_queue_g")]
+    assert len(updates) == 3
+    stored = dict(QueueEntry.objects.values_list("task_id", "priority"))
+    assert [stored[t.pk] for t in tasks] == [1.0 + i for i in range(900)]
+
+
+def test_a_float_task_id_is_refused_not_rounded(project):
+    (task,) = make_tasks(project, 1, priorities=[1.0])
+    with connection.cursor() as cursor, pytest.raises(TypeError):
+        priorities_set(cursor, project_id=project.pk, ids=[task.pk + 0.4], values=[2.0])
+    assert QueueEntry.objects.get(task_id=task.pk).priority == 1.0

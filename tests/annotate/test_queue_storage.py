@@ -18,6 +18,7 @@ from annotate.queue.claim import task_claim_next
 from annotate.queue.expiry import leases_expire
 from annotate.queue.priorities import (
     BULK_SQL,
+    QUEUE_FILLFACTOR,
     priorities_replace,
     priorities_write_bulk,
     queue_changes_sweep,
@@ -153,8 +154,11 @@ def test_a_claim_never_waits_behind_a_full_rerank_and_its_changes_reach_the_new_
     assert task_claim_next(user=bob, project=project).task.pk == tasks[-1].pk
 
 
-def test_a_claim_never_waits_for_queue_rows_an_in_place_rerank_holds(project, alice):
+@pytest.mark.parametrize("rebuilt", [False, True], ids=["generation 0", "a rebuilt generation"])
+def test_a_claim_never_waits_for_queue_rows_an_in_place_rerank_holds(project, alice, rebuilt):
     tasks = make_tasks(project, 20)
+    if rebuilt:
+        priorities_replace(project=project, priorities=[(t.pk, t.priority) for t in tasks])
 
     def rerank(pause):
         with transaction.atomic():
@@ -224,3 +228,41 @@ def test_one_task_changed_and_many_in_one_statement_keep_the_same_queue_rows(pro
     # Outside a bulk writer's transaction the trigger is back.
     AnnotationTask.objects.filter(pk__in=rest).update(is_gold=True)
     assert queued(project) == {first, second}
+
+
+def _blocks(table: str, ids: list[int]) -> dict[int, int]:
+    """The heap page of each task's row version that is current."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT task_id, (ctid::text::point)[0]::int FROM {table} WHERE task_id = ANY(%s)",  # noqa: S608
+            [ids],
+        )
+        return dict(cursor.fetchall())
+
+
+def _fillfactor(table: str) -> str | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT option_value FROM pg_class c, pg_options_to_table(c.reloptions)"
+            " WHERE c.relname = %s AND option_name = 'fillfactor'",
+            [table],
+        )
+        row = cursor.fetchone()
+    return row and row[0]
+
+
+def test_generations_leave_room_so_an_in_place_rerank_keeps_rows_on_their_page(project):
+    assert _fillfactor("annotate_queue_g0") == str(QUEUE_FILLFACTOR)  # migration 0025
+    tasks = make_tasks(project, 400)
+    priorities_replace(project=project, priorities=[(t.pk, t.priority) for t in tasks])
+    gen = QueueGeneration.objects.get(project=project).gen
+    table = f"annotate_queue_g{gen}"
+    assert _fillfactor(table) == str(QUEUE_FILLFACTOR)
+    ids = [t.pk for t in tasks]
+    before = _blocks(table, ids)
+    assert len(set(before.values())) >= 4  # COPY filled several pages, not one
+    # A few rows of every page (each holds about 110): their new versions fit in its room.
+    changed = ids[::10]
+    assert priorities_write_bulk(project=project, priorities=[(i, -1.0) for i in changed]) == 40
+    after = _blocks(table, changed)
+    assert after == {i: before[i] for i in changed}
