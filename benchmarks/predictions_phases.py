@@ -70,12 +70,12 @@ def main() -> None:
                 assets = push._assets_find(project, set(keys))
                 tick("lookup")
                 found = [assets[key] for key in keys]
-                datas = rows_data(rows, [asset[:2] for asset in found], ctx)
+                datas = rows_data(rows, [asset[0] for asset in found], ctx)
                 tick("check")
                 out = {
                     (task, version.pk): data
                     for asset, data in zip(found, datas, strict=True)
-                    for task, _, _ in asset[2]
+                    for task, _, _ in asset[1]
                 }
                 tick("by_task")
                 text = push._copy_payload(out, timezone.now().isoformat())
