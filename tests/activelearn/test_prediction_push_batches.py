@@ -6,7 +6,9 @@ with the same errors, and a write that fails stops the push after the batches be
 
 from __future__ import annotations
 
+import gc
 import json
+import sys
 
 import pytest
 from django.db import DatabaseError, connection
@@ -171,3 +173,20 @@ def test_a_write_that_fails_stops_the_push_after_the_batches_written_before_it(
     again = predictions_push(project=project, rows=iter(lines), user=eve, batch_size=4)
     assert again.stored == 12  # pushing it again is harmless and completes it
     assert len(_stored("v1")) == 12
+
+
+@pytest.mark.django_db
+def test_a_push_gives_back_the_collector_and_the_switch_interval_it_found(project, eve):
+    (asset,) = make_assets(project, 1)
+    before = sys.getswitchinterval()
+    seen = []
+    rows = [{"asset": asset.pk, "model_version": "v1", "score": 0.1}]
+    predictions_push(project=project, rows=_watching(rows, seen), user=eve)
+    assert seen == [(False, 0.0005)]  # while the push ran
+    assert (gc.isenabled(), sys.getswitchinterval()) == (True, before)
+
+
+def _watching(rows, seen: list):
+    for row in rows:
+        seen.append((gc.isenabled(), round(sys.getswitchinterval(), 6)))
+        yield row
