@@ -31,7 +31,6 @@ def main() -> None:
     try:
         bench._setup_django(database_url)
         from django.db import connection, transaction
-        from django.utils import timezone
 
         from activelearn.models import Prediction
         from activelearn.predictions import push
@@ -78,13 +77,13 @@ def main() -> None:
                     for task, _, _ in asset[1]
                 }
                 tick("by_task")
-                text = push._copy_payload(out, timezone.now().isoformat())
+                text = push._copy_payload(out)
                 tick("payload")
                 with (
                     transaction.atomic(),
                     connection.cursor() as cursor,
                     cursor.cursor.copy(
-                        f"COPY {table} (task_id, model_version_id, data, created_at) FROM STDIN"  # noqa: S608
+                        f"COPY {table} (task_id, model_version_id, data) FROM STDIN"  # noqa: S608
                     ) as copy,
                 ):
                     copy.write(text)

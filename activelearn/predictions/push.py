@@ -52,7 +52,6 @@ from operator import contains, itemgetter
 import orjson
 import psycopg
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 from psycopg.errors import ForeignKeyViolation, UniqueViolation
 
 from activelearn.models import ModelVersion, Prediction
@@ -166,38 +165,38 @@ _ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 _HEAD, _HEAD_END = b"\x01", b"\x02"
 
 
-def _copy_payload(rows: dict[tuple[int, int], dict], created: str) -> bytes:
-    """The rows in COPY's text format: task, version, compact JSON, creation time. orjson
+def _copy_payload(rows: dict[tuple[int, int], dict]) -> bytes:
+    """The rows in COPY's text format: task, version, compact JSON (the creation time is the
+    column's default, the COPY's statement time: a timestamp per row cost more). orjson
     escapes every control character, so only the backslash, COPY's escape character, needs
     doubling (in the whole payload at once: the other fields have none). A value orjson
     cannot write (an integer past 64 bits) sends the batch through the standard library."""
     if not rows:
         return b""
-    stamp = b"\t" + created.encode() + b"\n"
     versions = set(map(itemgetter(1), rows))
     try:
         if len(versions) == 1:
             tasks = list(map(itemgetter(0), rows))
-            payload = _copy_text(tasks, versions.pop(), rows.values(), stamp)
+            payload = _copy_text(tasks, versions.pop(), rows.values())
         else:  # rare: a batch naming several versions, one run of rows per version
             by_version: dict[int, tuple[list, list]] = {}
             for (task, version), data in rows.items():
                 tasks, datas = by_version.setdefault(version, ([], []))
                 tasks.append(task)
                 datas.append(data)
-            payload = b"".join([_copy_text(t, v, d, stamp) for v, (t, d) in by_version.items()])
+            payload = b"".join([_copy_text(t, v, d) for v, (t, d) in by_version.items()])
     except TypeError:
         texts = [_ENCODE(data).encode() for data in rows.values()]
         payload = b"".join(
             [
-                b"%d\t%d\t%s%s" % (task, version, text, stamp)
+                b"%d\t%d\t%s\n" % (task, version, text)
                 for (task, version), text in zip(rows, texts, strict=True)
             ]
         )
     return payload.replace(b"\\", b"\\\\") if b"\\" in payload else payload
 
 
-def _copy_text(tasks: list[int], version: int, datas: Iterable[dict], stamp: bytes) -> bytes:
+def _copy_text(tasks: list[int], version: int, datas: Iterable[dict]) -> bytes:
     """COPY lines for one version's rows: orjson writes [head, data, head, data, ...], each
     head a raw fragment \\x01<task>\\x02 (made for all rows at once from the ids' own JSON);
     the markers and orjson's commas next to them become the columns' tabs and the lines'
@@ -209,7 +208,7 @@ def _copy_text(tasks: list[int], version: int, datas: Iterable[dict], stamp: byt
     items[1::2] = datas
     text = orjson.dumps(items)[len(b"[" + _HEAD) : -1]
     text = text.replace(_HEAD_END + b",", b"\t%d\t" % version)
-    return text.replace(b"," + _HEAD, stamp) + stamp
+    return text.replace(b"," + _HEAD, b"\n") + b"\n"
 
 
 def predictions_write(*, rows: dict[tuple[int, int], dict], fresh: bool = False) -> int:
@@ -218,7 +217,7 @@ def predictions_write(*, rows: dict[tuple[int, int], dict], fresh: bool = False)
     into the table; should one exist after all, the batch is upserted instead."""
     if not rows:
         return 0
-    return _copy_in(_copy_payload(rows, timezone.now().isoformat()), len(rows), fresh=fresh)
+    return _copy_in(_copy_payload(rows), len(rows), fresh=fresh)
 
 
 def _copy_in(text: bytes, count: int, *, fresh: bool) -> int:
@@ -226,7 +225,7 @@ def _copy_in(text: bytes, count: int, *, fresh: bool) -> int:
     if not count:
         return 0
     table = Prediction._meta.db_table
-    columns = "(task_id, model_version_id, data, created_at)"
+    columns = "(task_id, model_version_id, data)"  # created_at: the column's default
     with connection.cursor() as cursor:
         if fresh:
             try:
@@ -245,13 +244,13 @@ def _copy_in(text: bytes, count: int, *, fresh: bool) -> int:
                 # written meanwhile by another push: upserted below
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (task_id bigint, "
-            "model_version_id bigint, data jsonb, created_at timestamptz)"
+            "model_version_id bigint, data jsonb)"
         )
         with cursor.cursor.copy(f"COPY {_STAGING} {columns} FROM STDIN") as copy:  # noqa: S608
             copy.write(text)
         cursor.execute(
             f"INSERT INTO {table} {columns} "  # noqa: S608
-            f"SELECT task_id, model_version_id, data, created_at FROM {_STAGING} "
+            f"SELECT task_id, model_version_id, data FROM {_STAGING} "
             "ON CONFLICT (task_id, model_version_id) DO UPDATE SET data = EXCLUDED.data"
         )
         cursor.execute(f"TRUNCATE {_STAGING}")
@@ -361,8 +360,7 @@ class _BatchWriter:
     def write(self, fresh: dict, upsert: dict) -> None:
         # The COPY text is made here, on the push's own thread: the writer's thread then only
         # waits on PostgreSQL, and never holds the GIL the next batch's check needs.
-        created = timezone.now().isoformat()
-        texts = (_copy_payload(fresh, created), _copy_payload(upsert, created))
+        texts = (_copy_payload(fresh), _copy_payload(upsert))
         if self.pool is None:
             self.stored += self._write(fresh, upsert, texts)
             return

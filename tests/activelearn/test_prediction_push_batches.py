@@ -9,11 +9,14 @@ from __future__ import annotations
 import gc
 import json
 import sys
+from datetime import timedelta
 
+import orjson
 import pytest
 from django.db import DatabaseError, connection
+from django.utils import timezone
 
-from activelearn.models import Prediction
+from activelearn.models import ModelVersion, Prediction
 from activelearn.predictions import push
 from activelearn.predictions.push import predictions_push
 from annotate.models import AnnotationTask, Asset
@@ -190,3 +193,36 @@ def _watching(rows, seen: list):
     for row in rows:
         seen.append((gc.isenabled(), round(sys.getswitchinterval(), 6)))
         yield row
+
+
+def test_the_copy_text_of_a_batch_is_each_rows_own_json():
+    """One orjson call for the whole batch with markers between the rows: the same lines as
+    a call per row, whatever the rows' strings hold (control characters, backslashes, the
+    markers' bytes, commas), one run of lines per version."""
+    tricky = {"label": "a\\b\t\n\x01\x02,\x01\x02", "points": {",\x01": [1, 2.5, 0.5]}}
+    rows = {(10**12, 3): tricky, (5, 3): {"probs": [0.1, 0.9]}, (6, 4): {"score": 1e-7}}
+    text = push._copy_payload(rows)
+    expected = b"".join(
+        b"%d\t%d\t%s\n" % (task, version, orjson.dumps(data).replace(b"\\", b"\\\\"))
+        for (task, version), data in rows.items()
+    )
+    assert text == expected
+    assert push._copy_payload({}) == b""
+    # An integer past 64 bits: the standard library writes the batch.
+    assert push._copy_payload({(1, 2): {"n": 2**70}}) == b'1\t2\t{"n":1180591620717411303424}\n'
+
+
+@pytest.mark.django_db
+def test_rows_stored_through_the_copy_text_read_back_the_same(project):
+    assets = make_assets(project, 2)
+    version = ModelVersion.objects.create(project=project, name="v1", kind="pushed")
+    tasks = [a.tasks.get().pk for a in assets]
+    data = {"label": "a\\b\t\n\x01,\x02 é", "probs": [0.25, 0.75]}
+    started = timezone.now()
+    assert push.predictions_write(rows={(tasks[0], version.pk): data}, fresh=True) == 1
+    assert push.predictions_write(rows={(t, version.pk): {"score": 1} for t in tasks}) == 2
+    stored = {p.task_id: p for p in Prediction.objects.all()}
+    assert stored[tasks[0]].data == {"score": 1} and stored[tasks[1]].data == {"score": 1}
+    push.predictions_write(rows={(tasks[1], version.pk): data}, fresh=True)  # upserted
+    assert Prediction.objects.get(task_id=tasks[1]).data == data
+    assert all(p.created_at >= started - timedelta(seconds=1) for p in stored.values())
