@@ -224,23 +224,21 @@ def rows_data(
     """row_data for every row of a batch (its data, or the RowError it raises), the common
     shapes checked all at once (see the module docstring)."""
     out: list[dict | RowError | None] = [None] * len(rows)
-    probs, boxes = [], []
-    for i, row in enumerate(rows):
-        content = row.keys() & _CONTENT
-        if content == _PROBS_ONLY:
-            probs.append(i)
-        elif content == _BOXES_ONLY:
-            boxes.append(i)
+    # Each row's shape (its content keys), sorted out in C: map, not a loop per row.
+    contents = list(map(_CONTENT.intersection, rows))
+    probs = list(compress(range(len(rows)), map(_PROBS_ONLY.__eq__, contents)))
+    boxes = list(compress(range(len(rows)), map(_BOXES_ONLY.__eq__, contents)))
     if probs:
         _probs_batch(rows, probs, ctx, out)
     if boxes:
         _boxes_batch(rows, boxes, sizes, ctx, out)
-    for i, data in enumerate(out):
-        if data is None:
-            try:
-                out[i] = row_data(rows[i], sizes[i], ctx)
-            except RowError as error:
-                out[i] = error
+    if None in out:
+        for i, data in enumerate(out):
+            if data is None:
+                try:
+                    out[i] = row_data(rows[i], sizes[i], ctx)
+                except RowError as error:
+                    out[i] = error
     return out
 
 
