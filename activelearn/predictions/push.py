@@ -485,26 +485,20 @@ def _assets_of_kind(project: Project, kind: str, values: list) -> dict:
     # psycopg's own cursor: the keys sent as a parameter (Django's cursor writes them into the
     # query's text), the answer in binary; half the Python time of the lookup.
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        # Driven from the keys (index probes), the assets' tasks through task_unique_segment;
-        # then the gold copies of those tasks through task_gold_of_idx, each given with the
-        # task it copies (joined to its asset below, not by a join the planner could run as
-        # a nested loop over the batch).
+        # Driven from the keys (index probes), the assets' tasks through task_unique_segment,
+        # and the gold copies of each task through task_gold_of_idx (a left join: none, the
+        # common case, gives one row per task).
         cursor.execute(
-            f"WITH t AS MATERIALIZED (SELECT a.{kind} AS k, a.width, a.height, "  # noqa: S608
-            "t.id AS task_id, t.frame_start, t.frame_end, a.id AS asset_id "
-            f"FROM {assets} a JOIN {tasks} t ON t.asset_id = a.id AND t.gold_of_id IS NULL "
-            f"WHERE {match} AND a.project_id = %s) "
-            "SELECT *, NULL::bigint FROM t UNION ALL "
-            f"SELECT NULL, NULL, NULL, id, frame_start, frame_end, NULL, gold_of_id FROM {tasks} "
-            "WHERE gold_of_id = ANY(ARRAY(SELECT task_id FROM t))",
+            f"SELECT a.{kind}, a.width, a.height, t.id, t.frame_start, t.frame_end, "  # noqa: S608
+            f"a.id, g.id, g.frame_start, g.frame_end FROM {assets} a "
+            f"JOIN {tasks} t ON t.asset_id = a.id AND t.gold_of_id IS NULL "
+            f"LEFT JOIN {tasks} g ON g.gold_of_id = t.id "
+            f"WHERE {match} AND a.project_id = %s",
             [param, project.pk],
             binary=True,
         )
         rows = cursor.fetchall()
-    if not rows:
-        return {}
-    copies = [row for row in rows if row[7] is not None] if any(map(itemgetter(7), rows)) else []
-    if not copies:
+    if not any(map(itemgetter(7), rows)):  # no gold copies
         # One task per asset, the common case: built in C (zip, map), not row by row.
         keys = zip(repeat(kind), map(itemgetter(0), rows), strict=False)
         tasks = map(list, zip(map(itemgetter(3, 4, 5), rows), strict=True))  # [(id, start, end)]
@@ -514,13 +508,14 @@ def _assets_of_kind(project: Project, kind: str, values: list) -> dict:
     # Several tasks per asset (video segments, gold copies) or several assets per key: in
     # asset order, so a key shared by several assets takes the first one's size.
     found, entry_of = {}, {}
-    originals = sorted((row for row in rows if row[7] is None), key=itemgetter(6, 3))
-    for value, width, height, task_id, start, end, _, _ in originals:
+    originals = sorted({row[3]: row for row in rows}.values(), key=itemgetter(6, 3))
+    for value, width, height, task_id, start, end, *_ in originals:
         entry = found.setdefault((kind, value), ((width, height), []))
         entry[1].append((task_id, start, end))
         entry_of[task_id] = entry
-    for _, _, _, task_id, start, end, _, gold_of in copies:
-        entry_of[gold_of][1].append((task_id, start, end))
+    for row in rows:
+        if row[7] is not None:
+            entry_of[row[3]][1].append((row[7], row[8], row[9]))
     return found
 
 
