@@ -378,8 +378,10 @@ class _BatchWriter:
                 self._wait()
             finally:
                 # The thread's own connection: looked up inside the thread.
-                self.pool.submit(self._end).result()
-                self.pool.shutdown()
+                try:
+                    self.pool.submit(self._end).result()
+                finally:
+                    self.pool.shutdown()
         return self.stored
 
 
