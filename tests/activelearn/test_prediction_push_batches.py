@@ -226,3 +226,23 @@ def test_rows_stored_through_the_copy_text_read_back_the_same(project):
     push.predictions_write(rows={(tasks[1], version.pk): data}, fresh=True)  # upserted
     assert Prediction.objects.get(task_id=tasks[1]).data == data
     assert all(p.created_at >= started - timedelta(seconds=1) for p in stored.values())
+
+
+def test_a_bodys_batches_hold_the_batch_size_whatever_the_blocks():
+    """Lines a block leaves over wait for the next block: every batch but the last is full,
+    numbered by line; a line with 20 digits (an integer orjson reads differently) in a
+    carried line is still read by the standard library; a last line without a newline
+    counts."""
+    from activelearn.predictions.lines import JsonLinesBody, row_batches
+
+    lines = [json.dumps({"n": n}).encode() for n in range(1, 11)]
+    lines[4] = b'{"n": 12345678901234567890123}'
+    body = b"\n".join(lines)  # no newline at the end
+    for block in (3, 7, 16, 1000):
+        blocks = JsonLinesBody(body[i : i + block] for i in range(0, len(body), block))
+        batches = list(row_batches(blocks, 4))
+        assert [len(batch) for batch in batches] == [4, 4, 2], block
+        entries = [entry for batch in batches for entry in batch]
+        assert [number for number, _, _ in entries] == list(range(1, 11))
+        assert entries[4] == (5, {"n": 12345678901234567890123}, None)
+        assert entries[9] == (10, {"n": 10}, None)
