@@ -31,7 +31,6 @@ def main() -> None:
     try:
         bench._setup_django(database_url)
         from django.db import connection, transaction
-        from django.utils import timezone
 
         from activelearn.models import Prediction
         from activelearn.predictions import push
@@ -70,21 +69,21 @@ def main() -> None:
                 assets = push._assets_find(project, set(keys))
                 tick("lookup")
                 found = [assets[key] for key in keys]
-                datas = rows_data(rows, [asset[:2] for asset in found], ctx)
+                datas = rows_data(rows, [asset[0] for asset in found], ctx)
                 tick("check")
                 out = {
                     (task, version.pk): data
                     for asset, data in zip(found, datas, strict=True)
-                    for task, _, _ in asset[2]
+                    for task, _, _ in asset[1]
                 }
                 tick("by_task")
-                text = push._copy_payload(out, timezone.now().isoformat())
+                text = push._copy_payload(out)
                 tick("payload")
                 with (
                     transaction.atomic(),
                     connection.cursor() as cursor,
                     cursor.cursor.copy(
-                        f"COPY {table} (task_id, model_version_id, data, created_at) FROM STDIN"  # noqa: S608
+                        f"COPY {table} (task_id, model_version_id, data) FROM STDIN"  # noqa: S608
                     ) as copy,
                 ):
                     copy.write(text)

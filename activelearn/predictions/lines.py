@@ -100,8 +100,12 @@ def row_batches(source: Iterable | JsonLinesBody, size: int) -> Iterator[Batch]:
 
 
 def _body_batches(blocks: Iterable[bytes], size: int) -> Iterator[Batch]:
+    """Batches of `size` lines, whatever the blocks' sizes: the lines a block leaves over wait
+    for the next one (a batch costs the push per batch as well as per row)."""
     last = 0  # the number of the last line read
-    pending: list[bytes] = []
+    pending: list[bytes] = []  # the start of a line not ended yet
+    lines: list[bytes] = []  # whole lines not in a batch yet
+    long_digits = False  # some of `lines` may hold 20 digits in a row
     for block in blocks:
         if not block:
             continue
@@ -111,15 +115,23 @@ def _body_batches(blocks: Iterable[bytes], size: int) -> Iterator[Batch]:
             continue
         text = b"".join([*pending, head])
         pending = [tail]
-        long_digits = _has_long_digits(text)
-        lines = text.split(b"\n")
-        for start in range(0, len(lines), size):
-            chunk = lines[start : start + size]
-            yield _lines_batch(chunk, last + 1, long_digits=long_digits)
-            last += len(chunk)
+        long_digits = long_digits or _has_long_digits(text)
+        lines += text.split(b"\n")
+        start = 0
+        while len(lines) - start >= size:
+            yield _lines_batch(lines[start : start + size], last + 1, long_digits=long_digits)
+            start += size
+            last += size
+        lines = lines[start:]
+        long_digits = long_digits and bool(lines)
     tail = b"".join(pending)
     if tail:
-        yield _lines_batch([tail], last + 1, long_digits=True)
+        lines.append(tail)
+        long_digits = long_digits or _has_long_digits(tail)
+    for start in range(0, len(lines), size):
+        chunk = lines[start : start + size]
+        yield _lines_batch(chunk, last + 1, long_digits=long_digits)
+        last += len(chunk)
 
 
 def _lines_batch(lines: list[bytes], first: int, *, long_digits: bool) -> Batch:

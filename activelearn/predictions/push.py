@@ -39,15 +39,19 @@ from __future__ import annotations
 
 import gc
 import json
+import sys
 import threading
+from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import contains, itemgetter
 
 import orjson
+import psycopg
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 from psycopg.errors import ForeignKeyViolation, UniqueViolation
 
 from activelearn.models import ModelVersion, Prediction
@@ -154,25 +158,57 @@ _STAGING = "activelearn_prediction_incoming"
 
 
 _ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+# Markers orjson never writes as raw bytes (it escapes every control character in a string):
+# a row's head (task id) between them, so that the rows' COPY text comes out of one orjson
+# call over the whole batch (a call per row cost 1.6 us, most of it allocating each row's
+# output) and two replaces.
+_HEAD, _HEAD_END = b"\x01", b"\x02"
 
 
-def _copy_payload(rows: dict[tuple[int, int], dict], created: str) -> bytes:
-    """The rows in COPY's text format: task, version, compact JSON, creation time. orjson
+def _copy_payload(rows: dict[tuple[int, int], dict]) -> bytes:
+    """The rows in COPY's text format: task, version, compact JSON (the creation time is the
+    column's default, the COPY's statement time: a timestamp per row cost more). orjson
     escapes every control character, so only the backslash, COPY's escape character, needs
     doubling (in the whole payload at once: the other fields have none). A value orjson
     cannot write (an integer past 64 bits) sends the batch through the standard library."""
+    if not rows:
+        return b""
+    versions = set(map(itemgetter(1), rows))
     try:
-        texts = list(map(orjson.dumps, rows.values()))
+        if len(versions) == 1:
+            tasks = list(map(itemgetter(0), rows))
+            payload = _copy_text(tasks, versions.pop(), rows.values())
+        else:  # rare: a batch naming several versions, one run of rows per version
+            by_version: dict[int, tuple[list, list]] = {}
+            for (task, version), data in rows.items():
+                tasks, datas = by_version.setdefault(version, ([], []))
+                tasks.append(task)
+                datas.append(data)
+            payload = b"".join([_copy_text(t, v, d) for v, (t, d) in by_version.items()])
     except TypeError:
         texts = [_ENCODE(data).encode() for data in rows.values()]
-    stamp = b"\t" + created.encode() + b"\n"
-    payload = b"".join(
-        [
-            b"%d\t%d\t%s%s" % (task, version, text, stamp)
-            for (task, version), text in zip(rows, texts, strict=True)
-        ]
-    )
+        payload = b"".join(
+            [
+                b"%d\t%d\t%s\n" % (task, version, text)
+                for (task, version), text in zip(rows, texts, strict=True)
+            ]
+        )
     return payload.replace(b"\\", b"\\\\") if b"\\" in payload else payload
+
+
+def _copy_text(tasks: list[int], version: int, datas: Iterable[dict]) -> bytes:
+    """COPY lines for one version's rows: orjson writes [head, data, head, data, ...], each
+    head a raw fragment \\x01<task>\\x02 (made for all rows at once from the ids' own JSON);
+    the markers and orjson's commas next to them become the columns' tabs and the lines'
+    ends."""
+    ids = orjson.dumps(tasks)[1:-1]  # b"1,2,3"
+    heads = (_HEAD + ids.replace(b",", _HEAD_END + b"," + _HEAD) + _HEAD_END).split(b",")
+    items: list = [None] * (2 * len(tasks))
+    items[::2] = map(orjson.Fragment, heads)
+    items[1::2] = datas
+    text = orjson.dumps(items)[len(b"[" + _HEAD) : -1]
+    text = text.replace(_HEAD_END + b",", b"\t%d\t" % version)
+    return text.replace(b"," + _HEAD, b"\n") + b"\n"
 
 
 def predictions_write(*, rows: dict[tuple[int, int], dict], fresh: bool = False) -> int:
@@ -181,9 +217,15 @@ def predictions_write(*, rows: dict[tuple[int, int], dict], fresh: bool = False)
     into the table; should one exist after all, the batch is upserted instead."""
     if not rows:
         return 0
-    text = _copy_payload(rows, timezone.now().isoformat())
+    return _copy_in(_copy_payload(rows), len(rows), fresh=fresh)
+
+
+def _copy_in(text: bytes, count: int, *, fresh: bool) -> int:
+    """predictions_write for `count` rows already in COPY text (_copy_payload)."""
+    if not count:
+        return 0
     table = Prediction._meta.db_table
-    columns = "(task_id, model_version_id, data, created_at)"
+    columns = "(task_id, model_version_id, data)"  # created_at: the column's default
     with connection.cursor() as cursor:
         if fresh:
             try:
@@ -195,24 +237,24 @@ def predictions_write(*, rows: dict[tuple[int, int], dict], fresh: bool = False)
                     ) as copy,
                 ):
                     copy.write(text)
-                return len(rows)
+                return count
             except IntegrityError as error:
                 if not isinstance(error.__cause__, UniqueViolation):
                     raise  # a task or version that does not exist (migration 0016's trigger)
                 # written meanwhile by another push: upserted below
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (task_id bigint, "
-            "model_version_id bigint, data jsonb, created_at timestamptz)"
+            "model_version_id bigint, data jsonb)"
         )
         with cursor.cursor.copy(f"COPY {_STAGING} {columns} FROM STDIN") as copy:  # noqa: S608
             copy.write(text)
         cursor.execute(
             f"INSERT INTO {table} {columns} "  # noqa: S608
-            f"SELECT task_id, model_version_id, data, created_at FROM {_STAGING} "
+            f"SELECT task_id, model_version_id, data FROM {_STAGING} "
             "ON CONFLICT (task_id, model_version_id) DO UPDATE SET data = EXCLUDED.data"
         )
         cursor.execute(f"TRUNCATE {_STAGING}")
-    return len(rows)
+    return count
 
 
 def rescore_after_push(*, project: Project) -> int:
@@ -238,18 +280,65 @@ class _BatchWriter:
     """Writes each checked batch in its own transaction. Outside a transaction the write runs
     on a second thread (its own database connection) while the next batch is parsed and
     checked: COPY waits on PostgreSQL, not on the GIL. Inside a caller's transaction
-    (a test, ATOMIC_REQUESTS) it writes inline, where the caller's rows are visible."""
+    (a test, ATOMIC_REQUESTS) it writes inline, where the caller's rows are visible.
+
+    On its own connection the batches commit without waiting for their WAL to reach the disk
+    (synchronous_commit off: the flush took a quarter of a batch's time), and the push ends
+    with one transaction that does wait, which flushes every commit before it: when the push
+    answers, what it stored is as durable as with a flush per batch. (Should the database
+    server itself crash during a push, its last batches may be lost: the push then failed,
+    and pushing it again is harmless.)"""
+
+    # Batches handed to the writer and not yet written: two, so that a batch that takes the
+    # writer longer than usual does not hold up the checks (memory stays bounded).
+    IN_FLIGHT = 2
 
     def __init__(self) -> None:
         self.stored = 0
-        self.pending: Future | None = None
+        self.pending: deque[Future] = deque()
         self.pool = None if connection.in_atomic_block else ThreadPoolExecutor(1)
+        self.deferred = False  # the writer's connection commits without a flush
+        self.failed = False  # a write failed: the batches after it are not written
+
+    def _write_deferred(self, fresh: dict, upsert: dict, texts: tuple[bytes, bytes]) -> int:
+        """_write on the writer's thread and connection, in the order the batches came."""
+        if self.failed:
+            return 0
+        try:
+            if not self.deferred:
+                with connection.cursor() as cursor:
+                    cursor.execute("SET synchronous_commit = off")
+                self.deferred = True
+            return self._write(fresh, upsert, texts)
+        except BaseException:
+            self.failed = True
+            raise
+
+    def _end(self) -> None:
+        """On the writer's thread: its commits made durable, its connection closed."""
+        try:
+            if self.deferred:
+                with connection.cursor() as cursor:
+                    cursor.execute("RESET synchronous_commit")
+                # A transaction with an id commits with a flush of the WAL up to its commit
+                # record, which takes every earlier commit of this connection along.
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_current_xact_id()")
+        finally:
+            connection.close()
 
     @staticmethod
-    def _write(fresh: dict, upsert: dict) -> int:
+    def _write(fresh: dict, upsert: dict, texts: tuple[bytes, bytes] | None = None) -> int:
+        """`texts`: the two dicts' COPY text, when made already."""
         try:
             with transaction.atomic():
-                return predictions_write(rows=fresh, fresh=True) + predictions_write(rows=upsert)
+                if texts is None:
+                    return predictions_write(rows=fresh, fresh=True) + predictions_write(
+                        rows=upsert
+                    )
+                return _copy_in(texts[0], len(fresh), fresh=True) + _copy_in(
+                    texts[1], len(upsert), fresh=False
+                )
         except IntegrityError as error:
             if not isinstance(error.__cause__, ForeignKeyViolation):
                 raise
@@ -269,16 +358,19 @@ class _BatchWriter:
             return predictions_write(rows=fresh, fresh=True) + predictions_write(rows=upsert)
 
     def write(self, fresh: dict, upsert: dict) -> None:
+        # The COPY text is made here, on the push's own thread: the writer's thread then only
+        # waits on PostgreSQL, and never holds the GIL the next batch's check needs.
+        texts = (_copy_payload(fresh), _copy_payload(upsert))
         if self.pool is None:
-            self.stored += self._write(fresh, upsert)
+            self.stored += self._write(fresh, upsert, texts)
             return
-        self._wait()  # one batch in flight: memory stays bounded, errors surface early
-        self.pending = self.pool.submit(self._write, fresh, upsert)
+        while len(self.pending) >= self.IN_FLIGHT:
+            self.stored += self.pending.popleft().result()  # a failed write raises here
+        self.pending.append(self.pool.submit(self._write_deferred, fresh, upsert, texts))
 
     def _wait(self) -> None:
-        if self.pending is not None:
-            pending, self.pending = self.pending, None
-            self.stored += pending.result()
+        while self.pending:
+            self.stored += self.pending.popleft().result()
 
     def close(self) -> int:
         if self.pool is not None:
@@ -286,12 +378,18 @@ class _BatchWriter:
                 self._wait()
             finally:
                 # The thread's own connection: looked up inside the thread.
-                self.pool.submit(lambda: connection.close()).result()
-                self.pool.shutdown()
+                try:
+                    self.pool.submit(self._end).result()
+                finally:
+                    self.pool.shutdown()
         return self.stored
 
 
-_collector = {"lock": threading.Lock(), "pushes": 0, "was_enabled": True}
+_collector = {"lock": threading.Lock(), "pushes": 0, "was_enabled": True, "switch": 0.005}
+# While a push runs, a thread waiting for the GIL gets it after 0.5 ms instead of Python's
+# 5 ms: the lookup's and the writer's threads wake on every socket event (a result arrived,
+# room to send more COPY data) and need the GIL for a moment, while PostgreSQL waits for them.
+_PUSH_SWITCH_INTERVAL = 0.0005
 
 
 @contextmanager
@@ -305,13 +403,17 @@ def _collector_paused():
         if _collector["pushes"] == 1:
             _collector["was_enabled"] = gc.isenabled()
             gc.disable()
+            _collector["switch"] = sys.getswitchinterval()
+            sys.setswitchinterval(min(_PUSH_SWITCH_INTERVAL, _collector["switch"]))
     try:
         yield
     finally:
         with _collector["lock"]:
             _collector["pushes"] -= 1
-            if _collector["pushes"] == 0 and _collector["was_enabled"]:
-                gc.enable()
+            if _collector["pushes"] == 0:
+                sys.setswitchinterval(_collector["switch"])
+                if _collector["was_enabled"]:
+                    gc.enable()
 
 
 class _Lookup:
@@ -350,11 +452,10 @@ def _asset_key(row: dict) -> tuple[str, object] | None:
 
 
 def _assets_find(project: Project, keys: set[tuple[str, object]]) -> dict:
-    """{(kind, value): (width, height, [(task id, first frame, last frame)])} for the
+    """{(kind, value): ((width, height), [(task id, first frame, last frame), ...])} for the
     batch's keys, one query per kind (frames None on an image).
     A file name shared by several assets maps to the first; use external keys for those."""
     found: dict = {}
-    assets, tasks = Asset._meta.db_table, AnnotationTask._meta.db_table
     by_kind: dict[str, list] = {"id": [], "external_key": [], "original_name": []}
     for kind, value in keys:
         by_kind[kind].append(value)
@@ -364,36 +465,60 @@ def _assets_find(project: Project, keys: set[tuple[str, object]]) -> dict:
             values = [value for value in values if -(2**63) <= value < 2**63]
         elif any("\x00" in value for value in values):
             values = [value for value in values if "\x00" not in value]
-        if not values:
-            continue
-        if kind == "id":  # an array literal, one parameter (psycopg adapts a list by item)
-            keys_sql, param = "%s::bigint[]", "{" + ",".join(map(str, values)) + "}"
-        else:  # a JSON array: any text, one parameter
-            keys_sql = "ARRAY(SELECT jsonb_array_elements_text(%s::jsonb))"
-            try:
-                param = orjson.dumps(values).decode()
-            except TypeError:  # a lone surrogate, which the standard library escapes
-                param = json.dumps(values)
-        with connection.cursor() as cursor:
-            # Driven from the keys (indexed lookups), not from the project's assets; the
-            # assets' tasks through task_unique_segment and the gold copies through
-            # task_gold_of_idx (= ANY(ARRAY(...)): index probes, never a scan of the
-            # project's tasks, which a join was planned as).
-            cursor.execute(
-                f"WITH a AS (SELECT id, {kind} AS k, width, height FROM {assets} "  # noqa: S608
-                f"WHERE {kind} = ANY({keys_sql}) AND project_id = %s), "
-                f"t AS (SELECT id, asset_id, frame_start, frame_end FROM {tasks} "
-                "WHERE asset_id = ANY(ARRAY(SELECT id FROM a)) AND gold_of_id IS NULL) "
-                "SELECT a.k, a.width, a.height, t.id, t.frame_start, t.frame_end "
-                "FROM (SELECT * FROM t UNION ALL "
-                f"SELECT id, asset_id, frame_start, frame_end FROM {tasks} "
-                "WHERE gold_of_id = ANY(ARRAY(SELECT id FROM t))) t "
-                "JOIN a ON a.id = t.asset_id ORDER BY a.id, t.id",
-                [param, project.pk],
-            )
-            for value, width, height, task_id, start, end in cursor.fetchall():
-                entry = found.setdefault((kind, value), (width, height, []))
-                entry[2].append((task_id, start, end))
+        if values:
+            found.update(_assets_of_kind(project, kind, values))
+    return found
+
+
+def _assets_of_kind(project: Project, kind: str, values: list) -> dict:
+    """_assets_find for the keys of one kind: one query."""
+    assets, tasks = Asset._meta.db_table, AnnotationTask._meta.db_table
+    if kind == "id":  # an array literal, one parameter (psycopg adapts a list by item)
+        match, param = "a.id = ANY(%s::bigint[])", "{" + ",".join(map(str, values)) + "}"
+    else:  # a JSON array: any text, one parameter
+        # Compared bytewise (COLLATE "C", the indexes asset_project_key_c and _name_c of
+        # annotate's migration 0025): equality is the same in every deterministic collation,
+        # and each of the 5,000 probes of a batch compares keys without the collation's cost.
+        match = f'a.{kind} COLLATE "C" = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)))'
+        try:
+            param = orjson.dumps(values).decode()
+        except TypeError:  # a lone surrogate, which the standard library escapes
+            param = json.dumps(values)
+    connection.ensure_connection()
+    # psycopg's own cursor: the keys sent as a parameter (Django's cursor writes them into the
+    # query's text), the answer in binary; half the Python time of the lookup.
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        # Driven from the keys (index probes), the assets' tasks through task_unique_segment,
+        # and the gold copies of each task through task_gold_of_idx (a left join: none, the
+        # common case, gives one row per task).
+        cursor.execute(
+            f"SELECT a.{kind}, a.width, a.height, t.id, t.frame_start, t.frame_end, "  # noqa: S608
+            f"a.id, g.id, g.frame_start, g.frame_end FROM {assets} a "
+            f"JOIN {tasks} t ON t.asset_id = a.id AND t.gold_of_id IS NULL "
+            f"LEFT JOIN {tasks} g ON g.gold_of_id = t.id "
+            f"WHERE {match} AND a.project_id = %s",
+            [param, project.pk],
+            binary=True,
+        )
+        rows = cursor.fetchall()
+    if not any(map(itemgetter(7), rows)):  # no gold copies
+        # One task per asset, the common case: built in C (zip, map), not row by row.
+        keys = zip(repeat(kind), map(itemgetter(0), rows), strict=False)
+        tasks = map(list, zip(map(itemgetter(3, 4, 5), rows), strict=True))  # [(id, start, end)]
+        found = dict(zip(keys, zip(map(itemgetter(1, 2), rows), tasks, strict=True), strict=True))
+        if len(found) == len(rows):
+            return found
+    # Several tasks per asset (video segments, gold copies) or several assets per key: in
+    # asset order, so a key shared by several assets takes the first one's size.
+    found, entry_of = {}, {}
+    originals = sorted({row[3]: row for row in rows}.values(), key=itemgetter(6, 3))
+    for value, width, height, task_id, start, end, *_ in originals:
+        entry = found.setdefault((kind, value), ((width, height), []))
+        entry[1].append((task_id, start, end))
+        entry_of[task_id] = entry
+    for row in rows:
+        if row[7] is not None:
+            entry_of[row[3]][1].append((row[7], row[8], row[9]))
     return found
 
 
@@ -409,6 +534,22 @@ def _frames_to_tasks(
         for task_id, start, end in tasks:
             if start is not None and end is not None and start <= unit["index"] <= end:
                 video_frames.setdefault((task_id, version_id), {})[unit["index"]] = unit
+
+
+def _one_name(names: list, default: str | None, known: dict[str, int]) -> str | None:
+    """The version name every row of a batch gives (a row without one takes the push's
+    default), when it is the same good name for all of them; None otherwise (each row is
+    then checked on its own)."""
+    try:
+        given = set(names)
+    except TypeError:  # an unhashable name (a list): refused row by row
+        return None
+    if len(given) != 1:
+        return None
+    name = given.pop() or default
+    if not isinstance(name, str) or (name not in known and not name.strip()):
+        return None
+    return name
 
 
 def predictions_push(
@@ -489,9 +630,9 @@ def _push(
         return version
 
     def write(out: dict[tuple[int, int], dict]) -> None:
-        tasks = [task for task, _ in out]
-        version_ids = {version for _, version in out}
-        done = written[next(iter(version_ids))] if len(version_ids) == 1 else None
+        tasks = list(map(itemgetter(0), out))
+        named = set(map(itemgetter(1), out))
+        done = written[next(iter(named))] if len(named) == 1 else None
         if done is not None and done.isdisjoint(tasks):  # the common case: one new version
             done.update(tasks)
             writer.write(out, {})
@@ -508,30 +649,52 @@ def _push(
 
     version_ids: dict[str, int] = {}  # the names checked and found: their version's id
 
-    def flush(batch: list[tuple[int, dict]], keys: list, assets: dict) -> None:
-        # Plain loops over parallel lists (this runs for every row): no tuple of a row's parts.
-        numbers, kept, sizes, found, names = [], [], [], [], []
-        find, default = assets.get, model_version_name
-        for (number, row), key in zip(batch, keys, strict=True):
-            if key is None:
-                fail(number, row, "give asset (an id), external_key or file_name")
-                continue
-            asset = find(key)
-            if asset is None:
-                fail(number, row, f"no asset {key[1]!r} with tasks in this project")
-                continue
-            name = row.get("model_version") or default
-            if not isinstance(name, str) or (name not in version_ids and not name.strip()):
-                fail(number, row, "give model_version (a version name)")
-                continue
-            numbers.append(number)
-            kept.append(row)
-            sizes.append((asset[0], asset[1]))
-            found.append(asset[2])
-            names.append(name)
-        datas = rows_data(kept, sizes, ctx)
+    def flush(numbers: list[int], rows: list[dict], keys: list, assets: dict) -> None:
+        # This runs for every row: each step is done for the whole batch at once in C (map,
+        # zip, set) when every row passes it, which is the common case, and row by row,
+        # with each row's own error, only otherwise.
+        found = list(map(assets.get, keys))  # a key None finds None
+        names = list(map(dict.get, rows, repeat("model_version")))
+        name = _one_name(names, model_version_name, version_ids)
+        if name is not None and None not in found:
+            sizes = list(map(itemgetter(0), found))
+            found = list(map(itemgetter(1), found))
+            names = [name] * len(rows)
+        else:
+            kept_numbers, kept, sizes, kept_found, names = [], [], [], [], []
+            default = model_version_name
+            for number, row, key, asset in zip(numbers, rows, keys, found, strict=True):
+                if key is None:
+                    fail(number, row, "give asset (an id), external_key or file_name")
+                    continue
+                if asset is None:
+                    fail(number, row, f"no asset {key[1]!r} with tasks in this project")
+                    continue
+                name = row.get("model_version") or default
+                if not isinstance(name, str) or (name not in version_ids and not name.strip()):
+                    fail(number, row, "give model_version (a version name)")
+                    continue
+                kept_numbers.append(number)
+                kept.append(row)
+                sizes.append(asset[0])
+                kept_found.append(asset[1])
+                names.append(name)
+            numbers, rows, found = kept_numbers, kept, kept_found
+        datas = rows_data(rows, sizes, ctx)
+        version_id = version_ids.get(names[0]) if names else None
+        if (
+            version_id is not None
+            and names.count(names[0]) == len(names)
+            and set(map(type, datas)) == {dict}
+            and not any(map(contains, datas, repeat("frames")))
+            and set(map(len, found)) == {1}
+        ):
+            # One known version, every row good, one task per asset (an image's).
+            tasks = map(itemgetter(0), map(itemgetter(0), found))
+            write(dict(zip(zip(tasks, repeat(version_id), strict=False), datas, strict=True)))
+            return
         out: dict[tuple[int, int], dict] = {}
-        for number, row, tasks, name, data in zip(numbers, kept, found, names, datas, strict=True):
+        for number, row, tasks, name, data in zip(numbers, rows, found, names, datas, strict=True):
             if type(data) is not dict:
                 fail(number, row, str(data))  # a RowError
                 continue
@@ -553,19 +716,27 @@ def _push(
         write(out)
 
     def looked_up(decoded: list) -> tuple:
-        """The batch's rows, their asset keys, and its asset lookup (started, on the
-        lookup's own connection when there is one)."""
-        batch = [(number, row) for number, row, error in decoded if not error]
-        keys = [_asset_key(row) for _, row in batch]
-        return decoded, batch, keys, lookup.find(project, {key for key in keys if key})
+        """The batch's rows (the lines that are rows), their line numbers, their asset keys,
+        and the batch's asset lookup (started, on the lookup's own connection when there is
+        one)."""
+        numbers = list(map(itemgetter(0), decoded))
+        rows = list(map(itemgetter(1), decoded))
+        if None in rows:  # lines that are not rows: told by check()
+            numbers = [number for number, row, _ in decoded if row is not None]
+            rows = [row for row in rows if row is not None]
+        keys = list(map(_asset_key, rows))
+        wanted = set(keys)
+        wanted.discard(None)
+        return decoded, numbers, rows, keys, lookup.find(project, wanted)
 
-    def check(decoded: list, batch: list, keys: list, assets: Future | dict) -> None:
+    def check(decoded: list, numbers: list, rows: list, keys: list, assets: Future | dict) -> None:
         result.rows += len(decoded)
-        for number, row, error in decoded:
-            if error:
-                fail(number, row, error)
-        if batch:
-            flush(batch, keys, lookup.result(assets))
+        if len(rows) < len(decoded):
+            for number, row, error in decoded:
+                if error:
+                    fail(number, row, error)
+        if rows:
+            flush(numbers, rows, keys, lookup.result(assets))
         report()
 
     writer = _BatchWriter()

@@ -224,23 +224,21 @@ def rows_data(
     """row_data for every row of a batch (its data, or the RowError it raises), the common
     shapes checked all at once (see the module docstring)."""
     out: list[dict | RowError | None] = [None] * len(rows)
-    probs, boxes = [], []
-    for i, row in enumerate(rows):
-        content = row.keys() & _CONTENT
-        if content == _PROBS_ONLY:
-            probs.append(i)
-        elif content == _BOXES_ONLY:
-            boxes.append(i)
+    # Each row's shape (its content keys), sorted out in C: map, not a loop per row.
+    contents = list(map(_CONTENT.intersection, rows))
+    probs = list(compress(range(len(rows)), map(_PROBS_ONLY.__eq__, contents)))
+    boxes = list(compress(range(len(rows)), map(_BOXES_ONLY.__eq__, contents)))
     if probs:
         _probs_batch(rows, probs, ctx, out)
     if boxes:
         _boxes_batch(rows, boxes, sizes, ctx, out)
-    for i, data in enumerate(out):
-        if data is None:
-            try:
-                out[i] = row_data(rows[i], sizes[i], ctx)
-            except RowError as error:
-                out[i] = error
+    if None in out:
+        for i, data in enumerate(out):
+            if data is None:
+                try:
+                    out[i] = row_data(rows[i], sizes[i], ctx)
+                except RowError as error:
+                    out[i] = error
     return out
 
 
@@ -374,7 +372,7 @@ def _boxes_batch(
     best: dict[int, int] = {}
     if shaped.any():
         chosen = np.flatnonzero(shaped)
-        flat_probs = list(chain.from_iterable(probs[j] for j in chosen))
+        flat_probs = list(chain.from_iterable(compress(probs, shaped)))
         good = _floats_mask(flat_probs)
         values = _column_array(flat_probs, good)
         good &= (values >= 0.0) & (values <= 1.0)
@@ -384,27 +382,25 @@ def _boxes_batch(
         )
     refused = set(owner[~ok].tolist())
     xs, ys, ws, hs, score_list = x.tolist(), y.tolist(), w.tolist(), h.tolist(), score.tolist()
+    # As _box fills them: class_probs from the label and score when not given, the label from
+    # the largest probability when not given (a refused row's boxes are left as they are).
+    if None in probs:
+        probs = [
+            class_probs(label, s, classes) if p is None and label is not None else p
+            for p, label, s in zip(probs, labels, score_list, strict=True)
+        ]
+    if None in labels:
+        labels = [
+            classes[best[j]] if label is None and j in best else label
+            for j, label in enumerate(labels)
+        ]
+    # Every box of the batch in one comprehension over the columns, then cut per row.
+    items = [
+        {"x": a, "y": b, "w": c, "h": d, "score": e, "class_probs": f, "label": g}
+        for a, b, c, d, e, f, g in zip(xs, ys, ws, hs, score_list, probs, labels, strict=True)
+    ]
     first = 0
     for position, (i, count) in enumerate(zip(kept, counts, strict=True)):
         if position not in refused:
-            items = []
-            for j in range(first, first + count):
-                label = labels[j]
-                given_probs = probs[j]
-                if given_probs is None:
-                    given_probs = class_probs(label, score_list[j], classes)
-                elif label is None:
-                    label = classes[best[j]]
-                items.append(
-                    {
-                        "x": xs[j],
-                        "y": ys[j],
-                        "w": ws[j],
-                        "h": hs[j],
-                        "score": score_list[j],
-                        "class_probs": given_probs,
-                        "label": label,
-                    }
-                )
-            out[i] = {"boxes": items}
+            out[i] = {"boxes": items[first : first + count]}
         first += count
