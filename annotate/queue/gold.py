@@ -123,9 +123,9 @@ _GOLD_SHARE_SQL = f"SELECT gold_share FROM {_QUALITY} WHERE project_id = %s"  # 
 
 
 def gold_share_of(project_id: int) -> float:
-    """The project's gold share (0 without quality settings): one indexed read, in plain
-    SQL because every claim asks first (built through the ORM, the query cost next-task
-    more CPU than running it: benchmarks/README.md)."""
+    """The project's gold share (0 without quality settings): one indexed read, prepared
+    (annotate.prepared). The claim statement reads the share itself and asks here only in
+    projects that have one (annotate.queue.claim)."""
     row = prepared.fetchone(_GOLD_SHARE_SQL, [project_id])
     return (row[0] if row else None) or 0.0
 
