@@ -536,6 +536,12 @@ def _frames_to_tasks(
                 video_frames.setdefault((task_id, version_id), {})[unit["index"]] = unit
 
 
+def _name_ok(name: object, known: dict[str, int]) -> bool:
+    """Whether a row's version name (after the push's default) can name a version: a known
+    name, or a new one that is not blank."""
+    return isinstance(name, str) and (name in known or bool(name.strip()))
+
+
 def _one_name(names: list, default: str | None, known: dict[str, int]) -> str | None:
     """The version name every row of a batch gives (a row without one takes the push's
     default), when it is the same good name for all of them; None otherwise (each row is
@@ -547,9 +553,7 @@ def _one_name(names: list, default: str | None, known: dict[str, int]) -> str | 
     if len(given) != 1:
         return None
     name = given.pop() or default
-    if not isinstance(name, str) or (name not in known and not name.strip()):
-        return None
-    return name
+    return name if _name_ok(name, known) else None
 
 
 def predictions_push(
@@ -671,7 +675,7 @@ def _push(
                     fail(number, row, f"no asset {key[1]!r} with tasks in this project")
                     continue
                 name = row.get("model_version") or default
-                if not isinstance(name, str) or (name not in version_ids and not name.strip()):
+                if not _name_ok(name, version_ids):
                     fail(number, row, "give model_version (a version name)")
                     continue
                 kept_numbers.append(number)

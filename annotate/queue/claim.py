@@ -76,7 +76,9 @@ def task_claim_next(
         first = claim(state=State.PENDING, now=timezone.now(), plain_only=True, gold_checked=False)
     if first.context.gold_share:
         # Gold first, when due for the user; else the same statement, gold now checked.
-        gold = _claim_gold(user=user, project=project, exclude=exclude)
+        gold = _claim_gold(
+            user=user, project=project, share=first.context.gold_share, exclude=exclude
+        )
         if gold is not None:
             return gold
         first = claim(state=State.PENDING, now=timezone.now(), plain_only=True)
@@ -157,12 +159,12 @@ def _take_one(claim, *, state: str, context: sql.ClaimContext, lock: str) -> sql
     return None if taken.task is None else taken
 
 
-def _claim_gold(*, user, project: Project, exclude: set[int]) -> TaskLease | None:
+def _claim_gold(*, user, project: Project, share: float, exclude: set[int]) -> TaskLease | None:
     """The user's lease of a gold copy when gold is due for them (annotate.queue.gold),
     taken by the same claim statement as any task and charged the same way; else None.
-    Asked only in projects with a gold share (the claim statement reads it)."""
+    Asked only in projects with a gold share (`share`, read by the claim statement)."""
     with transaction.atomic():
-        copy = gold_copy_for(user=user, project_id=project.pk, exclude=exclude)
+        copy = gold_copy_for(user=user, project_id=project.pk, share=share, exclude=exclude)
         if copy is None:
             return None
         taken = sql.claim(

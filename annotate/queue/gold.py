@@ -23,7 +23,6 @@ from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
-from annotate import prepared
 from annotate.models import (
     Annotation,
     AnnotationTask,
@@ -118,23 +117,13 @@ def gold_due(*, claims_so_far: int, share: float, user_id: int, project_id: int)
     )
 
 
-_QUALITY = QualitySettings._meta.db_table
-_GOLD_SHARE_SQL = f"SELECT gold_share FROM {_QUALITY} WHERE project_id = %s"  # noqa: S608
-
-
-def gold_share_of(project_id: int) -> float:
-    """The project's gold share (0 without quality settings): one indexed read, prepared
-    (annotate.prepared). The claim statement reads the share itself and asks here only in
-    projects that have one (annotate.queue.claim)."""
-    row = prepared.fetchone(_GOLD_SHARE_SQL, [project_id])
-    return (row[0] if row else None) or 0.0
-
-
-def gold_copy_for(*, user, project_id: int, exclude: set[int]) -> AnnotationTask | None:
+def gold_copy_for(
+    *, user, project_id: int, share: float, exclude: set[int]
+) -> AnnotationTask | None:
     """The copy to serve the user now, or None when gold is not due (or none is left for
     them). An unfinished copy of theirs (its lease expired) comes first; else, when gold is
-    due, a new copy of a gold task they never tried (nor labeled themselves)."""
-    share = gold_share_of(project_id)
+    due, a new copy of a gold task they never tried (nor labeled themselves). `share`: the
+    project's gold share, as the claim statement read it."""
     if not share:
         return None
     held = TaskLease.objects.filter(task=OuterRef("pk"), user=user, state=TaskLease.State.ACTIVE)

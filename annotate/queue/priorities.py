@@ -14,8 +14,8 @@ rewrites task rows.
 Two writes:
 - `priorities_write_bulk` (a re-rank of some tasks: a scoring chunk, 10,000 changed tasks)
   updates the current generation in place, one statement per chunk (its arrays sent in
-  binary); every generation leaves 10% of each page free, so a row's new version stays on
-  its page (QUEUE_FILLFACTOR);
+  binary, annotate.prepared); every generation leaves 10% of each page free, so a row's new
+  version stays on its page (QUEUE_FILLFACTOR);
 - `priorities_replace` (a re-rank of the whole project) reads the current generation out
   with one binary COPY, merges the new priorities in numpy, COPYs the result into a fresh
   table, indexes it once loaded (an index built after the load costs a fraction of one kept up
@@ -49,9 +49,9 @@ import time
 from collections.abc import Iterable
 
 import numpy as np
-import psycopg
 from django.db import connection, transaction
 
+from annotate import prepared
 from annotate.models import AnnotationTask, Project
 
 logger = logging.getLogger(__name__)
@@ -110,21 +110,6 @@ def _ints(ids: Iterable) -> list[int]:
     return [operator.index(task_id) for task_id in ids]
 
 
-def _execute_binary(cursor, sql: str, params: list) -> int:
-    """Run `sql` (%b placeholders) on the Django cursor's connection and transaction with
-    its parameters bound on the server in binary, where Django's cursors bind them on the
-    client: arrays of 10,000 ids and priorities spelt out as text literals cost 20-25 ms to
-    format and parse, 4 ms sent as binary. Wrapped the way Django wraps its own cursors
-    (query log, execute wrappers, database errors); never prepared (Django turns psycopg's
-    automatic preparing off, annotate.queue.sql prepares only what asks for it). Returns the
-    rows changed."""
-    db = cursor.db
-    raw = psycopg.Cursor(cursor.cursor.connection)
-    with db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw) as wrapped:
-        wrapped.execute(sql, params)
-        return wrapped.rowcount
-
-
 def priorities_set(
     cursor, *, project_id: int, ids: list[int], values: list[float], audit_too: bool = False
 ) -> int:
@@ -135,7 +120,7 @@ def priorities_set(
     statement names its partition."""
     _finite(values)
     gen = current_gen(cursor, project_id)
-    return _execute_binary(
+    return prepared.execute_binary(
         cursor,
         f"UPDATE {QUEUE}_g{gen} AS q SET priority = v.priority"  # noqa: S608
         " FROM unnest(%b::bigint[], %b::double precision[]) AS v(id, priority)"
@@ -151,7 +136,7 @@ def queue_rows_set(cursor, *, project_id: int, ids: list[int], values: list[floa
     caller holds the project's lock (LOCK_CLASS, shared). Returns rows written."""
     _finite(values)
     gen = current_gen(cursor, project_id)
-    return _execute_binary(
+    return prepared.execute_binary(
         cursor,
         f"UPDATE {QUEUE}_g{gen} AS q SET priority = v.priority, queued = {QUEUED_SQL},"  # noqa: S608
         " audit = t.audit_drawn_at IS NOT NULL"
