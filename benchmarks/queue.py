@@ -53,10 +53,12 @@ else:
     sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.curdir) != _FOLDER]
 
 import argparse  # noqa: E402
+import asyncio  # noqa: E402
 import http.client  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import random  # noqa: E402
+import re  # noqa: E402
 import secrets  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
@@ -376,33 +378,89 @@ def next_task(conn: http.client.HTTPConnection, project_id: int, token: str) -> 
     return response.status, json.loads(response.read() or b"{}")
 
 
+class _Claimer(asyncio.Protocol):
+    """One keep-alive connection of the closed loop: a request, its answer, the next one.
+    The request's bytes are built once per token and the answer is read by its
+    Content-Length, so the client's own CPU per claim stays a small part of the machine's
+    (32 threads with http.client cost the same two cores about 0.3 ms per claim)."""
+
+    def __init__(self, head: bytes, tokens: Tokens, stop_at: float, done: asyncio.Future):
+        self.head, self.tokens, self.stop_at, self.done = head, tokens, stop_at, done
+        self.buffer = b""
+        self.finished = False
+        self.assigned: list[int] = []
+        self.failures: list[int] = []
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self._send()
+
+    def _send(self) -> None:
+        token = None if time.perf_counter() >= self.stop_at else self.tokens.take()
+        if token is None:
+            self.finished = True
+            self.transport.close()
+            return
+        self.transport.write(self.head % token.encode())
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end_of_head = self.buffer.find(b"\r\n\r\n")
+        if end_of_head < 0:
+            return
+        head = self.buffer[:end_of_head]
+        length = _CONTENT_LENGTH.search(head)
+        if length is None:
+            raise RuntimeError(f"an answer without Content-Length: {head[:200]!r}")
+        end = end_of_head + 4 + int(length.group(1))
+        if len(self.buffer) < end:
+            return
+        status, body = int(head[9:12]), self.buffer[end_of_head + 4 : end]
+        self.buffer = self.buffer[end:]
+        task = json.loads(body).get("task") if status == 200 else None
+        if task:
+            self.assigned.append(task["id"])
+        else:
+            self.failures.append(status)
+        self._send()
+
+    def connection_lost(self, exc) -> None:
+        if not self.finished:  # the server closed it: counted, as http.client would raise
+            self.failures.append(0)
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+_CONTENT_LENGTH = re.compile(rb"(?im)^content-length:\s*(\d+)")
+
+
 def closed_loop(port: int, project_id: int, tokens: Tokens, seconds: float) -> dict:
-    assigned: list[int] = []
-    failures: list[int] = []
-    lock = threading.Lock()
-    stop_at = time.perf_counter() + seconds
+    """CLIENTS keep-alive connections, each sending its next request as soon as the answer
+    to the last one is in, for `seconds`; one thread, one event loop."""
+    head = (
+        f"POST /api/projects/{project_id}/tasks/next/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Authorization: Token %s\r\nContent-Type: application/json\r\n"
+        "Content-Length: 2\r\n\r\n{}"
+    ).encode()
 
-    def client() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        mine, bad = [], []
-        while time.perf_counter() < stop_at and (token := tokens.take()) is not None:
-            status, body = next_task(conn, project_id, token)
-            if status == 200 and body.get("task"):
-                mine.append(body["task"]["id"])
-            else:
-                bad.append(status)
-        conn.close()
-        with lock:
-            assigned.extend(mine)
-            failures.extend(bad)
+    async def run() -> tuple[list[_Claimer], float]:
+        loop = asyncio.get_running_loop()
+        stop_at = time.perf_counter() + seconds
+        started = time.perf_counter()
+        claimers, waits = [], []
+        for _ in range(CLIENTS):
+            done = loop.create_future()
+            _, claimer = await loop.create_connection(
+                lambda done=done: _Claimer(head, tokens, stop_at, done), "127.0.0.1", port
+            )
+            claimers.append(claimer)
+            waits.append(done)
+        await asyncio.wait_for(asyncio.gather(*waits), timeout=seconds + 60)
+        return claimers, time.perf_counter() - started
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
+    claimers, elapsed = asyncio.run(run())
+    assigned = [pk for claimer in claimers for pk in claimer.assigned]
+    failures = [status for claimer in claimers for status in claimer.failures]
     return {"assigned": assigned, "failures": failures, "elapsed": elapsed}
 
 
