@@ -434,6 +434,9 @@ class AnnotationTask(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         help_text="The reference annotation gold attempts are scored against.",
+        # Indexed where set (task_gold_reference_idx): every claim and submit updates a
+        # task row, and a full index would take an entry for each (NULL) one.
+        db_index=False,
     )
     gold_of = models.ForeignKey(
         "self",
@@ -518,6 +521,11 @@ class AnnotationTask(models.Model):
                 fields=["gold_of"], name="task_gold_of_idx", condition=Q(gold_of__isnull=False)
             ),
             models.Index(fields=["project"], name="task_gold_idx", condition=Q(is_gold=True)),
+            models.Index(
+                fields=["gold_reference"],
+                name="task_gold_reference_idx",
+                condition=Q(gold_reference__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -31,11 +31,17 @@ class TaskLease(models.Model):
         SKIPPED = "skipped", "Skipped"
         RELEASED = "released", "Released"
 
+    # No index of their own: tasklease_unique_task_user leads with the task and
+    # tasklease_user_state_idx with the user, and every claim inserts a lease row into each
+    # index the table has.
     task = models.ForeignKey(
-        "annotate.AnnotationTask", on_delete=models.CASCADE, related_name="leases"
+        "annotate.AnnotationTask", on_delete=models.CASCADE, related_name="leases", db_index=False
     )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="task_leases"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="task_leases",
+        db_index=False,
     )
     slot = models.PositiveSmallIntegerField(default=0)
     state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
