@@ -78,7 +78,7 @@ def claim(application, project_id: int, token: str) -> tuple[str, bytes]:
     try:
         body = b"".join(response)
     finally:
-        response.close()  # request_finished: what gunicorn does after each response
+        response.close()  # request_finished: what a WSGI server does after each response
     return status[0], body
 
 

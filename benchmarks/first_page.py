@@ -4,7 +4,7 @@
 
 Clones this repository's HEAD into a temporary folder, runs `make run` there with no
 DATABASE_URL or REDIS_URL (venv and install from pip's cache, migrate on a new embedded
-PostgreSQL, seed_demo, then serve: private Redis, Celery worker, gunicorn), and polls the
+PostgreSQL, seed_demo, then serve: private Redis, Celery worker, web server), and polls the
 login page until it answers 200. Prints when each phase started (from the commands make
 echoes), then Ctrl-C's the run and checks that it stopped cleanly. The phases are the raw
 floor to compare with: the install is pip's own time, the rest is ours.

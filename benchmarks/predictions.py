@@ -9,9 +9,9 @@ a time, looked up in batches and stored with COPY (straight into the table for a
 that had no predictions, through a staging table and INSERT ... ON CONFLICT for a re-push).
 Timed: a first push (inserts) and a re-push of the same rows (updates, the idempotent path),
 then through POST /api/projects/<id>/predictions/ (application/x-ndjson, read a block at a
-time): with Django's test client, and against a live
-gunicorn (one worker, token auth; after a first push of 1,000 rows that warms the worker up)
-once with Content-Length and once chunked (skip with BENCH_GUNICORN=0).
+time): with Django's test client, and against the live web server (config.webserver: one
+worker of one thread, token auth; after a first push of 1,000 rows that warms the worker up)
+once with Content-Length and once chunked (skip with BENCH_LIVE=0).
 
 The raw limit, in the same run: the same rows, already checked and in the push's COPY text,
 copied in batches of the push's size into an empty table shaped exactly like the predictions
@@ -23,7 +23,7 @@ four indexes and two foreign keys (copy_old_rows_per_s); and a temporary one wit
 Goal (issue 16): at least 100,000 rows/s stored through the real endpoint. Last line:
 `rows_per_s=<x> copy_rows_per_s=<y> ratio=<y/x> service_rows_per_s=<z> repush_rows_per_s=<r>
 copy_no_check_rows_per_s=<n> copy_old_rows_per_s=<o> copy_temp_rows_per_s=<t>`: rows_per_s is
-the live gunicorn endpoint (Content-Length; the Django test client's when BENCH_GUNICORN=0).
+the live web server's endpoint (Content-Length; the Django test client's when BENCH_LIVE=0).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 ROWS = int(os.environ.get("BENCH_ROWS", 100_000))
-GUNICORN = os.environ.get("BENCH_GUNICORN", "1") != "0"
+LIVE = os.environ.get("BENCH_LIVE", os.environ.get("BENCH_GUNICORN", "1")) != "0"
 
 
 def _server_url() -> str:
@@ -203,7 +203,7 @@ def _copy_limit(project) -> dict[str, float]:
     return rates
 
 
-def _live_gunicorn(project, user, database_url: str) -> dict[str, float]:
+def _live_server(project, user, database_url: str) -> dict[str, float]:
     import http.client
     import socket
     import subprocess
@@ -221,9 +221,10 @@ def _live_gunicorn(project, user, database_url: str) -> dict[str, float]:
         "SECURE_SSL_REDIRECT": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
     }
+    from config.webserver import web_server_argv
+
     server = subprocess.Popen(  # noqa: S603
-        [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}"]
-        + ["-w", "1", "--timeout", "600"],
+        web_server_argv(host="127.0.0.1", port=port, workers=1, threads=1),
         env=env,
         cwd=str(ROOT),
         stderr=subprocess.DEVNULL,
@@ -258,7 +259,8 @@ def _live_gunicorn(project, user, database_url: str) -> dict[str, float]:
             took = time.perf_counter() - started
             assert response.status == 200, body[:500]
             assert json.loads(body)["stored"] == ROWS
-            print(f"live gunicorn, {mode}: {ROWS} rows in {took:.2f} s = {ROWS / took:,.0f} rows/s")
+            rate = f"{ROWS / took:,.0f} rows/s"
+            print(f"live web server, {mode}: {ROWS} rows in {took:.2f} s = {rate}")
             rates[mode] = ROWS / took
         return rates
     finally:
@@ -324,8 +326,8 @@ def main() -> None:
             f"{ROWS} rows in {http_s:.2f} s = {ROWS / http_s:,.0f} rows/s"
         )
         endpoint = ROWS / http_s
-        if GUNICORN:
-            endpoint = _live_gunicorn(project, user, database_url)["Content-Length"]
+        if LIVE:
+            endpoint = _live_server(project, user, database_url)["Content-Length"]
         limits = _copy_limit(project)
         copy_rate = limits["table"]
         print(

@@ -14,8 +14,9 @@ image tasks (INSERT ... SELECT generate_series), then measures:
   same way) into an empty narrow table; rerank_ratio = rerank_all_s / copy_limit_s;
 - rerank_10k_s: new priorities for 10,000 random tasks inside that queue, in place
   (priorities_write_bulk: one UPDATE per chunk of 50,000);
-- assign_per_s: POST /api/projects/<id>/tasks/next/ against gunicorn on loopback (DEBUG=0,
-  token auth), 32 clients in a closed loop with keep-alive connections. Each request is made
+- assign_per_s: POST /api/projects/<id>/tasks/next/ against the web server as serve starts it
+  (config.webserver: granian, 2 workers of 4 threads) on loopback (DEBUG=0, token auth), 32
+  clients in a closed loop with keep-alive connections, all on one event loop. Each request is made
   by an annotator who holds nothing yet, so every 200 is one new lease (an annotator asking
   again would just get their held task back);
 - next_p99_ms: the same endpoint at a steady open-loop 100 requests/s; latency counts from
@@ -70,6 +71,7 @@ from urllib.parse import urlsplit, urlunsplit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
 
 # BENCH_QUEUE_DB: another name, so two runs on one server do not drop each other's database.
 DB_NAME = os.environ.get("BENCH_QUEUE_DB", "bench_queue")
@@ -305,27 +307,14 @@ def server_env(database_url: str) -> dict[str, str]:
 
 
 class Server:
-    def __init__(self, database_url: str, workers: int, threads: int, worker_class: str) -> None:
+    def __init__(self, database_url: str, workers: int, threads: int) -> None:
         self.port = free_port()
         env = {**os.environ, **server_env(database_url)}
-        self.log = open(Path(os.environ.get("TMPDIR", "/tmp")) / "bench_queue_gunicorn.log", "w")  # noqa: SIM115
+        self.log = open(Path(os.environ.get("TMPDIR", "/tmp")) / "bench_queue_web.log", "w")  # noqa: SIM115
+        from config.webserver import web_server_argv
+
         self.process = subprocess.Popen(
-            [
-                str(ROOT / ".venv" / "bin" / "gunicorn"),
-                "config.wsgi",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(workers),
-                "--threads",
-                str(threads),
-                "--worker-class",
-                worker_class,
-                "--keep-alive",
-                "30",
-                "--log-level",
-                "warning",
-            ],
+            web_server_argv(host="127.0.0.1", port=self.port, workers=workers, threads=threads),
             cwd=ROOT,
             env=env,
             stdout=self.log,
@@ -335,7 +324,7 @@ class Server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited; see {self.log.name}")
+                raise RuntimeError(f"the web server exited; see {self.log.name}")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
                 conn.request("GET", "/api/schema/")
@@ -343,7 +332,7 @@ class Server:
                 return
             except OSError:
                 time.sleep(0.2)
-        raise RuntimeError("gunicorn did not answer")
+        raise RuntimeError("the web server did not answer")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -516,10 +505,10 @@ def process_cpu(pid: int) -> float:
 
 
 def cpu_seconds(server_pid: int) -> dict[str, float]:
-    """CPU time used so far by the gunicorn workers and the bench database's backends (read
+    """CPU time used so far by the web server's processes and the bench database's backends (read
     from /proc), so the cost of an assignment can be told apart from a busy machine."""
     tick = os.sysconf("SC_CLK_TCK")
-    used = {"gunicorn": 0.0, "postgres": 0.0}
+    used = {"web": 0.0, "postgres": 0.0}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -531,7 +520,7 @@ def cpu_seconds(server_pid: int) -> dict[str, float]:
         fields = stat[stat.rindex(")") + 2 :].split()
         parent, cpu = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
         if parent == server_pid or int(entry.name) == server_pid:
-            used["gunicorn"] += cpu
+            used["web"] += cpu
         elif cmdline.startswith("postgres:") and f" {DB_NAME} " in cmdline:
             used["postgres"] += cpu
     return used
@@ -883,10 +872,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=10.0, help="per HTTP phase")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    parser.add_argument("--workers", type=int, default=2, help="web server worker processes")
     parser.add_argument(
-        "--worker-class", default="gthread", choices=["gthread", "sync"], help="gunicorn's"
+        "--threads", type=int, default=4, help="threads per web server worker (serve's: 4)"
     )
     parser.add_argument("--writers", type=int, default=2, help="connections writing the rerank")
     parser.add_argument(
@@ -896,7 +884,7 @@ def main() -> None:
     parser.add_argument(
         "--server-side-binding",
         action="store_true",
-        help="gunicorn's database connections bind parameters on the server (prepared)",
+        help="the web server's database connections bind parameters on the server (prepared)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the bench_queue database")
     parser.add_argument(
@@ -998,7 +986,7 @@ def main() -> None:
             # dj-database-url hands query parameters to OPTIONS: psycopg then binds on the
             # server and prepares statements it sees repeatedly (planned once, not per call).
             server_url += "?server_side_binding=true"
-        server = Server(server_url, args.workers, args.threads, args.worker_class)
+        server = Server(server_url, args.workers, args.threads)
         tokens = Tokens(token_list)
         warm = closed_loop(server.port, project_id, tokens, 1.0)  # connections and imports
         cpu_before, client_before = cpu_seconds(server.process.pid), time.process_time()
@@ -1112,8 +1100,8 @@ def main() -> None:
             (f"next task, open loop {OPEN_LOOP_RATE} req/s p99 (ms)", f"{p99:.1f}  (goal <= 20)"),
             ("the same during a full rerank, p99 (ms)", f"{p99_rerank:.1f}"),
             (
-                "CPU ms per assignment: gunicorn / postgres / client",
-                " / ".join(f"{per_assignment_ms[k]:.1f}" for k in ("gunicorn", "postgres", "client")),  # noqa: E501
+                "CPU ms per assignment: web / postgres / client",
+                " / ".join(f"{per_assignment_ms[k]:.1f}" for k in ("web", "postgres", "client")),  # noqa: E501
             ),
             (
                 "assign/s these CPU costs allow on 2 idle cores",

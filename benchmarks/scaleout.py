@@ -6,7 +6,8 @@ nothing may be lost or doubled.
     .venv/bin/python benchmarks/scaleout.py [--assets 2000] [--annotators 8] [--duration 60]
         [--from-bucket 0.9]
 
-The processes (the same set as the Procfile): gunicorn `config.wsgi` twice, on two ports;
+The processes (the same set as the Procfile): the web server (config.webserver: granian
+serving `config.wsgi`) twice, on two ports;
 a worker on the ingest queue, one on the scoring queue, and one on everything else (the
 default queue, training, exchange, webhooks) with beat. PostgreSQL from DATABASE_URL (a fresh
 database is made beside it and dropped afterwards), Redis from REDIS_URL, on queues of this
@@ -83,17 +84,17 @@ class Processes:
         ingest_concurrency: int = 1,
     ):
         from config.celery import all_queues, work_queue
+        from config.webserver import web_server_argv
 
         self.folder, self.env = folder, env
         self.ports = [free_port(), free_port()]
         self.children: dict[str, subprocess.Popen] = {}
         self.worker_names: list[str] = []
         for number, port in enumerate(self.ports, 1):
-            self._start(f"web{number}", [
-                sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
-                "--workers", str(web_workers), "--threads", str(threads), "--keep-alive", "30",
-                "--no-control-socket",
-            ])  # fmt: skip
+            self._start(
+                f"web{number}",
+                web_server_argv(host="127.0.0.1", port=port, workers=web_workers, threads=threads),
+            )
         rest = [q for q in all_queues() if q not in (work_queue("ingest"), work_queue("scoring"))]
         for name, queues, beat, concurrency in (
             ("ingest", [work_queue("ingest")], False, ingest_concurrency),

@@ -167,7 +167,7 @@ def test_serve_runs_redis_worker_and_web_and_ctrl_c_stops_them_all(serve, embedd
     lines = command_lines(children)
     assert "redis-server" in lines
     assert "celery -A config worker" in lines
-    assert "gunicorn config.wsgi" in lines
+    assert "granian --interface wsgi config.wsgi:application" in lines
 
     # The private Redis is a new one, on loopback, and wants its password.
     url = (Path(embedded_env["VAR_DIR"]) / "serve" / "redis.url").read_text().strip()

@@ -29,6 +29,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotate.embedded.redis import RedisUnavailable, redis_answers, start_private_redis
 from config.celery import all_queues, app
+from config.webserver import web_server_argv
 
 STOP_TIMEOUT_S = 20.0
 START_TIMEOUT_S = 60.0
@@ -75,7 +76,7 @@ class Child:
 
 class Supervisor:
     """Child processes, each in its own process group so that stopping one also stops the
-    processes it forked (gunicorn and Celery workers). A child that dies is started again
+    processes it forked (the web server's and Celery's workers). A child that dies is started again
     after a growing pause (1, 2, 4, ... s); one that dies again after `max_restarts`
     restarts within RESTART_WINDOW_S is given up, and then the others are stopped too."""
 
@@ -181,7 +182,7 @@ class Command(BaseCommand):
             "--web-workers",
             type=int,
             default=int(os.environ.get("WEB_CONCURRENCY") or 2),
-            help="gunicorn worker processes (default: WEB_CONCURRENCY or 2).",
+            help="Web server worker processes (default: WEB_CONCURRENCY or 2).",
         )
         parser.add_argument(
             "--max-restarts",
@@ -240,13 +241,9 @@ class Command(BaseCommand):
             )  # fmt: skip
             supervisor.start(
                 "web server",
-                [
-                    sys.executable, "-m", "gunicorn", "config.wsgi",
-                    "--bind", f"{host}:{port}",
-                    "--workers", str(options["web_workers"]), "--threads", "4",
-                    "--graceful-timeout", "10", "--access-logfile", "-",
-                    "--no-control-socket",
-                ],
+                web_server_argv(
+                    host=host, port=port, workers=options["web_workers"], access_log=True
+                ),
                 env,
             )  # fmt: skip
             self._wait_for(
