@@ -518,6 +518,15 @@ def wal_lsn() -> str:
         return cursor.fetchone()[0]
 
 
+def wal_bytes(since: str) -> int:
+    """Bytes of WAL the server has written since `since` (every database's)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s::pg_lsn)", [since])
+        return int(cursor.fetchone()[0])
+
+
 def pages_before_checkpoint(built_from: str, built_to: str) -> str:
     """Whether a checkpoint began after the generation's pages were written (between
     `built_from` and `built_to`): a page's first change after a checkpoint begins writes the
@@ -950,12 +959,14 @@ def main() -> None:
             took, changed_10k, write_cpu_s = rerank(
                 project_id, changed_count, 1, args.chunk, seed=repeat
             )
+            wal_mb = wal_bytes(write_from) / 1e6
             if pages_before_checkpoint(write_from, write_from) == "all":
                 fpi += "; a checkpoint began during the write"
             times_10k.append(took)
             print(
                 f"rerank {changed_count}: {changed_10k} rows in {took:.3f} s"
-                f" ({write_cpu_s:.2f} s of database CPU; pages of the generation last written"
+                f" ({write_cpu_s:.2f} s of database CPU, {wal_mb:.0f} MB of WAL on the server"
+                " meanwhile, other databases' included; pages of the generation last written"
                 f" before a checkpoint began, each then a full-page image in the WAL: {fpi})",
                 flush=True,
             )
