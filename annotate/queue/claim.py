@@ -72,7 +72,10 @@ def task_claim_next(
     # round trip, its own transaction.
     first = claim(state=State.PENDING, now=timezone.now(), plain_only=True, gold_checked=False)
     if first.context.expired_leases:
+        # One batch swept (or none, while another claim sweeps); the leases left expired
+        # are no reason to wait: from here on the claim goes ahead as if none were.
         leases_expire()
+        claim = partial(claim, expiry_checked=True)
         first = claim(state=State.PENDING, now=timezone.now(), plain_only=True, gold_checked=False)
     if first.context.gold_share:
         # Gold first, when due for the user; else the same statement, gold now checked.

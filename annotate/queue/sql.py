@@ -71,11 +71,14 @@ class ClaimContext:
     has_rework: bool  # a rejected task of the user waits in the project
     expired_leases: bool  # some lease anywhere expired and waits for the sweep
     gold_share: float  # the project's share of gold in each annotator's claims (0: none)
+    expiry_checked: bool = False  # the caller swept (or another claim is sweeping) already
 
     @property
     def plain(self) -> bool:
         """Nothing stands in the way of the statement taking a task on its own: one
-        annotator per task, no ledger to keep, nothing held, no rework, nothing to sweep."""
+        annotator per task, no ledger to keep, nothing held, no rework, nothing to sweep
+        (or the caller swept already: the leases left expired are others', and their tasks
+        wait for the next sweep)."""
         limited = self.budget is not None and (
             self.budget.task_limit is not None or self.budget.money_limit is not None
         )
@@ -85,7 +88,7 @@ class ClaimContext:
             and not self.ledger_exists
             and not self.held
             and not self.has_rework
-            and not self.expired_leases
+            and (self.expiry_checked or not self.expired_leases)
         )
 
 
@@ -235,6 +238,7 @@ def _settings_sql() -> str:
 # With %(plain_only)s it takes a task only when nothing stands in the way (ClaimContext.plain)
 # and gold is not due (the project has no gold share, or %(gold_checked)s: the caller asked
 # annotate.queue.gold first): then, in autocommit, it is the whole claim in one round trip.
+# With %(expiry_checked)s (the caller swept) leases left expired do not stand in the way.
 # %(audit_draw)s is this claim's uniform number in [0, 1): under the project's audit share,
 # an audit task is tried first.
 _CLAIM = """
@@ -261,7 +265,7 @@ WITH conf AS (
 go AS (
     SELECT 1 FROM conf WHERE NOT %(plain_only)s OR (k = 1 AND money_limit IS NULL
         AND task_limit IS NULL AND NOT ledger_exists AND held = 0 AND NOT has_rework
-        AND NOT expired AND (%(gold_checked)s OR gold_share = 0))
+        AND (%(expiry_checked)s OR NOT expired) AND (%(gold_checked)s OR gold_share = 0))
 ),
 pick AS ({pick}),
 mine AS (
@@ -380,6 +384,7 @@ def claim(
     lock: str = "skip",
     exclude_mine: bool = False,
     gold_checked: bool = True,
+    expiry_checked: bool = False,
 ) -> Claimed:
     """Run the claim statement (see _CLAIM): take the task `task_id` names, which the
     caller's transaction has locked, or (None) the best free one, an audit task first when
@@ -395,6 +400,7 @@ def claim(
         "now": now,
         "plain_only": plain_only,
         "gold_checked": gold_checked,
+        "expiry_checked": expiry_checked,
     }
     # Prepared (annotate.prepared): planning this statement costs PostgreSQL more than
     # running it, and next-task is the busiest endpoint.
@@ -417,6 +423,7 @@ def claim(
         has_rework=has_rework,
         expired_leases=expired,
         gold_share=float(gold_share),
+        expiry_checked=expiry_checked,
     )
     if not moved:
         return Claimed(context, None, None, False)

@@ -96,6 +96,37 @@ def test_an_expired_lease_is_swept_before_a_claim_outside_a_transaction(project)
 
 
 @autocommit
+def test_while_another_claim_sweeps_a_claim_takes_its_task_in_one_statement(project):
+    """After a mass expiry every claim found expired leases and swept inline, all of them
+    at once. One sweeps at a time (its advisory lock); another claim meanwhile takes a free
+    task as if no lease had expired, and the expired ones wait for the next sweep."""
+    import psycopg
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from annotate.queue.expiry import SWEEP_LOCK_CLASS, leases_expire
+
+    held, free = make_tasks(project, 2)
+    ann, ben = make_annotators(project, 2)
+    assert task_claim_next(user=ann, project=project).task.pk == held.pk
+    TaskLease.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    settings = connection.get_connection_params()
+    with psycopg.connect(**settings, autocommit=False) as sweeper:
+        sweeper.execute("SELECT pg_try_advisory_xact_lock(%s, 0)", [SWEEP_LOCK_CLASS])
+        assert leases_expire() == 0  # the sweep is someone else's
+        with CaptureQueriesContext(connection) as queries:
+            lease = task_claim_next(user=ben, project=project)
+        assert lease.task.pk == free.pk
+        claims = [q for q in queries.captured_queries if "WITH conf AS" in q["sql"]]
+        assert len(claims) == 2  # the first found expired leases, the second took the task
+        assert TaskLease.objects.get(user=ann).state == "active"  # not swept yet
+        sweeper.rollback()
+    assert leases_expire() == 1
+    assert TaskLease.objects.get(user=ann).state == "expired"
+    assert AnnotationTask.objects.get(pk=held.pk).state == "pending"
+
+
+@autocommit
 def test_the_next_task_endpoint_serves_a_token_outside_a_transaction(project):
     (best,) = make_tasks(project, 1)
     (user,) = make_annotators(project, 1)
