@@ -92,6 +92,7 @@ _TYPES = {
     "now": "timestamptz",
     "plain_only": "bool",
     "gold_checked": "bool",
+    "expiry_checked": "bool",
 }
 
 
@@ -147,6 +148,7 @@ def test_the_claims_generic_plan_never_reads_every_lease(project):
             "now": "now()",
             "plain_only": "true",
             "gold_checked": "false",
+            "expiry_checked": "false",
         }
         cursor.execute(f"EXPLAIN EXECUTE claim_plan ({', '.join(values[n] for n in names)})")
         plan = "\n".join(row[0] for row in cursor.fetchall())
