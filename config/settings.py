@@ -291,7 +291,7 @@ EXCHANGE_PREDICTIONS_SINK = "activelearn.predictions.imports.predictions_store"
 # Webhooks to loopback, private, link-local or reserved addresses are refused unless this is on.
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
 
-# One cache for every web process (rate limits count across gunicorn workers).
+# One cache for every web process (rate limits count across web server workers).
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -1,4 +1,4 @@
-"""WSGI entry point (gunicorn config.wsgi)."""
+"""WSGI entry point (granian serves it: config/webserver.py)."""
 
 import os
 

@@ -118,7 +118,7 @@ BODY_BLOCK_BYTES = 1 << 20
 def _body_blocks(request) -> JsonLinesBody:
     """The body as it arrives, a block at a time (the push splits it into lines). A chunked
     upload has no Content-Length, and Django then reads an empty body; the server's input
-    stream (gunicorn ends it at the last chunk) is read directly instead. The size limits
+    stream (the server ends it at the last chunk) is read directly instead. The size limits
     (annotate.middleware) were checked before the view runs."""
     chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
     if chunked and not request.META.get("CONTENT_LENGTH"):

@@ -218,7 +218,7 @@ def test_a_chunked_json_lines_upload_without_a_length_is_read_to_the_end(project
         content_type="application/x-ndjson",
         CONTENT_LENGTH="",
         HTTP_TRANSFER_ENCODING="chunked",
-        # A server's input stream (as gunicorn's): reads past the end give b"", where the
+        # A server's input stream (as granian's): reads past the end give b"", where the
         # test client's FakePayload would refuse a bounded read.
         **{"wsgi.input": io.BytesIO(body.encode())},
     )

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _next_request_starts() -> None:
-    """What Django does when a request starts under gunicorn (request_started): the test
+    """What Django does when a request starts under a WSGI server (request_started): the test
     client leaves it out, so the tests do it."""
     for conn in connections.all(initialized_only=True):
         conn.close_if_unusable_or_obsolete()

@@ -1,4 +1,4 @@
-"""Next-task outside a transaction, as gunicorn runs it: the claim (annotate.queue.claim,
+"""Next-task outside a transaction, as the web server runs it: the claim (annotate.queue.claim,
 the one path) writes task, lease and ledger as inside one, and the lean token and session
 checks refuse what DRF's own classes refuse."""
 

@@ -1,5 +1,5 @@
 """What a newcomer gets from `make run`, end to end over HTTP: no DATABASE_URL and no REDIS_URL
-(the embedded PostgreSQL, a private Redis, a real Celery worker and gunicorn, all started by
+(the embedded PostgreSQL, a private Redis, a real Celery worker and the web server, all started by
 `manage.py serve` in a fresh VAR_DIR), the demo project, and the learning loop closing on it:
 the cold-start run finishes, labels made as the annotator and accepted by the reviewer
 retrain the built-in baseline at the demo's threshold, the scoring run that follows scores
