@@ -165,14 +165,37 @@ _ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 _TASK_END, _ROW_END = orjson.Fragment(b"\x02"), orjson.Fragment(b"\x01")
 
 
-def _copy_payload(rows: dict[tuple[int, int], dict]) -> bytes:
+# A batch's rows: {(task id, version id): data}, or, as the push's common batch has them
+# (one version, distinct tasks), (task ids, version id, data in the tasks' order); the dict
+# is made from the latter only when needed (a write that met a deleted task).
+Rows = dict[tuple[int, int], dict] | tuple[list[int], int, list[dict]]
+
+
+def _rows_dict(rows: Rows) -> dict[tuple[int, int], dict]:
+    if isinstance(rows, dict):
+        return rows
+    tasks, version, datas = rows
+    return dict(zip(zip(tasks, repeat(version)), datas, strict=True))
+
+
+def _rows_count(rows: Rows) -> int:
+    return len(rows) if isinstance(rows, dict) else len(rows[0])
+
+
+def _copy_payload(rows: Rows) -> bytes:
     """The rows in COPY's text format: task, version, compact JSON (the creation time is the
     column's default, the COPY's statement time: a timestamp per row cost more). orjson
     escapes every control character, so only the backslash, COPY's escape character, needs
     doubling (in the whole payload at once: the other fields have none). A value orjson
     cannot write (an integer past 64 bits) sends the batch through the standard library."""
-    if not rows:
+    if not _rows_count(rows):
         return b""
+    if isinstance(rows, tuple):
+        try:
+            payload = _copy_text(*rows)
+        except TypeError:
+            payload = _standard_text(_rows_dict(rows))
+        return payload.replace(b"\\", b"\\\\") if b"\\" in payload else payload
     versions = set(map(itemgetter(1), rows))
     try:
         if len(versions) == 1:
@@ -186,14 +209,19 @@ def _copy_payload(rows: dict[tuple[int, int], dict]) -> bytes:
                 datas.append(data)
             payload = b"".join([_copy_text(t, v, d) for v, (t, d) in by_version.items()])
     except TypeError:
-        texts = [_ENCODE(data).encode() for data in rows.values()]
-        payload = b"".join(
-            [
-                b"%d\t%d\t%s\n" % (task, version, text)
-                for (task, version), text in zip(rows, texts, strict=True)
-            ]
-        )
+        payload = _standard_text(rows)
     return payload.replace(b"\\", b"\\\\") if b"\\" in payload else payload
+
+
+def _standard_text(rows: dict[tuple[int, int], dict]) -> bytes:
+    """_copy_payload's text through the standard library (before the backslashes' doubling)."""
+    texts = [_ENCODE(data).encode() for data in rows.values()]
+    return b"".join(
+        [
+            b"%d\t%d\t%s\n" % (task, version, text)
+            for (task, version), text in zip(rows, texts, strict=True)
+        ]
+    )
 
 
 def _copy_text(tasks: list[int], version: int, datas: Iterable[dict]) -> bytes:
@@ -299,7 +327,7 @@ class _BatchWriter:
         self.deferred = False  # the writer's connection commits without a flush
         self.failed = False  # a write failed: the batches after it are not written
 
-    def _write_deferred(self, fresh: dict, upsert: dict, texts: tuple[bytes, bytes]) -> int:
+    def _write_deferred(self, fresh: Rows, upsert: dict, texts: tuple[bytes, bytes]) -> int:
         """_write on the writer's thread and connection, in the order the batches came."""
         if self.failed:
             return 0
@@ -327,21 +355,22 @@ class _BatchWriter:
             connection.close()
 
     @staticmethod
-    def _write(fresh: dict, upsert: dict, texts: tuple[bytes, bytes] | None = None) -> int:
-        """`texts`: the two dicts' COPY text, when made already."""
+    def _write(fresh: Rows, upsert: dict, texts: tuple[bytes, bytes] | None = None) -> int:
+        """`texts`: the two batches' COPY text, when made already."""
         try:
             with transaction.atomic():
                 if texts is None:
-                    return predictions_write(rows=fresh, fresh=True) + predictions_write(
-                        rows=upsert
+                    return predictions_write(rows=_rows_dict(fresh), fresh=True) + (
+                        predictions_write(rows=upsert)
                     )
-                return _copy_in(texts[0], len(fresh), fresh=True) + _copy_in(
+                return _copy_in(texts[0], _rows_count(fresh), fresh=True) + _copy_in(
                     texts[1], len(upsert), fresh=False
                 )
         except IntegrityError as error:
             if not isinstance(error.__cause__, ForeignKeyViolation):
                 raise
         # A task or version was deleted after the batch was looked up: the rest is stored.
+        fresh = _rows_dict(fresh)
         keys = [*fresh, *upsert]
         tasks = set(
             AnnotationTask.objects.filter(pk__in={t for t, _ in keys}).values_list("pk", flat=True)
@@ -356,7 +385,7 @@ class _BatchWriter:
         with transaction.atomic():
             return predictions_write(rows=fresh, fresh=True) + predictions_write(rows=upsert)
 
-    def write(self, fresh: dict, upsert: dict) -> None:
+    def write(self, fresh: Rows, upsert: dict) -> None:
         # The COPY text is made here, on the push's own thread: the writer's thread then only
         # waits on PostgreSQL, and never holds the GIL the next batch's check needs.
         texts = (_copy_payload(fresh), _copy_payload(upsert))
@@ -632,6 +661,17 @@ def _push(
             written[version.pk] = None if had_rows else set()
         return version
 
+    def write_new(tasks: list[int], version_id: int, datas: list[dict]) -> None:
+        """The common batch: one version, a task per row; written straight when every task
+        is new to this push and the version had no predictions."""
+        done = written[version_id]
+        new = set(tasks)
+        if done is not None and len(new) == len(tasks) and done.isdisjoint(new):
+            done |= new
+            writer.write((tasks, version_id, datas), {})
+            return
+        write(dict(zip(zip(tasks, repeat(version_id)), datas, strict=True)))
+
     def write(out: dict[tuple[int, int], dict]) -> None:
         tasks = list(map(itemgetter(0), out))
         named = set(map(itemgetter(1), out))
@@ -693,8 +733,7 @@ def _push(
             and set(map(len, found)) == {1}
         ):
             # One known version, every row good, one task per asset (an image's).
-            tasks = map(itemgetter(0), map(itemgetter(0), found))
-            write(dict(zip(zip(tasks, repeat(version_id), strict=False), datas, strict=True)))
+            write_new(list(map(itemgetter(0), map(itemgetter(0), found))), version_id, datas)
             return
         out: dict[tuple[int, int], dict] = {}
         for number, row, tasks, name, data in zip(numbers, rows, found, names, datas, strict=True):
