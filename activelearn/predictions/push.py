@@ -481,21 +481,49 @@ def _asset_key(row: dict) -> tuple[str, object] | None:
 
 def _assets_find(project: Project, keys: set[tuple[str, object]]) -> dict:
     """{(kind, value): ((width, height), [(task id, first frame, last frame), ...])} for the
-    batch's keys, one query per kind (frames None on an image).
+    batch's keys, one query per kind (frames None on an image); in the common case the
+    lookup's rows as they came instead (_OneTaskEach).
     A file name shared by several assets maps to the first; use external keys for those."""
-    found: dict = {}
     by_kind: dict[str, list] = {"id": [], "external_key": [], "original_name": []}
-    for kind, value in keys:
-        by_kind[kind].append(value)
+    kinds = set(map(itemgetter(0), keys))
+    if len(kinds) == 1:  # the common batch: every row names its asset the same way
+        by_kind[kinds.pop()] = list(map(itemgetter(1), keys))
+    else:
+        for kind, value in keys:
+            by_kind[kind].append(value)
+    answers = []
     for kind, values in by_kind.items():
         # What PostgreSQL cannot hold matches no asset: text with NUL, ids past bigint.
         if kind == "id":
             values = [value for value in values if -(2**63) <= value < 2**63]
-        elif any("\x00" in value for value in values):
+        elif "\x00" in "".join(values):
             values = [value for value in values if "\x00" not in value]
         if values:
-            found.update(_assets_of_kind(project, kind, values))
+            answers.append(_assets_of_kind(project, kind, values))
+    if len(answers) == 1:
+        return answers[0]
+    found: dict = {}
+    for answer in answers:
+        if type(answer) is _OneTaskEach:
+            answer = {key: _entry(row) for key, row in answer.items()}
+        found.update(answer)
     return found
+
+
+class _OneTaskEach(dict):
+    """_assets_find's answer when each key found one asset with one task (an image's, or a
+    video's only segment) and no gold copy, the common case: {(kind, value): the lookup's
+    row as fetched}, its size and task read with _SIZE and _TASK, or made an entry of the
+    general form with _entry."""
+
+
+_SIZE, _TASK = itemgetter(1, 2), itemgetter(3)
+
+
+def _entry(row: tuple) -> tuple[tuple, list[tuple]]:
+    """A fetched row (_OneTaskEach) as the general form: ((width, height), [(task, first
+    frame, last frame)])."""
+    return (row[1], row[2]), [(row[3], row[4], row[5])]
 
 
 def _assets_of_kind(project: Project, kind: str, values: list) -> dict:
@@ -530,10 +558,9 @@ def _assets_of_kind(project: Project, kind: str, values: list) -> dict:
         )
         rows = cursor.fetchall()
     if not any(map(itemgetter(7), rows)):  # no gold copies
-        # One task per asset, the common case: built in C (zip, map), not row by row.
+        # One task per asset, the common case: the rows as they are, keyed in C (zip, map).
         keys = zip(repeat(kind), map(itemgetter(0), rows), strict=False)
-        tasks = map(list, zip(map(itemgetter(3, 4, 5), rows), strict=True))  # [(id, start, end)]
-        found = dict(zip(keys, zip(map(itemgetter(1, 2), rows), tasks, strict=True), strict=True))
+        found = _OneTaskEach(zip(keys, rows, strict=True))
         if len(found) == len(rows):
             return found
     # Several tasks per asset (video segments, gold copies) or several assets per key: in
@@ -699,11 +726,19 @@ def _push(
         found = list(map(assets.get, keys))  # a key None finds None
         names = list(map(dict.get, rows, repeat("model_version")))
         name = _one_name(names, model_version_name, version_ids)
+        # The lookup's rows as fetched (_OneTaskEach): each row's asset, its one task.
+        fetched = type(assets) is _OneTaskEach
         if name is not None and None not in found:
-            sizes = list(map(itemgetter(0), found))
-            found = list(map(itemgetter(1), found))
+            if fetched:
+                sizes = list(map(_SIZE, found))
+            else:
+                sizes = list(map(itemgetter(0), found))
+                found = list(map(itemgetter(1), found))
             names = [name] * len(rows)
         else:
+            if fetched:
+                found = [None if row is None else _entry(row) for row in found]
+                fetched = False
             kept_numbers, kept, sizes, kept_found, names = [], [], [], [], []
             default = model_version_name
             for number, row, key, asset in zip(numbers, rows, keys, found, strict=True):
@@ -730,11 +765,17 @@ def _push(
             and names.count(names[0]) == len(names)
             and set(map(type, datas)) == {dict}
             and not any(map(contains, datas, repeat("frames")))
-            and set(map(len, found)) == {1}
+            and (fetched or set(map(len, found)) == {1})
         ):
             # One known version, every row good, one task per asset (an image's).
-            write_new(list(map(itemgetter(0), map(itemgetter(0), found))), version_id, datas)
+            if fetched:
+                tasks = list(map(_TASK, found))
+            else:
+                tasks = list(map(itemgetter(0), map(itemgetter(0), found)))
+            write_new(tasks, version_id, datas)
             return
+        if fetched:
+            found = [_entry(row)[1] for row in found]
         out: dict[tuple[int, int], dict] = {}
         for number, row, tasks, name, data in zip(numbers, rows, found, names, datas, strict=True):
             if type(data) is not dict:
