@@ -69,6 +69,8 @@ def main() -> None:
                 assets = push._assets_find(project, set(keys))
                 tick("lookup")
                 found = [assets[key] for key in keys]
+                if type(assets) is push._OneTaskEach:  # the lookup's rows as they came
+                    found = list(map(push._entry, found))
                 datas = rows_data(rows, [asset[0] for asset in found], ctx)
                 tick("check")
                 out = {

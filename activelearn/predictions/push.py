@@ -158,21 +158,44 @@ _STAGING = "activelearn_prediction_incoming"
 
 
 _ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
-# Markers orjson never writes as raw bytes (it escapes every control character in a string):
-# a row's head (task id) between them, so that the rows' COPY text comes out of one orjson
-# call over the whole batch (a call per row cost 1.6 us, most of it allocating each row's
-# output) and two replaces.
-_HEAD, _HEAD_END = b"\x01", b"\x02"
+# Markers orjson never writes as raw bytes (it escapes every control character in a string),
+# as raw fragments between a row's task id and its data, and between rows: so the rows' COPY
+# text comes out of one orjson call over the whole batch (a call per row cost 1.6 us, most
+# of it allocating each row's output) and two replaces.
+_TASK_END, _ROW_END = orjson.Fragment(b"\x02"), orjson.Fragment(b"\x01")
 
 
-def _copy_payload(rows: dict[tuple[int, int], dict]) -> bytes:
+# A batch's rows: {(task id, version id): data}, or, as the push's common batch has them
+# (one version, distinct tasks), (task ids, version id, data in the tasks' order); the dict
+# is made from the latter only when needed (a write that met a deleted task).
+Rows = dict[tuple[int, int], dict] | tuple[list[int], int, list[dict]]
+
+
+def _rows_dict(rows: Rows) -> dict[tuple[int, int], dict]:
+    if isinstance(rows, dict):
+        return rows
+    tasks, version, datas = rows
+    return dict(zip(zip(tasks, repeat(version)), datas, strict=True))
+
+
+def _rows_count(rows: Rows) -> int:
+    return len(rows) if isinstance(rows, dict) else len(rows[0])
+
+
+def _copy_payload(rows: Rows) -> bytes:
     """The rows in COPY's text format: task, version, compact JSON (the creation time is the
     column's default, the COPY's statement time: a timestamp per row cost more). orjson
     escapes every control character, so only the backslash, COPY's escape character, needs
     doubling (in the whole payload at once: the other fields have none). A value orjson
     cannot write (an integer past 64 bits) sends the batch through the standard library."""
-    if not rows:
+    if not _rows_count(rows):
         return b""
+    if isinstance(rows, tuple):
+        try:
+            payload = _copy_text(*rows)
+        except TypeError:
+            payload = _standard_text(_rows_dict(rows))
+        return payload.replace(b"\\", b"\\\\") if b"\\" in payload else payload
     versions = set(map(itemgetter(1), rows))
     try:
         if len(versions) == 1:
@@ -186,29 +209,33 @@ def _copy_payload(rows: dict[tuple[int, int], dict]) -> bytes:
                 datas.append(data)
             payload = b"".join([_copy_text(t, v, d) for v, (t, d) in by_version.items()])
     except TypeError:
-        texts = [_ENCODE(data).encode() for data in rows.values()]
-        payload = b"".join(
-            [
-                b"%d\t%d\t%s\n" % (task, version, text)
-                for (task, version), text in zip(rows, texts, strict=True)
-            ]
-        )
+        payload = _standard_text(rows)
     return payload.replace(b"\\", b"\\\\") if b"\\" in payload else payload
 
 
+def _standard_text(rows: dict[tuple[int, int], dict]) -> bytes:
+    """_copy_payload's text through the standard library (before the backslashes' doubling)."""
+    texts = [_ENCODE(data).encode() for data in rows.values()]
+    return b"".join(
+        [
+            b"%d\t%d\t%s\n" % (task, version, text)
+            for (task, version), text in zip(rows, texts, strict=True)
+        ]
+    )
+
+
 def _copy_text(tasks: list[int], version: int, datas: Iterable[dict]) -> bytes:
-    """COPY lines for one version's rows: orjson writes [head, data, head, data, ...], each
-    head a raw fragment \\x01<task>\\x02 (made for all rows at once from the ids' own JSON);
-    the markers and orjson's commas next to them become the columns' tabs and the lines'
-    ends."""
-    ids = orjson.dumps(tasks)[1:-1]  # b"1,2,3"
-    heads = (_HEAD + ids.replace(b",", _HEAD_END + b"," + _HEAD) + _HEAD_END).split(b",")
-    items: list = [None] * (2 * len(tasks))
-    items[::2] = map(orjson.Fragment, heads)
-    items[1::2] = datas
-    text = orjson.dumps(items)[len(b"[" + _HEAD) : -1]
-    text = text.replace(_HEAD_END + b",", b"\t%d\t" % version)
-    return text.replace(b"," + _HEAD, b"\n") + b"\n"
+    """COPY lines for one version's rows: orjson writes [task, \\x02, data, \\x01, task, ...],
+    the markers two raw fragments shared by every row; each marker with orjson's commas on
+    either side becomes the columns' tab and version, or the line's end."""
+    items: list = [_ROW_END] * (4 * len(tasks))
+    items[::4] = tasks
+    items[1::4] = [_TASK_END] * len(tasks)
+    items[2::4] = datas
+    items.pop()  # the last row's end: the closing bracket's place
+    text = orjson.dumps(items)[1:-1]
+    text = text.replace(b",\x02,", b"\t%d\t" % version)
+    return text.replace(b",\x01,", b"\n") + b"\n"
 
 
 def predictions_write(*, rows: dict[tuple[int, int], dict], fresh: bool = False) -> int:
@@ -300,7 +327,7 @@ class _BatchWriter:
         self.deferred = False  # the writer's connection commits without a flush
         self.failed = False  # a write failed: the batches after it are not written
 
-    def _write_deferred(self, fresh: dict, upsert: dict, texts: tuple[bytes, bytes]) -> int:
+    def _write_deferred(self, fresh: Rows, upsert: dict, texts: tuple[bytes, bytes]) -> int:
         """_write on the writer's thread and connection, in the order the batches came."""
         if self.failed:
             return 0
@@ -328,21 +355,22 @@ class _BatchWriter:
             connection.close()
 
     @staticmethod
-    def _write(fresh: dict, upsert: dict, texts: tuple[bytes, bytes] | None = None) -> int:
-        """`texts`: the two dicts' COPY text, when made already."""
+    def _write(fresh: Rows, upsert: dict, texts: tuple[bytes, bytes] | None = None) -> int:
+        """`texts`: the two batches' COPY text, when made already."""
         try:
             with transaction.atomic():
                 if texts is None:
-                    return predictions_write(rows=fresh, fresh=True) + predictions_write(
-                        rows=upsert
+                    return predictions_write(rows=_rows_dict(fresh), fresh=True) + (
+                        predictions_write(rows=upsert)
                     )
-                return _copy_in(texts[0], len(fresh), fresh=True) + _copy_in(
+                return _copy_in(texts[0], _rows_count(fresh), fresh=True) + _copy_in(
                     texts[1], len(upsert), fresh=False
                 )
         except IntegrityError as error:
             if not isinstance(error.__cause__, ForeignKeyViolation):
                 raise
         # A task or version was deleted after the batch was looked up: the rest is stored.
+        fresh = _rows_dict(fresh)
         keys = [*fresh, *upsert]
         tasks = set(
             AnnotationTask.objects.filter(pk__in={t for t, _ in keys}).values_list("pk", flat=True)
@@ -357,7 +385,7 @@ class _BatchWriter:
         with transaction.atomic():
             return predictions_write(rows=fresh, fresh=True) + predictions_write(rows=upsert)
 
-    def write(self, fresh: dict, upsert: dict) -> None:
+    def write(self, fresh: Rows, upsert: dict) -> None:
         # The COPY text is made here, on the push's own thread: the writer's thread then only
         # waits on PostgreSQL, and never holds the GIL the next batch's check needs.
         texts = (_copy_payload(fresh), _copy_payload(upsert))
@@ -453,21 +481,49 @@ def _asset_key(row: dict) -> tuple[str, object] | None:
 
 def _assets_find(project: Project, keys: set[tuple[str, object]]) -> dict:
     """{(kind, value): ((width, height), [(task id, first frame, last frame), ...])} for the
-    batch's keys, one query per kind (frames None on an image).
+    batch's keys, one query per kind (frames None on an image); in the common case the
+    lookup's rows as they came instead (_OneTaskEach).
     A file name shared by several assets maps to the first; use external keys for those."""
-    found: dict = {}
     by_kind: dict[str, list] = {"id": [], "external_key": [], "original_name": []}
-    for kind, value in keys:
-        by_kind[kind].append(value)
+    kinds = set(map(itemgetter(0), keys))
+    if len(kinds) == 1:  # the common batch: every row names its asset the same way
+        by_kind[kinds.pop()] = list(map(itemgetter(1), keys))
+    else:
+        for kind, value in keys:
+            by_kind[kind].append(value)
+    answers = []
     for kind, values in by_kind.items():
         # What PostgreSQL cannot hold matches no asset: text with NUL, ids past bigint.
         if kind == "id":
             values = [value for value in values if -(2**63) <= value < 2**63]
-        elif any("\x00" in value for value in values):
+        elif "\x00" in "".join(values):
             values = [value for value in values if "\x00" not in value]
         if values:
-            found.update(_assets_of_kind(project, kind, values))
+            answers.append(_assets_of_kind(project, kind, values))
+    if len(answers) == 1:
+        return answers[0]
+    found: dict = {}
+    for answer in answers:
+        if type(answer) is _OneTaskEach:
+            answer = {key: _entry(row) for key, row in answer.items()}
+        found.update(answer)
     return found
+
+
+class _OneTaskEach(dict):
+    """_assets_find's answer when each key found one asset with one task (an image's, or a
+    video's only segment) and no gold copy, the common case: {(kind, value): the lookup's
+    row as fetched}, its size and task read with _SIZE and _TASK, or made an entry of the
+    general form with _entry."""
+
+
+_SIZE, _TASK = itemgetter(1, 2), itemgetter(3)
+
+
+def _entry(row: tuple) -> tuple[tuple, list[tuple]]:
+    """A fetched row (_OneTaskEach) as the general form: ((width, height), [(task, first
+    frame, last frame)])."""
+    return (row[1], row[2]), [(row[3], row[4], row[5])]
 
 
 def _assets_of_kind(project: Project, kind: str, values: list) -> dict:
@@ -502,10 +558,9 @@ def _assets_of_kind(project: Project, kind: str, values: list) -> dict:
         )
         rows = cursor.fetchall()
     if not any(map(itemgetter(7), rows)):  # no gold copies
-        # One task per asset, the common case: built in C (zip, map), not row by row.
+        # One task per asset, the common case: the rows as they are, keyed in C (zip, map).
         keys = zip(repeat(kind), map(itemgetter(0), rows), strict=False)
-        tasks = map(list, zip(map(itemgetter(3, 4, 5), rows), strict=True))  # [(id, start, end)]
-        found = dict(zip(keys, zip(map(itemgetter(1, 2), rows), tasks, strict=True), strict=True))
+        found = _OneTaskEach(zip(keys, rows, strict=True))
         if len(found) == len(rows):
             return found
     # Several tasks per asset (video segments, gold copies) or several assets per key: in
@@ -633,6 +688,17 @@ def _push(
             written[version.pk] = None if had_rows else set()
         return version
 
+    def write_new(tasks: list[int], version_id: int, datas: list[dict]) -> None:
+        """The common batch: one version, a task per row; written straight when every task
+        is new to this push and the version had no predictions."""
+        done = written[version_id]
+        new = set(tasks)
+        if done is not None and len(new) == len(tasks) and done.isdisjoint(new):
+            done |= new
+            writer.write((tasks, version_id, datas), {})
+            return
+        write(dict(zip(zip(tasks, repeat(version_id)), datas, strict=True)))
+
     def write(out: dict[tuple[int, int], dict]) -> None:
         tasks = list(map(itemgetter(0), out))
         named = set(map(itemgetter(1), out))
@@ -660,11 +726,19 @@ def _push(
         found = list(map(assets.get, keys))  # a key None finds None
         names = list(map(dict.get, rows, repeat("model_version")))
         name = _one_name(names, model_version_name, version_ids)
+        # The lookup's rows as fetched (_OneTaskEach): each row's asset, its one task.
+        fetched = type(assets) is _OneTaskEach
         if name is not None and None not in found:
-            sizes = list(map(itemgetter(0), found))
-            found = list(map(itemgetter(1), found))
+            if fetched:
+                sizes = list(map(_SIZE, found))
+            else:
+                sizes = list(map(itemgetter(0), found))
+                found = list(map(itemgetter(1), found))
             names = [name] * len(rows)
         else:
+            if fetched:
+                found = [None if row is None else _entry(row) for row in found]
+                fetched = False
             kept_numbers, kept, sizes, kept_found, names = [], [], [], [], []
             default = model_version_name
             for number, row, key, asset in zip(numbers, rows, keys, found, strict=True):
@@ -691,12 +765,17 @@ def _push(
             and names.count(names[0]) == len(names)
             and set(map(type, datas)) == {dict}
             and not any(map(contains, datas, repeat("frames")))
-            and set(map(len, found)) == {1}
+            and (fetched or set(map(len, found)) == {1})
         ):
             # One known version, every row good, one task per asset (an image's).
-            tasks = map(itemgetter(0), map(itemgetter(0), found))
-            write(dict(zip(zip(tasks, repeat(version_id), strict=False), datas, strict=True)))
+            if fetched:
+                tasks = list(map(_TASK, found))
+            else:
+                tasks = list(map(itemgetter(0), map(itemgetter(0), found)))
+            write_new(tasks, version_id, datas)
             return
+        if fetched:
+            found = [_entry(row)[1] for row in found]
         out: dict[tuple[int, int], dict] = {}
         for number, row, tasks, name, data in zip(numbers, rows, found, names, datas, strict=True):
             if type(data) is not dict:

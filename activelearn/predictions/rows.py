@@ -216,6 +216,7 @@ _CONTENT = frozenset({"probs", "boxes", "keypoints", "embedding", "score", "fram
 _PROBS_ONLY = frozenset({"probs"})
 _BOXES_ONLY = frozenset({"boxes"})
 _EXACT_INT = 2**53
+_NUMBER_TYPES = frozenset({float, int})  # type(True) is bool, not int
 
 
 def rows_data(
@@ -277,6 +278,19 @@ def _numbers(values: list) -> tuple[np.ndarray, np.ndarray]:
     """(which values _number takes as they are, the values as floats): floats, and ints below
     2**53 in magnitude (which it turns into the same floats); 0.0 in place of the others."""
     types = list(map(type, values))
+    kinds = set(types)
+    if kinds <= _NUMBER_TYPES:  # the common column, floats or ints: no mask made per value
+        try:
+            array = np.array(values, dtype=float)
+        except OverflowError:  # an int past the largest float: told below
+            pass
+        else:
+            if int not in kinds:
+                return np.ones(len(values), bool), array
+            with np.errstate(invalid="ignore"):
+                exact = np.abs(array) < _EXACT_INT
+            if exact.all():
+                return exact, array
     floats = np.fromiter(map(is_, types, repeat(float)), bool, len(values))
     if floats.all():
         return floats, np.array(values, dtype=float)
@@ -348,38 +362,54 @@ def _boxes_batch(
         ok &= (right - left > 0) & (bottom - top > 0)
         x, y, w, h = left, top, right - left, bottom - top
     scores = column("score")
-    given = ~np.fromiter(map(is_, scores, repeat(None)), bool, total)
-    good = _floats_mask(scores)
-    score = _column_array(scores, good)
-    ok &= ~given | (good & (score >= 0.0) & (score <= 1.0))
-    score[~given] = 1.0
+    if set(map(type, scores)) == {float}:  # every box gives a float score
+        score = np.array(scores, dtype=float)
+        ok &= (score >= 0.0) & (score <= 1.0)
+    else:
+        given = ~np.fromiter(map(is_, scores, repeat(None)), bool, total)
+        good = _floats_mask(scores)
+        score = _column_array(scores, good)
+        ok &= ~given | (good & (score >= 0.0) & (score <= 1.0))
+        score[~given] = 1.0
     known = {*classes, None}  # class names are strings: no other value equals one
     labels = column("label")
     try:
-        ok &= np.fromiter(map(known.__contains__, labels), bool, total)
+        all_known = known.issuperset(labels)
     except TypeError:  # an unhashable label (a list): refused, by row_data
-        ok &= np.fromiter(
-            (type(v) in (str, type(None)) and v in known for v in labels), bool, total
-        )
-    ok &= np.fromiter(map(is_, column("track"), repeat(None)), bool, total)
+        all_known = False
+    if not all_known:
+        try:
+            ok &= np.fromiter(map(known.__contains__, labels), bool, total)
+        except TypeError:
+            ok &= np.fromiter(
+                (type(v) in (str, type(None)) and v in known for v in labels), bool, total
+            )
+    tracks = column("track")
+    if tracks.count(None) != total:
+        ok &= np.fromiter(map(is_, tracks, repeat(None)), bool, total)
     probs = column("class_probs")
     has_probs = ~np.fromiter(map(is_, probs, repeat(None)), bool, total)
     # A box needs class_probs or a label.
     ok &= has_probs | ~np.fromiter(map(is_, labels, repeat(None)), bool, total)
     shaped = ok & has_probs
-    shaped[shaped] = [type(v) is list and len(v) == n for v in compress(probs, shaped)]
+    given_probs = list(compress(probs, shaped))
+    if set(map(type, given_probs)) != {list} or set(map(len, given_probs)) != {n}:
+        shaped[shaped] = [type(v) is list and len(v) == n for v in given_probs]
     ok &= shaped | ~has_probs
-    best: dict[int, int] = {}
+    # Per box, the class of its largest probability (-1: no class_probs taken).
+    best = np.full(total, -1, dtype=np.intp)
     if shaped.any():
         chosen = np.flatnonzero(shaped)
         flat_probs = list(chain.from_iterable(compress(probs, shaped)))
-        good = _floats_mask(flat_probs)
-        values = _column_array(flat_probs, good)
+        if set(map(type, flat_probs)) == {float}:
+            good = np.ones(len(flat_probs), bool)
+            values = np.array(flat_probs, dtype=float)
+        else:
+            good = _floats_mask(flat_probs)
+            values = _column_array(flat_probs, good)
         good &= (values >= 0.0) & (values <= 1.0)
         ok[chosen] &= good.reshape(-1, n).all(axis=1)
-        best = dict(
-            zip(chosen.tolist(), values.reshape(-1, n).argmax(axis=1).tolist(), strict=True)
-        )
+        best[chosen] = values.reshape(-1, n).argmax(axis=1)
     refused = set(owner[~ok].tolist())
     xs, ys, ws, hs, score_list = x.tolist(), y.tolist(), w.tolist(), h.tolist(), score.tolist()
     # As _box fills them: class_probs from the label and score when not given, the label from
@@ -390,10 +420,14 @@ def _boxes_batch(
             for p, label, s in zip(probs, labels, score_list, strict=True)
         ]
     if None in labels:
-        labels = [
-            classes[best[j]] if label is None and j in best else label
-            for j, label in enumerate(labels)
-        ]
+        best_list = best.tolist()
+        if labels.count(None) == total and -1 not in best_list:
+            labels = list(map(classes.__getitem__, best_list))
+        else:
+            labels = [
+                classes[b] if label is None and b >= 0 else label
+                for label, b in zip(labels, best_list, strict=True)
+            ]
     # Every box of the batch in one comprehension over the columns, then cut per row.
     items = [
         {"x": a, "y": b, "w": c, "h": d, "score": e, "class_probs": f, "label": g}

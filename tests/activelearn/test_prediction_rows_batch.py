@@ -145,6 +145,18 @@ def test_the_batch_check_gives_each_row_what_the_one_row_check_gives(seed):
     assert sum(not e.startswith("error") for e in expected) > 1000
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_small_batches_mostly_good_give_what_the_one_row_check_gives(seed):
+    """Batches of a few rows, so that whole columns are often good (the batch check's
+    shortcuts: every score a float, every label known, no track, ...) and often not."""
+    rng = random.Random(seed)
+    for _ in range(1500):
+        rows = [_row(rng) for _ in range(rng.choice([1, 2, 3]))]
+        sizes = [rng.choice([(640, 480), (640, 480), (None, None), (320, None)]) for _ in rows]
+        expected = [_comparable(r) for r in _one_by_one(rows, sizes)]
+        assert [_comparable(r) for r in rows_data(rows, sizes, CTX)] == expected, rows
+
+
 def test_common_rows_are_checked_by_the_vectorized_part(monkeypatch):
     calls = []
     real = rows_module.row_data

@@ -41,6 +41,7 @@ def test_a_prediction_for_a_missing_task_or_version_is_refused(project):
     for rows, what in (
         ({(missing_task, version.pk): {"score": 0.5}}, "task"),
         ({(task.pk, version.pk + 1000): {"score": 0.5}}, "model version"),
+        ({(missing_task, version.pk + 1000): {"score": 0.5}}, "task"),
     ):
         for fresh in (True, False):  # straight COPY, and staging with INSERT ... ON CONFLICT
             refused = pytest.raises(IntegrityError, match=f"names a {what} that does not exist")
@@ -137,6 +138,33 @@ def test_a_task_deleted_while_a_write_is_open_takes_its_predictions_along(projec
     deleter.join(10)
     assert writer.error is None and deleter.error is None
     assert not AnnotationTask.objects.filter(pk=task.pk).exists()
+    assert not Prediction.objects.exists()
+    assert _orphans() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_naming_a_task_of_another_project_holds_up_that_projects_deletions(
+    project, other_project
+):
+    """The check locks the versions' projects first, and the tasks' own projects when a task
+    is in none of them (migration 0018): a delete there waits for the write too."""
+    task = make_assets(other_project, 1)[0].tasks.get()
+    version = _version(project)
+    release = threading.Event()
+    writer = _Side(
+        lambda: predictions_write(rows={(task.pk, version.pk): {"score": 0.5}}, fresh=True),
+        release,
+    )
+    writer.start()
+    assert writer.done.wait(10) and writer.error is None  # written, not committed
+    deleter = _Side(lambda: AnnotationTask.objects.get(pk=task.pk).delete())
+    deleter.start()
+    assert deleter.started_work.wait(10)
+    _wait_until_blocked(deleter.pid)  # the delete waits for the write's transaction
+    release.set()
+    writer.join(10)
+    deleter.join(10)
+    assert writer.error is None and deleter.error is None
     assert not Prediction.objects.exists()
     assert _orphans() == 0
 
