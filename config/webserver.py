@@ -4,10 +4,10 @@ scale-out run start the same server the same way (the Procfile spells it out).
 granian (a WSGI server whose HTTP side is written in Rust) serves config.wsgi: on the same
 two cores it answered next-task, the busiest endpoint, 11-18% faster than gunicorn's gthread
 workers in alternating runs (its HTTP parsing and connection handling cost no Python CPU:
-1.3-1.7 against 1.6-2.4 ms of the web processes' CPU per claim; benchmarks/README.md,
-issue 16). Request bodies reach Django as a stream
-(chunked uploads included), a worker that dies is started again, and on SIGTERM or SIGINT
-each worker finishes its requests within `kill_timeout_s`."""
+1.3-1.7 against 1.6-2.4 ms of the web processes' CPU per claim; benchmarks/README.md, issue
+16). Request bodies reach Django as a stream (chunked uploads included), a worker that dies
+is started again, and on SIGTERM or SIGINT each worker finishes its requests within
+`kill_timeout_s`."""
 
 from __future__ import annotations
 
