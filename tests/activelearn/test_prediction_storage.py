@@ -117,11 +117,9 @@ class _Side(threading.Thread):
             connections.close_all()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_task_deleted_while_a_write_is_open_takes_its_predictions_along(project):
-    [asset] = make_assets(project, 1)
-    task = asset.tasks.get()
-    version = _version(project)
+def _delete_during_an_open_write(task, version) -> None:
+    """A write of one prediction for `task`, left open; a delete of the task, which must wait
+    for it; then the write commits and the delete goes through. Neither may fail."""
     release = threading.Event()
     writer = _Side(
         lambda: predictions_write(rows={(task.pk, version.pk): {"score": 0.5}}, fresh=True),
@@ -137,6 +135,14 @@ def test_a_task_deleted_while_a_write_is_open_takes_its_predictions_along(projec
     writer.join(10)
     deleter.join(10)
     assert writer.error is None and deleter.error is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_deleted_while_a_write_is_open_takes_its_predictions_along(project):
+    [asset] = make_assets(project, 1)
+    task = asset.tasks.get()
+    version = _version(project)
+    _delete_during_an_open_write(task, version)
     assert not AnnotationTask.objects.filter(pk=task.pk).exists()
     assert not Prediction.objects.exists()
     assert _orphans() == 0
@@ -150,21 +156,7 @@ def test_a_write_naming_a_task_of_another_project_holds_up_that_projects_deletio
     is in none of them (migration 0018): a delete there waits for the write too."""
     task = make_assets(other_project, 1)[0].tasks.get()
     version = _version(project)
-    release = threading.Event()
-    writer = _Side(
-        lambda: predictions_write(rows={(task.pk, version.pk): {"score": 0.5}}, fresh=True),
-        release,
-    )
-    writer.start()
-    assert writer.done.wait(10) and writer.error is None  # written, not committed
-    deleter = _Side(lambda: AnnotationTask.objects.get(pk=task.pk).delete())
-    deleter.start()
-    assert deleter.started_work.wait(10)
-    _wait_until_blocked(deleter.pid)  # the delete waits for the write's transaction
-    release.set()
-    writer.join(10)
-    deleter.join(10)
-    assert writer.error is None and deleter.error is None
+    _delete_during_an_open_write(task, version)
     assert not Prediction.objects.exists()
     assert _orphans() == 0
 
