@@ -45,8 +45,11 @@ def queue_changes_sweep() -> int:
 @shared_task(name="annotate.queue_vacuum")
 def queue_vacuum() -> int:
     """Periodic (config/celery.py): vacuum the queue's generations whose index heads filled
-    with claimed tasks (annotate.queue.upkeep). Returns how many were vacuumed."""
-    return len(upkeep.queue_vacuum())
+    with claimed tasks, and analyze the lease table once it outgrew its statistics
+    (annotate.queue.upkeep). Returns how many generations were vacuumed."""
+    vacuumed = upkeep.queue_vacuum()
+    upkeep.lease_analyze()
+    return len(vacuumed)
 
 
 @shared_task(name="annotate.jobs_sweep")

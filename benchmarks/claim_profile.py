@@ -161,7 +161,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--claims", type=int, default=2000)
-    parser.add_argument("--warm", type=int, default=200, help="untimed claims first")
+    parser.add_argument("--warm", type=int, default=bench.WARM_LEASES, help="untimed claims first")
     parser.add_argument("--profile", action="store_true", help="cProfile the timed claims")
     parser.add_argument(
         "--sample", action="store_true", help="a sampling profile of the timed claims"

@@ -531,12 +531,23 @@ def cpu_seconds(server_pid: int) -> dict[str, float]:
     return used
 
 
+# Leases the warm-up takes before the lease table is analyzed and the claims are timed.
+# Plans kept by the server's connections follow the statistics: made for a table of a few
+# hundred leases, they read the table whole on each claim (a sequential scan is the cheaper
+# plan for a few pages), so the claims would cost more the more of them the run takes. A
+# running installation's table is at most twice what its statistics say (the periodic
+# annotate.queue.upkeep.lease_analyze), and from about a thousand leases on the plans use
+# the indexes (benchmarks/README.md, 2026-12-02).
+WARM_LEASES = 2_000
+
+
 def analyze_leases() -> None:
-    """ANALYZE the lease table once the warm-up's claims are in, as autovacuum does within a
-    minute of a project's first claims. The fill's VACUUM ANALYZE found it empty, and
-    statistics of an empty table say its indexes hold nothing whatever their size: kept
-    plans then read every active lease on each claim (the user's held count through the
-    expiry index), a state no running project is in (benchmarks/README.md, 2026-12-02)."""
+    """ANALYZE the lease table once the warm-up's claims are in, as autovacuum or the
+    periodic lease_analyze does within a minute of a project's first claims. The fill's
+    VACUUM ANALYZE found it empty, and statistics of an empty table say its indexes hold
+    nothing whatever their size: kept plans then read every active lease on each claim (the
+    user's held count through the expiry index), a state no running project is in
+    (benchmarks/README.md, 2026-12-02)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -973,7 +984,9 @@ def main() -> None:
 
         call_command("migrate", verbosity=0)
         # Every HTTP request uses a fresh annotator; bounded by the phases' length.
-        users = int(args.seconds * 1500) + 2 * int(args.seconds * OPEN_LOOP_RATE) + 100
+        users = (
+            WARM_LEASES + int(args.seconds * 1500) + 2 * int(args.seconds * OPEN_LOOP_RATE) + 100
+        )
         started = time.perf_counter()
         project_id, token_list = fill(args.tasks, users, args.money_limit)
         fill_s = time.perf_counter() - started
@@ -1062,6 +1075,9 @@ def main() -> None:
         server = Server(server_url, args.workers, args.threads)
         tokens = Tokens(token_list)
         warm = closed_loop(server.port, project_id, tokens, 1.0)  # connections and imports
+        while len(warm["assigned"]) < WARM_LEASES:  # a lease table of a project under way
+            more = closed_loop(server.port, project_id, tokens, 1.0)
+            warm = {key: warm[key] + more[key] for key in ("assigned", "failures")}
         analyze_leases()
         cpu_before, client_before = cpu_seconds(server.process.pid), time.process_time()
         closed = closed_loop(server.port, project_id, tokens, args.seconds)

@@ -93,7 +93,8 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
     },
     # Claimed tasks leave dead entries at the head of the queue's index, which every later
-    # claim steps over until a VACUUM (annotate.queue.upkeep).
+    # claim steps over until a VACUUM; a lease table that outgrew its statistics leaves
+    # claims reading it whole until an ANALYZE (annotate.queue.upkeep).
     "queue-vacuum": {
         "task": "annotate.queue_vacuum",
         "schedule": 30.0,
