@@ -167,6 +167,13 @@ def main() -> None:
         "--sample", action="store_true", help="a sampling profile of the timed claims"
     )
     parser.add_argument("--top", type=int, default=35, help="functions listed by --profile")
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=0,
+        help="other generations of the queue table attached first, as other projects'"
+        " whole re-ranks leave them",
+    )
     args = parser.parse_args()
 
     base_url = bench._server_url()
@@ -186,6 +193,11 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         project_id, tokens = bench.fill(args.tasks, args.warm + args.claims + 10, None)
         with connection.cursor() as cursor:
+            for gen in range(1_000_000, 1_000_000 + args.partitions):
+                cursor.execute(
+                    f"CREATE TABLE annotate_queue_g{gen} PARTITION OF annotate_queue"
+                    f" FOR VALUES IN ({gen})"
+                )
             cursor.execute("ANALYZE")
         connection.close()
 

@@ -83,10 +83,10 @@ QUEUED_SQL = (
     "(t.state = 'pending' AND NOT t.is_gold AND t.gold_of_id IS NULL AND t.audit_drawn_at IS NULL)"
 )
 # The generation of the queue's rows the project's claims read: for statements with named
-# parameters (%(project)s) and with positional ones.
-CURRENT_GEN_NAMED = (
-    f"COALESCE((SELECT g.gen FROM {GENERATION} g WHERE g.project_id = %(project)s), 0)"  # noqa: S608
-)
+# parameters (%(project)s) and with positional ones. A stable function (migration 0028), so
+# that kept plans leave the other generations out before they start (partition pruning at
+# executor start-up), where a sub-select's value comes too late for that.
+CURRENT_GEN_NAMED = "annotate_queue_gen(%(project)s)"
 CURRENT_GEN_SQL = CURRENT_GEN_NAMED.replace("%(project)s", "%s")
 
 

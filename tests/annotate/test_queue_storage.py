@@ -18,6 +18,8 @@ from annotate.queue.claim import task_claim_next
 from annotate.queue.expiry import leases_expire
 from annotate.queue.priorities import (
     BULK_SQL,
+    CURRENT_GEN_SQL,
+    QUEUE,
     QUEUE_FILLFACTOR,
     priorities_replace,
     priorities_write_bulk,
@@ -266,3 +268,38 @@ def test_generations_leave_room_so_an_in_place_rerank_keeps_rows_on_their_page(p
     assert priorities_write_bulk(project=project, priorities=[(i, -1.0) for i in changed]) == 40
     after = _blocks(table, changed)
     assert after == {i: before[i] for i in changed}
+
+
+def test_kept_plans_leave_other_generations_out_before_they_start(project, other_project, alice):
+    """Every project re-ranked whole keeps a generation of its own. The claim's kept plan
+    must not start a scan of each of them: the generation comes from a stable function,
+    known when the statement starts, so PostgreSQL prunes the others first."""
+    tasks = make_tasks(project, 5)
+    make_tasks(other_project, 3)
+    priorities_replace(project=other_project, priorities=[])  # its own generation
+    priorities_replace(project=project, priorities=[(t.pk, 1.0) for t in tasks])
+    with connection.cursor() as cursor:
+        # Generation 0 and the two projects', and any earlier tests left (they empty the
+        # tables, not the generations).
+        cursor.execute("SELECT count(*) FROM pg_inherits WHERE inhparent = %s::regclass", [QUEUE])
+        others = cursor.fetchone()[0] - 1
+        assert others >= 2
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
+        cursor.execute(
+            "PREPARE gen_probe(bigint) AS SELECT count(*) FROM annotate_queue q"
+            f" WHERE q.gen = {CURRENT_GEN_SQL.replace('%s', '$1')} AND q.project_id = $1"
+        )
+        try:
+            cursor.execute(
+                "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE gen_probe(%s)",
+                [project.pk],
+            )
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            cursor.execute("EXECUTE gen_probe(%s)", [project.pk])
+            assert cursor.fetchone()[0] == 5
+        finally:
+            cursor.execute("DEALLOCATE gen_probe")
+            cursor.execute("RESET plan_cache_mode")
+    assert f"Subplans Removed: {others}" in plan, plan
+    assert "never executed" not in plan, plan
+    assert task_claim_next(user=alice, project=project).task.pk in {t.pk for t in tasks}
