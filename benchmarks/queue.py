@@ -1078,6 +1078,8 @@ def main() -> None:
         while len(warm["assigned"]) < WARM_LEASES:  # a lease table of a project under way
             more = closed_loop(server.port, project_id, tokens, 1.0)
             warm = {key: warm[key] + more[key] for key in ("assigned", "failures")}
+            if not more["assigned"]:
+                raise SystemExit(f"the warm-up's claims stopped: {more['failures'][:5]}")
         analyze_leases()
         cpu_before, client_before = cpu_seconds(server.process.pid), time.process_time()
         closed = closed_loop(server.port, project_id, tokens, args.seconds)

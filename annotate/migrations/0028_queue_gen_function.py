@@ -1,4 +1,4 @@
-"""The generation of the queue a project's claims read, as a STABLE SQL function.
+"""The generation of the queue a project's claims read, as a STABLE function.
 
 Written as a sub-select in the claim statement, the generation is known only while the
 statement runs, so PostgreSQL's kept (generic) plan of the claim starts a scan of every
