@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 
 from django.contrib.auth.models import User
-from django.db import connections
+from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from annotate.models import AnnotationTask, Asset, Membership, Project
@@ -93,3 +93,12 @@ def run_in_threads(functions: list[Callable[[], object]]) -> list[object]:
     for thread in threads:
         thread.join(timeout=120)
     return results
+
+
+def stats_flushed() -> None:
+    """This connection's table counts (rows changed, dead rows) sent to where every backend
+    reads them, and this connection's snapshot of them dropped: PostgreSQL 15+ sends them
+    at the end of a transaction at most once a second otherwise."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+        cursor.execute("SELECT pg_stat_clear_snapshot()")

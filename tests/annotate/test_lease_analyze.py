@@ -14,19 +14,21 @@ from annotate.models import TaskLease
 from annotate.queue.upkeep import lease_analyze
 from annotate.tasks import queue_vacuum
 
-from .queue_fixtures import make_annotators, make_tasks
+from .queue_fixtures import make_annotators, make_tasks, stats_flushed
+
+LEASE = TaskLease._meta.db_table
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _analyzes() -> tuple[int, float]:
     """(ANALYZE runs so far, rows the last one counted) of the lease table."""
+    stats_flushed()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_force_next_flush()")  # this connection's counts, seen
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute(
             "SELECT s.analyze_count, c.reltuples FROM pg_stat_user_tables s"
-            " JOIN pg_class c ON c.oid = s.relid WHERE s.relname = 'activelearn_tasklease'"
+            " JOIN pg_class c ON c.oid = s.relid WHERE s.relid = %s::regclass",
+            [LEASE],
         )
         return cursor.fetchone()
 
@@ -50,7 +52,7 @@ def _leases(tasks, user) -> None:
 def analyzed():
     """The lease table as an ANALYZE left it with nothing in it."""
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE activelearn_tasklease")
+        cursor.execute(f"ANALYZE {LEASE}")
     return _analyzes()
 
 

@@ -286,7 +286,7 @@ def test_kept_plans_leave_other_generations_out_before_they_start(project, other
         assert others >= 2
         cursor.execute("SET plan_cache_mode = force_generic_plan")
         cursor.execute(
-            "PREPARE gen_probe(bigint) AS SELECT count(*) FROM annotate_queue q"
+            f"PREPARE gen_probe(bigint) AS SELECT count(*) FROM {QUEUE} q"
             f" WHERE q.gen = {CURRENT_GEN_SQL.replace('%s', '$1')} AND q.project_id = $1"
         )
         try:

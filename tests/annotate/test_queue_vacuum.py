@@ -10,7 +10,7 @@ from django.db import connection
 from annotate.models import AnnotationTask
 from annotate.queue.upkeep import queue_vacuum
 
-from .queue_fixtures import make_tasks
+from .queue_fixtures import make_tasks, stats_flushed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,14 +24,6 @@ def _stats(table: str) -> tuple[int, int]:
             [table],
         )
         return cursor.fetchone()
-
-
-def _flush_stats() -> None:
-    """This connection's counts of dead rows, where every backend reads them (PostgreSQL 15+
-    sends them at the end of a transaction at most once a second otherwise)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_force_next_flush()")
-        cursor.execute("SELECT 1")
 
 
 def _claimed(project, count: int) -> None:
@@ -48,7 +40,7 @@ def _claimed(project, count: int) -> None:
 def test_a_generation_with_enough_dead_rows_is_vacuumed(project):
     make_tasks(project, 40)
     _claimed(project, 30)
-    _flush_stats()
+    stats_flushed()
     dead, vacuums = _stats("annotate_queue_g0")
     assert dead >= 30
 
@@ -62,7 +54,7 @@ def test_a_generation_with_enough_dead_rows_is_vacuumed(project):
 def test_a_generation_with_few_dead_rows_is_left_alone(project):
     make_tasks(project, 10)
     _claimed(project, 3)
-    _flush_stats()
+    stats_flushed()
     _, vacuums = _stats("annotate_queue_g0")
 
     assert queue_vacuum(min_dead=1_000_000) == []
@@ -76,7 +68,7 @@ def test_claims_still_take_the_best_task_after_a_vacuum(project):
 
     tasks = make_tasks(project, 20)  # the first has the highest priority
     _claimed(project, 10)
-    _flush_stats()
+    stats_flushed()
     queue_vacuum(min_dead=1)
     (user,) = make_annotators(project, 1)
 
