@@ -8,8 +8,10 @@ image tasks (INSERT ... SELECT generate_series), then measures:
 
 - rerank_all_s: new priorities for all N tasks through
   annotate.queue.priorities.priorities_replace (COPY into a fresh generation of the queue's
-  own table, indexed after the load and swapped in); the second one: the first also moves
-  the project out of the shared generation 0 (rerank_first_s);
+  own table, indexed after the load and swapped in), as a scoring run's pool pass writes a
+  pool of 50,000 tasks or more (activelearn.scoring.runs.POOL_REPLACE_MIN); the second one:
+  the first also moves the project out of the shared generation 0 (rerank_first_s);
+  --in-place-all also times the alternative, all of them in place in one transaction;
 - copy_limit_s: the raw limit in the same run, COPY of the same rows (binary, encoded the
   same way) into an empty narrow table; rerank_ratio = rerank_all_s / copy_limit_s;
 - rerank_10k_s: new priorities for 10,000 random tasks inside that queue, in place
@@ -278,6 +280,28 @@ def rerank(
     for thread in threads:
         thread.join()
     return time.perf_counter() - started, sum(changed), sum(backend_cpu)
+
+
+def rerank_all_in_place(project_id: int) -> float:
+    """New priorities for all tasks written in place in one transaction, as a pool pass
+    smaller than activelearn.scoring.runs.POOL_REPLACE_MIN writes them: the alternative the
+    swap is chosen over for a large pool. Seconds."""
+    from django.db import connection, transaction
+
+    from annotate.queue.priorities import priorities_write_bulk
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM annotate_annotationtask WHERE project_id = %s ORDER BY id",
+            [project_id],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    rng = random.Random(len(ids) + 7)
+    priorities = [(task_id, rng.random()) for task_id in ids]
+    started = time.perf_counter()
+    with transaction.atomic():
+        priorities_write_bulk(project=project_id, priorities=priorities)
+    return time.perf_counter() - started
 
 
 def audit_claims(task_ids: list[int]) -> float:
@@ -955,6 +979,11 @@ def main() -> None:
         help="in-place re-ranks of 10,000 tasks (different ones each), the median reported",
     )
     parser.add_argument(
+        "--in-place-all",
+        action="store_true",
+        help="also time all tasks' priorities written in place in one transaction",
+    )
+    parser.add_argument(
         "--rerank-checkpoint",
         action="store_true",
         help="a CHECKPOINT before each in-place re-rank: it meets full-page images throughout",
@@ -1044,6 +1073,13 @@ def main() -> None:
                 flush=True,
             )
         rerank_10k_s = sorted(times_10k)[len(times_10k) // 2]
+        in_place = ""
+        if args.in_place_all:
+            took = rerank_all_in_place(project_id)
+            print(f"rerank all in place, one transaction: {took:.2f} s", flush=True)
+            in_place = f" rerank_all_in_place_s={took:.2f}"
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE annotate_queue")  # its dead versions, untimed
         if args.rerank_only:
             with open("/proc/loadavg") as loadavg:
                 load = loadavg.read().split()[0]
@@ -1052,7 +1088,7 @@ def main() -> None:
                 f"rerank_10k_runs={','.join(f'{t:.3f}' for t in times_10k)} "
                 f"rerank_first_s={rerank_first_s:.2f} copy_limit_s={copy_limit_s:.2f} "
                 f"rerank_ratio={rerank_all_s / copy_limit_s:.1f} rerank_cpu_s={rerank_cpu_s:.1f} "
-                f"load={load}"
+                f"load={load}{in_place}"
             )
             return
 

@@ -46,7 +46,7 @@ import math
 import operator
 import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 from django.db import connection, transaction
@@ -399,29 +399,34 @@ def _arrays(rows: Iterable[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def priorities_replace(
-    *, project: Project | int, priorities: Iterable[tuple[int, float]], pause=None
-) -> int:
+    *,
+    project: Project | int,
+    priorities: Iterable[tuple[int, float]],
+    still_current: Callable[[], bool] | None = None,
+    pause=None,
+) -> int | None:
     """A re-rank of the whole project: the given tasks' priorities (the others of the
     project keep theirs; audit tasks and other projects' tasks are left alone), written as
     a fresh generation of the project's queue and swapped in (see the module). Must run
-    outside a transaction. `pause(step)`, for tests, is called inside the build ("build")
-    and the swap ("swap") transactions. Returns the rows of the new generation."""
+    outside a transaction.
+
+    `still_current()` is asked inside the swap's transaction, before the new generation
+    goes in: False (the order it computed was superseded meanwhile) drops the built
+    generation and leaves the queue as it is. What it locks there (a run's row, say) stays
+    locked until the swap commits, so whatever supersedes it writes after the swap.
+    `pause(step)`, for tests, is called inside the build ("build") and the swap ("swap")
+    transactions. Returns the rows of the new generation; None when not current."""
     if connection.in_atomic_block:
         raise RuntimeError("priorities_replace runs its own transactions: call it outside one")
     project_id = _project_id(project)
     rows = _arrays(priorities)
+    build = _Build(project_id, still_current or (lambda: True), pause or (lambda step: None))
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_CLASS, project_id])
         try:
-            return _replace(cursor, project_id, rows, pause or (lambda step: None))
+            return build.run(cursor, rows)
         except BaseException:
-            # The build rolled back (its table with it): the triggers stop logging, and what
-            # they logged meanwhile goes to the generation that stays.
-            cursor.execute(
-                f"UPDATE {GENERATION} SET building = false WHERE project_id = %s",  # noqa: S608
-                [project_id],
-            )
-            queue_changes_apply(project=project_id)
+            build.abandon(cursor)
             raise
         finally:
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, project_id])
@@ -440,77 +445,111 @@ class _Steps:
         self.last = now
 
 
-def _replace(cursor, project_id: int, rows: tuple[np.ndarray, np.ndarray], pause) -> int:
-    step = _Steps()
-    # From here on the triggers log every change of the project's tasks.
-    cursor.execute(
-        f"INSERT INTO {GENERATION} (project_id, gen, building) VALUES (%s, 0, true)"  # noqa: S608
-        " ON CONFLICT (project_id) DO UPDATE SET building = true RETURNING gen",
-        [project_id],
-    )
-    old = cursor.fetchone()[0]
-    _wait_for_writers(cursor)
-    step("start")
-    cursor.execute("SELECT nextval('annotate_queue_gen_seq')")
-    new = cursor.fetchone()[0]
-    table = f"annotate_queue_g{int(new)}"
-    with transaction.atomic():
-        # Memory for the index sorts (1,000,000 rows take about 50 MB): the default spills
-        # them to temporary files. This transaction only.
-        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
-        # Every task of the project in the old generation (read out in one binary COPY), its
-        # new priority where given (audit tasks keep their parked one), its flags as the
-        # triggers kept them: merged by numpy and written with one binary COPY, where an
-        # INSERT ... SELECT joining a staging table cost several times more (benchmarks/
-        # README.md).
-        old_rows = _copy_out(cursor, project_id=project_id, gen=int(old))
-        step("read_old")
+class _Build:
+    """One full re-rank of a project: build a generation, swap it in, drop the old one."""
+
+    def __init__(self, project_id: int, still_current: Callable[[], bool], pause) -> None:
+        self.project_id, self.still_current, self.pause = project_id, still_current, pause
+        # The built table while it is not (yet) the project's generation.
+        self.unattached: str | None = None
+
+    def abandon(self, cursor) -> None:
+        """After a failure or a superseded order: the built table goes, the triggers stop
+        logging, and what they logged meanwhile goes to the generation that stays."""
+        if self.unattached is not None:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.unattached}")
+            self.unattached = None
         cursor.execute(
-            f"CREATE TABLE {table} (LIKE {QUEUE} INCLUDING DEFAULTS,"  # noqa: S608
-            f" CONSTRAINT {table}_gen CHECK (gen = {int(new)}))"
-            f" WITH (fillfactor = {QUEUE_FILLFACTOR})"
+            f"UPDATE {GENERATION} SET building = false WHERE project_id = %s",  # noqa: S608
+            [self.project_id],
         )
+        queue_changes_apply(project=self.project_id)
+
+    def run(self, cursor, rows: tuple[np.ndarray, np.ndarray]) -> int | None:
+        project_id, pause, step = self.project_id, self.pause, _Steps()
+        # From here on the triggers log every change of the project's tasks.
         cursor.execute(
-            f"ALTER TABLE {table} ALTER COLUMN gen SET DEFAULT {int(new)},"
-            f" ALTER COLUMN project_id SET DEFAULT {int(project_id)}"
-        )
-        count = _copy_generation(cursor, table, _merged(old_rows, *rows))
-        step("copy")
-        cursor.execute(f"ALTER TABLE {table} ADD PRIMARY KEY (task_id, gen)")
-        step("primary_key")
-        cursor.execute(
-            f"CREATE INDEX {table}_order ON {table} (project_id, priority DESC, task_id)"
-            " WHERE queued"
-        )
-        step("order_index")
-        cursor.execute(f"ANALYZE {table}")
-        pause("build")
-    step("analyze")
-    with transaction.atomic():
-        # SHARE UPDATE EXCLUSIVE on the parent: claims (ACCESS SHARE, ROW EXCLUSIVE) go on.
-        cursor.execute(f"ALTER TABLE {QUEUE} ATTACH PARTITION {table} FOR VALUES IN ({int(new)})")
-        pause("swap")
-        cursor.execute(
-            f"DELETE FROM {CHANGES} WHERE project_id = %s RETURNING task_id",  # noqa: S608
+            f"INSERT INTO {GENERATION} (project_id, gen, building) VALUES (%s, 0, true)"  # noqa: S608
+            " ON CONFLICT (project_id) DO UPDATE SET building = true RETURNING gen",
             [project_id],
         )
-        ids = sorted({row[0] for row in cursor.fetchall()})
-        if ids:
-            _apply(cursor, project_id=project_id, gen=new, ids=ids, old_gen=old)
-        cursor.execute(
-            f"UPDATE {GENERATION} SET gen = %s, building = false WHERE project_id = %s",  # noqa: S608
-            [new, project_id],
-        )
-    step("swap")
-    # Transactions whose triggers read the old pointer have ended: what they logged goes
-    # into the new generation too.
-    _wait_for_writers(cursor)
-    queue_changes_apply(project=project_id, old_gen=old)
-    step("catch_up")
-    _drop_generation(cursor, project_id, old)
-    step("drop_old")
-    logger.info("queue replace of project %s: %s", project_id, step.took)
-    return count
+        old = cursor.fetchone()[0]
+        _wait_for_writers(cursor)
+        step("start")
+        cursor.execute("SELECT nextval('annotate_queue_gen_seq')")
+        new = cursor.fetchone()[0]
+        table = f"annotate_queue_g{int(new)}"
+        with transaction.atomic():
+            # Memory for the index sorts (1,000,000 rows take about 50 MB): the default
+            # spills them to temporary files. This transaction only.
+            cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            # Every task of the project in the old generation (read out in one binary COPY),
+            # its new priority where given (audit tasks keep their parked one), its flags as
+            # the triggers kept them: merged by numpy and written with one binary COPY, where
+            # an INSERT ... SELECT joining a staging table cost several times more
+            # (benchmarks/README.md).
+            old_rows = _copy_out(cursor, project_id=project_id, gen=int(old))
+            step("read_old")
+            cursor.execute(
+                f"CREATE TABLE {table} (LIKE {QUEUE} INCLUDING DEFAULTS,"  # noqa: S608
+                f" CONSTRAINT {table}_gen CHECK (gen = {int(new)}))"
+                f" WITH (fillfactor = {QUEUE_FILLFACTOR})"
+            )
+            cursor.execute(
+                f"ALTER TABLE {table} ALTER COLUMN gen SET DEFAULT {int(new)},"
+                f" ALTER COLUMN project_id SET DEFAULT {int(project_id)}"
+            )
+            count = _copy_generation(cursor, table, _merged(old_rows, *rows))
+            step("copy")
+            cursor.execute(f"ALTER TABLE {table} ADD PRIMARY KEY (task_id, gen)")
+            step("primary_key")
+            cursor.execute(
+                f"CREATE INDEX {table}_order ON {table} (project_id, priority DESC, task_id)"
+                " WHERE queued"
+            )
+            step("order_index")
+            cursor.execute(f"ANALYZE {table}")
+            pause("build")
+        self.unattached = table
+        step("analyze")
+        with transaction.atomic():
+            if not self.still_current():
+                logger.info("queue replace of project %s: superseded, not swapped", project_id)
+                current = False
+            else:
+                current = True
+                # SHARE UPDATE EXCLUSIVE on the parent: claims (ACCESS SHARE, ROW
+                # EXCLUSIVE) go on.
+                cursor.execute(
+                    f"ALTER TABLE {QUEUE} ATTACH PARTITION {table} FOR VALUES IN ({int(new)})"
+                )
+                pause("swap")
+                cursor.execute(
+                    f"DELETE FROM {CHANGES} WHERE project_id = %s RETURNING task_id",  # noqa: S608
+                    [project_id],
+                )
+                ids = sorted({row[0] for row in cursor.fetchall()})
+                if ids:
+                    _apply(cursor, project_id=project_id, gen=new, ids=ids, old_gen=old)
+                cursor.execute(
+                    f"UPDATE {GENERATION} SET gen = %s, building = false"  # noqa: S608
+                    " WHERE project_id = %s",
+                    [new, project_id],
+                )
+        if not current:
+            self.abandon(cursor)
+            return None
+        self.unattached = None
+        step("swap")
+        # Transactions whose triggers read the old pointer have ended: what they logged goes
+        # into the new generation too.
+        _wait_for_writers(cursor)
+        queue_changes_apply(project=project_id, old_gen=old)
+        step("catch_up")
+        _drop_generation(cursor, project_id, old)
+        step("drop_old")
+        logger.info("queue replace of project %s: %s", project_id, step.took)
+        return count
 
 
 def _drop_generation(cursor, project_id: int, gen: int) -> None:

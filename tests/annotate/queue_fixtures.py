@@ -102,3 +102,10 @@ def stats_flushed() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_force_next_flush()")
         cursor.execute("SELECT pg_stat_clear_snapshot()")
+
+
+def queue_tables() -> set[str]:
+    """The queue generations' tables, attached or not (other tests' may be left over)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname FROM pg_class WHERE relname ~ '^annotate_queue_g[0-9]+$'")
+        return {row[0] for row in cursor.fetchall()}

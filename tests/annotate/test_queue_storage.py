@@ -27,7 +27,7 @@ from annotate.queue.priorities import (
     queue_rows_sync,
 )
 
-from .queue_fixtures import make_annotators, make_tasks
+from .queue_fixtures import make_annotators, make_tasks, queue_tables
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -177,19 +177,43 @@ def test_a_claim_never_waits_for_queue_rows_an_in_place_rerank_holds(project, al
     assert len(queued(project)) == 19
 
 
-def test_a_full_rerank_that_fails_leaves_the_queue_as_it_was(project, alice):
+@pytest.mark.parametrize("step", ["build", "swap"])
+def test_a_full_rerank_that_fails_leaves_the_queue_as_it_was(project, alice, step):
     tasks = make_tasks(project, 5)
+    tables = queue_tables()
 
-    def fail(step):
-        if step == "swap":
+    def fail(at):
+        if at == step:
             raise RuntimeError("the re-rank's worker died")
 
     with pytest.raises(RuntimeError):
         priorities_replace(project=project, priorities=[(t.pk, 9.0) for t in tasks], pause=fail)
     pointer = QueueGeneration.objects.get(project=project)
     assert (pointer.gen, pointer.building) == (0, False) and generations() == {0}
+    assert queue_tables() == tables  # no table of the failed build left behind
     assert task_claim_next(user=alice, project=project).task.pk == tasks[0].pk
     assert len(queued(project)) == 4
+
+
+def test_a_full_rerank_no_longer_current_at_its_swap_leaves_the_queue_as_it_was(project, alice):
+    tasks = make_tasks(project, 5)
+    tables, asked = queue_tables(), []
+
+    def still_current() -> bool:
+        asked.append(connection.in_atomic_block)  # asked inside the swap's transaction
+        made.append(make_tasks(project, 1, priorities=[0.5])[0])  # logged while building
+        return False
+
+    made: list = []
+    rows = priorities_replace(
+        project=project, priorities=[(t.pk, 9.0) for t in tasks], still_current=still_current
+    )
+    assert rows is None and asked == [True]
+    pointer = QueueGeneration.objects.get(project=project)
+    assert (pointer.gen, pointer.building) == (0, False) and generations() == {0}
+    assert queue_tables() == tables
+    assert len(queued(project)) == 6 and made[0].pk in queued(project)
+    assert task_claim_next(user=alice, project=project).task.pk == tasks[0].pk
 
 
 def test_the_sweep_applies_changes_no_writer_applied(project, alice):
