@@ -9,7 +9,7 @@ image tasks (INSERT ... SELECT generate_series), then measures:
 - rerank_all_s: new priorities for all N tasks through
   annotate.queue.priorities.priorities_replace (COPY into a fresh generation of the queue's
   own table, indexed after the load and swapped in), as a scoring run's pool pass writes a
-  pool of 50,000 tasks or more (activelearn.scoring.runs.POOL_REPLACE_MIN); the second one:
+  pool of 50,000 tasks or more (settings.SCORING_POOL_SWAP_MIN); the second one:
   the first also moves the project out of the shared generation 0 (rerank_first_s);
   --in-place-all also times the alternative, all of them in place in one transaction;
 - copy_limit_s: the raw limit in the same run, COPY of the same rows (binary, encoded the
@@ -284,7 +284,7 @@ def rerank(
 
 def rerank_all_in_place(project_id: int) -> float:
     """New priorities for all tasks written in place in one transaction, as a pool pass
-    smaller than activelearn.scoring.runs.POOL_REPLACE_MIN writes them: the alternative the
+    smaller than settings.SCORING_POOL_SWAP_MIN writes them: the alternative the
     swap is chosen over for a large pool. Seconds."""
     from django.db import connection, transaction
 

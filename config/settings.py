@@ -286,6 +286,11 @@ if JOB_DEAD_AFTER_S < 3 * JOB_HEARTBEAT_S:
         f"(JOB_HEARTBEAT_S={JOB_HEARTBEAT_S}), or a slow beat would look like a dead worker"
     )
 
+# A scoring run's pool pass over at least this many tasks writes the queue's order as a fresh
+# generation swapped in (annotate.queue.priorities.priorities_replace), a smaller one in place
+# (activelearn.scoring.runs; benchmarks/README.md compares the two at 1,000,000 tasks).
+SCORING_POOL_SWAP_MIN = env_int("SCORING_POOL_SWAP_MIN", 50_000)
+
 # Imported predictions are stored by activelearn; annotate reaches it through this path only.
 EXCHANGE_PREDICTIONS_SINK = "activelearn.predictions.imports.predictions_store"
 # Webhooks to loopback, private, link-local or reserved addresses are refused unless this is on.

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 
 import numpy as np
+from django.conf import settings as django_settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -48,7 +49,7 @@ from annotate.jobs import job_enqueue, job_fail, job_finish, job_heartbeat, job_
 from annotate.models import AnnotationTask, Asset, Frame, Project
 from annotate.propagation.selectors import propagated_boxes
 from annotate.queue.audit import audit_draw
-from annotate.queue.priorities import PRIORITY_CHUNK, priorities_replace, priorities_write_bulk
+from annotate.queue.priorities import priorities_replace, priorities_write_bulk
 from annotate.queue.selectors import ranked_head_ids
 
 logger = logging.getLogger(__name__)
@@ -581,14 +582,6 @@ def audit_measure_request(*, project: Project) -> AuditReport | None:
     return report
 
 
-# A pool pass of at least this many tasks writes the queue as a fresh generation
-# (priorities_replace: one COPY into a new table, indexed once and swapped in, about 2 s at
-# 1,000,000 tasks, benchmarks/README.md), not in place (one UPDATE per chunk of 50,000 in
-# the run's closing transaction, which costs in proportion to the rows and leaves them
-# dead behind it).
-POOL_REPLACE_MIN = PRIORITY_CHUNK
-
-
 def _still_running(run_id: int) -> bool:
     """Inside the swap of a pool pass: the run was not superseded meanwhile. Its row stays
     locked until the swap commits, so a run that supersedes it waits, then writes after."""
@@ -602,7 +595,8 @@ def _still_running(run_id: int) -> bool:
 def scoring_run_finish(*, run_id: int) -> bool:
     """Close a run whose chunks are all done. Pool-wide strategies and blends are scored
     again over every pending task, since a chunk only saw its own; a large pool's order is
-    swapped in as a fresh generation of the queue before the run closes (POOL_REPLACE_MIN).
+    swapped in as a fresh generation of the queue before the run closes
+    (settings.SCORING_POOL_SWAP_MIN).
     The batch's audit share is drawn as it closes. True when it closed."""
     run = ScoringRun.objects.select_related("project", "model_version").filter(pk=run_id).first()
     if run is None or run.state != ScoringRun.State.RUNNING or run.chunks_done < run.chunks_total:
@@ -624,8 +618,12 @@ def scoring_run_finish(*, run_id: int) -> bool:
         datas = [data for _, _, data in rows]
         ctx = _context(project, version, settings, asset_of, datas, seed=(run.pk,))
         scores, breakdowns = tasks_score(datas, [r[0] for r in rows], ctx)
-    # The swap commits its own steps: inside a caller's transaction the pass writes in place.
-    swapped = len(rows) >= POOL_REPLACE_MIN and not connection.in_atomic_block
+    # A pool of settings.SCORING_POOL_SWAP_MIN tasks or more: its order goes in as a fresh
+    # generation (priorities_replace: one COPY into a new table, indexed once and swapped
+    # in, about 2 s at 1,000,000 tasks), not in place (one UPDATE per 50,000 in the closing
+    # transaction, 8 s at 1,000,000, leaving every old row dead: benchmarks/README.md). The
+    # swap commits its own steps: inside a caller's transaction the pass writes in place.
+    swapped = len(rows) >= django_settings.SCORING_POOL_SWAP_MIN and not connection.in_atomic_block
     if swapped:
         order = zip([r[0] for r in rows], map(float, scores), strict=True)
         if (

@@ -58,9 +58,9 @@ def _priorities(project) -> dict[int, float]:
 
 @pytest.mark.parametrize("swapped", [True, False], ids=["swapped in", "in place"])
 def test_the_pool_pass_orders_the_queue_by_its_scores_swapped_in_when_large(
-    project, classifier, pool, monkeypatch, swapped
+    project, classifier, pool, settings, swapped
 ):
-    monkeypatch.setattr(runs, "POOL_REPLACE_MIN", 3 if swapped else 6)
+    settings.SCORING_POOL_SWAP_MIN = 3 if swapped else 6
     run = _chunks_done(project)
     tables = queue_tables()  # other tests' generations may be left: compared with these
     assert scoring_run_finish(run_id=run.pk)
@@ -86,9 +86,9 @@ def test_the_pool_pass_orders_the_queue_by_its_scores_swapped_in_when_large(
 
 
 def test_a_run_superseded_while_its_pool_was_scored_swaps_nothing(
-    project, classifier, pool, monkeypatch
+    project, classifier, pool, monkeypatch, settings
 ):
-    monkeypatch.setattr(runs, "POOL_REPLACE_MIN", 3)
+    settings.SCORING_POOL_SWAP_MIN = 3
     run = _chunks_done(project)
     before, tables = _priorities(project), queue_tables()
     real = runs.priorities_replace
@@ -108,8 +108,10 @@ def test_a_run_superseded_while_its_pool_was_scored_swaps_nothing(
     assert _priorities(project) == before
 
 
-def test_a_run_that_supersedes_during_the_swap_waits_for_it(project, classifier, pool, monkeypatch):
-    monkeypatch.setattr(runs, "POOL_REPLACE_MIN", 3)
+def test_a_run_that_supersedes_during_the_swap_waits_for_it(
+    project, classifier, pool, monkeypatch, settings
+):
+    settings.SCORING_POOL_SWAP_MIN = 3
     run = _chunks_done(project)
     real = runs.priorities_replace
     started, newer = threading.Event(), []

@@ -13,7 +13,7 @@ import pytest
 
 from activelearn.models import LearningSettings, ScoringRun, TaskScore
 from activelearn.scoring.runs import scoring_run_start
-from annotate.models import AnnotationTask, QueueEntry
+from annotate.models import AnnotationTask, QueueEntry, QueueGeneration
 from annotate.queue.selectors import with_priority
 from tests.activelearn.scoring_helpers import (
     cnn_classifier_onnx,
@@ -110,6 +110,24 @@ def _start_and_wait_for_a_chunk(project, celery_worker) -> ScoringRun:
     _wait_for(chunk_started, timeout=60, what="a chunk to start")
     time.sleep(0.5)  # each chunk takes seconds; the assertions below check it was mid-way
     return run
+
+
+def test_a_real_workers_pool_pass_swaps_the_pools_order_in(project, celery_worker):
+    # The default strategy reads the whole pool: chunks of two, then the pool pass over all
+    # five tasks, past the worker's SCORING_POOL_SWAP_MIN (tests/conftest.py).
+    LearningSettings.objects.create(project=project, scoring_chunk_size=2, audit_share=0.0)
+    version = version_register(project, colour_classifier_onnx(), spec=image_spec(32))
+    colours = [(240, 10, 10), (10, 240, 10), (128, 128, 128), (10, 10, 240), (200, 120, 60)]
+    tasks = [image_task_create(project, colour, features=True) for colour in colours]
+    run = scoring_run_start(project=project, reason=ScoringRun.Reason.ACTIVATION)
+
+    _wait_for(lambda: _run_state(run).state == "done", timeout=60, what="the run to finish")
+
+    assert QueueGeneration.objects.get(project=project).gen > 0  # swapped in
+    scores = dict(TaskScore.objects.filter(model_version=version).values_list("task_id", "score"))
+    assert len(scores) == len(tasks)
+    stored = dict(QueueEntry.objects.filter(project=project).values_list("task_id", "priority"))
+    assert stored == pytest.approx(scores)
 
 
 def test_a_worker_killed_mid_chunk_loses_nothing_and_the_chunk_is_redone(project, celery_worker):
