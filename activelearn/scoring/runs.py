@@ -623,7 +623,11 @@ def scoring_run_finish(*, run_id: int) -> bool:
     # in, about 2 s at 1,000,000 tasks), not in place (one UPDATE per 50,000 in the closing
     # transaction, 8 s at 1,000,000, leaving every old row dead: benchmarks/README.md). The
     # swap commits its own steps: inside a caller's transaction the pass writes in place.
-    swapped = len(rows) >= django_settings.SCORING_POOL_SWAP_MIN and not connection.in_atomic_block
+    swapped = (
+        bool(rows)
+        and len(rows) >= django_settings.SCORING_POOL_SWAP_MIN
+        and not connection.in_atomic_block
+    )
     if swapped:
         order = zip([r[0] for r in rows], map(float, scores), strict=True)
         if (
