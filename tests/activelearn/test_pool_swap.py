@@ -32,6 +32,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 COLOURS = [(250, 10, 10), (10, 250, 10), (10, 10, 250), (128, 128, 128), (200, 120, 60)]
 
 
+@pytest.fixture(autouse=True)
+def runs_in_process(monkeypatch):
+    """These runs are driven here, step by step: their jobs are not sent, or a real worker of
+    the session (tests/conftest.py) could take one first, its rows being committed."""
+    monkeypatch.setattr(runs, "job_enqueue", lambda job: None)
+
+
 @pytest.fixture
 def classifier(project) -> ModelVersion:
     return version_register(project, colour_classifier_onnx(), spec=image_spec(32))
