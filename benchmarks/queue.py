@@ -223,6 +223,23 @@ def small_project(tasks: int) -> int:
     return project.pk
 
 
+def new_priorities(project_id: int, count: int | None, seed: int) -> list[tuple[int, float]]:
+    """Random new priorities for all the project's tasks (count None) or `count` of them
+    drawn at random, in task order."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM annotate_annotationtask WHERE project_id = %s ORDER BY id",
+            [project_id],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    if count is not None:
+        ids = sorted(random.Random(1 + seed).sample(ids, count))
+    rng = random.Random(len(ids) + seed)
+    return [(task_id, rng.random()) for task_id in ids]
+
+
 def rerank(
     project_id: int, count: int | None, writers: int, chunk: int, seed: int = 0
 ) -> tuple[float, int, float]:
@@ -235,16 +252,7 @@ def rerank(
 
     from annotate.queue.priorities import PRIORITY_CHUNK, priorities_replace, priorities_write_bulk
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id FROM annotate_annotationtask WHERE project_id = %s ORDER BY id",
-            [project_id],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-    if count is not None:
-        ids = sorted(random.Random(1 + seed).sample(ids, count))
-    rng = random.Random(len(ids) + seed)
-    priorities = [(task_id, rng.random()) for task_id in ids]
+    priorities = new_priorities(project_id, count, seed)
     if count is None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
@@ -286,18 +294,11 @@ def rerank_all_in_place(project_id: int) -> float:
     """New priorities for all tasks written in place in one transaction, as a pool pass
     smaller than settings.SCORING_POOL_SWAP_MIN writes them: the alternative the
     swap is chosen over for a large pool. Seconds."""
-    from django.db import connection, transaction
+    from django.db import transaction
 
     from annotate.queue.priorities import priorities_write_bulk
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id FROM annotate_annotationtask WHERE project_id = %s ORDER BY id",
-            [project_id],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-    rng = random.Random(len(ids) + 7)
-    priorities = [(task_id, rng.random()) for task_id in ids]
+    priorities = new_priorities(project_id, None, seed=7)
     started = time.perf_counter()
     with transaction.atomic():
         priorities_write_bulk(project=project_id, priorities=priorities)

@@ -612,12 +612,13 @@ def scoring_run_finish(*, run_id: int) -> bool:
         if run.candidates is not None:
             pool = pool.filter(task_id__in=run.candidates)  # a bounded run: its own set
         rows = list(pool.order_by("task_id").values_list("task_id", "task__asset_id", "data"))
+    task_ids = [task_id for task_id, _, _ in rows]
     scores, breakdowns = np.zeros(0), []
     if rows:
         asset_of = {task_id: asset_id for task_id, asset_id, _ in rows}
         datas = [data for _, _, data in rows]
         ctx = _context(project, version, settings, asset_of, datas, seed=(run.pk,))
-        scores, breakdowns = tasks_score(datas, [r[0] for r in rows], ctx)
+        scores, breakdowns = tasks_score(datas, task_ids, ctx)
     # A pool of settings.SCORING_POOL_SWAP_MIN tasks or more: its order goes in as a fresh
     # generation (priorities_replace: one COPY into a new table, indexed once and swapped
     # in, about 2 s at 1,000,000 tasks), not in place (one UPDATE per 50,000 in the closing
@@ -629,7 +630,7 @@ def scoring_run_finish(*, run_id: int) -> bool:
         and not connection.in_atomic_block
     )
     if swapped:
-        order = zip([r[0] for r in rows], map(float, scores), strict=True)
+        order = zip(task_ids, map(float, scores), strict=True)
         if (
             priorities_replace(
                 project=project, priorities=order, still_current=lambda: _still_running(run_id)
@@ -647,7 +648,7 @@ def scoring_run_finish(*, run_id: int) -> bool:
             scores_write(
                 project=project,
                 version=version,
-                task_ids=[r[0] for r in rows],
+                task_ids=task_ids,
                 scores=scores,
                 breakdowns=breakdowns,
                 queue=not swapped,

@@ -513,30 +513,11 @@ class _Build:
         self.unattached = table
         step("analyze")
         with transaction.atomic():
-            if not self.still_current():
-                logger.info("queue replace of project %s: superseded, not swapped", project_id)
-                current = False
-            else:
-                current = True
-                # SHARE UPDATE EXCLUSIVE on the parent: claims (ACCESS SHARE, ROW
-                # EXCLUSIVE) go on.
-                cursor.execute(
-                    f"ALTER TABLE {QUEUE} ATTACH PARTITION {table} FOR VALUES IN ({int(new)})"
-                )
-                pause("swap")
-                cursor.execute(
-                    f"DELETE FROM {CHANGES} WHERE project_id = %s RETURNING task_id",  # noqa: S608
-                    [project_id],
-                )
-                ids = sorted({row[0] for row in cursor.fetchall()})
-                if ids:
-                    _apply(cursor, project_id=project_id, gen=new, ids=ids, old_gen=old)
-                cursor.execute(
-                    f"UPDATE {GENERATION} SET gen = %s, building = false"  # noqa: S608
-                    " WHERE project_id = %s",
-                    [new, project_id],
-                )
+            current = self.still_current()
+            if current:
+                self._swap(cursor, table, old=old, new=new)
         if not current:
+            logger.info("queue replace of project %s: superseded, not swapped", project_id)
             self.abandon(cursor)
             return None
         self.unattached = None
@@ -550,6 +531,25 @@ class _Build:
         step("drop_old")
         logger.info("queue replace of project %s: %s", project_id, step.took)
         return count
+
+    def _swap(self, cursor, table: str, *, old: int, new: int) -> None:
+        """Inside the swap's transaction: the built table becomes generation `new`, what the
+        triggers logged meanwhile is applied to it, and the pointer moves."""
+        project_id = self.project_id
+        # SHARE UPDATE EXCLUSIVE on the parent: claims (ACCESS SHARE, ROW EXCLUSIVE) go on.
+        cursor.execute(f"ALTER TABLE {QUEUE} ATTACH PARTITION {table} FOR VALUES IN ({int(new)})")
+        self.pause("swap")
+        cursor.execute(
+            f"DELETE FROM {CHANGES} WHERE project_id = %s RETURNING task_id",  # noqa: S608
+            [project_id],
+        )
+        ids = sorted({row[0] for row in cursor.fetchall()})
+        if ids:
+            _apply(cursor, project_id=project_id, gen=new, ids=ids, old_gen=old)
+        cursor.execute(
+            f"UPDATE {GENERATION} SET gen = %s, building = false WHERE project_id = %s",  # noqa: S608
+            [new, project_id],
+        )
 
 
 def _drop_generation(cursor, project_id: int, gen: int) -> None:

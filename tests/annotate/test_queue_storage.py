@@ -197,14 +197,13 @@ def test_a_full_rerank_that_fails_leaves_the_queue_as_it_was(project, alice, ste
 
 def test_a_full_rerank_no_longer_current_at_its_swap_leaves_the_queue_as_it_was(project, alice):
     tasks = make_tasks(project, 5)
-    tables, asked = queue_tables(), []
+    tables, asked, made = queue_tables(), [], []
 
     def still_current() -> bool:
         asked.append(connection.in_atomic_block)  # asked inside the swap's transaction
         made.append(make_tasks(project, 1, priorities=[0.5])[0])  # logged while building
         return False
 
-    made: list = []
     rows = priorities_replace(
         project=project, priorities=[(t.pk, 9.0) for t in tasks], still_current=still_current
     )
